@@ -1,0 +1,410 @@
+//! The core: everything between a decoded HTTP request and a backend.
+//! Token lookup → ACL check → mount router → backend → token issuance for
+//! logins. Backends never see tokens they were not meant to, and never
+//! format HTTP.
+
+pub mod catalog;
+pub mod keys;
+pub mod mounts;
+pub mod policy;
+pub mod policy_store;
+pub mod token;
+pub mod ttl;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use serde_json::{Map, Value};
+
+use self::catalog::{new_backend, BackendContext};
+use self::keys::Hasher;
+use self::mounts::{MountClass, MountEntry, MountTable, Mounted};
+use self::policy::Capability;
+use self::policy_store::PolicyStore;
+use self::token::{TokenEntry, TokenOrigin, TokenStore};
+use crate::logical::{
+    Auth, Backend, Connection, Error, FieldData, MountTtls, Operation, PathMatch, Request,
+    Response, Result,
+};
+use crate::storage::{Storage, StorageView};
+
+/// Vault's system default and max lease TTL: 768h (32 days).
+pub const SYSTEM_TTL: i64 = 768 * 3600;
+
+const HMAC_KEY: &str = "core/hmac-key";
+const INIT_KEY: &str = "core/initialized";
+
+/// A request as the HTTP layer hands it over.
+pub struct LogicalInput {
+    pub operation: Operation,
+    /// Logical path (no `/v1/`); list operations end with `/`.
+    pub path: String,
+    pub data: Map<String, Value>,
+    pub token: Option<String>,
+    pub connection: Connection,
+}
+
+/// The core's answer, before it becomes an HTTP response.
+pub struct LogicalOutput {
+    pub request_id: String,
+    pub mount_type: String,
+    pub response: Response,
+    /// The rendered `auth` object when a token was issued or renewed.
+    pub auth: Option<Value>,
+    /// Whether the handler returned nothing (→ 204).
+    pub empty: bool,
+}
+
+/// Identity of this server, for health and seal status.
+#[derive(Debug, Clone)]
+pub struct ClusterInfo {
+    pub name: String,
+    pub id: String,
+}
+
+pub struct Core {
+    pub storage: Arc<dyn Storage>,
+    pub mounts: MountTable,
+    pub tokens: TokenStore,
+    pub policies: PolicyStore,
+    pub cluster: ClusterInfo,
+    pub system_ttls: MountTtls,
+    backend_context: BackendContext,
+    initialized: AtomicBool,
+    self_ref: Weak<Core>,
+}
+
+impl Core {
+    /// Opens the core on a store: loads the mount table (or creates the
+    /// default one), the policies and the token store.
+    pub async fn open(storage: Arc<dyn Storage>) -> Result<Arc<Core>> {
+        let hmac_key = match storage.get(HMAC_KEY).await? {
+            Some(key) => key,
+            None => {
+                let key = keys::random_bytes(32);
+                storage.put(HMAC_KEY, key.clone()).await?;
+                key
+            }
+        };
+        let hasher = Hasher::new(&hmac_key);
+        let cluster = match storage.get("core/cluster").await? {
+            Some(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let (name, id) = text.split_once('\n').unwrap_or(("vault-cluster", ""));
+                ClusterInfo {
+                    name: name.to_string(),
+                    id: id.to_string(),
+                }
+            }
+            None => {
+                let id = keys::uuid();
+                let name = format!("vault-cluster-{}", &id[..8]);
+                storage
+                    .put("core/cluster", format!("{name}\n{id}").into_bytes())
+                    .await?;
+                ClusterInfo { name, id }
+            }
+        };
+        let initialized = storage.get(INIT_KEY).await?.is_some();
+        let stored_mounts = MountTable::load_stored(&storage).await?;
+        let core = Arc::new_cyclic(|weak| Core {
+            mounts: MountTable::new(storage.clone()),
+            tokens: TokenStore::new(
+                StorageView::new(storage.clone(), "sys/token/"),
+                hasher.clone(),
+            ),
+            policies: PolicyStore::new(StorageView::new(storage.clone(), "sys/policy/")),
+            storage: storage.clone(),
+            cluster,
+            system_ttls: MountTtls {
+                default_ttl: SYSTEM_TTL,
+                max_ttl: SYSTEM_TTL,
+            },
+            backend_context: BackendContext { hasher },
+            initialized: AtomicBool::new(initialized),
+            self_ref: weak.clone(),
+        });
+        let entries = if stored_mounts.is_empty() {
+            default_mounts()
+        } else {
+            stored_mounts
+        };
+        for entry in entries {
+            let backend = core.build_backend(&entry)?;
+            core.mounts.install(entry, backend);
+        }
+        core.policies.ensure_default().await?;
+        Ok(core)
+    }
+
+    /// Builds the backend for a mount entry.
+    pub fn build_backend(&self, entry: &MountEntry) -> Result<Arc<dyn Backend>> {
+        match entry.backend_type.as_str() {
+            "system" => Ok(Arc::new(crate::system::SystemBackend::new(
+                self.self_ref.clone(),
+            ))),
+            "token" => Ok(Arc::new(crate::auth::token::TokenBackend::new(
+                self.self_ref.clone(),
+            ))),
+            other => new_backend(entry.class, other, &self.backend_context),
+        }
+    }
+
+    pub fn is_initialized(&self) -> bool {
+        self.initialized.load(Ordering::SeqCst)
+    }
+
+    /// Marks the store initialized and mints the root token (dev mode and
+    /// `sys/init`). Returns the root token.
+    pub async fn initialize(&self, root_token_id: Option<String>) -> Result<String> {
+        if self.is_initialized() {
+            return Err(Error::bad_request("Vault is already initialized"));
+        }
+        let auth = Auth {
+            policies: vec!["root".into()],
+            display_name: "root".into(),
+            token_id: root_token_id,
+            orphan: true,
+            no_default_policy: true,
+            ..Default::default()
+        };
+        let origin = TokenOrigin {
+            path: "auth/token/root",
+            parent: None,
+            mount_ttls: self.system_ttls,
+        };
+        let (entry, _) = self.tokens.create(&auth, origin).await?;
+        self.storage.put(INIT_KEY, b"1".to_vec()).await?;
+        self.initialized.store(true, Ordering::SeqCst);
+        Ok(entry.id)
+    }
+
+    /// Mounts a new backend of `backend_type` at `path`.
+    pub async fn mount(&self, entry: MountEntry) -> Result<()> {
+        let backend = self.build_backend(&entry)?;
+        self.mounts.mount(entry, backend).await
+    }
+
+    /// Runs one request through the pipeline.
+    pub async fn handle(&self, input: LogicalInput) -> Result<LogicalOutput> {
+        let request_id = keys::uuid();
+        let full_path = input.path.clone();
+        let Some((mounted, rel_path)) = self.mounts.route(&full_path) else {
+            return Err(self.no_route(&input).await);
+        };
+        let route = PathMatch::find(mounted.backend.paths(), &rel_path);
+        let unauthenticated = route.as_ref().is_some_and(|r| r.spec.unauthenticated);
+
+        let token = if unauthenticated {
+            // Unauthenticated paths ignore a bad token but may use a good one.
+            match input.token.as_deref() {
+                Some(t) if !t.is_empty() => self.tokens.lookup(t).await.ok().flatten(),
+                _ => None,
+            }
+        } else {
+            Some(self.authenticate(input.token.as_deref()).await?)
+        };
+
+        let mut req = Request {
+            id: request_id.clone(),
+            operation: input.operation,
+            path: rel_path,
+            mount_point: mounted.prefix.clone(),
+            route: route.as_ref().map_or("", |r| r.spec.pattern),
+            params: route.as_ref().map(|r| r.params.clone()).unwrap_or_default(),
+            data: FieldData::new(input.data),
+            token,
+            connection: input.connection,
+            storage: mounted.storage.clone(),
+            ttls: mounted.entry.ttls(self.system_ttls),
+        };
+
+        if req.operation == Operation::Update
+            && route.as_ref().is_some_and(|r| r.spec.existence_check)
+        {
+            if !mounted.backend.exists(&mut req).await? {
+                req.operation = Operation::Create;
+            }
+        }
+
+        if let Some(token) = req.token.as_ref().filter(|_| !unauthenticated) {
+            let acl = self.policies.acl(&token.policies).await?;
+            let decision = acl.allow(&full_path, capability_for(req.operation), req.data.raw());
+            let needs_sudo = route.as_ref().is_some_and(|r| r.spec.sudo);
+            if !decision.allowed || (needs_sudo && !decision.sudo) {
+                return Err(Error::AclDenied {
+                    invalid_token: false,
+                });
+            }
+        }
+
+        let Some(route) = route else {
+            return Err(Error::UnsupportedPath);
+        };
+        if !route.supports(req.operation) {
+            return Err(Error::UnsupportedOperation);
+        }
+        if let Some(token) = req.token.as_ref().filter(|_| !unauthenticated) {
+            self.tokens.use_token(token).await?;
+        }
+
+        let operation = req.operation;
+        let result = mounted.backend.handle(&mut req).await?;
+        let mut output = LogicalOutput {
+            request_id,
+            mount_type: mounted.entry.backend_type.clone(),
+            empty: result.is_none(),
+            response: result.unwrap_or_default(),
+            auth: None,
+        };
+        if output.empty && matches!(operation, Operation::Read | Operation::List) {
+            return Err(Error::NotFound);
+        }
+        if operation == Operation::List
+            && output.response.warnings.is_empty()
+            && !has_keys(&output.response)
+        {
+            return Err(Error::NotFound);
+        }
+        if !output.empty {
+            warn_unknown_fields(route.spec.fields, &route.params, &req, &mut output.response);
+        }
+        if let Some(renewed) = output.response.renewed_auth.take() {
+            output.auth = Some(renewed);
+        }
+        if let Some(auth) = output.response.auth.take() {
+            let rendered = self
+                .issue_token(&auth, &mounted, &full_path, req.token.as_ref())
+                .await?;
+            output.response.warnings.extend(rendered.1);
+            output.auth = Some(rendered.0);
+            output.empty = false;
+        }
+        Ok(output)
+    }
+
+    /// Turns a backend's auth grant into a token and Vault's `auth` object.
+    async fn issue_token(
+        &self,
+        auth: &Auth,
+        mounted: &Mounted,
+        path: &str,
+        parent: Option<&TokenEntry>,
+    ) -> Result<(Value, Vec<String>)> {
+        let mut auth = auth.clone();
+        let source = mounted.entry.path.replace('/', "-");
+        auth.display_name = format!("{source}{}", auth.display_name)
+            .trim_end_matches('-')
+            .to_string();
+        let origin = TokenOrigin {
+            path,
+            parent,
+            mount_ttls: mounted.entry.ttls(self.system_ttls),
+        };
+        let (entry, warnings) = self.tokens.create(&auth, origin).await?;
+        let lease = entry.ttl_remaining(token::now_unix());
+        Ok((entry.auth_json(lease), warnings))
+    }
+
+    /// Resolves the request token; anything not live is a 403.
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<TokenEntry> {
+        match token {
+            Some(t) if !t.is_empty() => self.tokens.lookup(t).await?.ok_or(Error::AclDenied {
+                invalid_token: true,
+            }),
+            _ => Err(Error::AclDenied {
+                invalid_token: false,
+            }),
+        }
+    }
+
+    /// A path no mount serves: 403 unless the token could reach it, as
+    /// Vault checks the ACL before routing.
+    async fn no_route(&self, input: &LogicalInput) -> Error {
+        let token = match self.authenticate(input.token.as_deref()).await {
+            Ok(token) => token,
+            Err(err) => return err,
+        };
+        match self.policies.acl(&token.policies).await {
+            Ok(acl)
+                if acl
+                    .allow(&input.path, capability_for(input.operation), &input.data)
+                    .allowed =>
+            {
+                Error::NoRoute(input.path.clone())
+            }
+            Ok(_) => Error::AclDenied {
+                invalid_token: false,
+            },
+            Err(err) => err,
+        }
+    }
+}
+
+/// The mounts of a fresh store.
+fn default_mounts() -> Vec<MountEntry> {
+    let mut sys = MountEntry::new(
+        MountClass::Secret,
+        "sys",
+        "system",
+        "system endpoints used for control, policy and debugging",
+    );
+    sys.config.passthrough_request_headers = vec!["Accept".into()];
+    vec![
+        sys,
+        MountEntry::new(
+            MountClass::Auth,
+            "token",
+            "token",
+            "token based credentials",
+        ),
+    ]
+}
+
+/// The ACL capability an operation needs.
+pub fn capability_for(op: Operation) -> Capability {
+    match op {
+        Operation::Read => Capability::Read,
+        Operation::List => Capability::List,
+        Operation::Create => Capability::Create,
+        Operation::Update => Capability::Update,
+        Operation::Patch => Capability::Patch,
+        Operation::Delete => Capability::Delete,
+    }
+}
+
+fn has_keys(response: &Response) -> bool {
+    response
+        .data
+        .as_ref()
+        .and_then(|d| d.get("keys"))
+        .and_then(Value::as_array)
+        .is_some_and(|keys| !keys.is_empty())
+}
+
+/// Vault's warning for parameters the path does not know.
+fn warn_unknown_fields(
+    fields: &[&str],
+    params: &std::collections::HashMap<&'static str, String>,
+    req: &Request,
+    response: &mut Response,
+) {
+    if fields.is_empty() {
+        return;
+    }
+    let mut unknown: Vec<&str> = req
+        .data
+        .raw()
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !fields.contains(k) && !params.contains_key(k))
+        .collect();
+    if unknown.is_empty() {
+        return;
+    }
+    unknown.sort_unstable();
+    response.warnings.push(format!(
+        "Endpoint ignored these unrecognized parameters: [{}]",
+        unknown.join(" ")
+    ));
+}

@@ -1,0 +1,125 @@
+//! Stored ACL policies, with parsed policies and per-token-policy-set ACLs
+//! cached (every request needs one; policies change rarely).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use super::policy::{Acl, Policy, DEFAULT_POLICY_HCL};
+use crate::logical::{Error, Result};
+use crate::storage::StorageView;
+
+pub struct PolicyStore {
+    storage: StorageView,
+    acls: RwLock<HashMap<String, Arc<Acl>>>,
+}
+
+impl PolicyStore {
+    pub fn new(storage: StorageView) -> Self {
+        PolicyStore {
+            storage,
+            acls: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Creates the built-in `default` policy on a fresh store.
+    pub async fn ensure_default(&self) -> Result<()> {
+        if self.storage.get("default").await?.is_none() {
+            self.storage
+                .put("default", DEFAULT_POLICY_HCL.as_bytes().to_vec())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The policy text, or `None` if there is no such policy.
+    pub async fn get_raw(&self, name: &str) -> Result<Option<String>> {
+        let name = name.to_lowercase();
+        if name == "root" {
+            return Ok(None);
+        }
+        Ok(self
+            .storage
+            .get(&name)
+            .await?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    pub async fn exists(&self, name: &str) -> Result<bool> {
+        Ok(name.eq_ignore_ascii_case("root") || self.get_raw(name).await?.is_some())
+    }
+
+    /// Parses and stores a policy. Names are lower-cased; `root` is immutable.
+    pub async fn set(&self, name: &str, text: &str) -> Result<()> {
+        let name = name.to_lowercase();
+        if name.is_empty() {
+            return Err(Error::bad_request(
+                "policy name must be provided in the URL",
+            ));
+        }
+        if name == "root" {
+            return Err(Error::bad_request("cannot update \"root\" policy"));
+        }
+        // Stored decoded (a base64 upload reads back as HCL/JSON, as in Vault).
+        let policy = Policy::parse(&name, text)
+            .map_err(|e| Error::BadRequest(format!("failed to parse policy: {e}")))?;
+        self.storage.put(&name, policy.raw.into_bytes()).await?;
+        self.invalidate();
+        Ok(())
+    }
+
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let name = name.to_lowercase();
+        if name == "root" || name == "default" {
+            return Err(Error::BadRequest(format!("cannot delete {name:?} policy")));
+        }
+        self.storage.delete(&name).await?;
+        self.invalidate();
+        Ok(())
+    }
+
+    /// Stored policy names, sorted (without `root`).
+    pub async fn list(&self) -> Result<Vec<String>> {
+        let mut names = self.storage.list("").await?;
+        names.retain(|n| !n.ends_with('/'));
+        names.sort();
+        Ok(names)
+    }
+
+    fn invalidate(&self) {
+        match self.acls.write() {
+            Ok(mut cache) => cache.clear(),
+            Err(poisoned) => poisoned.into_inner().clear(),
+        }
+    }
+
+    /// The ACL for a token's policies. Unknown policy names grant nothing.
+    pub async fn acl(&self, policies: &[String]) -> Result<Arc<Acl>> {
+        let key = policies.join("\n");
+        if let Some(acl) = self
+            .acls
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(&key).cloned())
+        {
+            return Ok(acl);
+        }
+        let root = policies.iter().any(|p| p == "root");
+        let mut parsed = Vec::new();
+        for name in policies.iter().filter(|p| *p != "root") {
+            if let Some(text) = self.get_raw(name).await? {
+                match Policy::parse(name, &text) {
+                    Ok(policy) => parsed.push(policy),
+                    Err(err) => {
+                        tracing::error!(policy = %name, %err, "stored policy no longer parses")
+                    }
+                }
+            }
+        }
+        let refs: Vec<&Policy> = parsed.iter().collect();
+        let acl = Arc::new(Acl::new(&refs, root));
+        if let Ok(mut cache) = self.acls.write() {
+            cache.insert(key, acl.clone());
+        }
+        Ok(acl)
+    }
+}

@@ -1,0 +1,426 @@
+//! The token store: creation, lookup, renewal and revocation of tokens.
+//! Only keyed hashes of tokens and accessors are stored; the token itself
+//! exists in memory for the request that presented it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::keys::{random_base62, Hasher};
+use super::ttl::{calculate_ttl, TtlRequest};
+use crate::logical::{Auth, Error, MountTtls, Result};
+use crate::storage::{BatchOp, StorageView};
+
+const ID_PREFIX: &str = "id/";
+const ACCESSOR_PREFIX: &str = "accessor/";
+const PARENT_PREFIX: &str = "parent/";
+
+/// A stored token. `id` is filled in only from the request that presented
+/// the token (never persisted).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct TokenEntry {
+    #[serde(skip)]
+    pub id: String,
+    pub hashed_id: String,
+    pub accessor: String,
+    /// Hashed id of the parent token; empty for orphans.
+    pub parent: String,
+    pub policies: Vec<String>,
+    pub path: String,
+    pub meta: BTreeMap<String, String>,
+    pub display_name: String,
+    pub num_uses: i64,
+    pub creation_time: i64,
+    pub creation_ttl: i64,
+    /// The max from the login or creation (role `token_max_ttl`), for renewals.
+    pub max_ttl: i64,
+    pub explicit_max_ttl: i64,
+    pub period: i64,
+    /// Unix seconds; 0 = never expires.
+    pub expire_time: i64,
+    pub renewable: bool,
+    pub token_type: String,
+    pub bound_cidrs: Vec<String>,
+    pub last_renewal_time: i64,
+}
+
+impl TokenEntry {
+    pub fn is_root(&self) -> bool {
+        self.policies.iter().any(|p| p == "root")
+    }
+
+    pub fn ttl_remaining(&self, now: i64) -> i64 {
+        if self.expire_time == 0 {
+            0
+        } else {
+            (self.expire_time - now).max(0)
+        }
+    }
+
+    /// The `data` of `auth/token/lookup*`.
+    pub fn lookup_data(&self, now: i64) -> Map<String, Value> {
+        let expire_time = if self.expire_time == 0 {
+            Value::Null
+        } else {
+            Value::String(rfc3339(self.expire_time))
+        };
+        let meta = if self.meta.is_empty() {
+            Value::Null
+        } else {
+            json!(self.meta)
+        };
+        let mut data = json!({
+            "accessor": self.accessor,
+            "creation_time": self.creation_time,
+            "creation_ttl": self.creation_ttl,
+            "display_name": self.display_name,
+            "entity_id": "",
+            "expire_time": expire_time,
+            "explicit_max_ttl": self.explicit_max_ttl,
+            "id": self.id,
+            "issue_time": rfc3339(self.creation_time),
+            "meta": meta,
+            "num_uses": self.num_uses,
+            "orphan": self.parent.is_empty(),
+            "path": self.path,
+            "policies": self.policies,
+            "renewable": self.renewable,
+            "ttl": self.ttl_remaining(now),
+            "type": self.token_type,
+        });
+        if let Some(map) = data.as_object_mut() {
+            if self.period > 0 {
+                map.insert("period".into(), json!(self.period));
+            }
+            if self.last_renewal_time > 0 {
+                map.insert("last_renewal_time".into(), json!(self.last_renewal_time));
+                map.insert(
+                    "last_renewal".into(),
+                    json!(rfc3339(self.last_renewal_time)),
+                );
+            }
+            if !self.bound_cidrs.is_empty() {
+                map.insert("bound_cidrs".into(), json!(self.bound_cidrs));
+            }
+        }
+        data.as_object().cloned().unwrap_or_default()
+    }
+
+    /// Vault's `auth` object for a response that issued or renewed this token.
+    pub fn auth_json(&self, lease_duration: i64) -> Value {
+        let token_policies: Vec<&String> = self.policies.iter().collect();
+        json!({
+            "client_token": self.id,
+            "accessor": self.accessor,
+            "policies": self.policies,
+            "token_policies": token_policies,
+            "metadata": self.meta,
+            "lease_duration": lease_duration,
+            "renewable": self.renewable,
+            "entity_id": "",
+            "token_type": self.token_type,
+            "orphan": self.parent.is_empty(),
+            "mfa_requirement": null,
+            "num_uses": self.num_uses,
+        })
+    }
+}
+
+/// Unix seconds as RFC 3339 (UTC).
+pub fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Where a new token comes from, for `path` and parentage.
+pub struct TokenOrigin<'a> {
+    pub path: &'a str,
+    pub parent: Option<&'a TokenEntry>,
+    pub mount_ttls: MountTtls,
+}
+
+pub struct TokenStore {
+    storage: StorageView,
+    hasher: Hasher,
+}
+
+impl TokenStore {
+    pub fn new(storage: StorageView, hasher: Hasher) -> Self {
+        TokenStore { storage, hasher }
+    }
+
+    fn id_key(&self, token: &str) -> String {
+        format!("{ID_PREFIX}{}", self.hasher.hash("token", token))
+    }
+
+    fn accessor_key(&self, accessor: &str) -> String {
+        format!(
+            "{ACCESSOR_PREFIX}{}",
+            self.hasher.hash("accessor", accessor)
+        )
+    }
+
+    /// Creates a token from an auth grant, applying Vault's TTL rules.
+    /// Returns the entry (with `id` set) and any TTL warnings.
+    pub async fn create(
+        &self,
+        auth: &Auth,
+        origin: TokenOrigin<'_>,
+    ) -> Result<(TokenEntry, Vec<String>)> {
+        let now = now_unix();
+        let mut policies: Vec<String> = auth
+            .policies
+            .iter()
+            .map(|p| p.trim().to_lowercase())
+            .collect();
+        policies.retain(|p| !p.is_empty());
+        let is_root = policies.iter().any(|p| p == "root");
+        if !auth.no_default_policy && !is_root && !policies.iter().any(|p| p == "default") {
+            policies.push("default".into());
+        }
+        policies.sort();
+        policies.dedup();
+
+        let mut warnings = Vec::new();
+        let no_expiry = is_root && auth.ttl == 0 && auth.period == 0 && auth.explicit_max_ttl == 0;
+        let ttl = if no_expiry {
+            0
+        } else {
+            let decision = calculate_ttl(
+                origin.mount_ttls,
+                TtlRequest {
+                    ttl: auth.ttl,
+                    period: auth.period,
+                    max_ttl: auth.max_ttl,
+                    explicit_max_ttl: auth.explicit_max_ttl,
+                    ..Default::default()
+                },
+            )
+            .map_err(Error::BadRequest)?;
+            warnings.extend(decision.warnings);
+            let mut ttl = decision.ttl;
+            if let Some(parent) = origin.parent.filter(|p| p.expire_time != 0 && !auth.orphan) {
+                let left = parent.ttl_remaining(now);
+                if ttl > left {
+                    ttl = left;
+                }
+            }
+            ttl
+        };
+
+        let id = match &auth.token_id {
+            Some(id) if !id.is_empty() => id.clone(),
+            _ => format!("hvs.{}", random_base62(24)),
+        };
+        if self.storage.get(&self.id_key(&id)).await?.is_some() {
+            return Err(Error::bad_request(
+                "cannot create a token with a duplicate ID",
+            ));
+        }
+        let accessor = random_base62(24);
+        let parent = match origin.parent {
+            Some(p) if !auth.orphan => p.hashed_id.clone(),
+            _ => String::new(),
+        };
+        let entry = TokenEntry {
+            id: id.clone(),
+            hashed_id: self.hasher.hash("token", &id),
+            accessor: accessor.clone(),
+            parent: parent.clone(),
+            policies,
+            path: origin.path.to_string(),
+            meta: auth.metadata.clone(),
+            display_name: auth.display_name.clone(),
+            num_uses: auth.num_uses,
+            creation_time: now,
+            creation_ttl: ttl,
+            max_ttl: auth.max_ttl,
+            explicit_max_ttl: auth.explicit_max_ttl,
+            period: auth.period,
+            expire_time: if ttl == 0 { 0 } else { now + ttl },
+            renewable: auth.renewable && ttl != 0,
+            token_type: auth.token_type.clone().unwrap_or_else(|| "service".into()),
+            bound_cidrs: auth.bound_cidrs.clone(),
+            last_renewal_time: 0,
+        };
+        let mut ops = vec![
+            BatchOp::Put(self.id_key(&id), serde_json::to_vec(&entry)?),
+            BatchOp::Put(
+                self.accessor_key(&accessor),
+                entry.hashed_id.clone().into_bytes(),
+            ),
+        ];
+        if !parent.is_empty() {
+            ops.push(BatchOp::Put(
+                format!("{PARENT_PREFIX}{parent}/{}", entry.hashed_id),
+                Vec::new(),
+            ));
+        }
+        self.storage.batch(ops).await?;
+        Ok((entry, warnings))
+    }
+
+    async fn load_hashed(&self, hashed_id: &str) -> Result<Option<TokenEntry>> {
+        let entry: Option<TokenEntry> = self
+            .storage
+            .get_json(&format!("{ID_PREFIX}{hashed_id}"))
+            .await?;
+        match entry {
+            Some(entry) if entry.expire_time != 0 && entry.expire_time <= now_unix() => {
+                self.revoke_tree(&entry).await?;
+                Ok(None)
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The live entry for a token, or `None` if unknown, revoked or expired.
+    pub async fn lookup(&self, token: &str) -> Result<Option<TokenEntry>> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let hashed = self.hasher.hash("token", token);
+        Ok(self.load_hashed(&hashed).await?.map(|mut entry| {
+            entry.id = token.to_string();
+            entry
+        }))
+    }
+
+    pub async fn lookup_accessor(&self, accessor: &str) -> Result<Option<TokenEntry>> {
+        let Some(hashed) = self.storage.get(&self.accessor_key(accessor)).await? else {
+            return Ok(None);
+        };
+        let hashed = String::from_utf8_lossy(&hashed).into_owned();
+        self.load_hashed(&hashed).await
+    }
+
+    /// Counts one use of a limited-use token; the last use revokes it.
+    pub async fn use_token(&self, entry: &TokenEntry) -> Result<()> {
+        if entry.num_uses <= 0 {
+            return Ok(());
+        }
+        if entry.num_uses == 1 {
+            return self.revoke_tree(entry).await;
+        }
+        let mut updated = entry.clone();
+        updated.num_uses -= 1;
+        self.storage
+            .put_json(&format!("{ID_PREFIX}{}", entry.hashed_id), &updated)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes a token and, recursively, the tokens it created.
+    pub async fn revoke_tree(&self, entry: &TokenEntry) -> Result<()> {
+        let mut pending = vec![entry.clone()];
+        while let Some(current) = pending.pop() {
+            let children_prefix = format!("{PARENT_PREFIX}{}/", current.hashed_id);
+            for child in self.storage.list(&children_prefix).await? {
+                let child_key = format!("{ID_PREFIX}{child}");
+                if let Some(child_entry) = self.storage.get_json::<TokenEntry>(&child_key).await? {
+                    pending.push(child_entry);
+                }
+                self.storage
+                    .delete(&format!("{children_prefix}{child}"))
+                    .await?;
+            }
+            let mut ops = vec![
+                BatchOp::Delete(format!("{ID_PREFIX}{}", current.hashed_id)),
+                BatchOp::Delete(self.accessor_key(&current.accessor)),
+            ];
+            if !current.parent.is_empty() {
+                ops.push(BatchOp::Delete(format!(
+                    "{PARENT_PREFIX}{}/{}",
+                    current.parent, current.hashed_id
+                )));
+            }
+            self.storage.batch(ops).await?;
+        }
+        Ok(())
+    }
+
+    /// Renews a token by `increment` (0 = its original TTL), capped by its
+    /// max. Returns the new TTL and warnings.
+    pub async fn renew(
+        &self,
+        entry: &TokenEntry,
+        increment: i64,
+        mount_ttls: MountTtls,
+    ) -> Result<(TokenEntry, i64, Vec<String>)> {
+        if entry.expire_time == 0 {
+            return Ok((entry.clone(), 0, Vec::new()));
+        }
+        if !entry.renewable {
+            return Err(Error::bad_request("lease is not renewable"));
+        }
+        let now = now_unix();
+        let decision = calculate_ttl(
+            mount_ttls,
+            TtlRequest {
+                increment: if increment > 0 {
+                    increment
+                } else {
+                    entry.creation_ttl
+                },
+                ttl: entry.creation_ttl,
+                period: entry.period,
+                max_ttl: entry.max_ttl,
+                explicit_max_ttl: entry.explicit_max_ttl,
+                elapsed: now - entry.creation_time,
+            },
+        )
+        .map_err(Error::BadRequest)?;
+        let mut updated = entry.clone();
+        updated.expire_time = now + decision.ttl;
+        updated.last_renewal_time = now;
+        self.storage
+            .put_json(&format!("{ID_PREFIX}{}", entry.hashed_id), &updated)
+            .await?;
+        Ok((updated, decision.ttl, decision.warnings))
+    }
+
+    /// Hashed ids of all stored tokens' accessors (for `LIST accessors`).
+    pub async fn accessors(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for hashed in self.storage.list(ID_PREFIX).await? {
+            if let Some(entry) = self
+                .storage
+                .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hashed}"))
+                .await?
+            {
+                out.push(entry.accessor);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Deletes every expired token (run periodically: logins pile up).
+    pub async fn tidy(&self) -> Result<usize> {
+        let now = now_unix();
+        let mut removed = 0;
+        for hashed in self.storage.list(ID_PREFIX).await? {
+            if let Some(entry) = self
+                .storage
+                .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hashed}"))
+                .await?
+            {
+                if entry.expire_time != 0 && entry.expire_time <= now {
+                    self.revoke_tree(&entry).await?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,159 @@
+//! Decoding an HTTP request into a logical one (Vault's `http/logical.go`):
+//! method → operation, path normalization, token, and body/query → data.
+
+use axum::http::{HeaderMap, Method};
+use serde_json::{Map, Value};
+
+use crate::logical::{parse_bool, Error, Operation};
+
+/// Vault's request body limit.
+pub const MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
+
+/// `LIST` is a custom verb hvac sends.
+pub fn operation_for(method: &Method, query: &Map<String, Value>) -> Result<Operation, Error> {
+    match method.as_str() {
+        "GET" => match query.get("list") {
+            Some(Value::String(s)) => match parse_bool(s) {
+                Some(true) => Ok(Operation::List),
+                Some(false) => Ok(Operation::Read),
+                None => Err(Error::BadRequest(format!("invalid list value {s:?}"))),
+            },
+            Some(_) => Err(Error::bad_request("invalid list value")),
+            None => Ok(Operation::Read),
+        },
+        "LIST" => Ok(Operation::List),
+        "POST" | "PUT" => Ok(Operation::Update),
+        "PATCH" => Ok(Operation::Patch),
+        "DELETE" => Ok(Operation::Delete),
+        _ => Err(Error::MethodNotAllowed),
+    }
+}
+
+/// The logical path: no `/v1/` prefix, `//` collapsed, no leading `/`; a
+/// list path ends with `/`, any other path does not.
+pub fn logical_path(raw: &str, op: Operation) -> String {
+    let joined = raw
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
+    if op == Operation::List && !joined.is_empty() {
+        format!("{joined}/")
+    } else {
+        joined
+    }
+}
+
+/// The client token: `X-Vault-Token`, else `Authorization: Bearer`.
+pub fn token(headers: &HeaderMap) -> Option<String> {
+    if let Some(token) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
+        return Some(token.trim().to_string());
+    }
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string())
+}
+
+/// Query parameters as request data: one value → string, repeated → array.
+pub fn query_data(query: Option<&str>) -> Map<String, Value> {
+    let mut data = Map::new();
+    let Some(query) = query else { return data };
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        insert_repeated(&mut data, key.into_owned(), value.into_owned());
+    }
+    data
+}
+
+fn insert_repeated(data: &mut Map<String, Value>, key: String, value: String) {
+    match data.get_mut(&key) {
+        Some(Value::Array(items)) => items.push(Value::String(value)),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, Value::String(value)]);
+        }
+        None => {
+            data.insert(key, Value::String(value));
+        }
+    }
+}
+
+/// The body as data. JSON whatever the content type (Go clients send none),
+/// except a form-encoded body that does not look like JSON. An empty body
+/// and the literal `null` (`vault write -force`) mean no data.
+pub fn body_data(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, Error> {
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() {
+        return Ok(Map::new());
+    }
+    let is_form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|m| m.trim() == "application/x-www-form-urlencoded")
+        })
+        && !matches!(trimmed.first(), Some(b'{') | Some(b'['));
+    if is_form {
+        let mut data = Map::new();
+        for (key, value) in form_urlencoded::parse(trimmed) {
+            insert_repeated(&mut data, key.into_owned(), value.into_owned());
+        }
+        return Ok(data);
+    }
+    match serde_json::from_slice::<Value>(trimmed) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Null) => Ok(Map::new()),
+        Ok(_) => Err(Error::bad_request(
+            "failed to parse JSON input: the body must be a JSON object",
+        )),
+        Err(err) => Err(Error::BadRequest(format!(
+            "failed to parse JSON input: {err}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_with_list_true_is_a_list() {
+        let q = query_data(Some("list=true"));
+        assert_eq!(operation_for(&Method::GET, &q).ok(), Some(Operation::List));
+        let q = query_data(Some("list=nope"));
+        assert!(operation_for(&Method::GET, &q).is_err());
+    }
+
+    #[test]
+    fn paths_are_normalized_like_vault() {
+        assert_eq!(
+            logical_path("sys//mounts/pki/", Operation::Update),
+            "sys/mounts/pki"
+        );
+        assert_eq!(logical_path("pki/roles", Operation::List), "pki/roles/");
+    }
+
+    #[test]
+    fn null_and_empty_bodies_are_no_data() {
+        let h = HeaderMap::new();
+        assert!(body_data(&h, b"null")
+            .map(|m| m.is_empty())
+            .unwrap_or(false));
+        assert!(body_data(&h, b"  ").map(|m| m.is_empty()).unwrap_or(false));
+        assert!(body_data(&h, b"[1]").is_err());
+        assert!(body_data(&h, b"{bad").is_err());
+    }
+
+    #[test]
+    fn repeated_query_keys_become_arrays() {
+        let q = query_data(Some("a=1&a=2&b=3"));
+        assert_eq!(q.get("a"), Some(&serde_json::json!(["1", "2"])));
+        assert_eq!(q.get("b"), Some(&serde_json::json!("3")));
+    }
+}

@@ -1,0 +1,230 @@
+//! Encoding logical results as Vault's HTTP responses: the envelope, raw
+//! bodies, 204s, and the one place where errors become status codes.
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response as HttpResponse;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::core::LogicalOutput;
+use crate::logical::Error;
+
+/// Vault's go-multierror rendering of a single error.
+fn multierror(messages: &[&str]) -> String {
+    let mut out = format!(
+        "{} error{} occurred:\n",
+        messages.len(),
+        if messages.len() == 1 { "" } else { "s" }
+    );
+    for m in messages {
+        out.push_str(&format!("\t* {m}\n"));
+    }
+    out.push('\n');
+    out
+}
+
+/// A JSON response with Vault's headers.
+pub fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    with_headers(status, Body::from(bytes), "application/json")
+}
+
+/// An empty response (204, or HEAD) that still says `application/json`.
+pub fn empty_response(status: StatusCode) -> HttpResponse {
+    with_headers(status, Body::empty(), "application/json")
+}
+
+fn with_headers(status: StatusCode, body: Body, content_type: &str) -> HttpResponse {
+    let mut response = HttpResponse::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The only mapping from error kinds to HTTP statuses and bodies.
+pub fn error_response(err: &Error) -> HttpResponse {
+    let (status, body) = match err {
+        Error::BadRequest(msg) => (StatusCode::BAD_REQUEST, json!({ "errors": [msg] })),
+        Error::BadRequestWithData { message, data } => (
+            StatusCode::BAD_REQUEST,
+            json!({ "errors": [message], "data": data }),
+        ),
+        Error::PermissionDenied => (
+            StatusCode::FORBIDDEN,
+            json!({ "errors": ["permission denied"] }),
+        ),
+        Error::Forbidden(msg) => (StatusCode::FORBIDDEN, json!({ "errors": [msg] })),
+        Error::AclDenied {
+            invalid_token: false,
+        } => (
+            StatusCode::FORBIDDEN,
+            json!({ "errors": [multierror(&["permission denied"])] }),
+        ),
+        Error::AclDenied {
+            invalid_token: true,
+        } => (
+            StatusCode::FORBIDDEN,
+            json!({ "errors": [multierror(&["permission denied", "invalid token"])] }),
+        ),
+        Error::NotFound => (StatusCode::NOT_FOUND, json!({ "errors": [] })),
+        Error::UnsupportedPath => (
+            StatusCode::NOT_FOUND,
+            json!({ "errors": [multierror(&["unsupported path"])] }),
+        ),
+        Error::NoRoute(_) => (
+            StatusCode::NOT_FOUND,
+            json!({ "errors": [err.to_string()] }),
+        ),
+        Error::UnsupportedOperation => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({ "errors": [multierror(&["unsupported operation"])] }),
+        ),
+        Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, json!({ "errors": [] })),
+        Error::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({ "errors": [err.to_string()] }),
+        ),
+        Error::UnsupportedMediaType => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!({ "errors": [err.to_string()] }),
+        ),
+        Error::Sealed => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "errors": ["Vault is sealed"] }),
+        ),
+        Error::Internal(msg) => {
+            tracing::error!(error = %msg, "internal error");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "errors": [multierror(&["internal error"])] }),
+            )
+        }
+    };
+    json_response(status, &body)
+}
+
+/// Vault's response envelope, fields in Vault's order.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    request_id: &'a str,
+    lease_id: &'a str,
+    renewable: bool,
+    lease_duration: i64,
+    data: Option<Value>,
+    wrap_info: Option<Value>,
+    warnings: Option<&'a [String]>,
+    auth: Option<&'a Value>,
+    mount_type: &'a str,
+}
+
+/// Sys routes whose `data` keys Vault also copies to the top level.
+fn is_injected(path: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "sys/auth",
+        "sys/mounts",
+        "sys/policy",
+        "sys/capabilities",
+        "sys/capabilities-self",
+        "sys/capabilities-accessor",
+        "sys/remount",
+        "sys/rotate",
+        "sys/key-status",
+        "sys/ha-status",
+        "sys/config/cors",
+        "sys/wrapping/wrap",
+    ];
+    const PREFIX: &[&str] = &["sys/auth/", "sys/mounts/", "sys/policy/", "sys/audit"];
+    let path = path.trim_end_matches('/');
+    EXACT.contains(&path) || PREFIX.iter().any(|p| path.starts_with(p)) || path == "sys/audit"
+}
+
+/// Go's JSON encoding sorts map keys; ours must too.
+fn sort_keys(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.sort_keys();
+            map.values_mut().for_each(sort_keys);
+        }
+        Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
+}
+
+/// Renders a successful logical result.
+pub fn success_response(path: &str, output: LogicalOutput) -> HttpResponse {
+    let response = output.response;
+    if let Some(raw) = response.raw {
+        let status = StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK);
+        if raw.body.is_empty() {
+            return empty_response(StatusCode::NO_CONTENT);
+        }
+        return with_headers(status, Body::from(raw.body), &raw.content_type);
+    }
+    if output.empty && output.auth.is_none() {
+        return empty_response(StatusCode::NO_CONTENT);
+    }
+    let mut data = response.data.map(Value::Object);
+    if let Some(data) = data.as_mut() {
+        sort_keys(data);
+    }
+    let (lease_id, lease_duration, renewable) = match &response.lease {
+        Some(lease) => (lease.id.as_str(), lease.ttl, lease.renewable),
+        None => ("", 0, false),
+    };
+    let envelope = Envelope {
+        request_id: &output.request_id,
+        lease_id,
+        renewable,
+        lease_duration,
+        data: data.clone(),
+        wrap_info: None,
+        warnings: (!response.warnings.is_empty()).then_some(response.warnings.as_slice()),
+        auth: output.auth.as_ref(),
+        mount_type: &output.mount_type,
+    };
+    let mut body = serde_json::to_value(&envelope).unwrap_or_else(|_| json!({}));
+    if is_injected(path) {
+        if let (Some(Value::Object(data)), Value::Object(top)) = (data, &mut body) {
+            let mut merged: Map<String, Value> = data;
+            merged.append(top);
+            *top = merged;
+        }
+    }
+    let status = response
+        .status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    json_response(status, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multierror_matches_go_multierror() {
+        assert_eq!(
+            multierror(&["permission denied"]),
+            "1 error occurred:\n\t* permission denied\n\n"
+        );
+        assert_eq!(
+            multierror(&["permission denied", "invalid token"]),
+            "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"
+        );
+    }
+
+    #[test]
+    fn injected_routes_are_the_legacy_sys_ones() {
+        assert!(is_injected("sys/mounts"));
+        assert!(is_injected("sys/policy/default"));
+        assert!(!is_injected("sys/policies/acl/default"));
+        assert!(!is_injected("pki/roles"));
+    }
+}

@@ -1,0 +1,77 @@
+//! The error type every backend returns. It says what went wrong in Vault's
+//! terms; `http::respond` maps each kind to a status code in exactly one place.
+
+use serde_json::{Map, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad parameters or a request the backend refuses: 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A 400 that also carries data (Vault's error response with `data`).
+    #[error("{message}")]
+    BadRequestWithData {
+        message: String,
+        data: Map<String, Value>,
+    },
+    /// A backend's own "permission denied" (e.g. failed login): 403 with the bare text.
+    #[error("permission denied")]
+    PermissionDenied,
+    /// A 403 with a specific message.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The ACL denied the request or the token is missing/invalid: 403 in multierror form.
+    #[error("permission denied")]
+    AclDenied { invalid_token: bool },
+    /// A read or list found nothing: 404 with an empty `errors` array.
+    #[error("not found")]
+    NotFound,
+    /// No path of the mount matched: 404 `unsupported path`.
+    #[error("unsupported path")]
+    UnsupportedPath,
+    /// No mount matched: 404 `no handler for route`.
+    #[error("no handler for route {0:?}. route entry not found.")]
+    NoRoute(String),
+    /// The path exists but not with this operation: 405.
+    #[error("unsupported operation")]
+    UnsupportedOperation,
+    /// An HTTP method Vault does not know: 405 with an empty `errors`.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A body over the request size limit: 413.
+    #[error("http: request body too large")]
+    PayloadTooLarge,
+    /// PATCH without `application/merge-patch+json`: 415.
+    #[error("PATCH requires Content-Type application/merge-patch+json")]
+    UnsupportedMediaType,
+    /// The server cannot serve requests until unsealed: 503.
+    #[error("Vault is sealed")]
+    Sealed,
+    /// A failure of our own (storage, crypto): 500. The text is logged, not sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Error::BadRequest(message.into())
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        Error::Internal(err.to_string())
+    }
+}
+
+impl From<crate::storage::StorageError> for Error {
+    fn from(err: crate::storage::StorageError) -> Self {
+        Error::Internal(err.to_string())
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(err: serde_json::Error) -> Self {
+        Error::Internal(format!("encoding: {err}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,206 @@
+//! The logical layer between HTTP and the backends: a request is an operation
+//! on a path with weakly typed data; a response is data, warnings, an auth
+//! grant or a raw body. Backends see only these types, never HTTP.
+
+mod duration;
+mod error;
+mod fields;
+mod path;
+
+pub use duration::{parse_duration_seconds, DurationError, GoDuration};
+pub use error::{Error, Result};
+pub use fields::{parse_bool, FieldData};
+pub use path::{PathMatch, PathSpec};
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::core::token::TokenEntry;
+use crate::storage::StorageView;
+
+/// What a request does, after Vault's HTTP method mapping (§1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Read,
+    List,
+    /// POST/PUT on a path whose existence check said "absent".
+    Create,
+    /// POST/PUT (every write path without an existence check).
+    Update,
+    Patch,
+    Delete,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Read => "read",
+            Operation::List => "list",
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Patch => "patch",
+            Operation::Delete => "delete",
+        }
+    }
+
+    /// Write operations decide create vs update through the existence check.
+    pub fn is_write(self) -> bool {
+        matches!(self, Operation::Create | Operation::Update)
+    }
+}
+
+/// Where the request came from: the TCP peer (AppRole CIDR checks) and, on a
+/// TLS listener, the client's certificate chain (cert auth).
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub remote_addr: Option<SocketAddr>,
+    pub tls: bool,
+    /// DER certificates the client presented, leaf first.
+    pub peer_certificates: Arc<Vec<Vec<u8>>>,
+}
+
+/// The effective lease TTLs of the mount serving a request (system view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountTtls {
+    pub default_ttl: i64,
+    pub max_ttl: i64,
+}
+
+/// One request as a backend sees it.
+pub struct Request {
+    pub id: String,
+    pub operation: Operation,
+    /// The path relative to the mount point (`roles/web`).
+    pub path: String,
+    /// The mount point the request was routed to (`pki/`, `auth/approle/`).
+    pub mount_point: String,
+    /// The matched route pattern (`roles/:name`), which backends dispatch on.
+    pub route: &'static str,
+    /// Values captured from the route pattern.
+    pub params: HashMap<&'static str, String>,
+    pub data: FieldData,
+    /// The token that made the request (absent on unauthenticated paths).
+    pub token: Option<TokenEntry>,
+    pub connection: Connection,
+    pub storage: StorageView,
+    pub ttls: MountTtls,
+}
+
+impl Request {
+    /// A captured route parameter; the router guarantees its presence for
+    /// the route it matched, so a miss is a backend bug reported as 500.
+    pub fn param(&self, name: &str) -> Result<&str> {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| Error::internal(format!("route {} has no parameter {name}", self.route)))
+    }
+}
+
+/// A raw (non-JSON) response such as a PEM, DER or CRL body.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// A lease attached to a response (PKI `generate_lease`).
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub id: String,
+    pub ttl: i64,
+    pub renewable: bool,
+}
+
+/// What a login (or token creation) asks the core to grant. The core turns
+/// it into a token, applying TTL caps, and renders Vault's `auth` object.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    pub policies: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub display_name: String,
+    pub ttl: i64,
+    pub max_ttl: i64,
+    pub explicit_max_ttl: i64,
+    pub period: i64,
+    pub num_uses: i64,
+    pub renewable: bool,
+    pub no_default_policy: bool,
+    pub bound_cidrs: Vec<String>,
+    /// Token creation only: a caller-chosen token id (root tokens may do this).
+    pub token_id: Option<String>,
+    /// Logins are orphans; tokens created by tokens are children unless asked.
+    pub orphan: bool,
+    /// `service` or `batch`.
+    pub token_type: Option<String>,
+}
+
+/// A backend's answer. `None` from a handler means 204 No Content (or 404
+/// for reads and lists, as Vault does).
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    pub data: Option<Map<String, Value>>,
+    pub warnings: Vec<String>,
+    pub auth: Option<Auth>,
+    pub lease: Option<Lease>,
+    pub raw: Option<RawResponse>,
+    /// An explicit status for JSON responses (202 for `tidy`).
+    pub status: Option<u16>,
+    /// An `auth` object already rendered by the token store (token renewal:
+    /// no new token is minted).
+    pub renewed_auth: Option<Value>,
+}
+
+impl Response {
+    pub fn data(data: Map<String, Value>) -> Self {
+        Response {
+            data: Some(data),
+            ..Default::default()
+        }
+    }
+
+    pub fn raw(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        Response {
+            raw: Some(RawResponse {
+                status,
+                content_type: content_type.to_string(),
+                body,
+            }),
+            ..Default::default()
+        }
+    }
+
+    pub fn auth(auth: Auth) -> Self {
+        Response {
+            auth: Some(auth),
+            ..Default::default()
+        }
+    }
+
+    pub fn with_warning(mut self, warning: impl Into<String>) -> Self {
+        self.warnings.push(warning.into());
+        self
+    }
+}
+
+/// A secrets engine or auth method: a table of paths and the handlers for
+/// them. The core routes, authenticates and authorizes; the backend only
+/// does its own work against its storage view.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    /// The paths this backend serves, most specific first.
+    fn paths(&self) -> &'static [PathSpec];
+
+    /// Handles `req` for the route `req.route`.
+    async fn handle(&self, req: &mut Request) -> Result<Option<Response>>;
+
+    /// For paths declared with `existence_check`: does the target exist?
+    /// Decides whether a write is `create` or `update` for the ACL.
+    async fn exists(&self, _req: &mut Request) -> Result<bool> {
+        Ok(false)
+    }
+}

@@ -1,0 +1,155 @@
+//! Route patterns inside a backend: literal segments, `:name` for exactly
+//! one segment, and a final `*name` for the rest of the path.
+
+use std::collections::HashMap;
+
+use super::Operation;
+
+/// One path a backend serves, with what the core needs to know about it.
+#[derive(Debug)]
+pub struct PathSpec {
+    pub pattern: &'static str,
+    pub operations: &'static [Operation],
+    /// Parameters the path understands; anything else draws Vault's
+    /// "unrecognized parameters" warning. Empty means "do not warn".
+    pub fields: &'static [&'static str],
+    /// Writes consult `Backend::exists` to choose create vs update.
+    pub existence_check: bool,
+    /// Served without a token.
+    pub unauthenticated: bool,
+    /// Root-protected: the ACL must also grant `sudo`.
+    pub sudo: bool,
+}
+
+impl PathSpec {
+    pub const fn new(pattern: &'static str, operations: &'static [Operation]) -> Self {
+        PathSpec {
+            pattern,
+            operations,
+            fields: &[],
+            existence_check: false,
+            unauthenticated: false,
+            sudo: false,
+        }
+    }
+
+    pub const fn fields(mut self, fields: &'static [&'static str]) -> Self {
+        self.fields = fields;
+        self
+    }
+
+    pub const fn existence_check(mut self) -> Self {
+        self.existence_check = true;
+        self
+    }
+
+    pub const fn unauthenticated(mut self) -> Self {
+        self.unauthenticated = true;
+        self
+    }
+
+    pub const fn sudo(mut self) -> Self {
+        self.sudo = true;
+        self
+    }
+
+    /// Matches a mount-relative path (without trailing `/`), returning the
+    /// captured parameters.
+    pub fn matches(&self, path: &str) -> Option<HashMap<&'static str, String>> {
+        let mut params = HashMap::new();
+        let mut rest = path;
+        let mut segments = self.pattern.split('/').peekable();
+        while let Some(segment) = segments.next() {
+            if let Some(name) = segment.strip_prefix('*') {
+                if rest.is_empty() {
+                    return None;
+                }
+                params.insert(name, rest.to_string());
+                return Some(params);
+            }
+            let (head, tail) = match rest.split_once('/') {
+                Some((head, tail)) => (head, Some(tail)),
+                None => (rest, None),
+            };
+            if let Some(name) = segment.strip_prefix(':') {
+                if head.is_empty() {
+                    return None;
+                }
+                params.insert(name, head.to_string());
+            } else if segment != head {
+                return None;
+            }
+            match (tail, segments.peek()) {
+                (None, None) => return Some(params),
+                (Some(tail), Some(_)) => rest = tail,
+                _ => return None,
+            }
+        }
+        None
+    }
+}
+
+/// The route a path resolved to within a backend.
+pub struct PathMatch {
+    pub spec: &'static PathSpec,
+    pub params: HashMap<&'static str, String>,
+}
+
+impl PathMatch {
+    /// The first spec in `specs` matching `path`.
+    pub fn find(specs: &'static [PathSpec], path: &str) -> Option<PathMatch> {
+        let path = path.trim_end_matches('/');
+        specs
+            .iter()
+            .find_map(|spec| spec.matches(path).map(|params| PathMatch { spec, params }))
+    }
+
+    pub fn supports(&self, op: Operation) -> bool {
+        let op = if op == Operation::Create {
+            Operation::Update
+        } else {
+            op
+        };
+        self.spec.operations.contains(&op)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const READ: &[Operation] = &[Operation::Read];
+
+    #[test]
+    fn literal_and_captures() {
+        let spec = PathSpec::new("issuer/:issuer_ref/sign/:role", READ);
+        let params = spec.matches("issuer/default/sign/web").unwrap_or_default();
+        assert_eq!(
+            params.get("issuer_ref").map(String::as_str),
+            Some("default")
+        );
+        assert_eq!(params.get("role").map(String::as_str), Some("web"));
+        assert!(spec.matches("issuer/default/sign").is_none());
+        assert!(spec.matches("issuer//sign/web").is_none());
+        assert!(spec.matches("issuer/default/sign/web/x").is_none());
+    }
+
+    #[test]
+    fn rest_capture_takes_the_remainder() {
+        let spec = PathSpec::new("ocsp/*request", READ);
+        assert_eq!(
+            spec.matches("ocsp/a/b")
+                .and_then(|p| p.get("request").cloned()),
+            Some("a/b".to_string())
+        );
+        assert!(spec.matches("ocsp").is_none());
+    }
+
+    #[test]
+    fn a_literal_pattern_matches_only_itself() {
+        let spec = PathSpec::new("roles", READ);
+        assert!(spec.matches("roles").is_some());
+        assert!(spec.matches("roles/x").is_none());
+        assert!(spec.matches("role").is_none());
+    }
+}

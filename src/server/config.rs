@@ -1,0 +1,205 @@
+//! The subset of Vault's HCL server configuration vaultlet reads.
+//! Unknown stanzas are warned about and ignored, so a Vault config file
+//! can be used as it is.
+
+use std::path::{Path, PathBuf};
+
+use hcl::{Block, Body, Expression};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("error reading config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("error parsing config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where the server keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    Memory,
+    /// The redb store in this directory (`storage "file"|"raft"|"redb"`).
+    Durable(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerConfig {
+    pub address: String,
+    pub tls_disable: bool,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub listeners: Vec<ListenerConfig>,
+    pub storage: StorageConfig,
+    pub api_addr: Option<String>,
+    /// Warnings about stanzas we ignore.
+    pub warnings: Vec<String>,
+}
+
+impl ServerConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let body: Body = hcl::from_str(text).map_err(|e| ConfigError::Parse {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        let mut config = ServerConfig {
+            listeners: Vec::new(),
+            storage: StorageConfig::Memory,
+            api_addr: None,
+            warnings: Vec::new(),
+        };
+        let mut storage_seen = false;
+        for attr in body.attributes() {
+            match attr.key() {
+                "api_addr" => config.api_addr = expr_string(attr.expr()),
+                "ui" | "disable_mlock" | "cluster_addr" | "log_level" | "default_lease_ttl"
+                | "max_lease_ttl" => {}
+                other => config
+                    .warnings
+                    .push(format!("unknown or unsupported setting {other:?} ignored")),
+            }
+        }
+        for block in body.blocks() {
+            match block.identifier() {
+                "listener" => config.listeners.push(listener(block)?),
+                "storage" | "backend" => {
+                    config.storage = storage(block)?;
+                    storage_seen = true;
+                }
+                other => config
+                    .warnings
+                    .push(format!("unsupported stanza {other:?} ignored")),
+            }
+        }
+        if config.listeners.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no listener \"tcp\" stanza in the configuration".into(),
+            ));
+        }
+        if !storage_seen {
+            return Err(ConfigError::Invalid(
+                "A storage backend must be specified".into(),
+            ));
+        }
+        Ok(config)
+    }
+}
+
+fn label(block: &Block) -> &str {
+    block.labels().first().map_or("", |l| l.as_str())
+}
+
+fn attr<'a>(block: &'a Block, key: &str) -> Option<&'a Expression> {
+    block
+        .body()
+        .attributes()
+        .find(|a| a.key() == key)
+        .map(|a| a.expr())
+}
+
+fn expr_string(expr: &Expression) -> Option<String> {
+    match expr {
+        Expression::String(s) => Some(s.clone()),
+        Expression::Number(n) => Some(n.to_string()),
+        Expression::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Vault accepts `true`, `"true"`, `1` and `"1"` for booleans.
+fn expr_bool(expr: &Expression) -> bool {
+    expr_string(expr).is_some_and(|s| crate::logical::parse_bool(&s).unwrap_or(false))
+}
+
+fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
+    if label(block) != "tcp" {
+        return Err(ConfigError::Invalid(format!(
+            "unsupported listener type {:?}",
+            label(block)
+        )));
+    }
+    Ok(ListenerConfig {
+        address: attr(block, "address")
+            .and_then(expr_string)
+            .unwrap_or_else(|| "127.0.0.1:8200".into()),
+        tls_disable: attr(block, "tls_disable").is_some_and(expr_bool),
+        tls_cert_file: attr(block, "tls_cert_file")
+            .and_then(expr_string)
+            .map(PathBuf::from),
+        tls_key_file: attr(block, "tls_key_file")
+            .and_then(expr_string)
+            .map(PathBuf::from),
+    })
+}
+
+fn storage(block: &Block) -> Result<StorageConfig, ConfigError> {
+    match label(block) {
+        "inmem" => Ok(StorageConfig::Memory),
+        "file" | "raft" | "redb" => {
+            let path = attr(block, "path").and_then(expr_string).ok_or_else(|| {
+                ConfigError::Invalid(format!("storage {:?} needs a path", label(block)))
+            })?;
+            Ok(StorageConfig::Durable(PathBuf::from(path)))
+        }
+        other => Err(ConfigError::Invalid(format!(
+            "unsupported storage type {other:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_vault_style_config() {
+        let config = ServerConfig::parse(
+            r#"
+            ui = true
+            disable_mlock = true
+            api_addr = "http://127.0.0.1:8200"
+            listener "tcp" {
+              address     = "0.0.0.0:8200"
+              tls_disable = 1
+            }
+            storage "raft" { path = "/vault/data" }
+            telemetry { foo = 1 }
+            "#,
+        )
+        .expect("parses");
+        assert_eq!(config.listeners[0].address, "0.0.0.0:8200");
+        assert!(config.listeners[0].tls_disable);
+        assert_eq!(
+            config.storage,
+            StorageConfig::Durable(PathBuf::from("/vault/data"))
+        );
+        assert_eq!(config.warnings.len(), 1);
+    }
+
+    #[test]
+    fn refuses_a_config_without_storage() {
+        assert!(ServerConfig::parse("listener \"tcp\" {}").is_err());
+    }
+}

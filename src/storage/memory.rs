@@ -1,0 +1,55 @@
+//! The in-memory store of dev mode.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use super::{children, BatchOp, Storage, StorageError, StorageResult};
+
+#[derive(Default)]
+pub struct MemoryStorage {
+    entries: RwLock<BTreeMap<String, Vec<u8>>>,
+}
+
+fn poisoned() -> StorageError {
+    StorageError::Backend("memory store lock poisoned".into())
+}
+
+#[async_trait::async_trait]
+impl Storage for MemoryStorage {
+    async fn get(&self, key: &str) -> StorageResult<Option<Vec<u8>>> {
+        Ok(self
+            .entries
+            .read()
+            .map_err(|_| poisoned())?
+            .get(key)
+            .cloned())
+    }
+
+    async fn list(&self, prefix: &str) -> StorageResult<Vec<String>> {
+        let entries = self.entries.read().map_err(|_| poisoned())?;
+        let keys = entries
+            .range(prefix.to_string()..)
+            .map(|(k, _)| k.as_str())
+            .take_while(|k| k.starts_with(prefix));
+        Ok(children(prefix, keys))
+    }
+
+    async fn batch(&self, ops: Vec<BatchOp>) -> StorageResult<()> {
+        let mut entries = self.entries.write().map_err(|_| poisoned())?;
+        for op in ops {
+            match op {
+                BatchOp::Put(k, v) => {
+                    entries.insert(k, v);
+                }
+                BatchOp::Delete(k) => {
+                    entries.remove(&k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "inmem"
+    }
+}

@@ -1,0 +1,173 @@
+//! Physical storage: a flat, ordered key/value space. Backends never see it
+//! directly; each gets a [`StorageView`] confined to its own prefix.
+
+mod memory;
+mod redb_store;
+
+pub use memory::MemoryStorage;
+pub use redb_store::RedbStorage;
+
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage backend: {0}")]
+    Backend(String),
+    #[error("storage key {0:?} is not valid")]
+    InvalidKey(String),
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// One write of an atomic batch.
+#[derive(Debug, Clone)]
+pub enum BatchOp {
+    Put(String, Vec<u8>),
+    Delete(String),
+}
+
+/// The narrow interface every store implements (memory, redb, and later a
+/// networked store). Keys are `/`-separated paths.
+#[async_trait::async_trait]
+pub trait Storage: Send + Sync {
+    async fn get(&self, key: &str) -> StorageResult<Option<Vec<u8>>>;
+    async fn put(&self, key: &str, value: Vec<u8>) -> StorageResult<()> {
+        self.batch(vec![BatchOp::Put(key.to_string(), value)]).await
+    }
+    async fn delete(&self, key: &str) -> StorageResult<()> {
+        self.batch(vec![BatchOp::Delete(key.to_string())]).await
+    }
+    /// The direct children of `prefix`, Vault-style: leaf names, and
+    /// sub-folder names with a trailing `/`, sorted, each once.
+    async fn list(&self, prefix: &str) -> StorageResult<Vec<String>>;
+    /// Applies all writes at once, durably, or none of them.
+    async fn batch(&self, ops: Vec<BatchOp>) -> StorageResult<()>;
+    /// A name for `sys/seal-status` `storage_type`.
+    fn kind(&self) -> &'static str;
+}
+
+/// Collapses full keys under `prefix` into Vault's list answer.
+pub(crate) fn children<'a>(prefix: &str, keys: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for key in keys {
+        let Some(rest) = key.strip_prefix(prefix) else {
+            continue;
+        };
+        let child = match rest.find('/') {
+            Some(i) => &rest[..=i],
+            None => rest,
+        };
+        if child.is_empty() || out.last().is_some_and(|last| last == child) {
+            continue;
+        }
+        out.push(child.to_string());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A view of the store confined to one prefix (a mount's `logical/<uuid>/`).
+/// Every key a backend uses is joined under the prefix, so no key can reach
+/// another mount's data.
+#[derive(Clone)]
+pub struct StorageView {
+    inner: Arc<dyn Storage>,
+    prefix: String,
+}
+
+impl StorageView {
+    pub fn new(inner: Arc<dyn Storage>, prefix: impl Into<String>) -> Self {
+        StorageView {
+            inner,
+            prefix: prefix.into(),
+        }
+    }
+
+    /// A narrower view below this one.
+    pub fn sub_view(&self, prefix: &str) -> StorageView {
+        StorageView {
+            inner: self.inner.clone(),
+            prefix: format!("{}{}", self.prefix, prefix),
+        }
+    }
+
+    fn key(&self, key: &str) -> StorageResult<String> {
+        if key.split('/').any(|segment| segment == "..") {
+            return Err(StorageError::InvalidKey(key.to_string()));
+        }
+        Ok(format!("{}{}", self.prefix, key))
+    }
+
+    pub async fn get(&self, key: &str) -> StorageResult<Option<Vec<u8>>> {
+        self.inner.get(&self.key(key)?).await
+    }
+
+    pub async fn put(&self, key: &str, value: Vec<u8>) -> StorageResult<()> {
+        self.inner.put(&self.key(key)?, value).await
+    }
+
+    pub async fn delete(&self, key: &str) -> StorageResult<()> {
+        self.inner.delete(&self.key(key)?).await
+    }
+
+    pub async fn list(&self, prefix: &str) -> StorageResult<Vec<String>> {
+        self.inner.list(&self.key(prefix)?).await
+    }
+
+    pub async fn batch(&self, ops: Vec<BatchOp>) -> StorageResult<()> {
+        let ops = ops
+            .into_iter()
+            .map(|op| match op {
+                BatchOp::Put(k, v) => Ok(BatchOp::Put(self.key(&k)?, v)),
+                BatchOp::Delete(k) => Ok(BatchOp::Delete(self.key(&k)?)),
+            })
+            .collect::<StorageResult<Vec<_>>>()?;
+        self.inner.batch(ops).await
+    }
+
+    /// Reads and decodes a JSON value.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> StorageResult<Option<T>> {
+        match self.get(key).await? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StorageError::Backend(format!("corrupt record {key:?}: {e}"))),
+        }
+    }
+
+    /// Encodes and writes a JSON value.
+    pub async fn put_json<T: serde::Serialize>(&self, key: &str, value: &T) -> StorageResult<()> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StorageError::Backend(e.to_string()))?;
+        self.put(key, bytes).await
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_lists_leaves_and_folders_once() {
+        let keys = ["a/x", "a/y/1", "a/y/2", "a/z", "b/q"];
+        assert_eq!(children("a/", keys.iter().copied()), vec!["x", "y/", "z"]);
+    }
+
+    #[tokio::test]
+    async fn a_view_cannot_escape_its_prefix() {
+        let store: Arc<dyn Storage> = Arc::new(MemoryStorage::default());
+        let a = StorageView::new(store.clone(), "logical/a/");
+        let b = StorageView::new(store.clone(), "logical/b/");
+        a.put("k", b"1".to_vec()).await.ok();
+        assert_eq!(b.get("k").await.ok().flatten(), None);
+        assert!(b.get("../a/k").await.is_err());
+        assert_eq!(a.list("").await.ok(), Some(vec!["k".to_string()]));
+    }
+}

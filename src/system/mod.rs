@@ -1,0 +1,126 @@
+//! The `sys/` backend: mounts, auth methods, policies, capabilities and the
+//! UI mount lookups. It manipulates the core itself, so it holds a weak
+//! reference to it (the core owns the mount table that owns this backend).
+
+mod mounts;
+mod policies;
+
+use std::sync::{Arc, Weak};
+
+use serde_json::{json, Map, Value};
+
+use crate::core::Core;
+use crate::logical::{Backend, Error, Operation, PathSpec, Request, Response, Result};
+
+use Operation::{Delete, List, Read, Update};
+
+static PATHS: &[PathSpec] = &[
+    PathSpec::new("mounts", &[Read]),
+    PathSpec::new("mounts/*path", &[Read, Update, Delete]),
+    PathSpec::new("auth", &[Read]),
+    PathSpec::new("auth/*path", &[Read, Update, Delete]),
+    PathSpec::new("policy", &[Read, List]),
+    PathSpec::new("policy/:name", &[Read, Update, Delete]).fields(&["policy", "rules"]),
+    PathSpec::new("policies/acl", &[List]),
+    PathSpec::new("policies/acl/:name", &[Read, Update, Delete]).fields(&["policy"]),
+    PathSpec::new("capabilities-self", &[Update]).fields(&["path", "paths", "token"]),
+    PathSpec::new("capabilities", &[Update]).fields(&["path", "paths", "token"]),
+    PathSpec::new("capabilities-accessor", &[Update]).fields(&["path", "paths", "accessor"]),
+    PathSpec::new("internal/ui/mounts", &[Read]).unauthenticated(),
+    PathSpec::new("internal/ui/mounts/*path", &[Read]).unauthenticated(),
+    PathSpec::new("version-history", &[Read, List]),
+];
+
+pub struct SystemBackend {
+    core: Weak<Core>,
+}
+
+impl SystemBackend {
+    pub fn new(core: Weak<Core>) -> Self {
+        SystemBackend { core }
+    }
+
+    fn core(&self) -> Result<Arc<Core>> {
+        self.core
+            .upgrade()
+            .ok_or_else(|| Error::internal("core is shutting down"))
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for SystemBackend {
+    fn paths(&self) -> &'static [PathSpec] {
+        PATHS
+    }
+
+    async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
+        let core = self.core()?;
+        match req.route {
+            "mounts" | "mounts/*path" | "auth" | "auth/*path" => mounts::handle(&core, req).await,
+            "internal/ui/mounts" | "internal/ui/mounts/*path" => {
+                mounts::ui_mounts(&core, req).await
+            }
+            "policy" | "policy/:name" | "policies/acl" | "policies/acl/:name" => {
+                policies::handle(&core, req).await
+            }
+            "capabilities-self" | "capabilities" | "capabilities-accessor" => {
+                capabilities(&core, req).await
+            }
+            "version-history" => Ok(Some(version_history())),
+            _ => Err(Error::UnsupportedPath),
+        }
+    }
+}
+
+/// `sys/capabilities*`: what a token may do on each path.
+async fn capabilities(core: &Core, req: &mut Request) -> Result<Option<Response>> {
+    let mut paths = req.data.comma_list_or_empty("paths")?;
+    if let Some(path) = req.data.str("path")? {
+        paths.push(path);
+    }
+    if paths.is_empty() {
+        return Err(Error::bad_request("no paths provided"));
+    }
+    let token = match req.route {
+        "capabilities" => {
+            let token = req.data.str("token")?.unwrap_or_default();
+            core.tokens
+                .lookup(&token)
+                .await?
+                .ok_or_else(|| Error::bad_request("invalid token"))?
+        }
+        "capabilities-accessor" => {
+            let accessor = req.data.str("accessor")?.unwrap_or_default();
+            core.tokens
+                .lookup_accessor(&accessor)
+                .await?
+                .ok_or_else(|| Error::bad_request("invalid accessor"))?
+        }
+        _ => req.token.clone().ok_or(Error::AclDenied {
+            invalid_token: true,
+        })?,
+    };
+    let acl = core.policies.acl(&token.policies).await?;
+    let mut data = Map::new();
+    for path in &paths {
+        let path = path.trim_start_matches('/');
+        data.insert(path.to_string(), json!(acl.capabilities(path)));
+    }
+    if paths.len() == 1 {
+        if let Some(caps) = data.values().next().cloned() {
+            data.insert("capabilities".into(), caps);
+        }
+    }
+    Ok(Some(Response::data(data)))
+}
+
+fn version_history() -> Response {
+    let version = crate::VAULT_VERSION;
+    let mut data = Map::new();
+    data.insert("keys".into(), json!([version]));
+    data.insert(
+        "key_info".into(),
+        json!({ version: { "build_date": "", "previous_version": Value::Null, "timestamp_installed": "" } }),
+    );
+    Response::data(data)
+}

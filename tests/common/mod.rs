@@ -1,0 +1,246 @@
+//! Test harness: starts the real `vaultlet` binary on a free loopback port
+//! and talks HTTP to it. Every protocol test goes through this.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const ROOT: &str = "root";
+
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    pub root_token: String,
+    http: reqwest::blocking::Client,
+}
+
+/// The answer to one request.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub raw: Vec<u8>,
+    /// The body as JSON (`Value::Null` when empty or not JSON).
+    pub json: Value,
+}
+
+impl Reply {
+    /// `data.<name>` of an envelope.
+    pub fn data(&self, name: &str) -> &Value {
+        &self.json["data"][name]
+    }
+
+    pub fn errors(&self) -> Vec<String> {
+        self.json["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn warnings(&self) -> Vec<String> {
+        self.json["warnings"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vaultlet"))
+}
+
+/// A fresh temporary directory (removed by the OS's tmp cleaning; tests
+/// remove what they can).
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vaultlet-test-{name}-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
+
+impl Server {
+    /// `vaultlet server -dev -dev-root-token-id=root` on a free port.
+    pub fn dev() -> Server {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut cmd = Command::new(binary());
+        cmd.args([
+            "server",
+            "-dev",
+            "-dev-root-token-id=root",
+            "-dev-no-store-token",
+        ])
+        .arg(format!("-dev-listen-address={addr}"));
+        Server::spawn(cmd, addr, ROOT.to_string())
+    }
+
+    /// `vaultlet server -config FILE` with a redb store in `data_dir`.
+    /// The caller initializes it (`sys/init`) when needed.
+    pub fn durable(data_dir: &Path) -> Server {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let config = data_dir.join("server.hcl");
+        std::fs::write(
+            &config,
+            format!(
+                "listener \"tcp\" {{\n  address = \"{addr}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\n",
+                data_dir.join("data").display()
+            ),
+        )
+        .expect("write config");
+        let mut cmd = Command::new(binary());
+        cmd.arg("server")
+            .arg(format!("-config={}", config.display()));
+        Server::spawn(cmd, addr, String::new())
+    }
+
+    fn spawn(mut cmd: Command, addr: String, root_token: String) -> Server {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env_remove("VAULT_DEV_ROOT_TOKEN_ID")
+            .spawn()
+            .expect("start vaultlet");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("Vault server started!") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let started = rx.recv_timeout(Duration::from_secs(20)).is_ok();
+        assert!(started, "vaultlet did not print 'Vault server started!'");
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        let server = Server {
+            child,
+            addr,
+            root_token,
+            http,
+        };
+        server.wait_healthy();
+        server
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.http.get(self.url("sys/health")).send().is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("vaultlet at {} never answered", self.addr);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/v1/{}", self.addr, path.trim_start_matches('/'))
+    }
+
+    /// Any request: method (including `LIST`), path, token, raw body.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.header("X-Vault-Token", token);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        let resp = req.send().expect("request sent");
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let raw = resp.bytes().map(|b| b.to_vec()).unwrap_or_default();
+        let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            raw,
+            json,
+        }
+    }
+
+    /// A JSON request with the given token.
+    pub fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Reply {
+        let body = body.map(|b| serde_json::to_vec(&b).expect("json"));
+        self.send(method, path, Some(token), body)
+    }
+
+    pub fn write(&self, path: &str, body: Value) -> Reply {
+        self.call("PUT", path, &self.root_token, Some(body))
+    }
+
+    pub fn read(&self, path: &str) -> Reply {
+        self.call("GET", path, &self.root_token, None)
+    }
+
+    pub fn list(&self, path: &str) -> Reply {
+        self.call("LIST", path, &self.root_token, None)
+    }
+
+    pub fn delete(&self, path: &str) -> Reply {
+        self.call("DELETE", path, &self.root_token, None)
+    }
+
+    /// Stops the server with SIGTERM (graceful) and waits for it.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// Kills the server with SIGKILL.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
