@@ -43,6 +43,12 @@ struct ServerArgs {
     /// Do not write the root token to ~/.vault-token.
     #[arg(long)]
     dev_no_store_token: bool,
+    /// Dev mode over HTTPS with a generated CA.
+    #[arg(long)]
+    dev_tls: bool,
+    /// Where `-dev-tls` writes its CA and certificate.
+    #[arg(long)]
+    dev_tls_cert_dir: Option<PathBuf>,
     /// HCL server configuration file.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -103,6 +109,8 @@ fn run_server(args: ServerArgs) -> ExitCode {
         dev_root_token_id: args.dev_root_token_id,
         dev_listen_address: args.dev_listen_address,
         dev_no_store_token: args.dev_no_store_token,
+        dev_tls: args.dev_tls,
+        dev_tls_cert_dir: args.dev_tls_cert_dir,
         config: args.config,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use hcl::{Block, Body, Expression};
 
+use super::tls::TlsSettings;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("error reading config file {path}: {source}")]
@@ -30,9 +32,8 @@ pub enum StorageConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerConfig {
     pub address: String,
-    pub tls_disable: bool,
-    pub tls_cert_file: Option<PathBuf>,
-    pub tls_key_file: Option<PathBuf>,
+    /// `None` when `tls_disable` is set.
+    pub tls: Option<TlsSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,17 +141,29 @@ fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
             label(block)
         )));
     }
+    let address = attr(block, "address")
+        .and_then(expr_string)
+        .unwrap_or_else(|| "127.0.0.1:8200".into());
+    if attr(block, "tls_disable").is_some_and(expr_bool) {
+        return Ok(ListenerConfig { address, tls: None });
+    }
+    let path = |key: &str| attr(block, key).and_then(expr_string).map(PathBuf::from);
+    let (Some(cert_file), Some(key_file)) = (path("tls_cert_file"), path("tls_key_file")) else {
+        return Err(ConfigError::Invalid(
+            "listener \"tcp\": tls_cert_file and tls_key_file are required unless tls_disable is set"
+                .into(),
+        ));
+    };
     Ok(ListenerConfig {
-        address: attr(block, "address")
-            .and_then(expr_string)
-            .unwrap_or_else(|| "127.0.0.1:8200".into()),
-        tls_disable: attr(block, "tls_disable").is_some_and(expr_bool),
-        tls_cert_file: attr(block, "tls_cert_file")
-            .and_then(expr_string)
-            .map(PathBuf::from),
-        tls_key_file: attr(block, "tls_key_file")
-            .and_then(expr_string)
-            .map(PathBuf::from),
+        address,
+        tls: Some(TlsSettings {
+            cert_file,
+            key_file,
+            min_version: attr(block, "tls_min_version").and_then(expr_string),
+            client_ca_file: path("tls_client_ca_file"),
+            require_and_verify_client_cert: attr(block, "tls_require_and_verify_client_cert")
+                .is_some_and(expr_bool),
+        }),
     })
 }
 
@@ -190,12 +203,24 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(config.listeners[0].address, "0.0.0.0:8200");
-        assert!(config.listeners[0].tls_disable);
+        assert_eq!(config.listeners[0].tls, None);
         assert_eq!(
             config.storage,
             StorageConfig::Durable(PathBuf::from("/vault/data"))
         );
         assert_eq!(config.warnings.len(), 1);
+    }
+
+    #[test]
+    fn tls_needs_a_certificate_unless_disabled() {
+        let err = ServerConfig::parse("listener \"tcp\" {}\nstorage \"inmem\" {}");
+        assert!(err.is_err());
+        let config = ServerConfig::parse(
+            "listener \"tcp\" {\n tls_cert_file = \"/c.pem\"\n tls_key_file = \"/k.pem\"\n tls_min_version = \"tls13\"\n}\nstorage \"inmem\" {}",
+        )
+        .expect("parses");
+        let tls = config.listeners[0].tls.clone().expect("tls");
+        assert_eq!(tls.min_version.as_deref(), Some("tls13"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod config;
 mod listener;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use base64::Engine;
 use tokio::net::TcpListener;
 
 use self::config::{ServerConfig, StorageConfig};
+use self::tls::TlsSettings;
 use crate::core::Core;
 use crate::http::{router, AppState};
 use crate::storage::{MemoryStorage, RedbStorage, Storage};
@@ -22,6 +24,10 @@ pub struct ServerOptions {
     pub dev_root_token_id: Option<String>,
     pub dev_listen_address: Option<String>,
     pub dev_no_store_token: bool,
+    /// `-dev-tls`: serve HTTPS with a generated CA (in `dev_tls_cert_dir`
+    /// or a fresh temporary directory).
+    pub dev_tls: bool,
+    pub dev_tls_cert_dir: Option<PathBuf>,
     pub config: Option<PathBuf>,
 }
 
@@ -38,6 +44,8 @@ pub enum ServerError {
         address: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("{0}")]
     Usage(String),
 }
@@ -45,29 +53,51 @@ pub enum ServerError {
 const DEV_LISTEN_ADDRESS: &str = "127.0.0.1:8200";
 
 pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
-    let (storage, address): (Arc<dyn Storage>, String) = if opts.dev {
-        let address = opts
-            .dev_listen_address
-            .clone()
-            .unwrap_or_else(|| DEV_LISTEN_ADDRESS.to_string());
-        (Arc::new(MemoryStorage::default()), address)
-    } else {
-        let path = opts.config.as_ref().ok_or_else(|| {
-            ServerError::Usage(
-                "A configuration file must be specified with -config, or use -dev".into(),
-            )
-        })?;
-        let config = ServerConfig::load(path)?;
-        for warning in &config.warnings {
-            tracing::warn!("{warning}");
-        }
-        let storage: Arc<dyn Storage> = match &config.storage {
-            StorageConfig::Memory => Arc::new(MemoryStorage::default()),
-            StorageConfig::Durable(dir) => {
-                Arc::new(RedbStorage::open(dir).map_err(|e| ServerError::Storage(e.to_string()))?)
+    let mut dev_ca_file = None;
+    let (storage, address, tls_settings): (Arc<dyn Storage>, String, Option<TlsSettings>) =
+        if opts.dev {
+            let address = opts
+                .dev_listen_address
+                .clone()
+                .unwrap_or_else(|| DEV_LISTEN_ADDRESS.to_string());
+            let tls_settings = if opts.dev_tls {
+                let dir = opts.dev_tls_cert_dir.clone().unwrap_or_else(|| {
+                    let suffix = hex::encode(crate::core::keys::random_bytes(4));
+                    std::env::temp_dir().join(format!("vault-tls{suffix}"))
+                });
+                let (settings, ca_file) = tls::generate_dev_tls(&dir)?;
+                dev_ca_file = Some(ca_file);
+                Some(settings)
+            } else {
+                None
+            };
+            (Arc::new(MemoryStorage::default()), address, tls_settings)
+        } else {
+            let path = opts.config.as_ref().ok_or_else(|| {
+                ServerError::Usage(
+                    "A configuration file must be specified with -config, or use -dev".into(),
+                )
+            })?;
+            let config = ServerConfig::load(path)?;
+            for warning in &config.warnings {
+                tracing::warn!("{warning}");
             }
+            let storage: Arc<dyn Storage> = match &config.storage {
+                StorageConfig::Memory => Arc::new(MemoryStorage::default()),
+                StorageConfig::Durable(dir) => Arc::new(
+                    RedbStorage::open(dir).map_err(|e| ServerError::Storage(e.to_string()))?,
+                ),
+            };
+            let listener = &config.listeners[0];
+            (storage, listener.address.clone(), listener.tls.clone())
         };
-        (storage, config.listeners[0].address.clone())
+    let tls = match &tls_settings {
+        Some(settings) => {
+            let (config, cert) = tls::server_config(settings)?;
+            tokio::spawn(reload_on_sighup(cert));
+            Some(tokio_rustls::TlsAcceptor::from(config))
+        }
+        None => None,
     };
 
     let core = Core::open(storage)
@@ -96,12 +126,19 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     } else {
         None
     };
-    print_banner(&bound, core.storage.kind(), root_token.as_deref());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    print_banner(
+        scheme,
+        &bound,
+        core.storage.kind(),
+        root_token.as_deref(),
+        dev_ca_file.as_deref(),
+    );
 
     let tidy_core = core.clone();
     tokio::spawn(async move { tidy_tokens_periodically(tidy_core).await });
 
-    listener::serve(listener, router(AppState { core }), shutdown_signal()).await;
+    listener::serve(listener, tls, router(AppState { core }), shutdown_signal()).await;
     tracing::info!("shutdown complete");
     Ok(())
 }
@@ -117,10 +154,20 @@ fn store_token_helper(token: &str) {
     }
 }
 
-fn print_banner(address: &str, storage_kind: &str, root_token: Option<&str>) {
-    let tls = "disabled";
+fn print_banner(
+    scheme: &str,
+    address: &str,
+    storage_kind: &str,
+    root_token: Option<&str>,
+    ca_file: Option<&std::path::Path>,
+) {
+    let tls = if scheme == "https" {
+        "enabled"
+    } else {
+        "disabled"
+    };
     println!("==> Vault server configuration:\n");
-    println!("             Api Address: http://{address}");
+    println!("             Api Address: {scheme}://{address}");
     println!("                     Cgo: disabled");
     println!("              Listener 1: tcp (addr: \"{address}\", max_request_size: \"33554432\", tls: \"{tls}\")");
     println!("                 Storage: {storage_kind}");
@@ -138,7 +185,11 @@ fn print_banner(address: &str, storage_kind: &str, root_token: Option<&str>) {
         println!("and starts unsealed with a single unseal key. The root token is already");
         println!("authenticated to the CLI, so you can immediately begin using Vault.\n");
         println!("You may need to set the following environment variables:\n");
-        println!("    $ export VAULT_ADDR='http://{address}'\n");
+        println!("    $ export VAULT_ADDR='{scheme}://{address}'");
+        if let Some(ca_file) = ca_file {
+            println!("    $ export VAULT_CACERT='{}'", ca_file.display());
+        }
+        println!();
         println!("The unseal key and root token are displayed below in case you want to");
         println!("seal/unseal the Vault or re-authenticate.\n");
         println!("Unseal Key: {unseal_key}");
@@ -156,6 +207,20 @@ async fn tidy_tokens_periodically(core: Arc<Core>) {
         interval.tick().await;
         if let Err(err) = core.tokens.tidy().await {
             tracing::warn!(%err, "token tidy failed");
+        }
+    }
+}
+
+/// SIGHUP re-reads the listener's certificate and key, as Vault does.
+async fn reload_on_sighup(cert: Arc<tls::ReloadableCert>) {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        match cert.reload() {
+            Ok(()) => tracing::info!("reloaded the TLS certificate"),
+            Err(err) => tracing::error!(%err, "TLS certificate reload failed; keeping the old one"),
         }
     }
 }
