@@ -1,4 +1,6 @@
 //! Auth methods: each is a backend whose login path returns an
 //! [`crate::logical::Auth`] grant; the core turns it into a token.
 
+pub mod cert;
 pub mod token;
+pub mod token_fields;

@@ -18,10 +18,10 @@ pub struct BackendContext {
 pub fn new_backend(
     class: MountClass,
     backend_type: &str,
-    ctx: &BackendContext,
+    _ctx: &BackendContext,
 ) -> Result<Arc<dyn Backend>> {
-    let _ = ctx;
     match (class, backend_type) {
+        (MountClass::Auth, "cert") => Ok(Arc::new(crate::auth::cert::CertBackend::new())),
         _ => Err(Error::BadRequest(format!(
             "plugin not found in the catalog: {backend_type}"
         ))),

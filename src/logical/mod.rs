@@ -5,11 +5,13 @@
 mod duration;
 mod error;
 mod fields;
+mod glob;
 mod path;
 
 pub use duration::{parse_duration_seconds, DurationError, GoDuration};
 pub use error::{Error, Result};
 pub use fields::{parse_bool, FieldData};
+pub use glob::glob_match;
 pub use path::{PathMatch, PathSpec};
 
 use std::collections::{BTreeMap, HashMap};

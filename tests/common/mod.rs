@@ -119,6 +119,18 @@ impl Server {
         Server::spawn(cmd, addr, String::new())
     }
 
+    /// `vaultlet server -config FILE` for an arbitrary config; `{addr}` in
+    /// the text is replaced by a free loopback address.
+    pub fn with_config(dir: &Path, hcl: &str) -> Server {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let config = dir.join("server.hcl");
+        std::fs::write(&config, hcl.replace("{addr}", &addr)).expect("write config");
+        let mut cmd = Command::new(binary());
+        cmd.arg("server")
+            .arg(format!("-config={}", config.display()));
+        Server::spawn(cmd, addr, String::new())
+    }
+
     fn spawn(mut cmd: Command, addr: String, root_token: String) -> Server {
         let mut child = cmd
             .stdout(Stdio::piped())
@@ -137,6 +149,8 @@ impl Server {
         });
         let started = rx.recv_timeout(Duration::from_secs(20)).is_ok();
         assert!(started, "vaultlet did not print 'Vault server started!'");
+        // reqwest's rustls has no built-in provider here: aws-lc-rs is ours.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -151,10 +165,11 @@ impl Server {
         server
     }
 
+    /// Waits until the port accepts connections (plain or TLS alike).
     fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if self.http.get(self.url("sys/health")).send().is_ok() {
+            if std::net::TcpStream::connect(&self.addr).is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
