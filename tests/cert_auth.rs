@@ -173,9 +173,20 @@ fn cert_login_accepts_a_client_certificate_from_the_trusted_ca_only() {
         tls_request(&addr, &pki.ca_pem, client, method, path, token, body)
     };
 
-    let (status, init) = req(None, "PUT", "sys/init", None, Some(json!({})));
+    let (status, init) = req(
+        None,
+        "PUT",
+        "sys/init",
+        None,
+        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+    );
     assert_eq!(status, 200, "{init}");
     let root = init["root_token"].as_str().expect("root").to_string();
+    let key = init["keys"][0].as_str().expect("key").to_string();
+    assert_eq!(
+        req(None, "PUT", "sys/unseal", None, Some(json!({"key": key}))).0,
+        200
+    );
     assert_eq!(
         req(
             None,

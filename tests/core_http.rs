@@ -566,6 +566,20 @@ fn a_durable_server_keeps_mounts_policies_and_tokens_across_restarts() {
         .as_str()
         .expect("root token")
         .to_string();
+    let key = init.json["keys"][0]
+        .as_str()
+        .expect("unseal key")
+        .to_string();
+    assert_eq!(
+        first.send("GET", "sys/seal-status", None, None).json["sealed"],
+        true
+    );
+    first.send(
+        "PUT",
+        "sys/unseal",
+        None,
+        Some(json!({"key": key}).to_string().into_bytes()),
+    );
     assert_eq!(
         first
             .call(
@@ -604,6 +618,17 @@ fn a_durable_server_keeps_mounts_policies_and_tokens_across_restarts() {
     assert_eq!(
         second.send("GET", "sys/init", None, None).json["initialized"],
         true
+    );
+    assert_eq!(
+        second.call("GET", "sys/mounts", &root, None).status,
+        503,
+        "restarts sealed"
+    );
+    second.send(
+        "PUT",
+        "sys/unseal",
+        None,
+        Some(json!({"key": key}).to_string().into_bytes()),
     );
     assert_eq!(
         second

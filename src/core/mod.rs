@@ -8,11 +8,12 @@ pub mod keys;
 pub mod mounts;
 pub mod policy;
 pub mod policy_store;
+pub mod seal;
 pub mod token;
 pub mod ttl;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use serde_json::{Map, Value};
 
@@ -21,6 +22,7 @@ use self::keys::Hasher;
 use self::mounts::{MountClass, MountEntry, MountTable, Mounted};
 use self::policy::Capability;
 use self::policy_store::PolicyStore;
+use self::seal::{Seal, SealKind};
 use self::token::{TokenEntry, TokenOrigin, TokenStore};
 use crate::logical::{
     Auth, Backend, Connection, Error, FieldData, MountTtls, Operation, PathMatch, Request,
@@ -67,17 +69,66 @@ pub struct Core {
     pub mounts: MountTable,
     pub tokens: TokenStore,
     pub policies: PolicyStore,
-    pub cluster: ClusterInfo,
+    cluster: OnceLock<ClusterInfo>,
     pub system_ttls: MountTtls,
-    backend_context: BackendContext,
+    seal: Option<Seal>,
+    backend_context: OnceLock<BackendContext>,
     initialized: AtomicBool,
+    sealed: AtomicBool,
     self_ref: Weak<Core>,
 }
 
 impl Core {
-    /// Opens the core on a store: loads the mount table (or creates the
-    /// default one), the policies and the token store.
-    pub async fn open(storage: Arc<dyn Storage>) -> Result<Arc<Core>> {
+    fn new(storage: Arc<dyn Storage>, seal: Option<Seal>) -> Arc<Core> {
+        Arc::new_cyclic(|weak| Core {
+            mounts: MountTable::new(storage.clone()),
+            tokens: TokenStore::new(StorageView::new(storage.clone(), "sys/token/")),
+            policies: PolicyStore::new(StorageView::new(storage.clone(), "sys/policy/")),
+            storage,
+            seal,
+            cluster: OnceLock::new(),
+            system_ttls: MountTtls {
+                default_ttl: SYSTEM_TTL,
+                max_ttl: SYSTEM_TTL,
+            },
+            backend_context: OnceLock::new(),
+            initialized: AtomicBool::new(false),
+            sealed: AtomicBool::new(true),
+            self_ref: weak.clone(),
+        })
+    }
+
+    /// A dev-mode core: in memory, no barrier, unsealed from the start.
+    pub async fn open_dev(storage: Arc<dyn Storage>) -> Result<Arc<Core>> {
+        let core = Core::new(storage, None);
+        core.initialized.store(
+            core.storage.get(INIT_KEY).await?.is_some(),
+            Ordering::SeqCst,
+        );
+        core.post_unseal().await?;
+        Ok(core)
+    }
+
+    /// A durable core behind the barrier. It starts sealed, unless the seal
+    /// is static and the store initialized (auto-unseal).
+    pub async fn open_sealed(physical: Arc<dyn Storage>, kind: SealKind) -> Result<Arc<Core>> {
+        let seal = Seal::new(physical, kind);
+        let storage: Arc<dyn Storage> = seal.barrier.clone();
+        let initialized = seal.config().await?.is_some();
+        let core = Core::new(storage, Some(seal));
+        core.initialized.store(initialized, Ordering::SeqCst);
+        if let Some(seal) = &core.seal {
+            if seal.auto_unseal().await? {
+                core.post_unseal().await?;
+            }
+        }
+        Ok(core)
+    }
+
+    /// Loads what lives behind the barrier: the hash key, cluster identity,
+    /// mount table and policies.
+    async fn post_unseal(&self) -> Result<()> {
+        let storage = &self.storage;
         let hmac_key = match storage.get(HMAC_KEY).await? {
             Some(key) => key,
             None => {
@@ -87,6 +138,8 @@ impl Core {
             }
         };
         let hasher = Hasher::new(&hmac_key);
+        self.tokens.set_hasher(hasher.clone());
+        let _ = self.backend_context.set(BackendContext { hasher });
         let cluster = match storage.get("core/cluster").await? {
             Some(bytes) => {
                 let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -105,36 +158,20 @@ impl Core {
                 ClusterInfo { name, id }
             }
         };
-        let initialized = storage.get(INIT_KEY).await?.is_some();
-        let stored_mounts = MountTable::load_stored(&storage).await?;
-        let core = Arc::new_cyclic(|weak| Core {
-            mounts: MountTable::new(storage.clone()),
-            tokens: TokenStore::new(
-                StorageView::new(storage.clone(), "sys/token/"),
-                hasher.clone(),
-            ),
-            policies: PolicyStore::new(StorageView::new(storage.clone(), "sys/policy/")),
-            storage: storage.clone(),
-            cluster,
-            system_ttls: MountTtls {
-                default_ttl: SYSTEM_TTL,
-                max_ttl: SYSTEM_TTL,
-            },
-            backend_context: BackendContext { hasher },
-            initialized: AtomicBool::new(initialized),
-            self_ref: weak.clone(),
-        });
+        let _ = self.cluster.set(cluster);
+        let stored_mounts = MountTable::load_stored(storage).await?;
         let entries = if stored_mounts.is_empty() {
             default_mounts()
         } else {
             stored_mounts
         };
         for entry in entries {
-            let backend = core.build_backend(&entry)?;
-            core.mounts.install(entry, backend);
+            let backend = self.build_backend(&entry)?;
+            self.mounts.install(entry, backend);
         }
-        core.policies.ensure_default().await?;
-        Ok(core)
+        self.policies.ensure_default().await?;
+        self.sealed.store(false, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Builds the backend for a mount entry.
@@ -146,7 +183,10 @@ impl Core {
             "token" => Ok(Arc::new(crate::auth::token::TokenBackend::new(
                 self.self_ref.clone(),
             ))),
-            other => new_backend(entry.class, other, &self.backend_context),
+            other => {
+                let ctx = self.backend_context.get().ok_or(Error::Sealed)?;
+                new_backend(entry.class, other, ctx)
+            }
         }
     }
 
@@ -154,12 +194,40 @@ impl Core {
         self.initialized.load(Ordering::SeqCst)
     }
 
-    /// Marks the store initialized and mints the root token (dev mode and
-    /// `sys/init`). Returns the root token.
-    pub async fn initialize(&self, root_token_id: Option<String>) -> Result<String> {
+    pub fn is_sealed(&self) -> bool {
+        self.sealed.load(Ordering::SeqCst)
+    }
+
+    /// The cluster identity (known once unsealed).
+    pub fn cluster(&self) -> Option<&ClusterInfo> {
+        self.cluster.get()
+    }
+
+    /// The seal, for durable stores (`None` in dev mode).
+    pub fn seal(&self) -> Option<&Seal> {
+        self.seal.as_ref()
+    }
+
+    /// Initializes the store: creates the root key and keyring (durable
+    /// stores), mints the root token and, with a Shamir seal, seals again
+    /// as Vault does. Returns the unseal key shares and the root token.
+    pub async fn initialize(
+        &self,
+        shares: u8,
+        threshold: u8,
+        root_token_id: Option<String>,
+    ) -> Result<(Vec<Vec<u8>>, String)> {
         if self.is_initialized() {
             return Err(Error::bad_request("Vault is already initialized"));
         }
+        let keys = match &self.seal {
+            Some(seal) => {
+                let keys = seal.initialize(shares, threshold).await?.shares;
+                self.post_unseal().await?;
+                keys
+            }
+            None => Vec::new(),
+        };
         let auth = Auth {
             policies: vec!["root".into()],
             display_name: "root".into(),
@@ -176,7 +244,36 @@ impl Core {
         let (entry, _) = self.tokens.create(&auth, origin).await?;
         self.storage.put(INIT_KEY, b"1".to_vec()).await?;
         self.initialized.store(true, Ordering::SeqCst);
-        Ok(entry.id)
+        if self.seal.as_ref().is_some_and(|s| !s.is_static()) {
+            self.seal_now();
+        }
+        Ok((keys, entry.id))
+    }
+
+    /// Submits one unseal key share; unseals when the threshold is reached.
+    pub async fn unseal(&self, key: &str) -> Result<()> {
+        let seal = self
+            .seal
+            .as_ref()
+            .ok_or_else(|| Error::bad_request("the dev store is never sealed"))?;
+        if !self.is_sealed() {
+            return Ok(());
+        }
+        if seal.submit_share(key).await? {
+            self.post_unseal().await?;
+        }
+        Ok(())
+    }
+
+    /// Seals the barrier: every request but the unauthenticated status
+    /// endpoints gets 503 until unsealed again.
+    pub fn seal_now(&self) {
+        if let Some(seal) = &self.seal {
+            self.sealed.store(true, Ordering::SeqCst);
+            seal.seal();
+            self.mounts.clear();
+            self.policies.invalidate();
+        }
     }
 
     /// Mounts a new backend of `backend_type` at `path`.
@@ -187,6 +284,9 @@ impl Core {
 
     /// Runs one request through the pipeline.
     pub async fn handle(&self, input: LogicalInput) -> Result<LogicalOutput> {
+        if self.is_sealed() {
+            return Err(Error::Sealed);
+        }
         let request_id = keys::uuid();
         let full_path = input.path.clone();
         let Some((mounted, rel_path)) = self.mounts.route(&full_path) else {

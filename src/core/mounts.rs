@@ -271,6 +271,11 @@ impl MountTable {
         }
     }
 
+    /// Forgets every mount (sealing).
+    pub fn clear(&self) {
+        self.replace(Vec::new());
+    }
+
     /// Adds a mount (without persisting): used at startup for stored and
     /// built-in mounts.
     pub fn install(&self, entry: MountEntry, backend: Arc<dyn Backend>) {

@@ -85,7 +85,7 @@ impl PolicyStore {
         Ok(names)
     }
 
-    fn invalidate(&self) {
+    pub fn invalidate(&self) {
         match self.acls.write() {
             Ok(mut cache) => cache.clear(),
             Err(poisoned) => poisoned.into_inner().clear(),

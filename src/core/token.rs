@@ -151,23 +151,37 @@ pub struct TokenOrigin<'a> {
 
 pub struct TokenStore {
     storage: StorageView,
-    hasher: Hasher,
+    /// Set when the core unseals (the key lives behind the barrier).
+    hasher: std::sync::OnceLock<Hasher>,
 }
 
 impl TokenStore {
-    pub fn new(storage: StorageView, hasher: Hasher) -> Self {
-        TokenStore { storage, hasher }
+    pub fn new(storage: StorageView) -> Self {
+        TokenStore {
+            storage,
+            hasher: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Installs the keyed hash (once; later unseals load the same key).
+    pub fn set_hasher(&self, hasher: Hasher) {
+        let _ = self.hasher.set(hasher);
+    }
+
+    fn hash(&self, domain: &str, value: &str) -> String {
+        match self.hasher.get() {
+            Some(hasher) => hasher.hash(domain, value),
+            // Unreachable while sealed: the core refuses requests first.
+            None => String::new(),
+        }
     }
 
     fn id_key(&self, token: &str) -> String {
-        format!("{ID_PREFIX}{}", self.hasher.hash("token", token))
+        format!("{ID_PREFIX}{}", self.hash("token", token))
     }
 
     fn accessor_key(&self, accessor: &str) -> String {
-        format!(
-            "{ACCESSOR_PREFIX}{}",
-            self.hasher.hash("accessor", accessor)
-        )
+        format!("{ACCESSOR_PREFIX}{}", self.hash("accessor", accessor))
     }
 
     /// Creates a token from an auth grant, applying Vault's TTL rules.
@@ -234,7 +248,7 @@ impl TokenStore {
         };
         let entry = TokenEntry {
             id: id.clone(),
-            hashed_id: self.hasher.hash("token", &id),
+            hashed_id: self.hash("token", &id),
             accessor: accessor.clone(),
             parent: parent.clone(),
             policies,
@@ -289,7 +303,7 @@ impl TokenStore {
         if token.is_empty() {
             return Ok(None);
         }
-        let hashed = self.hasher.hash("token", token);
+        let hashed = self.hash("token", token);
         Ok(self.load_hashed(&hashed).await?.map(|mut entry| {
             entry.id = token.to_string();
             entry

@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use axum::response::Response as HttpResponse;
+use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use super::response::{empty_response, json_response};
@@ -14,7 +15,7 @@ use crate::logical::{Error, FieldData};
 pub fn serves(path: &str) -> bool {
     matches!(
         path,
-        "sys/health" | "sys/seal-status" | "sys/init" | "sys/leader"
+        "sys/health" | "sys/seal-status" | "sys/init" | "sys/leader" | "sys/unseal"
     )
 }
 
@@ -33,6 +34,7 @@ pub async fn handle(
             &json!({ "initialized": state.core.is_initialized() }),
         )),
         ("sys/init", "PUT" | "POST") => init(state, body).await,
+        ("sys/unseal", "PUT" | "POST") => unseal(state, body).await,
         ("sys/leader", "GET") => Ok(json_response(StatusCode::OK, &leader())),
         _ => Err(Error::MethodNotAllowed),
     }
@@ -57,27 +59,34 @@ fn health(
     };
     let active = code("activecode", 200)?;
     let uninit = code("uninitcode", 501)?;
+    let sealed_code = code("sealedcode", 503)?;
     // Validated for the Go client's overrides even though we are never standby.
     for (name, default) in [
         ("standbycode", 429),
         ("drsecondarycode", 472),
         ("performancestandbycode", 473),
-        ("sealedcode", 503),
         ("removedcode", 530),
         ("haunhealthycode", 474),
     ] {
         code(name, default)?;
     }
     let initialized = state.core.is_initialized();
-    let status = if initialized { active } else { uninit };
+    let sealed = state.core.is_sealed();
+    let status = if !initialized {
+        uninit
+    } else if sealed {
+        sealed_code
+    } else {
+        active
+    };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     if method == Method::HEAD {
         return Ok(empty_response(status));
     }
     let mut body = json!({
         "initialized": initialized,
-        "sealed": false,
-        "standby": false,
+        "sealed": sealed,
+        "standby": sealed,
         "performance_standby": false,
         "replication_performance_mode": "disabled",
         "replication_dr_mode": "disabled",
@@ -87,37 +96,55 @@ fn health(
         "echo_duration_ms": 0,
         "clock_skew_ms": 0,
     });
-    if initialized {
-        if let Some(map) = body.as_object_mut() {
-            map.insert("cluster_name".into(), json!(state.core.cluster.name));
-            map.insert("cluster_id".into(), json!(state.core.cluster.id));
-        }
-    }
+    insert_cluster(state, &mut body);
     Ok(json_response(status, &body))
+}
+
+/// Cluster identity, shown only while unsealed.
+fn insert_cluster(state: &AppState, body: &mut Value) {
+    if state.core.is_sealed() {
+        return;
+    }
+    if let (Some(cluster), Some(map)) = (state.core.cluster(), body.as_object_mut()) {
+        map.insert("cluster_name".into(), json!(cluster.name));
+        map.insert("cluster_id".into(), json!(cluster.id));
+    }
 }
 
 fn seal_status(state: &AppState) -> Value {
     let core = &state.core;
+    let (kind, threshold, shares, progress, nonce) = match core.seal() {
+        None => ("shamir".to_string(), 1, 1, 0, String::new()),
+        Some(seal) => {
+            let config = seal.cached_config();
+            let progress = seal.progress();
+            match config {
+                Some(c) => (
+                    c.kind,
+                    c.secret_threshold,
+                    c.secret_shares,
+                    progress.shares.len(),
+                    progress.nonce,
+                ),
+                None => ("shamir".to_string(), 0, 0, 0, String::new()),
+            }
+        }
+    };
     let mut body = json!({
-        "type": "shamir",
+        "type": kind,
         "initialized": core.is_initialized(),
-        "sealed": false,
-        "t": 1,
-        "n": 1,
-        "progress": 0,
-        "nonce": "",
+        "sealed": core.is_sealed(),
+        "t": threshold,
+        "n": shares,
+        "progress": progress,
+        "nonce": nonce,
         "version": crate::VAULT_VERSION,
         "build_date": "",
         "migration": false,
-        "recovery_seal": false,
+        "recovery_seal": core.seal().is_some_and(|s| s.is_static()),
         "storage_type": core.storage.kind(),
     });
-    if core.is_initialized() {
-        if let Some(map) = body.as_object_mut() {
-            map.insert("cluster_name".into(), json!(core.cluster.name));
-            map.insert("cluster_id".into(), json!(core.cluster.id));
-        }
-    }
+    insert_cluster(state, &mut body);
     body
 }
 
@@ -133,15 +160,57 @@ fn leader() -> Value {
     })
 }
 
-/// `PUT sys/init` on a fresh durable store: mints the root token once.
-/// (Key shares arrive with sealing; until then `keys` are empty.)
+/// `PUT sys/init`: creates the keys of a fresh durable store and mints the
+/// root token once. With a Shamir seal the server stays sealed afterwards.
 async fn init(state: &AppState, body: Body) -> Result<HttpResponse, Error> {
     let bytes = super::read_body(body).await?;
-    // Parsed for validation only: share counts matter once sealing exists.
-    super::request::body_data(&Default::default(), &bytes)?;
-    let root_token = state.core.initialize(None).await?;
+    let data = FieldData::new(super::request::body_data(&Default::default(), &bytes)?);
+    let shares = data.int_or("secret_shares", 0)?;
+    let threshold = data.int_or("secret_threshold", 0)?;
+    let static_seal = state.core.seal().is_some_and(|s| s.is_static());
+    let (shares, threshold) = if static_seal {
+        (0, 0)
+    } else {
+        let fit = |n: i64| {
+            u8::try_from(n).map_err(|_| {
+                Error::bad_request("secret_shares and secret_threshold must be between 1 and 255")
+            })
+        };
+        (fit(shares)?, fit(threshold)?)
+    };
+    let (keys, root_token) = state.core.initialize(shares, threshold, None).await?;
+    let hex_keys: Vec<String> = keys.iter().map(hex::encode).collect();
+    let b64_keys: Vec<String> = keys
+        .iter()
+        .map(|k| base64::engine::general_purpose::STANDARD.encode(k))
+        .collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "keys": [], "keys_base64": [], "root_token": root_token }),
+        &json!({ "keys": hex_keys, "keys_base64": b64_keys, "root_token": root_token }),
     ))
+}
+
+/// `PUT sys/unseal`: one key share per call (or `reset`); answers with the
+/// seal status.
+async fn unseal(state: &AppState, body: Body) -> Result<HttpResponse, Error> {
+    let bytes = super::read_body(body).await?;
+    let data = FieldData::new(super::request::body_data(&Default::default(), &bytes)?);
+    let seal = state.core.seal().ok_or_else(|| {
+        Error::bad_request("the in-memory dev store cannot be sealed or unsealed")
+    })?;
+    if !state.core.is_initialized() {
+        return Err(Error::bad_request("Vault is not initialized"));
+    }
+    if data.bool_or("reset", false)? {
+        seal.reset();
+    } else {
+        let key = data.str("key")?.unwrap_or_default();
+        if key.is_empty() {
+            return Err(Error::bad_request(
+                "'key' must be specified in request body as JSON, or 'reset' set to true",
+            ));
+        }
+        state.core.unseal(&key).await?;
+    }
+    Ok(json_response(StatusCode::OK, &seal_status(state)))
 }

@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub listeners: Vec<ListenerConfig>,
     pub storage: StorageConfig,
     pub api_addr: Option<String>,
+    /// `seal "static"`: auto-unseal with a key from the environment or a file.
+    pub seal: Option<StaticKeySource>,
     /// Warnings about stanzas we ignore.
     pub warnings: Vec<String>,
 }
@@ -69,6 +71,7 @@ impl ServerConfig {
             listeners: Vec::new(),
             storage: StorageConfig::Memory,
             api_addr: None,
+            seal: None,
             warnings: Vec::new(),
         };
         let mut storage_seen = false;
@@ -89,6 +92,7 @@ impl ServerConfig {
                     config.storage = storage(block)?;
                     storage_seen = true;
                 }
+                "seal" => config.seal = Some(seal(block)?),
                 other => config
                     .warnings
                     .push(format!("unsupported stanza {other:?} ignored")),
@@ -165,6 +169,50 @@ fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
                 .is_some_and(expr_bool),
         }),
     })
+}
+
+/// Where the static seal's 32-byte key comes from: `env://VAR`,
+/// `file:///path` (raw bytes, or hex/base64 text), or the key itself in
+/// hex or base64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticKeySource(pub String);
+
+impl StaticKeySource {
+    pub fn load(&self) -> Result<Vec<u8>, ConfigError> {
+        use base64::Engine;
+        let invalid = |why: String| ConfigError::Invalid(format!("seal \"static\": {why}"));
+        let bytes = if let Some(var) = self.0.strip_prefix("env://") {
+            std::env::var(var)
+                .map_err(|_| invalid(format!("environment variable {var} is not set")))?
+                .into_bytes()
+        } else if let Some(path) = self.0.strip_prefix("file://") {
+            std::fs::read(path).map_err(|e| invalid(format!("reading {path}: {e}")))?
+        } else {
+            self.0.clone().into_bytes()
+        };
+        if bytes.len() == 32 {
+            return Ok(bytes);
+        }
+        let text = String::from_utf8_lossy(&bytes).trim().to_string();
+        hex::decode(&text)
+            .ok()
+            .or_else(|| base64::engine::general_purpose::STANDARD.decode(&text).ok())
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| invalid("the key must be 32 bytes (raw, hex or base64)".into()))
+    }
+}
+
+fn seal(block: &Block) -> Result<StaticKeySource, ConfigError> {
+    if label(block) != "static" {
+        return Err(ConfigError::Invalid(format!(
+            "unsupported seal type {:?}: vaultlet supports shamir (no stanza) and \"static\"",
+            label(block)
+        )));
+    }
+    attr(block, "current_key")
+        .and_then(expr_string)
+        .map(StaticKeySource)
+        .ok_or_else(|| ConfigError::Invalid("seal \"static\" needs current_key".into()))
 }
 
 fn storage(block: &Block) -> Result<StorageConfig, ConfigError> {

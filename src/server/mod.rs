@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use self::config::{ServerConfig, StorageConfig};
 use self::tls::TlsSettings;
+use crate::core::seal::SealKind;
 use crate::core::Core;
 use crate::http::{router, AppState};
 use crate::storage::{MemoryStorage, RedbStorage, Storage};
@@ -54,6 +55,7 @@ const DEV_LISTEN_ADDRESS: &str = "127.0.0.1:8200";
 
 pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     let mut dev_ca_file = None;
+    let mut seal_kind = None;
     let (storage, address, tls_settings): (Arc<dyn Storage>, String, Option<TlsSettings>) =
         if opts.dev {
             let address = opts
@@ -88,6 +90,12 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
                     RedbStorage::open(dir).map_err(|e| ServerError::Storage(e.to_string()))?,
                 ),
             };
+            seal_kind = Some(match &config.seal {
+                Some(source) => SealKind::Static {
+                    key: source.load()?,
+                },
+                None => SealKind::Shamir,
+            });
             let listener = &config.listeners[0];
             (storage, listener.address.clone(), listener.tls.clone())
         };
@@ -100,9 +108,11 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
         None => None,
     };
 
-    let core = Core::open(storage)
-        .await
-        .map_err(|e| ServerError::Core(e.to_string()))?;
+    let core = match seal_kind {
+        None => Core::open_dev(storage).await,
+        Some(kind) => Core::open_sealed(storage, kind).await,
+    }
+    .map_err(|e| ServerError::Core(e.to_string()))?;
     let listener = TcpListener::bind(&address)
         .await
         .map_err(|source| ServerError::Listen {
@@ -116,9 +126,14 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
 
     let root_token = if opts.dev {
         let token = core
-            .initialize(opts.dev_root_token_id.clone().filter(|t| !t.is_empty()))
+            .initialize(
+                1,
+                1,
+                opts.dev_root_token_id.clone().filter(|t| !t.is_empty()),
+            )
             .await
-            .map_err(|e| ServerError::Core(e.to_string()))?;
+            .map_err(|e| ServerError::Core(e.to_string()))?
+            .1;
         if !opts.dev_no_store_token {
             store_token_helper(&token);
         }

@@ -29,6 +29,9 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("internal/ui/mounts", &[Read]).unauthenticated(),
     PathSpec::new("internal/ui/mounts/*path", &[Read]).unauthenticated(),
     PathSpec::new("version-history", &[Read, List]),
+    PathSpec::new("seal", &[Update]).sudo(),
+    PathSpec::new("rotate", &[Update]).sudo(),
+    PathSpec::new("key-status", &[Read]),
 ];
 
 pub struct SystemBackend {
@@ -67,6 +70,23 @@ impl Backend for SystemBackend {
                 capabilities(&core, req).await
             }
             "version-history" => Ok(Some(version_history())),
+            "seal" => {
+                if core.seal().is_none() {
+                    return Err(Error::bad_request(
+                        "the in-memory dev store cannot be sealed",
+                    ));
+                }
+                core.seal_now();
+                Ok(None)
+            }
+            "rotate" => {
+                let seal = core
+                    .seal()
+                    .ok_or_else(|| Error::bad_request("the in-memory dev store has no keyring"))?;
+                seal.rotate().await?;
+                Ok(None)
+            }
+            "key-status" => key_status(&core),
             _ => Err(Error::UnsupportedPath),
         }
     }
@@ -111,6 +131,28 @@ async fn capabilities(core: &Core, req: &mut Request) -> Result<Option<Response>
             data.insert("capabilities".into(), caps);
         }
     }
+    Ok(Some(Response::data(data)))
+}
+
+/// `sys/key-status`: the active keyring term.
+fn key_status(core: &Core) -> Result<Option<Response>> {
+    let (term, installed) = core
+        .seal()
+        .and_then(|seal| seal.barrier.keyring())
+        .and_then(|keyring| {
+            keyring
+                .keys
+                .get(&keyring.active_term)
+                .map(|(_, at)| (keyring.active_term, *at))
+        })
+        .unwrap_or((1, 0));
+    let mut data = Map::new();
+    data.insert("term".into(), json!(term));
+    data.insert(
+        "install_time".into(),
+        json!(crate::core::token::rfc3339(installed)),
+    );
+    data.insert("encryptions".into(), json!(0));
     Ok(Some(Response::data(data)))
 }
 

@@ -1,0 +1,300 @@
+//! Sealing: the durable store is readable only once the root key is
+//! recovered — from a threshold of Shamir shares of the unseal key typed by
+//! operators, or from a static key the server is configured with
+//! (auto-unseal). The root key decrypts the keyring the barrier uses.
+//!
+//! Physical layout (outside the barrier): `seal/config` (share counts, in
+//! clear), `seal/root-key` (root key under the unseal/static key),
+//! `seal/keyring` (keyring under the root key).
+
+pub mod barrier;
+pub mod shamir;
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use self::barrier::{open_bytes, seal_bytes, Barrier, Keyring};
+use crate::core::keys::random_bytes;
+use crate::core::token::now_unix;
+use crate::logical::{Error, Result};
+use crate::storage::Storage;
+
+const CONFIG_KEY: &str = "seal/config";
+const ROOT_KEY: &str = "seal/root-key";
+const KEYRING_KEY: &str = "seal/keyring";
+
+/// How the root key is protected.
+#[derive(Clone)]
+pub enum SealKind {
+    /// Operators hold Shamir shares of the unseal key.
+    Shamir,
+    /// A key from the server configuration unseals automatically.
+    Static { key: Vec<u8> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SealConfig {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub secret_shares: u8,
+    pub secret_threshold: u8,
+}
+
+/// What `sys/init` hands out once.
+pub struct InitKeys {
+    pub shares: Vec<Vec<u8>>,
+}
+
+/// Unseal progress, as `sys/seal-status` reports it.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub shares: Vec<Vec<u8>>,
+    pub nonce: String,
+}
+
+pub struct Seal {
+    physical: Arc<dyn Storage>,
+    pub barrier: Arc<Barrier>,
+    kind: SealKind,
+    progress: Mutex<Progress>,
+    /// Held while unsealed, for keyring rotation.
+    root_key: Mutex<Option<Vec<u8>>>,
+    cached: Mutex<Option<SealConfig>>,
+}
+
+fn internal(err: impl std::fmt::Display) -> Error {
+    Error::Internal(err.to_string())
+}
+
+impl Seal {
+    pub fn new(physical: Arc<dyn Storage>, kind: SealKind) -> Self {
+        let barrier = Arc::new(Barrier::new(physical.clone()));
+        Seal {
+            physical,
+            barrier,
+            kind,
+            progress: Mutex::new(Progress::default()),
+            root_key: Mutex::new(None),
+            cached: Mutex::new(None),
+        }
+    }
+
+    pub fn is_static(&self) -> bool {
+        matches!(self.kind, SealKind::Static { .. })
+    }
+
+    pub async fn config(&self) -> Result<Option<SealConfig>> {
+        let config: Option<SealConfig> = match self.physical.get(CONFIG_KEY).await? {
+            None => None,
+            Some(bytes) => Some(
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| internal(format!("corrupt seal configuration: {e}")))?,
+            ),
+        };
+        if let Ok(mut cached) = self.cached.lock() {
+            cached.clone_from(&config);
+        }
+        Ok(config)
+    }
+
+    /// The configuration as last read or written (for status endpoints,
+    /// which must not wait on storage).
+    pub fn cached_config(&self) -> Option<SealConfig> {
+        self.cached.lock().ok().and_then(|c| c.clone())
+    }
+
+    pub fn progress(&self) -> Progress {
+        self.progress.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn reset_progress(&self) {
+        if let Ok(mut progress) = self.progress.lock() {
+            *progress = Progress::default();
+        }
+    }
+
+    /// Creates the root key and keyring; returns the unseal key shares
+    /// (none with a static seal). The barrier is left unsealed.
+    pub async fn initialize(&self, shares: u8, threshold: u8) -> Result<InitKeys> {
+        if self.config().await?.is_some() {
+            return Err(Error::bad_request("Vault is already initialized"));
+        }
+        let (config, wrapping_key, keys) = match &self.kind {
+            SealKind::Static { key } => {
+                let config = SealConfig {
+                    kind: "static".into(),
+                    secret_shares: 0,
+                    secret_threshold: 0,
+                };
+                (config, key.clone(), Vec::new())
+            }
+            SealKind::Shamir => {
+                if shares == 0 || threshold == 0 || threshold > shares {
+                    return Err(Error::bad_request(
+                        "invalid seal configuration: secret threshold must be between 1 and the number of shares",
+                    ));
+                }
+                if threshold == 1 && shares > 1 {
+                    return Err(Error::bad_request(
+                        "invalid seal configuration: threshold must be greater than one for multiple shares",
+                    ));
+                }
+                let unseal_key = random_bytes(32);
+                let keys = if shares == 1 {
+                    vec![unseal_key.clone()]
+                } else {
+                    shamir::split(&unseal_key, shares, threshold)
+                        .map_err(|e| Error::BadRequest(e.to_string()))?
+                };
+                let config = SealConfig {
+                    kind: "shamir".into(),
+                    secret_shares: shares,
+                    secret_threshold: threshold,
+                };
+                (config, unseal_key, keys)
+            }
+        };
+        let root_key = random_bytes(32);
+        let keyring = Keyring::new(now_unix());
+        self.write_keyring(&root_key, &keyring).await?;
+        let wrapped_root =
+            seal_bytes(&wrapping_key, ROOT_KEY.as_bytes(), &root_key).map_err(internal)?;
+        self.physical.put(ROOT_KEY, wrapped_root).await?;
+        self.physical
+            .put(CONFIG_KEY, serde_json::to_vec(&config)?)
+            .await?;
+        if let Ok(mut cached) = self.cached.lock() {
+            *cached = Some(config);
+        }
+        self.barrier.unseal(keyring);
+        self.remember_root_key(Some(root_key));
+        Ok(InitKeys { shares: keys })
+    }
+
+    async fn write_keyring(&self, root_key: &[u8], keyring: &Keyring) -> Result<()> {
+        let bytes = serde_json::to_vec(keyring)?;
+        let wrapped = seal_bytes(root_key, KEYRING_KEY.as_bytes(), &bytes).map_err(internal)?;
+        self.physical.put(KEYRING_KEY, wrapped).await?;
+        Ok(())
+    }
+
+    /// Opens the barrier with the unseal (or static) key.
+    async fn open_with(&self, wrapping_key: &[u8]) -> Result<()> {
+        let wrapped_root = self
+            .physical
+            .get(ROOT_KEY)
+            .await?
+            .ok_or_else(|| internal("root key missing"))?;
+        let root_key = open_bytes(wrapping_key, ROOT_KEY.as_bytes(), &wrapped_root)
+            .map_err(|e| Error::BadRequest(format!("Error unsealing: {e}")))?;
+        let keyring = self.read_keyring(&root_key).await?;
+        self.barrier.unseal(keyring);
+        self.remember_root_key(Some(root_key));
+        Ok(())
+    }
+
+    async fn read_keyring(&self, root_key: &[u8]) -> Result<Keyring> {
+        let wrapped = self
+            .physical
+            .get(KEYRING_KEY)
+            .await?
+            .ok_or_else(|| internal("keyring missing"))?;
+        let bytes = open_bytes(root_key, KEYRING_KEY.as_bytes(), &wrapped)
+            .map_err(|e| internal(format!("keyring does not decrypt: {e}")))?;
+        serde_json::from_slice(&bytes).map_err(|e| internal(format!("corrupt keyring: {e}")))
+    }
+
+    /// Auto-unseal with the static key, if this seal has one.
+    pub async fn auto_unseal(&self) -> Result<bool> {
+        let SealKind::Static { key } = &self.kind else {
+            return Ok(false);
+        };
+        if self.config().await?.is_none() {
+            return Ok(false);
+        }
+        self.open_with(key).await?;
+        Ok(true)
+    }
+
+    /// One operator's share. Returns true once the barrier is open. A wrong
+    /// set of shares resets progress, as in Vault.
+    pub async fn submit_share(&self, encoded: &str) -> Result<bool> {
+        let config = self
+            .config()
+            .await?
+            .ok_or_else(|| Error::bad_request("Vault is not initialized"))?;
+        let share = decode_key(encoded)?;
+        let collected = {
+            let mut progress = self
+                .progress
+                .lock()
+                .map_err(|_| internal("unseal progress lock"))?;
+            if progress.shares.contains(&share) {
+                return Ok(false);
+            }
+            if progress.nonce.is_empty() {
+                progress.nonce = crate::core::keys::uuid();
+            }
+            progress.shares.push(share);
+            if progress.shares.len() < config.secret_threshold as usize {
+                return Ok(false);
+            }
+            std::mem::take(&mut progress.shares)
+        };
+        self.reset_progress();
+        let unseal_key = if config.secret_threshold == 1 {
+            collected.into_iter().next().unwrap_or_default()
+        } else {
+            shamir::combine(&collected).map_err(|e| Error::BadRequest(e.to_string()))?
+        };
+        self.open_with(&unseal_key).await?;
+        Ok(true)
+    }
+
+    pub fn reset(&self) {
+        self.reset_progress();
+    }
+
+    pub fn seal(&self) {
+        self.reset_progress();
+        self.remember_root_key(None);
+        self.barrier.seal();
+    }
+
+    /// `sys/rotate`: a new keyring term for new writes.
+    pub async fn rotate(&self) -> Result<u32> {
+        let root_key = self
+            .root_key
+            .lock()
+            .ok()
+            .and_then(|k| k.clone())
+            .ok_or(Error::Sealed)?;
+        let mut keyring = self.barrier.keyring().ok_or(Error::Sealed)?;
+        let term = keyring.rotate(now_unix());
+        self.write_keyring(&root_key, &keyring).await?;
+        self.barrier.unseal(keyring);
+        Ok(term)
+    }
+
+    fn remember_root_key(&self, root_key: Option<Vec<u8>>) {
+        if let Ok(mut slot) = self.root_key.lock() {
+            *slot = root_key;
+        }
+    }
+}
+
+/// Unseal keys arrive hex- or base64-encoded.
+fn decode_key(encoded: &str) -> Result<Vec<u8>> {
+    let encoded = encoded.trim();
+    hex::decode(encoded)
+        .ok()
+        .or_else(|| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+        })
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| Error::bad_request("'key' must be a valid hex or base64 string"))
+}
