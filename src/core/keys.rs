@@ -51,6 +51,12 @@ impl Hasher {
         }
     }
 
+    /// Hex of plain HMAC-SHA256(`value`), as audit devices publish it
+    /// (`sys/audit-hash` must be reproducible by anyone holding the key).
+    pub fn hash_raw(&self, value: &str) -> String {
+        hex::encode(hmac::sign(&self.key, value.as_bytes()).as_ref())
+    }
+
     /// Hex of HMAC-SHA256(`domain` || 0 || `value`): each domain (tokens,
     /// accessors, secret IDs) hashes into its own space.
     pub fn hash(&self, domain: &str, value: &str) -> String {

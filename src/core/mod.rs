@@ -3,6 +3,7 @@
 //! logins. Backends never see tokens they were not meant to, and never
 //! format HTTP.
 
+pub mod audit;
 pub mod catalog;
 pub mod keys;
 pub mod mounts;
@@ -17,6 +18,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use serde_json::{Map, Value};
 
+use self::audit::{AuditBroker, AuditRequest, AuditedResponse};
 use self::catalog::{new_backend, BackendContext};
 use self::keys::Hasher;
 use self::mounts::{MountClass, MountEntry, MountTable, Mounted};
@@ -69,6 +71,7 @@ pub struct Core {
     pub mounts: MountTable,
     pub tokens: TokenStore,
     pub policies: PolicyStore,
+    pub audit: AuditBroker,
     cluster: OnceLock<ClusterInfo>,
     pub system_ttls: MountTtls,
     seal: Option<Seal>,
@@ -84,6 +87,7 @@ impl Core {
             mounts: MountTable::new(storage.clone()),
             tokens: TokenStore::new(StorageView::new(storage.clone(), "sys/token/")),
             policies: PolicyStore::new(StorageView::new(storage.clone(), "sys/policy/")),
+            audit: AuditBroker::new(storage.clone()),
             storage,
             seal,
             cluster: OnceLock::new(),
@@ -170,6 +174,7 @@ impl Core {
             self.mounts.install(entry, backend);
         }
         self.policies.ensure_default().await?;
+        self.audit.load().await?;
         self.sealed.store(false, Ordering::SeqCst);
         Ok(())
     }
@@ -273,6 +278,7 @@ impl Core {
             seal.seal();
             self.mounts.clear();
             self.policies.invalidate();
+            self.audit.clear();
         }
     }
 
@@ -282,12 +288,61 @@ impl Core {
         self.mounts.mount(entry, backend).await
     }
 
-    /// Runs one request through the pipeline.
+    /// Runs one request through the pipeline, recording it on the audit
+    /// devices (if any) before and after.
     pub async fn handle(&self, input: LogicalInput) -> Result<LogicalOutput> {
         if self.is_sealed() {
             return Err(Error::Sealed);
         }
         let request_id = keys::uuid();
+        if !self.audit.is_enabled() {
+            return self.route_request(input, request_id).await;
+        }
+        let token = match input.token.as_deref() {
+            Some(t) if !t.is_empty() => self.tokens.lookup(t).await.ok().flatten(),
+            _ => None,
+        };
+        let (path, data, connection, client_token) = (
+            input.path.clone(),
+            input.data.clone(),
+            input.connection.clone(),
+            input.token.clone(),
+        );
+        let audit_req = AuditRequest {
+            id: &request_id,
+            operation: input.operation,
+            path: &path,
+            data: &data,
+            client_token: client_token.as_deref(),
+            token: token.as_ref(),
+            connection: &connection,
+        };
+        self.audit.log_request(&audit_req, None)?;
+        let result = self.route_request(input, request_id.clone()).await;
+        match &result {
+            Ok(out) => self.audit.log_response(
+                &audit_req,
+                &out.mount_type,
+                Some(AuditedResponse {
+                    data: &out.response.data,
+                    auth: &out.auth,
+                    warnings: &out.response.warnings,
+                }),
+                None,
+            )?,
+            Err(err) => self
+                .audit
+                .log_response(&audit_req, "", None, Some(&err.to_string()))?,
+        }
+        result
+    }
+
+    /// Token lookup → ACL check → routing → backend → token issuance.
+    async fn route_request(
+        &self,
+        input: LogicalInput,
+        request_id: String,
+    ) -> Result<LogicalOutput> {
         let full_path = input.path.clone();
         let Some((mounted, rel_path)) = self.mounts.route(&full_path) else {
             return Err(self.no_route(&input).await);
@@ -321,10 +376,9 @@ impl Core {
 
         if req.operation == Operation::Update
             && route.as_ref().is_some_and(|r| r.spec.existence_check)
+            && !mounted.backend.exists(&mut req).await?
         {
-            if !mounted.backend.exists(&mut req).await? {
-                req.operation = Operation::Create;
-            }
+            req.operation = Operation::Create;
         }
 
         if let Some(token) = req.token.as_ref().filter(|_| !unauthenticated) {

@@ -30,6 +30,11 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("internal/ui/mounts/*path", &[Read]).unauthenticated(),
     PathSpec::new("version-history", &[Read, List]),
     PathSpec::new("seal", &[Update]).sudo(),
+    PathSpec::new("audit", &[Read]).sudo(),
+    PathSpec::new("audit/*path", &[Update, Delete])
+        .sudo()
+        .fields(&["type", "description", "options", "local"]),
+    PathSpec::new("audit-hash/*path", &[Update]).fields(&["input"]),
     PathSpec::new("rotate", &[Update]).sudo(),
     PathSpec::new("key-status", &[Read]),
 ];
@@ -87,6 +92,7 @@ impl Backend for SystemBackend {
                 Ok(None)
             }
             "key-status" => key_status(&core),
+            "audit" | "audit/*path" | "audit-hash/*path" => audit(&core, req).await,
             _ => Err(Error::UnsupportedPath),
         }
     }
@@ -132,6 +138,50 @@ async fn capabilities(core: &Core, req: &mut Request) -> Result<Option<Response>
         }
     }
     Ok(Some(Response::data(data)))
+}
+
+/// `sys/audit`, `sys/audit/:path`, `sys/audit-hash/:path`.
+async fn audit(core: &Core, req: &mut Request) -> Result<Option<Response>> {
+    match (req.route, req.operation) {
+        ("audit", _) => {
+            let data = core
+                .audit
+                .list()
+                .iter()
+                .map(|d| (d.path.clone(), d.to_json()))
+                .collect();
+            Ok(Some(Response::data(data)))
+        }
+        ("audit/*path", Operation::Delete) => {
+            core.audit.disable(req.param("path")?).await?;
+            Ok(None)
+        }
+        ("audit/*path", _) => {
+            let kind = req.data.str("type")?.unwrap_or_default();
+            let description = req.data.str("description")?.unwrap_or_default();
+            let options = req
+                .data
+                .string_map("options")?
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+                .collect();
+            let local = req.data.bool_or("local", false)?;
+            core.audit
+                .enable(req.param("path")?, &kind, description, options, local)
+                .await?;
+            Ok(None)
+        }
+        _ => {
+            let input = req.data.str("input")?.unwrap_or_default();
+            let mut data = Map::new();
+            data.insert(
+                "hash".into(),
+                json!(core.audit.hash(req.param("path")?, &input)?),
+            );
+            Ok(Some(Response::data(data)))
+        }
+    }
 }
 
 /// `sys/key-status`: the active keyring term.

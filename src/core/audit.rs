@@ -1,0 +1,382 @@
+//! Audit devices: one JSON line per request and per response, with every
+//! string value of the data, and every token and accessor, replaced by an
+//! `hmac-sha256:` hash under the device's own key. If audit devices are
+//! enabled and none can record a request, the request fails (Vault's rule:
+//! nothing happens unaudited).
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::keys::{random_bytes, Hasher};
+use super::token::{rfc3339, TokenEntry};
+use crate::logical::{Connection, Error, Operation, Result};
+use crate::storage::Storage;
+
+const TABLE_KEY: &str = "core/audit";
+
+/// A device as stored (`sys/audit/:path`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditConfig {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: String,
+    pub options: BTreeMap<String, String>,
+    pub local: bool,
+    /// The device's HMAC key (hex); never shown.
+    pub hmac_key: String,
+}
+
+impl AuditConfig {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "type": self.kind,
+            "description": self.description,
+            "options": self.options,
+            "local": self.local,
+            "path": self.path,
+        })
+    }
+}
+
+enum Sink {
+    Stdout,
+    File(Mutex<File>),
+}
+
+struct Device {
+    config: AuditConfig,
+    hasher: Hasher,
+    log_raw: bool,
+    sink: Sink,
+}
+
+impl Device {
+    fn open(config: AuditConfig) -> Result<Device> {
+        let file_path = config.options.get("file_path").cloned().unwrap_or_default();
+        let sink = match file_path.as_str() {
+            "" => return Err(Error::bad_request("file_path is required")),
+            "-" | "stdout" => Sink::Stdout,
+            path => {
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| {
+                        Error::BadRequest(format!(
+                            "sanity check failed; unable to open {path:?} for writing: {e}"
+                        ))
+                    })?;
+                use std::os::unix::fs::PermissionsExt;
+                let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+                Sink::File(Mutex::new(file))
+            }
+        };
+        let key = hex::decode(&config.hmac_key)
+            .map_err(|_| Error::internal("corrupt audit device key"))?;
+        let log_raw = config
+            .options
+            .get("log_raw")
+            .and_then(|v| crate::logical::parse_bool(v))
+            .unwrap_or(false);
+        Ok(Device {
+            hasher: Hasher::new(&key),
+            log_raw,
+            sink,
+            config,
+        })
+    }
+
+    fn hash(&self, value: &str) -> String {
+        format!("hmac-sha256:{}", self.hasher.hash_raw(value))
+    }
+
+    fn hash_value(&self, value: &mut Value) {
+        if self.log_raw {
+            return;
+        }
+        match value {
+            Value::String(s) => *s = self.hash(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.hash_value(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.hash_value(v)),
+            _ => {}
+        }
+    }
+
+    fn write(&self, line: &[u8]) -> std::io::Result<()> {
+        match &self.sink {
+            Sink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(line)?;
+                out.write_all(b"\n")
+            }
+            Sink::File(file) => {
+                let mut file = file
+                    .lock()
+                    .map_err(|_| std::io::Error::other("audit file lock poisoned"))?;
+                file.write_all(line)?;
+                file.write_all(b"\n")?;
+                file.flush()
+            }
+        }
+    }
+}
+
+/// What is known about a request when it is audited.
+pub struct AuditRequest<'a> {
+    pub id: &'a str,
+    pub operation: Operation,
+    pub path: &'a str,
+    pub data: &'a Map<String, Value>,
+    pub client_token: Option<&'a str>,
+    pub token: Option<&'a TokenEntry>,
+    pub connection: &'a Connection,
+}
+
+/// What is recorded of a successful response.
+pub struct AuditedResponse<'a> {
+    pub data: &'a Option<Map<String, Value>>,
+    pub auth: &'a Option<Value>,
+    pub warnings: &'a [String],
+}
+
+pub struct AuditBroker {
+    storage: Arc<dyn Storage>,
+    devices: RwLock<Vec<Arc<Device>>>,
+}
+
+impl AuditBroker {
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        AuditBroker {
+            storage,
+            devices: RwLock::new(Vec::new()),
+        }
+    }
+
+    fn snapshot(&self) -> Vec<Arc<Device>> {
+        self.devices.read().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        !self.snapshot().is_empty()
+    }
+
+    /// Opens the stored devices (at unseal).
+    pub async fn load(&self) -> Result<()> {
+        let configs: Vec<AuditConfig> = match self.storage.get(TABLE_KEY).await? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::internal(format!("corrupt audit table: {e}")))?,
+            None => Vec::new(),
+        };
+        let mut devices = Vec::new();
+        for config in configs {
+            match Device::open(config) {
+                Ok(device) => devices.push(Arc::new(device)),
+                Err(err) => tracing::error!(%err, "audit device could not be opened"),
+            }
+        }
+        if let Ok(mut guard) = self.devices.write() {
+            *guard = devices;
+        }
+        Ok(())
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut guard) = self.devices.write() {
+            guard.clear();
+        }
+    }
+
+    async fn persist(&self, devices: &[Arc<Device>]) -> Result<()> {
+        let configs: Vec<&AuditConfig> = devices.iter().map(|d| &d.config).collect();
+        self.storage
+            .put(TABLE_KEY, serde_json::to_vec(&configs)?)
+            .await?;
+        Ok(())
+    }
+
+    pub fn list(&self) -> Vec<AuditConfig> {
+        self.snapshot().iter().map(|d| d.config.clone()).collect()
+    }
+
+    pub async fn enable(
+        &self,
+        path: &str,
+        kind: &str,
+        description: String,
+        options: BTreeMap<String, String>,
+        local: bool,
+    ) -> Result<()> {
+        if kind != "file" {
+            return Err(Error::BadRequest(format!("unknown backend type: {kind:?}")));
+        }
+        let path = crate::core::mounts::normalize_mount_path(path);
+        let mut devices = self.snapshot();
+        if devices.iter().any(|d| d.config.path == path) {
+            return Err(Error::BadRequest(format!("path already in use: {path}")));
+        }
+        let config = AuditConfig {
+            path,
+            kind: kind.to_string(),
+            description,
+            options,
+            local,
+            hmac_key: hex::encode(random_bytes(32)),
+        };
+        devices.push(Arc::new(Device::open(config)?));
+        self.persist(&devices).await?;
+        if let Ok(mut guard) = self.devices.write() {
+            *guard = devices;
+        }
+        Ok(())
+    }
+
+    pub async fn disable(&self, path: &str) -> Result<()> {
+        let path = crate::core::mounts::normalize_mount_path(path);
+        let mut devices = self.snapshot();
+        devices.retain(|d| d.config.path != path);
+        self.persist(&devices).await?;
+        if let Ok(mut guard) = self.devices.write() {
+            *guard = devices;
+        }
+        Ok(())
+    }
+
+    /// `sys/audit-hash/:path`.
+    pub fn hash(&self, path: &str, input: &str) -> Result<String> {
+        let path = crate::core::mounts::normalize_mount_path(path);
+        self.snapshot()
+            .iter()
+            .find(|d| d.config.path == path)
+            .map(|d| d.hash(input))
+            .ok_or_else(|| Error::BadRequest(format!("unknown audit backend {path}")))
+    }
+
+    fn auth_json(device: &Device, token: Option<&TokenEntry>) -> Value {
+        let Some(token) = token else {
+            return Value::Null;
+        };
+        let mut metadata = json!(token.meta);
+        device.hash_value(&mut metadata);
+        json!({
+            "client_token": device.hash(&token.id),
+            "accessor": device.hash(&token.accessor),
+            "display_name": token.display_name,
+            "policies": token.policies,
+            "token_policies": token.policies,
+            "metadata": metadata,
+            "entity_id": "",
+            "token_type": token.token_type,
+            "token_ttl": token.creation_ttl,
+            "token_issue_time": rfc3339(token.creation_time),
+        })
+    }
+
+    fn request_json(device: &Device, req: &AuditRequest<'_>, mount_type: &str) -> Value {
+        let mut data = Value::Object(req.data.clone());
+        device.hash_value(&mut data);
+        let (remote_address, remote_port) = match req.connection.remote_addr {
+            Some(addr) => (addr.ip().to_string(), addr.port()),
+            None => (String::new(), 0),
+        };
+        json!({
+            "id": req.id,
+            "operation": req.operation.as_str(),
+            "mount_type": mount_type,
+            "client_token": req.client_token.map(|t| device.hash(t)).unwrap_or_default(),
+            "client_token_accessor": req.token.map(|t| device.hash(&t.accessor)).unwrap_or_default(),
+            "namespace": {"id": "root"},
+            "path": req.path,
+            "data": if req.data.is_empty() { Value::Null } else { data },
+            "remote_address": remote_address,
+            "remote_port": remote_port,
+        })
+    }
+
+    /// Records the request. Fails if no device could write it.
+    pub fn log_request(&self, req: &AuditRequest<'_>, error: Option<&str>) -> Result<()> {
+        self.log_all(|device| {
+            let mut entry = json!({
+                "time": now_rfc3339_nanos(),
+                "type": "request",
+                "auth": Self::auth_json(device, req.token),
+                "request": Self::request_json(device, req, ""),
+            });
+            if let (Some(error), Some(map)) = (error, entry.as_object_mut()) {
+                map.insert("error".into(), json!(error));
+            }
+            entry
+        })
+    }
+
+    /// Records the response (or the error the request ended with).
+    pub fn log_response(
+        &self,
+        req: &AuditRequest<'_>,
+        mount_type: &str,
+        response: Option<AuditedResponse<'_>>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.log_all(|device| {
+            let mut entry = json!({
+                "time": now_rfc3339_nanos(),
+                "type": "response",
+                "auth": Self::auth_json(device, req.token),
+                "request": Self::request_json(device, req, mount_type),
+            });
+            let Some(map) = entry.as_object_mut() else { return entry };
+            if let Some(AuditedResponse { data, auth, warnings }) = response {
+                let mut data = data.clone().map(Value::Object).unwrap_or(Value::Null);
+                device.hash_value(&mut data);
+                let mut auth = auth.clone().unwrap_or(Value::Null);
+                if let Some(auth) = auth.as_object_mut() {
+                    for key in ["client_token", "accessor", "metadata"] {
+                        if let Some(value) = auth.get_mut(key) {
+                            device.hash_value(value);
+                        }
+                    }
+                }
+                map.insert(
+                    "response".into(),
+                    json!({ "mount_type": mount_type, "data": data, "auth": auth, "warnings": warnings }),
+                );
+            }
+            if let Some(error) = error {
+                map.insert("error".into(), json!(error));
+            }
+            entry
+        })
+    }
+
+    fn log_all(&self, entry_for: impl Fn(&Device) -> Value) -> Result<()> {
+        let devices = self.snapshot();
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let mut written = 0;
+        for device in &devices {
+            let line = serde_json::to_vec(&entry_for(device))?;
+            match device.write(&line) {
+                Ok(()) => written += 1,
+                Err(err) => {
+                    tracing::error!(device = %device.config.path, %err, "audit device failed")
+                }
+            }
+        }
+        if written == 0 {
+            return Err(Error::internal("no audit device could record the request"));
+        }
+        Ok(())
+    }
+}
+
+fn now_rfc3339_nanos() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
