@@ -1,1 +1,2 @@
 //! Secrets engines.
+pub mod pki;

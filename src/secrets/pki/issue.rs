@@ -1,0 +1,344 @@
+//! Leaf issuance: `issue/:role` (key generated here), `sign/:role` (CSR),
+//! and `sign-verbatim` (CSR contents kept as requested).
+
+use serde_json::{json, Map};
+
+use super::certs::{self, Format};
+use super::config;
+use super::csr::{self, Csr};
+use super::der;
+use super::issuers::LoadedIssuer;
+use super::keys::{self, PrivateKey};
+use super::profile::{self, NameInput, NotAfterRule};
+use super::roles::{self, Role};
+use super::x509::{self, CertInfo, Sans};
+use super::PkiBackend;
+use crate::logical::{Error, Lease, Request, Response, Result};
+
+async fn load_role(req: &Request) -> Result<Role> {
+    let name = req.param("role")?.to_string();
+    roles::get_role(&req.storage, &name)
+        .await?
+        .ok_or_else(|| Error::bad_request(format!("unknown role: {name}")))
+}
+
+fn signing_issuer(
+    set: &super::issuers::IssuerSet,
+    reference: &str,
+) -> Result<std::sync::Arc<LoadedIssuer>> {
+    set.signer(reference).map_err(|e| match e {
+        Error::BadRequest(msg) => Error::bad_request(format!(
+            "could not fetch the CA certificate (was one set?): {msg}"
+        )),
+        other => other,
+    })
+}
+
+/// Builds the response shared by issue, sign and sign-verbatim.
+#[allow(clippy::too_many_arguments)]
+fn issued_response(
+    req: &Request,
+    format: Format,
+    cert: &CertInfo,
+    issuer: &LoadedIssuer,
+    private_key: Option<(String, String)>,
+    warnings: Vec<String>,
+    generate_lease: bool,
+) -> Result<Response> {
+    let remove_roots = req.data.bool_or("remove_roots_from_chain", false)?;
+    let chain: Vec<String> = issuer
+        .chain
+        .iter()
+        .filter(|pem_text| {
+            !remove_roots
+                || x509::pem_certificates(pem_text)
+                    .ok()
+                    .and_then(|c| c.into_iter().next())
+                    .and_then(|d| CertInfo::parse(&d).ok())
+                    .is_none_or(|c| !c.self_issued())
+        })
+        .cloned()
+        .collect();
+    let mut data = Map::new();
+    let mut certificate = format.cert(&cert.der);
+    if format == Format::PemBundle {
+        let mut parts = Vec::new();
+        if let Some((pk, _)) = &private_key {
+            parts.push(pk.clone());
+        }
+        parts.push(certificate.clone());
+        parts.extend(chain.iter().map(|p| p.trim().to_string()));
+        certificate = parts.join("\n");
+    }
+    data.insert("certificate".into(), json!(certificate));
+    data.insert(
+        "issuing_ca".into(),
+        json!(format.cert_from_pem(&issuer.pem())),
+    );
+    if !chain.is_empty() {
+        data.insert("ca_chain".into(), format.chain(&chain));
+    }
+    data.insert("serial_number".into(), json!(cert.serial_string()));
+    data.insert("expiration".into(), json!(cert.not_after));
+    if let Some((pk, kind)) = private_key {
+        data.insert("private_key".into(), json!(pk));
+        data.insert("private_key_type".into(), json!(kind));
+    }
+    let mut resp = Response::data(data);
+    resp.warnings = warnings;
+    if generate_lease {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        resp.lease = Some(Lease {
+            id: format!(
+                "{}{}/{}",
+                req.mount_point,
+                req.path.trim_end_matches('/'),
+                uuid::Uuid::new_v4()
+            ),
+            ttl: (cert.not_after - now).max(0),
+            renewable: false,
+        });
+    }
+    Ok(resp)
+}
+
+/// `issue/:role` (`sign == false`) and `sign/:role` (`sign == true`).
+pub async fn issue(
+    backend: &PkiBackend,
+    req: &mut Request,
+    sign: bool,
+) -> Result<Option<Response>> {
+    let role = load_role(req).await?;
+    let format = Format::from_request(req)?;
+    let reference = req
+        .params
+        .get("issuer_ref")
+        .cloned()
+        .unwrap_or_else(|| role.issuer_ref.clone());
+    if !sign && role.key_type == "any" {
+        return Err(Error::bad_request(
+            "role key type \"any\" not allowed for issuing certificates, only signing",
+        ));
+    }
+    let input = NameInput::from_data(&req.data)?;
+    let mut warnings = Vec::new();
+    let csr: Option<Csr> = if sign {
+        let csr = csr::parse_pem(&req.data.str_or("csr", "")?)?;
+        csr.check_key(&role.key_type, role.key_bits)?;
+        if role.use_csr_common_name && !input.common_name.is_empty() {
+            warnings.push("the common_name field was provided but the role is set with \"use_csr_common_name\" set to true".to_string());
+        }
+        Some(csr)
+    } else {
+        None
+    };
+    let set = backend.issuers(&req.storage).await?;
+    let issuer = signing_issuer(&set, &reference)?;
+    let creation = profile::creation(
+        &role,
+        &input,
+        csr.as_ref(),
+        Some((&issuer, NotAfterRule::of(&issuer))),
+        req.ttls,
+    )?;
+    warnings.extend(creation.warnings.iter().cloned());
+    let (spki, new_key) = match &csr {
+        Some(csr) => {
+            if !csr.signature_valid() {
+                return Err(Error::bad_request("request signature invalid"));
+            }
+            if csr.has_basic_constraints {
+                warnings.push("specified CSR contained a Basic Constraints extension that was ignored during issuance".into());
+            }
+            (csr.spki.clone(), None)
+        }
+        None => {
+            let (kt, bits) = keys::generation_params(&role.key_type, role.key_bits)
+                .map_err(Error::bad_request)?;
+            let key = tokio::task::spawn_blocking(move || PrivateKey::generate(kt, bits))
+                .await
+                .map_err(Error::internal)?
+                .map_err(Error::internal)?;
+            (key.spki().map_err(Error::internal)?, Some(key))
+        }
+    };
+    let global = config::read_urls(&req.storage).await?;
+    let urls = profile::issuing_urls(&issuer.entry.urls, &global, &issuer.entry.id);
+    let prof = profile::leaf_profile(&role, &creation, spki, &issuer, urls)?;
+    let key = issuer
+        .key
+        .clone()
+        .ok_or_else(|| Error::bad_request("issuer has no key"))?;
+    let cert_der = prof
+        .sign(
+            &issuer.cert.subject,
+            &key,
+            key.hash_for(role.signature_bits),
+        )
+        .map_err(Error::internal)?;
+    let cert = CertInfo::parse(&cert_der).map_err(Error::internal)?;
+    if !role.no_store {
+        certs::store(&req.storage, &cert.serial_string(), &cert_der).await?;
+    }
+    let private_key = match &new_key {
+        Some(k) => Some(certs::private_key_output(req, k, format)?),
+        None => None,
+    };
+    let resp = issued_response(
+        req,
+        format,
+        &cert,
+        &issuer,
+        private_key,
+        warnings,
+        role.generate_lease && !role.no_store,
+    )?;
+    Ok(Some(resp))
+}
+
+/// Extensions sign-verbatim sets itself rather than copying from the CSR.
+fn verbatim_owned(ext_der: &[u8]) -> bool {
+    let owned: [&[u64]; 6] = [
+        &[2, 5, 29, 19],
+        &[2, 5, 29, 17],
+        &[2, 5, 29, 14],
+        &[2, 5, 29, 35],
+        &[2, 5, 29, 15],
+        &[2, 5, 29, 37],
+    ];
+    let Some((_, body, _, _)) = der::read(ext_der) else {
+        return true;
+    };
+    let Some((_, _, oid, _)) = der::read(body) else {
+        return true;
+    };
+    owned.iter().any(|arcs| der::oid(arcs) == oid)
+}
+
+/// `sign-verbatim[/:role]`: the CSR's subject, names and extensions as-is.
+pub async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let format = Format::from_request(req)?;
+    let mut role = Role::permissive();
+    if req.params.contains_key("role") {
+        let named = load_role(req).await?;
+        role.ttl = named.ttl;
+        role.max_ttl = named.max_ttl;
+        role.generate_lease = named.generate_lease;
+        role.no_store = named.no_store;
+        role.not_before_duration = named.not_before_duration;
+        role.basic_constraints_valid_for_non_ca = named.basic_constraints_valid_for_non_ca;
+        role.issuer_ref = named.issuer_ref;
+    }
+    if let Some(d) = req.data.duration("not_before_duration")? {
+        role.not_before_duration = d;
+    }
+    if let Some(b) = req.data.bool("basic_constraints_valid_for_non_ca")? {
+        role.basic_constraints_valid_for_non_ca = b;
+    }
+    let csr = csr::parse_pem(&req.data.str_or("csr", "")?)?;
+    if csr.requests_ca {
+        return Err(Error::bad_request("refusing to sign a CSR requesting a CA certificate via sign-verbatim; use sign-intermediate"));
+    }
+    csr.check_key("any", 0)?;
+    if !csr.signature_valid() {
+        return Err(Error::bad_request("request signature invalid"));
+    }
+    let reference = req
+        .params
+        .get("issuer_ref")
+        .cloned()
+        .unwrap_or_else(|| role.issuer_ref.clone());
+    let set = backend.issuers(&req.storage).await?;
+    let issuer = signing_issuer(&set, &reference)?;
+    let rule = NotAfterRule::of(&issuer);
+    let input = NameInput::from_data(&req.data)?;
+    let (not_before, not_after, warnings) =
+        profile::validity(&role, &input, Some((&issuer, rule)), req.ttls)?;
+    let key_usage = csr.key_usage.unwrap_or_else(|| {
+        let names = req
+            .data
+            .comma_list("key_usage")
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Role::default().key_usage);
+        x509::parse_key_usages(&names)
+    });
+    let mut ekus = csr.ext_key_usage.clone();
+    if ekus.is_empty() {
+        for name in req.data.comma_list_or_empty("ext_key_usage")? {
+            ekus.extend(x509::ext_key_usage_oid(name.trim()));
+        }
+        for oid in req.data.comma_list_or_empty("ext_key_usage_oids")? {
+            ekus.push(
+                der::oid_from_str(&oid)
+                    .ok_or_else(|| Error::bad_request(format!("{oid} is not a valid OID")))?,
+            );
+        }
+    }
+    let creation = profile::Creation {
+        subject: Default::default(),
+        sans: Sans {
+            dns: csr.dns.clone(),
+            email: csr.email.clone(),
+            ip: csr.ip.clone(),
+            uri: csr.uri.clone(),
+            other: csr
+                .other
+                .iter()
+                .map(|o| (o.oid_der.clone(), o.value_der.clone()))
+                .collect(),
+        },
+        not_before,
+        not_after,
+        skid: None,
+        warnings: vec![],
+    };
+    let global = config::read_urls(&req.storage).await?;
+    let urls = profile::issuing_urls(&issuer.entry.urls, &global, &issuer.entry.id);
+    let mut prof = profile::leaf_profile(
+        &Role {
+            key_usage: vec![],
+            server_flag: false,
+            client_flag: false,
+            ..role.clone()
+        },
+        &creation,
+        csr.spki.clone(),
+        &issuer,
+        urls,
+    )?;
+    prof.subject = csr.subject.clone();
+    prof.key_usage = key_usage;
+    prof.ext_key_usage = ekus;
+    prof.extra_extensions = csr
+        .extensions
+        .iter()
+        .filter(|e| !verbatim_owned(e))
+        .cloned()
+        .collect();
+    let key = issuer
+        .key
+        .clone()
+        .ok_or_else(|| Error::bad_request("issuer has no key"))?;
+    let cert_der = prof
+        .sign(
+            &issuer.cert.subject,
+            &key,
+            key.hash_for(req.data.int_or("signature_bits", 0)?),
+        )
+        .map_err(Error::internal)?;
+    let cert = CertInfo::parse(&cert_der).map_err(Error::internal)?;
+    if !role.no_store {
+        certs::store(&req.storage, &cert.serial_string(), &cert_der).await?;
+    }
+    let resp = issued_response(
+        req,
+        format,
+        &cert,
+        &issuer,
+        None,
+        warnings,
+        role.generate_lease && !role.no_store,
+    )?;
+    Ok(Some(resp))
+}

@@ -1,0 +1,586 @@
+//! Private keys: generation, PEM import/export in Vault's formats, public key
+//! encodings and signing, all with aws-lc-rs.
+
+use aws_lc_rs::encoding::{AsDer, EcPrivateKeyRfc5915Der, PublicKeyX509Der};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+
+use super::der;
+
+pub const OID_RSA: &[u64] = &[1, 2, 840, 113549, 1, 1, 1];
+pub const OID_EC: &[u64] = &[1, 2, 840, 10045, 2, 1];
+pub const OID_ED25519: &[u64] = &[1, 3, 101, 112];
+pub const OID_P256: &[u64] = &[1, 2, 840, 10045, 3, 1, 7];
+pub const OID_P384: &[u64] = &[1, 3, 132, 0, 34];
+pub const OID_P521: &[u64] = &[1, 3, 132, 0, 35];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    Rsa,
+    Ec,
+    Ed25519,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Rsa => "rsa",
+            KeyType::Ec => "ec",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyType> {
+        match s {
+            "rsa" => Some(KeyType::Rsa),
+            "ec" => Some(KeyType::Ec),
+            "ed25519" => Some(KeyType::Ed25519),
+            _ => None,
+        }
+    }
+}
+
+/// Validates `key_type`/`key_bits` for key generation, applying Vault's
+/// defaults (0 → 2048 for RSA, 256 for EC).
+pub fn generation_params(key_type: &str, key_bits: i64) -> Result<(KeyType, u32), String> {
+    match key_type {
+        "rsa" => match key_bits {
+            0 => Ok((KeyType::Rsa, 2048)),
+            2048 | 3072 | 4096 | 8192 => Ok((KeyType::Rsa, key_bits as u32)),
+            bits if bits < 2048 => Err(format!(
+                "RSA keys < 2048 bits are unsafe and not supported: got {bits}"
+            )),
+            _ => Err(format!("unsupported bit length for RSA key: {key_bits}")),
+        },
+        "ec" => match key_bits {
+            0 => Ok((KeyType::Ec, 256)),
+            256 | 384 | 521 => Ok((KeyType::Ec, key_bits as u32)),
+            224 => Err(
+                "unsupported bit length for EC key: 224 (P-224 is not supported by this server)"
+                    .into(),
+            ),
+            _ => Err(format!("unsupported bit length for EC key: {key_bits}")),
+        },
+        "ed25519" => Ok((KeyType::Ed25519, 0)),
+        other => Err(format!("unknown key type {other}")),
+    }
+}
+
+enum Inner {
+    Rsa(signature::RsaKeyPair),
+    Ec(EcdsaKeyPair, u32),
+    Ed(Ed25519KeyPair),
+}
+
+/// A usable private key.
+pub struct PrivateKey {
+    inner: Inner,
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PrivateKey({}, {})",
+            self.key_type().as_str(),
+            self.bits()
+        )
+    }
+}
+
+fn ec_alg(bits: u32) -> Option<&'static signature::EcdsaSigningAlgorithm> {
+    match bits {
+        256 => Some(&signature::ECDSA_P256_SHA256_ASN1_SIGNING),
+        384 => Some(&signature::ECDSA_P384_SHA384_ASN1_SIGNING),
+        521 => Some(&signature::ECDSA_P521_SHA512_ASN1_SIGNING),
+        _ => None,
+    }
+}
+
+/// The hash a signature uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hash {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    pub fn from_bits(bits: i64) -> Option<Hash> {
+        match bits {
+            256 => Some(Hash::Sha256),
+            384 => Some(Hash::Sha384),
+            512 => Some(Hash::Sha512),
+            _ => None,
+        }
+    }
+}
+
+impl PrivateKey {
+    pub fn generate(key_type: KeyType, bits: u32) -> Result<PrivateKey, String> {
+        let inner = match key_type {
+            KeyType::Rsa => {
+                let size = match bits {
+                    2048 => KeySize::Rsa2048,
+                    3072 => KeySize::Rsa3072,
+                    4096 => KeySize::Rsa4096,
+                    8192 => KeySize::Rsa8192,
+                    _ => return Err(format!("unsupported bit length for RSA key: {bits}")),
+                };
+                Inner::Rsa(
+                    signature::RsaKeyPair::generate(size)
+                        .map_err(|_| "RSA key generation failed")?,
+                )
+            }
+            KeyType::Ec => {
+                let alg = ec_alg(bits)
+                    .ok_or_else(|| format!("unsupported bit length for EC key: {bits}"))?;
+                Inner::Ec(
+                    EcdsaKeyPair::generate(alg).map_err(|_| "EC key generation failed")?,
+                    bits,
+                )
+            }
+            KeyType::Ed25519 => {
+                Inner::Ed(Ed25519KeyPair::generate().map_err(|_| "Ed25519 key generation failed")?)
+            }
+        };
+        Ok(PrivateKey { inner })
+    }
+
+    /// Parses the first private key block of a PEM string.
+    pub fn from_pem(pem_text: &str) -> Result<PrivateKey, String> {
+        let blocks =
+            pem::parse_many(pem_text.as_bytes()).map_err(|e| format!("error parsing PEM: {e}"))?;
+        for block in blocks {
+            match block.tag() {
+                "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "PRIVATE KEY" => {
+                    return PrivateKey::from_der(block.tag(), block.contents());
+                }
+                _ => continue,
+            }
+        }
+        Err("no private key found in PEM data".into())
+    }
+
+    pub fn from_der(tag: &str, der_bytes: &[u8]) -> Result<PrivateKey, String> {
+        let bad = |_| "unable to parse private key".to_string();
+        match tag {
+            "RSA PRIVATE KEY" => Ok(PrivateKey {
+                inner: Inner::Rsa(signature::RsaKeyPair::from_der(der_bytes).map_err(bad)?),
+            }),
+            "EC PRIVATE KEY" => {
+                for bits in [256, 384, 521] {
+                    if let Some(alg) = ec_alg(bits) {
+                        if let Ok(k) = EcdsaKeyPair::from_private_key_der(alg, der_bytes) {
+                            return Ok(PrivateKey {
+                                inner: Inner::Ec(k, bits),
+                            });
+                        }
+                    }
+                }
+                Err("unable to parse private key: unsupported EC curve".into())
+            }
+            _ => {
+                let (alg_oid, params) =
+                    pkcs8_algorithm(der_bytes).ok_or("unable to parse PKCS#8 private key")?;
+                if alg_oid == der::oid(OID_RSA) {
+                    Ok(PrivateKey {
+                        inner: Inner::Rsa(
+                            signature::RsaKeyPair::from_pkcs8(der_bytes).map_err(bad)?,
+                        ),
+                    })
+                } else if alg_oid == der::oid(OID_EC) {
+                    let bits = curve_bits(&params)
+                        .ok_or("unable to parse private key: unsupported EC curve")?;
+                    let alg =
+                        ec_alg(bits).ok_or("unable to parse private key: unsupported EC curve")?;
+                    Ok(PrivateKey {
+                        inner: Inner::Ec(
+                            EcdsaKeyPair::from_pkcs8(alg, der_bytes).map_err(bad)?,
+                            bits,
+                        ),
+                    })
+                } else if alg_oid == der::oid(OID_ED25519) {
+                    let k = Ed25519KeyPair::from_pkcs8(der_bytes)
+                        .or_else(|_| Ed25519KeyPair::from_pkcs8_maybe_unchecked(der_bytes))
+                        .map_err(bad)?;
+                    Ok(PrivateKey {
+                        inner: Inner::Ed(k),
+                    })
+                } else {
+                    Err("unsupported private key type".into())
+                }
+            }
+        }
+    }
+
+    pub fn key_type(&self) -> KeyType {
+        match self.inner {
+            Inner::Rsa(_) => KeyType::Rsa,
+            Inner::Ec(..) => KeyType::Ec,
+            Inner::Ed(_) => KeyType::Ed25519,
+        }
+    }
+
+    pub fn bits(&self) -> u32 {
+        match &self.inner {
+            Inner::Rsa(k) => (k.public_modulus_len() * 8) as u32,
+            Inner::Ec(_, bits) => *bits,
+            Inner::Ed(_) => 0,
+        }
+    }
+
+    /// DER SubjectPublicKeyInfo.
+    pub fn spki(&self) -> Result<Vec<u8>, String> {
+        let der: Result<PublicKeyX509Der<'static>, _> = match &self.inner {
+            Inner::Rsa(k) => k.public_key().as_der(),
+            Inner::Ec(k, _) => k.public_key().as_der(),
+            Inner::Ed(k) => k.public_key().as_der(),
+        };
+        der.map(|d| d.as_ref().to_vec())
+            .map_err(|_| "unable to encode public key".to_string())
+    }
+
+    /// The key in Vault's native PEM form (PKCS#1, SEC1 or PKCS#8 for Ed25519).
+    pub fn to_pem(&self) -> Result<String, String> {
+        let fail = |_| "unable to encode private key".to_string();
+        let (tag, bytes) = match &self.inner {
+            Inner::Rsa(k) => {
+                let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(k).map_err(fail)?;
+                (
+                    "RSA PRIVATE KEY",
+                    pkcs8_inner_key(pkcs8.as_ref()).ok_or("unable to encode private key")?,
+                )
+            }
+            Inner::Ec(k, _) => {
+                let sec1: EcPrivateKeyRfc5915Der<'static> =
+                    k.private_key().as_der().map_err(fail)?;
+                ("EC PRIVATE KEY", sec1.as_ref().to_vec())
+            }
+            Inner::Ed(k) => (
+                "PRIVATE KEY",
+                k.to_pkcs8v1().map_err(fail)?.as_ref().to_vec(),
+            ),
+        };
+        Ok(pem_encode(tag, &bytes))
+    }
+
+    /// The key as PKCS#8 `PRIVATE KEY`.
+    pub fn to_pkcs8_pem(&self) -> Result<String, String> {
+        let fail = |_| "unable to encode private key".to_string();
+        let bytes = match &self.inner {
+            Inner::Rsa(k) => AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(k)
+                .map_err(fail)?
+                .as_ref()
+                .to_vec(),
+            Inner::Ec(k, _) => k.to_pkcs8v1().map_err(fail)?.as_ref().to_vec(),
+            Inner::Ed(k) => k.to_pkcs8v1().map_err(fail)?.as_ref().to_vec(),
+        };
+        Ok(pem_encode("PRIVATE KEY", &bytes))
+    }
+
+    /// The hash this key signs with: RSA honours `signature_bits`, EC is
+    /// matched to the curve, Ed25519 has none of its own.
+    pub fn hash_for(&self, signature_bits: i64) -> Hash {
+        match &self.inner {
+            Inner::Rsa(_) => Hash::from_bits(signature_bits).unwrap_or(Hash::Sha256),
+            Inner::Ec(_, 384) => Hash::Sha384,
+            Inner::Ec(_, 521) => Hash::Sha512,
+            _ => Hash::Sha256,
+        }
+    }
+
+    /// DER AlgorithmIdentifier of the signatures this key makes.
+    pub fn signature_algorithm(&self, hash: Hash) -> Vec<u8> {
+        match &self.inner {
+            Inner::Rsa(_) => {
+                let last = match hash {
+                    Hash::Sha256 => 11,
+                    Hash::Sha384 => 12,
+                    Hash::Sha512 => 13,
+                };
+                der::seq(&[der::oid(&[1, 2, 840, 113549, 1, 1, last]), der::null()])
+            }
+            Inner::Ec(_, bits) => {
+                let last = match bits {
+                    384 => 3,
+                    521 => 4,
+                    _ => 2,
+                };
+                der::seq(&[der::oid(&[1, 2, 840, 10045, 4, 3, last])])
+            }
+            Inner::Ed(_) => der::seq(&[der::oid(OID_ED25519)]),
+        }
+    }
+
+    /// Go's name for the signature algorithm (`revocation_signature_algorithm`).
+    pub fn signature_algorithm_name(&self, hash: Hash) -> &'static str {
+        match (&self.inner, hash) {
+            (Inner::Rsa(_), Hash::Sha256) => "SHA256WithRSA",
+            (Inner::Rsa(_), Hash::Sha384) => "SHA384WithRSA",
+            (Inner::Rsa(_), Hash::Sha512) => "SHA512WithRSA",
+            (Inner::Ec(_, 384), _) => "ECDSAWithSHA384",
+            (Inner::Ec(_, 521), _) => "ECDSAWithSHA512",
+            (Inner::Ec(..), _) => "ECDSAWithSHA256",
+            (Inner::Ed(_), _) => "PureEd25519",
+        }
+    }
+
+    pub fn sign(&self, hash: Hash, message: &[u8]) -> Result<Vec<u8>, String> {
+        let rng = SystemRandom::new();
+        match &self.inner {
+            Inner::Rsa(k) => {
+                let enc: &'static dyn signature::RsaEncoding = match hash {
+                    Hash::Sha256 => &signature::RSA_PKCS1_SHA256,
+                    Hash::Sha384 => &signature::RSA_PKCS1_SHA384,
+                    Hash::Sha512 => &signature::RSA_PKCS1_SHA512,
+                };
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                k.sign(enc, &rng, message, &mut sig)
+                    .map_err(|_| "RSA signing failed")?;
+                Ok(sig)
+            }
+            Inner::Ec(k, _) => Ok(k
+                .sign(&rng, message)
+                .map_err(|_| "ECDSA signing failed")?
+                .as_ref()
+                .to_vec()),
+            Inner::Ed(k) => Ok(k.sign(message).as_ref().to_vec()),
+        }
+    }
+}
+
+/// PEM with 64-column lines, without a trailing newline (Vault trims).
+pub fn pem_encode(tag: &str, der_bytes: &[u8]) -> String {
+    let p = pem::Pem::new(tag, der_bytes.to_vec());
+    let text = pem::encode_config(
+        &p,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    );
+    text.trim_end().to_string()
+}
+
+/// `(algorithm OID encoding, parameters encoding)` of a PKCS#8 PrivateKeyInfo.
+fn pkcs8_algorithm(der_bytes: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (_, body, _, _) = der::read(der_bytes)?;
+    let (_, _, _, rest) = der::read(body)?; // version
+    let (_, alg, _, _) = der::read(rest)?;
+    let (_, _, oid, params) = der::read(alg)?;
+    Some((oid.to_vec(), params.to_vec()))
+}
+
+/// The inner private key (PKCS#1 for RSA) of a PKCS#8 PrivateKeyInfo.
+fn pkcs8_inner_key(der_bytes: &[u8]) -> Option<Vec<u8>> {
+    let (_, body, _, _) = der::read(der_bytes)?;
+    let (_, _, _, rest) = der::read(body)?;
+    let (_, _, _, rest) = der::read(rest)?;
+    let (tag, key, _, _) = der::read(rest)?;
+    (tag == der::TAG_OCTET_STRING).then(|| key.to_vec())
+}
+
+/// Curve size from an EC algorithm's parameters (the named-curve OID).
+pub fn curve_bits(params_der: &[u8]) -> Option<u32> {
+    if params_der == der::oid(OID_P256).as_slice() {
+        Some(256)
+    } else if params_der == der::oid(OID_P384).as_slice() {
+        Some(384)
+    } else if params_der == der::oid(OID_P521).as_slice() {
+        Some(521)
+    } else if params_der == der::oid(&[1, 3, 132, 0, 33]).as_slice() {
+        Some(224)
+    } else {
+        None
+    }
+}
+
+/// What a SubjectPublicKeyInfo holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKeyInfo {
+    pub key_type: Option<KeyType>,
+    pub bits: u32,
+    /// The subjectPublicKey BIT STRING contents (what SKIs hash).
+    pub key_bytes: Vec<u8>,
+    pub alg_params: Vec<u8>,
+}
+
+pub fn public_key_info(spki_der: &[u8]) -> Option<PublicKeyInfo> {
+    let (tag, body, _, _) = der::read(spki_der)?;
+    if tag != der::TAG_SEQUENCE {
+        return None;
+    }
+    let (_, alg, _, rest) = der::read(body)?;
+    let (_, _, oid, params) = der::read(alg)?;
+    let (tag, bits, _, _) = der::read(rest)?;
+    if tag != der::TAG_BIT_STRING || bits.is_empty() {
+        return None;
+    }
+    let key_bytes = bits[1..].to_vec();
+    let (key_type, size) = if oid == der::oid(OID_RSA).as_slice() {
+        (
+            Some(KeyType::Rsa),
+            rsa_modulus_bits(&key_bytes).unwrap_or(0),
+        )
+    } else if oid == der::oid(OID_EC).as_slice() {
+        (Some(KeyType::Ec), curve_bits(params).unwrap_or(0))
+    } else if oid == der::oid(OID_ED25519).as_slice() {
+        (Some(KeyType::Ed25519), 0)
+    } else {
+        (None, 0)
+    };
+    Some(PublicKeyInfo {
+        key_type,
+        bits: size,
+        key_bytes,
+        alg_params: params.to_vec(),
+    })
+}
+
+fn rsa_modulus_bits(pkcs1_public: &[u8]) -> Option<u32> {
+    let (_, body, _, _) = der::read(pkcs1_public)?;
+    let (tag, n, _, _) = der::read(body)?;
+    if tag != der::TAG_INTEGER {
+        return None;
+    }
+    let skip = n.iter().take_while(|b| **b == 0).count();
+    let n = &n[skip..];
+    let first = *n.first()?;
+    Some((n.len() as u32 - 1) * 8 + (8 - first.leading_zeros()))
+}
+
+/// RFC 5280 method 1 key identifier: SHA-1 of the subjectPublicKey bits.
+pub fn key_identifier(key_bytes: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, key_bytes)
+        .as_ref()
+        .to_vec()
+}
+
+/// Verifies `signature` over `message` made by the holder of `spki_der`'s key
+/// with the algorithm `sig_alg_der` (an AlgorithmIdentifier).
+pub fn verify(spki_der: &[u8], sig_alg_der: &[u8], message: &[u8], sig: &[u8]) -> bool {
+    use signature::VerificationAlgorithm;
+    let Some(info) = public_key_info(spki_der) else {
+        return false;
+    };
+    let Some((_, alg_body, _, _)) = der::read(sig_alg_der) else {
+        return false;
+    };
+    let Some((_, _, oid, params)) = der::read(alg_body) else {
+        return false;
+    };
+    let rsa = |last: u64| der::oid(&[1, 2, 840, 113549, 1, 1, last]);
+    let ecdsa = |last: u64| der::oid(&[1, 2, 840, 10045, 4, 3, last]);
+    let alg: &'static dyn VerificationAlgorithm = if oid == rsa(11) {
+        &signature::RSA_PKCS1_2048_8192_SHA256
+    } else if oid == rsa(12) {
+        &signature::RSA_PKCS1_2048_8192_SHA384
+    } else if oid == rsa(13) {
+        &signature::RSA_PKCS1_2048_8192_SHA512
+    } else if oid == rsa(5) {
+        &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY
+    } else if oid == rsa(10) {
+        let sha384 = der::oid(&[2, 16, 840, 1, 101, 3, 4, 2, 2]);
+        let sha512 = der::oid(&[2, 16, 840, 1, 101, 3, 4, 2, 3]);
+        if contains(params, &sha512) {
+            &signature::RSA_PSS_2048_8192_SHA512
+        } else if contains(params, &sha384) {
+            &signature::RSA_PSS_2048_8192_SHA384
+        } else {
+            &signature::RSA_PSS_2048_8192_SHA256
+        }
+    } else if oid == der::oid(OID_ED25519) {
+        &signature::ED25519
+    } else {
+        let hash = if oid == ecdsa(2) {
+            256
+        } else if oid == ecdsa(3) {
+            384
+        } else if oid == ecdsa(4) {
+            512
+        } else {
+            return false;
+        };
+        match (curve_bits(&info.alg_params), hash) {
+            (Some(256), 256) => &signature::ECDSA_P256_SHA256_ASN1,
+            (Some(256), 384) => &signature::ECDSA_P256_SHA384_ASN1,
+            (Some(256), 512) => &signature::ECDSA_P256_SHA512_ASN1,
+            (Some(384), 256) => &signature::ECDSA_P384_SHA256_ASN1,
+            (Some(384), 384) => &signature::ECDSA_P384_SHA384_ASN1,
+            (Some(384), 512) => &signature::ECDSA_P384_SHA512_ASN1,
+            (Some(521), 256) => &signature::ECDSA_P521_SHA256_ASN1,
+            (Some(521), 384) => &signature::ECDSA_P521_SHA384_ASN1,
+            (Some(521), 512) => &signature::ECDSA_P521_SHA512_ASN1,
+            _ => return false,
+        }
+    };
+    signature::UnparsedPublicKey::new(alg, &info.key_bytes)
+        .verify(message, sig)
+        .is_ok()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_supported_key_round_trips_through_pem_and_signs() {
+        for (kt, bits) in [
+            (KeyType::Rsa, 2048),
+            (KeyType::Ec, 256),
+            (KeyType::Ec, 384),
+            (KeyType::Ec, 521),
+            (KeyType::Ed25519, 0),
+        ] {
+            let key = PrivateKey::generate(kt, bits).expect("generate");
+            let pem = key.to_pem().expect("pem");
+            assert!(!pem.ends_with('\n'));
+            let back = PrivateKey::from_pem(&pem).expect("parse native");
+            assert_eq!((back.key_type(), back.bits()), (kt, bits));
+            let back8 =
+                PrivateKey::from_pem(&key.to_pkcs8_pem().expect("pkcs8")).expect("parse pkcs8");
+            assert_eq!(back8.spki().ok(), key.spki().ok());
+            let spki = key.spki().expect("spki");
+            let info = public_key_info(&spki).expect("info");
+            assert_eq!((info.key_type, info.bits), (Some(kt), bits));
+            let hash = key.hash_for(0);
+            let sig = key.sign(hash, b"hello").expect("sign");
+            assert!(verify(
+                &spki,
+                &key.signature_algorithm(hash),
+                b"hello",
+                &sig
+            ));
+            assert!(!verify(
+                &spki,
+                &key.signature_algorithm(hash),
+                b"hellO",
+                &sig
+            ));
+        }
+    }
+
+    #[test]
+    fn native_pem_headers_match_vault() {
+        let rsa = PrivateKey::generate(KeyType::Rsa, 2048)
+            .and_then(|k| k.to_pem())
+            .unwrap_or_default();
+        assert!(rsa.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        let ec = PrivateKey::generate(KeyType::Ec, 256)
+            .and_then(|k| k.to_pem())
+            .unwrap_or_default();
+        assert!(ec.starts_with("-----BEGIN EC PRIVATE KEY-----"));
+    }
+
+    #[test]
+    fn bad_key_parameters_are_refused() {
+        assert!(generation_params("rsa", 1024).is_err());
+        assert!(generation_params("ec", 100).is_err());
+        assert!(generation_params("dsa", 0).is_err());
+        assert_eq!(generation_params("rsa", 0), Ok((KeyType::Rsa, 2048)));
+        assert!(PrivateKey::from_pem("junk").is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! `tidy` (202 Accepted, runs in the background) and `tidy-status`:
+//! removes expired certificates and revocation entries past the safety
+//! buffer.
+
+use std::sync::Mutex;
+
+use serde_json::{json, Map, Value};
+
+use super::certs;
+use super::x509::CertInfo;
+use super::PkiBackend;
+use crate::logical::{Error, Request, Response, Result};
+use crate::storage::StorageView;
+
+#[derive(Debug, Clone, Default)]
+struct Status {
+    state: String,
+    started: i64,
+    finished: i64,
+    cert_store_deleted: u64,
+    revoked_deleted: u64,
+    error: String,
+    params: Map<String, Value>,
+}
+
+#[derive(Default)]
+pub struct TidyState {
+    status: Mutex<Option<Status>>,
+}
+
+fn rfc3339(t: i64) -> String {
+    super::profile::unix(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+pub async fn start(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let cert_store = req.data.bool_or("tidy_cert_store", false)?;
+    let revoked = req.data.bool_or("tidy_revoked_certs", false)?;
+    let assoc = req
+        .data
+        .bool_or("tidy_revoked_cert_issuer_associations", false)?;
+    let expired_issuers = req.data.bool_or("tidy_expired_issuers", false)?;
+    let safety = req.data.duration_or("safety_buffer", 72 * 3600)?;
+    if !(cert_store || revoked || assoc || expired_issuers) {
+        return Err(Error::bad_request("Manual tidy requested but no tidy operations were set. Enable at least one tidy operation to be run (tidy_cert_store / tidy_revoked_certs / tidy_revoked_cert_issuer_associations / tidy_expired_issuers / tidy_move_legacy_ca_bundle / tidy_revocation_queue / tidy_cross_cluster_revoked_certs / tidy_acme)."));
+    }
+    {
+        let mut guard = backend
+            .tidy
+            .status
+            .lock()
+            .map_err(|_| Error::internal("tidy state poisoned"))?;
+        if guard.as_ref().is_some_and(|s| s.state == "Running") {
+            return Err(Error::bad_request("Tidy operation already in progress."));
+        }
+        let mut params = Map::new();
+        params.insert("tidy_cert_store".into(), json!(cert_store));
+        params.insert("tidy_revoked_certs".into(), json!(revoked));
+        params.insert("tidy_revoked_cert_issuer_associations".into(), json!(assoc));
+        params.insert("tidy_expired_issuers".into(), json!(expired_issuers));
+        params.insert("safety_buffer".into(), json!(safety));
+        *guard = Some(Status {
+            state: "Running".into(),
+            started: time::OffsetDateTime::now_utc().unix_timestamp(),
+            params,
+            ..Default::default()
+        });
+    }
+    let result = run(&req.storage, cert_store, revoked || assoc, safety).await;
+    if let Ok(mut guard) = backend.tidy.status.lock() {
+        if let Some(status) = guard.as_mut() {
+            status.finished = time::OffsetDateTime::now_utc().unix_timestamp();
+            match result {
+                Ok((certs_deleted, revoked_deleted)) => {
+                    status.state = "Finished".into();
+                    status.cert_store_deleted = certs_deleted;
+                    status.revoked_deleted = revoked_deleted;
+                }
+                Err(e) => {
+                    status.state = "Error".into();
+                    status.error = e.to_string();
+                }
+            }
+        }
+    }
+    Ok(Some(Response {
+        status: Some(202),
+        warnings: vec!["Tidy operation successfully started. Any information from the operation will be printed to Vault's server logs.".into()],
+        ..Default::default()
+    }))
+}
+
+async fn run(
+    storage: &StorageView,
+    cert_store: bool,
+    revoked: bool,
+    safety: i64,
+) -> Result<(u64, u64)> {
+    let cutoff = time::OffsetDateTime::now_utc().unix_timestamp() - safety;
+    let (mut certs_deleted, mut revoked_deleted) = (0, 0);
+    if cert_store {
+        for key in storage.list(certs::CERT_PREFIX).await? {
+            let path = format!("{}{key}", certs::CERT_PREFIX);
+            if let Some(der) = storage.get(&path).await? {
+                if CertInfo::parse(&der)
+                    .map(|c| c.not_after < cutoff)
+                    .unwrap_or(true)
+                {
+                    storage.delete(&path).await?;
+                    certs_deleted += 1;
+                }
+            }
+        }
+    }
+    if revoked {
+        for key in storage.list(certs::REVOKED_PREFIX).await? {
+            let path = format!("{}{key}", certs::REVOKED_PREFIX);
+            let Some(entry) = storage.get_json::<super::crl::RevokedEntry>(&path).await? else {
+                continue;
+            };
+            use base64::Engine;
+            let expired = base64::engine::general_purpose::STANDARD
+                .decode(&entry.certificate)
+                .ok()
+                .and_then(|d| CertInfo::parse(&d).ok())
+                .map(|c| c.not_after < cutoff)
+                .unwrap_or(false);
+            if expired {
+                storage.delete(&path).await?;
+                revoked_deleted += 1;
+            }
+        }
+    }
+    Ok((certs_deleted, revoked_deleted))
+}
+
+pub async fn status(backend: &PkiBackend, _req: &mut Request) -> Result<Option<Response>> {
+    let status = backend
+        .tidy
+        .status
+        .lock()
+        .map_err(|_| Error::internal("tidy state poisoned"))?
+        .clone();
+    let mut data = Map::new();
+    let s = status.unwrap_or(Status {
+        state: "Inactive".into(),
+        ..Default::default()
+    });
+    for (k, v) in &s.params {
+        data.insert(k.clone(), v.clone());
+    }
+    data.insert("state".into(), json!(s.state));
+    data.insert(
+        "error".into(),
+        if s.error.is_empty() {
+            Value::Null
+        } else {
+            json!(s.error)
+        },
+    );
+    data.insert(
+        "time_started".into(),
+        if s.started == 0 {
+            Value::Null
+        } else {
+            json!(rfc3339(s.started))
+        },
+    );
+    data.insert(
+        "time_finished".into(),
+        if s.finished == 0 {
+            Value::Null
+        } else {
+            json!(rfc3339(s.finished))
+        },
+    );
+    data.insert(
+        "cert_store_deleted_count".into(),
+        json!(s.cert_store_deleted),
+    );
+    data.insert(
+        "revoked_cert_deleted_count".into(),
+        json!(s.revoked_deleted),
+    );
+    data.insert("current_cert_store_count".into(), Value::Null);
+    data.insert("current_revoked_cert_count".into(), Value::Null);
+    data.insert("message".into(), Value::Null);
+    Ok(Some(Response::data(data)))
+}
+
+pub async fn cancel(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let running = backend
+        .tidy
+        .status
+        .lock()
+        .map_err(|_| Error::internal("tidy state poisoned"))?
+        .as_ref()
+        .is_some_and(|s| s.state == "Running");
+    if !running {
+        return Err(Error::bad_request(
+            "Tidy operation cannot be cancelled as none is currently running.",
+        ));
+    }
+    status(backend, req).await
+}
