@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod keys;
+pub mod lockout;
 pub mod mounts;
 pub mod policy;
 pub mod policy_store;
@@ -72,6 +73,7 @@ pub struct Core {
     pub tokens: TokenStore,
     pub policies: PolicyStore,
     pub audit: AuditBroker,
+    pub lockout: lockout::Lockout,
     cluster: OnceLock<ClusterInfo>,
     pub system_ttls: MountTtls,
     seal: Option<Seal>,
@@ -88,6 +90,7 @@ impl Core {
             tokens: TokenStore::new(StorageView::new(storage.clone(), "sys/token/")),
             policies: PolicyStore::new(StorageView::new(storage.clone(), "sys/policy/")),
             audit: AuditBroker::new(storage.clone()),
+            lockout: lockout::Lockout::default(),
             storage,
             seal,
             cluster: OnceLock::new(),
@@ -402,8 +405,36 @@ impl Core {
             self.tokens.use_token(token).await?;
         }
 
+        // User lockout applies to the unauthenticated paths of auth mounts.
+        let lockout_alias = (mounted.entry.class == MountClass::Auth && unauthenticated)
+            .then(|| mounted.backend.lockout_alias(&req))
+            .flatten();
+        let lockout_config = mounted.entry.config.user_lockout;
+        let accessor = &mounted.entry.accessor;
+        if let Some(alias) = &lockout_alias {
+            if self.lockout.is_locked(accessor, alias, &lockout_config) {
+                return Err(Error::PermissionDenied);
+            }
+        }
+
         let operation = req.operation;
-        let result = mounted.backend.handle(&mut req).await?;
+        let result = mounted.backend.handle(&mut req).await;
+        if let Some(alias) = &lockout_alias {
+            match &result {
+                Ok(Some(response)) if response.auth.is_some() => {
+                    self.lockout.record_success(accessor, alias)
+                }
+                Err(
+                    Error::BadRequest(_)
+                    | Error::BadRequestWithData { .. }
+                    | Error::PermissionDenied,
+                ) => self
+                    .lockout
+                    .record_failure(accessor, alias, &lockout_config),
+                _ => {}
+            }
+        }
+        let result = result?;
         let mut output = LogicalOutput {
             request_id,
             mount_type: mounted.entry.backend_type.clone(),

@@ -37,6 +37,9 @@ pub struct MountConfig {
     /// Auth mounts only: `default-service`, `service`, `batch`, …
     #[serde(default)]
     pub token_type: String,
+    /// Auth mounts only: user lockout settings (`user_lockout_config`).
+    #[serde(default)]
+    pub user_lockout: super::lockout::LockoutConfig,
 }
 
 /// One row of the mount table, as stored and as `sys/mounts` shows it.

@@ -205,4 +205,10 @@ pub trait Backend: Send + Sync {
     async fn exists(&self, _req: &mut Request) -> Result<bool> {
         Ok(false)
     }
+
+    /// For login paths: the identity failed logins are counted against
+    /// (user lockout), e.g. an AppRole role ID. `None` opts out.
+    fn lockout_alias(&self, _req: &Request) -> Option<String> {
+        None
+    }
 }

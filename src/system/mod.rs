@@ -37,6 +37,11 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("audit-hash/*path", &[Update]).fields(&["input"]),
     PathSpec::new("rotate", &[Update]).sudo(),
     PathSpec::new("key-status", &[Read]),
+    PathSpec::new("locked-users", &[Read]),
+    PathSpec::new(
+        "locked-users/:mount_accessor/unlock/:alias_identifier",
+        &[Update],
+    ),
 ];
 
 pub struct SystemBackend {
@@ -92,6 +97,12 @@ impl Backend for SystemBackend {
                 Ok(None)
             }
             "key-status" => key_status(&core),
+            "locked-users" => Ok(Some(locked_users(&core))),
+            "locked-users/:mount_accessor/unlock/:alias_identifier" => {
+                core.lockout
+                    .unlock(req.param("mount_accessor")?, req.param("alias_identifier")?);
+                Ok(None)
+            }
             "audit" | "audit/*path" | "audit-hash/*path" => audit(&core, req).await,
             _ => Err(Error::UnsupportedPath),
         }
@@ -182,6 +193,25 @@ async fn audit(core: &Core, req: &mut Request) -> Result<Option<Response>> {
             Ok(Some(Response::data(data)))
         }
     }
+}
+
+/// `sys/locked-users`: aliases currently locked out, by auth mount.
+fn locked_users(core: &Core) -> Response {
+    let locked = core.lockout.locked();
+    let total: usize = locked.iter().map(|(_, aliases)| aliases.len()).sum();
+    let mounts: Vec<Value> = locked
+        .iter()
+        .map(|(accessor, aliases)| {
+            json!({ "mount_accessor": accessor, "counts": aliases.len(), "alias_identifiers": aliases })
+        })
+        .collect();
+    let mut data = Map::new();
+    data.insert(
+        "by_namespace".into(),
+        json!([{ "namespace_id": "root", "namespace_path": "", "counts": total, "mount_accessors": mounts }]),
+    );
+    data.insert("total".into(), json!(total));
+    Response::data(data)
 }
 
 /// `sys/key-status`: the active keyring term.

@@ -169,6 +169,7 @@ fn tune_ttl(data: &FieldData, name: &str) -> Result<Option<i64>> {
 
 /// Applies mount config fields (shared by enable and tune).
 fn apply_config(entry: &mut MountEntry, config: &FieldData, tuning: bool) -> Result<()> {
+    apply_user_lockout(entry, config)?;
     if let Some(ttl) = tune_ttl(config, "default_lease_ttl")? {
         entry.config.default_lease_ttl = ttl;
     }
@@ -223,6 +224,38 @@ fn apply_config(entry: &mut MountEntry, config: &FieldData, tuning: bool) -> Res
             )));
         }
         entry.config.token_type = token_type;
+    }
+    Ok(())
+}
+
+/// `user_lockout_config { lockout_threshold, lockout_duration,
+/// lockout_counter_reset, lockout_disable }` on auth mounts.
+fn apply_user_lockout(entry: &mut MountEntry, config: &FieldData) -> Result<()> {
+    let lockout = match config.raw().get("user_lockout_config") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Object(map)) => FieldData::new(map.clone()),
+        Some(_) => return Err(Error::bad_request("user_lockout_config must be an object")),
+    };
+    if entry.class != MountClass::Auth {
+        return Err(Error::bad_request(
+            "user lockout config is only supported for auth mounts",
+        ));
+    }
+    let target = &mut entry.config.user_lockout;
+    if let Some(threshold) = lockout.int("lockout_threshold")? {
+        target.threshold = u32::try_from(threshold)
+            .ok()
+            .filter(|t| *t > 0)
+            .ok_or_else(|| Error::bad_request("lockout_threshold must be a positive integer"))?;
+    }
+    if let Some(duration) = lockout.duration("lockout_duration")? {
+        target.duration = duration;
+    }
+    if let Some(reset) = lockout.duration("lockout_counter_reset")? {
+        target.counter_reset = reset;
+    }
+    if let Some(disabled) = lockout.bool("lockout_disable")? {
+        target.disabled = disabled;
     }
     Ok(())
 }
@@ -283,6 +316,14 @@ fn read_tune(core: &Core, class: MountClass, path: &str) -> Result<Option<Respon
             entry.config.token_type.as_str()
         };
         data.insert("token_type".into(), json!(token_type));
+        let lockout = entry.config.user_lockout;
+        data.insert("user_lockout_threshold".into(), json!(lockout.threshold));
+        data.insert("user_lockout_duration".into(), json!(lockout.duration));
+        data.insert(
+            "user_lockout_counter_reset_duration".into(),
+            json!(lockout.counter_reset),
+        );
+        data.insert("user_lockout_disable".into(), json!(lockout.disabled));
     }
     Ok(Some(Response::data(data)))
 }

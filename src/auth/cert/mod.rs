@@ -107,6 +107,13 @@ impl Backend for CertBackend {
         PATHS
     }
 
+    /// Failed logins count against the presented certificate.
+    fn lockout_alias(&self, req: &Request) -> Option<String> {
+        let leaf = req.connection.peer_certificates.first()?;
+        (req.route == "login")
+            .then(|| hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf)))
+    }
+
     async fn exists(&self, req: &mut Request) -> Result<bool> {
         let name = req.param("name")?.to_string();
         Ok(load_role(req, &name).await?.is_some())
