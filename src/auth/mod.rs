@@ -1,6 +1,9 @@
 //! Auth methods: each is a backend whose login path returns an
 //! [`crate::logical::Auth`] grant; the core turns it into a token.
 
+pub mod approle;
 pub mod cert;
+pub mod jwt;
+pub mod kubernetes;
 pub mod token;
 pub mod token_fields;

@@ -18,10 +18,18 @@ pub struct BackendContext {
 pub fn new_backend(
     class: MountClass,
     backend_type: &str,
-    _ctx: &BackendContext,
+    ctx: &BackendContext,
 ) -> Result<Arc<dyn Backend>> {
     match (class, backend_type) {
+        (MountClass::Secret, "pki") => Ok(Arc::new(crate::secrets::pki::PkiBackend::new())),
+        (MountClass::Auth, "approle") => Ok(Arc::new(crate::auth::approle::AppRoleBackend::new(
+            ctx.hasher.clone(),
+        ))),
         (MountClass::Auth, "cert") => Ok(Arc::new(crate::auth::cert::CertBackend::new())),
+        (MountClass::Auth, "kubernetes") => {
+            Ok(Arc::new(crate::auth::kubernetes::KubernetesBackend::new()))
+        }
+        (MountClass::Auth, "jwt" | "oidc") => Ok(Arc::new(crate::auth::jwt::JwtBackend::new())),
         _ => Err(Error::BadRequest(format!(
             "plugin not found in the catalog: {backend_type}"
         ))),

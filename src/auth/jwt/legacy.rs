@@ -1,0 +1,147 @@
+//! The deprecated pre-`token_*` role fields (`policies`, `ttl`, `max_ttl`,
+//! `period`, `num_uses`, `bound_cidrs`) the Kubernetes and JWT roles still
+//! accept, stored beside the token fields as Vault stores them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::auth::token_fields::{parse_addrs, upgrade_duration, upgrade_list, TokenFields};
+use crate::logical::{FieldData, Result};
+
+/// The request fields [`LegacyTokenFields::upgrade`] understands.
+pub const LEGACY_FIELD_NAMES: [&str; 6] = [
+    "policies",
+    "num_uses",
+    "ttl",
+    "max_ttl",
+    "period",
+    "bound_cidrs",
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LegacyTokenFields {
+    pub policies: Vec<String>,
+    pub num_uses: i64,
+    pub ttl: i64,
+    pub max_ttl: i64,
+    pub period: i64,
+    pub bound_cidrs: Vec<String>,
+}
+
+impl LegacyTokenFields {
+    /// Vault's `tokenutil.UpgradeValue` for each alias: the new key wins, the
+    /// old key alone sets both, the new key alone clears the old value.
+    pub fn upgrade(&mut self, data: &FieldData, token: &mut TokenFields) -> Result<()> {
+        upgrade_list(
+            data,
+            "policies",
+            "token_policies",
+            &mut self.policies,
+            &mut token.token_policies,
+            |p| Ok(p.to_vec()),
+        )?;
+        upgrade_list(
+            data,
+            "bound_cidrs",
+            "token_bound_cidrs",
+            &mut self.bound_cidrs,
+            &mut token.token_bound_cidrs,
+            parse_addrs,
+        )?;
+        if data.contains("token_num_uses") {
+            self.num_uses = if data.contains("num_uses") {
+                token.token_num_uses
+            } else {
+                0
+            };
+        } else if let Some(uses) = data.int("num_uses")? {
+            self.num_uses = uses;
+            token.token_num_uses = uses;
+        }
+        upgrade_duration(
+            data,
+            "ttl",
+            "token_ttl",
+            &mut self.ttl,
+            &mut token.token_ttl,
+        )?;
+        upgrade_duration(
+            data,
+            "max_ttl",
+            "token_max_ttl",
+            &mut self.max_ttl,
+            &mut token.token_max_ttl,
+        )?;
+        upgrade_duration(
+            data,
+            "period",
+            "token_period",
+            &mut self.period,
+            &mut token.token_period,
+        )?;
+        Ok(())
+    }
+
+    /// A role loaded from storage: unset token fields fall back to the
+    /// legacy values (Vault's `role()` loaders).
+    pub fn apply_on_load(&self, token: &mut TokenFields) {
+        if token.token_ttl == 0 && self.ttl > 0 {
+            token.token_ttl = self.ttl;
+        }
+        if token.token_max_ttl == 0 && self.max_ttl > 0 {
+            token.token_max_ttl = self.max_ttl;
+        }
+        if token.token_period == 0 && self.period > 0 {
+            token.token_period = self.period;
+        }
+        if token.token_num_uses == 0 && self.num_uses > 0 {
+            token.token_num_uses = self.num_uses;
+        }
+        if token.token_policies.is_empty() && !self.policies.is_empty() {
+            token.token_policies = self.policies.clone();
+        }
+        if token.token_bound_cidrs.is_empty() && !self.bound_cidrs.is_empty() {
+            token.token_bound_cidrs = self.bound_cidrs.clone();
+        }
+    }
+
+    /// A role read shows the legacy keys only while they are set.
+    pub fn populate_data(&self, data: &mut Map<String, Value>) {
+        if !self.policies.is_empty() {
+            let v = data.get("token_policies").cloned().unwrap_or(json!([]));
+            data.insert("policies".into(), v);
+        }
+        if !self.bound_cidrs.is_empty() {
+            let v = data.get("token_bound_cidrs").cloned().unwrap_or(json!([]));
+            data.insert("bound_cidrs".into(), v);
+        }
+        if self.ttl > 0 {
+            data.insert("ttl".into(), json!(self.ttl));
+        }
+        if self.max_ttl > 0 {
+            data.insert("max_ttl".into(), json!(self.max_ttl));
+        }
+        if self.period > 0 {
+            data.insert("period".into(), json!(self.period));
+        }
+        if self.num_uses > 0 {
+            data.insert("num_uses".into(), json!(self.num_uses));
+        }
+    }
+}
+
+/// Is the TCP peer of a login inside the role's `token_bound_cidrs`? No
+/// bound → always; bound but no peer known → never.
+pub fn remote_addr_ok(req: &crate::logical::Request, bound: &[String]) -> bool {
+    if bound.is_empty() {
+        return true;
+    }
+    let Some(ip) = req.connection.remote_addr.map(|a| a.ip().to_canonical()) else {
+        return false;
+    };
+    bound
+        .iter()
+        .filter_map(|b| crate::auth::token_fields::addr_to_net(b.trim()))
+        .any(|net| net.contains(&ip))
+}
