@@ -519,3 +519,58 @@ fn writing_a_new_role_needs_create_and_changing_one_needs_update() {
     );
     assert_eq!(s.read("auth/approle/role/other").status, 404);
 }
+
+#[test]
+fn tokens_bound_to_cidrs_work_only_from_inside_them() {
+    let s = Server::dev();
+    assert_eq!(
+        s.write("sys/auth/approle", json!({"type": "approle"}))
+            .status,
+        204
+    );
+    s.write(
+        "auth/approle/role/here",
+        json!({"token_bound_cidrs": "127.0.0.1/32"}),
+    );
+    s.write(
+        "auth/approle/role/elsewhere",
+        json!({"token_bound_cidrs": "10.1.2.0/24"}),
+    );
+    let login = |role: &str| {
+        let role_id = s
+            .read(&format!("auth/approle/role/{role}/role-id"))
+            .data("role_id")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let secret_id = s
+            .write(&format!("auth/approle/role/{role}/secret-id"), json!({}))
+            .data("secret_id")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        s.send(
+            "POST",
+            "auth/approle/login",
+            None,
+            Some(
+                json!({"role_id": role_id, "secret_id": secret_id})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        )
+    };
+    let here = login("here");
+    assert_eq!(here.status, 200, "{:?}", here.json);
+    let token = here.json["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    assert_eq!(
+        s.call("GET", "auth/token/lookup-self", &token, None)
+            .data("bound_cidrs"),
+        &json!(["127.0.0.1"])
+    );
+    let elsewhere = login("elsewhere");
+    assert_eq!(elsewhere.status, 403, "{:?}", elsewhere.json);
+}

@@ -360,7 +360,13 @@ impl Core {
                 _ => None,
             }
         } else {
-            Some(self.authenticate(input.token.as_deref()).await?)
+            let token = self.authenticate(input.token.as_deref()).await?;
+            if !token.allows_address(input.connection.remote_addr.map(|a| a.ip())) {
+                return Err(Error::AclDenied {
+                    invalid_token: true,
+                });
+            }
+            Some(token)
         };
 
         let mut req = Request {
@@ -458,6 +464,14 @@ impl Core {
             output.auth = Some(renewed);
         }
         if let Some(auth) = output.response.auth.take() {
+            // A grant bound to CIDRs is refused outright from elsewhere.
+            let probe = TokenEntry {
+                bound_cidrs: auth.bound_cidrs.clone(),
+                ..Default::default()
+            };
+            if !probe.allows_address(req.connection.remote_addr.map(|a| a.ip())) {
+                return Err(Error::PermissionDenied);
+            }
             let rendered = self
                 .issue_token(&auth, &mounted, &full_path, req.token.as_ref())
                 .await?;

@@ -50,6 +50,22 @@ impl TokenEntry {
         self.policies.iter().any(|p| p == "root")
     }
 
+    /// Whether a request from `addr` may use this token (`bound_cidrs`).
+    pub fn allows_address(&self, addr: Option<std::net::IpAddr>) -> bool {
+        if self.bound_cidrs.is_empty() {
+            return true;
+        }
+        let Some(addr) = addr.map(|a| a.to_canonical()) else {
+            return false;
+        };
+        self.bound_cidrs.iter().any(|cidr| {
+            cidr.parse::<ipnet::IpNet>()
+                .map(|net| net.contains(&addr))
+                .or_else(|_| cidr.parse::<std::net::IpAddr>().map(|ip| ip == addr))
+                .unwrap_or(false)
+        })
+    }
+
     pub fn ttl_remaining(&self, now: i64) -> i64 {
         if self.expire_time == 0 {
             0

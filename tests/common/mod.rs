@@ -58,6 +58,26 @@ impl Reply {
     }
 }
 
+impl From<reqwest::blocking::Response> for Reply {
+    fn from(resp: reqwest::blocking::Response) -> Reply {
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let raw = resp.bytes().map(|b| b.to_vec()).unwrap_or_default();
+        let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            raw,
+            json,
+        }
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -132,6 +152,13 @@ impl Server {
     }
 
     fn spawn(mut cmd: Command, addr: String, root_token: String) -> Server {
+        // Built first, so a failure here leaves no server process behind.
+        // reqwest's rustls has no built-in provider here: aws-lc-rs is ours.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -147,20 +174,15 @@ impl Server {
                 }
             }
         });
-        let started = rx.recv_timeout(Duration::from_secs(20)).is_ok();
-        assert!(started, "vaultlet did not print 'Vault server started!'");
-        // reqwest's rustls has no built-in provider here: aws-lc-rs is ours.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("http client");
+        // From here on, Drop kills the child if an assertion fails.
         let server = Server {
             child,
             addr,
             root_token,
             http,
         };
+        let started = rx.recv_timeout(Duration::from_secs(20)).is_ok();
+        assert!(started, "vaultlet did not print 'Vault server started!'");
         server.wait_healthy();
         server
     }
@@ -197,22 +219,30 @@ impl Server {
         if let Some(body) = body {
             req = req.body(body);
         }
-        let resp = req.send().expect("request sent");
-        let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let raw = resp.bytes().map(|b| b.to_vec()).unwrap_or_default();
-        let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Reply {
-            status,
-            content_type,
-            raw,
-            json,
+        Reply::from(req.send().expect("request sent"))
+    }
+
+    /// A request with extra headers (e.g. PATCH's merge-patch content type).
+    pub fn send_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.header("X-Vault-Token", token);
         }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        Reply::from(req.send().expect("request sent"))
     }
 
     /// A JSON request with the given token.
