@@ -79,8 +79,7 @@ impl PolicyStore {
 
     /// Stored policy names, sorted (without `root`).
     pub async fn list(&self) -> Result<Vec<String>> {
-        let mut names = self.storage.list("").await?;
-        names.retain(|n| !n.ends_with('/'));
+        let mut names = self.storage.list_leaves("").await?;
         names.sort();
         Ok(names)
     }

@@ -165,6 +165,13 @@ impl Response {
         }
     }
 
+    /// A LIST answer: `{"keys": [...]}` (an empty list becomes Vault's 404).
+    pub fn list(keys: Vec<String>) -> Self {
+        let mut data = Map::new();
+        data.insert("keys".into(), Value::from(keys));
+        Response::data(data)
+    }
+
     pub fn raw(status: u16, content_type: &str, body: Vec<u8>) -> Self {
         Response {
             raw: Some(RawResponse {

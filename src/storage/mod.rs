@@ -40,6 +40,22 @@ pub trait Storage: Send + Sync {
     /// The direct children of `prefix`, Vault-style: leaf names, and
     /// sub-folder names with a trailing `/`, sorted, each once.
     async fn list(&self, prefix: &str) -> StorageResult<Vec<String>>;
+    /// One page of [`Storage::list`]: the children strictly after `after`,
+    /// at most `limit` of them (0 = no limit), as Vault's `ListPage`. Stores
+    /// override this to seek instead of listing everything.
+    async fn list_page(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> StorageResult<Vec<String>> {
+        let mut keys = self.list(prefix).await?;
+        keys.retain(|k| k.as_str() > after);
+        if limit > 0 {
+            keys.truncate(limit);
+        }
+        Ok(keys)
+    }
     /// Applies all writes at once, durably, or none of them.
     async fn batch(&self, ops: Vec<BatchOp>) -> StorageResult<()>;
     /// A name for `sys/seal-status` `storage_type`.
@@ -65,6 +81,70 @@ pub(crate) fn children<'a>(prefix: &str, keys: impl Iterator<Item = &'a str>) ->
     out.sort();
     out.dedup();
     out
+}
+
+/// [`children`] over keys fed in ascending order, streaming: skips children
+/// up to and including `after`, stops after `limit` (0 = no limit). Children
+/// of one folder are contiguous in key order, so deduplication is local.
+pub(crate) struct Pager<'p> {
+    prefix: &'p str,
+    after: &'p str,
+    limit: usize,
+    out: Vec<String>,
+}
+
+impl<'p> Pager<'p> {
+    pub(crate) fn new(prefix: &'p str, after: &'p str, limit: usize) -> Self {
+        Pager {
+            prefix,
+            after,
+            limit,
+            out: Vec::new(),
+        }
+    }
+
+    /// Takes the next key; `false` once the page is complete or the keys
+    /// have left the prefix.
+    pub(crate) fn push(&mut self, key: &str) -> bool {
+        let Some(rest) = key.strip_prefix(self.prefix) else {
+            return false;
+        };
+        let child = match rest.find('/') {
+            Some(i) => &rest[..=i],
+            None => rest,
+        };
+        if child.is_empty()
+            || child <= self.after
+            || self.out.last().is_some_and(|last| last == child)
+        {
+            return true;
+        }
+        if self.limit > 0 && self.out.len() == self.limit {
+            return false;
+        }
+        self.out.push(child.to_string());
+        true
+    }
+
+    pub(crate) fn into_keys(self) -> Vec<String> {
+        self.out
+    }
+}
+
+#[cfg(test)]
+fn children_page<'a>(
+    prefix: &str,
+    after: &str,
+    limit: usize,
+    keys: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    let mut page = Pager::new(prefix, after, limit);
+    for key in keys {
+        if !page.push(key) {
+            break;
+        }
+    }
+    page.into_keys()
 }
 
 /// A view of the store confined to one prefix (a mount's `logical/<uuid>/`).
@@ -115,6 +195,22 @@ impl StorageView {
         self.inner.list(&self.key(prefix)?).await
     }
 
+    /// The leaf keys directly under `prefix` (sub-folders left out).
+    pub async fn list_leaves(&self, prefix: &str) -> StorageResult<Vec<String>> {
+        let mut keys = self.list(prefix).await?;
+        keys.retain(|k| !k.ends_with('/'));
+        Ok(keys)
+    }
+
+    pub async fn list_page(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> StorageResult<Vec<String>> {
+        self.inner.list_page(&self.key(prefix)?, after, limit).await
+    }
+
     pub async fn batch(&self, ops: Vec<BatchOp>) -> StorageResult<()> {
         let ops = ops
             .into_iter()
@@ -158,6 +254,39 @@ mod tests {
     fn children_lists_leaves_and_folders_once() {
         let keys = ["a/x", "a/y/1", "a/y/2", "a/z", "b/q"];
         assert_eq!(children("a/", keys.iter().copied()), vec!["x", "y/", "z"]);
+    }
+
+    #[test]
+    fn children_page_seeks_and_limits() {
+        let keys = ["a/x", "a/y/1", "a/y/2", "a/z", "b/q"];
+        assert_eq!(
+            children_page("a/", "", 2, keys.iter().copied()),
+            vec!["x", "y/"]
+        );
+        assert_eq!(
+            children_page("a/", "x", 0, keys.iter().copied()),
+            vec!["y/", "z"]
+        );
+        assert_eq!(
+            children_page("a/", "y/", 5, keys.iter().copied()),
+            vec!["z"]
+        );
+    }
+
+    #[tokio::test]
+    async fn list_page_agrees_with_list() {
+        let store = MemoryStorage::default();
+        for k in ["p/1", "p/2", "p/3/x", "p/4", "q/1"] {
+            store.put(k, b"v".to_vec()).await.ok();
+        }
+        assert_eq!(
+            store.list_page("p/", "2", 2).await.ok(),
+            Some(vec!["3/".to_string(), "4".to_string()])
+        );
+        assert_eq!(
+            store.list_page("p/", "", 0).await.ok(),
+            store.list("p/").await.ok()
+        );
     }
 
     #[tokio::test]

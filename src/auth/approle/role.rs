@@ -164,9 +164,9 @@ impl Inner {
     }
 
     pub(super) async fn list_roles(&self, req: &mut Request) -> Result<Option<Response>> {
-        let keys = req.storage.list("role/").await?;
-        let keys: Vec<String> = keys.into_iter().filter(|k| !k.ends_with('/')).collect();
-        Ok(data_response(json!({ "keys": keys })))
+        Ok(Some(Response::list(
+            req.storage.list_leaves("role/").await?,
+        )))
     }
 
     /// `POST role/:role_name`, create or update (Vault's `pathRoleCreateUpdate`).

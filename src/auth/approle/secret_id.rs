@@ -355,9 +355,7 @@ impl Inner {
             }
         }
         keys.sort();
-        let mut data = Map::new();
-        data.insert("keys".into(), json!(keys));
-        Ok(Some(Response::data(data)))
+        Ok(Some(Response::list(keys)))
     }
 
     /// `POST role/:role_name/secret-id/lookup`: unknown or expired → 204.

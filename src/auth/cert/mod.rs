@@ -122,13 +122,9 @@ impl Backend for CertBackend {
     async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
         match (req.route, req.operation) {
             ("login", _) => login(req).await,
-            ("certs", _) => {
-                let mut names: Vec<String> = req.storage.list("cert/").await?;
-                names.retain(|n| !n.ends_with('/'));
-                let mut data = Map::new();
-                data.insert("keys".into(), json!(names));
-                Ok(Some(Response::data(data)))
-            }
+            ("certs", _) => Ok(Some(Response::list(
+                req.storage.list_leaves("cert/").await?,
+            ))),
             ("certs/:name", Read) => {
                 let name = req.param("name")?.to_string();
                 Ok(load_role(req, &name)
@@ -332,11 +328,7 @@ async fn login(req: &mut Request) -> Result<Option<Response>> {
     }
     let names = match req.data.str("name")?.filter(|n| !n.is_empty()) {
         Some(name) => vec![name.to_lowercase()],
-        None => {
-            let mut names = req.storage.list("cert/").await?;
-            names.retain(|n| !n.ends_with('/'));
-            names
-        }
+        None => req.storage.list_leaves("cert/").await?,
     };
     let mut chain_verified = false;
     for name in names {

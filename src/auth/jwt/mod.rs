@@ -202,13 +202,9 @@ impl Backend for JwtBackend {
                 .await?
                 .map(|config| Response::data(config_data(&config)))),
             ("config", _) => self.write_config(req).await,
-            ("role", _) => {
-                let mut names = req.storage.list("role/").await?;
-                names.retain(|n| !n.ends_with('/'));
-                let mut data = Map::new();
-                data.insert("keys".into(), json!(names));
-                Ok(Some(Response::data(data)))
-            }
+            ("role", _) => Ok(Some(Response::list(
+                req.storage.list_leaves("role/").await?,
+            ))),
             ("role/:name", Read) => {
                 let name = req.param("name")?.to_string();
                 Ok(load_role(req, &name)
