@@ -31,11 +31,12 @@ impl PolicyStore {
         Ok(())
     }
 
-    /// The policy text, or `None` if there is no such policy.
+    /// The policy text, or `None` if there is no such policy. `root`
+    /// exists without text, as in Vault.
     pub async fn get_raw(&self, name: &str) -> Result<Option<String>> {
         let name = name.to_lowercase();
         if name == "root" {
-            return Ok(None);
+            return Ok(Some(String::new()));
         }
         Ok(self
             .storage
@@ -45,7 +46,7 @@ impl PolicyStore {
     }
 
     pub async fn exists(&self, name: &str) -> Result<bool> {
-        Ok(name.eq_ignore_ascii_case("root") || self.get_raw(name).await?.is_some())
+        Ok(self.get_raw(name).await?.is_some())
     }
 
     /// Parses and stores a policy. Names are lower-cased; `root` is immutable.
@@ -69,8 +70,10 @@ impl PolicyStore {
 
     pub async fn delete(&self, name: &str) -> Result<()> {
         let name = name.to_lowercase();
-        if name == "root" || name == "default" {
-            return Err(Error::BadRequest(format!("cannot delete {name:?} policy")));
+        match name.as_str() {
+            "root" => return Err(Error::bad_request("cannot delete \"root\" policy")),
+            "default" => return Err(Error::bad_request("cannot delete default policy")),
+            _ => {}
         }
         self.storage.delete(&name).await?;
         self.invalidate();

@@ -131,7 +131,7 @@ impl TokenEntry {
             "accessor": self.accessor,
             "policies": self.policies,
             "token_policies": token_policies,
-            "metadata": self.meta,
+            "metadata": if self.meta.is_empty() { Value::Null } else { json!(self.meta) },
             "lease_duration": lease_duration,
             "renewable": self.renewable,
             "entity_id": "",

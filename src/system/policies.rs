@@ -21,9 +21,13 @@ pub async fn handle(core: &Core, req: &mut Request) -> Result<Option<Response>> 
             Ok(Some(Response::data(data)))
         }
         Operation::Create | Operation::Update => {
+            let mut warnings = Vec::new();
             let text = match req.data.str("policy")? {
                 Some(text) => text,
-                None if legacy => req.data.str("rules")?.unwrap_or_default(),
+                None if legacy && req.data.contains("rules") => {
+                    warnings.push("'rules' is deprecated, please use 'policy' instead".to_string());
+                    req.data.str("rules")?.unwrap_or_default()
+                }
                 None => String::new(),
             };
             if text.trim().is_empty() {
@@ -32,7 +36,14 @@ pub async fn handle(core: &Core, req: &mut Request) -> Result<Option<Response>> 
                 ));
             }
             core.policies.set(&name, &text).await?;
-            Ok(None)
+            if warnings.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(Response {
+                    warnings,
+                    ..Default::default()
+                }))
+            }
         }
         Operation::Delete => {
             core.policies.delete(&name).await?;

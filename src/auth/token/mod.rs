@@ -70,7 +70,7 @@ impl Backend for TokenBackend {
             invalid_token: true,
         })?;
         match req.route {
-            "create" | "create-orphan" => create(req, &caller),
+            "create" | "create-orphan" => create(&core, req, &caller).await,
             "lookup" | "lookup-self" | "lookup-accessor" => {
                 let target = target(&core, req, &caller).await?;
                 Ok(Some(Response::data(target.lookup_data(now_unix()))))
@@ -136,7 +136,7 @@ async fn target(core: &Arc<Core>, req: &Request, caller: &TokenEntry) -> Result<
             .tokens
             .lookup_accessor(&accessor)
             .await?
-            .ok_or_else(|| Error::bad_request("invalid accessor"));
+            .ok_or_else(|| Error::bad_request("1 error occurred:\n\t* invalid accessor\n\n"));
     }
     let token = req.data.str("token")?.unwrap_or_default();
     if token.is_empty() {
@@ -149,11 +149,11 @@ async fn target(core: &Arc<Core>, req: &Request, caller: &TokenEntry) -> Result<
     core.tokens
         .lookup(&token)
         .await?
-        .ok_or_else(|| Error::bad_request("bad token"))
+        .ok_or_else(|| Error::Forbidden("bad token".into()))
 }
 
 /// `auth/token/create[-orphan]`: validated here, minted by the core.
-fn create(req: &Request, parent: &TokenEntry) -> Result<Option<Response>> {
+async fn create(core: &Core, req: &Request, parent: &TokenEntry) -> Result<Option<Response>> {
     let data = &req.data;
     let parent_is_root = parent.is_root();
     let id = data.str("id")?.filter(|id| !id.is_empty());
@@ -239,13 +239,30 @@ fn create(req: &Request, parent: &TokenEntry) -> Result<Option<Response>> {
         token_type: Some("service".into()),
         ..Default::default()
     };
-    Ok(Some(Response::auth(auth)))
+    let mut response = Response::auth(auth.clone());
+    if auth.token_id.is_some() {
+        response.warnings.push(
+            "Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups."
+                .into(),
+        );
+    }
+    for policy in auth
+        .policies
+        .iter()
+        .filter(|p| *p != "default" && *p != "root")
+    {
+        if !core.policies.exists(policy).await? {
+            response
+                .warnings
+                .push(format!("Policy {policy:?} does not exist"));
+        }
+    }
+    Ok(Some(response))
 }
 
-/// Vault lower-cases display names and keeps `[a-z0-9-]`.
+/// Vault keeps `[a-zA-Z0-9-]` of a display name and replaces the rest.
 fn sanitize_display_name(name: &str) -> String {
-    name.to_lowercase()
-        .chars()
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
                 c
