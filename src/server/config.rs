@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use hcl::{Block, Body, Expression};
 
+use super::listener::Limits;
 use super::tls::TlsSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,8 @@ pub struct ListenerConfig {
     pub address: String,
     /// `None` when `tls_disable` is set.
     pub tls: Option<TlsSettings>,
+    /// `http_read_header_timeout`, `http_read_timeout`, `max_connections`.
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +46,8 @@ pub struct ServerConfig {
     pub api_addr: Option<String>,
     /// `seal "static"`: auto-unseal with a key from the environment or a file.
     pub seal: Option<StaticKeySource>,
+    /// `bootstrap = "FILE"`: `vault` commands to run once after start.
+    pub bootstrap: Option<PathBuf>,
     /// Warnings about stanzas we ignore.
     pub warnings: Vec<String>,
 }
@@ -72,12 +77,14 @@ impl ServerConfig {
             storage: StorageConfig::Memory,
             api_addr: None,
             seal: None,
+            bootstrap: None,
             warnings: Vec::new(),
         };
         let mut storage_seen = false;
         for attr in body.attributes() {
             match attr.key() {
                 "api_addr" => config.api_addr = expr_string(attr.expr()),
+                "bootstrap" => config.bootstrap = expr_string(attr.expr()).map(PathBuf::from),
                 "ui" | "disable_mlock" | "cluster_addr" | "log_level" | "default_lease_ttl"
                 | "max_lease_ttl" => {}
                 other => config
@@ -148,8 +155,13 @@ fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
     let address = attr(block, "address")
         .and_then(expr_string)
         .unwrap_or_else(|| "127.0.0.1:8200".into());
+    let limits = listener_limits(block)?;
     if attr(block, "tls_disable").is_some_and(expr_bool) {
-        return Ok(ListenerConfig { address, tls: None });
+        return Ok(ListenerConfig {
+            address,
+            tls: None,
+            limits,
+        });
     }
     let path = |key: &str| attr(block, key).and_then(expr_string).map(PathBuf::from);
     let (Some(cert_file), Some(key_file)) = (path("tls_cert_file"), path("tls_key_file")) else {
@@ -160,6 +172,7 @@ fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
     };
     Ok(ListenerConfig {
         address,
+        limits,
         tls: Some(TlsSettings {
             cert_file,
             key_file,
@@ -202,6 +215,37 @@ impl StaticKeySource {
     }
 }
 
+/// Vault's listener timeouts (`"10s"`, `30`, …; 0 keeps the default) and
+/// vaultlet's `max_connections`.
+fn listener_limits(block: &Block) -> Result<Limits, ConfigError> {
+    let mut limits = Limits::default();
+    let seconds = |key: &str| -> Result<Option<u64>, ConfigError> {
+        let Some(text) = attr(block, key).and_then(expr_string) else {
+            return Ok(None);
+        };
+        let secs = crate::logical::parse_duration_seconds(&text)
+            .map_err(|e| ConfigError::Invalid(format!("listener \"tcp\": {key}: {e}")))?;
+        Ok(u64::try_from(secs).ok().filter(|s| *s > 0))
+    };
+    if let Some(secs) = seconds("http_read_header_timeout")? {
+        limits.header_read_timeout = std::time::Duration::from_secs(secs);
+    }
+    if let Some(secs) = seconds("http_read_timeout")? {
+        limits.body_read_timeout = std::time::Duration::from_secs(secs);
+    }
+    if let Some(text) = attr(block, "max_connections").and_then(expr_string) {
+        limits.max_connections =
+            text.parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                    "listener \"tcp\": max_connections must be a positive integer, not {text:?}"
+                ))
+                })?;
+    }
+    Ok(limits)
+}
 fn seal(block: &Block) -> Result<StaticKeySource, ConfigError> {
     if label(block) != "static" {
         return Err(ConfigError::Invalid(format!(
@@ -269,6 +313,35 @@ mod tests {
         .expect("parses");
         let tls = config.listeners[0].tls.clone().expect("tls");
         assert_eq!(tls.min_version.as_deref(), Some("tls13"));
+    }
+
+    #[test]
+    fn listener_limits_are_configurable() {
+        let config = ServerConfig::parse(
+            "listener \"tcp\" {\n tls_disable = true\n http_read_header_timeout = \"2s\"\n http_read_timeout = 5\n max_connections = 8\n}\nstorage \"inmem\" {}",
+        )
+        .expect("parses");
+        let limits = config.listeners[0].limits;
+        assert_eq!(
+            limits.header_read_timeout,
+            std::time::Duration::from_secs(2)
+        );
+        assert_eq!(limits.body_read_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(limits.max_connections, 8);
+        let defaults =
+            ServerConfig::parse("listener \"tcp\" { tls_disable = 1 }\nstorage \"inmem\" {}")
+                .expect("parses");
+        assert_eq!(defaults.listeners[0].limits, Limits::default());
+        for bad in [
+            "max_connections = 0",
+            "max_connections = \"x\"",
+            "http_read_timeout = \"soon\"",
+        ] {
+            let text = format!(
+                "listener \"tcp\" {{\n tls_disable = 1\n {bad}\n}}\nstorage \"inmem\" {{}}"
+            );
+            assert!(ServerConfig::parse(&text).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `vaultlet server`: opens the store and the core, prints Vault's dev-mode
 //! banner when asked, and serves HTTP until SIGINT/SIGTERM.
 
+mod bootstrap;
 pub mod config;
-mod listener;
+pub mod listener;
 pub mod tls;
 
 use std::path::PathBuf;
@@ -29,6 +30,8 @@ pub struct ServerOptions {
     /// or a fresh temporary directory).
     pub dev_tls: bool,
     pub dev_tls_cert_dir: Option<PathBuf>,
+    /// A file of `vault` commands to run once after start (`-bootstrap`).
+    pub bootstrap: Option<PathBuf>,
     pub config: Option<PathBuf>,
 }
 
@@ -47,6 +50,8 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Bootstrap(#[from] bootstrap::BootstrapError),
     #[error("{0}")]
     Usage(String),
 }
@@ -56,6 +61,8 @@ const DEV_LISTEN_ADDRESS: &str = "127.0.0.1:8200";
 pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     let mut dev_ca_file = None;
     let mut seal_kind = None;
+    let mut config_bootstrap = None;
+    let mut limits = listener::Limits::default();
     let (storage, address, tls_settings): (Arc<dyn Storage>, String, Option<TlsSettings>) =
         if opts.dev {
             let address = opts
@@ -96,7 +103,9 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
                 },
                 None => SealKind::Shamir,
             });
+            config_bootstrap = config.bootstrap.clone();
             let listener = &config.listeners[0];
+            limits = listener.limits;
             (storage, listener.address.clone(), listener.tls.clone())
         };
     let tls = match &tls_settings {
@@ -105,6 +114,13 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
             tokio::spawn(reload_on_sighup(cert));
             Some(tokio_rustls::TlsAcceptor::from(config))
         }
+        None => None,
+    };
+
+    // A malformed bootstrap file stops the server before it listens.
+    let bootstrap_file = opts.bootstrap.clone().or(config_bootstrap);
+    let bootstrap_commands = match &bootstrap_file {
+        Some(path) => Some(bootstrap::load(path)?),
         None => None,
     };
 
@@ -134,6 +150,9 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
             .await
             .map_err(|e| ServerError::Core(e.to_string()))?
             .1;
+        core.mount_dev_kv("2")
+            .await
+            .map_err(|e| ServerError::Core(e.to_string()))?;
         if !opts.dev_no_store_token {
             store_token_helper(&token);
         }
@@ -153,8 +172,93 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     let tidy_core = core.clone();
     tokio::spawn(async move { tidy_tokens_periodically(tidy_core).await });
 
-    listener::serve(listener, tls, router(AppState { core }), shutdown_signal()).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown_signal() => {},
+            _ = stopped => {},
+        }
+    };
+    let server = tokio::spawn(listener::serve(
+        listener,
+        tls.clone(),
+        router(AppState { core: core.clone() }),
+        limits,
+        shutdown,
+    ));
+    let mut failure = None;
+    if let (Some(path), Some(commands)) = (&bootstrap_file, bootstrap_commands) {
+        let port = bound.rsplit(':').next().unwrap_or("8200");
+        let address = format!("{scheme}://127.0.0.1:{port}");
+        if let Err(err) = apply_bootstrap(&core, path, commands, address, root_token).await {
+            eprintln!("Error: {err}");
+            failure = Some(err);
+            let _ = stop.send(());
+        }
+    }
+    let _ = server.await;
     tracing::info!("shutdown complete");
+    failure.map_or(Ok(()), Err)
+}
+
+/// Runs the bootstrap file once: always in dev mode; on a durable store
+/// only if this store has not recorded a run. A new store behind a static
+/// seal is initialized first (its root token is printed once).
+async fn apply_bootstrap(
+    core: &Arc<Core>,
+    path: &std::path::Path,
+    commands: Vec<bootstrap::Command>,
+    address: String,
+    dev_root_token: Option<String>,
+) -> Result<(), ServerError> {
+    let failed =
+        |message: String| ServerError::Usage(format!("bootstrap {}: {message}", path.display()));
+    let core_err = |e: crate::logical::Error| failed(e.to_string());
+    let durable = core.seal().is_some();
+    let token = match dev_root_token {
+        Some(token) => token,
+        None if !core.is_initialized() => {
+            if !core.seal().is_some_and(|s| s.is_static()) {
+                return Err(failed(
+                    "a new store can only be bootstrapped with a static seal (auto-unseal); otherwise initialize and unseal it first and set VAULT_TOKEN".into(),
+                ));
+            }
+            let (_, root) = core.initialize(0, 0, None).await.map_err(core_err)?;
+            println!("Vault was initialized for the bootstrap (static seal).\n\nInitial Root Token: {root}\n");
+            root
+        }
+        None if core.is_sealed() => {
+            println!("bootstrap: the store is sealed; {} is not applied (unseal and restart to apply it if it never ran)", path.display());
+            return Ok(());
+        }
+        None => {
+            if core
+                .storage
+                .get(bootstrap::RECORD_KEY)
+                .await
+                .map_err(|e| failed(e.to_string()))?
+                .is_some()
+            {
+                println!(
+                    "bootstrap: {} was applied to this store before; not running it again",
+                    path.display()
+                );
+                return Ok(());
+            }
+            std::env::var("VAULT_TOKEN").ok().filter(|t| !t.is_empty()).ok_or_else(|| {
+                failed("the store is already initialized: set VAULT_TOKEN to a root token to bootstrap it".into())
+            })?
+        }
+    };
+    tokio::task::spawn_blocking(move || bootstrap::run_commands(&commands, &address, &token))
+        .await
+        .map_err(|e| failed(e.to_string()))??;
+    if durable {
+        core.storage
+            .put(bootstrap::RECORD_KEY, b"1".to_vec())
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+    }
     Ok(())
 }
 
@@ -164,7 +268,22 @@ fn store_token_helper(token: &str) {
         return;
     };
     let path = PathBuf::from(home).join(".vault-token");
-    if let Err(err) = std::fs::write(&path, token) {
+    // Owner-only, as Vault's token helper: the file holds a root token.
+    let written = {
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut file| {
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                file.write_all(token.as_bytes())
+            })
+    };
+    if let Err(err) = written {
         tracing::warn!(path = %path.display(), %err, "could not write the token helper file");
     }
 }
