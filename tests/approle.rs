@@ -574,3 +574,81 @@ fn tokens_bound_to_cidrs_work_only_from_inside_them() {
     let elsewhere = login("elsewhere");
     assert_eq!(elsewhere.status, 403, "{:?}", elsewhere.json);
 }
+
+#[test]
+fn disabling_the_auth_method_revokes_the_tokens_it_issued() {
+    let s = Server::dev();
+    assert_eq!(
+        s.write("sys/auth/approle", json!({"type": "approle"}))
+            .status,
+        204
+    );
+    s.write(
+        "auth/approle/role/app",
+        json!({"token_policies": "default"}),
+    );
+    let role_id = s
+        .read("auth/approle/role/app/role-id")
+        .data("role_id")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let secret_id = s
+        .write("auth/approle/role/app/secret-id", json!({}))
+        .data("secret_id")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let login = s.send(
+        "POST",
+        "auth/approle/login",
+        None,
+        Some(
+            json!({"role_id": role_id, "secret_id": secret_id})
+                .to_string()
+                .into_bytes(),
+        ),
+    );
+    let token = login.json["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    assert_eq!(
+        s.call("GET", "auth/token/lookup-self", &token, None).status,
+        200
+    );
+    assert_eq!(s.delete("sys/auth/approle").status, 204);
+    assert_eq!(
+        s.call("GET", "auth/token/lookup-self", &token, None).status,
+        403
+    );
+    assert_eq!(
+        s.read("auth/token/lookup-self").status,
+        200,
+        "other tokens stay"
+    );
+}
+
+#[test]
+fn auth_mounts_tune_through_sys_mounts_auth_as_the_cli_sends_it() {
+    let s = Server::dev();
+    assert_eq!(
+        s.write("sys/auth/approle", json!({"type": "approle"}))
+            .status,
+        204
+    );
+    let tune = s.write(
+        "sys/mounts/auth/approle/tune",
+        json!({"default_lease_ttl": "1h", "max_lease_ttl": ""}),
+    );
+    assert_eq!(tune.status, 204, "{:?}", tune.json);
+    assert_eq!(
+        s.read("sys/auth/approle/tune").data("default_lease_ttl"),
+        3600
+    );
+    assert_eq!(
+        s.read("sys/mounts/auth/approle/tune")
+            .data("default_lease_ttl"),
+        3600
+    );
+}

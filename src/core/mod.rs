@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use serde_json::{Map, Value};
 
 use self::audit::{AuditBroker, AuditRequest, AuditedResponse};
-use self::catalog::{new_backend, BackendContext};
+use self::catalog::{backend_for_entry, BackendContext};
 use self::keys::Hasher;
 use self::mounts::{MountClass, MountEntry, MountTable, Mounted};
 use self::policy::Capability;
@@ -176,6 +176,13 @@ impl Core {
             let backend = self.build_backend(&entry)?;
             self.mounts.install(entry, backend);
         }
+        // `cubbyhole/` and `identity/` exist on every Vault server: mount
+        // (and so persist) them on a fresh store or one that predates them.
+        for entry in builtin_secret_mounts() {
+            if self.mounts.find(entry.class, &entry.path).is_none() {
+                self.mount(entry).await?;
+            }
+        }
         self.policies.ensure_default().await?;
         self.audit.load().await?;
         self.sealed.store(false, Ordering::SeqCst);
@@ -191,9 +198,9 @@ impl Core {
             "token" => Ok(Arc::new(crate::auth::token::TokenBackend::new(
                 self.self_ref.clone(),
             ))),
-            other => {
+            _ => {
                 let ctx = self.backend_context.get().ok_or(Error::Sealed)?;
-                new_backend(entry.class, other, ctx)
+                backend_for_entry(entry, ctx)
             }
         }
     }
@@ -236,16 +243,21 @@ impl Core {
             }
             None => Vec::new(),
         };
+        // A chosen root token id (dev mode) is made like `token create`.
+        let (display_name, path) = match root_token_id {
+            Some(_) => ("token", "auth/token/create"),
+            None => ("root", "auth/token/root"),
+        };
         let auth = Auth {
             policies: vec!["root".into()],
-            display_name: "root".into(),
+            display_name: display_name.into(),
             token_id: root_token_id,
             orphan: true,
             no_default_policy: true,
             ..Default::default()
         };
         let origin = TokenOrigin {
-            path: "auth/token/root",
+            path,
             parent: None,
             mount_ttls: self.system_ttls,
         };
@@ -283,6 +295,48 @@ impl Core {
             self.policies.invalidate();
             self.audit.clear();
         }
+    }
+
+    /// Dev mode's `secret/`: KV version `version` ("2" as Vault's
+    /// `server -dev`, "1" for `-dev-kv-v1`).
+    pub async fn mount_dev_kv(&self, version: &str) -> Result<()> {
+        let mut entry = MountEntry::new(
+            MountClass::Secret,
+            "secret",
+            "kv",
+            "key/value secret storage",
+        );
+        entry.options = Some(std::collections::BTreeMap::from([(
+            "version".to_string(),
+            version.to_string(),
+        )]));
+        self.mount(entry).await
+    }
+
+    /// Upgrades the KV mount at `path` from version 1 to 2 after its options
+    /// were tuned: rewrites its data and swaps in the versioned backend.
+    pub async fn upgrade_kv_mount(&self, path: &str) -> Result<()> {
+        let mounted = self
+            .mounts
+            .find(MountClass::Secret, path)
+            .ok_or_else(|| Error::BadRequest(format!("no mount at {path}")))?;
+        crate::secrets::kv::upgrade_v1_to_v2(&mounted.storage).await?;
+        let backend = self.build_backend(&mounted.entry)?;
+        self.mounts.install(mounted.entry, backend);
+        Ok(())
+    }
+
+    /// Unmounts a backend and deletes its data; disabling an auth method
+    /// also revokes every token it issued, as Vault does.
+    pub async fn unmount(&self, class: MountClass, path: &str) -> Result<()> {
+        let Some(mounted) = self.mounts.find(class, path) else {
+            return Ok(());
+        };
+        self.mounts.unmount(class, path).await?;
+        if class == MountClass::Auth {
+            self.tokens.revoke_by_path_prefix(&mounted.prefix).await?;
+        }
+        Ok(())
     }
 
     /// Mounts a new backend of `backend_type` at `path`.
@@ -407,8 +461,15 @@ impl Core {
         if !route.supports(req.operation) {
             return Err(Error::UnsupportedOperation);
         }
-        if let Some(token) = req.token.as_ref().filter(|_| !unauthenticated) {
+        if let Some(token) = req.token.as_mut().filter(|_| !unauthenticated) {
             self.tokens.use_token(token).await?;
+            // What the request sees is the count after this use; the last
+            // use shows -1, as Vault's token store does.
+            token.num_uses = match token.num_uses {
+                0 => 0,
+                1 => -1,
+                n => n - 1,
+            };
         }
 
         // User lockout applies to the unauthenticated paths of auth mounts.
@@ -549,6 +610,7 @@ fn default_mounts() -> Vec<MountEntry> {
         "system endpoints used for control, policy and debugging",
     );
     sys.config.passthrough_request_headers = vec!["Accept".into()];
+    sys.seal_wrap = true;
     vec![
         sys,
         MountEntry::new(
@@ -558,6 +620,21 @@ fn default_mounts() -> Vec<MountEntry> {
             "token based credentials",
         ),
     ]
+}
+
+/// The secrets engines every Vault server has besides `sys/`.
+fn builtin_secret_mounts() -> Vec<MountEntry> {
+    let mut cubbyhole = MountEntry::new(
+        MountClass::Secret,
+        "cubbyhole",
+        "cubbyhole",
+        "per-token private secret storage",
+    );
+    cubbyhole.local = true;
+    let mut identity =
+        MountEntry::new(MountClass::Secret, "identity", "identity", "identity store");
+    identity.config.passthrough_request_headers = vec!["Authorization".into()];
+    vec![cubbyhole, identity]
 }
 
 /// The ACL capability an operation needs.

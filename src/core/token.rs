@@ -435,6 +435,22 @@ impl TokenStore {
         Ok(out)
     }
 
+    /// Revokes every token created through a path under `prefix` (an auth
+    /// mount being disabled takes its tokens with it).
+    pub async fn revoke_by_path_prefix(&self, prefix: &str) -> Result<usize> {
+        let mut revoked = 0;
+        for hashed in self.storage.list(ID_PREFIX).await? {
+            let key = format!("{ID_PREFIX}{hashed}");
+            if let Some(entry) = self.storage.get_json::<TokenEntry>(&key).await? {
+                if entry.path.starts_with(prefix) {
+                    self.revoke_tree(&entry).await?;
+                    revoked += 1;
+                }
+            }
+        }
+        Ok(revoked)
+    }
+
     /// Deletes every expired token (run periodically: logins pile up).
     pub async fn tidy(&self) -> Result<usize> {
         let now = now_unix();

@@ -1,2 +1,5 @@
 //! Secrets engines.
+pub mod cubbyhole;
+pub mod identity;
+pub mod kv;
 pub mod pki;

@@ -24,6 +24,11 @@ pub async fn handle(core: &Core, req: &mut Request) -> Result<Option<Response>> 
         return Ok(Some(list(core, class)));
     };
     if let Some(mount) = path.strip_suffix("/tune") {
+        // `vault auth tune` tunes through `sys/mounts/auth/<path>/tune`.
+        let (class, mount) = match mount.strip_prefix("auth/") {
+            Some(auth_path) if class == MountClass::Secret => (MountClass::Auth, auth_path),
+            _ => (class, mount),
+        };
         return match req.operation {
             Operation::Read => read_tune(core, class, mount),
             Operation::Create | Operation::Update => tune(core, class, mount, &req.data).await,
@@ -45,7 +50,7 @@ pub async fn handle(core: &Core, req: &mut Request) -> Result<Option<Response>> 
                     "token credential backend cannot be disabled",
                 ));
             }
-            core.mounts.unmount(class, &path).await?;
+            core.unmount(class, &path).await?;
             Ok(None)
         }
         _ => Err(Error::UnsupportedOperation),
@@ -340,7 +345,14 @@ async fn tune(
     if let Some(description) = data.str("description")? {
         entry.description = description;
     }
+    let mut kv_upgrade = None;
     if let Some(options) = options(data)? {
+        if class == MountClass::Secret && entry.backend_type == "kv" {
+            kv_upgrade = crate::secrets::kv::check_version_tune(
+                entry.options.as_ref(),
+                options.get("version").map(String::as_str),
+            )?;
+        }
         let merged = entry.options.get_or_insert_with(BTreeMap::new);
         merged.extend(options);
     }
@@ -348,6 +360,11 @@ async fn tune(
     core.mounts
         .update_entry(class, path, |stored| *stored = entry)
         .await?;
+    // KV version 1 → 2: rewrite the data and serve it versioned, as Vault.
+    if let Some(warning) = kv_upgrade {
+        core.upgrade_kv_mount(path).await?;
+        return Ok(Some(Response::default().with_warning(warning)));
+    }
     Ok(None)
 }
 

@@ -1,0 +1,221 @@
+//! The KV secrets engine (`type = "kv"`): version 1 (`options.version` `"1"`
+//! or absent) is a plain key/value store, version 2 (`"2"`, the dev server's
+//! `secret/`) keeps versions with metadata, check-and-set and soft deletes.
+//! The cubbyhole engine reuses the version 1 storage helpers.
+
+mod v1;
+mod v2;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::logical::{Backend, Error, Result};
+use crate::storage::StorageView;
+
+pub(crate) use v1::list_prefix;
+pub use v1::KvV1Backend;
+pub use v2::KvV2Backend;
+
+/// Builds the KV backend the mount options ask for. Vault's factory accepts
+/// `"1"`, `""` (or no version) and `"2"`; anything else builds nothing.
+pub fn new_backend(options: Option<&BTreeMap<String, String>>) -> Result<Arc<dyn Backend>> {
+    match options.and_then(|o| o.get("version")).map(String::as_str) {
+        None | Some("" | "1") => Ok(Arc::new(KvV1Backend::new())),
+        Some("2") => Ok(Arc::new(KvV2Backend::new())),
+        Some(_) => Err(Error::bad_request(
+            "nil backend of type \"kv\" returned from factory",
+        )),
+    }
+}
+
+/// The KV version a mount's options select (absent or `""` → 1).
+fn version_of(options: Option<&BTreeMap<String, String>>) -> i64 {
+    options
+        .and_then(|o| o.get("version"))
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(1)
+}
+
+/// Checks a `sys/mounts/<kv mount>/tune` of `options.version` as Vault does
+/// (only 1 or 2, never a downgrade). Returns the warning Vault answers when
+/// the mount must be upgraded from version 1 to 2.
+pub fn check_version_tune(
+    current: Option<&BTreeMap<String, String>>,
+    requested: Option<&str>,
+) -> Result<Option<String>> {
+    let Some(requested) = requested else {
+        return Ok(None);
+    };
+    let trimmed = requested.trim();
+    let new = if trimmed.is_empty() {
+        0
+    } else {
+        trimmed.parse::<i64>().map_err(|_| {
+            Error::BadRequest(format!(
+                "unable to parse options: strconv.ParseInt: parsing {requested:?}: invalid syntax"
+            ))
+        })?
+    };
+    if !(1..=2).contains(&new) {
+        return Err(Error::BadRequest(format!(
+            "invalid version provided: {new}"
+        )));
+    }
+    let old = version_of(current);
+    if new < old {
+        return Err(Error::BadRequest(format!(
+            "cannot downgrade mount from version {old}"
+        )));
+    }
+    Ok((new > old).then(|| {
+        format!(
+            "Upgrading mount from version {old} to version {new}. This mount will be unavailable for a brief period and will resume service shortly."
+        )
+    }))
+}
+
+/// Rewrites a version 1 mount's data in the version 2 layout: every entry
+/// becomes version 1 of its key. One atomic batch (old keys deleted first,
+/// so a version 1 key named like a version 2 record cannot collide).
+pub async fn upgrade_v1_to_v2(storage: &StorageView) -> Result<()> {
+    let mut leaves = Vec::new();
+    let mut stack = vec![String::new()];
+    while let Some(dir) = stack.pop() {
+        for child in storage.list(&dir).await? {
+            let key = format!("{dir}{child}");
+            if child.ends_with('/') {
+                stack.push(key);
+            } else {
+                leaves.push(key);
+            }
+        }
+    }
+    let mut entries = Vec::with_capacity(leaves.len());
+    for key in &leaves {
+        if let Some(data) = read_entry(storage, key).await? {
+            entries.push((key.clone(), data));
+        }
+    }
+    let mut ops: Vec<crate::storage::BatchOp> = leaves
+        .into_iter()
+        .map(crate::storage::BatchOp::Delete)
+        .collect();
+    let now = now_nanos();
+    for (key, data) in entries {
+        ops.extend(v2::upgraded_entry(&key, &data, now)?);
+    }
+    storage.batch(ops).await?;
+    Ok(())
+}
+
+/// The keys directly under `prefix` (`a/` for folders), as a LIST answers.
+pub(crate) async fn list_keys(storage: &StorageView, prefix: &str) -> Result<Vec<String>> {
+    Ok(storage.list(prefix).await?)
+}
+
+/// A LIST answer, `{"keys": [...]}` (the core turns an empty one into 404).
+pub(crate) fn keys_response(keys: Vec<String>) -> crate::logical::Response {
+    let mut data = Map::new();
+    data.insert("keys".into(), Value::from(keys));
+    crate::logical::Response::data(data)
+}
+
+/// Reads an unversioned entry (a JSON object).
+pub(crate) async fn read_entry(
+    storage: &StorageView,
+    key: &str,
+) -> Result<Option<Map<String, Value>>> {
+    Ok(storage.get_json(key).await?)
+}
+
+/// The current time in Unix nanoseconds.
+pub(crate) fn now_nanos() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64
+}
+
+/// A time as Vault's KV engine prints it (`ptypesTimestampToString`):
+/// RFC 3339 with trimmed nanoseconds, `""` for no time.
+pub(crate) fn timestamp_string(nanos: i64) -> String {
+    if nanos == 0 {
+        return String::new();
+    }
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)) else {
+        return String::new();
+    };
+    let mut out = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let frac = t.nanosecond();
+    if frac != 0 {
+        let digits = format!("{frac:09}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_print_as_go_rfc3339_nano() {
+        assert_eq!(timestamp_string(0), "");
+        assert_eq!(
+            timestamp_string(1_795_831_184_294_865_228),
+            "2026-11-28T01:59:44.294865228Z"
+        );
+        assert_eq!(
+            timestamp_string(1_795_831_184_500_000_000),
+            "2026-11-28T01:59:44.5Z"
+        );
+        assert_eq!(
+            timestamp_string(1_795_831_184_000_000_000),
+            "2026-11-28T01:59:44Z"
+        );
+    }
+
+    #[test]
+    fn the_factory_follows_the_version_option() {
+        let opts = |v: &str| BTreeMap::from([("version".to_string(), v.to_string())]);
+        assert!(new_backend(None).is_ok());
+        assert!(new_backend(Some(&opts("1"))).is_ok());
+        assert!(new_backend(Some(&opts("2"))).is_ok());
+        assert!(new_backend(Some(&opts("3"))).is_err());
+    }
+
+    #[test]
+    fn version_tunes_only_upgrade() {
+        let opts = |v: &str| BTreeMap::from([("version".to_string(), v.to_string())]);
+        assert!(matches!(check_version_tune(None, None), Ok(None)));
+        assert!(matches!(check_version_tune(None, Some("1")), Ok(None)));
+        assert!(matches!(check_version_tune(None, Some("2")), Ok(Some(_))));
+        assert!(matches!(
+            check_version_tune(Some(&opts("2")), Some("2")),
+            Ok(None)
+        ));
+        let err = |r: Result<Option<String>>| r.err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            err(check_version_tune(Some(&opts("2")), Some("1"))),
+            "cannot downgrade mount from version 2"
+        );
+        assert_eq!(
+            err(check_version_tune(None, Some("3"))),
+            "invalid version provided: 3"
+        );
+        assert_eq!(
+            err(check_version_tune(None, Some(""))),
+            "invalid version provided: 0"
+        );
+    }
+}

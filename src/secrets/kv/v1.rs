@@ -1,0 +1,111 @@
+//! KV version 1 (Vault's passthrough backend): `*path` read, write, list and
+//! delete, one JSON object per key, no versions. A read carries the mount's
+//! default lease TTL as `lease_duration` (or the entry's own `ttl`/`lease`),
+//! without a lease ID, as Vault's non-leased passthrough does.
+
+use serde_json::{Map, Value};
+
+use super::{keys_response, list_keys, read_entry};
+use crate::logical::{
+    parse_duration_seconds, Backend, Error, Lease, Operation, PathSpec, Request, Response, Result,
+};
+
+use Operation::{Delete, List, Read, Update};
+
+static PATHS: &[PathSpec] = &[
+    PathSpec::new("", &[Read, List, Update, Delete]),
+    PathSpec::new("*path", &[Read, List, Update, Delete]).existence_check(),
+];
+
+#[derive(Default)]
+pub struct KvV1Backend;
+
+impl KvV1Backend {
+    pub fn new() -> Self {
+        KvV1Backend
+    }
+}
+
+/// The key a request addresses (`""` at the mount root).
+fn key_of(req: &Request) -> String {
+    req.params
+        .get("path")
+        .map(|p| p.trim_end_matches('/').to_string())
+        .unwrap_or_default()
+}
+
+/// The LIST prefix for a request path: `""` or `dir/`.
+pub(crate) fn list_prefix(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!("{key}/")
+    }
+}
+
+/// The TTL a KV v1 read reports: the entry's `ttl` (or `lease`) when it
+/// parses as a duration, else the mount's default lease TTL.
+fn entry_ttl(data: &Map<String, Value>, default_ttl: i64) -> i64 {
+    let raw = data.get("ttl").or_else(|| data.get("lease"));
+    let parsed = match raw {
+        Some(Value::String(s)) => parse_duration_seconds(s).ok(),
+        Some(Value::Number(n)) => n.as_i64().filter(|s| *s >= 0),
+        _ => None,
+    };
+    parsed.unwrap_or(default_ttl)
+}
+
+#[async_trait::async_trait]
+impl Backend for KvV1Backend {
+    fn paths(&self) -> &'static [PathSpec] {
+        PATHS
+    }
+
+    async fn exists(&self, req: &mut Request) -> Result<bool> {
+        let key = key_of(req);
+        Ok(!key.is_empty() && req.storage.get(&key).await?.is_some())
+    }
+
+    async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
+        let key = key_of(req);
+        match req.operation {
+            Operation::List => {
+                let keys = list_keys(&req.storage, &list_prefix(&key)).await?;
+                Ok(Some(keys_response(keys)))
+            }
+            Operation::Read => {
+                if key.is_empty() {
+                    return Ok(None);
+                }
+                let Some(data) = read_entry(&req.storage, &key).await? else {
+                    return Ok(None);
+                };
+                let ttl = entry_ttl(&data, req.ttls.default_ttl);
+                let mut response = Response::data(data);
+                response.lease = Some(Lease {
+                    id: String::new(),
+                    ttl,
+                    renewable: false,
+                });
+                Ok(Some(response))
+            }
+            Operation::Create | Operation::Update => {
+                if key.is_empty() {
+                    return Err(Error::bad_request("missing path"));
+                }
+                if req.data.raw().is_empty() {
+                    return Err(Error::bad_request("missing data fields"));
+                }
+                req.storage.put_json(&key, req.data.raw()).await?;
+                Ok(None)
+            }
+            Operation::Delete => {
+                if !key.is_empty() {
+                    req.storage.delete(&key).await?;
+                }
+                Ok(None)
+            }
+            Operation::Patch => Err(Error::UnsupportedOperation),
+        }
+    }
+}
