@@ -59,7 +59,12 @@ type recorder struct {
 }
 
 func newRecorder(t testing.TB) *recorder {
-	target, err := url.Parse(server.Addr)
+	return newRecorderTo(t, server.Addr)
+}
+
+// newRecorderTo is a recording proxy in front of the server at addr.
+func newRecorderTo(t testing.TB, addr string) *recorder {
+	target, err := url.Parse(addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,12 @@ func (p *e2ePKI) signPath() string { return p.intMount + "/sign/" + p.role }
 // booleans where it sends strings.
 func setupE2EPKI(t *testing.T, configureWithRoot bool) *e2ePKI {
 	t.Helper()
-	c := rootClient(t)
+	return setupE2EPKIOn(t, rootClient(t), configureWithRoot)
+}
+
+// setupE2EPKIOn is setupE2EPKI against the server c talks to.
+func setupE2EPKIOn(t *testing.T, c *vaultHTTP, configureWithRoot bool) *e2ePKI {
+	t.Helper()
 	id := randomID(t)
 	p := &e2ePKI{id: id, rootMount: id + "-root-ca", intMount: id + "-intermediate-ca", role: id + "-role",
 		approleMount: id + "-auth-approle", configureWithRoot: configureWithRoot}
@@ -135,17 +140,35 @@ func configureURLs(t *testing.T, c *vaultHTTP, mount string) {
 // (TLS listener, caBundle) slot in here once the server supports them;
 // prepare gets the cmEnv before Setup for such reactors.
 type authMethod struct {
-	name      string
-	configure func(t *testing.T, p *e2ePKI, ns string) ([]runtime.Object, cmapi.VaultAuth)
+	name string
+	// configure creates the server-side configuration through c (a root
+	// client of the server the Issuer will use) and returns the Secrets and
+	// spec.vault.auth. tgt.server is already the Issuer's spec.vault.server.
+	configure func(t *testing.T, p *e2ePKI, ns string, c *vaultHTTP, tgt *issuerTarget) ([]runtime.Object, cmapi.VaultAuth)
 	prepare   func(t *testing.T, e *cmEnv, p *e2ePKI)
 	// expectLogin is the login path the Issuer must call ("" for none).
 	expectLogin func(p *e2ePKI) string
+	// afterSetup, when set, runs after a successful Issuer Setup (e.g. to
+	// check what the login reactor or TokenReview endpoint saw).
+	afterSetup func(t *testing.T, p *e2ePKI)
+	// loginCount, for a direct (unproxied) target, counts the logins the
+	// server has recorded for this method (tokens it issued): it must grow by
+	// one at Setup and at every CertificateRequest.
+	loginCount func(t *testing.T, p *e2ePKI, c *vaultHTTP) int
+}
+
+// issuerTarget is where the Issuer points.
+type issuerTarget struct {
+	server   string     // spec.vault.server
+	caBundle []byte     // spec.vault.caBundle
+	proxy    *recorder  // the recording proxy in front of the server; nil when cert-manager connects directly (TLS client certificates)
+	root     *vaultHTTP // root client of the server
 }
 
 var e2eAuthMethods = []authMethod{
 	{
 		name: "AppRole",
-		configure: func(t *testing.T, p *e2ePKI, ns string) ([]runtime.Object, cmapi.VaultAuth) {
+		configure: func(t *testing.T, p *e2ePKI, ns string, _ *vaultHTTP, _ *issuerTarget) ([]runtime.Object, cmapi.VaultAuth) {
 			s := &corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vault-approle"},
 				Data:       map[string][]byte{"secretkey": []byte(p.secretID)},
@@ -160,10 +183,10 @@ var e2eAuthMethods = []authMethod{
 	},
 	{
 		name: "TokenSecretRef",
-		configure: func(t *testing.T, p *e2ePKI, ns string) ([]runtime.Object, cmapi.VaultAuth) {
+		configure: func(t *testing.T, p *e2ePKI, ns string, c *vaultHTTP, _ *issuerTarget) ([]runtime.Object, cmapi.VaultAuth) {
 			// A token limited to the role's policy (not the root token), so
 			// the ACL is really exercised.
-			tok := rootClient(t).apiWrite("auth/token/create", map[string]any{
+			tok := c.apiWrite("auth/token/create", map[string]any{
 				"policies": []string{p.role}, "ttl": "1h",
 			}).expect(t, 200)
 			auth, _ := tok.JSON["auth"].(map[string]any)
@@ -181,6 +204,7 @@ var e2eAuthMethods = []authMethod{
 		},
 		expectLogin: func(p *e2ePKI) string { return "" },
 	},
+	kubernetesServiceAccountRef,
 }
 
 // e2eCert is one Certificate of cert-manager's Vault conformance checks.
@@ -250,26 +274,56 @@ func TestE2ELayout_IntermediateMountSignsLeavesForEveryAuthMethod(t *testing.T) 
 }
 
 func runE2EIssuer(t *testing.T, p *e2ePKI, am authMethod) {
-	const ns = "e2e"
 	proxy := newRecorder(t)
-	secrets, auth := am.configure(t, p, ns)
+	runE2EIssuerAt(t, p, am, &issuerTarget{server: proxy.URL(), proxy: proxy, root: rootClient(t)})
+}
+
+// runE2EIssuerAt runs one auth method's Issuer against tgt: Setup, then every
+// e2eCert. Through the recording proxy it also asserts the exchanges; for a
+// direct target it counts the server's logins with am.loginCount instead.
+func runE2EIssuerAt(t *testing.T, p *e2ePKI, am authMethod, tgt *issuerTarget) {
+	const ns = "e2e"
+	proxy := tgt.proxy
+	secrets, auth := am.configure(t, p, ns, tgt.root, tgt)
 	iss := &cmapi.Issuer{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vault-issuer"},
 		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{Vault: &cmapi.VaultIssuer{
-			Path: p.signPath(), Server: proxy.URL(), Auth: auth,
+			Path: p.signPath(), Server: tgt.server, Auth: auth, CABundle: tgt.caBundle,
 		}}},
 	}
 	env := newCMEnv(t, proxy, secrets, []runtime.Object{iss})
 	if am.prepare != nil {
 		am.prepare(t, env, p)
 	}
-	mark := proxy.mark()
+	direct := proxy == nil
+	if direct && am.loginCount == nil {
+		t.Fatalf("auth method %s on a direct target needs loginCount", am.name)
+	}
+	exchanges := func(mark int) string {
+		if direct {
+			return " (direct connection: not recorded)"
+		}
+		return describeExchanges(proxy.since(mark))
+	}
+	mark, logins := 0, 0
+	if direct {
+		logins = am.loginCount(t, p, tgt.root)
+	} else {
+		mark = proxy.mark()
+	}
 	got, err := env.setupIssuer(ns, iss.Name)
 	if c := issuerReady(got); err != nil || c.Status != cmmeta.ConditionTrue || c.Reason != "VaultVerified" || c.Message != "Vault verified" {
 		t.Fatalf("Issuer Setup: err=%v, Ready=%s/%s/%q, want True/VaultVerified/\"Vault verified\"; exchanges:%s",
-			err, c.Status, c.Reason, c.Message, describeExchanges(proxy.since(mark)))
+			err, c.Status, c.Reason, c.Message, exchanges(mark))
 	}
-	if lp := am.expectLogin(p); lp != "" {
+	if am.afterSetup != nil {
+		am.afterSetup(t, p)
+	}
+	if direct {
+		if n := am.loginCount(t, p, tgt.root); n != logins+1 {
+			t.Fatalf("Issuer Setup: the server recorded %d new %s login(s), want 1", n-logins, am.name)
+		}
+	} else if lp := am.expectLogin(p); lp != "" {
 		ls := proxy.matching(mark, "POST", lp)
 		if len(ls) != 1 || ls[0].Status != 200 {
 			t.Fatalf("want one successful POST %s during Setup, got:%s", lp, describeExchanges(proxy.since(mark)))
@@ -299,15 +353,27 @@ func runE2EIssuer(t *testing.T, p *e2ePKI, am authMethod) {
 				crt.Spec.OtherNames = []cmapi.OtherName{{OID: "1.3.6.1.4.1.311.20.2.3", UTF8Value: ec.upn}}
 			}
 			cr, pk := requestFor(t, crt)
-			mark := proxy.mark()
-			done, err := env.sync(cr)
-			xs := proxy.since(mark)
-			if c := readyCondition(done); err != nil || c.Status != cmmeta.ConditionTrue || c.Reason != cmapi.CertificateRequestReasonIssued {
-				t.Fatalf("CertificateRequest: Sync err=%v, Ready=%s/%s/%q, want True/Issued; exchanges:%s", err, c.Status, c.Reason, c.Message, describeExchanges(xs))
+			mark, logins := 0, 0
+			if direct {
+				logins = am.loginCount(t, p, tgt.root)
+			} else {
+				mark = proxy.mark()
 			}
-			signs := proxy.matching(mark, "POST", "/v1/"+p.signPath())
-			if len(signs) != 1 || signs[0].Status != 200 {
-				t.Fatalf("want exactly one POST /v1/%s answered 200, got:%s", p.signPath(), describeExchanges(xs))
+			done, err := env.sync(cr)
+			if c := readyCondition(done); err != nil || c.Status != cmmeta.ConditionTrue || c.Reason != cmapi.CertificateRequestReasonIssued {
+				t.Fatalf("CertificateRequest: Sync err=%v, Ready=%s/%s/%q, want True/Issued; exchanges:%s", err, c.Status, c.Reason, c.Message, exchanges(mark))
+			}
+			var signs []exchange
+			if direct {
+				// cert-manager logs in for every request.
+				if n := am.loginCount(t, p, tgt.root); n != logins+1 {
+					t.Errorf("CertificateRequest: the server recorded %d new %s login(s), want 1", n-logins, am.name)
+				}
+			} else {
+				signs = proxy.matching(mark, "POST", "/v1/"+p.signPath())
+				if len(signs) != 1 || signs[0].Status != 200 {
+					t.Fatalf("want exactly one POST /v1/%s answered 200, got:%s", p.signPath(), exchanges(mark))
+				}
 			}
 			sec := secretFor(t, crt, done, pk)
 			tlsCerts := parseCerts(t, "tls.crt", sec[corev1.TLSCertKey])
@@ -330,7 +396,9 @@ func runE2EIssuer(t *testing.T, p *e2ePKI, am authMethod) {
 			if p.configureWithRoot {
 				wantChain = append(wantChain, p.root)
 			}
-			checkSignResponse(t, signs[0], leaf, p.inter, wantChain)
+			if !direct {
+				checkSignResponse(t, signs[0], leaf, p.inter, wantChain)
+			}
 
 			// Duration: within [want, want+30 s] (max_ttl capping, not rejection).
 			checkDuration(t, "leaf", leaf, ec.want, certManagerFuzzDur)
@@ -376,6 +444,9 @@ func runE2EIssuer(t *testing.T, p *e2ePKI, am authMethod) {
 			}
 			// What cert-manager sent (it never sends the email/otherName SANs;
 			// the role's use_csr_sans takes them from the CSR).
+			if direct {
+				return
+			}
 			var body map[string]string
 			if err := json.Unmarshal(signs[0].ReqBody, &body); err != nil {
 				t.Errorf("sign request body is not a string map: %v", err)

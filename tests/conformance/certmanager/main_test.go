@@ -42,6 +42,9 @@ var server struct {
 	// Started is true when TestMain started the process itself (dev mode,
 	// fresh state).
 	Started bool
+	// Bin is the binary TestMain started ("" for an external server); tests
+	// that need a second server (fresh paths, a TLS listener) start it too.
+	Bin string
 }
 
 func TestMain(m *testing.M) {
@@ -99,6 +102,7 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "conformance: %s binary not found at %s (build it with `cargo build`, or set VAULTLET_BIN): %v\n", server.Name, abs, err)
 		return 1
 	}
+	server.Bin = abs
 	stop, err := startDevServer(abs)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "conformance: %v\n", err)

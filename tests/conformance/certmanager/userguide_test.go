@@ -41,9 +41,13 @@ type guideState struct {
 // guideStep2 configures the server exactly as the guide's Step 2 does, with
 // the CLI's request bodies, and asserts what the CLI needs from each answer.
 func guideStep2(t *testing.T) guideState {
-	c := rootClient(t)
+	return guideStep2On(t, rootClient(t), server.Started)
+}
 
-	if !server.Started {
+// guideStep2On is guideStep2 against the server c talks to; fresh says the
+// test started that server itself (so pki/ and approle/ are free).
+func guideStep2On(t *testing.T, c *vaultHTTP, fresh bool) guideState {
+	if !fresh {
 		// An external server must be fresh: the guide uses the fixed paths
 		// pki/ and approle/.
 		if m := c.cliRead("sys/mounts").expect(t, 200); m.data()["pki/"] != nil {

@@ -18,6 +18,9 @@ type vaultHTTP struct {
 	t     testing.TB
 	addr  string
 	token string
+	// hc, when set, is the HTTP client to use (e.g. one trusting a TLS
+	// listener's CA); nil means a plain client with a 60 s timeout.
+	hc *http.Client
 }
 
 func rootClient(t testing.TB) *vaultHTTP {
@@ -76,7 +79,10 @@ func (c *vaultHTTP) raw(method, path string, body []byte) *vaultResp {
 	}
 	// The Go client never sets Content-Type; make sure net/http does not either.
 	req.Header["Content-Type"] = nil
-	hc := &http.Client{Timeout: 60 * time.Second}
+	hc := c.hc
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s /v1/%s: %v", method, path, err)
