@@ -652,3 +652,56 @@ fn auth_mounts_tune_through_sys_mounts_auth_as_the_cli_sends_it() {
         3600
     );
 }
+
+#[test]
+fn logins_of_one_role_share_an_identity_entity() {
+    let s = Server::dev();
+    assert_eq!(
+        s.write("sys/auth/approle", json!({"type": "approle"}))
+            .status,
+        204
+    );
+    s.write(
+        "auth/approle/role/app",
+        json!({"token_policies": "default"}),
+    );
+    let role_id = s
+        .read("auth/approle/role/app/role-id")
+        .data("role_id")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let login = || {
+        let secret_id = s
+            .write("auth/approle/role/app/secret-id", json!({}))
+            .data("secret_id")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        s.send(
+            "POST",
+            "auth/approle/login",
+            None,
+            Some(
+                json!({"role_id": role_id, "secret_id": secret_id})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        )
+    };
+    let first = login().json["auth"]["entity_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let second = login().json["auth"]["entity_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(first.len(), 36, "a UUID: {first}");
+    assert_eq!(first, second);
+    let created = s.write("auth/token/create", json!({}));
+    assert_eq!(
+        created.json["auth"]["entity_id"], "",
+        "plain tokens have no entity"
+    );
+}

@@ -414,7 +414,8 @@ fn tokens_renew_within_their_max_and_revoke_their_children() {
     assert_eq!(
         s.write("auth/token/lookup", json!({"token": "nope"}))
             .status,
-        400
+        403,
+        "Vault answers 403 bad token"
     );
 }
 

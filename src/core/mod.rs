@@ -260,6 +260,7 @@ impl Core {
             path,
             parent: None,
             mount_ttls: self.system_ttls,
+            entity_id: None,
         };
         let (entry, _) = self.tokens.create(&auth, origin).await?;
         self.storage.put(INIT_KEY, b"1".to_vec()).await?;
@@ -556,10 +557,17 @@ impl Core {
         auth.display_name = format!("{source}{}", auth.display_name)
             .trim_end_matches('-')
             .to_string();
+        // One entity per (auth mount, alias), as Vault's identity store
+        // would create on first login.
+        let entity_id = auth
+            .alias_name
+            .as_deref()
+            .map(|alias| keys::derived_uuid(&[&mounted.entry.accessor, alias]));
         let origin = TokenOrigin {
             path,
             parent,
             mount_ttls: mounted.entry.ttls(self.system_ttls),
+            entity_id,
         };
         let (entry, warnings) = self.tokens.create(&auth, origin).await?;
         let lease = entry.ttl_remaining(token::now_unix());

@@ -43,6 +43,9 @@ pub struct TokenEntry {
     pub token_type: String,
     pub bound_cidrs: Vec<String>,
     pub last_renewal_time: i64,
+    /// The identity entity of a login's alias (`""` for plain tokens).
+    #[serde(default)]
+    pub entity_id: String,
 }
 
 impl TokenEntry {
@@ -91,7 +94,7 @@ impl TokenEntry {
             "creation_time": self.creation_time,
             "creation_ttl": self.creation_ttl,
             "display_name": self.display_name,
-            "entity_id": "",
+            "entity_id": self.entity_id,
             "expire_time": expire_time,
             "explicit_max_ttl": self.explicit_max_ttl,
             "id": self.id,
@@ -134,7 +137,7 @@ impl TokenEntry {
             "metadata": if self.meta.is_empty() { Value::Null } else { json!(self.meta) },
             "lease_duration": lease_duration,
             "renewable": self.renewable,
-            "entity_id": "",
+            "entity_id": self.entity_id,
             "token_type": self.token_type,
             "orphan": self.parent.is_empty(),
             "mfa_requirement": null,
@@ -163,6 +166,8 @@ pub struct TokenOrigin<'a> {
     pub path: &'a str,
     pub parent: Option<&'a TokenEntry>,
     pub mount_ttls: MountTtls,
+    /// The login's identity entity, if it has one.
+    pub entity_id: Option<String>,
 }
 
 pub struct TokenStore {
@@ -282,6 +287,7 @@ impl TokenStore {
             token_type: auth.token_type.clone().unwrap_or_else(|| "service".into()),
             bound_cidrs: auth.bound_cidrs.clone(),
             last_renewal_time: 0,
+            entity_id: origin.entity_id.unwrap_or_default(),
         };
         let mut ops = vec![
             BatchOp::Put(self.id_key(&id), serde_json::to_vec(&entry)?),

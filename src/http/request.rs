@@ -16,9 +16,9 @@ pub fn operation_for(method: &Method, query: &Map<String, Value>) -> Result<Oper
             Some(Value::String(s)) => match parse_bool(s) {
                 Some(true) => Ok(Operation::List),
                 Some(false) => Ok(Operation::Read),
-                None => Err(Error::BadRequest(format!("invalid list value {s:?}"))),
+                None => Err(Error::InvalidRequest),
             },
-            Some(_) => Err(Error::bad_request("invalid list value")),
+            Some(_) => Err(Error::InvalidRequest),
             None => Ok(Operation::Read),
         },
         "LIST" => Ok(Operation::List),

@@ -56,6 +56,7 @@ pub fn error_response(err: &Error) -> HttpResponse {
             StatusCode::BAD_REQUEST,
             json!({ "errors": [message], "data": data }),
         ),
+        Error::InvalidRequest => (StatusCode::BAD_REQUEST, json!({ "errors": [] })),
         Error::PermissionDenied => (
             StatusCode::FORBIDDEN,
             json!({ "errors": ["permission denied"] }),

@@ -39,8 +39,15 @@ fn non_negative(secs: i64, input: &str) -> Result<i64, DurationError> {
     }
 }
 
-/// Go's `time.ParseDuration`, returning nanoseconds (i128 so that overflow is
-/// detected instead of wrapping).
+/// The largest total accepted, in nanoseconds: `i64::MAX` whole seconds, the
+/// range of every other form, so that whatever [`GoDuration`] prints parses
+/// back (Go itself stops at `i64::MAX` nanoseconds, 292 years; found by
+/// fuzzing: a TTL given as integer seconds printed as an unparsable
+/// `969305141757108h59m30s`).
+const MAX_NANOS: i128 = i64::MAX as i128 * 1_000_000_000 + 999_999_999;
+
+/// Go's `time.ParseDuration` syntax, returning nanoseconds (i128 so that
+/// overflow is detected instead of wrapping).
 fn parse_go_duration_nanos(s: &str) -> Option<i128> {
     let (negative, mut rest) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
@@ -88,12 +95,13 @@ fn parse_go_duration_nanos(s: &str) -> Option<i128> {
         };
         let mut value = whole.checked_mul(unit)?;
         if !frac_part.is_empty() {
-            let digits = frac_part.len().min(30) as u32;
+            // Digits past the 20th are below a nanosecond of any unit.
+            let digits = frac_part.len().min(20) as u32;
             let frac: i128 = frac_part[..digits as usize].parse().ok()?;
             value = value.checked_add(frac.checked_mul(unit)? / 10_i128.checked_pow(digits)?)?;
         }
         total = total.checked_add(value)?;
-        if total > i64::MAX as i128 {
+        if total > MAX_NANOS {
             return None;
         }
     }
@@ -153,6 +161,28 @@ mod tests {
         assert!(parse_duration_seconds("99999999999999999999h").is_err());
     }
 
+    /// Fuzzing regressions: every value printed parses back, and long
+    /// fractions are truncated as Go truncates them, not refused.
+    #[test]
+    fn large_values_and_long_fractions() {
+        let big = 3_489_498_510_325_592_370;
+        assert_eq!(GoDuration(big).to_string(), "969305141757108h59m30s");
+        assert_eq!(parse_duration_seconds("969305141757108h59m30s"), Ok(big));
+        assert_eq!(
+            parse_duration_seconds(&GoDuration(i64::MAX).to_string()),
+            Ok(i64::MAX)
+        );
+        assert!(parse_duration_seconds("2562047788015216h").is_err());
+        assert_eq!(
+            parse_duration_seconds("1.000000000000000000000000000000001h"),
+            Ok(3600)
+        );
+        assert_eq!(
+            parse_duration_seconds("1.99999999999999999999999999s"),
+            Ok(1)
+        );
+    }
+
     #[test]
     fn prints_like_go() {
         assert_eq!(GoDuration(7_776_000).to_string(), "2160h0m0s");
@@ -163,7 +193,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn go_form_round_trips(secs in 0i64..9_000_000_000) {
+        fn go_form_round_trips(secs in prop_oneof![0i64..9_000_000_000, 0i64..=i64::MAX]) {
             prop_assert_eq!(parse_duration_seconds(&GoDuration(secs).to_string()), Ok(secs));
         }
 

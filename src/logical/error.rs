@@ -14,6 +14,10 @@ pub enum Error {
         message: String,
         data: Map<String, Value>,
     },
+    /// A 400 Vault answers without a message (`{"errors":[]}`), e.g. a
+    /// non-boolean `?list=` or a non-integer `sys/health` code.
+    #[error("invalid request")]
+    InvalidRequest,
     /// A backend's own "permission denied" (e.g. failed login): 403 with the bare text.
     #[error("permission denied")]
     PermissionDenied,

@@ -139,6 +139,9 @@ pub struct Auth {
     pub orphan: bool,
     /// `service` or `batch`.
     pub token_type: Option<String>,
+    /// Logins: the identity alias (an AppRole role ID, a certificate's CN,
+    /// a JWT's user claim). Tokens of one alias share an `entity_id`.
+    pub alias_name: Option<String>,
 }
 
 /// A backend's answer. `None` from a handler means 204 No Content (or 404

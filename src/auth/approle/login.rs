@@ -101,6 +101,7 @@ impl Inner {
         auth.metadata = metadata;
         auth.bound_cidrs = token_bound_cidrs;
         auth.display_name = String::new();
+        auth.alias_name = Some(role.role_id.clone());
         Ok(Some(Response::auth(auth)))
     }
 }

@@ -121,18 +121,20 @@ fn parse_metadata(req: &Request) -> Result<BTreeMap<String, String>> {
             .map_err(|e| Error::BadRequest(format!("failed to parse metadata: {e}")))?;
         return Ok(stringify(map));
     }
+    // Vault's kv-pair parser error, whichever pair is at fault.
+    let invalid_kv_pair = || {
+        Error::bad_request(
+            "failed to parse metadata: failed to parse the input: invalid <key,value> format",
+        )
+    };
     let mut out = BTreeMap::new();
     for pair in raw.split(',') {
         let Some((k, v)) = pair.split_once('=') else {
-            return Err(Error::BadRequest(format!(
-                "failed to parse metadata: invalid key/value pair: {pair:?}"
-            )));
+            return Err(invalid_kv_pair());
         };
         let key = k.trim();
         if key.is_empty() {
-            return Err(Error::BadRequest(format!(
-                "failed to parse metadata: invalid key/value pair: {pair:?}"
-            )));
+            return Err(invalid_kv_pair());
         }
         out.insert(key.to_string(), v.trim().to_string());
     }

@@ -691,7 +691,7 @@ async fn secret_id_metadata_is_a_json_string_and_reaches_the_token() {
     assert!(h
         .err(Update, "role/m/secret-id", json!({"metadata": "garbage"}))
         .await
-        .starts_with("failed to parse metadata"));
+        .starts_with("failed to parse metadata: failed to parse the input"));
 }
 
 #[tokio::test]

@@ -207,7 +207,13 @@ fn role_data(role: &CertRole) -> Map<String, Value> {
         ),
         ("ocsp_servers_override", &role.ocsp_servers_override),
     ] {
-        data.insert(key.into(), json!(list));
+        // Unset lists read back as null, as Vault's cert roles do.
+        let value = if list.is_empty() {
+            Value::Null
+        } else {
+            json!(list)
+        };
+        data.insert(key.into(), value);
     }
     data.insert("ocsp_enabled".into(), json!(role.ocsp_enabled));
     data.insert(
@@ -341,6 +347,7 @@ async fn login(req: &mut Request) -> Result<Option<Response>> {
             verify::Outcome::Matched(metadata) => {
                 let mut auth = role.token.to_auth();
                 auth.display_name = role.display_name.clone();
+                auth.alias_name = metadata.get("common_name").cloned();
                 auth.metadata = metadata;
                 auth.metadata.insert("cert_name".into(), name.clone());
                 auth.renewable = true;

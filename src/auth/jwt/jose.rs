@@ -457,25 +457,30 @@ pub fn validate_claims(jws: &Jws, expected: &Expected<'_>) -> Result<(), String>
             "no issued at (iat), not before (nbf), or expiration time (exp) claims in token".into(),
         );
     }
+    // Saturating: the claims are the token's (any JSON number, saturated to
+    // i64) and the leeways the role's; found by fuzzing, `i64::MAX` values
+    // overflowed here.
     if exp == 0 {
-        exp = iat.max(nbf) + leeway(expected.expiration_leeway, 150);
+        exp = iat
+            .max(nbf)
+            .saturating_add(leeway(expected.expiration_leeway, 150));
     }
     if nbf == 0 {
         nbf = if iat != 0 {
             iat
         } else {
-            exp - leeway(expected.not_before_leeway, 150)
+            exp.saturating_sub(leeway(expected.not_before_leeway, 150))
         };
     }
     let skew = leeway(expected.clock_skew_leeway, 60);
     let now = now_unix();
-    if now + skew < nbf {
+    if now.saturating_add(skew) < nbf {
         return Err("invalid not before (nbf) claim: token not yet valid".into());
     }
-    if now - skew > exp {
+    if now.saturating_sub(skew) > exp {
         return Err("invalid expiration time (exp) claim: token is expired".into());
     }
-    if iat != 0 && now + skew < iat {
+    if iat != 0 && now.saturating_add(skew) < iat {
         return Err("invalid issued at (iat) claim: token issued in the future".into());
     }
     Ok(())
@@ -577,6 +582,44 @@ mod tests {
         format!("{input}.{sig}")
     }
 
+    /// Fuzzing regression: extreme claims and leeways saturate instead of
+    /// overflowing, and the outcome stays sane.
+    #[test]
+    fn extreme_times_and_leeways_do_not_overflow() {
+        let expected = |leeway: i64| Expected {
+            algorithms: &[Alg::RS256],
+            not_before_leeway: leeway,
+            expiration_leeway: leeway,
+            clock_skew_leeway: leeway,
+            ..Expected::default()
+        };
+        let now = now_unix();
+        let sign = |_: &[u8]| b"sig".to_vec();
+        let header = serde_json::json!({"alg": "RS256"});
+        for (claims, leeway, valid) in [
+            (serde_json::json!({"iat": 9.3e18}), 0, false),
+            (serde_json::json!({"nbf": -9.3e18}), 0, false),
+            (serde_json::json!({"exp": -9.3e18}), 0, false),
+            (serde_json::json!({"exp": 9.3e18}), i64::MAX, true),
+            (
+                serde_json::json!({"iat": now, "exp": now + 60}),
+                i64::MAX,
+                true,
+            ),
+            (
+                serde_json::json!({"nbf": i64::MIN, "exp": i64::MAX}),
+                i64::MAX,
+                true,
+            ),
+        ] {
+            let jws = Jws::parse(&token(&header, &claims, sign)).expect("parses");
+            assert_eq!(
+                validate_claims(&jws, &expected(leeway)).is_ok(),
+                valid,
+                "{claims} with leeway {leeway}"
+            );
+        }
+    }
     #[test]
     fn es256_and_eddsa_verify_and_wrong_keys_do_not() {
         let rng = aws_lc_rs::rand::SystemRandom::new();

@@ -680,6 +680,7 @@ impl JwtBackend {
         }
 
         let mut auth = role.token.to_auth();
+        auth.alias_name = Some(user.clone());
         auth.display_name = user;
         auth.metadata = metadata;
         Ok(Some(Response::auth(auth)))

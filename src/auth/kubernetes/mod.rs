@@ -425,6 +425,11 @@ async fn login(req: &mut Request) -> Result<Option<Response>> {
     let uid = sa.uid.clone();
 
     let mut auth = role.token.to_auth();
+    auth.alias_name = Some(if role.alias_name_source == ALIAS_SA_NAME {
+        format!("{}/{}", sa.namespace, sa.name)
+    } else {
+        uid.clone()
+    });
     auth.display_name = format!("{}-{}", sa.namespace, sa.name);
     auth.metadata.insert("service_account_uid".into(), uid);
     auth.metadata
