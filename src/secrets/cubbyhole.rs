@@ -6,8 +6,6 @@
 //! expires; here the entries stay in storage (unreachable, since no other
 //! token maps to the same hashed ID).
 
-use serde_json::json;
-
 use crate::logical::{Backend, Error, Operation, PathSpec, Request, Response, Result};
 use crate::secrets::kv::{keys_response, list_prefix, read_entry};
 
@@ -44,13 +42,6 @@ fn key_of(req: &Request) -> String {
         .unwrap_or_default()
 }
 
-/// Vault's cubbyhole answers its input errors as internal errors (500, in
-/// go-multierror form); this mirrors that exactly.
-fn vault_500(message: &str) -> Response {
-    let body = json!({ "errors": [format!("1 error occurred:\n\t* {message}\n\n")] });
-    Response::raw(500, "application/json", body.to_string().into_bytes())
-}
-
 #[async_trait::async_trait]
 impl Backend for CubbyholeBackend {
     fn paths(&self) -> &'static [PathSpec] {
@@ -74,13 +65,15 @@ impl Backend for CubbyholeBackend {
                     .await?;
                 Ok(Some(keys_response(keys)))
             }
-            _ if key.is_empty() => Ok(Some(vault_500("missing path"))),
+            // Deleting the root of one's cubbyhole is a no-op, as in Vault.
+            Operation::Delete if key.is_empty() => Ok(None),
+            _ if key.is_empty() => Err(Error::bad_request("missing path")),
             Operation::Read => Ok(read_entry(&req.storage, &format!("{prefix}{key}"))
                 .await?
                 .map(Response::data)),
             Operation::Create | Operation::Update => {
                 if req.data.raw().is_empty() {
-                    return Ok(Some(vault_500("missing data fields")));
+                    return Err(Error::bad_request("missing data fields"));
                 }
                 req.storage
                     .put_json(&format!("{prefix}{key}"), req.data.raw())

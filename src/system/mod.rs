@@ -3,6 +3,7 @@
 //! reference to it (the core owns the mount table that owns this backend).
 
 mod mounts;
+pub mod openapi;
 mod policies;
 
 use std::sync::{Arc, Weak};
@@ -28,6 +29,9 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("capabilities-accessor", &[Update]).fields(&["path", "paths", "accessor"]),
     PathSpec::new("internal/ui/mounts", &[Read]).unauthenticated(),
     PathSpec::new("internal/ui/mounts/*path", &[Read]).unauthenticated(),
+    PathSpec::new("internal/specs/openapi", &[Read])
+        .unauthenticated()
+        .fields(&["generic_mount_paths"]),
     PathSpec::new("version-history", &[Read, List]),
     PathSpec::new("seal", &[Update]).sudo(),
     PathSpec::new("audit", &[Read]).sudo(),
@@ -73,6 +77,7 @@ impl Backend for SystemBackend {
             "internal/ui/mounts" | "internal/ui/mounts/*path" => {
                 mounts::ui_mounts(&core, req).await
             }
+            "internal/specs/openapi" => openapi::handle(&core, req).await,
             "policy" | "policy/:name" | "policies/acl" | "policies/acl/:name" => {
                 policies::handle(&core, req).await
             }
