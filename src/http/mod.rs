@@ -7,6 +7,8 @@ mod request;
 mod response;
 mod sys_raw;
 
+pub use sys_raw::RAW_ROUTES;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -20,6 +22,40 @@ use crate::logical::{Connection, Error, Operation};
 
 pub use request::MAX_REQUEST_SIZE;
 pub use response::error_response;
+
+/// The request decoder's pure functions, for the fuzz targets in `fuzz/`
+/// (not an API: hidden from the docs, may change at any time).
+#[doc(hidden)]
+pub mod fuzzing {
+    use axum::http::{HeaderMap, Method};
+    use serde_json::{Map, Value};
+
+    use crate::logical::{Error, Operation};
+
+    pub fn query_data(query: Option<&str>) -> Map<String, Value> {
+        super::request::query_data(query)
+    }
+
+    pub fn body_data(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, Error> {
+        super::request::body_data(headers, body)
+    }
+
+    pub fn operation_for(method: &Method, query: &Map<String, Value>) -> Result<Operation, Error> {
+        super::request::operation_for(method, query)
+    }
+
+    pub fn logical_path(raw: &str, op: Operation) -> String {
+        super::request::logical_path(raw, op)
+    }
+
+    pub fn token(headers: &HeaderMap) -> Option<String> {
+        super::request::token(headers)
+    }
+
+    pub fn percent_decode(path: &str) -> Result<String, Error> {
+        super::percent_decode(path)
+    }
+}
 
 /// Everything a request handler needs.
 #[derive(Clone)]
@@ -74,6 +110,9 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
     }
 
     let operation = request::operation_for(&parts.method, &query)?;
+    if matches!(operation, Operation::Update | Operation::Patch) && raw_path.ends_with('/') {
+        return Err(Error::bad_request("cannot write to a path ending in '/'"));
+    }
     let data = match operation {
         Operation::Update | Operation::Patch => {
             if operation == Operation::Patch {
@@ -107,11 +146,25 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
     Ok(response::success_response(&path, output))
 }
 
-/// Reads the whole body, refusing more than Vault's 32 MiB.
+/// Reads the whole body, refusing more than Vault's 32 MiB. A client too
+/// slow to send it (the listener's body read timeout) or a connection that
+/// breaks midway is a 400, as in Vault; only the size limit is a 413.
 pub(crate) async fn read_body(body: Body) -> Result<axum::body::Bytes, Error> {
     axum::body::to_bytes(body, MAX_REQUEST_SIZE)
         .await
-        .map_err(|_| Error::PayloadTooLarge)
+        .map_err(|err| {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+            while let Some(e) = source {
+                if e.is::<crate::server::listener::BodyReadTimeout>() {
+                    return Error::bad_request(format!("failed to read the request body: {e}"));
+                }
+                if e.to_string().contains("length limit exceeded") {
+                    return Error::PayloadTooLarge;
+                }
+                source = e.source();
+            }
+            Error::bad_request(format!("failed to read the request body: {err}"))
+        })
 }
 
 fn percent_decode(path: &str) -> Result<String, Error> {
