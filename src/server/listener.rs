@@ -2,45 +2,107 @@
 //! its peer address and TLS client certificates attached to every request
 //! (AppRole CIDR checks and cert auth need them), and connections are
 //! drained on shutdown.
+//!
+//! Slow or idle clients cannot exhaust the server ([`Limits`]): at most
+//! `max_connections` connections are served at once (further ones wait in
+//! the kernel's backlog), a connection must deliver each request head within
+//! the header timeout (the first one too, whatever the protocol: the HTTP/1
+//! vs HTTP/2 sniffing and the TLS handshake are bounded as well), and a
+//! request body must arrive within the read timeout.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use hyper::body::Incoming;
+use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::logical::Connection;
 
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a client may take to complete the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest HTTP/2 header block accepted (Go's `MaxHeaderBytes`).
+const MAX_HEADER_LIST_SIZE: u32 = 1 << 20;
+
+/// Per-listener limits against slow and idle clients (the listener
+/// stanza's `http_read_header_timeout`, `http_read_timeout` and
+/// `max_connections`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long a client may take to send a request head (and, before the
+    /// first one, to finish the TLS handshake). Also closes idle
+    /// keep-alive HTTP/1 connections.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request body, from its head.
+    pub body_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // hyper's HTTP/1 header timer also runs on idle keep-alive
+            // connections, so this is their idle timeout too: 30s (as
+            // before) rather than Vault's 10s read-header timeout.
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+        }
+    }
+}
+
+/// The error a request body yields when the client is too slow; the HTTP
+/// layer answers it with a 400 (as Vault does on a read timeout).
+#[derive(Debug, thiserror::Error)]
+#[error("timed out reading the request body")]
+pub struct BodyReadTimeout;
 
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Router,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(limits.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_LIST_SIZE)
+        .keep_alive_interval(limits.header_read_timeout)
+        .keep_alive_timeout(limits.header_read_timeout);
     let builder = Arc::new(builder);
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
+        // A free slot first: past the cap, new connections wait in the
+        // backlog instead of being accepted and starved.
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -59,16 +121,20 @@ pub async fn serve(
         };
         let (app, builder, watcher) = (app.clone(), builder.clone(), graceful.watcher());
         let Some(acceptor) = tls.clone() else {
-            tokio::spawn(serve_connection(stream, connection, app, builder, watcher));
+            tokio::spawn(async move {
+                serve_connection(stream, connection, app, builder, watcher, limits).await;
+                drop(permit);
+            });
             continue;
         };
         tokio::spawn(async move {
-            let stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(err)) => return tracing::debug!(%peer, %err, "TLS handshake failed"),
-                    Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-                };
+            let _permit = permit;
+            let handshake = acceptor.accept(stream);
+            let stream = match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(err)) => return tracing::debug!(%peer, %err, "TLS handshake failed"),
+                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+            };
             let peer_certificates: Vec<Vec<u8>> = stream
                 .get_ref()
                 .1
@@ -80,7 +146,7 @@ pub async fn serve(
                 peer_certificates: Arc::new(peer_certificates),
                 ..connection
             };
-            serve_connection(stream, connection, app, builder, watcher).await;
+            serve_connection(stream, connection, app, builder, watcher, limits).await;
         });
     }
     drop(listener);
@@ -99,16 +165,132 @@ async fn serve_connection<I>(
     app: Router,
     builder: Arc<Builder<TokioExecutor>>,
     watcher: Watcher,
+    limits: Limits,
 ) where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let app = app.map_request(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(connection.clone());
-        req
+    // hyper's HTTP/1 header timeout starts only once it has decided the
+    // connection is HTTP/1; until a first request head arrives, this
+    // deadline covers the protocol sniffing (and HTTP/2) as well.
+    let first_request = Arc::new(AtomicBool::new(false));
+    let io = FirstRequestDeadline {
+        io,
+        deadline: Box::pin(tokio::time::sleep(limits.header_read_timeout)),
+        seen: first_request.clone(),
+    };
+    let app = app.map_request(move |req: hyper::Request<Incoming>| {
+        first_request.store(true, Ordering::Relaxed);
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(connection.clone());
+        let body = DeadlineBody {
+            inner: body,
+            deadline: Box::pin(tokio::time::sleep(limits.body_read_timeout)),
+        };
+        hyper::Request::from_parts(parts, axum::body::Body::new(body))
     });
     let conn =
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(app));
     if let Err(err) = watcher.watch(conn.into_owned()).await {
         tracing::debug!(%err, "connection ended with an error");
+    }
+}
+
+/// A connection's IO that fails reads once `deadline` passes, unless a
+/// request head has been received by then.
+struct FirstRequestDeadline<I> {
+    io: I,
+    deadline: Pin<Box<Sleep>>,
+    seen: Arc<AtomicBool>,
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for FirstRequestDeadline<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if !self.seen.load(Ordering::Relaxed) && self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no request received before the header read timeout",
+            )));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for FirstRequestDeadline<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// A request body that fails with [`BodyReadTimeout`] once its deadline
+/// passes before the client has sent all of it.
+struct DeadlineBody {
+    inner: Incoming,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl HttpBody for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(Box::new(BodyReadTimeout))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let limits = Limits::default();
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(limits.body_read_timeout, Duration::from_secs(30));
+        assert!(limits.max_connections >= 1024);
     }
 }

@@ -142,6 +142,7 @@ fn collect_path_body(path: &str, body: &Value, out: &mut Vec<Stanza>) -> Result<
 
 /// `path "<pattern>" { ... }` blocks, plus the attribute form `path = { "<pattern>" = {...} }`.
 fn hcl_stanzas(text: &str) -> Result<Vec<Stanza>, PolicyError> {
+    check_hcl_nesting(text)?;
     let body = hcl::parse(text).map_err(hcl_syntax_error)?;
     let mut out = Vec::new();
     for structure in body.into_inner() {
@@ -163,6 +164,133 @@ fn hcl_stanzas(text: &str) -> Result<Vec<Stanza>, PolicyError> {
         }
     }
     Ok(out)
+}
+
+/// How deep HCL may nest: brackets, braces, parentheses, template
+/// interpolations and blocks, plus the operators chained within each level.
+/// Policies need a handful; the bound keeps hcl-edit's recursive-descent
+/// parser (and the recursive drop of what it builds) far from the end of a
+/// 2 MiB tokio worker stack.
+const MAX_HCL_NESTING: usize = 64;
+
+/// Refuses HCL that nests deeper than [`MAX_HCL_NESTING`], before the
+/// parser sees it (found by the deep-input tests: a policy of a few thousand `[` or `!`
+/// overflowed the stack and aborted the server). A lexical scan: strings,
+/// escapes, `${`/`%{` interpolations, comments and heredocs are followed
+/// closely enough that only absurd documents are refused.
+fn check_hcl_nesting(text: &str) -> Result<(), PolicyError> {
+    let too_deep = || {
+        PolicyError::Syntax(format!(
+            "policy nests more than {MAX_HCL_NESTING} levels deep (brackets, blocks or chained operators)"
+        ))
+    };
+    // Open constructs: b'(' b'[' b'{', b'"' (string), b'$' (interpolation).
+    let mut stack: Vec<u8> = Vec::new();
+    // Operators chained in the current expression, per open construct
+    // (index 0: top level).
+    let mut ops: Vec<usize> = vec![0];
+    let mut total_ops = 0usize;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let next = bytes.get(i + 1).copied();
+        if stack.last() == Some(&b'"') {
+            match (b, next) {
+                (b'\\', _) => i += 1,
+                (b'"', _) => {
+                    stack.pop();
+                    total_ops -= ops.pop().unwrap_or(0);
+                }
+                (b'$' | b'%', Some(b'{')) => {
+                    stack.push(b'$');
+                    ops.push(0);
+                    i += 1;
+                }
+                _ => {}
+            }
+            i += 1;
+            if stack.len() + total_ops > MAX_HCL_NESTING {
+                return Err(too_deep());
+            }
+            continue;
+        }
+        match (b, next) {
+            (b'#', _) | (b'/', Some(b'/')) => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            (b'/', Some(b'*')) => {
+                i = text[i + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |at| i + 2 + at + 2);
+                continue;
+            }
+            (b'<', Some(b'<')) => {
+                // A heredoc: skip to the line holding only its marker.
+                let start = i + 2 + usize::from(bytes.get(i + 2) == Some(&b'-'));
+                let marker: String = text[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !marker.is_empty() {
+                    let body = text[start..]
+                        .find('\n')
+                        .map_or(bytes.len(), |at| start + at + 1);
+                    let mut end = bytes.len();
+                    let mut at = body;
+                    while at < bytes.len() {
+                        let line_end = text[at..].find('\n').map_or(bytes.len(), |e| at + e);
+                        if text[at..line_end].trim() == marker {
+                            end = line_end;
+                            break;
+                        }
+                        at = line_end + 1;
+                    }
+                    i = end;
+                    continue;
+                }
+                bump(&mut ops, &mut total_ops);
+            }
+            (b'"', _) => {
+                stack.push(b'"');
+                ops.push(0);
+            }
+            (b'(' | b'[' | b'{', _) => {
+                stack.push(b);
+                ops.push(0);
+            }
+            (b')' | b']' | b'}', _) if stack.pop().is_some() => {
+                total_ops -= ops.pop().unwrap_or(0);
+            }
+            (b')' | b']' | b'}', _) => {}
+            (b'\n' | b',', _) if stack.last() != Some(&b'(') => {
+                // A new attribute or element: a new expression.
+                if let Some(level) = ops.last_mut() {
+                    total_ops -= *level;
+                    *level = 0;
+                }
+            }
+            (b'!' | b'-' | b'+' | b'*' | b'/' | b'%' | b'?' | b'<' | b'>' | b'&' | b'|', _) => {
+                bump(&mut ops, &mut total_ops);
+            }
+            _ => {}
+        }
+        i += 1;
+        if stack.len() + total_ops > MAX_HCL_NESTING {
+            return Err(too_deep());
+        }
+    }
+    Ok(())
+}
+
+fn bump(ops: &mut [usize], total: &mut usize) {
+    if let Some(level) = ops.last_mut() {
+        *level += 1;
+        *total += 1;
+    }
 }
 
 /// Shortens hcl-rs' multi-line diagnostics to HCL v1's `At line:col: message`.

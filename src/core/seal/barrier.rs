@@ -24,6 +24,17 @@ pub struct Keyring {
     pub keys: BTreeMap<u32, (Vec<u8>, i64)>,
 }
 
+/// The data keys are wiped from memory when a keyring goes away (sealing,
+/// rotation replacing the barrier's copy, clones made for `key-status`).
+impl Drop for Keyring {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for (key, _) in self.keys.values_mut() {
+            key.zeroize();
+        }
+    }
+}
+
 impl Keyring {
     pub fn new(now: i64) -> Self {
         let mut keys = BTreeMap::new();
@@ -160,6 +171,22 @@ impl Storage for Barrier {
             return Err(sealed());
         }
         let mut keys = self.physical.list(prefix).await?;
+        if prefix.is_empty() {
+            keys.retain(|k| k != SEAL_PREFIX);
+        }
+        Ok(keys)
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> StorageResult<Vec<String>> {
+        if self.is_sealed() {
+            return Err(sealed());
+        }
+        let mut keys = self.physical.list_page(prefix, after, limit).await?;
         if prefix.is_empty() {
             keys.retain(|k| k != SEAL_PREFIX);
         }

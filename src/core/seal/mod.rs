@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
 
 use self::barrier::{open_bytes, seal_bytes, Barrier, Keyring};
 use crate::core::keys::random_bytes;
@@ -48,10 +49,26 @@ pub struct InitKeys {
 }
 
 /// Unseal progress, as `sys/seal-status` reports it.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Progress {
     pub shares: Vec<Vec<u8>>,
     pub nonce: String,
+}
+
+/// Shares are key material: never printed, wiped when dropped.
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("shares", &self.shares.len())
+            .field("nonce", &self.nonce)
+            .finish()
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.shares.zeroize();
+    }
 }
 
 pub struct Seal {
@@ -128,7 +145,7 @@ impl Seal {
                     secret_shares: 0,
                     secret_threshold: 0,
                 };
-                (config, key.clone(), Vec::new())
+                (config, Zeroizing::new(key.clone()), Vec::new())
             }
             SealKind::Shamir => {
                 if shares == 0 || threshold == 0 || threshold > shares {
@@ -141,9 +158,9 @@ impl Seal {
                         "invalid seal configuration: threshold must be greater than one for multiple shares",
                     ));
                 }
-                let unseal_key = random_bytes(32);
+                let unseal_key = Zeroizing::new(random_bytes(32));
                 let keys = if shares == 1 {
-                    vec![unseal_key.clone()]
+                    vec![unseal_key.to_vec()]
                 } else {
                     shamir::split(&unseal_key, shares, threshold)
                         .map_err(|e| Error::BadRequest(e.to_string()))?
@@ -156,7 +173,7 @@ impl Seal {
                 (config, unseal_key, keys)
             }
         };
-        let root_key = random_bytes(32);
+        let root_key = Zeroizing::new(random_bytes(32));
         let keyring = Keyring::new(now_unix());
         self.write_keyring(&root_key, &keyring).await?;
         let wrapped_root =
@@ -169,12 +186,12 @@ impl Seal {
             *cached = Some(config);
         }
         self.barrier.unseal(keyring);
-        self.remember_root_key(Some(root_key));
+        self.remember_root_key(Some(root_key.to_vec()));
         Ok(InitKeys { shares: keys })
     }
 
     async fn write_keyring(&self, root_key: &[u8], keyring: &Keyring) -> Result<()> {
-        let bytes = serde_json::to_vec(keyring)?;
+        let bytes = Zeroizing::new(serde_json::to_vec(keyring)?);
         let wrapped = seal_bytes(root_key, KEYRING_KEY.as_bytes(), &bytes).map_err(internal)?;
         self.physical.put(KEYRING_KEY, wrapped).await?;
         Ok(())
@@ -187,11 +204,13 @@ impl Seal {
             .get(ROOT_KEY)
             .await?
             .ok_or_else(|| internal("root key missing"))?;
-        let root_key = open_bytes(wrapping_key, ROOT_KEY.as_bytes(), &wrapped_root)
-            .map_err(|e| Error::BadRequest(format!("Error unsealing: {e}")))?;
+        let root_key = Zeroizing::new(
+            open_bytes(wrapping_key, ROOT_KEY.as_bytes(), &wrapped_root)
+                .map_err(|e| Error::BadRequest(format!("Error unsealing: {e}")))?,
+        );
         let keyring = self.read_keyring(&root_key).await?;
         self.barrier.unseal(keyring);
-        self.remember_root_key(Some(root_key));
+        self.remember_root_key(Some(root_key.to_vec()));
         Ok(())
     }
 
@@ -201,8 +220,10 @@ impl Seal {
             .get(KEYRING_KEY)
             .await?
             .ok_or_else(|| internal("keyring missing"))?;
-        let bytes = open_bytes(root_key, KEYRING_KEY.as_bytes(), &wrapped)
-            .map_err(|e| internal(format!("keyring does not decrypt: {e}")))?;
+        let bytes = Zeroizing::new(
+            open_bytes(root_key, KEYRING_KEY.as_bytes(), &wrapped)
+                .map_err(|e| internal(format!("keyring does not decrypt: {e}")))?,
+        );
         serde_json::from_slice(&bytes).map_err(|e| internal(format!("corrupt keyring: {e}")))
     }
 
@@ -225,30 +246,30 @@ impl Seal {
             .config()
             .await?
             .ok_or_else(|| Error::bad_request("Vault is not initialized"))?;
-        let share = decode_key(encoded)?;
+        let share = Zeroizing::new(decode_key(encoded)?);
         let collected = {
             let mut progress = self
                 .progress
                 .lock()
                 .map_err(|_| internal("unseal progress lock"))?;
-            if progress.shares.contains(&share) {
+            if progress.shares.contains(&*share) {
                 return Ok(false);
             }
             if progress.nonce.is_empty() {
                 progress.nonce = crate::core::keys::uuid();
             }
-            progress.shares.push(share);
+            progress.shares.push(share.to_vec());
             if progress.shares.len() < config.secret_threshold as usize {
                 return Ok(false);
             }
-            std::mem::take(&mut progress.shares)
+            Zeroizing::new(std::mem::take(&mut progress.shares))
         };
         self.reset_progress();
-        let unseal_key = if config.secret_threshold == 1 {
-            collected.into_iter().next().unwrap_or_default()
+        let unseal_key = Zeroizing::new(if config.secret_threshold == 1 {
+            collected.first().cloned().unwrap_or_default()
         } else {
             shamir::combine(&collected).map_err(|e| Error::BadRequest(e.to_string()))?
-        };
+        });
         self.open_with(&unseal_key).await?;
         Ok(true)
     }
@@ -265,12 +286,13 @@ impl Seal {
 
     /// `sys/rotate`: a new keyring term for new writes.
     pub async fn rotate(&self) -> Result<u32> {
-        let root_key = self
-            .root_key
-            .lock()
-            .ok()
-            .and_then(|k| k.clone())
-            .ok_or(Error::Sealed)?;
+        let root_key = Zeroizing::new(
+            self.root_key
+                .lock()
+                .ok()
+                .and_then(|k| k.clone())
+                .ok_or(Error::Sealed)?,
+        );
         let mut keyring = self.barrier.keyring().ok_or(Error::Sealed)?;
         let term = keyring.rotate(now_unix());
         self.write_keyring(&root_key, &keyring).await?;
@@ -280,6 +302,9 @@ impl Seal {
 
     fn remember_root_key(&self, root_key: Option<Vec<u8>>) {
         if let Ok(mut slot) = self.root_key.lock() {
+            if let Some(old) = slot.as_mut() {
+                old.zeroize();
+            }
             *slot = root_key;
         }
     }

@@ -1,0 +1,2 @@
+path "a" { policy = "write" }
+path "b/*" { capabilities = ["sudo", "patch", "recover", "subscribe"] }
