@@ -6,6 +6,7 @@
 //! auth methods), which works on its own [`storage::StorageView`].
 
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod core;
 pub mod http;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use super::{children, BatchOp, Storage, StorageError, StorageResult};
+use super::{children, BatchOp, Pager, Storage, StorageError, StorageResult};
 
 #[derive(Default)]
 pub struct MemoryStorage {
@@ -32,6 +32,23 @@ impl Storage for MemoryStorage {
             .map(|(k, _)| k.as_str())
             .take_while(|k| k.starts_with(prefix));
         Ok(children(prefix, keys))
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> StorageResult<Vec<String>> {
+        let entries = self.entries.read().map_err(|_| poisoned())?;
+        let start = format!("{prefix}{after}");
+        let mut page = Pager::new(prefix, after, limit);
+        for (key, _) in entries.range(start..) {
+            if !page.push(key) {
+                break;
+            }
+        }
+        Ok(page.into_keys())
     }
 
     async fn batch(&self, ops: Vec<BatchOp>) -> StorageResult<()> {

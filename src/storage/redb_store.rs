@@ -9,7 +9,7 @@ use std::sync::Arc;
 use redb::{Database, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{children, BatchOp, Storage, StorageError, StorageResult};
+use super::{children, BatchOp, Pager, Storage, StorageError, StorageResult};
 
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 /// How many waiting batches one transaction may take.
@@ -48,9 +48,14 @@ impl RedbStorage {
         let db =
             Database::create(&file).map_err(|e| backend_err(format!("{}: {e}", file.display())))?;
         restrict_permissions(&file, 0o600);
-        let txn = db.begin_write().map_err(backend_err)?;
-        txn.open_table(KV).map_err(backend_err)?;
-        txn.commit().map_err(backend_err)?;
+        // Create the table only on first open: a write transaction here
+        // would cost every restart an fsync.
+        let exists = db.begin_read().map_err(backend_err)?.open_table(KV).is_ok();
+        if !exists {
+            let txn = db.begin_write().map_err(backend_err)?;
+            txn.open_table(KV).map_err(backend_err)?;
+            txn.commit().map_err(backend_err)?;
+        }
         let db = Arc::new(db);
         let (writer, queue) = mpsc::unbounded_channel();
         let writer_db = db.clone();
@@ -138,6 +143,25 @@ impl Storage for RedbStorage {
             keys.push(key.to_string());
         }
         Ok(children(prefix, keys.iter().map(String::as_str)))
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> StorageResult<Vec<String>> {
+        let txn = self.db.begin_read().map_err(backend_err)?;
+        let table = txn.open_table(KV).map_err(backend_err)?;
+        let start = format!("{prefix}{after}");
+        let mut page = Pager::new(prefix, after, limit);
+        for entry in table.range(start.as_str()..).map_err(backend_err)? {
+            let (key, _) = entry.map_err(backend_err)?;
+            if !page.push(key.value()) {
+                break;
+            }
+        }
+        Ok(page.into_keys())
     }
 
     async fn batch(&self, ops: Vec<BatchOp>) -> StorageResult<()> {

@@ -38,15 +38,18 @@ pub async fn load(storage: &StorageView, serial: &str) -> Result<Option<Vec<u8>>
     Ok(storage.get(&format!("{CERT_PREFIX}{key}")).await?)
 }
 
-/// LIST `certs` / `certs/revoked`: serials in colon form.
+/// LIST `certs` / `certs/revoked`: serials in colon form. With `after`
+/// and/or `limit` (Vault 1.18+/OpenBao pagination) the store seeks to the
+/// page instead of listing every certificate.
 pub async fn list(req: &Request, prefix: &str) -> Result<Option<Response>> {
-    let keys: Vec<String> = req
-        .storage
-        .list(prefix)
-        .await?
-        .iter()
-        .map(|k| display_serial(k))
-        .collect();
+    let after = storage_serial(&req.data.str_or("after", "")?);
+    let limit = req.data.int_or("limit", 0)?.max(0) as usize;
+    let keys = if after.is_empty() && limit == 0 {
+        req.storage.list(prefix).await?
+    } else {
+        req.storage.list_page(prefix, &after, limit).await?
+    };
+    let keys: Vec<String> = keys.iter().map(|k| display_serial(k)).collect();
     let mut data = serde_json::Map::new();
     data.insert("keys".into(), json!(keys));
     Ok(Some(Response::data(data)))
@@ -92,10 +95,10 @@ impl Format {
         }
     }
 
-    pub fn chain(self, pems: &[String]) -> Value {
+    pub fn chain<S: AsRef<str>>(self, pems: &[S]) -> Value {
         json!(pems
             .iter()
-            .map(|p| self.cert_from_pem(p))
+            .map(|p| self.cert_from_pem(p.as_ref()))
             .collect::<Vec<_>>())
     }
 }

@@ -14,7 +14,7 @@ use super::keys::{self, PrivateKey};
 use super::x509::{self, CertInfo};
 use super::PkiBackend;
 use crate::logical::{Error, Operation, Request, Response, Result};
-use crate::storage::StorageView;
+use crate::storage::{BatchOp, StorageView};
 
 const CRL_PREFIX: &str = "crls/";
 const CRL_NUMBER_PREFIX: &str = "crl-number/";
@@ -143,20 +143,22 @@ pub async fn revoke(
         issuer_id,
         certificate: base64::engine::general_purpose::STANDARD.encode(&cert.der),
     };
-    req.storage
-        .put_json(
-            &format!(
-                "{}{}",
-                certs::REVOKED_PREFIX,
-                certs::storage_serial(&entry.serial_number)
-            ),
-            &entry,
-        )
-        .await?;
+    // The entry and the CRLs that list it land in one transaction: a crash
+    // can never leave a revoked certificate missing from a stored CRL (a
+    // retried revoke answers from the entry alone).
+    let mut ops = vec![BatchOp::Put(
+        format!(
+            "{}{}",
+            certs::REVOKED_PREFIX,
+            certs::storage_serial(&entry.serial_number)
+        ),
+        serde_json::to_vec(&entry)?,
+    )];
     let cfg = config::read_crl_config(&req.storage).await?;
     if !cfg.auto_rebuild {
-        rebuild_all(&req.storage, &set).await?;
+        ops.extend(crl_writes(&req.storage, &set, Some(&entry)).await?);
     }
+    req.storage.batch(ops).await?;
     Ok(Some(revocation_response(&entry)))
 }
 
@@ -174,10 +176,28 @@ async fn revoked_entries(storage: &StorageView) -> Result<Vec<RevokedEntry>> {
     Ok(out)
 }
 
-/// Builds and stores the CRL of every issuer holding a key.
+/// Builds and stores the CRL of every issuer holding a key (CRLs and
+/// their numbers in one transaction).
 pub async fn rebuild_all(storage: &StorageView, set: &IssuerSet) -> Result<()> {
+    let ops = crl_writes(storage, set, None).await?;
+    storage.batch(ops).await?;
+    Ok(())
+}
+
+/// The writes that rebuild every issuer's CRL, counting `also` as revoked
+/// (a revocation being written in the same transaction).
+async fn crl_writes(
+    storage: &StorageView,
+    set: &IssuerSet,
+    also: Option<&RevokedEntry>,
+) -> Result<Vec<BatchOp>> {
     let cfg = config::read_crl_config(storage).await?;
-    let revoked = revoked_entries(storage).await?;
+    let mut revoked = revoked_entries(storage).await?;
+    if let Some(entry) = also {
+        revoked.retain(|r| r.serial_number != entry.serial_number);
+        revoked.push(entry.clone());
+    }
+    let mut ops = Vec::new();
     let default_id = set
         .default_issuer()
         .map(|i| i.entry.id.clone())
@@ -198,12 +218,14 @@ pub async fn rebuild_all(storage: &StorageView, set: &IssuerSet) -> Result<()> {
                 })
                 .collect()
         };
-        let crl = build_crl(storage, issuer, &mine, &cfg).await?;
-        storage
-            .put(&format!("{CRL_PREFIX}{}", issuer.entry.id), crl)
-            .await?;
+        let (number_write, crl) = build_crl(storage, issuer, &mine, &cfg).await?;
+        ops.push(number_write);
+        ops.push(BatchOp::Put(
+            format!("{CRL_PREFIX}{}", issuer.entry.id),
+            crl,
+        ));
     }
-    Ok(())
+    Ok(ops)
 }
 
 async fn build_crl(
@@ -211,14 +233,14 @@ async fn build_crl(
     issuer: &LoadedIssuer,
     revoked: &[&RevokedEntry],
     cfg: &CrlConfig,
-) -> Result<Vec<u8>> {
+) -> Result<(BatchOp, Vec<u8>)> {
     let key = issuer
         .key
         .clone()
         .ok_or_else(|| Error::internal("issuer without key"))?;
     let number_key = format!("{CRL_NUMBER_PREFIX}{}", issuer.entry.id);
     let number: i64 = storage.get_json::<i64>(&number_key).await?.unwrap_or(0) + 1;
-    storage.put_json(&number_key, &number).await?;
+    let number_write = BatchOp::Put(number_key, serde_json::to_vec(&number)?);
     let now = time::OffsetDateTime::now_utc();
     let next = now + time::Duration::seconds(cfg.expiry_seconds());
     let hash = key.hash_for(0);
@@ -257,7 +279,10 @@ async fn build_crl(
     parts.push(der::explicit(0, &der::seq(&exts)));
     let tbs = der::seq(&parts);
     let sig = key.sign(hash, &tbs).map_err(Error::internal)?;
-    Ok(der::seq(&[tbs, sig_alg, der::bit_string(&sig)]))
+    Ok((
+        number_write,
+        der::seq(&[tbs, sig_alg, der::bit_string(&sig)]),
+    ))
 }
 
 /// The stored CRL of `issuer`, built on first use.

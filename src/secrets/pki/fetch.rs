@@ -71,6 +71,8 @@ pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Res
             }
             None => Ok(None),
         },
+        // The literal routes for what `cert/:serial` also answers.
+        "cert/crl" | "cert/delta-crl" => crl::fetch(backend, req).await,
         _ => {
             let serial = req.param("serial")?.to_string();
             if serial.eq_ignore_ascii_case("crl") || serial == "delta-crl" {

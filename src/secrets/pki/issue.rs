@@ -4,20 +4,21 @@
 use serde_json::{json, Map};
 
 use super::certs::{self, Format};
-use super::config;
+
 use super::csr::{self, Csr};
 use super::der;
 use super::issuers::LoadedIssuer;
 use super::keys::{self, PrivateKey};
 use super::profile::{self, NameInput, NotAfterRule};
-use super::roles::{self, Role};
+use super::roles::Role;
 use super::x509::{self, CertInfo, Sans};
 use super::PkiBackend;
 use crate::logical::{Error, Lease, Request, Response, Result};
 
-async fn load_role(req: &Request) -> Result<Role> {
-    let name = req.param("role")?.to_string();
-    roles::get_role(&req.storage, &name)
+async fn load_role(backend: &PkiBackend, req: &Request) -> Result<std::sync::Arc<Role>> {
+    let name = req.param("role")?;
+    backend
+        .role(&req.storage, name)
         .await?
         .ok_or_else(|| Error::bad_request(format!("unknown role: {name}")))
 }
@@ -34,19 +35,37 @@ fn signing_issuer(
     })
 }
 
+/// A certificate just signed: its DER plus the facts the response and the
+/// store need, taken from the profile rather than re-parsed from the DER.
+struct Issued {
+    der: Vec<u8>,
+    serial: String,
+    not_after: i64,
+}
+
+impl Issued {
+    fn new(der: Vec<u8>, prof: &x509::Profile) -> Issued {
+        Issued {
+            der,
+            serial: x509::format_serial(&prof.serial),
+            not_after: prof.not_after.unix_timestamp(),
+        }
+    }
+}
+
 /// Builds the response shared by issue, sign and sign-verbatim.
 #[allow(clippy::too_many_arguments)]
 fn issued_response(
     req: &Request,
     format: Format,
-    cert: &CertInfo,
+    cert: &Issued,
     issuer: &LoadedIssuer,
     private_key: Option<(String, String)>,
     warnings: Vec<String>,
     generate_lease: bool,
 ) -> Result<Response> {
     let remove_roots = req.data.bool_or("remove_roots_from_chain", false)?;
-    let chain: Vec<String> = issuer
+    let chain: Vec<&String> = issuer
         .chain
         .iter()
         .filter(|pem_text| {
@@ -57,7 +76,6 @@ fn issued_response(
                     .and_then(|d| CertInfo::parse(&d).ok())
                     .is_none_or(|c| !c.self_issued())
         })
-        .cloned()
         .collect();
     let mut data = Map::new();
     let mut certificate = format.cert(&cert.der);
@@ -73,12 +91,12 @@ fn issued_response(
     data.insert("certificate".into(), json!(certificate));
     data.insert(
         "issuing_ca".into(),
-        json!(format.cert_from_pem(&issuer.pem())),
+        json!(format.cert_from_pem(&issuer.pem)),
     );
     if !chain.is_empty() {
         data.insert("ca_chain".into(), format.chain(&chain));
     }
-    data.insert("serial_number".into(), json!(cert.serial_string()));
+    data.insert("serial_number".into(), json!(cert.serial));
     data.insert("expiration".into(), json!(cert.not_after));
     if let Some((pk, kind)) = private_key {
         data.insert("private_key".into(), json!(pk));
@@ -108,7 +126,7 @@ pub async fn issue(
     req: &mut Request,
     sign: bool,
 ) -> Result<Option<Response>> {
-    let role = load_role(req).await?;
+    let role = load_role(backend, req).await?;
     let format = Format::from_request(req)?;
     let reference = req
         .params
@@ -162,7 +180,7 @@ pub async fn issue(
             (key.spki().map_err(Error::internal)?, Some(key))
         }
     };
-    let global = config::read_urls(&req.storage).await?;
+    let global = backend.global_urls(&req.storage).await?;
     let urls = profile::issuing_urls(&issuer.entry.urls, &global, &issuer.entry.id);
     let prof = profile::leaf_profile(&role, &creation, spki, &issuer, urls)?;
     let key = issuer
@@ -176,9 +194,9 @@ pub async fn issue(
             key.hash_for(role.signature_bits),
         )
         .map_err(Error::internal)?;
-    let cert = CertInfo::parse(&cert_der).map_err(Error::internal)?;
+    let cert = Issued::new(cert_der, &prof);
     if !role.no_store {
-        certs::store(&req.storage, &cert.serial_string(), &cert_der).await?;
+        certs::store(&req.storage, &cert.serial, &cert.der).await?;
     }
     let private_key = match &new_key {
         Some(k) => Some(certs::private_key_output(req, k, format)?),
@@ -220,14 +238,14 @@ pub async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Op
     let format = Format::from_request(req)?;
     let mut role = Role::permissive();
     if req.params.contains_key("role") {
-        let named = load_role(req).await?;
+        let named = load_role(backend, req).await?;
         role.ttl = named.ttl;
         role.max_ttl = named.max_ttl;
         role.generate_lease = named.generate_lease;
         role.no_store = named.no_store;
         role.not_before_duration = named.not_before_duration;
         role.basic_constraints_valid_for_non_ca = named.basic_constraints_valid_for_non_ca;
-        role.issuer_ref = named.issuer_ref;
+        role.issuer_ref = named.issuer_ref.clone();
     }
     if let Some(d) = req.data.duration("not_before_duration")? {
         role.not_before_duration = d;
@@ -293,7 +311,7 @@ pub async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Op
         skid: None,
         warnings: vec![],
     };
-    let global = config::read_urls(&req.storage).await?;
+    let global = backend.global_urls(&req.storage).await?;
     let urls = profile::issuing_urls(&issuer.entry.urls, &global, &issuer.entry.id);
     let mut prof = profile::leaf_profile(
         &Role {
@@ -327,9 +345,9 @@ pub async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Op
             key.hash_for(req.data.int_or("signature_bits", 0)?),
         )
         .map_err(Error::internal)?;
-    let cert = CertInfo::parse(&cert_der).map_err(Error::internal)?;
+    let cert = Issued::new(cert_der, &prof);
     if !role.no_store {
-        certs::store(&req.storage, &cert.serial_string(), &cert_der).await?;
+        certs::store(&req.storage, &cert.serial, &cert.der).await?;
     }
     let resp = issued_response(
         req,

@@ -98,11 +98,13 @@ pub struct LoadedIssuer {
     pub key: Option<Arc<PrivateKey>>,
     /// PEM certificates from this issuer up to its root (self first).
     pub chain: Vec<String>,
+    /// This issuer's certificate as PEM, encoded once.
+    pub pem: String,
 }
 
 impl LoadedIssuer {
     pub fn pem(&self) -> String {
-        self.cert.pem()
+        self.pem.clone()
     }
 
     pub fn has_usage(&self, usage: &str) -> bool {
@@ -172,6 +174,7 @@ impl IssuerSet {
                     entry.id.clone(),
                     Arc::new(LoadedIssuer {
                         entry,
+                        pem: cert.pem(),
                         cert,
                         key,
                         chain,

@@ -37,9 +37,12 @@ pub async fn role(backend: &PkiBackend, req: &mut Request) -> Result<Option<Resp
             .await?
             .map(|r| Response::data(r.data()))),
         Operation::Delete => {
-            req.storage
+            let result = req
+                .storage
                 .delete(&format!("{}{name}", roles::ROLE_PREFIX))
-                .await?;
+                .await;
+            backend.invalidate_config();
+            result?;
             Ok(None)
         }
         op => {
@@ -63,7 +66,9 @@ pub async fn role(backend: &PkiBackend, req: &mut Request) -> Result<Option<Resp
                     role.issuer_ref
                 )));
             }
-            roles::put_role(&req.storage, &name, &role).await?;
+            let result = roles::put_role(&req.storage, &name, &role).await;
+            backend.invalidate_config();
+            result?;
             let mut resp = Response::data(role.data());
             resp.warnings = warnings;
             Ok(Some(resp))
@@ -344,11 +349,13 @@ pub async fn config_keys(backend: &PkiBackend, req: &mut Request) -> Result<Opti
     Ok(Some(Response::data(d)))
 }
 
-pub async fn config_urls(req: &mut Request) -> Result<Option<Response>> {
+pub async fn config_urls(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let mut urls = config::read_urls(&req.storage).await?;
     if req.operation == Operation::Update {
         config::merge_urls(&mut urls, &req.data, "enable_templating")?;
-        req.storage.put_json(config::CONFIG_URLS, &urls).await?;
+        let result = req.storage.put_json(config::CONFIG_URLS, &urls).await;
+        backend.invalidate_config();
+        result?;
     }
     Ok(Some(Response::data(config::urls_data(&urls))))
 }

@@ -18,6 +18,72 @@ mod roles;
 mod tidy;
 mod x509;
 
+/// The parsers of untrusted PKI input (CSRs, certificates, keys, raw DER),
+/// for the fuzz targets in `fuzz/` (not an API: may change at any time).
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::logical::Error;
+
+    /// The `csr` parameter as `sign`/`sign-verbatim` decode and check it.
+    pub fn csr_pem(text: &str) -> Result<bool, Error> {
+        let csr = super::csr::parse_pem(text)?;
+        check_csr(&csr)
+    }
+
+    /// A DER CSR as `parse_pem` hands it on.
+    pub fn csr_der(bytes: &[u8]) -> Result<bool, String> {
+        let csr = super::csr::parse_der(bytes)?;
+        check_csr(&csr).map_err(|e| e.to_string())
+    }
+
+    fn check_csr(csr: &super::csr::Csr) -> Result<bool, Error> {
+        let valid = csr.signature_valid();
+        for (kind, bits) in [("any", 0), ("rsa", 2048), ("ec", 256), ("ed25519", 0)] {
+            let _ = csr.check_key(kind, bits);
+        }
+        let _ = super::keys::public_key_info(&csr.spki);
+        Ok(valid)
+    }
+
+    /// PEM certificates (`certificate`, `pem_bundle`, revoke by cert).
+    pub fn certificates_pem(text: &str) -> Result<usize, String> {
+        let ders = super::x509::pem_certificates(text)?;
+        for der in &ders {
+            if let Ok(cert) = super::x509::CertInfo::parse(der) {
+                let _ = cert.signed_by(&cert);
+                let _ = cert.self_issued();
+                let _ = cert.serial_string();
+                let _ = super::keys::public_key_info(&cert.spki);
+            }
+        }
+        Ok(ders.len())
+    }
+
+    /// A private key (`pem_bundle` import, `revoke-with-key`).
+    pub fn private_key_pem(text: &str) -> Result<(), String> {
+        let key = super::keys::PrivateKey::from_pem(text)?;
+        let spki = key.spki()?;
+        let _ = super::keys::public_key_info(&spki);
+        Ok(())
+    }
+
+    /// Walks DER with the hand-written TLV reader, depth first.
+    pub fn der_walk(bytes: &[u8], depth: usize) -> usize {
+        let mut rest = bytes;
+        let mut count = 0;
+        while let Some((tag, content, whole, next)) = super::der::read(rest) {
+            assert!(whole.len() <= rest.len() && content.len() <= whole.len());
+            assert_eq!(whole.len() + next.len(), rest.len());
+            count += 1;
+            if tag & 0x20 != 0 && depth < 32 {
+                count += der_walk(content, depth + 1);
+            }
+            rest = next;
+        }
+        count
+    }
+}
+
 use std::sync::{Arc, Mutex};
 
 use crate::logical::{Backend, Error, Operation, PathSpec, Request, Response, Result};
@@ -298,9 +364,23 @@ struct Cache {
     issuers: Option<Arc<IssuerSet>>,
 }
 
+/// Roles and the global AIA URLs, read on every issuance, cached with the
+/// same generation guard; cleared whenever a role or `config/urls` is
+/// written through this backend.
+#[derive(Default)]
+struct HotCache {
+    generation: u64,
+    roles: std::collections::HashMap<String, Arc<roles::Role>>,
+    urls: Option<Arc<issuers::IssuerUrls>>,
+}
+
+/// More cached roles than this and the cache starts over.
+const MAX_CACHED_ROLES: usize = 1024;
+
 #[derive(Default)]
 pub struct PkiBackend {
     cache: Mutex<Cache>,
+    hot: Mutex<HotCache>,
     /// Serialises issuer/key/CRL mutations.
     write_lock: tokio::sync::Mutex<()>,
     tidy: tidy::TidyState,
@@ -332,6 +412,63 @@ impl PkiBackend {
             cache.issuers = Some(set.clone());
         }
         Ok(set)
+    }
+
+    /// A role, from the cache or storage (unknown roles are not cached).
+    async fn role(&self, storage: &StorageView, name: &str) -> Result<Option<Arc<roles::Role>>> {
+        let generation = {
+            let hot = self
+                .hot
+                .lock()
+                .map_err(|_| Error::internal("role cache poisoned"))?;
+            if let Some(role) = hot.roles.get(name) {
+                return Ok(Some(role.clone()));
+            }
+            hot.generation
+        };
+        let Some(role) = roles::get_role(storage, name).await? else {
+            return Ok(None);
+        };
+        let role = Arc::new(role);
+        if let Ok(mut hot) = self.hot.lock() {
+            if hot.generation == generation {
+                if hot.roles.len() >= MAX_CACHED_ROLES {
+                    hot.roles.clear();
+                }
+                hot.roles.insert(name.to_string(), role.clone());
+            }
+        }
+        Ok(Some(role))
+    }
+
+    /// The global `config/urls`, from the cache or storage.
+    async fn global_urls(&self, storage: &StorageView) -> Result<Arc<issuers::IssuerUrls>> {
+        let generation = {
+            let hot = self
+                .hot
+                .lock()
+                .map_err(|_| Error::internal("url cache poisoned"))?;
+            if let Some(urls) = &hot.urls {
+                return Ok(urls.clone());
+            }
+            hot.generation
+        };
+        let urls = Arc::new(config::read_urls(storage).await?);
+        if let Ok(mut hot) = self.hot.lock() {
+            if hot.generation == generation {
+                hot.urls = Some(urls.clone());
+            }
+        }
+        Ok(urls)
+    }
+
+    /// Drops cached roles and URLs after a role or `config/urls` write.
+    fn invalidate_config(&self) {
+        if let Ok(mut hot) = self.hot.lock() {
+            hot.generation += 1;
+            hot.roles.clear();
+            hot.urls = None;
+        }
     }
 
     /// Drops the cached issuers after a change.
@@ -420,7 +557,7 @@ impl Backend for PkiBackend {
             "keys/generate/:exported" => manage::generate_key(self, req).await,
             "keys/import" => manage::import_key(self, req).await,
             "key/:key_ref" => manage::key(self, req).await,
-            "config/urls" => manage::config_urls(req).await,
+            "config/urls" => manage::config_urls(self, req).await,
             "config/crl" => crl::config(self, req).await,
             "config/issuers" => manage::config_issuers(self, req).await,
             "config/keys" => manage::config_keys(self, req).await,

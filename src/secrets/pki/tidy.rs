@@ -91,6 +91,11 @@ pub async fn start(backend: &PkiBackend, req: &mut Request) -> Result<Option<Res
     }))
 }
 
+/// Keys are scanned a page at a time (never the whole store in memory) and
+/// deletions are committed in batches, so a large store costs one fsync per
+/// page rather than one per certificate.
+const TIDY_PAGE: usize = 5000;
+
 async fn run(
     storage: &StorageView,
     cert_store: bool,
@@ -100,39 +105,65 @@ async fn run(
     let cutoff = time::OffsetDateTime::now_utc().unix_timestamp() - safety;
     let (mut certs_deleted, mut revoked_deleted) = (0, 0);
     if cert_store {
-        for key in storage.list(certs::CERT_PREFIX).await? {
-            let path = format!("{}{key}", certs::CERT_PREFIX);
-            if let Some(der) = storage.get(&path).await? {
-                if CertInfo::parse(&der)
-                    .map(|c| c.not_after < cutoff)
-                    .unwrap_or(true)
-                {
-                    storage.delete(&path).await?;
-                    certs_deleted += 1;
+        certs_deleted = sweep(storage, certs::CERT_PREFIX, |der| {
+            CertInfo::not_after_of(der)
+                .map(|t| t < cutoff)
+                .unwrap_or(true)
+        })
+        .await?;
+    }
+    if revoked {
+        revoked_deleted = sweep(storage, certs::REVOKED_PREFIX, |bytes| {
+            use base64::Engine;
+            serde_json::from_slice::<super::crl::RevokedEntry>(bytes)
+                .ok()
+                .and_then(|entry| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(&entry.certificate)
+                        .ok()
+                })
+                .and_then(|d| CertInfo::not_after_of(&d))
+                .map(|t| t < cutoff)
+                .unwrap_or(false)
+        })
+        .await?;
+    }
+    Ok((certs_deleted, revoked_deleted))
+}
+
+/// Deletes every entry under `prefix` whose value `expired` says so.
+async fn sweep(
+    storage: &StorageView,
+    prefix: &str,
+    expired: impl Fn(&[u8]) -> bool,
+) -> Result<u64> {
+    let mut deleted = 0;
+    let mut after = String::new();
+    loop {
+        let page = storage.list_page(prefix, &after, TIDY_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.clone();
+        let mut ops = Vec::new();
+        for key in &page {
+            if key.ends_with('/') {
+                continue;
+            }
+            let path = format!("{prefix}{key}");
+            if let Some(value) = storage.get(&path).await? {
+                if expired(&value) {
+                    ops.push(crate::storage::BatchOp::Delete(path));
                 }
             }
         }
-    }
-    if revoked {
-        for key in storage.list(certs::REVOKED_PREFIX).await? {
-            let path = format!("{}{key}", certs::REVOKED_PREFIX);
-            let Some(entry) = storage.get_json::<super::crl::RevokedEntry>(&path).await? else {
-                continue;
-            };
-            use base64::Engine;
-            let expired = base64::engine::general_purpose::STANDARD
-                .decode(&entry.certificate)
-                .ok()
-                .and_then(|d| CertInfo::parse(&d).ok())
-                .map(|c| c.not_after < cutoff)
-                .unwrap_or(false);
-            if expired {
-                storage.delete(&path).await?;
-                revoked_deleted += 1;
-            }
+        deleted += ops.len() as u64;
+        if !ops.is_empty() {
+            storage.batch(ops).await?;
+        }
+        if page.len() < TIDY_PAGE {
+            break;
         }
     }
-    Ok((certs_deleted, revoked_deleted))
+    Ok(deleted)
 }
 
 pub async fn status(backend: &PkiBackend, _req: &mut Request) -> Result<Option<Response>> {

@@ -379,11 +379,16 @@ pub fn format_serial(bytes: &[u8]) -> String {
         .take_while(|b| **b == 0)
         .count()
         .min(bytes.len().saturating_sub(1));
-    bytes[skip..]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes[skip..].iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -546,6 +551,13 @@ impl CertInfo {
             }
         }
         Ok(info)
+    }
+
+    /// Just the notAfter of a DER certificate (tidy's question).
+    pub fn not_after_of(der_bytes: &[u8]) -> Option<i64> {
+        x509_parser::parse_x509_certificate(der_bytes)
+            .ok()
+            .map(|(_, c)| c.validity().not_after.timestamp())
     }
 
     pub fn self_issued(&self) -> bool {

@@ -1,0 +1,5 @@
+//! The benchmark harness; the work lives in `vaultlet::bench`.
+
+fn main() -> std::process::ExitCode {
+    vaultlet::bench::main()
+}
