@@ -152,7 +152,7 @@ fn new_issuer_entry(
     name: String,
     key_id: String,
     cert_pem: String,
-    sig_alg: &str,
+    key_type: Option<keys::KeyType>,
 ) -> IssuerEntry {
     IssuerEntry {
         id,
@@ -162,7 +162,12 @@ fn new_issuer_entry(
         manual_chain: None,
         leaf_not_after_behavior: "err".into(),
         usage: ALL_USAGES.into(),
-        revocation_signature_algorithm: sig_alg.to_string(),
+        // Vault records SHA256WithRSA for RSA issuers and leaves the rest
+        // unset ("", the key's default algorithm).
+        revocation_signature_algorithm: match key_type {
+            Some(keys::KeyType::Rsa) => "SHA256WithRSA".into(),
+            _ => String::new(),
+        },
         urls: IssuerUrls::default(),
         revoked: false,
         revocation_time: 0,
@@ -211,7 +216,7 @@ pub async fn generate_root(backend: &PkiBackend, req: &mut Request) -> Result<Op
         issuer_name.clone(),
         key_entry.id.clone(),
         info.pem(),
-        key.signature_algorithm_name(hash),
+        Some(key.key_type()),
     );
     if new_key {
         issuers::put_key(&req.storage, &key_entry).await?;
@@ -232,12 +237,12 @@ pub async fn generate_root(backend: &PkiBackend, req: &mut Request) -> Result<Op
     data.insert("issuing_ca".into(), json!(cert_out));
     let mut certificate = cert_out;
     if kind == "exported" {
-        let (pk, pk_type) = certs::private_key_output(req, &key, format)?;
+        let output = certs::private_key_output(req, &key, format)?;
         if format == Format::PemBundle {
-            certificate = format!("{pk}\n{certificate}");
+            certificate = format!("{}\n{certificate}", output.bundle_pem);
         }
-        data.insert("private_key".into(), json!(pk));
-        data.insert("private_key_type".into(), json!(pk_type));
+        data.insert("private_key".into(), json!(output.text));
+        data.insert("private_key_type".into(), json!(output.key_type));
     }
     data.insert("certificate".into(), json!(certificate));
     let mut resp = Response::data(data);
@@ -443,13 +448,27 @@ pub async fn generate_intermediate(
     data.insert("csr".into(), json!(csr_text));
     data.insert("key_id".into(), json!(key_entry.id));
     if kind == "exported" {
-        let (pk, pk_type) = certs::private_key_output(req, &key, format)?;
-        data.insert("private_key".into(), json!(pk));
-        data.insert("private_key_type".into(), json!(pk_type));
+        let output = certs::private_key_output(req, &key, format)?;
+        data.insert("private_key".into(), json!(output.text));
+        data.insert("private_key_type".into(), json!(output.key_type));
     }
     let mut resp = Response::data(data);
     resp.warnings = creation.warnings;
+    if mount_has_no_aia(req).await? {
+        resp.warnings
+            .push(format!("{AIA_WARNING} {INTERMEDIATE_AIA_HINT}"));
+    }
     Ok(Some(resp))
+}
+
+/// What Vault adds to the AIA warning for a new intermediate's CSR.
+const INTERMEDIATE_AIA_HINT: &str = "Since this certificate is an intermediate, it might be useful to regenerate this certificate after fixing this problem for the root mount.";
+
+/// Whether `config/urls` sets no AIA field at all (Vault then warns on
+/// every new issuer).
+async fn mount_has_no_aia(req: &Request) -> Result<bool> {
+    let global = config::read_urls(&req.storage).await?;
+    Ok(profile::issuing_urls(&IssuerUrls::default(), &global, "").is_empty())
 }
 
 /// Imports certificates (and keys when `allow_keys`) from a PEM bundle:
@@ -463,6 +482,12 @@ pub async fn import(
     let text = req.data.str_or(field, "")?;
     if text.trim().is_empty() {
         return Err(Error::bad_request(format!("'{field}' must be provided")));
+    }
+    // No PEM certificate fits in fewer bytes: most likely a file path.
+    if text.len() < 75 {
+        return Err(Error::bad_request(
+            "provided data for import was too short; perhaps a path was passed to the API rather than the contents of a PEM file",
+        ));
     }
     let blocks = pem::parse_many(text.as_bytes())
         .map_err(|e| Error::bad_request(format!("error parsing PEM bundle: {e}")))?;
@@ -560,7 +585,7 @@ pub async fn import(
             String::new(),
             key_id.clone(),
             pem_text,
-            &sig_alg_name(cert),
+            keys::public_key_info(&cert.spki).and_then(|info| info.key_type),
         );
         issuers::put_issuer(&req.storage, &entry).await?;
         certs::store(&req.storage, &cert.serial_string(), &cert.der).await?;
@@ -584,18 +609,11 @@ pub async fn import(
     data.insert("existing_issuers".into(), list_or_null(existing_issuers));
     data.insert("existing_keys".into(), list_or_null(existing_keys));
     data.insert("mapping".into(), Value::Object(mapping));
-    Ok(Some(Response::data(data)))
-}
-
-fn sig_alg_name(cert: &CertInfo) -> String {
-    match keys::public_key_info(&cert.spki).and_then(|i| i.key_type.map(|t| (t, i.bits))) {
-        Some((keys::KeyType::Rsa, _)) => "SHA256WithRSA".into(),
-        Some((keys::KeyType::Ec, 384)) => "ECDSAWithSHA384".into(),
-        Some((keys::KeyType::Ec, 521)) => "ECDSAWithSHA512".into(),
-        Some((keys::KeyType::Ec, _)) => "ECDSAWithSHA256".into(),
-        Some((keys::KeyType::Ed25519, _)) => "PureEd25519".into(),
-        None => String::new(),
+    let mut resp = Response::data(data);
+    if mount_has_no_aia(req).await? {
+        resp.warnings.push(AIA_WARNING.into());
     }
+    Ok(Some(resp))
 }
 
 /// `root/sign-self-issued`: re-signs a self-issued CA certificate with this

@@ -104,11 +104,21 @@ impl Format {
 }
 
 /// `private_key_format`: `der`/`pem` (native) or `pkcs8`.
+/// A generated private key as a response carries it.
+pub struct KeyOutput {
+    /// `private_key`: in the requested format (`pkcs8` converts only this).
+    pub text: String,
+    /// `private_key_type`.
+    pub key_type: String,
+    /// The key's native PEM form, which a `pem_bundle` certificate carries.
+    pub bundle_pem: String,
+}
+
 pub fn private_key_output(
     req: &Request,
     key: &super::keys::PrivateKey,
     format: Format,
-) -> Result<(String, String)> {
+) -> Result<KeyOutput> {
     let pkcs8 = match req.data.str_or("private_key_format", "der")?.as_str() {
         "" | "der" | "pem" => false,
         "pkcs8" => true,
@@ -124,11 +134,20 @@ pub fn private_key_output(
         key.to_pem()
     }
     .map_err(Error::internal)?;
+    let bundle_pem = if pkcs8 {
+        key.to_pem().map_err(Error::internal)?
+    } else {
+        pem_text.clone()
+    };
     let text = match format {
         Format::Der => pem::parse(pem_text.as_bytes())
             .map(|p| base64::engine::general_purpose::STANDARD.encode(p.contents()))
             .map_err(Error::internal)?,
         _ => pem_text,
     };
-    Ok((text, key.key_type().as_str().to_string()))
+    Ok(KeyOutput {
+        text,
+        key_type: key.key_type().as_str().to_string(),
+        bundle_pem,
+    })
 }

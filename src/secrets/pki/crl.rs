@@ -328,14 +328,20 @@ pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Res
         "crl" | "issuer/:issuer_ref/crl/der" => {
             Ok(Some(Response::raw(200, "application/pkix-crl", crl)))
         }
-        "crl/pem" | "issuer/:issuer_ref/crl/pem" => Ok(Some(Response::raw(
+        "crl/pem" => Ok(Some(Response::raw(
             200,
             "application/x-pem-file",
             pem_text.into_bytes(),
         ))),
+        // The issuer forms keep pem.EncodeToMemory's trailing newline.
+        "issuer/:issuer_ref/crl/pem" => Ok(Some(Response::raw(
+            200,
+            "application/x-pem-file",
+            format!("{pem_text}\n").into_bytes(),
+        ))),
         "issuer/:issuer_ref/crl" => {
             let mut data = Map::new();
-            data.insert("crl".into(), json!(pem_text));
+            data.insert("crl".into(), json!(format!("{pem_text}\n")));
             Ok(Some(Response::data(data)))
         }
         _ => {

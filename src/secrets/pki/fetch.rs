@@ -57,7 +57,7 @@ pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Res
         },
         "cert/ca" => match default {
             Some(i) => Ok(Some(cert_json(i.pem(), 0, None))),
-            None => Ok(None),
+            None => Err(Error::bad_request("no default issuer currently configured")),
         },
         "cert/ca_chain" => match default {
             Some(i) => {

@@ -60,7 +60,7 @@ fn issued_response(
     format: Format,
     cert: &Issued,
     issuer: &LoadedIssuer,
-    private_key: Option<(String, String)>,
+    private_key: Option<certs::KeyOutput>,
     warnings: Vec<String>,
     generate_lease: bool,
 ) -> Result<Response> {
@@ -81,8 +81,8 @@ fn issued_response(
     let mut certificate = format.cert(&cert.der);
     if format == Format::PemBundle {
         let mut parts = Vec::new();
-        if let Some((pk, _)) = &private_key {
-            parts.push(pk.clone());
+        if let Some(key) = &private_key {
+            parts.push(key.bundle_pem.clone());
         }
         parts.push(certificate.clone());
         parts.extend(chain.iter().map(|p| p.trim().to_string()));
@@ -98,9 +98,9 @@ fn issued_response(
     }
     data.insert("serial_number".into(), json!(cert.serial));
     data.insert("expiration".into(), json!(cert.not_after));
-    if let Some((pk, kind)) = private_key {
-        data.insert("private_key".into(), json!(pk));
-        data.insert("private_key_type".into(), json!(kind));
+    if let Some(key) = private_key {
+        data.insert("private_key".into(), json!(key.text));
+        data.insert("private_key_type".into(), json!(key.key_type));
     }
     let mut resp = Response::data(data);
     resp.warnings = warnings;
@@ -145,6 +145,14 @@ pub async fn issue(
         csr.check_key(&role.key_type, role.key_bits)?;
         if role.use_csr_common_name && !input.common_name.is_empty() {
             warnings.push("the common_name field was provided but the role is set with \"use_csr_common_name\" set to true".to_string());
+        }
+        if role.use_csr_sans
+            && input
+                .alt_names
+                .as_ref()
+                .is_some_and(|names| !names.is_empty())
+        {
+            warnings.push("the alt_names field was provided but the role is set with \"use_csr_sans\" set to true".to_string());
         }
         Some(csr)
     } else {

@@ -314,19 +314,6 @@ impl PrivateKey {
         }
     }
 
-    /// Go's name for the signature algorithm (`revocation_signature_algorithm`).
-    pub fn signature_algorithm_name(&self, hash: Hash) -> &'static str {
-        match (&self.inner, hash) {
-            (Inner::Rsa(_), Hash::Sha256) => "SHA256WithRSA",
-            (Inner::Rsa(_), Hash::Sha384) => "SHA384WithRSA",
-            (Inner::Rsa(_), Hash::Sha512) => "SHA512WithRSA",
-            (Inner::Ec(_, 384), _) => "ECDSAWithSHA384",
-            (Inner::Ec(_, 521), _) => "ECDSAWithSHA512",
-            (Inner::Ec(..), _) => "ECDSAWithSHA256",
-            (Inner::Ed(_), _) => "PureEd25519",
-        }
-    }
-
     pub fn sign(&self, hash: Hash, message: &[u8]) -> Result<Vec<u8>, String> {
         let rng = SystemRandom::new();
         match &self.inner {

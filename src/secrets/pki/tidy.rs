@@ -217,7 +217,60 @@ pub async fn status(backend: &PkiBackend, _req: &mut Request) -> Result<Option<R
     data.insert("current_cert_store_count".into(), Value::Null);
     data.insert("current_revoked_cert_count".into(), Value::Null);
     data.insert("message".into(), Value::Null);
+    data.insert(
+        "internal_backend_uuid".into(),
+        json!(backend_uuid(_req).await?),
+    );
+    // Vault's full field set: defaults once a tidy has run, null before.
+    let ran = s.started != 0;
+    let defaults = [
+        ("issuer_safety_buffer", json!(31_536_000)),
+        ("acme_account_safety_buffer", json!(2_592_000)),
+        ("pause_duration", json!("0s")),
+        ("tidy_acme", json!(false)),
+        ("tidy_move_legacy_ca_bundle", json!(false)),
+        ("tidy_expired_issuers", json!(false)),
+        ("tidy_revoked_cert_issuer_associations", json!(false)),
+        ("acme_account_deleted_count", json!(0)),
+        ("acme_account_revoked_count", json!(0)),
+        ("acme_orders_deleted_count", json!(0)),
+        ("missing_issuer_cert_count", json!(0)),
+        ("total_acme_account_count", json!(0)),
+        ("safety_buffer", json!(259_200)),
+        ("tidy_cert_store", json!(false)),
+        ("tidy_invalid_certs", json!(false)),
+        ("tidy_revoked_certs", json!(false)),
+    ];
+    for (key, default) in defaults {
+        if !data.contains_key(key) {
+            data.insert(key.into(), if ran { default } else { Value::Null });
+        }
+    }
+    // The revoked-certificate buffer defaults to the general one.
+    let revoked_buffer = match data.get("revoked_safety_buffer") {
+        Some(v) if !v.is_null() => v.clone(),
+        _ if ran => data.get("safety_buffer").cloned().unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    data.insert("revoked_safety_buffer".into(), revoked_buffer);
+    if ran {
+        data.insert(
+            "last_auto_tidy_finished".into(),
+            json!(rfc3339(s.finished.max(s.started))),
+        );
+    }
     Ok(Some(Response::data(data)))
+}
+
+/// A stable id of this mount's PKI instance (`internal_backend_uuid`).
+async fn backend_uuid(req: &Request) -> Result<String> {
+    const KEY: &str = "config/backend-uuid";
+    if let Some(bytes) = req.storage.get(KEY).await? {
+        return Ok(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    let id = crate::core::keys::uuid();
+    req.storage.put(KEY, id.clone().into_bytes()).await?;
+    Ok(id)
 }
 
 pub async fn cancel(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
