@@ -293,6 +293,11 @@ fn a_corrupted_data_file_stops_the_server_with_a_clear_error() {
     assert_eq!(init.status, 200, "{:?}", init.json);
     s.stop();
     let file = dir.join("data").join("vaultlet.redb");
+    // The data directory and file are the owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.join("data")), 0o700, "data directory mode");
+    assert_eq!(mode(&file), 0o600, "data file mode");
     let mut bytes = std::fs::read(&file).expect("data file");
     for (i, b) in bytes.iter_mut().enumerate().take(4096) {
         *b = (i as u8).wrapping_mul(31) ^ 0xa5;
