@@ -19,9 +19,21 @@ pub enum PolicyError {
     /// A `path` entry that is not shaped like `path "<pattern>" { ... }`.
     #[error("invalid path stanza: {0}")]
     MalformedPath(String),
-    /// A problem inside one `path` stanza.
-    #[error("path {path:?}: {reason}")]
+    /// A problem inside one `path` stanza. Vault prefixes the path twice
+    /// for capability and legacy-policy errors (its own error already names
+    /// the path), and clients see that text verbatim.
+    #[error("path {path:?}: {}{reason}", if reason.names_path() { format!("path {path:?}: ") } else { String::new() })]
     Rule { path: String, reason: RuleError },
+}
+
+impl RuleError {
+    /// Errors Vault builds with the path already in them.
+    fn names_path(&self) -> bool {
+        matches!(
+            self,
+            RuleError::InvalidCapability(_) | RuleError::InvalidPolicy(_)
+        )
+    }
 }
 
 /// A problem inside one `path "..." { ... }` stanza.
@@ -29,6 +41,9 @@ pub enum PolicyError {
 pub enum RuleError {
     #[error("invalid key {0:?}")]
     InvalidKey(String),
+    /// Vault wraps this one in go-multierror with the key's line.
+    #[error("1 error occurred:\n\t* invalid key {0:?} on line {1}\n\n")]
+    InvalidKeyOnLine(String, usize),
     #[error("invalid capability {0:?}")]
     InvalidCapability(String),
     /// The legacy `policy = "..."` shorthand names no known level.
@@ -69,7 +84,7 @@ mod tests {
         let err = PolicyError::rule("secret/*", RuleError::InvalidCapability("foo".into()));
         assert_eq!(
             err.to_string(),
-            r#"path "secret/*": invalid capability "foo""#
+            r#"path "secret/*": path "secret/*": invalid capability "foo""#
         );
         let err = PolicyError::rule("a/+*", RuleError::InvalidWildcards);
         assert_eq!(

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use hcl::{Block, Body, Expression, ObjectKey, Structure};
 use serde_json::{Map, Value};
 
-use super::error::PolicyError;
+use super::error::{PolicyError, RuleError};
 use super::rule::PathRule;
 
 /// A parsed ACL policy.
@@ -32,7 +32,8 @@ impl Policy {
         let rules = stanzas(&raw)?
             .iter()
             .map(|stanza| PathRule::from_fields(&stanza.path, &stanza.fields))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| with_key_line(err, &raw))?;
         Ok(Policy {
             name: name.to_owned(),
             raw,
@@ -49,6 +50,36 @@ impl Policy {
     /// which this server cannot resolve, so those rules never match.
     pub fn is_templated(&self) -> bool {
         self.rules.iter().any(|r| r.templated)
+    }
+}
+
+/// Vault reports an unknown key inside a stanza with the line it is on;
+/// the parsed stanza no longer knows it, so find it in the text.
+fn with_key_line(err: PolicyError, text: &str) -> PolicyError {
+    let PolicyError::Rule {
+        path,
+        reason: RuleError::InvalidKey(key),
+    } = err
+    else {
+        return err;
+    };
+    let start = text.find(&format!("{path:?}")).unwrap_or(0);
+    let is_word_char = |c: char| c.is_alphanumeric() || c == '_';
+    let found = text[start..]
+        .match_indices(key.as_str())
+        .map(|(i, _)| start + i)
+        .find(|&at| {
+            let before = text[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !is_word_char(c));
+            let rest = text[at + key.len()..].trim_start_matches(['"', ' ', '\t']);
+            before && rest.starts_with(['=', ':', '{'])
+        });
+    let line = found.map_or(0, |at| text[..at].matches('\n').count() + 1);
+    PolicyError::Rule {
+        path,
+        reason: RuleError::InvalidKeyOnLine(key, line),
     }
 }
 

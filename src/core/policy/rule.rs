@@ -369,7 +369,7 @@ mod tests {
         assert_eq!(r("deny").unwrap(), ["deny"]);
         assert_eq!(
             r("admin").unwrap_err().to_string(),
-            r#"path "x": invalid policy "admin""#
+            r#"path "x": path "x": invalid policy "admin""#
         );
         let both = rule("x", json!({"policy": "read", "capabilities": ["update"]})).unwrap();
         assert_eq!(caps(&both), ["read", "update", "list"]);
@@ -393,7 +393,7 @@ mod tests {
         let err = |key: &str, fields| rule(key, fields).unwrap_err().to_string();
         assert_eq!(
             err("x", json!({"capabilities": ["reed"]})),
-            r#"path "x": invalid capability "reed""#
+            r#"path "x": path "x": invalid capability "reed""#
         );
         assert_eq!(
             err("x", json!({"capability": ["read"]})),

@@ -443,15 +443,15 @@ fn parse_errors_read_like_vault() {
     let err = |text: &str| Policy::parse("p", text).unwrap_err().to_string();
     assert_eq!(
         err(r#"path "secret/*" { capabilities = ["read", "write"] }"#),
-        r#"path "secret/*": invalid capability "write""#
+        r#"path "secret/*": path "secret/*": invalid capability "write""#
     );
     assert_eq!(
         err(r#"path "secret/*" { capabilites = ["read"] }"#),
-        r#"path "secret/*": invalid key "capabilites""#
+        "path \"secret/*\": 1 error occurred:\n\t* invalid key \"capabilites\" on line 1\n\n"
     );
     assert_eq!(
         err(r#"path "secret/*" { policy = "admin" }"#),
-        r#"path "secret/*": invalid policy "admin""#
+        r#"path "secret/*": path "secret/*": invalid policy "admin""#
     );
     assert_eq!(
         err(r#"path "secret/+*" { capabilities = ["read"] }"#),
@@ -460,7 +460,7 @@ fn parse_errors_read_like_vault() {
     assert_eq!(err(r#"paths "x" {}"#), r#"invalid key "paths""#);
     assert_eq!(
         err(r#"{"path": {"x": {"capabilities": ["nope"]}}}"#),
-        r#"path "x": invalid capability "nope""#
+        r#"path "x": path "x": invalid capability "nope""#
     );
     assert!(matches!(
         Policy::parse("p", "[1, 2]"),
