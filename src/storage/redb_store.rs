@@ -12,6 +12,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::{children, BatchOp, Pager, Storage, StorageError, StorageResult};
 
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
+/// redb's page cache (its default, 1 GiB, would let a large LIST or tidy
+/// grow the process far past what a small server should use).
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// How many waiting batches one transaction may take.
 const MAX_GROUP: usize = 256;
 
@@ -45,8 +48,10 @@ impl RedbStorage {
         std::fs::create_dir_all(dir).map_err(|e| backend_err(format!("{}: {e}", dir.display())))?;
         restrict_permissions(dir, 0o700);
         let file = dir.join("vaultlet.redb");
-        let db =
-            Database::create(&file).map_err(|e| backend_err(format!("{}: {e}", file.display())))?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&file)
+            .map_err(|e| backend_err(format!("{}: {e}", file.display())))?;
         restrict_permissions(&file, 0o600);
         // Create the table only on first open: a write transaction here
         // would cost every restart an fsync.
