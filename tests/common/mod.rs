@@ -211,15 +211,7 @@ impl Server {
         token: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> Reply {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(method, self.url(path));
-        if let Some(token) = token {
-            req = req.header("X-Vault-Token", token);
-        }
-        if let Some(body) = body {
-            req = req.body(body);
-        }
-        Reply::from(req.send().expect("request sent"))
+        self.send_with_headers(method, path, token, &[], body)
     }
 
     /// A request with extra headers (e.g. PATCH's merge-patch content type).
@@ -242,7 +234,18 @@ impl Server {
         if let Some(body) = body {
             req = req.body(body);
         }
-        Reply::from(req.send().expect("request sent"))
+        // A pooled connection the server just closed (after refusing an
+        // unread body, say) fails before the request reaches the server:
+        // retry once on a new connection. A dead server fails both times.
+        let retry = req.try_clone();
+        let resp = match (req.send(), retry) {
+            (Ok(resp), _) => resp,
+            (Err(err), Some(retry)) if err.is_request() || err.is_connect() => {
+                retry.send().expect("request sent (retried)")
+            }
+            (Err(err), _) => panic!("request sent: {err}"),
+        };
+        Reply::from(resp)
     }
 
     /// A JSON request with the given token.
