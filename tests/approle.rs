@@ -520,14 +520,16 @@ fn writing_a_new_role_needs_create_and_changing_one_needs_update() {
     assert_eq!(s.read("auth/approle/role/other").status, 404);
 }
 
+/// Logs in to `role` with a freshly issued secret ID.
+fn login_to(s: &Server, role: &str) -> common::Reply {
+    let secret = secret_id(s, role, json!({}));
+    login(s, &role_id(s, role), &secret)
+}
+
 #[test]
 fn tokens_bound_to_cidrs_work_only_from_inside_them() {
     let s = Server::dev();
-    assert_eq!(
-        s.write("sys/auth/approle", json!({"type": "approle"}))
-            .status,
-        204
-    );
+    enable_approle(&s);
     s.write(
         "auth/approle/role/here",
         json!({"token_bound_cidrs": "127.0.0.1/32"}),
@@ -536,83 +538,23 @@ fn tokens_bound_to_cidrs_work_only_from_inside_them() {
         "auth/approle/role/elsewhere",
         json!({"token_bound_cidrs": "10.1.2.0/24"}),
     );
-    let login = |role: &str| {
-        let role_id = s
-            .read(&format!("auth/approle/role/{role}/role-id"))
-            .data("role_id")
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let secret_id = s
-            .write(&format!("auth/approle/role/{role}/secret-id"), json!({}))
-            .data("secret_id")
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        s.send(
-            "POST",
-            "auth/approle/login",
-            None,
-            Some(
-                json!({"role_id": role_id, "secret_id": secret_id})
-                    .to_string()
-                    .into_bytes(),
-            ),
-        )
-    };
-    let here = login("here");
+    let here = login_to(&s, "here");
     assert_eq!(here.status, 200, "{:?}", here.json);
-    let token = here.json["auth"]["client_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    assert_eq!(
-        s.call("GET", "auth/token/lookup-self", &token, None)
-            .data("bound_cidrs"),
-        &json!(["127.0.0.1"])
-    );
-    let elsewhere = login("elsewhere");
+    let lookup = s.call("GET", "auth/token/lookup-self", &client_token(&here), None);
+    assert_eq!(lookup.data("bound_cidrs"), &json!(["127.0.0.1"]));
+    let elsewhere = login_to(&s, "elsewhere");
     assert_eq!(elsewhere.status, 403, "{:?}", elsewhere.json);
 }
 
 #[test]
 fn disabling_the_auth_method_revokes_the_tokens_it_issued() {
     let s = Server::dev();
-    assert_eq!(
-        s.write("sys/auth/approle", json!({"type": "approle"}))
-            .status,
-        204
-    );
+    enable_approle(&s);
     s.write(
         "auth/approle/role/app",
         json!({"token_policies": "default"}),
     );
-    let role_id = s
-        .read("auth/approle/role/app/role-id")
-        .data("role_id")
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let secret_id = s
-        .write("auth/approle/role/app/secret-id", json!({}))
-        .data("secret_id")
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let login = s.send(
-        "POST",
-        "auth/approle/login",
-        None,
-        Some(
-            json!({"role_id": role_id, "secret_id": secret_id})
-                .to_string()
-                .into_bytes(),
-        ),
-    );
-    let token = login.json["auth"]["client_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token = client_token(&login_to(&s, "app"));
     assert_eq!(
         s.call("GET", "auth/token/lookup-self", &token, None).status,
         200
@@ -632,11 +574,7 @@ fn disabling_the_auth_method_revokes_the_tokens_it_issued() {
 #[test]
 fn auth_mounts_tune_through_sys_mounts_auth_as_the_cli_sends_it() {
     let s = Server::dev();
-    assert_eq!(
-        s.write("sys/auth/approle", json!({"type": "approle"}))
-            .status,
-        204
-    );
+    enable_approle(&s);
     let tune = s.write(
         "sys/mounts/auth/approle/tune",
         json!({"default_lease_ttl": "1h", "max_lease_ttl": ""}),
@@ -656,47 +594,19 @@ fn auth_mounts_tune_through_sys_mounts_auth_as_the_cli_sends_it() {
 #[test]
 fn logins_of_one_role_share_an_identity_entity() {
     let s = Server::dev();
-    assert_eq!(
-        s.write("sys/auth/approle", json!({"type": "approle"}))
-            .status,
-        204
-    );
+    enable_approle(&s);
     s.write(
         "auth/approle/role/app",
         json!({"token_policies": "default"}),
     );
-    let role_id = s
-        .read("auth/approle/role/app/role-id")
-        .data("role_id")
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let login = || {
-        let secret_id = s
-            .write("auth/approle/role/app/secret-id", json!({}))
-            .data("secret_id")
+    let entity = |reply: common::Reply| {
+        reply.json["auth"]["entity_id"]
             .as_str()
             .unwrap_or_default()
-            .to_string();
-        s.send(
-            "POST",
-            "auth/approle/login",
-            None,
-            Some(
-                json!({"role_id": role_id, "secret_id": secret_id})
-                    .to_string()
-                    .into_bytes(),
-            ),
-        )
+            .to_string()
     };
-    let first = login().json["auth"]["entity_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let second = login().json["auth"]["entity_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let first = entity(login_to(&s, "app"));
+    let second = entity(login_to(&s, "app"));
     assert_eq!(first.len(), 36, "a UUID: {first}");
     assert_eq!(first, second);
     let created = s.write("auth/token/create", json!({}));

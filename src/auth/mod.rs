@@ -5,5 +5,6 @@ pub mod approle;
 pub mod cert;
 pub mod jwt;
 pub mod kubernetes;
+pub mod roles;
 pub mod token;
 pub mod token_fields;

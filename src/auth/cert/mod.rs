@@ -8,6 +8,7 @@ mod verify;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::auth::roles::RoleStore;
 use crate::auth::token_fields::TokenFields;
 use crate::logical::{Backend, Error, Operation, PathSpec, Request, Response, Result};
 
@@ -93,12 +94,10 @@ impl CertBackend {
     }
 }
 
-fn role_key(name: &str) -> String {
-    format!("cert/{}", name.to_lowercase())
-}
+const ROLES: RoleStore = RoleStore::new("cert/");
 
 async fn load_role(req: &Request, name: &str) -> Result<Option<CertRole>> {
-    Ok(req.storage.get_json(&role_key(name)).await?)
+    ROLES.get(req, name).await
 }
 
 #[async_trait::async_trait]
@@ -115,27 +114,20 @@ impl Backend for CertBackend {
     }
 
     async fn exists(&self, req: &mut Request) -> Result<bool> {
-        let name = req.param("name")?.to_string();
-        Ok(load_role(req, &name).await?.is_some())
+        ROLES.exists(req).await
     }
 
     async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
         match (req.route, req.operation) {
             ("login", _) => login(req).await,
-            ("certs", _) => Ok(Some(Response::list(
-                req.storage.list_leaves("cert/").await?,
-            ))),
+            ("certs", _) => ROLES.list(req).await,
             ("certs/:name", Read) => {
                 let name = req.param("name")?.to_string();
                 Ok(load_role(req, &name)
                     .await?
                     .map(|role| Response::data(role_data(&role))))
             }
-            ("certs/:name", Delete) => {
-                let name = req.param("name")?.to_string();
-                req.storage.delete(&role_key(&name)).await?;
-                Ok(None)
-            }
+            ("certs/:name", Delete) => ROLES.delete(req).await,
             ("certs/:name", _) => write_role(req).await,
             ("config", Read) => {
                 let config: Map<String, Value> =
@@ -286,7 +278,7 @@ async fn write_role(req: &mut Request) -> Result<Option<Response>> {
     }
     legacy_token_aliases(data, &mut role.token)?;
     let warnings = role.token.parse(data)?;
-    req.storage.put_json(&role_key(&name), &role).await?;
+    req.storage.put_json(&ROLES.key(&name), &role).await?;
     if warnings.is_empty() {
         Ok(None)
     } else {
@@ -334,7 +326,7 @@ async fn login(req: &mut Request) -> Result<Option<Response>> {
     }
     let names = match req.data.str("name")?.filter(|n| !n.is_empty()) {
         Some(name) => vec![name.to_lowercase()],
-        None => req.storage.list_leaves("cert/").await?,
+        None => ROLES.names(req).await?,
     };
     let mut chain_verified = false;
     for name in names {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::auth::roles::RoleStore;
 use crate::auth::token_fields::{TokenFields, TOKEN_FIELD_NAMES};
 use crate::logical::{
     glob_match, parse_duration_seconds, Backend, Error, FieldData, Operation, PathSpec, Request,
@@ -162,12 +163,10 @@ impl JwtBackend {
     }
 }
 
-fn role_key(name: &str) -> String {
-    format!("role/{}", name.to_lowercase())
-}
+const ROLES: RoleStore = RoleStore::new("role/");
 
 async fn load_role(req: &Request, name: &str) -> Result<Option<JwtRole>> {
-    let role: Option<JwtRole> = req.storage.get_json(&role_key(name)).await?;
+    let role: Option<JwtRole> = ROLES.get(req, name).await?;
     Ok(role.map(|mut role| {
         if role.role_type.is_empty() {
             role.role_type = "jwt".into();
@@ -191,8 +190,7 @@ impl Backend for JwtBackend {
     }
 
     async fn exists(&self, req: &mut Request) -> Result<bool> {
-        let name = req.param("name")?.to_string();
-        Ok(req.storage.get(&role_key(&name)).await?.is_some())
+        ROLES.exists(req).await
     }
 
     async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
@@ -202,20 +200,14 @@ impl Backend for JwtBackend {
                 .await?
                 .map(|config| Response::data(config_data(&config)))),
             ("config", _) => self.write_config(req).await,
-            ("role", _) => Ok(Some(Response::list(
-                req.storage.list_leaves("role/").await?,
-            ))),
+            ("role", _) => ROLES.list(req).await,
             ("role/:name", Read) => {
                 let name = req.param("name")?.to_string();
                 Ok(load_role(req, &name)
                     .await?
                     .map(|role| Response::data(role_data(&role))))
             }
-            ("role/:name", Delete) => {
-                let name = req.param("name")?.to_string();
-                req.storage.delete(&role_key(&name)).await?;
-                Ok(None)
-            }
+            ("role/:name", Delete) => ROLES.delete(req).await,
             ("role/:name", _) => write_role(req).await,
             _ => Err(Error::UnsupportedOperation),
         }
@@ -845,7 +837,7 @@ async fn write_role(req: &mut Request) -> Result<Option<Response>> {
         JwtRole::default()
     } else {
         req.storage
-            .get_json::<JwtRole>(&role_key(&name))
+            .get_json::<JwtRole>(&ROLES.key(&name))
             .await?
             .unwrap_or_default()
     };
@@ -975,7 +967,7 @@ async fn write_role(req: &mut Request) -> Result<Option<Response>> {
     if role.verbose_oidc_logging {
         warnings.push("verbose_oidc_logging has been enabled for this role. This is not recommended in production since sensitive information may be present in OIDC responses.".to_string());
     }
-    req.storage.put_json(&role_key(&name), &role).await?;
+    req.storage.put_json(&ROLES.key(&name), &role).await?;
     if warnings.is_empty() {
         Ok(None)
     } else {

@@ -24,6 +24,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::jwt::jose::{self, Alg, Expected, Jws, PublicKey};
 use crate::auth::jwt::legacy::{remote_addr_ok, LegacyTokenFields, LEGACY_FIELD_NAMES};
+use crate::auth::roles::RoleStore;
 use crate::auth::token_fields::{TokenFields, TOKEN_FIELD_NAMES};
 use crate::logical::{glob_match, Backend, Error, Operation, PathSpec, Request, Response, Result};
 
@@ -114,12 +115,10 @@ impl KubernetesBackend {
     }
 }
 
-fn role_key(name: &str) -> String {
-    format!("role/{}", name.to_lowercase())
-}
+const ROLES: RoleStore = RoleStore::new("role/");
 
 async fn load_role(req: &Request, name: &str) -> Result<Option<KubeRole>> {
-    let role: Option<KubeRole> = req.storage.get_json(&role_key(name)).await?;
+    let role: Option<KubeRole> = ROLES.get(req, name).await?;
     Ok(role.map(|mut role| {
         role.legacy.apply_on_load(&mut role.token);
         role
@@ -133,8 +132,7 @@ impl Backend for KubernetesBackend {
     }
 
     async fn exists(&self, req: &mut Request) -> Result<bool> {
-        let name = req.param("name")?.to_string();
-        Ok(req.storage.get(&role_key(&name)).await?.is_some())
+        ROLES.exists(req).await
     }
 
     async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
@@ -162,20 +160,14 @@ impl Backend for KubernetesBackend {
                 }))
             }
             ("config", _) => write_config(req).await,
-            ("role", _) => Ok(Some(Response::list(
-                req.storage.list_leaves("role/").await?,
-            ))),
+            ("role", _) => ROLES.list(req).await,
             ("role/:name", Read) => {
                 let name = req.param("name")?.to_string();
                 Ok(load_role(req, &name)
                     .await?
                     .map(|role| Response::data(role_data(&role))))
             }
-            ("role/:name", Delete) => {
-                let name = req.param("name")?.to_string();
-                req.storage.delete(&role_key(&name)).await?;
-                Ok(None)
-            }
+            ("role/:name", Delete) => ROLES.delete(req).await,
             ("role/:name", _) => write_role(req).await,
             _ => Err(Error::UnsupportedOperation),
         }
@@ -244,7 +236,7 @@ async fn write_role(req: &mut Request) -> Result<Option<Response>> {
         KubeRole::default()
     } else {
         req.storage
-            .get_json::<KubeRole>(&role_key(&name))
+            .get_json::<KubeRole>(&ROLES.key(&name))
             .await?
             .unwrap_or_default()
     };
@@ -320,7 +312,7 @@ async fn write_role(req: &mut Request) -> Result<Option<Response>> {
             "invalid alias_name_source, must be one of: serviceaccount_uid, serviceaccount_name",
         ));
     }
-    req.storage.put_json(&role_key(&name), &role).await?;
+    req.storage.put_json(&ROLES.key(&name), &role).await?;
     if warnings.is_empty() {
         Ok(None)
     } else {
