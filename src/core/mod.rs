@@ -45,6 +45,8 @@ pub struct LogicalInput {
     /// Logical path (no `/v1/`); list operations end with `/`.
     pub path: String,
     pub data: Map<String, Value>,
+    /// A body the HTTP layer passed through undecoded (see `Request::raw_body`).
+    pub raw_body: Option<bytes::Bytes>,
     pub token: Option<String>,
     pub connection: Connection,
 }
@@ -298,6 +300,20 @@ impl Core {
         }
     }
 
+    /// One tick of background upkeep: every mounted backend's `periodic`
+    /// in turn (nothing while sealed). A failing backend is logged and the
+    /// others still run.
+    pub async fn run_periodic(&self) {
+        if self.is_sealed() {
+            return;
+        }
+        for mounted in self.mounts.snapshot().iter() {
+            if let Err(err) = mounted.backend.periodic(&mounted.storage).await {
+                tracing::warn!(mount = %mounted.prefix, %err, "periodic upkeep failed");
+            }
+        }
+    }
+
     /// Dev mode's `secret/`: KV version `version` ("2" as Vault's
     /// `server -dev`, "1" for `-dev-kv-v1`).
     pub async fn mount_dev_kv(&self, version: &str) -> Result<()> {
@@ -432,6 +448,7 @@ impl Core {
             route: route.as_ref().map_or("", |r| r.spec.pattern),
             params: route.as_ref().map(|r| r.params.clone()).unwrap_or_default(),
             data: FieldData::new(input.data),
+            raw_body: input.raw_body,
             token,
             connection: input.connection,
             storage: mounted.storage.clone(),

@@ -16,6 +16,7 @@ use axum::extract::{Request as HttpRequest, State};
 use axum::http::Method;
 use axum::response::Response as HttpResponse;
 use axum::Router;
+use serde_json::Map;
 
 use crate::core::{Core, LogicalInput};
 use crate::logical::{Connection, Error, Operation};
@@ -113,7 +114,7 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
     if matches!(operation, Operation::Update | Operation::Patch) && raw_path.ends_with('/') {
         return Err(Error::bad_request("cannot write to a path ending in '/'"));
     }
-    let data = match operation {
+    let (data, raw_body) = match operation {
         Operation::Update | Operation::Patch => {
             if operation == Operation::Patch {
                 let content_type = parts
@@ -126,12 +127,15 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
                 }
             }
             let bytes = read_body(body).await?;
-            request::body_data(&parts.headers, &bytes)?
+            match request::decode_body(&parts.headers, bytes)? {
+                request::Body::Data(data) => (data, None),
+                request::Body::Raw(raw) => (Map::new(), Some(raw)),
+            }
         }
         _ => {
             let mut query = query;
             query.remove("list");
-            query
+            (query, None)
         }
     };
     let path = request::logical_path(&raw_path, operation);
@@ -139,6 +143,7 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
         operation,
         path: path.clone(),
         data,
+        raw_body,
         token: request::token(&parts.headers),
         connection,
     };

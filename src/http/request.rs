@@ -1,6 +1,7 @@
 //! Decoding an HTTP request into a logical one (Vault's `http/logical.go`):
 //! method → operation, path normalization, token, and body/query → data.
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, Method};
 use serde_json::{Map, Value};
 
@@ -82,6 +83,49 @@ fn insert_repeated(data: &mut Map<String, Value>, key: String, value: String) {
     }
 }
 
+/// A write's body as the backend receives it.
+pub enum Body {
+    /// Parameters, from JSON or form encoding.
+    Data(Map<String, Value>),
+    /// An opaque payload (a DER OCSP request), for `Request::raw_body`.
+    Raw(Bytes),
+}
+
+/// How a body is read, decided in this one place from its declared media
+/// type and its first bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum Encoding {
+    Json,
+    Form,
+    /// `application/ocsp-request`: Vault hands the DER body to the backend
+    /// undecoded (`http/logical.go`); every other type is read as JSON or
+    /// form data.
+    Opaque,
+}
+
+fn encoding(headers: &HeaderMap, trimmed: &[u8]) -> Encoding {
+    let looks_like_json = matches!(trimmed.first(), Some(b'{') | Some(b'[')) || trimmed == b"null";
+    let media_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .filter(|m| !m.is_empty());
+    match media_type.as_deref() {
+        Some("application/ocsp-request") => Encoding::Opaque,
+        Some("application/x-www-form-urlencoded") if !looks_like_json => Encoding::Form,
+        _ => Encoding::Json,
+    }
+}
+
+/// A write's body: parameters, or an opaque payload passed through.
+pub fn decode_body(headers: &HeaderMap, body: Bytes) -> Result<Body, Error> {
+    if encoding(headers, body.trim_ascii()) == Encoding::Opaque {
+        return Ok(Body::Raw(body));
+    }
+    body_data(headers, &body).map(Body::Data)
+}
+
 /// The body as data. JSON whatever the content type (Go clients send none),
 /// except a form-encoded body that does not look like JSON. An empty body
 /// and the literal `null` (`vault write -force`) mean no data.
@@ -90,16 +134,7 @@ pub fn body_data(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>,
     if trimmed.is_empty() {
         return Ok(Map::new());
     }
-    let is_form = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.split(';')
-                .next()
-                .is_some_and(|m| m.trim() == "application/x-www-form-urlencoded")
-        })
-        && !matches!(trimmed.first(), Some(b'{') | Some(b'['));
-    if is_form {
+    if encoding(headers, trimmed) == Encoding::Form {
         let mut data = Map::new();
         for (key, value) in form_urlencoded::parse(trimmed) {
             insert_repeated(&mut data, key.into_owned(), value.into_owned());
@@ -148,6 +183,35 @@ mod tests {
         assert!(body_data(&h, b"  ").map(|m| m.is_empty()).unwrap_or(false));
         assert!(body_data(&h, b"[1]").is_err());
         assert!(body_data(&h, b"{bad").is_err());
+    }
+
+    fn passes_raw(content_type: Option<&'static str>, body: &'static [u8]) -> bool {
+        let mut headers = HeaderMap::new();
+        if let Some(ct) = content_type {
+            headers.insert("content-type", axum::http::HeaderValue::from_static(ct));
+        }
+        matches!(
+            decode_body(&headers, Bytes::from_static(body)),
+            Ok(Body::Raw(b)) if b == body
+        )
+    }
+
+    #[test]
+    fn only_an_ocsp_request_body_passes_through_raw() {
+        let der: &[u8] = b"\x30\x03\x0a\x01\x20";
+        assert!(passes_raw(Some("application/ocsp-request"), der));
+        assert!(passes_raw(Some("Application/OCSP-Request; x=1"), der));
+        assert!(!passes_raw(None, der));
+        assert!(!passes_raw(Some("application/json"), der));
+        assert!(!passes_raw(Some("application/merge-patch+json"), der));
+        assert!(!passes_raw(
+            Some("application/x-www-form-urlencoded"),
+            b"a=b"
+        ));
+        assert!(!passes_raw(Some("text/plain"), der));
+        assert!(!passes_raw(Some("application/octet-stream"), der));
+        // Whatever does not pass through is decoded as before.
+        assert!(decode_body(&HeaderMap::new(), Bytes::from_static(der)).is_err());
     }
 
     #[test]

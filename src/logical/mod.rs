@@ -84,6 +84,9 @@ pub struct Request {
     /// Values captured from the route pattern.
     pub params: HashMap<&'static str, String>,
     pub data: FieldData,
+    /// A write's body of a non-JSON type, undecoded (`data` is then empty):
+    /// the DER of `POST pki/ocsp` with `Content-Type: application/ocsp-request`.
+    pub raw_body: Option<bytes::Bytes>,
     /// The token that made the request (absent on unauthenticated paths).
     pub token: Option<TokenEntry>,
     pub connection: Connection,
@@ -220,5 +223,12 @@ pub trait Backend: Send + Sync {
     /// (user lockout), e.g. an AppRole role ID. `None` opts out.
     fn lockout_alias(&self, _req: &Request) -> Option<String> {
         None
+    }
+
+    /// Background upkeep, run for every mount on each tick of the core's
+    /// periodic timer while unsealed (Vault's rollback manager calls the
+    /// backend's `PeriodicFunc` the same way): PKI CRL rebuilds, auto-tidy.
+    async fn periodic(&self, _storage: &StorageView) -> Result<()> {
+        Ok(())
     }
 }

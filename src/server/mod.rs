@@ -171,6 +171,9 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
 
     let tidy_core = core.clone();
     tokio::spawn(async move { tidy_tokens_periodically(tidy_core).await });
+    let periodic_core = core.clone();
+    let period = periodic_interval()?;
+    tokio::spawn(async move { run_periodic_upkeep(periodic_core, period).await });
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
@@ -342,6 +345,32 @@ async fn tidy_tokens_periodically(core: Arc<Core>) {
         if let Err(err) = core.tokens.tidy().await {
             tracing::warn!(%err, "token tidy failed");
         }
+    }
+}
+
+/// How often mounts get their background upkeep: a minute, as Vault's
+/// rollback manager, unless `VAULTLET_PERIODIC_INTERVAL` (a Vault duration)
+/// says otherwise, which tests use to see CRL rebuilds and auto-tidy run.
+fn periodic_interval() -> Result<std::time::Duration, ServerError> {
+    const VARIABLE: &str = "VAULTLET_PERIODIC_INTERVAL";
+    let Ok(text) = std::env::var(VARIABLE) else {
+        return Ok(std::time::Duration::from_secs(60));
+    };
+    match crate::logical::parse_duration_seconds(&text) {
+        Ok(seconds) if seconds > 0 => Ok(std::time::Duration::from_secs(seconds as u64)),
+        _ => Err(ServerError::Usage(format!(
+            "{VARIABLE} must be a positive duration, got {text:?}"
+        ))),
+    }
+}
+
+async fn run_periodic_upkeep(core: Arc<Core>, period: std::time::Duration) {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        core.run_periodic().await;
     }
 }
 

@@ -108,8 +108,15 @@ fn uuid_like() -> String {
 impl Server {
     /// `vaultlet server -dev -dev-root-token-id=root` on a free port.
     pub fn dev() -> Server {
+        Server::dev_with_env(&[])
+    }
+
+    /// A dev server with extra environment, e.g. a short
+    /// `VAULTLET_PERIODIC_INTERVAL` to watch background upkeep.
+    pub fn dev_with_env(env: &[(&str, &str)]) -> Server {
         let addr = format!("127.0.0.1:{}", free_port());
         let mut cmd = Command::new(binary());
+        cmd.envs(env.iter().copied());
         cmd.args([
             "server",
             "-dev",

@@ -42,6 +42,7 @@ impl Harness {
             route: found.spec.pattern,
             params: found.params.clone(),
             data: FieldData::new(body.as_object().cloned().unwrap_or_default()),
+            raw_body: None,
             token: None,
             connection: Connection {
                 remote_addr: Some(self.peer),
@@ -165,6 +166,7 @@ async fn the_existence_check_sees_roles_by_lower_cased_name() {
         route: found.spec.pattern,
         params: found.params,
         data: FieldData::default(),
+        raw_body: None,
         token: None,
         connection: Connection::default(),
         storage: h.storage.clone(),
