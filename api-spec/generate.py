@@ -126,6 +126,19 @@ RAW_BODIES = {
     ("pki", "issuer/:issuer_ref/crl/pem"): PEM_FILE,
     ("pki", "issuer/:issuer_ref/crl/delta/pem"): PEM_FILE,
 }
+# The OCSP responder (src/secrets/pki/ocsp.rs): a DER request in (the POST
+# body, or base64 in the GET path), a DER OCSPResponse out, refusals included.
+OCSP_REQUEST = "application/ocsp-request"
+OCSP_RESPONSE = "application/ocsp-response"
+OCSP = {("pki", "ocsp"), ("pki", "ocsp/*req"), ("pki", "unified-ocsp"), ("pki", "unified-ocsp/*req")}
+OCSP_ANSWERS = {
+    "200": "The signed OCSPResponse: good, revoked, or unknown (a certificate of no issuer "
+           "of the mount, signed by the default issuer).",
+    "400": "malformedRequest (`30 03 0A 01 01`): the request cannot be read.",
+    "401": "unauthorized (`30 03 0A 01 06`): OCSP is disabled (`config/crl`), the path is "
+           "unified OCSP, or no issuer may sign (`ocsp-signing` usage).",
+    "500": "internalError (`30 03 0A 01 02`).",
+}
 # The served OpenAPI document itself is the body, not an envelope.
 DOCUMENT_BODY = {("system", "internal/specs/openapi")}
 
@@ -446,6 +459,16 @@ def error_responses(route, method):
     return {code: {"$ref": ref} for code, ref in codes.items()}
 
 
+def ocsp_responses(route, method):
+    """OCSP answers, then the errors the logical layer itself may answer."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    responses = {code: {"description": desc, "content": {OCSP_RESPONSE: binary}}
+                 for code, desc in OCSP_ANSWERS.items()}
+    for code, ref in error_responses(route, method).items():
+        responses.setdefault(code, ref)
+    return dict(sorted(responses.items()))
+
+
 def logical_item(path, route, mounts, previous, reference):
     ref_item = reference.item(path) or {}
     item = {"x-vaultlet-mount-type": route["mount_type"]}
@@ -511,6 +534,10 @@ def logical_item(path, route, mounts, previous, reference):
                 responses["200"] = {"$ref": "#/components/responses/List"}
             else:
                 responses["200"] = {"$ref": "#/components/responses/Data"}
+        elif key in OCSP:
+            op["requestBody"] = {"required": True, "content": {OCSP_REQUEST: {"schema": {
+                "type": "string", "format": "binary",
+                "description": "The DER OCSPRequest (under 2048 bytes)."}}}}
         else:
             if method in ("post", "patch") and fields:
                 props = {f: field_schema(path, f, previous, reference) for f in fields}
@@ -520,7 +547,7 @@ def logical_item(path, route, mounts, previous, reference):
             responses["200"] = {"$ref": "#/components/responses/Data"}
             responses["204"] = {"$ref": "#/components/responses/NoContent"}
         responses.update(error_responses(route, method))
-        op["responses"] = responses
+        op["responses"] = ocsp_responses(route, method) if key in OCSP else responses
         item[method] = op
     return item
 

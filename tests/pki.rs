@@ -943,3 +943,117 @@ fn a_bundle_with_key_imports_as_a_signing_issuer_and_sign_verbatim_keeps_the_csr
     // The imported intermediate has no root here: the chain is just itself.
     assert_eq!(r.data("ca_chain"), &json!([int_pem]));
 }
+
+#[test]
+fn aia_templates_expand_from_config_cluster_when_certificates_are_issued() {
+    let s = dev_server();
+    enable_pki(&s, "pki", "87600h");
+    let root = s.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "templated root", "ttl": "8760h"}),
+    );
+    assert_eq!(root.status, 200, "{:?}", root.json);
+    let issuer_id = text(root.data("issuer_id"));
+    let r = s.write(
+        "pki/roles/web",
+        json!({"allowed_domains": "example.com", "allow_subdomains": true}),
+    );
+    assert_eq!(r.status, 200);
+
+    // Without templating a template is not a URL.
+    let r = s.write(
+        "pki/config/urls",
+        json!({"issuing_certificates": "{{cluster_aia_path}}/issuer/{{issuer_id}}/der"}),
+    );
+    assert_eq!(
+        r.errors(),
+        vec!["invalid URL found in Authority Information Access (AIA) parameter issuing_certificates: {{cluster_aia_path}}/issuer/{{issuer_id}}/der"]
+    );
+    // With templating it is kept; the missing cluster address only warns...
+    let r = s.write(
+        "pki/config/urls",
+        json!({
+            "enable_templating": true,
+            "issuing_certificates": "{{cluster_aia_path}}/issuer/{{issuer_id}}/der",
+            "crl_distribution_points": "{{cluster_path}}/issuer/{{issuer_id}}/crl/der"
+        }),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert!(
+        r.warnings()[0].starts_with("issuance may fail: unable to template AIA URLs as we lack local cluster address information"),
+        "{:?}",
+        r.warnings()
+    );
+    // ...until issuance, which refuses.
+    let r = s.write(
+        "pki/issue/web",
+        json!({"common_name": "a.example.com", "ttl": "1h"}),
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.errors()[0].contains("unable to template AIA URLs"),
+        "{:?}",
+        r.errors()
+    );
+
+    let r = s.write("pki/config/cluster", json!({"path": "notaurl"}));
+    assert_eq!(
+        r.errors(),
+        vec!["invalid, non-URL path given to cluster: notaurl"]
+    );
+    let r = s.write(
+        "pki/config/cluster",
+        json!({"path": "https://a.example/v1/pki", "aia_path": "http://b.example/v1/pki"}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(
+        s.read("pki/config/cluster").data("aia_path"),
+        &json!("http://b.example/v1/pki")
+    );
+
+    let r = s.write(
+        "pki/issue/web",
+        json!({"common_name": "a.example.com", "ttl": "1h"}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let dir = tmp("aia-templates");
+    write(&dir, "leaf.pem", &text(r.data("certificate")));
+    let (ok, out) = openssl(
+        &dir,
+        &[
+            "x509",
+            "-in",
+            "leaf.pem",
+            "-noout",
+            "-ext",
+            "authorityInfoAccess,crlDistributionPoints",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "CA Issuers - URI:http://b.example/v1/pki/issuer/{issuer_id}/der"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "URI:https://a.example/v1/pki/issuer/{issuer_id}/crl/der"
+        )),
+        "{out}"
+    );
+
+    // A new root cannot know its own id in advance: its AIA is left out.
+    let r = s.write(
+        "pki/root/rotate/internal",
+        json!({"common_name": "next root"}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert!(r.warnings()[0].starts_with("When generating root CA, found global AIA configuration with issuer_id template unsuitable for root generation."));
+    with_cert(&text(r.data("certificate")), |c| {
+        assert!(c
+            .extensions()
+            .iter()
+            .all(|e| e.oid.to_id_string() != "1.3.6.1.5.5.7.1.1"));
+    });
+}

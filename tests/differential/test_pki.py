@@ -208,3 +208,54 @@ def test_intermediate_chain(pair, csr):
     for x in (j, i, r):
         pair.call("DELETE", f"sys/mounts/{x}", expect=204)
     pair.check()
+
+
+def test_delta_crls_auto_rebuild_and_cluster_config(pair):
+    m = _mount(pair)
+    pair.call("POST", f"{m}/root/generate/internal", {"common_name": "Delta Root", "ttl": "8760h"}, expect=200)
+    pair.call("POST", f"{m}/roles/any", {"allow_any_name": True}, expect=200)
+    pair.call("GET", f"{m}/crl/rotate-delta", expect=200)            # no-op warning
+    pair.call("POST", f"{m}/config/crl", {"enable_delta": True}, expect=400)
+    pair.call("POST", f"{m}/config/crl", {"auto_rebuild": True, "expiry": "1h"}, expect=400)
+    pair.call("POST", f"{m}/config/crl", {"auto_rebuild": True, "enable_delta": True}, expect=200)
+    pair.call("GET", f"{m}/config/crl", expect=200)
+    ra, rb = pair.call("POST", f"{m}/issue/any", {"common_name": "d.example.com", "ttl": "1h"}, expect=200)
+    pair.set("serial", lambda x: x.get("data", "serial_number"), ra, rb)
+    pair.call("POST", f"{m}/revoke", {"serial_number": "<<serial>>"}, expect=200)
+    pair.call("GET", f"{m}/crl/rotate-delta", expect=200)
+    pair.call("GET", f"{m}/crl/delta", token="", expect=200)
+    pair.call("GET", f"{m}/crl/delta/pem", token="", expect=200)
+    pair.call("GET", f"{m}/cert/delta-crl", token="", expect=200)
+    pair.call("GET", f"{m}/issuer/default/crl/delta", token="", expect=200)
+    pair.call("GET", f"{m}/issuer/default/crl/delta/pem", token="", expect=200)
+    pair.call("GET", f"{m}/issuer/default/crl/delta/der", token="", expect=200)
+    pair.call("GET", f"{m}/crl/rotate", expect=200)
+    ra, rb = pair.call("GET", f"{m}/crl/pem", token="", expect=200)
+    pair.setv("crl", ra.body.decode(), rb.body.decode())
+    pair.call("POST", f"{m}/issuer/default/resign-crls", {"crls": ["<<crl>>"], "crl_number": 9,
+                                                          "next_update": "1h"}, expect=200)
+    pair.call("POST", f"{m}/issuer/default/resign-crls", {"crls": ["<<crl>>"], "crl_number": -1}, expect=400)
+    pair.call("POST", f"{m}/issuer/default/sign-revocation-list", {
+        "crl_number": 3, "delta_crl_base_number": 2, "format": "der",
+        "revoked_certs": [{"serial_number": "11:22", "revocation_time": 1700000000}],
+        "extensions": [{"id": "1.2.3.4", "value": "BQA="}]}, expect=200)
+    pair.call("POST", f"{m}/issuer/default/sign-revocation-list", {"extensions": [{"id": "2.5.29.20", "value": ""}]},
+              expect=400)
+    # config/cluster and AIA templating.
+    pair.call("GET", f"{m}/config/cluster", expect=200)
+    pair.call("POST", f"{m}/config/cluster", {"path": "https://vault.example/v1/" + m,
+                                               "aia_path": "http://vault.example/v1/" + m}, expect=200)
+    pair.call("POST", f"{m}/config/urls", {"enable_templating": True,
+                                            "issuing_certificates": "{{cluster_aia_path}}/issuer/default/der",
+                                            "crl_distribution_points": "{{cluster_path}}/crl/der"},
+              expect=200)
+    pair.call("POST", f"{m}/issue/any", {"common_name": "t.example.com", "ttl": "1h"}, expect=200)
+    pair.call("POST", f"{m}/intermediate/cross-sign", {"common_name": "Cross"}, expect=200)
+    # Auto-tidy configuration.
+    pair.call("GET", f"{m}/config/auto-tidy", expect=200)
+    pair.call("POST", f"{m}/config/auto-tidy", {"enabled": True}, expect=400)
+    pair.call("POST", f"{m}/config/auto-tidy", {"enabled": True, "tidy_cert_store": True, "interval_duration": "1h",
+                                                "safety_buffer": "24h", "pause_duration": "1s"}, expect=200)
+    pair.call("GET", f"{m}/config/auto-tidy", expect=200)
+    pair.call("DELETE", f"sys/mounts/{m}", expect=204)
+    pair.check()

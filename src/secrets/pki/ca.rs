@@ -19,6 +19,10 @@ use crate::logical::{Error, Request, Response, Result};
 pub const AIA_WARNING: &str = "This mount hasn't configured any authority information access (AIA) fields; this may make it harder for systems to find missing certificates in the chain or to validate revocation status of certificates. Consider updating /config/urls or the newly generated issuer with this information.";
 
 fn export_type(req: &Request) -> Result<&'static str> {
+    // `intermediate/cross-sign` is Vault's name for a CSR on a new internal key.
+    if req.route == "intermediate/cross-sign" {
+        return Ok("internal");
+    }
     match req.param("exported")? {
         "internal" => Ok("internal"),
         "exported" => Ok("exported"),
@@ -194,7 +198,13 @@ pub async fn generate_root(backend: &PkiBackend, req: &mut Request) -> Result<Op
     let creation = profile::creation(&role, &input, None, None, req.ttls)?;
     let issuer_id = issuers::new_id();
     let global = config::read_urls(&req.storage).await?;
-    let urls = profile::issuing_urls(&IssuerUrls::default(), &global, &issuer_id);
+    let mut warnings = Vec::new();
+    let urls = if config::templated_on_issuer(&global) {
+        warnings.push(ROOT_TEMPLATE_WARNING.to_string());
+        x509::AiaUrls::default()
+    } else {
+        config::aia_urls(&req.storage, &IssuerUrls::default(), &global, &issuer_id).await?
+    };
     let extra_ku = x509::parse_key_usages(&req.data.comma_list_or_empty("key_usage")?);
     let spki = key.spki().map_err(Error::internal)?;
     let mut prof = profile::ca_profile(
@@ -247,6 +257,7 @@ pub async fn generate_root(backend: &PkiBackend, req: &mut Request) -> Result<Op
     data.insert("certificate".into(), json!(certificate));
     let mut resp = Response::data(data);
     resp.warnings = creation.warnings;
+    resp.warnings.extend(warnings);
     if urls.is_empty() {
         resp.warnings.push(AIA_WARNING.into());
     }
@@ -321,7 +332,8 @@ pub async fn sign_intermediate(
         return Err(Error::bad_request("request signature invalid"));
     }
     let global = config::read_urls(&req.storage).await?;
-    let urls = profile::issuing_urls(&issuer.entry.urls, &global, &issuer.entry.id);
+    let urls =
+        config::aia_urls(&req.storage, &issuer.entry.urls, &global, &issuer.entry.id).await?;
     let mut extra_ku = x509::parse_key_usages(&req.data.comma_list_or_empty("key_usage")?);
     if use_csr_values {
         extra_ku |= csr.key_usage.unwrap_or(0);
@@ -461,14 +473,16 @@ pub async fn generate_intermediate(
     Ok(Some(resp))
 }
 
+/// Why a new root has no AIA although `config/urls` sets some.
+const ROOT_TEMPLATE_WARNING: &str = "When generating root CA, found global AIA configuration with issuer_id template unsuitable for root generation. This AIA configuration has been ignored. To include AIA on this root CA, set the global AIA configuration to not include issuer_id and instead to refer to a static issuer name.";
+
 /// What Vault adds to the AIA warning for a new intermediate's CSR.
 const INTERMEDIATE_AIA_HINT: &str = "Since this certificate is an intermediate, it might be useful to regenerate this certificate after fixing this problem for the root mount.";
 
 /// Whether `config/urls` sets no AIA field at all (Vault then warns on
 /// every new issuer).
 async fn mount_has_no_aia(req: &Request) -> Result<bool> {
-    let global = config::read_urls(&req.storage).await?;
-    Ok(profile::issuing_urls(&IssuerUrls::default(), &global, "").is_empty())
+    Ok(config::read_urls(&req.storage).await?.is_empty())
 }
 
 /// Imports certificates (and keys when `allow_keys`) from a PEM bundle:

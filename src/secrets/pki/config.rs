@@ -1,15 +1,18 @@
-//! Mount-wide configuration: `config/urls` (AIA and CRL distribution URLs)
-//! and `config/crl`.
+//! Mount-wide configuration: `config/urls` (AIA and CRL distribution URLs),
+//! `config/cluster` (the addresses AIA templates expand to) and
+//! `config/crl`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::issuers::IssuerUrls;
+use super::x509::AiaUrls;
 use crate::logical::{Error, FieldData, GoDuration, Result};
 use crate::storage::StorageView;
 
 pub const CONFIG_URLS: &str = "config/urls";
 pub const CONFIG_CRL: &str = "config/crl";
+pub const CONFIG_CLUSTER: &str = "config/cluster";
 
 pub const URL_FIELDS: [&str; 4] = [
     "issuing_certificates",
@@ -42,36 +45,177 @@ pub fn urls_data(urls: &IssuerUrls) -> Map<String, Value> {
 }
 
 /// Applies the URL fields present in `data` to `urls` (absent ones are
-/// kept), validating each URL as Vault does.
+/// kept), then validates every URL as Vault does. Templated URLs are only
+/// checked once expanded, at issuance.
 pub fn merge_urls(urls: &mut IssuerUrls, data: &FieldData, templating_field: &str) -> Result<()> {
     for field in URL_FIELDS {
         if let Some(list) = data.comma_list(field)? {
-            for u in &list {
-                if !valid_url(u) {
-                    return Err(Error::bad_request(format!(
-                        "invalid URL found in Authority Information Access (AIA) parameter {field}: {u}"
-                    )));
-                }
-            }
-            match field {
-                "issuing_certificates" => urls.issuing_certificates = list,
-                "crl_distribution_points" => urls.crl_distribution_points = list,
-                "delta_crl_distribution_points" => urls.delta_crl_distribution_points = list,
-                _ => urls.ocsp_servers = list,
-            }
+            *url_list(urls, field) = list;
         }
     }
     if let Some(t) = data.bool(templating_field)? {
         urls.enable_templating = t;
     }
+    if urls.enable_templating {
+        return Ok(());
+    }
+    for (field, list) in url_lists(urls) {
+        if let Some(bad) = list.iter().find(|u| !valid_url(u)) {
+            return Err(Error::bad_request(format!(
+                "invalid URL found in Authority Information Access (AIA) parameter {field}: {bad}"
+            )));
+        }
+    }
     Ok(())
 }
 
-fn valid_url(u: &str) -> bool {
-    if u.contains("{{") {
-        // Templated URLs are validated after substitution.
-        return true;
+fn url_lists(urls: &IssuerUrls) -> [(&'static str, &Vec<String>); 4] {
+    [
+        ("issuing_certificates", &urls.issuing_certificates),
+        ("crl_distribution_points", &urls.crl_distribution_points),
+        (
+            "delta_crl_distribution_points",
+            &urls.delta_crl_distribution_points,
+        ),
+        ("ocsp_servers", &urls.ocsp_servers),
+    ]
+}
+
+fn url_list<'a>(urls: &'a mut IssuerUrls, field: &str) -> &'a mut Vec<String> {
+    match field {
+        "issuing_certificates" => &mut urls.issuing_certificates,
+        "crl_distribution_points" => &mut urls.crl_distribution_points,
+        "delta_crl_distribution_points" => &mut urls.delta_crl_distribution_points,
+        _ => &mut urls.ocsp_servers,
     }
+}
+
+/// `config/cluster`: this mount's external address (`path`) and the one
+/// for AIA fetches (`aia_path`), what `{{cluster_path}}` and
+/// `{{cluster_aia_path}}` expand to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ClusterConfig {
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub aia_path: String,
+}
+
+impl ClusterConfig {
+    pub fn data(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("path".into(), json!(self.path));
+        m.insert("aia_path".into(), json!(self.aia_path));
+        m
+    }
+
+    /// Applies `path` and `aia_path` when given; each must be a URL.
+    pub fn merge(&mut self, data: &FieldData) -> Result<()> {
+        for (name, target) in [("path", &mut self.path), ("aia_path", &mut self.aia_path)] {
+            if let Some(value) = data.str(name)? {
+                if !valid_url(&value) {
+                    return Err(Error::bad_request(format!(
+                        "invalid, non-URL {name} given to cluster: {value}"
+                    )));
+                }
+                *target = value;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub async fn read_cluster(storage: &StorageView) -> Result<ClusterConfig> {
+    Ok(storage.get_json(CONFIG_CLUSTER).await?.unwrap_or_default())
+}
+
+/// The URLs an issuer bakes into what it signs: its own AIA if any is set,
+/// else the mount's `config/urls`, expanded when templating is on.
+pub async fn aia_urls(
+    storage: &StorageView,
+    issuer_urls: &IssuerUrls,
+    global: &IssuerUrls,
+    issuer_id: &str,
+) -> Result<AiaUrls> {
+    let source = if issuer_urls.is_empty() {
+        global
+    } else {
+        issuer_urls
+    };
+    if !source.enable_templating {
+        return Ok(AiaUrls {
+            issuing_certificates: source.issuing_certificates.clone(),
+            crl_distribution_points: source.crl_distribution_points.clone(),
+            ocsp_servers: source.ocsp_servers.clone(),
+            delta_crl_distribution_points: source.delta_crl_distribution_points.clone(),
+        });
+    }
+    let cluster = read_cluster(storage).await?;
+    expand_templates(source, &cluster, issuer_id).map_err(|e| {
+        Error::bad_request(format!(
+            "error fetching CA certificate: unable to fetch AIA URL information: {e}"
+        ))
+    })
+}
+
+/// Expands `{{issuer_id}}`, `{{cluster_path}}` and `{{cluster_aia_path}}`
+/// and checks that what comes out are URLs (Vault's wording on failure).
+pub fn expand_templates(
+    source: &IssuerUrls,
+    cluster: &ClusterConfig,
+    issuer_id: &str,
+) -> std::result::Result<AiaUrls, String> {
+    let expand = |name: &str, list: &[String]| -> std::result::Result<Vec<String>, String> {
+        let mut out = Vec::with_capacity(list.len());
+        for uri in list {
+            if uri.contains("{{cluster_path}}") && cluster.path.is_empty() {
+                return Err("unable to template AIA URLs as we lack local cluster address information (path)".into());
+            }
+            if uri.contains("{{cluster_aia_path}}") && cluster.aia_path.is_empty() {
+                return Err("unable to template AIA URLs as we lack local cluster address information (aia_path)".into());
+            }
+            if uri.contains("{{issuer_id}}") && issuer_id.is_empty() {
+                return Err(
+                    "unable to template AIA URLs as we lack an issuer_id for this operation".into(),
+                );
+            }
+            out.push(
+                uri.replace("{{cluster_path}}", &cluster.path)
+                    .replace("{{cluster_aia_path}}", &cluster.aia_path)
+                    .replace("{{issuer_id}}", issuer_id),
+            );
+        }
+        if let Some(bad) = out.iter().find(|u| !valid_url(u)) {
+            return Err(format!(
+                "error validating templated {name}; invalid URI: {bad}"
+            ));
+        }
+        Ok(out)
+    };
+    Ok(AiaUrls {
+        issuing_certificates: expand("issuing_certificates", &source.issuing_certificates)?,
+        crl_distribution_points: expand(
+            "crl_distribution_points",
+            &source.crl_distribution_points,
+        )?,
+        ocsp_servers: expand("ocsp_servers", &source.ocsp_servers)?,
+        delta_crl_distribution_points: expand(
+            "delta_crl_distribution_points",
+            &source.delta_crl_distribution_points,
+        )?,
+    })
+}
+
+/// Whether any of the mount-wide URLs is templated on the issuer id, which
+/// a new root cannot use (Vault leaves its AIA out, with a warning).
+pub fn templated_on_issuer(urls: &IssuerUrls) -> bool {
+    urls.enable_templating
+        && url_lists(urls)
+            .iter()
+            .any(|(_, list)| list.iter().any(|u| u.contains("{{issuer_id}}")))
+}
+
+fn valid_url(u: &str) -> bool {
     url::Url::parse(u)
         .map(|p| p.has_host() || p.scheme() == "file")
         .unwrap_or(false)
@@ -108,6 +252,14 @@ impl Default for CrlConfig {
 impl CrlConfig {
     pub fn expiry_seconds(&self) -> i64 {
         crate::logical::parse_duration_seconds(&self.expiry).unwrap_or(72 * 3600)
+    }
+
+    pub fn grace_seconds(&self) -> i64 {
+        crate::logical::parse_duration_seconds(&self.auto_rebuild_grace_period).unwrap_or(12 * 3600)
+    }
+
+    pub fn delta_interval_seconds(&self) -> i64 {
+        crate::logical::parse_duration_seconds(&self.delta_rebuild_interval).unwrap_or(15 * 60)
     }
 
     pub fn data(&self) -> Map<String, Value> {
@@ -168,10 +320,22 @@ impl CrlConfig {
         if let Some(v) = data.bool("enable_delta")? {
             self.enable_delta = v;
         }
+        if self.auto_rebuild && self.grace_seconds() >= self.expiry_seconds() {
+            return Err(Error::bad_request(format!("CRL auto-rebuilding grace period ({}) must be strictly shorter than CRL expiry ({}) value when auto-rebuilding of CRLs is enabled", self.auto_rebuild_grace_period, self.expiry)));
+        }
+        if self.enable_delta && self.delta_interval_seconds() >= self.expiry_seconds() {
+            return Err(Error::bad_request(format!("CRL delta rebuild window ({}) must be strictly shorter than CRL expiry ({}) value when delta CRLs are enabled", self.delta_rebuild_interval, self.expiry)));
+        }
         if self.enable_delta && !self.auto_rebuild {
             return Err(Error::bad_request("Delta CRLs cannot be enabled when auto rebuilding is disabled as the complete CRL is always regenerated!"));
         }
         Ok(())
+    }
+
+    /// How long an OCSP response stays valid (its `nextUpdate`); 0 means
+    /// responses carry no `nextUpdate`.
+    pub fn ocsp_expiry_seconds(&self) -> i64 {
+        crate::logical::parse_duration_seconds(&self.ocsp_expiry).unwrap_or(12 * 3600)
     }
 }
 

@@ -1,13 +1,13 @@
 //! Revocation and CRLs: `revoke`, `revoke-with-key`, `issuer/:ref/revoke`,
-//! per-issuer CRLs (built with each issuer's key), `crl/rotate` and
-//! `config/crl`.
+//! per-issuer complete and delta CRLs (built with each issuer's key),
+//! `crl/rotate[-delta]`, `config/crl` and the auto-rebuild schedule.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 use super::certs;
-use super::config::{self, CrlConfig};
+use super::config;
 use super::der;
 use super::issuers::{self, IssuerSet, LoadedIssuer};
 use super::keys::{self, PrivateKey};
@@ -17,7 +17,9 @@ use crate::logical::{Error, Operation, Request, Response, Result};
 use crate::storage::{BatchOp, StorageView};
 
 const CRL_PREFIX: &str = "crls/";
+const DELTA_CRL_PREFIX: &str = "delta-crls/";
 const CRL_NUMBER_PREFIX: &str = "crl-number/";
+const CRL_STATE_PREFIX: &str = "crl-state/";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RevokedEntry {
@@ -176,16 +178,62 @@ async fn revoked_entries(storage: &StorageView) -> Result<Vec<RevokedEntry>> {
     Ok(out)
 }
 
-/// Builds and stores the CRL of every issuer holding a key (CRLs and
-/// their numbers in one transaction).
+/// What the last builds of an issuer's CRLs were: a delta CRL names the
+/// complete CRL it extends and lists what was revoked since, and
+/// auto-rebuild watches the complete CRL's next update.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CrlState {
+    complete_number: i64,
+    complete_this_update: i64,
+    complete_next_update: i64,
+    delta_this_update: i64,
+}
+
+async fn crl_state(storage: &StorageView, issuer_id: &str) -> Result<Option<CrlState>> {
+    Ok(storage
+        .get_json(&format!("{CRL_STATE_PREFIX}{issuer_id}"))
+        .await?)
+}
+
+/// Drops an issuer's CRLs and their state (the issuer is being deleted).
+pub async fn forget(storage: &StorageView, issuer_id: &str) -> Result<()> {
+    for prefix in [
+        CRL_PREFIX,
+        DELTA_CRL_PREFIX,
+        CRL_STATE_PREFIX,
+        CRL_NUMBER_PREFIX,
+    ] {
+        storage.delete(&format!("{prefix}{issuer_id}")).await?;
+    }
+    Ok(())
+}
+
+/// Builds and stores the complete and delta CRLs of every issuer holding a
+/// key (CRLs, numbers and state in one transaction).
 pub async fn rebuild_all(storage: &StorageView, set: &IssuerSet) -> Result<()> {
     let ops = crl_writes(storage, set, None).await?;
     storage.batch(ops).await?;
     Ok(())
 }
 
-/// The writes that rebuild every issuer's CRL, counting `also` as revoked
-/// (a revocation being written in the same transaction).
+/// Whether `entry` is listed on `issuer`'s CRLs: its own revocations, and
+/// those of unknown issuers on the default issuer's.
+fn lists(entry: &RevokedEntry, issuer: &LoadedIssuer, set: &IssuerSet, default_id: &str) -> bool {
+    entry.issuer_id == issuer.entry.id
+        || ((entry.issuer_id.is_empty() || !set.issuers.contains_key(&entry.issuer_id))
+            && issuer.entry.id == default_id)
+}
+
+fn default_id(set: &IssuerSet) -> String {
+    set.default_issuer()
+        .map(|i| i.entry.id.clone())
+        .unwrap_or_default()
+}
+
+/// The writes that rebuild every issuer's complete CRL, counting `also` as
+/// revoked (a revocation being written in the same transaction). Each
+/// complete CRL comes with an empty delta CRL on top of it, as Vault's do:
+/// the numbers are consecutive, the delta's base is the complete one.
 async fn crl_writes(
     storage: &StorageView,
     set: &IssuerSet,
@@ -197,73 +245,186 @@ async fn crl_writes(
         revoked.retain(|r| r.serial_number != entry.serial_number);
         revoked.push(entry.clone());
     }
+    let default_id = default_id(set);
+    let now = time::OffsetDateTime::now_utc();
+    let next = now + time::Duration::seconds(cfg.expiry_seconds());
     let mut ops = Vec::new();
-    let default_id = set
-        .default_issuer()
-        .map(|i| i.entry.id.clone())
-        .unwrap_or_default();
     for issuer in set.issuers.values() {
-        if issuer.key.is_none() {
-            continue;
-        }
+        let Some(key) = &issuer.key else { continue };
+        let mine: Vec<&RevokedEntry> = if cfg.disable {
+            vec![]
+        } else {
+            revoked
+                .iter()
+                .filter(|r| lists(r, issuer, set, &default_id))
+                .collect()
+        };
+        let number = last_number(storage, &issuer.entry.id).await? + 1;
+        let complete = build_crl(issuer, key, &mine, number, None, now, next)?;
+        let delta = build_crl(issuer, key, &[], number + 1, Some(number), now, next)?;
+        let state = CrlState {
+            complete_number: number,
+            complete_this_update: now.unix_timestamp(),
+            complete_next_update: next.unix_timestamp(),
+            delta_this_update: now.unix_timestamp(),
+        };
+        let id = &issuer.entry.id;
+        ops.push(BatchOp::Put(
+            format!("{CRL_NUMBER_PREFIX}{id}"),
+            serde_json::to_vec(&(number + 1))?,
+        ));
+        ops.push(BatchOp::Put(format!("{CRL_PREFIX}{id}"), complete));
+        ops.push(BatchOp::Put(format!("{DELTA_CRL_PREFIX}{id}"), delta));
+        ops.push(BatchOp::Put(
+            format!("{CRL_STATE_PREFIX}{id}"),
+            serde_json::to_vec(&state)?,
+        ));
+    }
+    Ok(ops)
+}
+
+/// Rebuilds every issuer's delta CRL: what was revoked since its complete
+/// CRL was built. An issuer without a complete CRL yet gets everything
+/// rebuilt instead.
+async fn rebuild_deltas(storage: &StorageView, set: &IssuerSet) -> Result<()> {
+    let cfg = config::read_crl_config(storage).await?;
+    let revoked = revoked_entries(storage).await?;
+    let default_id = default_id(set);
+    let now = time::OffsetDateTime::now_utc();
+    let next = now + time::Duration::seconds(cfg.expiry_seconds());
+    let mut ops = Vec::new();
+    for issuer in set.issuers.values() {
+        let Some(key) = &issuer.key else { continue };
+        let Some(mut state) = crl_state(storage, &issuer.entry.id).await? else {
+            return rebuild_all(storage, set).await;
+        };
         let mine: Vec<&RevokedEntry> = if cfg.disable {
             vec![]
         } else {
             revoked
                 .iter()
                 .filter(|r| {
-                    r.issuer_id == issuer.entry.id
-                        || ((r.issuer_id.is_empty() || !set.issuers.contains_key(&r.issuer_id))
-                            && issuer.entry.id == default_id)
+                    r.revocation_time >= state.complete_this_update
+                        && lists(r, issuer, set, &default_id)
                 })
                 .collect()
         };
-        let (number_write, crl) = build_crl(storage, issuer, &mine, &cfg).await?;
-        ops.push(number_write);
+        let number = last_number(storage, &issuer.entry.id).await? + 1;
+        let delta = build_crl(
+            issuer,
+            key,
+            &mine,
+            number,
+            Some(state.complete_number),
+            now,
+            next,
+        )?;
+        state.delta_this_update = now.unix_timestamp();
+        let id = &issuer.entry.id;
         ops.push(BatchOp::Put(
-            format!("{CRL_PREFIX}{}", issuer.entry.id),
-            crl,
+            format!("{CRL_NUMBER_PREFIX}{id}"),
+            serde_json::to_vec(&number)?,
+        ));
+        ops.push(BatchOp::Put(format!("{DELTA_CRL_PREFIX}{id}"), delta));
+        ops.push(BatchOp::Put(
+            format!("{CRL_STATE_PREFIX}{id}"),
+            serde_json::to_vec(&state)?,
         ));
     }
-    Ok(ops)
+    storage.batch(ops).await?;
+    Ok(())
 }
 
-async fn build_crl(
-    storage: &StorageView,
+/// The last CRL number used by an issuer (complete and delta CRLs share
+/// one sequence, as RFC 5280 §5.2.3 requires).
+async fn last_number(storage: &StorageView, issuer_id: &str) -> Result<i64> {
+    Ok(storage
+        .get_json::<i64>(&format!("{CRL_NUMBER_PREFIX}{issuer_id}"))
+        .await?
+        .unwrap_or(0))
+}
+
+/// One signed CRL of stored revocations; `delta_base` makes it a delta CRL
+/// on top of the complete CRL with that number.
+fn build_crl(
     issuer: &LoadedIssuer,
+    key: &PrivateKey,
     revoked: &[&RevokedEntry],
-    cfg: &CrlConfig,
-) -> Result<(BatchOp, Vec<u8>)> {
-    let key = issuer
-        .key
-        .clone()
-        .ok_or_else(|| Error::internal("issuer without key"))?;
-    let number_key = format!("{CRL_NUMBER_PREFIX}{}", issuer.entry.id);
-    let number: i64 = storage.get_json::<i64>(&number_key).await?.unwrap_or(0) + 1;
-    let number_write = BatchOp::Put(number_key, serde_json::to_vec(&number)?);
-    let now = time::OffsetDateTime::now_utc();
-    let next = now + time::Duration::seconds(cfg.expiry_seconds());
-    let hash = key.hash_for(0);
+    number: i64,
+    delta_base: Option<i64>,
+    this_update: time::OffsetDateTime,
+    next_update: time::OffsetDateTime,
+) -> Result<Vec<u8>> {
+    let entries: Vec<CrlEntry> = revoked
+        .iter()
+        .map(|r| CrlEntry {
+            serial: hex::decode(r.serial_number.replace(':', "")).unwrap_or_default(),
+            revoked_at: super::profile::unix(r.revocation_time),
+            extensions: Vec::new(),
+        })
+        .collect();
+    let extra: Vec<Vec<u8>> = delta_base.map(delta_indicator).into_iter().collect();
+    sign_crl(
+        issuer,
+        key,
+        &entries,
+        number,
+        &extra,
+        this_update,
+        next_update,
+    )
+}
+
+/// One revoked certificate on a CRL.
+pub struct CrlEntry {
+    /// Big-endian magnitude of the serial number.
+    pub serial: Vec<u8>,
+    pub revoked_at: time::OffsetDateTime,
+    /// DER `Extension`s of the entry.
+    pub extensions: Vec<Vec<u8>>,
+}
+
+/// The Delta CRL Indicator extension, critical (RFC 5280 §5.2.4).
+pub fn delta_indicator(base: i64) -> Vec<u8> {
+    der::seq(&[
+        der::oid(&[2, 5, 29, 27]),
+        der::boolean(true),
+        der::octet_string(&der::int(base)),
+    ])
+}
+
+/// Signs an X.509 v2 CRL as Go's `x509.CreateRevocationList` lays it out:
+/// the issuer's AKI and the CRL number, then `extra` extensions.
+pub fn sign_crl(
+    issuer: &LoadedIssuer,
+    key: &PrivateKey,
+    entries: &[CrlEntry],
+    number: i64,
+    extra: &[Vec<u8>],
+    this_update: time::OffsetDateTime,
+    next_update: time::OffsetDateTime,
+) -> Result<Vec<u8>> {
+    let hash = key.revocation_hash(&issuer.entry.revocation_signature_algorithm);
     let sig_alg = key.signature_algorithm(hash);
     let mut parts = vec![
         der::int(1),
         sig_alg.clone(),
         issuer.cert.subject.clone(),
-        der::time(now),
-        der::time(next),
+        der::time(this_update),
+        der::time(next_update),
     ];
-    if !revoked.is_empty() {
-        let entries: Vec<Vec<u8>> = revoked
+    if !entries.is_empty() {
+        let list: Vec<Vec<u8>> = entries
             .iter()
-            .map(|r| {
-                let serial = hex::decode(r.serial_number.replace(':', "")).unwrap_or_default();
-                der::seq(&[
-                    der::uint(&serial),
-                    der::time(super::profile::unix(r.revocation_time)),
-                ])
+            .map(|e| {
+                let mut fields = vec![der::uint(&e.serial), der::time(e.revoked_at)];
+                if !e.extensions.is_empty() {
+                    fields.push(der::seq(&e.extensions));
+                }
+                der::seq(&fields)
             })
             .collect();
-        parts.push(der::seq(&entries));
+        parts.push(der::seq(&list));
     }
     let mut exts = Vec::new();
     if let Some(ski) = &issuer.cert.subject_key_id {
@@ -276,23 +437,23 @@ async fn build_crl(
         der::oid(&[2, 5, 29, 20]),
         der::octet_string(&der::int(number)),
     ]));
+    exts.extend(extra.iter().cloned());
     parts.push(der::explicit(0, &der::seq(&exts)));
     let tbs = der::seq(&parts);
     let sig = key.sign(hash, &tbs).map_err(Error::internal)?;
-    Ok((
-        number_write,
-        der::seq(&[tbs, sig_alg, der::bit_string(&sig)]),
-    ))
+    Ok(der::seq(&[tbs, sig_alg, der::bit_string(&sig)]))
 }
 
-/// The stored CRL of `issuer`, built on first use.
+/// The stored complete or delta CRL of `issuer`, built on first use.
 async fn crl_of(
     backend: &PkiBackend,
     storage: &StorageView,
     set: &IssuerSet,
     issuer: &LoadedIssuer,
+    delta: bool,
 ) -> Result<Option<Vec<u8>>> {
-    let key = format!("{CRL_PREFIX}{}", issuer.entry.id);
+    let prefix = if delta { DELTA_CRL_PREFIX } else { CRL_PREFIX };
+    let key = format!("{prefix}{}", issuer.entry.id);
     if let Some(crl) = storage.get(&key).await? {
         return Ok(Some(crl));
     }
@@ -300,17 +461,18 @@ async fn crl_of(
         return Ok(None);
     }
     let _guard = backend.write_lock.lock().await;
-    rebuild_all(storage, set).await?;
+    if storage.get(&key).await?.is_none() {
+        rebuild_all(storage, set).await?;
+    }
     Ok(storage.get(&key).await?)
 }
 
-/// `crl`, `crl/pem`, `cert/crl`, `issuer/:ref/crl[/pem|/der]` (and delta
-/// variants, which are empty: delta CRLs are not enabled).
+/// `crl`, `crl/pem`, `cert/crl`, `issuer/:ref/crl[/pem|/der]` and their
+/// delta forms (`crl/delta`, `cert/delta-crl`, `issuer/:ref/crl/delta…`).
 pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let set = backend.issuers(&req.storage).await?;
-    if req.route.contains("delta") || req.params.get("serial").is_some_and(|s| s == "delta-crl") {
-        return Ok(Some(Response::raw(204, "application/pkix-crl", Vec::new())));
-    }
+    let delta =
+        req.route.contains("delta") || req.params.get("serial").is_some_and(|s| s == "delta-crl");
     let issuer = match req.params.get("issuer_ref") {
         Some(r) => set.resolve(r).ok_or_else(|| {
             Error::bad_request(format!("unable to find PKI issuer for reference: {r}"))
@@ -320,26 +482,28 @@ pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Res
             None => return Ok(Some(Response::raw(204, "application/pkix-crl", Vec::new()))),
         },
     };
-    let Some(crl) = crl_of(backend, &req.storage, &set, &issuer).await? else {
+    let Some(crl) = crl_of(backend, &req.storage, &set, &issuer, delta).await? else {
         return Ok(Some(Response::raw(204, "application/pkix-crl", Vec::new())));
     };
     let pem_text = keys::pem_encode("X509 CRL", &crl);
     match req.route {
-        "crl" | "issuer/:issuer_ref/crl/der" => {
+        "crl" | "crl/delta" | "issuer/:issuer_ref/crl/der" | "issuer/:issuer_ref/crl/delta/der" => {
             Ok(Some(Response::raw(200, "application/pkix-crl", crl)))
         }
-        "crl/pem" => Ok(Some(Response::raw(
+        "crl/pem" | "crl/delta/pem" => Ok(Some(Response::raw(
             200,
             "application/x-pem-file",
             pem_text.into_bytes(),
         ))),
         // The issuer forms keep pem.EncodeToMemory's trailing newline.
-        "issuer/:issuer_ref/crl/pem" => Ok(Some(Response::raw(
-            200,
-            "application/x-pem-file",
-            format!("{pem_text}\n").into_bytes(),
-        ))),
-        "issuer/:issuer_ref/crl" => {
+        "issuer/:issuer_ref/crl/pem" | "issuer/:issuer_ref/crl/delta/pem" => {
+            Ok(Some(Response::raw(
+                200,
+                "application/x-pem-file",
+                format!("{pem_text}\n").into_bytes(),
+            )))
+        }
+        "issuer/:issuer_ref/crl" | "issuer/:issuer_ref/crl/delta" => {
             let mut data = Map::new();
             data.insert("crl".into(), json!(format!("{pem_text}\n")));
             Ok(Some(Response::data(data)))
@@ -354,27 +518,81 @@ pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Res
     }
 }
 
-/// `crl/rotate`.
+/// `crl/rotate` (complete and delta CRLs) and `crl/rotate-delta`.
 pub async fn rotate(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let set = backend.issuers(&req.storage).await?;
+    let mut warnings = Vec::new();
     let _guard = backend.write_lock.lock().await;
-    rebuild_all(&req.storage, &set).await?;
+    if req.route == "crl/rotate-delta" {
+        if config::read_crl_config(&req.storage).await?.enable_delta {
+            rebuild_deltas(&req.storage, &set).await?;
+        } else {
+            warnings.push(
+                "requested rebuild of delta CRL when delta CRL is not enabled; this is a no-op"
+                    .to_string(),
+            );
+        }
+    } else {
+        rebuild_all(&req.storage, &set).await?;
+    }
     let mut data = Map::new();
     data.insert("success".into(), json!(true));
-    Ok(Some(Response::data(data)))
+    let mut resp = Response::data(data);
+    resp.warnings = warnings;
+    Ok(Some(resp))
 }
 
-/// `config/crl` read and write.
+/// Vault's CRL auto-rebuild, run from the backend's periodic upkeep: with
+/// `auto_rebuild` the complete CRLs are rebuilt once they are within
+/// `auto_rebuild_grace_period` of their next update (revocations alone do
+/// not rebuild them), and with `enable_delta` the delta CRLs every
+/// `delta_rebuild_interval` when something was revoked since the last one.
+pub async fn periodic(backend: &PkiBackend, storage: &StorageView) -> Result<()> {
+    let cfg = config::read_crl_config(storage).await?;
+    if !cfg.auto_rebuild {
+        return Ok(());
+    }
+    let set = backend.issuers(storage).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let _guard = backend.write_lock.lock().await;
+    let mut oldest_delta = i64::MAX;
+    for issuer in set.issuers.values().filter(|i| i.key.is_some()) {
+        match crl_state(storage, &issuer.entry.id).await? {
+            Some(state) if now < state.complete_next_update - cfg.grace_seconds() => {
+                oldest_delta = oldest_delta.min(state.delta_this_update);
+            }
+            _ => return rebuild_all(storage, &set).await,
+        }
+    }
+    if cfg.enable_delta
+        && oldest_delta != i64::MAX
+        && now - oldest_delta >= cfg.delta_interval_seconds()
+        && revoked_entries(storage)
+            .await?
+            .iter()
+            .any(|r| r.revocation_time >= oldest_delta)
+    {
+        rebuild_deltas(storage, &set).await?;
+    }
+    Ok(())
+}
+
+/// `config/crl` read and write. A write that changes what the CRLs hold
+/// or how they are built (`disable`, leaving `auto_rebuild`, toggling
+/// `enable_delta`) rebuilds them.
 pub async fn config(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let mut cfg = config::read_crl_config(&req.storage).await?;
     if req.operation == Operation::Read {
         return Ok(Some(Response::data(cfg.data())));
     }
     let _guard = backend.write_lock.lock().await;
-    let was_disabled = cfg.disable;
+    let old = cfg.clone();
     cfg.merge(&req.data)?;
     req.storage.put_json(config::CONFIG_CRL, &cfg).await?;
-    if was_disabled != cfg.disable {
+    if old.disable != cfg.disable
+        || (old.auto_rebuild && !cfg.auto_rebuild)
+        || old.enable_delta != cfg.enable_delta
+    {
         let set = backend.issuers(&req.storage).await?;
         rebuild_all(&req.storage, &set).await?;
     }

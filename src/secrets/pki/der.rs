@@ -7,6 +7,7 @@ pub const TAG_BIT_STRING: u8 = 0x03;
 pub const TAG_OCTET_STRING: u8 = 0x04;
 pub const TAG_NULL: u8 = 0x05;
 pub const TAG_OID: u8 = 0x06;
+pub const TAG_ENUMERATED: u8 = 0x0a;
 pub const TAG_UTF8_STRING: u8 = 0x0c;
 pub const TAG_PRINTABLE_STRING: u8 = 0x13;
 pub const TAG_UTC_TIME: u8 = 0x17;

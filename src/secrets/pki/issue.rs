@@ -4,6 +4,7 @@
 use serde_json::{json, Map};
 
 use super::certs::{self, Format};
+use super::config;
 
 use super::csr::{self, Csr};
 use super::der;
@@ -189,7 +190,8 @@ pub async fn issue(
         }
     };
     let global = backend.global_urls(&req.storage).await?;
-    let urls = profile::issuing_urls(&issuer.entry.urls, &global, &issuer.entry.id);
+    let urls =
+        config::aia_urls(&req.storage, &issuer.entry.urls, &global, &issuer.entry.id).await?;
     let prof = profile::leaf_profile(&role, &creation, spki, &issuer, urls)?;
     let key = issuer
         .key
@@ -320,7 +322,8 @@ pub async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Op
         warnings: vec![],
     };
     let global = backend.global_urls(&req.storage).await?;
-    let urls = profile::issuing_urls(&issuer.entry.urls, &global, &issuer.entry.id);
+    let urls =
+        config::aia_urls(&req.storage, &issuer.entry.urls, &global, &issuer.entry.id).await?;
     let mut prof = profile::leaf_profile(
         &Role {
             key_usage: vec![],

@@ -291,6 +291,20 @@ impl PrivateKey {
         }
     }
 
+    /// The hash CRLs and OCSP responses are signed with: an RSA issuer's
+    /// `revocation_signature_algorithm` (its PSS forms signed as PKCS#1
+    /// v1.5, as Vault's OCSP does), SHA-256 when unset; EC keys use their
+    /// curve's hash, which is what Vault records for them.
+    pub fn revocation_hash(&self, configured: &str) -> Hash {
+        let name = configured.to_ascii_lowercase();
+        let bits = match name.trim_end_matches("pss") {
+            "sha384withrsa" => 384,
+            "sha512withrsa" => 512,
+            _ => 256,
+        };
+        self.hash_for(bits)
+    }
+
     /// DER AlgorithmIdentifier of the signatures this key makes.
     pub fn signature_algorithm(&self, hash: Hash) -> Vec<u8> {
         match &self.inner {

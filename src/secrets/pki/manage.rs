@@ -233,10 +233,7 @@ pub async fn delete_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Op
     req.storage
         .delete(&format!("{}{}", issuers::ISSUER_PREFIX, issuer.entry.id))
         .await?;
-    let _ = req
-        .storage
-        .delete(&format!("crls/{}", issuer.entry.id))
-        .await;
+    super::crl::forget(&req.storage, &issuer.entry.id).await?;
     let mut warnings = Vec::new();
     if set.config.default == issuer.entry.id {
         let mut cfg = set.config.clone();
@@ -265,7 +262,7 @@ pub async fn delete_root(backend: &PkiBackend, req: &mut Request) -> Result<Opti
         req.storage
             .delete(&format!("{}{id}", issuers::ISSUER_PREFIX))
             .await?;
-        let _ = req.storage.delete(&format!("crls/{id}")).await;
+        super::crl::forget(&req.storage, &id).await?;
     }
     for id in req.storage.list(issuers::KEY_PREFIX).await? {
         req.storage
@@ -349,15 +346,39 @@ pub async fn config_keys(backend: &PkiBackend, req: &mut Request) -> Result<Opti
     Ok(Some(Response::data(d)))
 }
 
+/// `config/urls`. Templated URLs are tried against the first issuer, and
+/// a failure only warns, as in Vault: issuance is where it errors.
 pub async fn config_urls(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let mut urls = config::read_urls(&req.storage).await?;
+    let mut warnings = Vec::new();
     if req.operation == Operation::Update {
         config::merge_urls(&mut urls, &req.data, "enable_templating")?;
         let result = req.storage.put_json(config::CONFIG_URLS, &urls).await;
         backend.invalidate_config();
         result?;
+        let set = backend.issuers(&req.storage).await?;
+        if let (true, Some(first)) = (urls.enable_templating, set.issuers.keys().next()) {
+            let cluster = config::read_cluster(&req.storage).await?;
+            if let Err(e) = config::expand_templates(&urls, &cluster, first) {
+                warnings.push(format!("issuance may fail: {e}\n\nConsider setting the cluster-local address if it is not already set."));
+            }
+        }
     }
-    Ok(Some(Response::data(config::urls_data(&urls))))
+    let mut resp = Response::data(config::urls_data(&urls));
+    resp.warnings = warnings;
+    Ok(Some(resp))
+}
+
+/// `config/cluster`: the addresses AIA templates expand to.
+pub async fn config_cluster(req: &mut Request) -> Result<Option<Response>> {
+    let mut cluster = config::read_cluster(&req.storage).await?;
+    if req.operation == Operation::Update {
+        cluster.merge(&req.data)?;
+        req.storage
+            .put_json(config::CONFIG_CLUSTER, &cluster)
+            .await?;
+    }
+    Ok(Some(Response::data(cluster.data())))
 }
 
 pub async fn list_keys(req: &mut Request) -> Result<Option<Response>> {

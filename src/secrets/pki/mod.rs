@@ -5,6 +5,7 @@ mod ca;
 mod certs;
 mod config;
 mod crl;
+mod crl_tools;
 mod csr;
 mod der;
 mod fetch;
@@ -13,6 +14,7 @@ mod issuers;
 mod keys;
 mod manage;
 mod names;
+mod ocsp;
 mod profile;
 mod roles;
 mod tidy;
@@ -259,6 +261,30 @@ const TIDY_FIELDS: &[&str] = &[
     "acme_account_safety_buffer",
 ];
 
+const AUTO_TIDY_FIELDS: &[&str] = &[
+    "enabled",
+    "interval_duration",
+    "min_startup_backoff_duration",
+    "max_startup_backoff_duration",
+    "maintain_stored_certificate_counts",
+    "publish_stored_certificate_count_metrics",
+    "tidy_cert_store",
+    "tidy_revoked_certs",
+    "tidy_revoked_cert_issuer_associations",
+    "tidy_expired_issuers",
+    "tidy_move_legacy_ca_bundle",
+    "tidy_revocation_queue",
+    "tidy_cross_cluster_revoked_certs",
+    "tidy_acme",
+    "tidy_cert_metadata",
+    "tidy_cmpv2_nonce_store",
+    "safety_buffer",
+    "issuer_safety_buffer",
+    "pause_duration",
+    "revocation_queue_safety_buffer",
+    "acme_account_safety_buffer",
+];
+
 static PATHS: &[PathSpec] = &[
     // CA generation and signing.
     PathSpec::new("root/generate/:exported", U).fields(SUBJECT_FIELDS),
@@ -283,6 +309,7 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("root/replace", U).fields(&["default"]),
     PathSpec::new("root", D).sudo(),
     PathSpec::new("intermediate/generate/:exported", U).fields(SUBJECT_FIELDS),
+    PathSpec::new("intermediate/cross-sign", U).fields(SUBJECT_FIELDS),
     PathSpec::new("issuers/generate/intermediate/:exported", U).fields(SUBJECT_FIELDS),
     PathSpec::new("intermediate/set-signed", U).fields(&["certificate"]),
     PathSpec::new("config/ca", U).fields(&["pem_bundle"]),
@@ -333,7 +360,27 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("issuer/:issuer_ref/crl/der", R).unauthenticated(),
     PathSpec::new("issuer/:issuer_ref/crl", R).unauthenticated(),
     PathSpec::new("issuer/:issuer_ref/revoke", U),
+    PathSpec::new("issuer/:issuer_ref/resign-crls", U).fields(&[
+        "crl_number",
+        "delta_crl_base_number",
+        "next_update",
+        "crls",
+        "format",
+    ]),
+    PathSpec::new("issuer/:issuer_ref/sign-revocation-list", U).fields(&[
+        "crl_number",
+        "delta_crl_base_number",
+        "next_update",
+        "format",
+        "revoked_certs",
+        "extensions",
+    ]),
     PathSpec::new("issuer/:issuer_ref", RUPD).fields(ISSUER_FIELDS),
+    // OCSP: DER in (a POST body or base64 in the path), DER out.
+    PathSpec::new("ocsp", U).unauthenticated(),
+    PathSpec::new("ocsp/*req", R).unauthenticated(),
+    PathSpec::new("unified-ocsp", U).unauthenticated(),
+    PathSpec::new("unified-ocsp/*req", R).unauthenticated(),
     // Keys.
     PathSpec::new("keys", L),
     PathSpec::new("keys/generate/:exported", U).fields(&[
@@ -350,6 +397,8 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("config/crl", RU).fields(CRL_FIELDS),
     PathSpec::new("config/issuers", RU).fields(&["default", "default_follows_latest_issuer"]),
     PathSpec::new("config/keys", RU).fields(&["default"]),
+    PathSpec::new("config/auto-tidy", RU).fields(AUTO_TIDY_FIELDS),
+    PathSpec::new("config/cluster", RU).fields(&["path", "aia_path"]),
     // Maintenance.
     PathSpec::new("tidy", U).fields(TIDY_FIELDS),
     PathSpec::new("tidy-status", R),
@@ -357,11 +406,47 @@ static PATHS: &[PathSpec] = &[
 ];
 
 /// Parsed issuers cached per mount, tagged with a generation so that a load
-/// racing with a change is never installed.
+/// racing with a change is never installed. Shared with background tidy.
+#[derive(Default, Clone)]
+struct IssuerCache(Arc<Mutex<CachedIssuers>>);
+
 #[derive(Default)]
-struct Cache {
+struct CachedIssuers {
     generation: u64,
     issuers: Option<Arc<IssuerSet>>,
+}
+
+impl IssuerCache {
+    /// The mount's issuers, parsed once and kept until something changes.
+    async fn get(&self, storage: &StorageView) -> Result<Arc<IssuerSet>> {
+        let generation = {
+            let cache = self
+                .0
+                .lock()
+                .map_err(|_| Error::internal("issuer cache poisoned"))?;
+            if let Some(set) = &cache.issuers {
+                return Ok(set.clone());
+            }
+            cache.generation
+        };
+        let set = Arc::new(IssuerSet::load(storage).await?);
+        let mut cache = self
+            .0
+            .lock()
+            .map_err(|_| Error::internal("issuer cache poisoned"))?;
+        if cache.generation == generation {
+            cache.issuers = Some(set.clone());
+        }
+        Ok(set)
+    }
+
+    /// Drops the cached issuers after a change.
+    fn invalidate(&self) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.generation += 1;
+            cache.issuers = None;
+        }
+    }
 }
 
 /// Roles and the global AIA URLs, read on every issuance, cached with the
@@ -379,11 +464,11 @@ const MAX_CACHED_ROLES: usize = 1024;
 
 #[derive(Default)]
 pub struct PkiBackend {
-    cache: Mutex<Cache>,
+    cache: IssuerCache,
     hot: Mutex<HotCache>,
     /// Serialises issuer/key/CRL mutations.
-    write_lock: tokio::sync::Mutex<()>,
-    tidy: tidy::TidyState,
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+    tidy: Arc<tidy::TidyState>,
 }
 
 impl PkiBackend {
@@ -393,25 +478,7 @@ impl PkiBackend {
 
     /// The mount's issuers, parsed once and kept until something changes.
     async fn issuers(&self, storage: &StorageView) -> Result<Arc<IssuerSet>> {
-        let generation = {
-            let cache = self
-                .cache
-                .lock()
-                .map_err(|_| Error::internal("issuer cache poisoned"))?;
-            if let Some(set) = &cache.issuers {
-                return Ok(set.clone());
-            }
-            cache.generation
-        };
-        let set = Arc::new(IssuerSet::load(storage).await?);
-        let mut cache = self
-            .cache
-            .lock()
-            .map_err(|_| Error::internal("issuer cache poisoned"))?;
-        if cache.generation == generation {
-            cache.issuers = Some(set.clone());
-        }
-        Ok(set)
+        self.cache.get(storage).await
     }
 
     /// A role, from the cache or storage (unknown roles are not cached).
@@ -473,10 +540,7 @@ impl PkiBackend {
 
     /// Drops the cached issuers after a change.
     fn invalidate(&self) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.generation += 1;
-            cache.issuers = None;
-        }
+        self.cache.invalidate();
     }
 }
 
@@ -484,6 +548,11 @@ impl PkiBackend {
 impl Backend for PkiBackend {
     fn paths(&self) -> &'static [PathSpec] {
         PATHS
+    }
+
+    async fn periodic(&self, storage: &StorageView) -> Result<()> {
+        crl::periodic(self, storage).await?;
+        tidy::periodic(self, storage).await
     }
 
     async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
@@ -500,9 +569,9 @@ impl Backend for PkiBackend {
             }
             "root/replace" => manage::replace_root(self, req).await,
             "root" => manage::delete_root(self, req).await,
-            "intermediate/generate/:exported" | "issuers/generate/intermediate/:exported" => {
-                ca::generate_intermediate(self, req).await
-            }
+            "intermediate/generate/:exported"
+            | "issuers/generate/intermediate/:exported"
+            | "intermediate/cross-sign" => ca::generate_intermediate(self, req).await,
             "intermediate/set-signed" => ca::import(self, req, "certificate", true).await,
             "config/ca" | "issuers/import/bundle" => {
                 ca::import(self, req, "pem_bundle", true).await
@@ -548,6 +617,11 @@ impl Backend for PkiBackend {
                 fetch::issuer_cert(self, req).await
             }
             "issuer/:issuer_ref/revoke" => crl::revoke_issuer(self, req).await,
+            "issuer/:issuer_ref/resign-crls" => crl_tools::resign(self, req).await,
+            "issuer/:issuer_ref/sign-revocation-list" => crl_tools::sign_list(self, req).await,
+            "ocsp" | "ocsp/*req" | "unified-ocsp" | "unified-ocsp/*req" => {
+                ocsp::respond(self, req).await
+            }
             "issuer/:issuer_ref" => match op {
                 Operation::Read => manage::read_issuer(self, req).await,
                 Operation::Delete => manage::delete_issuer(self, req).await,
@@ -561,6 +635,8 @@ impl Backend for PkiBackend {
             "config/crl" => crl::config(self, req).await,
             "config/issuers" => manage::config_issuers(self, req).await,
             "config/keys" => manage::config_keys(self, req).await,
+            "config/auto-tidy" => tidy::config(self, req).await,
+            "config/cluster" => manage::config_cluster(req).await,
             "tidy" => tidy::start(self, req).await,
             "tidy-status" => tidy::status(self, req).await,
             "tidy-cancel" => tidy::cancel(self, req).await,

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::csr::Csr;
 use super::der;
-use super::issuers::{IssuerUrls, LoadedIssuer};
+use super::issuers::LoadedIssuer;
 use super::keys;
 use super::names;
 use super::roles::Role;
@@ -429,33 +429,6 @@ pub fn validity(
         }
     }
     Ok((unix(not_before), unix(not_after), warnings))
-}
-
-/// The URLs an issuer bakes into what it signs: its own AIA if any is set,
-/// else the mount's `config/urls`, with `{{issuer_id}}` templating.
-pub fn issuing_urls(issuer_urls: &IssuerUrls, global: &IssuerUrls, issuer_id: &str) -> AiaUrls {
-    let source = if issuer_urls.is_empty() {
-        global
-    } else {
-        issuer_urls
-    };
-    let fill = |list: &Vec<String>| -> Vec<String> {
-        list.iter()
-            .map(|u| {
-                if source.enable_templating {
-                    u.replace("{{issuer_id}}", issuer_id)
-                } else {
-                    u.clone()
-                }
-            })
-            .collect()
-    };
-    AiaUrls {
-        issuing_certificates: fill(&source.issuing_certificates),
-        crl_distribution_points: fill(&source.crl_distribution_points),
-        ocsp_servers: fill(&source.ocsp_servers),
-        delta_crl_distribution_points: fill(&source.delta_crl_distribution_points),
-    }
 }
 
 /// A leaf (end-entity) certificate profile from a role.
