@@ -335,7 +335,7 @@ fn tidy_removes_expired_certificates_and_revocations_in_the_background() {
 }
 
 #[test]
-fn tidy_needs_an_operation_and_cancel_needs_a_running_tidy() {
+fn tidy_needs_an_operation_and_cancel_without_one_only_warns() {
     let s = Server::dev();
     pki_with_root(&s, "pki");
     let r = s.write("pki/tidy", json!({"safety_buffer": "1h"}));
@@ -350,11 +350,12 @@ fn tidy_needs_an_operation_and_cancel_needs_a_running_tidy() {
         vec!["given safety_buffer must be at least one second; got: 0"]
     );
     let r = s.write("pki/tidy-cancel", json!({}));
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 200);
     assert_eq!(
-        r.errors(),
+        r.warnings(),
         vec!["Tidy operation cannot be cancelled as none is currently running."]
     );
+    assert_eq!(r.json["data"], Value::Null);
     let status = s.read("pki/tidy-status");
     assert_eq!(status.data("state"), &json!("Inactive"));
     assert_eq!(status.data("cert_store_deleted_count"), &Value::Null);
@@ -598,4 +599,66 @@ fn sign_revocation_list_signs_the_given_entries_and_extensions() {
         assert_eq!(r.status, 400, "{body}");
         assert_eq!(r.errors(), vec![message.to_string()], "{body}");
     }
+}
+
+#[test]
+fn a_running_tidy_refuses_a_second_one_and_stops_when_cancelled() {
+    let s = Server::dev();
+    pki_with_root(&s, "pki");
+    for n in 0..3 {
+        issue(&s, "pki", &format!("c{n}.example.com"), "1h");
+    }
+    let r = s.write(
+        "pki/tidy",
+        json!({"tidy_cert_store": true, "pause_duration": "2s"}),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.json);
+    let again = s.write("pki/tidy", json!({"tidy_cert_store": true}));
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        again.warnings(),
+        vec!["Tidy operation already in progress."]
+    );
+
+    let r = s.write("pki/tidy-cancel", json!({}));
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(r.data("state"), &json!("Cancelling"));
+    eventually("the tidy to stop", || {
+        s.read("pki/tidy-status").data("state") == &json!("Cancelled")
+    });
+    let status = s.read("pki/tidy-status");
+    assert!(status.data("time_finished").is_string());
+    assert_eq!(status.data("pause_duration"), &json!("2s"));
+}
+
+#[test]
+fn tidy_removes_issuers_expired_past_their_buffer_but_keeps_the_default_and_the_keys() {
+    let s = Server::dev();
+    pki_with_root(&s, "pki");
+    let short = s.write(
+        "pki/issuers/generate/root/internal",
+        json!({"common_name": "short-lived root", "ttl": "2s", "issuer_name": "short"}),
+    );
+    assert_eq!(short.status, 200, "{:?}", short.json);
+    let short_id = short.data("issuer_id").clone();
+    let short_key = short.data("key_id").clone();
+    std::thread::sleep(Duration::from_secs(4));
+
+    let r = s.write(
+        "pki/tidy",
+        json!({"tidy_expired_issuers": true, "issuer_safety_buffer": "1s"}),
+    );
+    assert_eq!(r.status, 202, "{:?}", r.json);
+    let status = wait_for_tidy(&s, "pki");
+    assert_eq!(status["issuer_safety_buffer"], json!(1));
+    let issuers = s.list("pki/issuers");
+    let ids = issuers.data("keys").as_array().cloned().unwrap_or_default();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert!(!ids.contains(&short_id));
+    assert_eq!(s.read("pki/issuer/short").status, 400);
+    let keys = s.list("pki/keys").data("keys").clone();
+    assert!(
+        keys.as_array().is_some_and(|k| k.contains(&short_key)),
+        "{keys}"
+    );
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::certs;
+use super::config;
 use super::crl::{self, RevokedEntry};
 use super::issuers::{self, IssuerSet};
 use super::x509::CertInfo;
@@ -473,7 +474,11 @@ pub async fn start(backend: &PkiBackend, req: &mut Request) -> Result<Option<Res
         return Err(Error::bad_request(format!("Manual tidy requested but no tidy operations were set. Enable at least one tidy operation to be run ({ANY_TIDY}).")));
     }
     if !launch(backend, &req.storage, cfg)? {
-        return Err(Error::bad_request("Tidy operation already in progress."));
+        // Vault answers 200 with only this warning.
+        return Ok(Some(Response {
+            warnings: vec!["Tidy operation already in progress.".into()],
+            ..Default::default()
+        }));
     }
     // A manual tidy restarts the auto-tidy interval.
     req.storage.put_json(AUTO_TIDY_LAST_RUN, &now()).await?;
@@ -549,6 +554,12 @@ impl TidyJob {
     async fn run(self) {
         let outcome = self.work().await;
         let finished = now();
+        // A finished run restarts the auto-tidy interval, as in Vault.
+        if outcome.is_ok() {
+            if let Err(e) = self.storage.put_json(AUTO_TIDY_LAST_RUN, &finished).await {
+                tracing::warn!(err = %e, "PKI tidy: recording the last run failed");
+            }
+        }
         self.state.update(|status| {
             status.finished = finished;
             match outcome {
@@ -577,20 +588,22 @@ impl TidyJob {
             })
             .await?;
         }
-        let mut crl_changed = false;
         if self.config.tidy_revoked_certs || self.config.tidy_revoked_cert_issuer_associations {
             self.message("Tidying revoked certificates");
-            crl_changed |= self.tidy_revoked(cutoff).await?;
+            // Removed entries leave the CRLs now, unless auto-rebuild is
+            // on: then they wait for the next scheduled build (as Vault).
+            if self.tidy_revoked(cutoff).await?
+                && !config::read_crl_config(&self.storage).await?.auto_rebuild
+            {
+                let _guard = self.write_lock.lock().await;
+                let set = self.cache.get(&self.storage).await?;
+                crl::rebuild_all(&self.storage, &set).await?;
+            }
         }
+        self.check_cancel()?;
         if self.config.tidy_expired_issuers {
             self.message("Tidying expired issuers");
-            crl_changed |= self.tidy_expired_issuers().await?;
-        }
-        if crl_changed {
-            let _guard = self.write_lock.lock().await;
-            self.cache.invalidate();
-            let set = self.cache.get(&self.storage).await?;
-            crl::rebuild_all(&self.storage, &set).await?;
+            self.tidy_expired_issuers().await?;
         }
         Ok(())
     }
@@ -652,10 +665,10 @@ impl TidyJob {
     /// Revocation entries: those whose certificate expired before `cutoff`
     /// go (with `tidy_revoked_certs`), and those naming no known issuer get
     /// the issuer that signed them (with the issuer associations flag).
-    /// True when a CRL's contents changed.
+    /// True when entries were removed (the CRLs shrink).
     async fn tidy_revoked(&self, cutoff: i64) -> std::result::Result<bool, Stop> {
         let set = self.cache.get(&self.storage).await?;
-        let mut changed = false;
+        let mut removed = false;
         let mut after = String::new();
         loop {
             let page = self
@@ -675,22 +688,23 @@ impl TidyJob {
                 let cert = entry_cert(&entry);
                 let expired = cert.as_ref().is_some_and(|c| c.not_after < cutoff);
                 if self.config.tidy_revoked_certs && expired {
+                    // The certificate goes from the store with its entry.
+                    ops.push(BatchOp::Delete(format!("{}{key}", certs::CERT_PREFIX)));
                     ops.push(BatchOp::Delete(path));
                     deleted += 1;
+                    removed = true;
                 } else if self.config.tidy_revoked_cert_issuer_associations
                     && !set.issuers.contains_key(&entry.issuer_id)
                 {
-                    match cert.as_ref().and_then(|c| signer_of(&set, c)) {
-                        Some(id) => {
-                            entry.issuer_id = id;
-                            ops.push(BatchOp::Put(path, serde_json::to_vec(&entry)?));
-                        }
-                        None => missing += 1,
-                    }
+                    missing += 1;
+                    entry.issuer_id = cert
+                        .as_ref()
+                        .and_then(|c| signer_of(&set, c))
+                        .unwrap_or_default();
+                    ops.push(BatchOp::Put(path, serde_json::to_vec(&entry)?));
                 }
                 self.pause().await;
             }
-            changed |= !ops.is_empty();
             if !ops.is_empty() {
                 self.storage.batch(ops).await?;
             }
@@ -702,19 +716,19 @@ impl TidyJob {
                 break;
             }
         }
-        Ok(changed)
+        Ok(removed)
     }
 
     /// Issuers expired for longer than `issuer_safety_buffer` go (their
-    /// keys stay); the default issuer is kept.
-    async fn tidy_expired_issuers(&self) -> std::result::Result<bool, Stop> {
+    /// keys stay); the default issuer is kept. Not cancellable midway, as
+    /// in Vault.
+    async fn tidy_expired_issuers(&self) -> std::result::Result<(), Stop> {
         let _guard = self.write_lock.lock().await;
         let set = self.cache.get(&self.storage).await?;
         let cutoff = now() - self.config.issuer_safety_buffer;
         let default = set.config.default.clone();
         let mut removed = false;
         for issuer in set.issuers.values() {
-            self.check_cancel()?;
             if issuer.entry.id == default || issuer.cert.not_after >= cutoff {
                 continue;
             }
@@ -727,7 +741,7 @@ impl TidyJob {
         if removed {
             self.cache.invalidate();
         }
-        Ok(removed)
+        Ok(())
     }
 }
 
@@ -808,6 +822,8 @@ pub async fn status(backend: &PkiBackend, req: &mut Request) -> Result<Option<Re
     for zero in [
         "revocation_queue_deleted_count",
         "cross_revoked_cert_deleted_count",
+        "cert_metadata_deleted_count",
+        "cmpv2_nonce_deleted_count",
         "acme_account_deleted_count",
         "acme_account_revoked_count",
         "acme_orders_deleted_count",
@@ -817,9 +833,11 @@ pub async fn status(backend: &PkiBackend, req: &mut Request) -> Result<Option<Re
     }
     data.insert("current_cert_store_count".into(), Value::Null);
     data.insert("current_revoked_cert_count".into(), Value::Null);
-    if let Some(last) = last_auto {
-        data.insert("last_auto_tidy_finished".into(), json!(rfc3339(last)));
-    }
+    // Go's zero time when no tidy has run yet, as HashiCorp's status shows.
+    data.insert(
+        "last_auto_tidy_finished".into(),
+        json!(last_auto.map_or_else(|| "0001-01-01T00:00:00Z".to_string(), rfc3339)),
+    );
     data.insert(
         "internal_backend_uuid".into(),
         json!(backend_uuid(req).await?),
@@ -848,9 +866,12 @@ pub async fn cancel(backend: &PkiBackend, req: &mut Request) -> Result<Option<Re
         }
     });
     if !cancelling {
-        return Err(Error::bad_request(
-            "Tidy operation cannot be cancelled as none is currently running.",
-        ));
+        return Ok(Some(Response {
+            warnings: vec![
+                "Tidy operation cannot be cancelled as none is currently running.".into(),
+            ],
+            ..Default::default()
+        }));
     }
     backend.tidy.cancel.store(true, Ordering::SeqCst);
     status(backend, req).await
