@@ -339,14 +339,24 @@ struct Status {
 }
 
 /// Tidy bookkeeping shared between the backend and a running operation.
-#[derive(Default)]
 pub struct TidyState {
     status: Mutex<Option<Status>>,
     cancel: AtomicBool,
     /// When the backend came up, and the auto-tidy start deadline drawn
     /// from the configured startup backoff (with the bounds it used).
-    started_at: Mutex<Option<i64>>,
+    started_at: i64,
     backoff: Mutex<Option<(i64, i64, i64)>>,
+}
+
+impl Default for TidyState {
+    fn default() -> Self {
+        TidyState {
+            status: Mutex::new(None),
+            cancel: AtomicBool::new(false),
+            started_at: now(),
+            backoff: Mutex::new(None),
+        }
+    }
 }
 
 impl TidyState {
@@ -396,11 +406,7 @@ impl TidyState {
     /// Whether auto-tidy may start yet: Vault holds it back after startup
     /// for a random time between the configured backoff bounds.
     fn past_startup_backoff(&self, config: &TidyConfig) -> bool {
-        let current = now();
-        let started = match self.started_at.lock() {
-            Ok(mut guard) => *guard.get_or_insert(current),
-            Err(_) => return false,
-        };
+        let started = self.started_at;
         let Ok(mut backoff) = self.backoff.lock() else {
             return false;
         };
@@ -425,7 +431,7 @@ impl TidyState {
                 deadline
             }
         };
-        current >= deadline
+        now() >= deadline
     }
 }
 
