@@ -1057,3 +1057,104 @@ fn aia_templates_expand_from_config_cluster_when_certificates_are_issued() {
             .all(|e| e.oid.to_id_string() != "1.3.6.1.5.5.7.1.1"));
     });
 }
+
+#[test]
+fn use_pss_signs_certificates_and_crls_with_rsassa_pss() {
+    let s = dev_server();
+    enable_pki(&s, "pki", "87600h");
+    let root = s.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "pss root", "ttl": "8760h", "use_pss": true, "signature_bits": 384}),
+    );
+    assert_eq!(root.status, 200, "{:?}", root.json);
+    let issuer = s.read("pki/issuer/default");
+    assert!(issuer.warnings()[0].starts_with("Issuer uses a PSS Revocation Signature Algorithm."));
+    assert_eq!(
+        issuer.data("revocation_signature_algorithm"),
+        &json!("SHA384WithRSAPSS")
+    );
+    let r = s.write(
+        "pki/roles/pss",
+        json!({"allow_any_name": true, "use_pss": true}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let leaf = s.write(
+        "pki/issue/pss",
+        json!({"common_name": "pss.example.com", "ttl": "1h"}),
+    );
+    assert_eq!(leaf.status, 200, "{:?}", leaf.json);
+    let serial = text(leaf.data("serial_number"));
+    assert_eq!(
+        s.write("pki/revoke", json!({"serial_number": serial}))
+            .status,
+        200
+    );
+
+    let dir = tmp("pss");
+    write(&dir, "root.pem", &text(root.data("certificate")));
+    write(&dir, "leaf.pem", &text(leaf.data("certificate")));
+    write(
+        &dir,
+        "crl.pem",
+        &String::from_utf8_lossy(&s.send("GET", "pki/crl/pem", None, None).raw),
+    );
+    for (file, hash, salt) in [
+        ("root.pem", "sha384", "0x30"),
+        ("leaf.pem", "sha256", "0x20"),
+    ] {
+        let (ok, out) = openssl(&dir, &["x509", "-in", file, "-noout", "-text"]);
+        assert!(ok, "{out}");
+        assert!(
+            out.contains("Signature Algorithm: rsassaPss"),
+            "{file}: {out}"
+        );
+        assert!(
+            out.contains(&format!("Hash Algorithm: {hash}")),
+            "{file}: {out}"
+        );
+        assert!(
+            out.contains(&format!("Salt Length: {salt}")),
+            "{file}: {out}"
+        );
+    }
+    let (ok, out) = openssl(&dir, &["verify", "-CAfile", "root.pem", "leaf.pem"]);
+    assert!(ok, "{out}");
+    let (ok, out) = openssl(
+        &dir,
+        &[
+            "crl", "-in", "crl.pem", "-noout", "-text", "-CAfile", "root.pem",
+        ],
+    );
+    assert!(
+        ok && out.contains("verify OK") && out.contains("rsassaPss"),
+        "{out}"
+    );
+
+    let patch = |alg: &str| {
+        s.send_with_headers(
+            "PATCH",
+            "pki/issuer/default",
+            Some("root"),
+            &[("Content-Type", "application/merge-patch+json")],
+            Some(
+                serde_json::to_vec(&json!({"revocation_signature_algorithm": alg}))
+                    .unwrap_or_default(),
+            ),
+        )
+    };
+    let r = patch("ecdsawithsha256");
+    assert_eq!(
+        r.errors(),
+        vec!["unable to use issuer of type RSA to sign with ECDSA-SHA256 key type"]
+    );
+    let r = patch("bogus");
+    assert!(
+        r.errors()[0].starts_with("Unknown signature algorithm value: bogus - valid values are ")
+    );
+    let r = patch("sha256withrsa");
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(
+        r.data("revocation_signature_algorithm"),
+        &json!("SHA256WithRSA")
+    );
+}

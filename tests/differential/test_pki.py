@@ -41,6 +41,8 @@ def test_root_generation_variants(pair):
     pair.call("POST", f"{m}/root/generate/nosuchtype", {"common_name": "x"}, expect=(400, 404, 405))
     pair.call("LIST", f"{m}/issuers", token="", expect=200)
     pair.call("GET", f"{m}/issuer/r1", expect=200)
+    pair.call("GET", f"{m}/issuer/r2", expect=200)   # EC: ECDSAWithSHA384
+    pair.call("GET", f"{m}/issuer/r3", expect=200)   # Ed25519
     pair.call("GET", f"{m}/issuer/r2/json", token="", expect=200)
     pair.call("GET", f"{m}/issuer/r2/pem", token="", expect=200)
     pair.call("GET", f"{m}/issuer/r3/der", token="", expect=200)
@@ -251,6 +253,14 @@ def test_delta_crls_auto_rebuild_and_cluster_config(pair):
               expect=200)
     pair.call("POST", f"{m}/issue/any", {"common_name": "t.example.com", "ttl": "1h"}, expect=200)
     pair.call("POST", f"{m}/intermediate/cross-sign", {"common_name": "Cross"}, expect=200)
+    # RSASSA-PSS roots and the revocation signature algorithm they record.
+    pair.call("POST", f"{m}/root/generate/internal", {"common_name": "PSS Root", "issuer_name": "pss",
+                                                      "use_pss": True, "signature_bits": 384}, expect=200)
+    pair.call("GET", f"{m}/issuer/pss", expect=200)
+    pair.call("PATCH", f"{m}/issuer/pss", {"revocation_signature_algorithm": "sha512withrsapss"},
+              headers={"Content-Type": "application/merge-patch+json"}, expect=200)
+    pair.call("PATCH", f"{m}/issuer/pss", {"revocation_signature_algorithm": "ecdsawithsha256"},
+              headers={"Content-Type": "application/merge-patch+json"}, expect=(400, 500))
     # Auto-tidy configuration.
     pair.call("GET", f"{m}/config/auto-tidy", expect=200)
     pair.call("POST", f"{m}/config/auto-tidy", {"enabled": True}, expect=400)

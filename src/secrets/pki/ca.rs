@@ -151,12 +151,19 @@ async fn set_defaults_if_missing(
     Ok(())
 }
 
+/// Why reading an issuer with a PSS revocation algorithm warns: its OCSP
+/// answers are signed with PKCS#1 v1.5.
+pub const PSS_OCSP_WARNING: &str = "Issuer uses a PSS Revocation Signature Algorithm. This algorithm will be downgraded to PKCS#1v1.5 signature scheme on OCSP responses, due to limitations in the OCSP library.";
+
+/// A new issuer's entry. A generated root records the algorithm it was
+/// signed with as its revocation signature algorithm; an imported one
+/// records none (`""`: its key's default), as Vault does.
 fn new_issuer_entry(
     id: String,
     name: String,
     key_id: String,
     cert_pem: String,
-    key_type: Option<keys::KeyType>,
+    revocation_signature_algorithm: String,
 ) -> IssuerEntry {
     IssuerEntry {
         id,
@@ -166,12 +173,7 @@ fn new_issuer_entry(
         manual_chain: None,
         leaf_not_after_behavior: "err".into(),
         usage: ALL_USAGES.into(),
-        // Vault records SHA256WithRSA for RSA issuers and leaves the rest
-        // unset ("", the key's default algorithm).
-        revocation_signature_algorithm: match key_type {
-            Some(keys::KeyType::Rsa) => "SHA256WithRSA".into(),
-            _ => String::new(),
-        },
+        revocation_signature_algorithm,
         urls: IssuerUrls::default(),
         revoked: false,
         revocation_time: 0,
@@ -217,16 +219,21 @@ pub async fn generate_root(backend: &PkiBackend, req: &mut Request) -> Result<Op
         req.data.comma_list_or_empty("permitted_dns_domains")?,
     )?;
     prof.authority_key_id = Some(prof.subject_key_id.clone());
-    let hash = key.hash_for(req.data.int_or("signature_bits", 0)?);
+    let signing = key.signing(
+        req.data.int_or("signature_bits", 0)?,
+        req.data.bool_or("use_pss", false)?,
+    );
     let subject = prof.subject.clone();
-    let cert_der = prof.sign(&subject, &key, hash).map_err(Error::internal)?;
+    let cert_der = prof
+        .sign(&subject, &key, signing)
+        .map_err(Error::internal)?;
     let info = CertInfo::parse(&cert_der).map_err(Error::internal)?;
     let entry = new_issuer_entry(
         issuer_id.clone(),
         issuer_name.clone(),
         key_entry.id.clone(),
         info.pem(),
-        Some(key.key_type()),
+        key.signing_name(signing),
     );
     if new_key {
         issuers::put_key(&req.storage, &key_entry).await?;
@@ -261,6 +268,7 @@ pub async fn generate_root(backend: &PkiBackend, req: &mut Request) -> Result<Op
     if urls.is_empty() {
         resp.warnings.push(AIA_WARNING.into());
     }
+
     if path_len == Some(0) {
         resp.warnings.push("Max path length of the generated certificate is zero. This certificate cannot be used to issue intermediate CA certificates.".into());
     }
@@ -361,9 +369,12 @@ pub async fn sign_intermediate(
         .key
         .clone()
         .ok_or_else(|| Error::bad_request("issuer has no key"))?;
-    let hash = key.hash_for(req.data.int_or("signature_bits", 0)?);
+    let signing = key.signing(
+        req.data.int_or("signature_bits", 0)?,
+        req.data.bool_or("use_pss", false)?,
+    );
     let cert_der = prof
-        .sign(&issuer.cert.subject, &key, hash)
+        .sign(&issuer.cert.subject, &key, signing)
         .map_err(Error::internal)?;
     let info = CertInfo::parse(&cert_der).map_err(Error::internal)?;
     certs::store(&req.storage, &info.serial_string(), &cert_der).await?;
@@ -395,7 +406,12 @@ pub async fn sign_intermediate(
 }
 
 /// Encodes and signs a PKCS#10 request.
-fn build_csr(subject: &[u8], key: &PrivateKey, extensions: Vec<Vec<u8>>) -> Result<Vec<u8>> {
+fn build_csr(
+    subject: &[u8],
+    key: &PrivateKey,
+    signing: keys::Signing,
+    extensions: Vec<Vec<u8>>,
+) -> Result<Vec<u8>> {
     let spki = key.spki().map_err(Error::internal)?;
     let mut attrs = Vec::new();
     if !extensions.is_empty() {
@@ -410,11 +426,10 @@ fn build_csr(subject: &[u8], key: &PrivateKey, extensions: Vec<Vec<u8>>) -> Resu
         spki,
         der::implicit_constructed(0, &attrs.concat()),
     ]);
-    let hash = key.hash_for(0);
-    let sig = key.sign(hash, &info).map_err(Error::internal)?;
+    let sig = key.sign(signing, &info).map_err(Error::internal)?;
     Ok(der::seq(&[
         info,
-        key.signature_algorithm(hash),
+        key.signature_algorithm(signing),
         der::bit_string(&sig),
     ]))
 }
@@ -443,7 +458,11 @@ pub async fn generate_intermediate(
             der::octet_string(&der::seq(&[der::boolean(true)])),
         ]));
     }
-    let csr_der = build_csr(&creation.subject.to_der(), &key, exts)?;
+    let signing = key.signing(
+        req.data.int_or("signature_bits", 0)?,
+        req.data.bool_or("use_pss", false)?,
+    );
+    let csr_der = build_csr(&creation.subject.to_der(), &key, signing, exts)?;
     if new_key {
         issuers::put_key(&req.storage, &key_entry).await?;
     }
@@ -599,7 +618,7 @@ pub async fn import(
             String::new(),
             key_id.clone(),
             pem_text,
-            keys::public_key_info(&cert.spki).and_then(|info| info.key_type),
+            String::new(),
         );
         issuers::put_issuer(&req.storage, &entry).await?;
         certs::store(&req.storage, &cert.serial_string(), &cert.der).await?;
@@ -658,7 +677,7 @@ pub async fn sign_self_issued(backend: &PkiBackend, req: &mut Request) -> Result
         .key
         .clone()
         .ok_or_else(|| Error::bad_request("issuer has no key"))?;
-    let hash = key.hash_for(0);
+    let hash = key.signing(0, false);
     let sig_alg = key.signature_algorithm(hash);
     // Rebuild the TBS with the new issuer, signature algorithm and AKI.
     let (_, tbs_body, _, _) =

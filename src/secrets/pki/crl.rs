@@ -404,7 +404,7 @@ pub fn sign_crl(
     this_update: time::OffsetDateTime,
     next_update: time::OffsetDateTime,
 ) -> Result<Vec<u8>> {
-    let hash = key.revocation_hash(&issuer.entry.revocation_signature_algorithm);
+    let hash = key.revocation_signing(&issuer.entry.revocation_signature_algorithm);
     let sig_alg = key.signature_algorithm(hash);
     let mut parts = vec![
         der::int(1),

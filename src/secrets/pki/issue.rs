@@ -201,7 +201,7 @@ pub async fn issue(
         .sign(
             &issuer.cert.subject,
             &key,
-            key.hash_for(role.signature_bits),
+            key.signing(role.signature_bits, role.use_pss),
         )
         .map_err(Error::internal)?;
     let cert = Issued::new(cert_der, &prof);
@@ -353,7 +353,10 @@ pub async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Op
         .sign(
             &issuer.cert.subject,
             &key,
-            key.hash_for(req.data.int_or("signature_bits", 0)?),
+            key.signing(
+                req.data.int_or("signature_bits", 0)?,
+                req.data.bool_or("use_pss", false)?,
+            ),
         )
         .map_err(Error::internal)?;
     let cert = Issued::new(cert_der, &prof);

@@ -106,7 +106,100 @@ pub enum Hash {
     Sha512,
 }
 
+/// Vault's names for revocation signature algorithms (matched without
+/// case): key type, hash bits, PSS, and Go's name for the same algorithm.
+const SIGNING_NAMES: &[(&str, KeyType, u32, bool, &str)] = &[
+    ("SHA256WithRSA", KeyType::Rsa, 256, false, "SHA256-RSA"),
+    ("SHA384WithRSA", KeyType::Rsa, 384, false, "SHA384-RSA"),
+    ("SHA512WithRSA", KeyType::Rsa, 512, false, "SHA512-RSA"),
+    ("SHA256WithRSAPSS", KeyType::Rsa, 256, true, "SHA256-RSAPSS"),
+    ("SHA384WithRSAPSS", KeyType::Rsa, 384, true, "SHA384-RSAPSS"),
+    ("SHA512WithRSAPSS", KeyType::Rsa, 512, true, "SHA512-RSAPSS"),
+    ("ECDSAWithSHA256", KeyType::Ec, 256, false, "ECDSA-SHA256"),
+    ("ECDSAWithSHA384", KeyType::Ec, 384, false, "ECDSA-SHA384"),
+    ("ECDSAWithSHA512", KeyType::Ec, 512, false, "ECDSA-SHA512"),
+    ("Ed25519", KeyType::Ed25519, 0, false, "Ed25519"),
+    ("PureEd25519", KeyType::Ed25519, 0, false, "Ed25519"),
+];
+
+/// Checks a requested `revocation_signature_algorithm` against the
+/// issuer's public key and returns Vault's spelling of it. EC keys sign
+/// with their curve's hash only (aws-lc-rs binds the two), so another hash
+/// is refused rather than silently replaced.
+pub fn revocation_signing_name(requested: &str, key: &PublicKeyInfo) -> Result<String, String> {
+    let Some(&(_, kind, bits, _, go_name)) = SIGNING_NAMES
+        .iter()
+        .find(|entry| entry.0.eq_ignore_ascii_case(requested))
+    else {
+        let valid: Vec<String> = SIGNING_NAMES
+            .iter()
+            .map(|entry| entry.0.to_ascii_lowercase())
+            .collect();
+        return Err(format!(
+            "Unknown signature algorithm value: {requested} - valid values are {}",
+            valid.join(", ")
+        ));
+    };
+    let own = key
+        .key_type
+        .ok_or("the issuer's key type is not supported")?;
+    if own != kind {
+        let own_name = match own {
+            KeyType::Rsa => "RSA",
+            KeyType::Ec => "ECDSA",
+            KeyType::Ed25519 => "Ed25519",
+        };
+        return Err(format!(
+            "unable to use issuer of type {own_name} to sign with {go_name} key type"
+        ));
+    }
+    let curve_hash = match key.bits {
+        384 => 384,
+        521 => 512,
+        _ => 256,
+    };
+    if kind == KeyType::Ec && bits != curve_hash {
+        return Err(format!(
+            "this server signs with a P-{} key using SHA-{curve_hash} only; {requested} is not supported for this issuer",
+            key.bits
+        ));
+    }
+    // Vault reports the canonical name (PureEd25519 reads back as Ed25519).
+    let canonical = SIGNING_NAMES
+        .iter()
+        .find(|entry| entry.4 == go_name)
+        .map_or(requested, |entry| entry.0);
+    Ok(canonical.to_string())
+}
+
+/// How a key signs: the hash, and for RSA whether with RSASSA-PSS
+/// (`use_pss`) rather than PKCS#1 v1.5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signing {
+    pub hash: Hash,
+    pub pss: bool,
+}
+
 impl Hash {
+    fn bits(self) -> u32 {
+        match self {
+            Hash::Sha256 => 256,
+            Hash::Sha384 => 384,
+            Hash::Sha512 => 512,
+        }
+    }
+
+    /// The hash's AlgorithmIdentifier with NULL parameters, as Go writes it
+    /// inside RSASSA-PSS parameters.
+    fn algorithm_identifier(self) -> Vec<u8> {
+        let last = match self {
+            Hash::Sha256 => 1,
+            Hash::Sha384 => 2,
+            Hash::Sha512 => 3,
+        };
+        der::seq(&[der::oid(&[2, 16, 840, 1, 101, 3, 4, 2, last]), der::null()])
+    }
+
     pub fn from_bits(bits: i64) -> Option<Hash> {
         match bits {
             256 => Some(Hash::Sha256),
@@ -280,34 +373,68 @@ impl PrivateKey {
         Ok(pem_encode("PRIVATE KEY", &bytes))
     }
 
-    /// The hash this key signs with: RSA honours `signature_bits`, EC is
-    /// matched to the curve, Ed25519 has none of its own.
-    pub fn hash_for(&self, signature_bits: i64) -> Hash {
-        match &self.inner {
-            Inner::Rsa(_) => Hash::from_bits(signature_bits).unwrap_or(Hash::Sha256),
-            Inner::Ec(_, 384) => Hash::Sha384,
-            Inner::Ec(_, 521) => Hash::Sha512,
-            _ => Hash::Sha256,
-        }
+    /// How this key signs: RSA honours `signature_bits` and `use_pss`, EC
+    /// is matched to the curve, Ed25519 has no choice (both flags ignored,
+    /// as Vault ignores them for those keys).
+    pub fn signing(&self, signature_bits: i64, use_pss: bool) -> Signing {
+        let (hash, pss) = match &self.inner {
+            Inner::Rsa(_) => (
+                Hash::from_bits(signature_bits).unwrap_or(Hash::Sha256),
+                use_pss,
+            ),
+            Inner::Ec(_, 384) => (Hash::Sha384, false),
+            Inner::Ec(_, 521) => (Hash::Sha512, false),
+            _ => (Hash::Sha256, false),
+        };
+        Signing { hash, pss }
     }
 
-    /// The hash CRLs and OCSP responses are signed with: an RSA issuer's
-    /// `revocation_signature_algorithm` (its PSS forms signed as PKCS#1
-    /// v1.5, as Vault's OCSP does), SHA-256 when unset; EC keys use their
-    /// curve's hash, which is what Vault records for them.
-    pub fn revocation_hash(&self, configured: &str) -> Hash {
+    /// How CRLs are signed: an RSA issuer's `revocation_signature_algorithm`
+    /// (SHA-256 PKCS#1 v1.5 when unset); EC keys use their curve's hash.
+    pub fn revocation_signing(&self, configured: &str) -> Signing {
         let name = configured.to_ascii_lowercase();
+        let pss = name.ends_with("pss");
         let bits = match name.trim_end_matches("pss") {
             "sha384withrsa" => 384,
             "sha512withrsa" => 512,
             _ => 256,
         };
-        self.hash_for(bits)
+        self.signing(bits, pss)
     }
 
-    /// DER AlgorithmIdentifier of the signatures this key makes.
-    pub fn signature_algorithm(&self, hash: Hash) -> Vec<u8> {
+    /// Vault's name for a signing scheme of this key, as an issuer's
+    /// `revocation_signature_algorithm` records it (`SHA256WithRSA`,
+    /// `SHA384WithRSAPSS`, `ECDSAWithSHA256`, `Ed25519`).
+    pub fn signing_name(&self, signing: Signing) -> String {
+        let bits = signing.hash.bits();
         match &self.inner {
+            Inner::Rsa(_) if signing.pss => format!("SHA{bits}WithRSAPSS"),
+            Inner::Rsa(_) => format!("SHA{bits}WithRSA"),
+            Inner::Ec(..) => format!("ECDSAWithSHA{bits}"),
+            Inner::Ed(_) => "Ed25519".into(),
+        }
+    }
+
+    /// DER AlgorithmIdentifier of the signatures this key makes; RSASSA-PSS
+    /// parameters as Go's: MGF1 with the same hash, salt of the hash's
+    /// length, default trailer.
+    pub fn signature_algorithm(&self, signing: Signing) -> Vec<u8> {
+        let hash = signing.hash;
+        match &self.inner {
+            Inner::Rsa(_) if signing.pss => {
+                let params = der::seq(&[
+                    der::explicit(0, &hash.algorithm_identifier()),
+                    der::explicit(
+                        1,
+                        &der::seq(&[
+                            der::oid(&[1, 2, 840, 113549, 1, 1, 8]),
+                            hash.algorithm_identifier(),
+                        ]),
+                    ),
+                    der::explicit(2, &der::int(i64::from(hash.bits() / 8))),
+                ]);
+                der::seq(&[der::oid(&[1, 2, 840, 113549, 1, 1, 10]), params])
+            }
             Inner::Rsa(_) => {
                 let last = match hash {
                     Hash::Sha256 => 11,
@@ -328,14 +455,17 @@ impl PrivateKey {
         }
     }
 
-    pub fn sign(&self, hash: Hash, message: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn sign(&self, signing: Signing, message: &[u8]) -> Result<Vec<u8>, String> {
         let rng = SystemRandom::new();
         match &self.inner {
             Inner::Rsa(k) => {
-                let enc: &'static dyn signature::RsaEncoding = match hash {
-                    Hash::Sha256 => &signature::RSA_PKCS1_SHA256,
-                    Hash::Sha384 => &signature::RSA_PKCS1_SHA384,
-                    Hash::Sha512 => &signature::RSA_PKCS1_SHA512,
+                let enc: &'static dyn signature::RsaEncoding = match (signing.hash, signing.pss) {
+                    (Hash::Sha256, false) => &signature::RSA_PKCS1_SHA256,
+                    (Hash::Sha384, false) => &signature::RSA_PKCS1_SHA384,
+                    (Hash::Sha512, false) => &signature::RSA_PKCS1_SHA512,
+                    (Hash::Sha256, true) => &signature::RSA_PSS_SHA256,
+                    (Hash::Sha384, true) => &signature::RSA_PSS_SHA384,
+                    (Hash::Sha512, true) => &signature::RSA_PSS_SHA512,
                 };
                 let mut sig = vec![0u8; k.public_modulus_len()];
                 k.sign(enc, &rng, message, &mut sig)
@@ -547,21 +677,57 @@ mod tests {
             let spki = key.spki().expect("spki");
             let info = public_key_info(&spki).expect("info");
             assert_eq!((info.key_type, info.bits), (Some(kt), bits));
-            let hash = key.hash_for(0);
-            let sig = key.sign(hash, b"hello").expect("sign");
-            assert!(verify(
-                &spki,
-                &key.signature_algorithm(hash),
-                b"hello",
-                &sig
-            ));
-            assert!(!verify(
-                &spki,
-                &key.signature_algorithm(hash),
-                b"hellO",
-                &sig
-            ));
+            for pss in [false, true] {
+                let signing = key.signing(0, pss);
+                let sig = key.sign(signing, b"hello").expect("sign");
+                let alg = key.signature_algorithm(signing);
+                assert!(verify(&spki, &alg, b"hello", &sig));
+                assert!(!verify(&spki, &alg, b"hellO", &sig));
+            }
         }
+    }
+
+    #[test]
+    fn pss_parameters_are_gos_bytes() {
+        // crypto/x509's pssParametersSHA256: SHA-256, MGF1-SHA-256, salt 32.
+        let go: &[u8] = &[
+            48, 52, 160, 15, 48, 13, 6, 9, 96, 134, 72, 1, 101, 3, 4, 2, 1, 5, 0, 161, 28, 48, 26,
+            6, 9, 42, 134, 72, 134, 247, 13, 1, 1, 8, 48, 13, 6, 9, 96, 134, 72, 1, 101, 3, 4, 2,
+            1, 5, 0, 162, 3, 2, 1, 32,
+        ];
+        let key = PrivateKey::generate(KeyType::Rsa, 2048).expect("key");
+        let alg = key.signature_algorithm(key.signing(256, true));
+        let (_, body, _, _) = der::read(&alg).expect("algorithm identifier");
+        let (_, _, oid, params) = der::read(body).expect("oid");
+        assert_eq!(oid, der::oid(&[1, 2, 840, 113549, 1, 1, 10]));
+        assert_eq!(params, go);
+    }
+
+    #[test]
+    fn revocation_algorithms_must_fit_the_issuers_key() {
+        let info = |kt, bits| {
+            let key = PrivateKey::generate(kt, bits).expect("key");
+            public_key_info(&key.spki().expect("spki")).expect("info")
+        };
+        let rsa = info(KeyType::Rsa, 2048);
+        assert_eq!(
+            revocation_signing_name("sha512withrsapss", &rsa).as_deref(),
+            Ok("SHA512WithRSAPSS")
+        );
+        assert_eq!(
+            revocation_signing_name("ECDSAWithSHA256", &rsa),
+            Err("unable to use issuer of type RSA to sign with ECDSA-SHA256 key type".into())
+        );
+        assert!(revocation_signing_name("bogus", &rsa)
+            .is_err_and(|e| e.starts_with("Unknown signature algorithm value: bogus")));
+        let p384 = info(KeyType::Ec, 384);
+        assert!(revocation_signing_name("ECDSAWithSHA384", &p384).is_ok());
+        assert!(revocation_signing_name("ECDSAWithSHA256", &p384).is_err());
+        let ed = info(KeyType::Ed25519, 0);
+        assert_eq!(
+            revocation_signing_name("PureEd25519", &ed).as_deref(),
+            Ok("Ed25519")
+        );
     }
 
     #[test]

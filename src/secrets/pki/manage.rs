@@ -145,7 +145,17 @@ pub fn issuer_data(issuer: &issuers::LoadedIssuer) -> Map<String, Value> {
 pub async fn read_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let set = backend.issuers(&req.storage).await?;
     let issuer = set.require(req.param("issuer_ref")?)?;
-    Ok(Some(Response::data(issuer_data(&issuer))))
+    Ok(Some(issuer_response(&issuer)))
+}
+
+/// An issuer as `issuer/:ref` reads and writes answer it, warning (as
+/// Vault does) that a PSS revocation algorithm is not used for OCSP.
+fn issuer_response(issuer: &issuers::LoadedIssuer) -> Response {
+    let mut resp = Response::data(issuer_data(issuer));
+    if issuer.entry.revocation_signature_algorithm.ends_with("PSS") {
+        resp.warnings.push(ca::PSS_OCSP_WARNING.to_string());
+    }
+    resp
 }
 
 const USAGES: [&str; 4] = [
@@ -169,6 +179,7 @@ pub async fn update_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Op
         entry.manual_chain = None;
         entry.usage = issuers::ALL_USAGES.into();
         entry.urls = Default::default();
+        entry.revocation_signature_algorithm = String::new();
     }
     if let Some(name) = d.str("issuer_name")? {
         ca::check_issuer_name(&set, &name, Some(&entry.id))?;
@@ -214,14 +225,21 @@ pub async fn update_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Op
         }
     }
     if let Some(alg) = d.str("revocation_signature_algorithm")? {
-        entry.revocation_signature_algorithm = alg;
+        entry.revocation_signature_algorithm = if alg.is_empty() {
+            alg
+        } else {
+            let key = super::keys::public_key_info(&issuer.cert.spki)
+                .ok_or_else(|| Error::bad_request("the issuer's public key cannot be read"))?;
+            super::keys::revocation_signing_name(&alg, &key).map_err(Error::bad_request)?
+        };
     }
+
     config::merge_urls(&mut entry.urls, d, "enable_aia_url_templating")?;
     issuers::put_issuer(&req.storage, &entry).await?;
     backend.invalidate();
     let set = backend.issuers(&req.storage).await?;
     let updated = set.require(&entry.id)?;
-    Ok(Some(Response::data(issuer_data(&updated))))
+    Ok(Some(issuer_response(&updated)))
 }
 
 pub async fn delete_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {

@@ -448,7 +448,10 @@ fn sign_response(signer: &LoadedIssuer, single: &[u8], now: i64) -> Result<Vec<u
     ]);
     // PSS is signed as PKCS#1 v1.5, as Vault does (x/crypto/ocsp has no
     // PSS); EC keys sign with their curve's hash.
-    let hash = key.revocation_hash(&signer.entry.revocation_signature_algorithm);
+    let hash = keys::Signing {
+        pss: false,
+        ..key.revocation_signing(&signer.entry.revocation_signature_algorithm)
+    };
     let signature = key.sign(hash, &tbs).map_err(Error::internal)?;
     let basic = der::seq(&[
         tbs,

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 
 use super::der;
-use super::keys::{Hash, PrivateKey};
+use super::keys::{PrivateKey, Signing};
 
 pub const KU_KEY_CERT_SIGN: u16 = 1 << 5;
 pub const KU_CRL_SIGN: u16 = 1 << 6;
@@ -322,7 +322,7 @@ impl Profile {
 
     /// Encodes and signs the certificate; `issuer` is the issuer's subject
     /// DER (copied byte-for-byte from its certificate).
-    pub fn sign(&self, issuer: &[u8], key: &PrivateKey, hash: Hash) -> Result<Vec<u8>, String> {
+    pub fn sign(&self, issuer: &[u8], key: &PrivateKey, hash: Signing) -> Result<Vec<u8>, String> {
         let sig_alg = key.signature_algorithm(hash);
         let mut tbs_parts = vec![
             der::explicit(0, &der::int(2)),
@@ -448,7 +448,9 @@ mod tests {
             permitted_dns_domains: vec!["svc".into()],
             extra_extensions: vec![],
         };
-        let cert = profile.sign(&subject, &key, key.hash_for(0)).expect("sign");
+        let cert = profile
+            .sign(&subject, &key, key.signing(0, false))
+            .expect("sign");
         let (_, parsed) = x509_parser::parse_x509_certificate(&cert).expect("parse");
         assert!(parsed.is_ca());
         assert_eq!(
