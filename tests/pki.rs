@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::Server;
 use serde_json::{json, Value};
@@ -37,20 +36,6 @@ fn tmp(name: &str) -> PathBuf {
     common::temp_dir(&format!("pki-{name}"))
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 /// A CSR and its key made by openssl. `key` is e.g. `ec:P-256` or `rsa:2048`.
 fn openssl_csr(dir: &Path, name: &str, key: &str, subject: &str, sans: Option<&str>) -> String {
     let mut args = vec!["req", "-new", "-nodes", "-subj", subject, "-keyout"];
@@ -76,7 +61,7 @@ fn openssl_csr(dir: &Path, name: &str, key: &str, subject: &str, sans: Option<&s
         ext = format!("subjectAltName={s}");
         args.extend(["-addext", &ext]);
     }
-    let (ok, out) = openssl(dir, &args);
+    let (ok, out) = common::openssl(dir, &args);
     assert!(ok, "openssl req failed: {out}");
     std::fs::read_to_string(dir.join(csr_file)).expect("csr written")
 }
@@ -307,12 +292,12 @@ fn the_guide_intermediates_chain_to_the_root_and_can_sign_workloads() {
             );
         });
         let int_file = write(&dir, &format!("{name}-int.pem"), &cert);
-        let (ok, out) = openssl(&dir, &["verify", "-CAfile", "root.pem", &int_file]);
+        let (ok, out) = common::openssl(&dir, &["verify", "-CAfile", "root.pem", &int_file]);
         assert!(ok, "{out}");
         // istiod signs a workload with the intermediate; the chain must verify.
         let _ = openssl_csr(&dir, &format!("{name}-wl"), "ec:P-256", "/O=workload", None);
         std::fs::write(dir.join("wl.ext"), "basicConstraints=CA:FALSE\nsubjectAltName=URI:spiffe://cluster.local/ns/default/sa/bookinfo\nextendedKeyUsage=serverAuth,clientAuth\n").ok();
-        let (ok, out) = openssl(
+        let (ok, out) = common::openssl(
             &dir,
             &[
                 "x509",
@@ -333,7 +318,7 @@ fn the_guide_intermediates_chain_to_the_root_and_can_sign_workloads() {
             ],
         );
         assert!(ok, "{out}");
-        let (ok, out) = openssl(
+        let (ok, out) = common::openssl(
             &dir,
             &[
                 "verify",
@@ -686,7 +671,7 @@ fn cert_managers_e2e_setup_signs_workload_certificates_that_verify() {
     write(&dir, "root.pem", &root_pem);
     write(&dir, "int.pem", &int_pem);
     write(&dir, "leaf.pem", &leaf);
-    let (ok, out) = openssl(
+    let (ok, out) = common::openssl(
         &dir,
         &[
             "verify",
@@ -802,7 +787,7 @@ fn revoked_certificates_appear_on_the_issuers_crl() {
     write(&dir, "crl.pem", &String::from_utf8_lossy(&crl.raw));
     let root_pem = text(s.read("pki/cert/ca").data("certificate"));
     write(&dir, "root.pem", &root_pem);
-    let (ok, dump) = openssl(
+    let (ok, dump) = common::openssl(
         &dir,
         &[
             "crl", "-in", "crl.pem", "-noout", "-text", "-CAfile", "root.pem",
@@ -928,7 +913,7 @@ fn a_bundle_with_key_imports_as_a_signing_issuer_and_sign_verbatim_keeps_the_csr
     write(&dir, "int.pem", &int_pem);
     write(&dir, "root.pem", &text(root.data("certificate")));
     write(&dir, "leaf.pem", &text(r.data("certificate")));
-    let (ok, out) = openssl(
+    let (ok, out) = common::openssl(
         &dir,
         &[
             "verify",
@@ -1018,7 +1003,7 @@ fn aia_templates_expand_from_config_cluster_when_certificates_are_issued() {
     assert_eq!(r.status, 200, "{:?}", r.json);
     let dir = tmp("aia-templates");
     write(&dir, "leaf.pem", &text(r.data("certificate")));
-    let (ok, out) = openssl(
+    let (ok, out) = common::openssl(
         &dir,
         &[
             "x509",
@@ -1102,7 +1087,7 @@ fn use_pss_signs_certificates_and_crls_with_rsassa_pss() {
         ("root.pem", "sha384", "0x30"),
         ("leaf.pem", "sha256", "0x20"),
     ] {
-        let (ok, out) = openssl(&dir, &["x509", "-in", file, "-noout", "-text"]);
+        let (ok, out) = common::openssl(&dir, &["x509", "-in", file, "-noout", "-text"]);
         assert!(ok, "{out}");
         assert!(
             out.contains("Signature Algorithm: rsassaPss"),
@@ -1117,9 +1102,9 @@ fn use_pss_signs_certificates_and_crls_with_rsassa_pss() {
             "{file}: {out}"
         );
     }
-    let (ok, out) = openssl(&dir, &["verify", "-CAfile", "root.pem", "leaf.pem"]);
+    let (ok, out) = common::openssl(&dir, &["verify", "-CAfile", "root.pem", "leaf.pem"]);
     assert!(ok, "{out}");
-    let (ok, out) = openssl(
+    let (ok, out) = common::openssl(
         &dir,
         &[
             "crl", "-in", "crl.pem", "-noout", "-text", "-CAfile", "root.pem",

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine;
 use common::Server;
@@ -26,20 +25,6 @@ fn server_with_ca(mount: &str, key: &str) -> Server {
 
 fn tmp(name: &str) -> PathBuf {
     common::temp_dir(&format!("ocsp-{name}"))
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 fn text(v: &Value) -> String {
@@ -125,7 +110,7 @@ impl<'a> Ca<'a> {
             trusted,
             "-resp_text",
         ]);
-        openssl(&self.dir, &args)
+        common::openssl(&self.dir, &args)
     }
 
     /// The same, about a leaf of this CA, trusting this CA.
@@ -135,7 +120,7 @@ impl<'a> Ca<'a> {
 
     /// A DER request about `leaf` without a nonce, as `openssl ocsp -reqout` writes it.
     fn request_der(&self, leaf: &str) -> Vec<u8> {
-        let (ok, out) = openssl(
+        let (ok, out) = common::openssl(
             &self.dir,
             &[
                 "ocsp",
@@ -155,7 +140,7 @@ impl<'a> Ca<'a> {
     /// Verifies a DER response about `leaf` with openssl; returns its report.
     fn check_response(&self, der: &[u8], leaf: &str) -> (bool, String) {
         std::fs::write(self.dir.join("resp.der"), der).expect("write response");
-        openssl(
+        common::openssl(
             &self.dir,
             &[
                 "ocsp",
@@ -342,7 +327,7 @@ fn get_requests_whose_base64_has_a_double_slash_are_answered() {
     let ca = Ca::new(&s, "pki", "rsa", &dir);
     let found = (0..=255u8).find_map(|b| {
         let serial = format!("0x01{b:02x}fff0");
-        let (ok, out) = openssl(
+        let (ok, out) = common::openssl(
             &dir,
             &[
                 "ocsp",
@@ -369,7 +354,7 @@ fn get_requests_whose_base64_has_a_double_slash_are_answered() {
     );
     assert_eq!(r.status, 200, "{:?}", r.raw);
     std::fs::write(dir.join("resp.der"), &r.raw).expect("write response");
-    let (ok, report) = openssl(
+    let (ok, report) = common::openssl(
         &dir,
         &[
             "ocsp",

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Server;
@@ -68,20 +67,6 @@ fn tmp(name: &str) -> PathBuf {
     common::temp_dir(&format!("pki-revocation-{name}"))
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 /// What openssl reads in a CRL, after checking its signature with `ca`.
 #[derive(Debug)]
 struct Crl {
@@ -100,7 +85,7 @@ impl Crl {
 fn read_crl(dir: &Path, crl_pem: &str, ca_pem: &str) -> Crl {
     std::fs::write(dir.join("crl.pem"), crl_pem).expect("write crl");
     std::fs::write(dir.join("ca.pem"), ca_pem).expect("write ca");
-    let (ok, text) = openssl(
+    let (ok, text) = common::openssl(
         dir,
         &[
             "crl", "-in", "crl.pem", "-noout", "-text", "-CAfile", "ca.pem",
@@ -467,9 +452,9 @@ fn a_root_cross_signed_by_another_root_keeps_its_key_and_its_leaves_chain_to_eit
     ] {
         std::fs::write(dir.join(name), text).expect("write pem");
     }
-    let (ok, out) = openssl(&dir, &["verify", "-CAfile", "root-a.pem", "leaf.pem"]);
+    let (ok, out) = common::openssl(&dir, &["verify", "-CAfile", "root-a.pem", "leaf.pem"]);
     assert!(ok, "via root A: {out}");
-    let (ok, out) = openssl(
+    let (ok, out) = common::openssl(
         &dir,
         &[
             "verify",
@@ -574,7 +559,7 @@ fn sign_revocation_list_signs_the_given_entries_and_extensions() {
     assert_eq!(crl.number, 5);
     assert_eq!(crl.delta_base, Some(4));
     assert_eq!(crl.serials, vec!["1122", "3344"]);
-    let (_, text) = openssl(&dir, &["crl", "-in", "crl.pem", "-noout", "-text"]);
+    let (_, text) = common::openssl(&dir, &["crl", "-in", "crl.pem", "-noout", "-text"]);
     assert!(text.contains("Key Compromise"), "{text}");
     assert!(text.contains("1.2.3.4"), "{text}");
     assert!(text.contains("Nov 14 22:13:20 2023 GMT"), "{text}");

@@ -299,3 +299,19 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Runs the `openssl` command in `dir`: success and stdout+stderr. The
+/// independent implementation certificates, CRLs and OCSP are checked with.
+pub fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

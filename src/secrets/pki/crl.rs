@@ -216,18 +216,46 @@ pub async fn rebuild_all(storage: &StorageView, set: &IssuerSet) -> Result<()> {
     Ok(())
 }
 
-/// Whether `entry` is listed on `issuer`'s CRLs: its own revocations, and
-/// those of unknown issuers on the default issuer's.
-fn lists(entry: &RevokedEntry, issuer: &LoadedIssuer, set: &IssuerSet, default_id: &str) -> bool {
-    entry.issuer_id == issuer.entry.id
-        || ((entry.issuer_id.is_empty() || !set.issuers.contains_key(&entry.issuer_id))
-            && issuer.entry.id == default_id)
+/// The mount's revocations, as the CRLs of its issuers list them.
+struct Revocations<'a> {
+    entries: Vec<RevokedEntry>,
+    set: &'a IssuerSet,
+    default_id: String,
+    /// `config/crl` `disable`: CRLs are still signed, but empty.
+    disabled: bool,
 }
 
-fn default_id(set: &IssuerSet) -> String {
-    set.default_issuer()
-        .map(|i| i.entry.id.clone())
-        .unwrap_or_default()
+impl<'a> Revocations<'a> {
+    fn new(entries: Vec<RevokedEntry>, set: &'a IssuerSet, disabled: bool) -> Self {
+        let default_id = set
+            .default_issuer()
+            .map(|i| i.entry.id.clone())
+            .unwrap_or_default();
+        Revocations {
+            entries,
+            set,
+            default_id,
+            disabled,
+        }
+    }
+
+    /// What `issuer`'s CRLs list of what was revoked at or after `since`:
+    /// its own revocations, and those of unknown issuers on the default
+    /// issuer's.
+    fn listed_on(&self, issuer: &LoadedIssuer, since: i64) -> Vec<&RevokedEntry> {
+        if self.disabled {
+            return Vec::new();
+        }
+        self.entries
+            .iter()
+            .filter(|r| r.revocation_time >= since)
+            .filter(|r| {
+                r.issuer_id == issuer.entry.id
+                    || ((r.issuer_id.is_empty() || !self.set.issuers.contains_key(&r.issuer_id))
+                        && issuer.entry.id == self.default_id)
+            })
+            .collect()
+    }
 }
 
 /// The writes that rebuild every issuer's complete CRL, counting `also` as
@@ -245,20 +273,13 @@ async fn crl_writes(
         revoked.retain(|r| r.serial_number != entry.serial_number);
         revoked.push(entry.clone());
     }
-    let default_id = default_id(set);
+    let revoked = Revocations::new(revoked, set, cfg.disable);
     let now = time::OffsetDateTime::now_utc();
     let next = now + time::Duration::seconds(cfg.expiry_seconds());
     let mut ops = Vec::new();
     for issuer in set.issuers.values() {
         let Some(key) = &issuer.key else { continue };
-        let mine: Vec<&RevokedEntry> = if cfg.disable {
-            vec![]
-        } else {
-            revoked
-                .iter()
-                .filter(|r| lists(r, issuer, set, &default_id))
-                .collect()
-        };
+        let mine = revoked.listed_on(issuer, i64::MIN);
         let number = last_number(storage, &issuer.entry.id).await? + 1;
         let complete = build_crl(issuer, key, &mine, number, None, now, next)?;
         let delta = build_crl(issuer, key, &[], number + 1, Some(number), now, next)?;
@@ -288,8 +309,7 @@ async fn crl_writes(
 /// rebuilt instead.
 async fn rebuild_deltas(storage: &StorageView, set: &IssuerSet) -> Result<()> {
     let cfg = config::read_crl_config(storage).await?;
-    let revoked = revoked_entries(storage).await?;
-    let default_id = default_id(set);
+    let revoked = Revocations::new(revoked_entries(storage).await?, set, cfg.disable);
     let now = time::OffsetDateTime::now_utc();
     let next = now + time::Duration::seconds(cfg.expiry_seconds());
     let mut ops = Vec::new();
@@ -298,17 +318,7 @@ async fn rebuild_deltas(storage: &StorageView, set: &IssuerSet) -> Result<()> {
         let Some(mut state) = crl_state(storage, &issuer.entry.id).await? else {
             return rebuild_all(storage, set).await;
         };
-        let mine: Vec<&RevokedEntry> = if cfg.disable {
-            vec![]
-        } else {
-            revoked
-                .iter()
-                .filter(|r| {
-                    r.revocation_time >= state.complete_this_update
-                        && lists(r, issuer, set, &default_id)
-                })
-                .collect()
-        };
+        let mine = revoked.listed_on(issuer, state.complete_this_update);
         let number = last_number(storage, &issuer.entry.id).await? + 1;
         let delta = build_crl(
             issuer,
