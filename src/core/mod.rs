@@ -185,6 +185,9 @@ impl Core {
                 self.mount(entry).await?;
             }
         }
+        if let Some(cubbyhole) = self.mounts.find(MountClass::Secret, "cubbyhole/") {
+            self.tokens.set_cubbyholes(cubbyhole.storage);
+        }
         self.policies.ensure_default().await?;
         self.audit.load().await?;
         self.sealed.store(false, Ordering::SeqCst);
@@ -708,4 +711,59 @@ fn warn_unknown_fields(
         "Endpoint ignored these unrecognized parameters: [{}]",
         unknown.join(" ")
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStorage;
+    use serde_json::json;
+
+    async fn call(core: &Core, operation: Operation, path: &str, token: &str) -> LogicalOutput {
+        let data = if path.starts_with("cubbyhole/") {
+            json!({"value": "private"})
+        } else {
+            json!({})
+        };
+        core.handle(LogicalInput {
+            operation,
+            path: path.into(),
+            data: data.as_object().cloned().unwrap_or_default(),
+            raw_body: None,
+            token: Some(token.into()),
+            connection: Connection::default(),
+        })
+        .await
+        .expect(path)
+    }
+
+    #[tokio::test]
+    async fn revoking_a_token_destroys_its_cubbyhole_and_no_other() {
+        let core = Core::open_dev(Arc::new(MemoryStorage::default()))
+            .await
+            .expect("core");
+        core.initialize(1, 1, Some("root".into()))
+            .await
+            .expect("init");
+        let child = |out: LogicalOutput| {
+            out.auth
+                .and_then(|a| a["client_token"].as_str().map(str::to_string))
+                .expect("token")
+        };
+        let short = child(call(&core, Operation::Update, "auth/token/create", "root").await);
+        let kept = child(call(&core, Operation::Update, "auth/token/create", "root").await);
+        call(&core, Operation::Update, "cubbyhole/note", &short).await;
+        call(&core, Operation::Update, "cubbyhole/note", &kept).await;
+        let cubbyholes = core
+            .mounts
+            .find(MountClass::Secret, "cubbyhole/")
+            .expect("cubbyhole mount")
+            .storage;
+        assert_eq!(cubbyholes.list("").await.expect("list").len(), 2);
+
+        call(&core, Operation::Update, "auth/token/revoke-self", &short).await;
+        assert_eq!(cubbyholes.list("").await.expect("list").len(), 1);
+        let read = call(&core, Operation::Read, "cubbyhole/note", &kept).await;
+        assert_eq!(read.response.data.expect("data")["value"], "private");
+    }
 }

@@ -174,6 +174,9 @@ pub struct TokenStore {
     storage: StorageView,
     /// Set when the core unseals (the key lives behind the barrier).
     hasher: std::sync::OnceLock<Hasher>,
+    /// The `cubbyhole/` mount's storage: a revoked token's cubbyhole (kept
+    /// under its hashed id) is destroyed with it, as in Vault.
+    cubbyholes: std::sync::RwLock<Option<StorageView>>,
 }
 
 impl TokenStore {
@@ -181,6 +184,14 @@ impl TokenStore {
         TokenStore {
             storage,
             hasher: std::sync::OnceLock::new(),
+            cubbyholes: std::sync::RwLock::new(None),
+        }
+    }
+
+    /// Where token cubbyholes live (set when the core mounts `cubbyhole/`).
+    pub fn set_cubbyholes(&self, storage: StorageView) {
+        if let Ok(mut slot) = self.cubbyholes.write() {
+            *slot = Some(storage);
         }
     }
 
@@ -381,6 +392,10 @@ impl TokenStore {
                 )));
             }
             self.storage.batch(ops).await?;
+            let cubbyholes = self.cubbyholes.read().ok().and_then(|slot| slot.clone());
+            if let Some(cubbyholes) = cubbyholes {
+                super::mounts::delete_tree(&cubbyholes, &format!("{}/", current.hashed_id)).await?;
+            }
         }
         Ok(())
     }

@@ -1,10 +1,7 @@
 //! The cubbyhole secrets engine (`cubbyhole/`, on every server): per-token
 //! private key/value storage. Each token sees only its own entries, kept
-//! under its hashed ID in the mount's storage.
-//!
-//! Not done: Vault destroys a token's cubbyhole when the token is revoked or
-//! expires; here the entries stay in storage (unreachable, since no other
-//! token maps to the same hashed ID).
+//! under its hashed ID in the mount's storage; the token store destroys it
+//! when the token is revoked or tidied after expiry, as Vault does.
 
 use crate::logical::{Backend, Error, Operation, PathSpec, Request, Response, Result};
 use crate::secrets::kv::{keys_response, list_prefix, read_entry};
