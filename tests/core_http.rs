@@ -658,3 +658,46 @@ fn a_durable_server_keeps_mounts_policies_and_tokens_across_restarts() {
     second.stop();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn hcl1_policies_with_several_attributes_on_one_line_are_enforced() {
+    let s = Server::dev();
+    let r = s.write(
+        "sys/policies/acl/oneline",
+        json!({"policy": r#"path "sys/mounts" { capabilities = ["read"] } path "sys/policies/acl/*" { capabilities = ["create", "update"] allowed_parameters = { "policy" = [] } }"#}),
+    );
+    assert_eq!(r.status, 204, "{:?}", r.json);
+    let created = s.write("auth/token/create", json!({"policies": ["oneline"]}));
+    let token = created.json["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    assert_eq!(s.call("GET", "sys/mounts", &token, None).status, 200);
+    let allowed = s.call(
+        "PUT",
+        "sys/policies/acl/other",
+        &token,
+        Some(json!({"policy": "path \"x\" { capabilities = [\"read\"] }"})),
+    );
+    assert_eq!(allowed.status, 204, "{:?}", allowed.json);
+    // allowed_parameters on the same line as capabilities still binds.
+    let refused = s.call(
+        "PUT",
+        "sys/policies/acl/other",
+        &token,
+        Some(json!({"policy": "path \"x\" { capabilities = [\"read\"] }", "name": "x"})),
+    );
+    assert_eq!(refused.status, 403, "{:?}", refused.json);
+    // A policy that is wrong in any layout is still refused with the
+    // parser's message for the text as written.
+    let bad = s.write(
+        "sys/policies/acl/bad",
+        json!({"policy": r#"path "x" { capabilities = ["read"] "#}),
+    );
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.errors()[0].starts_with("failed to parse policy"),
+        "{:?}",
+        bad.errors()
+    );
+}

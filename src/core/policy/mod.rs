@@ -21,6 +21,7 @@ mod acl;
 mod capability;
 mod duration;
 mod error;
+mod hcl1;
 mod params;
 mod parse;
 mod rule;

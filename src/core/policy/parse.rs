@@ -174,7 +174,15 @@ fn collect_path_body(path: &str, body: &Value, out: &mut Vec<Stanza>) -> Result<
 /// `path "<pattern>" { ... }` blocks, plus the attribute form `path = { "<pattern>" = {...} }`.
 fn hcl_stanzas(text: &str) -> Result<Vec<Stanza>, PolicyError> {
     check_hcl_nesting(text)?;
-    let body = hcl::parse(text).map_err(hcl_syntax_error)?;
+    // HCL1 layouts HCL2 refuses are read once laid out HCL2's way; the
+    // error reported is the one for the text as written.
+    let body = hcl::parse(text)
+        .or_else(|err| {
+            super::hcl1::relayout(text)
+                .and_then(|laid_out| hcl::parse(&laid_out).ok())
+                .ok_or(err)
+        })
+        .map_err(hcl_syntax_error)?;
     let mut out = Vec::new();
     for structure in body.into_inner() {
         match structure {
