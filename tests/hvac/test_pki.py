@@ -164,3 +164,41 @@ def test_intermediate_signed_by_root_then_issues(client, pki, unique):
     p.delete_root(mount_point=pki)
     with pytest.raises(exceptions.InvalidPath):
         p.list_issuers(mount_point=pki)
+
+
+def test_crl_configuration_issuer_management_import_and_self_issued_signing(client, pki, unique):
+    p = client.secrets.pki
+    root_a = _cert(p.generate_root("internal", "hvac Root A", extra_params={"ttl": "8760h", "issuer_name": "a"},
+                                   mount_point=pki)["data"]["certificate"])
+
+    p.set_crl_configuration(expiry="48h", extra_params={"auto_rebuild": True, "enable_delta": True},
+                            mount_point=pki)
+    cfg = p.read_crl_configuration(mount_point=pki)["data"]
+    assert (cfg["expiry"], cfg["auto_rebuild"], cfg["enable_delta"]) == ("48h", True, True)
+    assert cfg["delta_rebuild_interval"] == "15m"
+
+    updated = p.update_issuer("a", extra_params={"issuer_name": "a", "leaf_not_after_behavior": "truncate"},
+                              mount_point=pki)
+    assert updated["data"]["leaf_not_after_behavior"] == "truncate"
+
+    # A second root, made elsewhere, comes in with its key as a second issuer.
+    other = f"pki-b-{unique}"
+    client.sys.enable_secrets_engine("pki", path=other)
+    try:
+        b = p.generate_root("exported", "hvac Root B", extra_params={"ttl": "8760h"}, mount_point=other)["data"]
+    finally:
+        client.sys.disable_secrets_engine(other)
+    imported = p.submit_ca_information(b["private_key"] + "\n" + b["certificate"], mount_point=pki)
+    [b_id] = imported["data"]["imported_issuers"]
+    assert imported["data"]["mapping"][b_id] == imported["data"]["imported_keys"][0]
+
+    # Root A cross-signs root B's self-issued certificate.
+    crossed = _cert(p.sign_self_issued(b["certificate"], mount_point=pki)["data"]["certificate"])
+    root_b = _cert(b["certificate"])
+    assert crossed.subject == root_b.subject and crossed.issuer == root_a.subject
+    crossed.verify_directly_issued_by(root_a)
+
+    revoked = p.revoke_issuer(b_id, mount_point=pki)["data"]
+    assert revoked["revoked"] is True and isinstance(revoked["revocation_time"], int)
+    p.delete_issuer(b_id, mount_point=pki)
+    assert [k for k in p.list_issuers(mount_point=pki)["data"]["keys"]] == [p.read_issuer("a", mount_point=pki)["data"]["issuer_id"]]
