@@ -243,47 +243,39 @@ const CRL_FIELDS: &[&str] = &[
     "unified_crl_on_existing_paths",
     "max_crl_entries",
 ];
-const TIDY_FIELDS: &[&str] = &[
-    "tidy_cert_store",
-    "tidy_revoked_certs",
-    "tidy_revoked_cert_issuer_associations",
-    "tidy_expired_issuers",
-    "tidy_move_legacy_ca_bundle",
-    "tidy_revocation_queue",
-    "tidy_cross_cluster_revoked_certs",
-    "tidy_acme",
-    "tidy_cert_metadata",
-    "tidy_cmpv2_nonce_store",
-    "safety_buffer",
-    "issuer_safety_buffer",
-    "pause_duration",
-    "revocation_queue_safety_buffer",
-    "acme_account_safety_buffer",
-];
-
-const AUTO_TIDY_FIELDS: &[&str] = &[
+/// The tidy operations and their buffers, which `tidy` and
+/// `config/auto-tidy` share (the latter with its schedule fields first).
+macro_rules! tidy_fields {
+    ($($extra:literal),*) => {
+        &[
+            $($extra,)*
+            "tidy_cert_store",
+            "tidy_revoked_certs",
+            "tidy_revoked_cert_issuer_associations",
+            "tidy_expired_issuers",
+            "tidy_move_legacy_ca_bundle",
+            "tidy_revocation_queue",
+            "tidy_cross_cluster_revoked_certs",
+            "tidy_acme",
+            "tidy_cert_metadata",
+            "tidy_cmpv2_nonce_store",
+            "safety_buffer",
+            "issuer_safety_buffer",
+            "pause_duration",
+            "revocation_queue_safety_buffer",
+            "acme_account_safety_buffer",
+        ]
+    };
+}
+const TIDY_FIELDS: &[&str] = tidy_fields!();
+const AUTO_TIDY_FIELDS: &[&str] = tidy_fields!(
     "enabled",
     "interval_duration",
     "min_startup_backoff_duration",
     "max_startup_backoff_duration",
     "maintain_stored_certificate_counts",
-    "publish_stored_certificate_count_metrics",
-    "tidy_cert_store",
-    "tidy_revoked_certs",
-    "tidy_revoked_cert_issuer_associations",
-    "tidy_expired_issuers",
-    "tidy_move_legacy_ca_bundle",
-    "tidy_revocation_queue",
-    "tidy_cross_cluster_revoked_certs",
-    "tidy_acme",
-    "tidy_cert_metadata",
-    "tidy_cmpv2_nonce_store",
-    "safety_buffer",
-    "issuer_safety_buffer",
-    "pause_duration",
-    "revocation_queue_safety_buffer",
-    "acme_account_safety_buffer",
-];
+    "publish_stored_certificate_count_metrics"
+);
 
 static PATHS: &[PathSpec] = &[
     // CA generation and signing.
