@@ -2,7 +2,8 @@
 //! Only keyed hashes of tokens and accessors are stored; the token itself
 //! exists in memory for the request that presented it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -170,8 +171,81 @@ pub struct TokenOrigin<'a> {
     pub entity_id: Option<String>,
 }
 
+/// How many token entries the cache holds before it starts over.
+const CACHE_CAPACITY: usize = 1024;
+
+/// Token entries as stored, by hashed id. Every write to a token entry goes
+/// through the [`TokenStore`], which updates the cache after storage. A
+/// lookup that read storage while a write was under way may hold the old
+/// entry, so it caches its read only if no write happened since it began
+/// (`generation` counts writes).
+#[derive(Default)]
+struct EntryCache {
+    state: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    entries: HashMap<String, TokenEntry>,
+    generation: u64,
+}
+
+impl EntryCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, hashed_id: &str) -> Option<TokenEntry> {
+        self.lock().entries.get(hashed_id).cloned()
+    }
+
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Caches an entry read from storage, unless a write happened since
+    /// the read began (`generation` taken before it).
+    fn fill(&self, generation: u64, entry: &TokenEntry) {
+        let mut state = self.lock();
+        if state.generation == generation {
+            state.insert(entry);
+        }
+    }
+
+    /// Records an entry just written to storage.
+    fn store(&self, entry: &TokenEntry) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.insert(entry);
+    }
+
+    /// Drops an entry just deleted from storage.
+    fn forget(&self, hashed_id: &str) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.entries.remove(hashed_id);
+    }
+}
+
+impl CacheState {
+    fn insert(&mut self, entry: &TokenEntry) {
+        if self.entries.len() >= CACHE_CAPACITY && !self.entries.contains_key(&entry.hashed_id) {
+            self.entries.clear();
+        }
+        let mut entry = entry.clone();
+        // As stored: the token itself is never kept.
+        entry.id.clear();
+        self.entries.insert(entry.hashed_id.clone(), entry);
+    }
+}
+
 pub struct TokenStore {
     storage: StorageView,
+    /// Live entries by hashed id, so that a request does not read and
+    /// decrypt its token from storage.
+    cache: EntryCache,
     /// Set when the core unseals (the key lives behind the barrier).
     hasher: std::sync::OnceLock<Hasher>,
     /// The `cubbyhole/` mount's storage: a revoked token's cubbyhole (kept
@@ -183,6 +257,7 @@ impl TokenStore {
     pub fn new(storage: StorageView) -> Self {
         TokenStore {
             storage,
+            cache: EntryCache::default(),
             hasher: std::sync::OnceLock::new(),
             cubbyholes: std::sync::RwLock::new(None),
         }
@@ -314,14 +389,25 @@ impl TokenStore {
             ));
         }
         self.storage.batch(ops).await?;
+        self.cache.store(&entry);
         Ok((entry, warnings))
     }
 
     async fn load_hashed(&self, hashed_id: &str) -> Result<Option<TokenEntry>> {
-        let entry: Option<TokenEntry> = self
-            .storage
-            .get_json(&format!("{ID_PREFIX}{hashed_id}"))
-            .await?;
+        let entry = match self.cache.get(hashed_id) {
+            Some(entry) => Some(entry),
+            None => {
+                let generation = self.cache.generation();
+                let entry: Option<TokenEntry> = self
+                    .storage
+                    .get_json(&format!("{ID_PREFIX}{hashed_id}"))
+                    .await?;
+                if let Some(entry) = &entry {
+                    self.cache.fill(generation, entry);
+                }
+                entry
+            }
+        };
         match entry {
             Some(entry) if entry.expire_time != 0 && entry.expire_time <= now_unix() => {
                 self.revoke_tree(&entry).await?;
@@ -364,6 +450,7 @@ impl TokenStore {
         self.storage
             .put_json(&format!("{ID_PREFIX}{}", entry.hashed_id), &updated)
             .await?;
+        self.cache.store(&updated);
         Ok(())
     }
 
@@ -392,6 +479,7 @@ impl TokenStore {
                 )));
             }
             self.storage.batch(ops).await?;
+            self.cache.forget(&current.hashed_id);
             let cubbyholes = self.cubbyholes.read().ok().and_then(|slot| slot.clone());
             if let Some(cubbyholes) = cubbyholes {
                 super::mounts::delete_tree(&cubbyholes, &format!("{}/", current.hashed_id)).await?;
@@ -437,6 +525,7 @@ impl TokenStore {
         self.storage
             .put_json(&format!("{ID_PREFIX}{}", entry.hashed_id), &updated)
             .await?;
+        self.cache.store(&updated);
         Ok((updated, decision.ttl, decision.warnings))
     }
 
@@ -489,5 +578,106 @@ impl TokenStore {
             }
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStorage;
+    use std::sync::Arc;
+
+    const TTLS: MountTtls = MountTtls {
+        default_ttl: 86400,
+        max_ttl: 86400,
+    };
+
+    fn store() -> TokenStore {
+        let store = TokenStore::new(StorageView::new(
+            Arc::new(MemoryStorage::default()),
+            "sys/token/",
+        ));
+        store.set_hasher(Hasher::new(b"test hashing key"));
+        store
+    }
+
+    async fn create(store: &TokenStore, num_uses: i64) -> TokenEntry {
+        let auth = Auth {
+            policies: vec!["default".into()],
+            ttl: 3600,
+            renewable: true,
+            num_uses,
+            ..Default::default()
+        };
+        let origin = TokenOrigin {
+            path: "auth/token/create",
+            parent: None,
+            mount_ttls: TTLS,
+            entity_id: None,
+        };
+        store.create(&auth, origin).await.expect("create").0
+    }
+
+    #[tokio::test]
+    async fn a_revoked_token_is_not_found_although_it_was_looked_up_before() {
+        let store = store();
+        let entry = create(&store, 0).await;
+        assert!(store.lookup(&entry.id).await.expect("lookup").is_some());
+        store.revoke_tree(&entry).await.expect("revoke");
+        assert!(store.lookup(&entry.id).await.expect("lookup").is_none());
+        assert!(store
+            .lookup_accessor(&entry.accessor)
+            .await
+            .expect("lookup")
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn lookups_see_each_use_and_renewal_of_a_token() {
+        let store = store();
+        let entry = create(&store, 3).await;
+        let seen = store
+            .lookup(&entry.id)
+            .await
+            .expect("lookup")
+            .expect("live");
+        store.use_token(&seen).await.expect("use");
+        let seen = store
+            .lookup(&entry.id)
+            .await
+            .expect("lookup")
+            .expect("live");
+        assert_eq!(seen.num_uses, 2);
+        let (renewed, _, _) = store.renew(&seen, 7200, TTLS).await.expect("renew");
+        let seen = store
+            .lookup(&entry.id)
+            .await
+            .expect("lookup")
+            .expect("live");
+        assert_eq!(seen.expire_time, renewed.expire_time);
+        assert_eq!(seen.id, entry.id, "a lookup names the token it was given");
+    }
+
+    #[tokio::test]
+    async fn a_read_that_raced_a_write_is_not_cached() {
+        let store = store();
+        let entry = create(&store, 0).await;
+        store.cache.forget(&entry.hashed_id);
+        let before_write = store.cache.generation();
+        let mut stale = entry.clone();
+        stale.num_uses = 99;
+        store.cache.store(&entry);
+        store.cache.forget(&entry.hashed_id);
+        store.cache.fill(before_write, &stale);
+        assert!(store.cache.get(&entry.hashed_id).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_cache_never_holds_the_token_itself() {
+        let store = store();
+        let entry = create(&store, 0).await;
+        store.lookup(&entry.id).await.expect("lookup");
+        let cached = store.cache.get(&entry.hashed_id).expect("cached");
+        assert!(cached.id.is_empty());
     }
 }
