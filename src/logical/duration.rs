@@ -5,60 +5,83 @@
 
 use std::fmt;
 
+/// Why a duration was refused, in the words of Go's `time.ParseDuration`
+/// and Vault's `parseutil.ParseDurationSecond` (clients see these texts).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("time: invalid duration {0:?}")]
-pub struct DurationError(pub String);
-
-/// Parses a duration string into whole seconds (fractions are truncated,
-/// negative values rejected: no Vault TTL field is negative).
-pub fn parse_duration_seconds(input: &str) -> Result<i64, DurationError> {
-    let s = input.trim();
-    if s.is_empty() {
-        return Ok(0);
-    }
-    if let Ok(secs) = s.parse::<i64>() {
-        return non_negative(secs, input);
-    }
-    if let Some(days) = s.strip_suffix('d') {
-        if let Ok(days) = days.parse::<i64>() {
-            return days
-                .checked_mul(86_400)
-                .ok_or_else(|| DurationError(input.to_string()))
-                .and_then(|secs| non_negative(secs, input));
-        }
-    }
-    let nanos = parse_go_duration_nanos(s).ok_or_else(|| DurationError(input.to_string()))?;
-    non_negative((nanos / 1_000_000_000) as i64, input)
+pub enum DurationError {
+    #[error("time: invalid duration {0:?}")]
+    Invalid(String),
+    #[error("time: missing unit in duration {0:?}")]
+    MissingUnit(String),
+    #[error("time: unknown unit {unit:?} in duration {input:?}")]
+    UnknownUnit { unit: String, input: String },
+    /// `"1.5d"`: the day form takes a whole number.
+    #[error("strconv.ParseInt: parsing {0:?}: invalid syntax")]
+    InvalidDays(String),
+    /// More seconds than Go's `time.Duration` holds.
+    #[error("multiplication of durations resulted in overflow, one operand may be too large")]
+    Overflow,
+    /// No Vault duration field is negative; the value is shown in seconds.
+    #[error("cannot provide negative value '{0}'")]
+    Negative(i64),
 }
 
-fn non_negative(secs: i64, input: &str) -> Result<i64, DurationError> {
+/// The most whole seconds a Go `time.Duration` (int64 nanoseconds, about
+/// 292 years) holds; Vault refuses anything longer, in every form.
+pub const MAX_SECONDS: i64 = i64::MAX / NANOS_PER_SECOND as i64;
+
+const NANOS_PER_SECOND: i128 = 1_000_000_000;
+
+/// Parses a duration string into whole seconds as Vault does: `""` is 0,
+/// an integer is seconds, `Nd` is whole days, anything else is Go's
+/// duration syntax (fractions of a second are truncated). Nothing is
+/// trimmed, and negative or over-long values are refused.
+pub fn parse_duration_seconds(input: &str) -> Result<i64, DurationError> {
+    if input.is_empty() {
+        return Ok(0);
+    }
+    if let Ok(secs) = input.parse::<i64>() {
+        return seconds(secs);
+    }
+    if let Some(days) = input.strip_suffix('d') {
+        let days: i64 = days
+            .parse()
+            .map_err(|_| DurationError::InvalidDays(days.to_string()))?;
+        return seconds(days.checked_mul(86_400).ok_or(DurationError::Overflow)?);
+    }
+    let nanos = parse_go_duration_nanos(input)?;
+    let secs = (nanos / NANOS_PER_SECOND) as i64;
+    if nanos < 0 {
+        return Err(DurationError::Negative(secs));
+    }
+    Ok(secs)
+}
+
+/// A count of seconds checked against Vault's range.
+pub fn seconds(secs: i64) -> Result<i64, DurationError> {
     if secs < 0 {
-        Err(DurationError(input.to_string()))
+        Err(DurationError::Negative(secs))
+    } else if secs > MAX_SECONDS {
+        Err(DurationError::Overflow)
     } else {
         Ok(secs)
     }
 }
 
-/// The largest total accepted, in nanoseconds: `i64::MAX` whole seconds, the
-/// range of every other form, so that whatever [`GoDuration`] prints parses
-/// back (Go itself stops at `i64::MAX` nanoseconds, 292 years; found by
-/// fuzzing: a TTL given as integer seconds printed as an unparsable
-/// `969305141757108h59m30s`).
-const MAX_NANOS: i128 = i64::MAX as i128 * 1_000_000_000 + 999_999_999;
-
-/// Go's `time.ParseDuration` syntax, returning nanoseconds (i128 so that
-/// overflow is detected instead of wrapping).
-fn parse_go_duration_nanos(s: &str) -> Option<i128> {
-    let (negative, mut rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
+/// Go's `time.ParseDuration`, returning nanoseconds within Go's int64 range
+/// (i128 so that overflow is detected instead of wrapping).
+fn parse_go_duration_nanos(input: &str) -> Result<i128, DurationError> {
+    let invalid = || DurationError::Invalid(input.to_string());
+    let (negative, mut rest) = match input.as_bytes().first() {
+        Some(b'-') => (true, &input[1..]),
+        Some(b'+') => (false, &input[1..]),
+        _ => (false, input),
     };
     if rest == "0" {
-        return Some(0);
+        return Ok(0);
     }
     if rest.is_empty() {
-        return None;
+        return Err(invalid());
     }
     let mut total: i128 = 0;
     while !rest.is_empty() {
@@ -72,40 +95,49 @@ fn parse_go_duration_nanos(s: &str) -> Option<i128> {
             rest = &after_dot[frac_len..];
         }
         if int_part.is_empty() && frac_part.is_empty() {
-            return None;
+            return Err(invalid());
         }
         let unit_len = rest
             .char_indices()
             .find(|(_, c)| c.is_ascii_digit() || *c == '.')
             .map_or(rest.len(), |(i, _)| i);
         let unit: i128 = match &rest[..unit_len] {
+            "" => return Err(DurationError::MissingUnit(input.to_string())),
             "ns" => 1,
             "us" | "µs" | "μs" => 1_000,
             "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
+            "s" => NANOS_PER_SECOND,
+            "m" => 60 * NANOS_PER_SECOND,
+            "h" => 3_600 * NANOS_PER_SECOND,
+            other => {
+                return Err(DurationError::UnknownUnit {
+                    unit: other.to_string(),
+                    input: input.to_string(),
+                })
+            }
         };
         rest = &rest[unit_len..];
         let whole: i128 = if int_part.is_empty() {
             0
         } else {
-            int_part.parse().ok()?
+            // More digits than i128 holds is far past Go's range anyway.
+            int_part.parse().map_err(|_| invalid())?
         };
-        let mut value = whole.checked_mul(unit)?;
+        let mut value = whole.checked_mul(unit).ok_or_else(invalid)?;
         if !frac_part.is_empty() {
             // Digits past the 20th are below a nanosecond of any unit.
             let digits = frac_part.len().min(20) as u32;
-            let frac: i128 = frac_part[..digits as usize].parse().ok()?;
-            value = value.checked_add(frac.checked_mul(unit)? / 10_i128.checked_pow(digits)?)?;
+            let frac: i128 = frac_part[..digits as usize]
+                .parse()
+                .map_err(|_| invalid())?;
+            value += frac * unit / 10_i128.pow(digits);
         }
-        total = total.checked_add(value)?;
-        if total > MAX_NANOS {
-            return None;
+        total = total.checked_add(value).ok_or_else(invalid)?;
+        if total > i64::MAX as i128 + i128::from(negative) {
+            return Err(invalid());
         }
     }
-    Some(if negative { -total } else { total })
+    Ok(if negative { -total } else { total })
 }
 
 /// A whole number of seconds printed as Go's `Duration.String()` does:
@@ -151,28 +183,67 @@ mod tests {
     }
 
     #[test]
-    fn rejects_what_go_rejects() {
-        for bad in ["abc", "1", "h", "1x", "-1h", "--1h", "1h-", "."] {
-            if bad == "1" {
-                continue; // a bare integer is seconds in Vault
-            }
+    fn rejects_what_vault_rejects_with_its_words() {
+        let err = |s: &str| parse_duration_seconds(s).map_err(|e| e.to_string());
+        assert_eq!(err("abc"), Err("time: invalid duration \"abc\"".into()));
+        assert_eq!(
+            err("1.5"),
+            Err("time: missing unit in duration \"1.5\"".into())
+        );
+        assert_eq!(
+            err("1h "),
+            Err("time: unknown unit \"h \" in duration \"1h \"".into())
+        );
+        assert_eq!(err(" "), Err("time: invalid duration \" \"".into()));
+        assert_eq!(
+            err("1.5d"),
+            Err("strconv.ParseInt: parsing \"1.5\": invalid syntax".into())
+        );
+        assert_eq!(
+            err("-1h"),
+            Err("cannot provide negative value '-3600'".into())
+        );
+        assert_eq!(err("-5"), Err("cannot provide negative value '-5'".into()));
+        for bad in ["h", "1x", "--1h", "1h-", ".", " 30s", "1d2h"] {
             assert!(parse_duration_seconds(bad).is_err(), "{bad} should fail");
         }
-        assert!(parse_duration_seconds("99999999999999999999h").is_err());
+        assert_eq!(parse_duration_seconds("+5s"), Ok(5));
+        assert_eq!(parse_duration_seconds("-0"), Ok(0));
     }
 
-    /// Fuzzing regressions: every value printed parses back, and long
-    /// fractions are truncated as Go truncates them, not refused.
+    /// Go's `time.Duration` ends at int64 nanoseconds (2562047h47m16.854775807s);
+    /// Vault refuses anything longer in every form (found by fuzzing: such
+    /// values overflowed date arithmetic further on).
     #[test]
-    fn large_values_and_long_fractions() {
-        let big = 3_489_498_510_325_592_370;
-        assert_eq!(GoDuration(big).to_string(), "969305141757108h59m30s");
-        assert_eq!(parse_duration_seconds("969305141757108h59m30s"), Ok(big));
+    fn nothing_longer_than_a_go_duration_is_accepted() {
         assert_eq!(
-            parse_duration_seconds(&GoDuration(i64::MAX).to_string()),
-            Ok(i64::MAX)
+            parse_duration_seconds("2562047h47m16.854775807s"),
+            Ok(MAX_SECONDS)
         );
-        assert!(parse_duration_seconds("2562047788015216h").is_err());
+        assert_eq!(
+            parse_duration_seconds("2562047h47m16.854775808s"),
+            Err(DurationError::Invalid("2562047h47m16.854775808s".into()))
+        );
+        assert!(parse_duration_seconds("87600000h").is_err());
+        assert_eq!(parse_duration_seconds("9223372036"), Ok(MAX_SECONDS));
+        assert_eq!(
+            parse_duration_seconds("9223372037"),
+            Err(DurationError::Overflow)
+        );
+        assert_eq!(parse_duration_seconds("106751d"), Ok(106_751 * 86_400));
+        assert_eq!(
+            parse_duration_seconds("106752d"),
+            Err(DurationError::Overflow)
+        );
+        assert_eq!(
+            parse_duration_seconds(&GoDuration(MAX_SECONDS).to_string()),
+            Ok(MAX_SECONDS)
+        );
+    }
+
+    /// Long fractions are truncated as Go truncates them, not refused.
+    #[test]
+    fn long_fractions_are_truncated() {
         assert_eq!(
             parse_duration_seconds("1.000000000000000000000000000000001h"),
             Ok(3600)
@@ -193,12 +264,12 @@ mod tests {
 
     proptest! {
         #[test]
-        fn go_form_round_trips(secs in prop_oneof![0i64..9_000_000_000, 0i64..=i64::MAX]) {
+        fn go_form_round_trips(secs in 0i64..=MAX_SECONDS) {
             prop_assert_eq!(parse_duration_seconds(&GoDuration(secs).to_string()), Ok(secs));
         }
 
         #[test]
-        fn integer_form_round_trips(secs in 0i64..i64::MAX / 2) {
+        fn integer_form_round_trips(secs in 0i64..=MAX_SECONDS) {
             prop_assert_eq!(parse_duration_seconds(&secs.to_string()), Ok(secs));
         }
 

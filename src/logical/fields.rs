@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::duration::parse_duration_seconds;
+use super::duration::{self, parse_duration_seconds, DurationError};
 use super::Error;
 
 /// Request parameters with typed, weakly converting getters. Every getter
@@ -66,19 +66,32 @@ impl FieldData {
         Ok(self.str(name)?.unwrap_or_else(|| default.to_string()))
     }
 
-    /// `TypeBool`: JSON booleans, Go's `strconv.ParseBool` strings, numbers.
+    /// `TypeBool`: JSON booleans, or a string or number that Go's
+    /// `strconv.ParseBool` reads (`"true"`, `"f"`, `1`, `0`); `""` is false.
     pub fn bool(&self, name: &str) -> Result<Option<bool>, Error> {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
-        match value {
-            Value::Bool(b) => Ok(Some(*b)),
-            Value::Number(n) => Ok(Some(n.as_f64().is_some_and(|f| f != 0.0))),
-            Value::String(s) => parse_bool(s)
-                .map(Some)
-                .ok_or_else(|| conversion_error(name, value, "cannot parse as a boolean")),
-            other => Err(conversion_error(name, other, "expected a boolean")),
-        }
+        let text = match value {
+            Value::Bool(b) => return Ok(Some(*b)),
+            Value::String(s) if s.is_empty() => return Ok(Some(false)),
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => {
+                return Err(conversion_error(
+                    name,
+                    other,
+                    "expected type 'bool', got an unconvertible type",
+                ))
+            }
+        };
+        parse_bool(&text).map(Some).ok_or_else(|| {
+            conversion_error(
+                name,
+                value,
+                "cannot parse value as 'bool': strconv.ParseBool: invalid syntax",
+            )
+        })
     }
 
     pub fn bool_or(&self, name: &str, default: bool) -> Result<bool, Error> {
@@ -115,18 +128,25 @@ impl FieldData {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
-        match value {
-            Value::Number(n) => n
-                .as_i64()
-                .or_else(|| n.as_f64().map(|f| f as i64))
-                .filter(|secs| *secs >= 0)
-                .map(Some)
-                .ok_or_else(|| conversion_error(name, value, "invalid duration")),
-            Value::String(s) => parse_duration_seconds(s)
-                .map(Some)
-                .map_err(|e| conversion_error(name, value, e)),
-            other => Err(conversion_error(name, other, "invalid duration")),
-        }
+        let parsed = match value {
+            Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(secs), _) => duration::seconds(secs),
+                (None, Some(_)) => Err(DurationError::Overflow),
+                // Go reads a JSON number as its text: `1.5` has no unit.
+                (None, None) => Err(DurationError::MissingUnit(n.to_string())),
+            },
+            Value::String(s) => parse_duration_seconds(s),
+            other => {
+                return Err(conversion_error(
+                    name,
+                    other,
+                    "could not parse duration from input",
+                ))
+            }
+        };
+        parsed
+            .map(Some)
+            .map_err(|e| conversion_error(name, value, e))
     }
 
     pub fn duration_or(&self, name: &str, default: i64) -> Result<i64, Error> {
@@ -255,6 +275,20 @@ mod tests {
         assert!(d.bool("e").is_err());
         assert_eq!(d.bool("f").ok().flatten(), Some(false));
         assert_eq!(d.bool("missing").ok().flatten(), None);
+    }
+
+    /// A number is read as its text, as Go reads a `json.Number`.
+    #[test]
+    fn only_the_numbers_one_and_zero_are_booleans() {
+        let d =
+            data(json!({"one": 1, "zero": 0, "two": 2, "minus": -1, "float": 1.0, "empty": ""}));
+        assert_eq!(d.bool("one").ok().flatten(), Some(true));
+        assert_eq!(d.bool("zero").ok().flatten(), Some(false));
+        assert_eq!(d.bool("empty").ok().flatten(), Some(false));
+        for bad in ["two", "minus", "float"] {
+            let err = d.bool(bad).expect_err(bad).to_string();
+            assert!(err.contains("strconv.ParseBool: invalid syntax"), "{err}");
+        }
     }
 
     #[test]

@@ -288,10 +288,8 @@ impl CrlConfig {
     pub fn merge(&mut self, data: &FieldData) -> Result<()> {
         let dur = |name: &str, target: &mut String| -> Result<()> {
             if let Some(raw) = data.str(name)? {
-                let secs = crate::logical::parse_duration_seconds(&raw).map_err(|_| {
-                    Error::bad_request(format!(
-                        "given {name} could not be decoded: time: invalid duration {raw:?}"
-                    ))
+                let secs = crate::logical::parse_duration_seconds(&raw).map_err(|e| {
+                    Error::bad_request(format!("given {name} could not be decoded: {e}"))
                 })?;
                 *target = if raw.trim().parse::<i64>().is_ok() {
                     GoDuration(secs).to_string()
