@@ -371,6 +371,11 @@ impl Core {
         if self.is_sealed() {
             return Err(Error::Sealed);
         }
+        // `.` and `..` reach here only escaped (`%2e%2e`); no backend has
+        // a use for them and storage keys may not contain them.
+        if input.path.split('/').any(|s| s == "." || s == "..") {
+            return Err(Error::bad_request("relative paths not supported"));
+        }
         let request_id = keys::uuid();
         if !self.audit.is_enabled() {
             return self.route_request(input, request_id).await;
