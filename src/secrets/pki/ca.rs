@@ -14,7 +14,7 @@ use super::keys::{self, PrivateKey};
 use super::profile::{self, NameInput, NotAfterRule};
 use super::x509::{self, CertInfo};
 use super::PkiBackend;
-use crate::logical::{Error, Request, Response, Result};
+use crate::logical::{Error, FieldData, Request, Response, Result};
 
 pub const AIA_WARNING: &str = "This mount hasn't configured any authority information access (AIA) fields; this may make it harder for systems to find missing certificates in the chain or to validate revocation status of certificates. Consider updating /config/urls or the newly generated issuer with this information.";
 
@@ -34,17 +34,38 @@ fn export_type(req: &Request) -> Result<&'static str> {
     }
 }
 
-/// Validates a requested issuer name against the mount's issuers.
-pub fn check_issuer_name(set: &IssuerSet, name: &str, except_id: Option<&str>) -> Result<()> {
-    if name.is_empty() {
-        return Ok(());
+/// A name field as Vault reads it: absent → `None`; present, even as
+/// `null`, → its text (`null` reads as `""`, which no name may be).
+fn requested_name(d: &FieldData, field: &str) -> Result<Option<String>> {
+    match d.raw().get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(String::new())),
+        Some(_) => d.str(field),
     }
+}
+
+/// The `issuer_name` a request asks for (`default` when absent): trimmed,
+/// non-empty, a valid name, and not another issuer's name.
+pub fn requested_issuer_name(
+    d: &FieldData,
+    set: &IssuerSet,
+    default: &str,
+    except_id: Option<&str>,
+) -> Result<String> {
+    let name = match requested_name(d, "issuer_name")? {
+        Some(name) if name.trim().is_empty() => {
+            return Err(Error::bad_request("expected non-empty issuer name"))
+        }
+        Some(name) => name.trim().to_string(),
+        None if default.is_empty() => return Ok(String::new()),
+        None => default.to_string(),
+    };
     if name == "default" {
         return Err(Error::bad_request(
             "reserved keyword 'default' can not be used as issuer name",
         ));
     }
-    if !issuers::valid_name(name) {
+    if !issuers::valid_name(&name) {
         return Err(Error::bad_request(
             "issuer name contained invalid characters",
         ));
@@ -56,13 +77,21 @@ pub fn check_issuer_name(set: &IssuerSet, name: &str, except_id: Option<&str>) -
     {
         return Err(Error::bad_request("issuer name already in use"));
     }
-    Ok(())
+    Ok(name)
 }
 
+/// The `key_name` a request gives a new key (`""` when absent): a valid
+/// name not used by another key.
+pub async fn requested_key_name(req: &Request) -> Result<String> {
+    let Some(name) = requested_name(&req.data, "key_name")? else {
+        return Ok(String::new());
+    };
+    check_key_name(req, &name).await?;
+    Ok(name)
+}
+
+/// Checks a key name a request sets: not `default`, valid, unused.
 pub async fn check_key_name(req: &Request, name: &str) -> Result<()> {
-    if name.is_empty() {
-        return Ok(());
-    }
     if name == "default" {
         return Err(Error::bad_request(
             "reserved keyword 'default' can not be used as key name",
@@ -99,8 +128,7 @@ async fn obtain_key(req: &Request, kind: &str) -> Result<(Arc<PrivateKey>, KeyEn
         let key = PrivateKey::from_pem(&entry.private_key).map_err(Error::internal)?;
         return Ok((Arc::new(key), entry, false));
     }
-    let key_name = req.data.str_or("key_name", "")?;
-    check_key_name(req, &key_name).await?;
+    let key_name = requested_key_name(req).await?;
     let (kt, bits) = keys::generation_params(
         &req.data.str_or("key_type", "rsa")?,
         req.data.int_or("key_bits", 0)?,
@@ -191,8 +219,7 @@ pub async fn generate_root(backend: &PkiBackend, req: &mut Request) -> Result<Op
     } else {
         ""
     };
-    let issuer_name = req.data.str_or("issuer_name", default_name)?;
-    check_issuer_name(&set, &issuer_name, None)?;
+    let issuer_name = requested_issuer_name(&req.data, &set, default_name, None)?;
     let role = profile::ca_role(&req.data)?;
     let input = NameInput::from_data(&req.data)?;
     let path_len = profile::requested_path_len(&req.data)?.flatten();
@@ -533,11 +560,20 @@ pub async fn import(
         match block.tag() {
             "CERTIFICATE" => {
                 let info = CertInfo::parse(block.contents()).map_err(Error::bad_request)?;
+                // Go reads no public key of another algorithm (Ed448, X25519).
+                if keys::public_key_info(&info.spki)
+                    .and_then(|k| k.key_type)
+                    .is_none()
+                {
+                    return Err(Error::bad_request(
+                        "Refusing to import CA certificate with empty PublicKey",
+                    ));
+                }
                 new_certs.push(info);
             }
             "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "PRIVATE KEY" => {
                 if !allow_keys {
-                    return Err(Error::bad_request("private keys found in the PEM bundle but not allowed by the path; use issuers/import/bundle"));
+                    return Err(Error::bad_request("private keys found in the PEM bundle but not allowed by the path; use /issuers/import/bundle"));
                 }
                 let key = PrivateKey::from_der(block.tag(), block.contents())
                     .map_err(Error::bad_request)?;
@@ -677,6 +713,19 @@ pub async fn sign_self_issued(backend: &PkiBackend, req: &mut Request) -> Result
         .key
         .clone()
         .ok_or_else(|| Error::bad_request("issuer has no key"))?;
+    if req
+        .data
+        .bool_or("require_matching_certificate_algorithms", false)?
+    {
+        let submitted = keys::public_key_info(&cert.spki).and_then(|k| k.key_type);
+        if submitted != Some(key.key_type()) {
+            return Err(Error::bad_request(format!(
+                "signing certificate's public key algorithm ({}) does not match submitted certificate's ({}), and require_matching_certificate_algorithms is true",
+                key.key_type().go_name(),
+                submitted.map_or("0", |t| t.go_name()),
+            )));
+        }
+    }
     let hash = key.signing(0, false);
     let sig_alg = key.signature_algorithm(hash);
     // Rebuild the TBS with the new issuer, signature algorithm and AKI.

@@ -78,10 +78,13 @@ pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Res
             if serial.eq_ignore_ascii_case("crl") || serial == "delta-crl" {
                 return crl::fetch(backend, req).await;
             }
+            // An unknown serial: the JSON form has no data (404), the raw
+            // forms an empty body (204), as Vault answers.
             let Some(der) = certs::load(&req.storage, &serial).await? else {
                 return match req.route {
                     "cert/:serial" => Ok(None),
-                    _ => Err(Error::NotFound),
+                    "cert/:serial/raw" => Ok(Some(Response::raw(204, PKIX_CERT, Vec::new()))),
+                    _ => Ok(Some(Response::raw(204, PEM_CHAIN, Vec::new()))),
                 };
             };
             match req.route {

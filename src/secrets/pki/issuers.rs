@@ -290,7 +290,8 @@ fn build_chain(
 
 /// `\w(([\w-.]+)?\w)?` — the names issuers and keys may take.
 pub fn valid_name(name: &str) -> bool {
-    let word = |c: char| c.is_alphanumeric() || c == '_';
+    // Go's `\w` is ASCII only.
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let chars: Vec<char> = name.chars().collect();
     match chars.len() {
         0 => false,

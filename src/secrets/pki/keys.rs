@@ -31,6 +31,15 @@ impl KeyType {
         }
     }
 
+    /// Go's `x509.PublicKeyAlgorithm` name, which Vault's messages quote.
+    pub fn go_name(self) -> &'static str {
+        match self {
+            KeyType::Rsa => "RSA",
+            KeyType::Ec => "ECDSA",
+            KeyType::Ed25519 => "Ed25519",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<KeyType> {
         match s {
             "rsa" => Some(KeyType::Rsa),

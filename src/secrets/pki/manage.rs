@@ -181,9 +181,8 @@ pub async fn update_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Op
         entry.urls = Default::default();
         entry.revocation_signature_algorithm = String::new();
     }
-    if let Some(name) = d.str("issuer_name")? {
-        ca::check_issuer_name(&set, &name, Some(&entry.id))?;
-        entry.name = name;
+    if d.raw().contains_key("issuer_name") {
+        entry.name = ca::requested_issuer_name(d, &set, "", Some(&entry.id))?;
     } else if !patch {
         entry.name = issuer.entry.name.clone();
     }
@@ -462,8 +461,15 @@ pub async fn key(backend: &PkiBackend, req: &mut Request) -> Result<Option<Respo
         }
         _ => {
             let name = req.data.str_or("key_name", "")?;
+            if !name.is_empty() && !issuers::valid_name(&name) {
+                return Err(Error::bad_request(
+                    "new key name outside of valid character limits",
+                ));
+            }
             if name != entry.name {
-                ca::check_key_name(req, &name).await?;
+                if !name.is_empty() {
+                    ca::check_key_name(req, &name).await?;
+                }
                 entry.name = name;
                 issuers::put_key(&req.storage, &entry).await?;
             }
@@ -480,8 +486,7 @@ pub async fn generate_key(backend: &PkiBackend, req: &mut Request) -> Result<Opt
         )));
     }
     let _guard = backend.write_lock.lock().await;
-    let name = req.data.str_or("key_name", "")?;
-    ca::check_key_name(req, &name).await?;
+    let name = ca::requested_key_name(req).await?;
     let (kt, bits) = keys::generation_params(
         &req.data.str_or("key_type", "rsa")?,
         req.data.int_or("key_bits", 0)?,
@@ -510,11 +515,16 @@ pub async fn generate_key(backend: &PkiBackend, req: &mut Request) -> Result<Opt
 }
 
 pub async fn import_key(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let _guard = backend.write_lock.lock().await;
+    let name = ca::requested_key_name(req).await?;
     let text = req.data.str_or("pem_bundle", "")?;
+    if text.matches("-----BEGIN ").count() > 1 {
+        return Err(Error::bad_request(
+            "only a single key can be present within the pem_bundle for importing",
+        ));
+    }
     let key = PrivateKey::from_pem(&text)
         .map_err(|e| Error::bad_request(format!("error parsing key: {e}")))?;
-    let _guard = backend.write_lock.lock().await;
-    let name = req.data.str_or("key_name", "")?;
     let spki = key.spki().map_err(Error::internal)?;
     let bytes = keys::public_key_info(&spki).map(|i| i.key_bytes);
     for existing in issuers::list_keys(&req.storage).await? {
@@ -527,7 +537,6 @@ pub async fn import_key(backend: &PkiBackend, req: &mut Request) -> Result<Optio
             return Ok(Some(Response::data(key_data(&existing))));
         }
     }
-    ca::check_key_name(req, &name).await?;
     let entry = KeyEntry {
         id: issuers::new_id(),
         name,

@@ -548,6 +548,15 @@ impl Backend for PkiBackend {
     }
 
     async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
+        // Role names are Vault's `\w(([\w-.]+)?\w)?`: a path naming any
+        // other role matches none of Vault's patterns.
+        let role = match req.route {
+            "roles/:name" => req.params.get("name"),
+            _ => req.params.get("role"),
+        };
+        if role.is_some_and(|name| !issuers::valid_name(name)) {
+            return Err(Error::UnsupportedPath);
+        }
         let op = req.operation;
         match req.route {
             "root/generate/:exported"
@@ -564,7 +573,7 @@ impl Backend for PkiBackend {
             "intermediate/generate/:exported"
             | "issuers/generate/intermediate/:exported"
             | "intermediate/cross-sign" => ca::generate_intermediate(self, req).await,
-            "intermediate/set-signed" => ca::import(self, req, "certificate", true).await,
+            "intermediate/set-signed" => ca::import(self, req, "certificate", false).await,
             "config/ca" | "issuers/import/bundle" => {
                 ca::import(self, req, "pem_bundle", true).await
             }

@@ -41,6 +41,33 @@ pub fn is_wild_hostname(name: &str) -> bool {
     }
 }
 
+/// What Go's `idna` profile with `VerifyDNSLength` (which Vault runs on a
+/// requested common name and DNS alt names) refuses, in its words: a name
+/// it cannot convert, an empty label (a trailing dot included), a label
+/// over 63 bytes or a name over 253.
+pub fn idna_error(name: &str) -> Option<String> {
+    let invalid = |label: &str| Some(format!("idna: invalid label {label:?}"));
+    let ascii = if name.is_ascii() {
+        name.to_string()
+    } else {
+        match url::Host::parse(name) {
+            Ok(url::Host::Domain(d)) => d,
+            _ => return invalid(name),
+        }
+    };
+    let labels: Vec<&str> = ascii.split('.').collect();
+    if labels.iter().any(|l| l.is_empty()) {
+        return invalid(name);
+    }
+    if let Some(long) = labels.iter().find(|l| l.len() > 63) {
+        return invalid(long);
+    }
+    if ascii.len() > 253 {
+        return invalid(name);
+    }
+    None
+}
+
 /// IDNA ToASCII with strict domain-name rules and DNS length checks; `None`
 /// when the name cannot be a domain name.
 pub fn to_ascii(name: &str) -> Option<String> {

@@ -85,25 +85,19 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-fn dns_or_email(
-    value: &str,
-    emails: &mut Vec<String>,
-    dns: &mut Vec<String>,
-    strict: bool,
-) -> Result<()> {
+/// Files a requested name (common name or alt name) as Vault does: with
+/// an `@` it is an email address; otherwise it must pass Go's IDNA length
+/// checks and is a DNS SAN only if it is a hostname (dropped if not).
+fn dns_or_email(value: &str, emails: &mut Vec<String>, dns: &mut Vec<String>) -> Result<()> {
     if value.contains('@') {
         emails.push(value.to_string());
         return Ok(());
     }
-    let converted = names::to_ascii(value);
-    match converted {
-        Some(c) if names::is_wild_hostname(&c) => dns.push(c),
-        _ if strict => {
-            return Err(Error::bad_request(format!(
-                "subject alternate name {value} is not a valid DNS name and cannot be included as a SAN"
-            )))
-        }
-        _ => {}
+    if let Some(error) = names::idna_error(value) {
+        return Err(Error::bad_request(error));
+    }
+    if let Some(c) = names::to_ascii(value).filter(|c| names::is_wild_hostname(c)) {
+        dns.push(c);
     }
     Ok(())
 }
@@ -154,17 +148,7 @@ pub fn creation(
         emails = csr.email.clone();
     }
     if !cn.is_empty() && !input.exclude_cn_from_sans {
-        if cn.contains('@') {
-            emails.push(cn.clone());
-        } else {
-            let converted = names::to_ascii(&cn);
-            if converted.is_none() && !cn.is_ascii() {
-                return Err(Error::bad_request(format!("idna: invalid label {cn:?}")));
-            }
-            if let Some(c) = converted.filter(|c| names::is_wild_hostname(c)) {
-                dns.push(c);
-            }
-        }
+        dns_or_email(&cn, &mut emails, &mut dns)?;
     }
     if !use_csr_sans {
         if let Some(alt) = &input.alt_names {
@@ -172,7 +156,7 @@ pub fn creation(
             sorted.sort();
             sorted.dedup();
             for v in &sorted {
-                dns_or_email(v, &mut emails, &mut dns, true)?;
+                dns_or_email(v, &mut emails, &mut dns)?;
             }
         }
     }
@@ -365,7 +349,8 @@ pub fn validity(
     ttls: MountTtls,
 ) -> Result<(OffsetDateTime, OffsetDateTime, Vec<String>)> {
     let mut warnings = Vec::new();
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let now_precise = OffsetDateTime::now_utc();
+    let now = now_precise.unix_timestamp();
     let mut ttl = input.ttl;
     let not_after_alt = if role.not_after.is_empty() {
         input.not_after.clone()
@@ -394,25 +379,29 @@ pub fn validity(
         ));
         ttl = max_ttl;
     }
-    let mut not_after = match &not_after_alt {
+    // Sub-second precision as Vault's: a leaf asked to end with its CA
+    // (default TTLs on a fresh root) ends just after it.
+    let precise_not_after = match &not_after_alt {
         Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map_err(|_| {
                 Error::bad_request(format!(
                     "parsing time {s:?} as \"2006-01-02T15:04:05Z07:00\": cannot parse {s:?} as \"2006\""
                 ))
-            })?
-            .unix_timestamp(),
-        None => now.saturating_add(ttl),
+            })?,
+        None => now_precise
+            .checked_add(time::Duration::seconds(ttl))
+            .ok_or_else(|| Error::bad_request("TTL is out of range"))?,
     };
+    let mut not_after = precise_not_after.unix_timestamp();
     if let Some((ca, rule)) = issuer {
-        if not_after > ca.cert.not_after {
+        if precise_not_after > unix(ca.cert.not_after) {
             match rule {
                 NotAfterRule::Permit => {}
                 NotAfterRule::Truncate => not_after = ca.cert.not_after,
                 NotAfterRule::Err => {
                     return Err(Error::bad_request(format!(
                         "cannot satisfy request, as TTL would result in notAfter of {} that is beyond the expiration of the CA certificate at {}",
-                        rfc3339(unix(not_after)),
+                        rfc3339(precise_not_after),
                         rfc3339(unix(ca.cert.not_after))
                     )))
                 }

@@ -242,6 +242,12 @@ impl Role {
         if role.ttl > 0 && !role.not_after.is_empty() {
             return Err(Error::bad_request("Either ttl or not_after should be provided. Both should not be provided in the same request."));
         }
+        let any_other_san = role.allowed_other_sans.len() == 1 && role.allowed_other_sans[0] == "*";
+        if !any_other_san {
+            super::names::parse_other_sans(&role.allowed_other_sans).map_err(|e| {
+                Error::bad_request(format!("error parsing allowed_other_sans: {e}"))
+            })?;
+        }
         for oid in &role.ext_key_usage_oids {
             if super::der::oid_from_str(oid).is_none() {
                 return Err(Error::bad_request(format!(
