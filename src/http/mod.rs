@@ -9,6 +9,7 @@ mod sys_raw;
 
 pub use sys_raw::RAW_ROUTES;
 
+use std::any::Any;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -17,6 +18,7 @@ use axum::http::Method;
 use axum::response::Response as HttpResponse;
 use axum::Router;
 use serde_json::Map;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::core::{Core, LogicalInput};
 use crate::logical::{Connection, Error, Operation};
@@ -65,9 +67,22 @@ pub struct AppState {
 }
 
 /// The application router. Every path goes to one handler, because Vault
-/// routing depends on mounts that change at run time.
+/// routing depends on mounts that change at run time. A request that hits
+/// a bug (a panic) gets Vault's 500 instead of a dropped connection, and
+/// the server goes on serving the others.
 pub fn router(state: AppState) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    Router::new()
+        .fallback(handle)
+        .with_state(state)
+        .layer(catch_panics())
+}
+
+type PanicAnswer = fn(Box<dyn Any + Send>) -> HttpResponse;
+
+fn catch_panics() -> CatchPanicLayer<PanicAnswer> {
+    CatchPanicLayer::custom(|_panic| {
+        error_response(&Error::Internal("request handler panicked".into()))
+    })
 }
 
 async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse {
@@ -195,4 +210,38 @@ fn percent_encoding_decode(input: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_vaults_500_and_the_router_serves_on() {
+        let app = Router::new()
+            .fallback(|| async {
+                if true {
+                    panic!("a bug");
+                }
+                ""
+            })
+            .layer(catch_panics());
+        for _ in 0..2 {
+            let request = HttpRequest::builder()
+                .uri("/v1/sys/health")
+                .body(Body::empty())
+                .expect("request");
+            let response = app.clone().oneshot(request).await.expect("a response");
+            assert_eq!(response.status(), 500);
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .expect("body");
+            let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            assert_eq!(
+                json["errors"][0],
+                "1 error occurred:\n\t* internal error\n\n"
+            );
+        }
+    }
 }

@@ -370,7 +370,15 @@ async fn run_periodic_upkeep(core: Arc<Core>, period: std::time::Duration) {
     interval.tick().await;
     loop {
         interval.tick().await;
-        core.run_periodic().await;
+        // Each round in its own task: a bug that panics loses one round,
+        // not the upkeep.
+        let round = core.clone();
+        if tokio::spawn(async move { round.run_periodic().await })
+            .await
+            .is_err()
+        {
+            tracing::error!("periodic upkeep round failed");
+        }
     }
 }
 

@@ -558,15 +558,21 @@ struct TidyJob {
 
 impl TidyJob {
     async fn run(self) {
-        let outcome = self.work().await;
+        // The work on a task of its own, so that a bug that panics ends as
+        // a failed run in `tidy-status`, not as a tidy "running" forever.
+        let job = Arc::new(self);
+        let worker = job.clone();
+        let outcome = tokio::spawn(async move { worker.work().await })
+            .await
+            .unwrap_or_else(|_| Err(Stop::Failed(Error::internal("tidy stopped unexpectedly"))));
         let finished = now();
         // A finished run restarts the auto-tidy interval, as in Vault.
         if outcome.is_ok() {
-            if let Err(e) = self.storage.put_json(AUTO_TIDY_LAST_RUN, &finished).await {
+            if let Err(e) = job.storage.put_json(AUTO_TIDY_LAST_RUN, &finished).await {
                 tracing::warn!(err = %e, "PKI tidy: recording the last run failed");
             }
         }
-        self.state.update(|status| {
+        job.state.update(|status| {
             status.finished = finished;
             match outcome {
                 Ok(()) => {
