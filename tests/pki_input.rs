@@ -5,6 +5,7 @@
 
 mod common;
 
+use base64::Engine;
 use common::Server;
 use serde_json::{json, Value};
 use x509_parser::prelude::*;
@@ -272,6 +273,41 @@ fn role_names_and_other_san_rules_follow_vaults_patterns() {
         json!({"allowed_other_sans": ["1.2.3;UTF8:*"]}),
     );
     assert_eq!(r.status, 200, "{:?}", r.json);
+
+    let r = s.write(
+        "pki/roles/o",
+        json!({"allowed_ip_sans_cidr": ["10.0.0.0/8", "1.2.3.4"]}),
+    );
+    assert_refused(
+        &r,
+        400,
+        "error parsing allowed_ip_sans_cidr: invalid CIDR address: 1.2.3.4",
+    );
+    let r = s.write("pki/roles/o", json!({"ext_key_usage_oids": ["1.2.x"]}));
+    assert_refused(
+        &r,
+        400,
+        "\"1.2.x\" could not be parsed as a valid oid for an extended key usage",
+    );
+}
+
+#[test]
+fn a_path_length_below_minus_one_is_refused() {
+    let s = pki_server();
+    let r = s.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "r2", "key_type": "ec", "max_path_length": -5}),
+    );
+    assert_refused(
+        &r,
+        400,
+        "invalid MaxPathLen, must be greater or equal to -1",
+    );
+    let r = s.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "r3", "key_type": "ec", "max_path_length": -1, "issuer_name": "r3"}),
+    );
+    assert_eq!(r.status, 200, "-1 means no limit: {:?}", r.json);
 }
 
 #[test]
@@ -363,4 +399,254 @@ fn a_leaf_asked_to_end_with_its_ca_is_refused_as_ending_after_it() {
         400,
         "that is beyond the expiration of the CA certificate",
     );
+}
+
+/// One DER TLV (short or long form length).
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A CSR built by hand (for encodings no tool writes) and signed with
+/// openssl: `subject` and `extensions` as DER, then `trailing` bytes.
+fn hand_made_csr(
+    dir: &std::path::Path,
+    subject: Vec<u8>,
+    extensions: &[Vec<u8>],
+    trailing: &[u8],
+) -> String {
+    let run = |args: &[&str]| {
+        let (ok, out) = common::openssl(dir, args);
+        assert!(ok, "openssl {args:?}: {out}");
+    };
+    run(&[
+        "ecparam",
+        "-genkey",
+        "-name",
+        "prime256v1",
+        "-noout",
+        "-out",
+        "k.pem",
+    ]);
+    run(&[
+        "pkey", "-in", "k.pem", "-pubout", "-outform", "DER", "-out", "spki.der",
+    ]);
+    let spki = std::fs::read(dir.join("spki.der")).expect("spki");
+    let attributes = if extensions.is_empty() {
+        Vec::new()
+    } else {
+        let extension_request = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e];
+        tlv(
+            0x30,
+            &[
+                tlv(0x06, &extension_request),
+                tlv(0x31, &tlv(0x30, &extensions.concat())),
+            ]
+            .concat(),
+        )
+    };
+    let info = tlv(
+        0x30,
+        &[tlv(0x02, &[0]), subject, spki, tlv(0xa0, &attributes)].concat(),
+    );
+    std::fs::write(dir.join("info.der"), &info).expect("write");
+    run(&[
+        "dgst", "-sha256", "-sign", "k.pem", "-out", "sig.der", "info.der",
+    ]);
+    let sig = std::fs::read(dir.join("sig.der")).expect("sig");
+    let ecdsa_with_sha256 = tlv(
+        0x30,
+        &tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
+    );
+    let csr = tlv(
+        0x30,
+        &[
+            info,
+            ecdsa_with_sha256,
+            tlv(0x03, &[&[0][..], &sig].concat()),
+        ]
+        .concat(),
+    );
+    let csr = [&csr[..], trailing].concat();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&csr);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+        lines.join("\n")
+    )
+}
+
+/// Found by fuzzing: the empty RDN was dropped when the subject was copied,
+/// which made a certificate with a wrong length that nothing could parse
+/// (and that could then not be revoked).
+#[test]
+fn a_csr_subject_is_copied_byte_for_byte_even_an_empty_rdn() {
+    let s = pki_server();
+    let dir = common::temp_dir("pki-input-empty-rdn");
+    let empty_rdn = tlv(0x30, &tlv(0x31, &[]));
+    let csr = hand_made_csr(&dir, empty_rdn, &[], &[]);
+    for (path, body) in [
+        ("pki/sign-verbatim", json!({"csr": csr, "ttl": "1h"})),
+        (
+            "pki/root/sign-intermediate",
+            json!({"csr": csr, "use_csr_values": true, "ttl": "1h"}),
+        ),
+    ] {
+        let r = s.write(path, body);
+        assert_eq!(r.status, 200, "{path}: {:?}", r.json);
+        let pem_text = text(r.data("certificate"));
+        std::fs::write(dir.join("issued.pem"), &pem_text).expect("write");
+        let (ok, out) = common::openssl(
+            &dir,
+            &[
+                "x509",
+                "-in",
+                "issued.pem",
+                "-outform",
+                "DER",
+                "-out",
+                "issued.der",
+            ],
+        );
+        assert!(ok, "{path}: openssl cannot read the certificate: {out}");
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem_text.as_bytes()).expect("pem");
+        let reencoded = std::fs::read(dir.join("issued.der")).expect("issued.der");
+        assert_eq!(
+            reencoded, block.contents,
+            "{path}: openssl reads it as issued"
+        );
+        let empty_rdn_subject = [0x30, 0x02, 0x31, 0x00];
+        assert!(
+            block.contents.windows(4).any(|w| w == empty_rdn_subject),
+            "{path}: the empty RDN is kept"
+        );
+        let serial = text(r.data("serial_number"));
+        let r = s.write("pki/revoke", json!({"serial_number": serial}));
+        assert_eq!(r.status, 200, "{path}: {:?}", r.json);
+    }
+}
+
+/// `root/rotate` names the new root `next` unless it is taken (then the
+/// root has no name); only an explicit `issuer_name` that is taken fails.
+#[test]
+fn repeated_root_rotations_fall_back_to_no_name_once_next_is_taken() {
+    let s = pki_server();
+    let rotate = |body: Value| s.write("pki/root/rotate/internal", body);
+    let r = rotate(json!({"common_name": "second", "key_type": "ec"}));
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(r.data("issuer_name"), &json!("next"));
+    let r = rotate(json!({"common_name": "third", "key_type": "ec"}));
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(r.data("issuer_name"), &json!(""));
+    let r = rotate(json!({"common_name": "fourth", "key_type": "ec", "issuer_name": "next"}));
+    assert_refused(&r, 400, "issuer name already in use");
+}
+
+/// A SubjectAltName extension of the given GeneralNames.
+fn san_extension(names: &[Vec<u8>]) -> Vec<u8> {
+    tlv(
+        0x30,
+        &[
+            tlv(0x06, &[0x55, 0x1d, 0x11]),
+            tlv(0x04, &tlv(0x30, &names.concat())),
+        ]
+        .concat(),
+    )
+}
+
+/// What Go's CSR parser refuses is refused, not copied into a certificate.
+#[test]
+fn csrs_that_gos_parser_refuses_are_refused_with_its_words() {
+    let s = pki_server();
+    let dir = common::temp_dir("pki-input-bad-csrs");
+    let cn = tlv(
+        0x30,
+        &tlv(
+            0x31,
+            &tlv(
+                0x30,
+                &[tlv(0x06, &[0x55, 0x04, 0x03]), tlv(0x0c, b"a.example.com")].concat(),
+            ),
+        ),
+    );
+    // (Go's message, the requested extensions, bytes after the request)
+    type Case = (&'static str, Vec<Vec<u8>>, &'static [u8]);
+    let cases: Vec<Case> = vec![
+        (
+            "x509: cannot parse IP address of length 5",
+            vec![san_extension(&[tlv(0x87, &[1, 2, 3, 4, 5])])],
+            &[],
+        ),
+        (
+            "x509: SAN dNSName is malformed",
+            vec![san_extension(&[tlv(0x82, "é.example.com".as_bytes())])],
+            &[],
+        ),
+        (
+            "x509: SAN dNSName is malformed",
+            vec![san_extension(&[tlv(0x82, b"\xff.example.com")])],
+            &[],
+        ),
+        (
+            "x509: SAN rfc822Name is malformed",
+            vec![san_extension(&[tlv(0x81, "é@example.com".as_bytes())])],
+            &[],
+        ),
+        (
+            "x509: invalid subject alternative names",
+            vec![tlv(
+                0x30,
+                &[tlv(0x06, &[0x55, 0x1d, 0x11]), tlv(0x04, &tlv(0x04, b"ab"))].concat(),
+            )],
+            &[],
+        ),
+        (
+            "x509: certificate request contains duplicate requested extensions",
+            vec![
+                san_extension(&[tlv(0x82, b"a.example.com")]),
+                san_extension(&[tlv(0x82, b"b.example.com")]),
+            ],
+            &[],
+        ),
+        ("asn1: syntax error: trailing data", vec![], &[0, 0]),
+    ];
+    for (message, extensions, trailing) in cases {
+        let csr = hand_made_csr(&dir, cn.clone(), &extensions, trailing);
+        for path in ["pki/sign-verbatim", "pki/sign/any"] {
+            let r = s.write(path, json!({"csr": csr, "ttl": "1h"}));
+            assert_refused(
+                &r,
+                400,
+                &format!("certificate request could not be parsed: {message}"),
+            );
+        }
+    }
+    let csr = hand_made_csr(
+        &dir,
+        cn,
+        &[san_extension(&[
+            tlv(0x82, b"b.example.com"),
+            tlv(0x87, &[10, 0, 0, 1]),
+        ])],
+        &[],
+    );
+    let r = s.write("pki/sign-verbatim", json!({"csr": csr, "ttl": "1h"}));
+    assert_eq!(r.status, 200, "the same CSR, well formed: {:?}", r.json);
 }

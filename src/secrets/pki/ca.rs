@@ -44,8 +44,9 @@ fn requested_name(d: &FieldData, field: &str) -> Result<Option<String>> {
     }
 }
 
-/// The `issuer_name` a request asks for (`default` when absent): trimmed,
-/// non-empty, a valid name, and not another issuer's name.
+/// The `issuer_name` a request asks for: trimmed, non-empty, a valid
+/// name, and not another issuer's name. When absent, `default` (`next` for
+/// `root/rotate`) if no issuer has that name yet, else none.
 pub fn requested_issuer_name(
     d: &FieldData,
     set: &IssuerSet,
@@ -57,7 +58,9 @@ pub fn requested_issuer_name(
             return Err(Error::bad_request("expected non-empty issuer name"))
         }
         Some(name) => name.trim().to_string(),
-        None if default.is_empty() => return Ok(String::new()),
+        None if default.is_empty() || set.issuers.values().any(|i| i.entry.name == default) => {
+            return Ok(String::new())
+        }
         None => default.to_string(),
     };
     if name == "default" {
@@ -251,9 +254,7 @@ pub async fn generate_root(backend: &PkiBackend, req: &mut Request) -> Result<Op
         req.data.bool_or("use_pss", false)?,
     );
     let subject = prof.subject.clone();
-    let cert_der = prof
-        .sign(&subject, &key, signing)
-        .map_err(Error::internal)?;
+    let cert_der = prof.sign(&subject, &key, signing)?;
     let info = CertInfo::parse(&cert_der).map_err(Error::internal)?;
     let entry = new_issuer_entry(
         issuer_id.clone(),
@@ -400,9 +401,7 @@ pub async fn sign_intermediate(
         req.data.int_or("signature_bits", 0)?,
         req.data.bool_or("use_pss", false)?,
     );
-    let cert_der = prof
-        .sign(&issuer.cert.subject, &key, signing)
-        .map_err(Error::internal)?;
+    let cert_der = prof.sign(&issuer.cert.subject, &key, signing)?;
     let info = CertInfo::parse(&cert_der).map_err(Error::internal)?;
     certs::store(&req.storage, &info.serial_string(), &cert_der).await?;
 

@@ -59,8 +59,12 @@ pub fn parse_pem(text: &str) -> Result<Csr> {
 }
 
 pub fn parse_der(bytes: &[u8]) -> std::result::Result<Csr, String> {
-    let (_, req) = x509_parser::certification_request::X509CertificationRequest::from_der(bytes)
-        .map_err(|e| format!("asn1: syntax error: {e}"))?;
+    let (trailing, req) =
+        x509_parser::certification_request::X509CertificationRequest::from_der(bytes)
+            .map_err(|e| format!("asn1: syntax error: {e}"))?;
+    if !trailing.is_empty() {
+        return Err("asn1: syntax error: trailing data".into());
+    }
     let (_, body, _, _) = der::read(bytes).ok_or("asn1: syntax error: truncated tag or length")?;
     let (_, _, info, rest) =
         der::read(body).ok_or("asn1: syntax error: truncated tag or length")?;
@@ -81,7 +85,7 @@ pub fn parse_der(bytes: &[u8]) -> std::result::Result<Csr, String> {
         info: info.to_vec(),
         sig_alg: sig_alg.to_vec(),
         signature: sig.get(1..).unwrap_or_default().to_vec(),
-        subject: subject.as_raw().to_vec(),
+        subject: raw_subject(info).ok_or("asn1: syntax error: truncated tag or length")?,
         common_name: first(&mut subject.iter_common_name()),
         subject_serial_number: first(
             &mut subject.iter_by_oid(&x509_parser::oid_registry::OID_X509_SERIALNUMBER),
@@ -101,20 +105,41 @@ pub fn parse_der(bytes: &[u8]) -> std::result::Result<Csr, String> {
         ext_key_usage: vec![],
     };
     let raw_extensions = raw_requested_extensions(info);
+    check_requested_extensions(&raw_extensions)?;
     if let Some(exts) = req.requested_extensions() {
         for ext in exts {
             match ext {
                 ParsedExtension::SubjectAlternativeName(san) => {
                     for name in &san.general_names {
                         match name {
-                            GeneralName::DNSName(d) => csr.dns.push(d.to_string()),
-                            GeneralName::RFC822Name(e) => csr.email.push(e.to_string()),
-                            GeneralName::URI(u) => csr.uri.push(u.to_string()),
+                            GeneralName::DNSName(d) => {
+                                csr.dns.push(ia5(d, "x509: SAN dNSName is malformed")?)
+                            }
+                            GeneralName::RFC822Name(e) => {
+                                csr.email.push(ia5(e, "x509: SAN rfc822Name is malformed")?)
+                            }
+                            GeneralName::URI(u) => csr
+                                .uri
+                                .push(ia5(u, "x509: SAN uniformResourceIdentifier is malformed")?),
+                            GeneralName::Invalid(tag, _) => {
+                                return Err(match tag.0 {
+                                    1 => "x509: SAN rfc822Name is malformed",
+                                    2 => "x509: SAN dNSName is malformed",
+                                    6 => "x509: SAN uniformResourceIdentifier is malformed",
+                                    _ => "x509: invalid subject alternative names",
+                                }
+                                .into())
+                            }
                             GeneralName::IPAddress(b) => {
                                 if let Ok(v4) = <[u8; 4]>::try_from(*b) {
                                     csr.ip.push(IpAddr::from(v4));
                                 } else if let Ok(v6) = <[u8; 16]>::try_from(*b) {
                                     csr.ip.push(IpAddr::from(v6));
+                                } else {
+                                    return Err(format!(
+                                        "x509: cannot parse IP address of length {}",
+                                        b.len()
+                                    ));
                                 }
                             }
                             GeneralName::OtherName(oid, value) => {
@@ -168,6 +193,60 @@ pub fn parse_der(bytes: &[u8]) -> std::result::Result<Csr, String> {
     }
     csr.extensions = raw_extensions;
     Ok(csr)
+}
+
+/// The subject Name exactly as the request encodes it (x509-parser's raw
+/// slice of a Name loses an empty RDN, which Go keeps).
+fn raw_subject(info: &[u8]) -> Option<Vec<u8>> {
+    let (_, body, _, _) = der::read(info)?;
+    let (_, _, _, after_version) = der::read(body)?;
+    let (_, _, subject, _) = der::read(after_version)?;
+    Some(subject.to_vec())
+}
+
+/// A SAN string as Go takes it: IA5 (ASCII) only.
+fn ia5(value: &str, malformed: &str) -> std::result::Result<String, String> {
+    if value.is_ascii() {
+        Ok(value.to_string())
+    } else {
+        Err(malformed.to_string())
+    }
+}
+
+/// What Go refuses in a request's extensions before reading them: the same
+/// extension twice, or a SubjectAltName that is not a GeneralNames.
+fn check_requested_extensions(raw: &[Vec<u8>]) -> std::result::Result<(), String> {
+    let san_oid = der::oid(&[2, 5, 29, 17]);
+    let mut seen: Vec<&[u8]> = Vec::new();
+    for ext in raw {
+        let Some((_, body, _, _)) = der::read(ext) else {
+            return Err("asn1: syntax error: malformed extension".into());
+        };
+        let Some((_, _, oid, rest)) = der::read(body) else {
+            return Err("asn1: syntax error: malformed extension".into());
+        };
+        if seen.contains(&oid) {
+            return Err("x509: certificate request contains duplicate requested extensions".into());
+        }
+        seen.push(oid);
+        if oid == san_oid.as_slice() {
+            // The value is the last element (after an optional critical flag).
+            let mut value = rest;
+            while let Some((_, _, _, next)) = der::read(value).filter(|(t, ..)| *t == 0x01) {
+                value = next;
+            }
+            let parses = der::read(value)
+                .filter(|(tag, ..)| *tag == 0x04)
+                .is_some_and(|(_, octets, _, _)| {
+                    x509_parser::extensions::SubjectAlternativeName::from_der(octets)
+                        .is_ok_and(|(rest, _)| rest.is_empty())
+                });
+            if !parses {
+                return Err("x509: invalid subject alternative names".into());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The raw `Extension` encodings of the extensionRequest attribute.

@@ -197,13 +197,11 @@ pub async fn issue(
         .key
         .clone()
         .ok_or_else(|| Error::bad_request("issuer has no key"))?;
-    let cert_der = prof
-        .sign(
-            &issuer.cert.subject,
-            &key,
-            key.signing(role.signature_bits, role.use_pss),
-        )
-        .map_err(Error::internal)?;
+    let cert_der = prof.sign(
+        &issuer.cert.subject,
+        &key,
+        key.signing(role.signature_bits, role.use_pss),
+    )?;
     let cert = Issued::new(cert_der, &prof);
     if !role.no_store {
         certs::store(&req.storage, &cert.serial, &cert.der).await?;
@@ -349,16 +347,14 @@ pub async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Op
         .key
         .clone()
         .ok_or_else(|| Error::bad_request("issuer has no key"))?;
-    let cert_der = prof
-        .sign(
-            &issuer.cert.subject,
-            &key,
-            key.signing(
-                req.data.int_or("signature_bits", 0)?,
-                req.data.bool_or("use_pss", false)?,
-            ),
-        )
-        .map_err(Error::internal)?;
+    let cert_der = prof.sign(
+        &issuer.cert.subject,
+        &key,
+        key.signing(
+            req.data.int_or("signature_bits", 0)?,
+            req.data.bool_or("use_pss", false)?,
+        ),
+    )?;
     let cert = Issued::new(cert_der, &prof);
     if !role.no_store {
         certs::store(&req.storage, &cert.serial, &cert.der).await?;

@@ -541,7 +541,12 @@ pub fn ca_role(data: &FieldData) -> Result<Role> {
 pub fn requested_path_len(data: &FieldData) -> Result<Option<Option<u32>>> {
     Ok(match data.int("max_path_length")? {
         None => None,
-        Some(n) if n < 0 => Some(None),
+        Some(n) if n < -1 => {
+            return Err(Error::bad_request(
+                "unable to create certificate: x509: invalid MaxPathLen, must be greater or equal to -1",
+            ))
+        }
+        Some(-1) => Some(None),
         Some(n) => Some(Some(u32::try_from(n).unwrap_or(u32::MAX))),
     })
 }

@@ -251,9 +251,18 @@ impl Role {
         for oid in &role.ext_key_usage_oids {
             if super::der::oid_from_str(oid).is_none() {
                 return Err(Error::bad_request(format!(
-                    "{oid} is not a valid extended key usage OID"
+                    "{oid:?} could not be parsed as a valid oid for an extended key usage"
                 )));
             }
+        }
+        if let Some(bad) = role
+            .allowed_ip_sans_cidr
+            .iter()
+            .find(|c| c.parse::<ipnet::IpNet>().is_err())
+        {
+            return Err(Error::bad_request(format!(
+                "error parsing allowed_ip_sans_cidr: invalid CIDR address: {bad}"
+            )));
         }
         for oid in &role.policy_identifiers {
             if super::der::oid_from_str(oid).is_none() {

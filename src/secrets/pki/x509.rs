@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::der;
 use super::keys::{PrivateKey, Signing};
+use crate::logical::Error;
 
 pub const KU_KEY_CERT_SIGN: u16 = 1 << 5;
 pub const KU_CRL_SIGN: u16 = 1 << 6;
@@ -321,8 +322,10 @@ impl Profile {
     }
 
     /// Encodes and signs the certificate; `issuer` is the issuer's subject
-    /// DER (copied byte-for-byte from its certificate).
-    pub fn sign(&self, issuer: &[u8], key: &PrivateKey, hash: Signing) -> Result<Vec<u8>, String> {
+    /// DER (copied byte-for-byte from its certificate). A certificate that
+    /// does not parse back (request values copied verbatim that X.509
+    /// cannot carry) is refused, never issued.
+    pub fn sign(&self, issuer: &[u8], key: &PrivateKey, hash: Signing) -> Result<Vec<u8>, Error> {
         let sig_alg = key.signature_algorithm(hash);
         let mut tbs_parts = vec![
             der::explicit(0, &der::int(2)),
@@ -338,8 +341,14 @@ impl Profile {
             tbs_parts.push(der::explicit(3, &der::seq(&exts)));
         }
         let tbs = der::seq(&tbs_parts);
-        let sig = key.sign(hash, &tbs)?;
-        Ok(der::seq(&[tbs, sig_alg, der::bit_string(&sig)]))
+        let sig = key.sign(hash, &tbs).map_err(Error::internal)?;
+        let cert = der::seq(&[tbs, sig_alg, der::bit_string(&sig)]);
+        if let Err(e) = x509_parser::parse_x509_certificate(&cert) {
+            return Err(Error::bad_request(format!(
+                "the requested certificate cannot be encoded: {e}"
+            )));
+        }
+        Ok(cert)
     }
 }
 
@@ -510,6 +519,22 @@ pub struct CertInfo {
     pub path_len: Option<u32>,
 }
 
+/// The issuer and subject Names exactly as a TBSCertificate encodes them
+/// (x509-parser's raw slice of a Name loses an empty RDN; chains link by
+/// these bytes).
+fn tbs_names(tbs: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (_, mut rest, _, _) = der::read(tbs)?;
+    if rest.first() == Some(&0xa0) {
+        rest = der::read(rest)?.3;
+    }
+    let (_, _, _, rest) = der::read(rest)?; // serialNumber
+    let (_, _, _, rest) = der::read(rest)?; // signature
+    let (_, _, issuer, rest) = der::read(rest)?;
+    let (_, _, _, rest) = der::read(rest)?; // validity
+    let (_, _, subject, _) = der::read(rest)?;
+    Some((issuer, subject))
+}
+
 impl CertInfo {
     pub fn parse(der_bytes: &[u8]) -> Result<CertInfo, String> {
         use x509_parser::extensions::ParsedExtension;
@@ -521,14 +546,15 @@ impl CertInfo {
         let (_, _, tbs, rest) = der::read(body).ok_or("unable to parse certificate")?;
         let (_, _, sig_alg, rest) = der::read(rest).ok_or("unable to parse certificate")?;
         let (_, sig, _, _) = der::read(rest).ok_or("unable to parse certificate")?;
+        let (issuer, subject) = tbs_names(tbs).ok_or("unable to parse certificate")?;
         let mut info = CertInfo {
             der: der_bytes.to_vec(),
             tbs: tbs.to_vec(),
             sig_alg: sig_alg.to_vec(),
             signature: sig.get(1..).unwrap_or_default().to_vec(),
             serial: cert.raw_serial().to_vec(),
-            subject: cert.subject().as_raw().to_vec(),
-            issuer: cert.issuer().as_raw().to_vec(),
+            subject: subject.to_vec(),
+            issuer: issuer.to_vec(),
             spki: cert.public_key().raw.to_vec(),
             subject_key_id: None,
             authority_key_id: None,
