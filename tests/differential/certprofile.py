@@ -77,7 +77,10 @@ def _ext_value(ext: x509.Extension) -> Any:
     if oid == ExtensionOID.NAME_CONSTRAINTS:
         return {"permitted": _gn(v.permitted_subtrees or []), "excluded": _gn(v.excluded_subtrees or [])}
     if oid == ExtensionOID.CERTIFICATE_POLICIES:
-        return sorted(p.policy_identifier.dotted_string for p in v)
+        def qualifier(q):
+            return q if isinstance(q, str) else f"notice:{q.explicit_text}"
+        return sorted([p.policy_identifier.dotted_string, [qualifier(q) for q in p.policy_qualifiers or []]]
+                      for p in v)
     if oid == ExtensionOID.SUBJECT_KEY_IDENTIFIER:
         return {"len": len(v.digest)}
     if oid == ExtensionOID.AUTHORITY_KEY_IDENTIFIER:

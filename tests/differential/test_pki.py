@@ -1,5 +1,6 @@
 """PKI secrets engine (vault-api.md §5): every endpoint of the index that
 vaultlet implements, with the profile of everything it signs."""
+import json
 import uuid
 
 from cli import cli_write
@@ -94,6 +95,14 @@ def test_roles_issue_sign_revoke_crl(pair, csr):
                                         "use_csr_common_name": False, "use_csr_sans": False,
                                         "basic_constraints_valid_for_non_ca": True, "key_usage": ["DigitalSignature"],
                                         "allowed_other_sans": "*", "policy_identifiers": "1.2.3.4"}, expect=200)
+    # Policy identifiers in Vault's JSON form: a CPS URI and a user notice.
+    pair.call("POST", f"{m}/roles/policies", {"allow_any_name": True, "key_type": "ec", "ttl": "1h",
+                                             "policy_identifiers": json.dumps([
+                                                 {"oid": "1.3.6.1.4.1.7.8", "notice": "I am a user Notice"},
+                                                 {"oid": "1.3.6.1.4.1.44947.1.2.4", "cps": "https://example.com"}])},
+              expect=200)
+    pair.call("GET", f"{m}/roles/policies", expect=200)
+    pair.call("POST", f"{m}/issue/policies", {"common_name": "p.example.com"}, expect=200)
     pair.call("LIST", f"{m}/roles", expect=200)
     # Issue.
     pair.call("POST", f"{m}/issue/web", {"common_name": "www.example.com", "alt_names": "a.example.com,b.svc",

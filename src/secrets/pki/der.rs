@@ -10,6 +10,7 @@ pub const TAG_OID: u8 = 0x06;
 pub const TAG_ENUMERATED: u8 = 0x0a;
 pub const TAG_UTF8_STRING: u8 = 0x0c;
 pub const TAG_PRINTABLE_STRING: u8 = 0x13;
+pub const TAG_IA5_STRING: u8 = 0x16;
 pub const TAG_UTC_TIME: u8 = 0x17;
 pub const TAG_GENERALIZED_TIME: u8 = 0x18;
 pub const TAG_SEQUENCE: u8 = 0x30;

@@ -474,7 +474,7 @@ pub fn leaf_profile(
         policy_identifiers: role
             .policy_identifiers
             .iter()
-            .filter_map(|o| der::oid_from_str(o))
+            .filter_map(|p| x509::policy_information(p))
             .collect(),
         permitted_dns_domains: vec![],
         extra_extensions: vec![],

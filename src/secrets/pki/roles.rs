@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::x509::{self, PolicyEntry};
 use crate::logical::{Error, FieldData, Result};
 use crate::storage::StorageView;
 
@@ -264,10 +265,19 @@ impl Role {
                 "error parsing allowed_ip_sans_cidr: invalid CIDR address: {bad}"
             )));
         }
-        for oid in &role.policy_identifiers {
-            if super::der::oid_from_str(oid).is_none() {
+        // A JSON array of entries is stored entry by entry, as Vault does.
+        if let Some(Value::String(text)) = data.raw().get("policy_identifiers") {
+            if let Ok(entries) = serde_json::from_str::<Vec<PolicyEntry>>(text) {
+                role.policy_identifiers = entries
+                    .iter()
+                    .map(|e| serde_json::to_string(e).unwrap_or_default())
+                    .collect();
+            }
+        }
+        for entry in &role.policy_identifiers {
+            if x509::policy_information(entry).is_none() {
                 return Err(Error::bad_request(format!(
-                    "invalid policy identifier {oid:?}"
+                    "invalid policy identifier {entry:?}"
                 )));
             }
         }

@@ -74,6 +74,46 @@ pub fn eku_client_auth() -> Vec<u8> {
     der::oid(&[1, 3, 6, 1, 5, 5, 7, 3, 2])
 }
 
+/// A role's `policy_identifiers` entry in its JSON form, as Vault stores
+/// it: `{"oid":"1.2.3","cps":"https://…","notice":"…"}` (fields in this
+/// order, empty ones left out).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PolicyEntry {
+    pub oid: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cps: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notice: String,
+}
+
+/// The `PolicyInformation` of a stored policy identifier: a JSON entry
+/// (with a CPS URI and/or a user notice as qualifiers) or a bare OID.
+pub fn policy_information(stored: &str) -> Option<Vec<u8>> {
+    let entry = serde_json::from_str::<PolicyEntry>(stored).unwrap_or_else(|_| PolicyEntry {
+        oid: stored.to_string(),
+        cps: String::new(),
+        notice: String::new(),
+    });
+    let mut info = vec![der::oid_from_str(&entry.oid)?];
+    let mut qualifiers = Vec::new();
+    if !entry.cps.is_empty() {
+        qualifiers.push(der::seq(&[
+            der::oid(&[1, 3, 6, 1, 5, 5, 7, 2, 1]),
+            der::tlv(der::TAG_IA5_STRING, entry.cps.as_bytes()),
+        ]));
+    }
+    if !entry.notice.is_empty() {
+        qualifiers.push(der::seq(&[
+            der::oid(&[1, 3, 6, 1, 5, 5, 7, 2, 2]),
+            der::seq(&[der::utf8(&entry.notice)]),
+        ]));
+    }
+    if !qualifiers.is_empty() {
+        info.push(der::seq(&qualifiers));
+    }
+    Some(der::seq(&info))
+}
+
 /// Subject attributes, encoded in `pkix.Name.ToRDNSequence` order.
 #[derive(Debug, Clone, Default)]
 pub struct Subject {
@@ -202,6 +242,7 @@ pub struct Profile {
     pub authority_key_id: Option<Vec<u8>>,
     pub urls: AiaUrls,
     pub sans: Sans,
+    /// Encoded `PolicyInformation`s (see [`policy_information`]).
     pub policy_identifiers: Vec<Vec<u8>>,
     pub permitted_dns_domains: Vec<String>,
     /// Pre-encoded extensions appended last (sign-verbatim copies).
@@ -287,12 +328,11 @@ impl Profile {
             ));
         }
         if !self.policy_identifiers.is_empty() {
-            let infos: Vec<Vec<u8>> = self
-                .policy_identifiers
-                .iter()
-                .map(|oid| der::seq(std::slice::from_ref(oid)))
-                .collect();
-            exts.push(extension(&[2, 5, 29, 32], false, &der::seq(&infos)));
+            exts.push(extension(
+                &[2, 5, 29, 32],
+                false,
+                &der::seq(&self.policy_identifiers),
+            ));
         }
         if !self.permitted_dns_domains.is_empty() {
             let subtrees: Vec<Vec<u8>> = self
