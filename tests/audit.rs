@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::os::fd::AsRawFd;
+
 use common::Server;
 use serde_json::{json, Value};
 
@@ -36,10 +38,15 @@ fn a_file_device_records_requests_and_responses_with_secrets_hashed() {
     let text = std::fs::read_to_string(&log).expect("audit log");
     assert!(!text.contains(&token), "issued token in clear");
     assert!(!text.contains("secret-team"), "request data in clear");
-    let entries: Vec<Value> = text
+    let mut entries: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect();
+    let test_message = entries.remove(0);
+    assert_eq!(
+        test_message["request"]["path"], "sys/audit/test",
+        "a new device first records Vault's test message"
+    );
     let create_response = entries
         .iter()
         .find(|e| e["type"] == "response" && e["request"]["path"] == "auth/token/create")
@@ -82,15 +89,26 @@ fn a_request_that_cannot_be_audited_fails() {
         .status,
         400
     );
-    // /dev/full opens, but every write fails.
-    assert_eq!(
-        s.write(
-            "sys/audit/full",
-            json!({"type": "file", "options": {"file_path": "/dev/full"}})
-        )
-        .status,
-        204
+    // /dev/full opens, but every write fails: the device is not enabled
+    // (it would fail every later request), as Vault's test message finds.
+    let full = s.write(
+        "sys/audit/full",
+        json!({"type": "file", "options": {"file_path": "/dev/full"}}),
     );
+    assert_eq!(full.status, 400, "{:?}", full.json);
+    assert!(full.errors()[0].starts_with("audit backend failed test message"));
+    assert_eq!(s.read("sys/mounts").status, 200);
+
+    // A device that fails after it was enabled (the pipe's reader goes
+    // away, as a disk may fill up): requests are refused.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    let path = format!("/proc/{}/fd/{}", std::process::id(), writer.as_raw_fd());
+    let enabled = s.write(
+        "sys/audit/pipe",
+        json!({"type": "file", "options": {"file_path": path}}),
+    );
+    assert_eq!(enabled.status, 204, "{:?}", enabled.json);
+    drop(reader);
     let refused = s.read("sys/mounts");
     assert_eq!(refused.status, 500);
     assert_eq!(

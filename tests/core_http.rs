@@ -487,6 +487,35 @@ fn bad_input_gets_a_clear_4xx() {
     assert_eq!(patch.status, 415);
 }
 
+/// Response wrapping is not implemented: asking for it is refused rather
+/// than answered with the unwrapped secret.
+#[test]
+fn a_request_for_response_wrapping_is_refused_not_answered_in_the_clear() {
+    let s = Server::dev();
+    let r = s.send_with_headers(
+        "POST",
+        "auth/token/create",
+        Some(ROOT),
+        &[("X-Vault-Wrap-TTL", "60")],
+        Some(b"{}".to_vec()),
+    );
+    assert_eq!(r.status, 400, "{:?}", r.json);
+    assert!(r.json["auth"].is_null(), "no token handed out");
+    assert!(r.errors()[0].contains("X-Vault-Wrap-TTL"));
+}
+
+#[test]
+fn the_builtin_response_wrapping_policy_is_reserved() {
+    let s = Server::dev();
+    let policy = json!({"policy": "path \"secret/*\" { capabilities = [\"read\"] }"});
+    let r = s.write("sys/policy/response-wrapping", policy.clone());
+    assert_eq!(r.errors(), ["cannot update \"response-wrapping\" policy"]);
+    let r = s.write("sys/policies/acl/response-wrapping", policy);
+    assert_eq!(r.status, 400);
+    let r = s.delete("sys/policies/acl/response-wrapping");
+    assert_eq!(r.errors(), ["cannot delete \"response-wrapping\" policy"]);
+}
+
 #[test]
 fn namespaces_are_refused_clearly() {
     let s = Server::dev();
@@ -516,6 +545,13 @@ fn bearer_tokens_and_null_bodies_are_accepted() {
         .send()
         .expect("send");
     assert_eq!(resp.status().as_u16(), 200);
+    // Only the scheme exactly as Vault reads it.
+    let resp = reqwest::blocking::Client::new()
+        .get(s.url("auth/token/lookup-self"))
+        .header("Authorization", "bearer root")
+        .send()
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 403);
     let null_body = s.send(
         "PUT",
         "auth/token/create",

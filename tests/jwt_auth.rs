@@ -148,6 +148,16 @@ fn static_keys_roles_and_login() {
             .data("clock_skew_leeway"),
         -1
     );
+    // Leeways stay within a Go duration: one of 2^63 seconds would make
+    // every token valid.
+    for leeway in [json!(i64::MAX), json!("9223372037")] {
+        let r = server.write(
+            "auth/jwt/role/lax",
+            json!({"role_type": "jwt", "user_claim": "sub", "bound_audiences": ["vaultlet"],
+                   "expiration_leeway": leeway}),
+        );
+        assert_eq!(r.status, 400, "{leeway}: {:?}", r.json);
+    }
     let r = server.list("auth/jwt/role");
     assert_eq!(r.data("keys"), &json!(["dev", "globbed", "web"]));
 

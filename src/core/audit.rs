@@ -108,6 +108,22 @@ impl Device {
         }
     }
 
+    /// The entry a new device writes first: an update of `sys/audit/test`.
+    fn write_test_message(&self) -> std::io::Result<()> {
+        let entry = json!({
+            "time": now_rfc3339_nanos(),
+            "type": "request",
+            "request": {
+                "id": crate::core::keys::uuid(),
+                "operation": "update",
+                "namespace": {"id": "root"},
+                "path": "sys/audit/test",
+                "data": {"test": if self.log_raw { "data".to_string() } else { self.hash("data") }},
+            },
+        });
+        self.write(&serde_json::to_vec(&entry).unwrap_or_default())
+    }
+
     fn write(&self, line: &[u8]) -> std::io::Result<()> {
         match &self.sink {
             Sink::Stdout => {
@@ -228,7 +244,13 @@ impl AuditBroker {
             local,
             hmac_key: hex::encode(random_bytes(32)),
         };
-        devices.push(Arc::new(Device::open(config)?));
+        let device = Device::open(config)?;
+        // As Vault: a device that cannot record a test entry is not
+        // enabled (a full disk would otherwise fail every later request).
+        device
+            .write_test_message()
+            .map_err(|e| Error::BadRequest(format!("audit backend failed test message: {e}")))?;
+        devices.push(Arc::new(device));
         self.persist(&devices).await?;
         if let Ok(mut guard) = self.devices.write() {
             *guard = devices;

@@ -8,6 +8,10 @@ use super::policy::{Acl, Policy, DEFAULT_POLICY_HCL};
 use crate::logical::{Error, Result};
 use crate::storage::StorageView;
 
+/// Vault's built-in policy of response-wrapping tokens: reserved, neither
+/// writable nor deletable.
+const RESPONSE_WRAPPING: &str = "response-wrapping";
+
 pub struct PolicyStore {
     storage: StorageView,
     acls: RwLock<HashMap<String, Arc<Acl>>>,
@@ -57,8 +61,8 @@ impl PolicyStore {
                 "policy name must be provided in the URL",
             ));
         }
-        if name == "root" {
-            return Err(Error::bad_request("cannot update \"root\" policy"));
+        if name == "root" || name == RESPONSE_WRAPPING {
+            return Err(Error::BadRequest(format!("cannot update {name:?} policy")));
         }
         // Stored decoded (a base64 upload reads back as HCL/JSON, as in Vault).
         let policy = Policy::parse(&name, text)
@@ -71,7 +75,9 @@ impl PolicyStore {
     pub async fn delete(&self, name: &str) -> Result<()> {
         let name = name.to_lowercase();
         match name.as_str() {
-            "root" => return Err(Error::bad_request("cannot delete \"root\" policy")),
+            "root" | RESPONSE_WRAPPING => {
+                return Err(Error::BadRequest(format!("cannot delete {name:?} policy")))
+            }
             "default" => return Err(Error::bad_request("cannot delete default policy")),
             _ => {}
         }

@@ -41,13 +41,13 @@ pub fn parse_duration_seconds(input: &str) -> Result<i64, DurationError> {
         return Ok(0);
     }
     if let Ok(secs) = input.parse::<i64>() {
-        return seconds(secs);
+        return checked_seconds(secs);
     }
     if let Some(days) = input.strip_suffix('d') {
         let days: i64 = days
             .parse()
             .map_err(|_| DurationError::InvalidDays(days.to_string()))?;
-        return seconds(days.checked_mul(86_400).ok_or(DurationError::Overflow)?);
+        return checked_seconds(days.checked_mul(86_400).ok_or(DurationError::Overflow)?);
     }
     let nanos = parse_go_duration_nanos(input)?;
     let secs = (nanos / NANOS_PER_SECOND) as i64;
@@ -58,7 +58,7 @@ pub fn parse_duration_seconds(input: &str) -> Result<i64, DurationError> {
 }
 
 /// A count of seconds checked against Vault's range.
-pub fn seconds(secs: i64) -> Result<i64, DurationError> {
+pub fn checked_seconds(secs: i64) -> Result<i64, DurationError> {
     if secs < 0 {
         Err(DurationError::Negative(secs))
     } else if secs > MAX_SECONDS {

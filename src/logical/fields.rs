@@ -130,7 +130,7 @@ impl FieldData {
         };
         let parsed = match value {
             Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-                (Some(secs), _) => duration::seconds(secs),
+                (Some(secs), _) => duration::checked_seconds(secs),
                 (None, Some(_)) => Err(DurationError::Overflow),
                 // Go reads a JSON number as its text: `1.5` has no unit.
                 (None, None) => Err(DurationError::MissingUnit(n.to_string())),

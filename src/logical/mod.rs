@@ -8,7 +8,7 @@ mod fields;
 mod glob;
 mod path;
 
-pub use duration::{parse_duration_seconds, DurationError, GoDuration};
+pub use duration::{checked_seconds, parse_duration_seconds, DurationError, GoDuration};
 pub use error::{Error, Result};
 pub use fields::{parse_bool, FieldData};
 pub use glob::glob_match;

@@ -18,8 +18,8 @@ use serde_json::{json, Map, Value};
 use crate::auth::roles::RoleStore;
 use crate::auth::token_fields::{TokenFields, TOKEN_FIELD_NAMES};
 use crate::logical::{
-    glob_match, parse_duration_seconds, Backend, Error, FieldData, Operation, PathSpec, Request,
-    Response, Result,
+    checked_seconds, glob_match, parse_duration_seconds, Backend, Error, FieldData, Operation,
+    PathSpec, Request, Response, Result,
 };
 use jose::{Alg, Expected, Jws, PublicKey};
 use legacy::{remote_addr_ok, LegacyTokenFields, LEGACY_FIELD_NAMES};
@@ -305,16 +305,18 @@ fn signed_duration(data: &FieldData, name: &str) -> Result<Option<i64>> {
     };
     match data.raw().get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(v @ Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .map(Some)
-            .ok_or_else(|| bad(v, "invalid duration")),
+        // Within Go's duration range either way (a leeway of 2^63 seconds
+        // would make every token valid).
+        Some(v @ Value::Number(n)) => match n.as_i64() {
+            Some(secs) => checked_seconds(secs.saturating_abs())
+                .map(|_| Some(secs))
+                .map_err(|e| bad(v, &e.to_string())),
+            None => Err(bad(v, "invalid duration")),
+        },
         Some(v @ Value::String(s)) => {
-            let t = s.trim();
-            let (neg, rest) = match t.strip_prefix('-') {
+            let (neg, rest) = match s.strip_prefix('-') {
                 Some(rest) => (true, rest),
-                None => (false, t),
+                None => (false, s.as_str()),
             };
             let secs = parse_duration_seconds(rest).map_err(|e| bad(v, &e.to_string()))?;
             Ok(Some(if neg { -secs } else { secs }))
