@@ -115,7 +115,8 @@ def cert_profile(der: bytes) -> dict:
         "issuer": c.issuer.rfc4514_string(),
         "self_issued": c.subject == c.issuer,
         "aki_equals_ski": (ski is not None and aki is not None and ski == aki),
-        "serial_bytes": "19-20" if 19 <= (c.serial_number.bit_length() + 7) // 8 <= 20 else (c.serial_number.bit_length() + 7) // 8,
+        # Random serials below 2^159: 19 or 20 bytes, fewer once in 2^15.
+        "serial_bytes": "17-20" if 17 <= (c.serial_number.bit_length() + 7) // 8 <= 20 else (c.serial_number.bit_length() + 7) // 8,
         "validity_seconds": int((na - nb).total_seconds()),
         "_not_after": na.timestamp(),
         "extensions": exts,
@@ -198,7 +199,10 @@ def _diff_profiles(pa: Any, pb: Any, path: str, out: list[str]):
                 if abs(pa[k] - pb[k]) > 30:
                     out.append(f"{p}: NotAfter differs by {pa[k] - pb[k]:+.0f} s")
             elif k == "validity_seconds":
-                if abs(pa[k] - pb[k]) > 2:
+                # A validity cut to the CA's NotAfter depends on when each
+                # server got the request: seconds apart on a loaded machine.
+                # Different TTLs or back-dating differ by 30 s and more.
+                if abs(pa[k] - pb[k]) > 5:
                     out.append(f"{p}: vaultlet {pa[k]} s vs reference {pb[k]} s")
             else:
                 _diff_profiles(pa[k], pb[k], p, out)
