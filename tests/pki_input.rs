@@ -5,7 +5,6 @@
 
 mod common;
 
-use base64::Engine;
 use common::Server;
 use serde_json::{json, Value};
 use x509_parser::prelude::*;
@@ -481,16 +480,7 @@ fn hand_made_csr(
         .concat(),
     );
     let csr = [&csr[..], trailing].concat();
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&csr);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap_or_default())
-        .collect();
-    format!(
-        "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
-        lines.join("\n")
-    )
+    ::pem::encode(&::pem::Pem::new("CERTIFICATE REQUEST", csr))
 }
 
 /// Found by fuzzing: the empty RDN was dropped when the subject was copied,
