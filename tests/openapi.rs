@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use vaultlet::core::catalog::{backend_for_entry, new_backend, BackendContext, MOUNTABLE_TYPES};
 use vaultlet::core::keys::Hasher;
 use vaultlet::core::mounts::{MountClass, MountEntry};
-use vaultlet::logical::{Operation, PathSpec};
+use vaultlet::logical::{special_path_matches, Backend, Operation, PathSpec};
 
 const SPEC_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/api-spec/openapi.yaml");
 
@@ -29,20 +29,23 @@ fn default_prefix(class: MountClass, backend_type: &str) -> String {
     }
 }
 
-/// Every backend vaultlet can serve: (type, default mount prefix, paths).
-fn backends() -> Vec<(String, String, &'static [PathSpec])> {
+/// What the spec needs of one backend: its routes and root-protected paths.
+type Declared = (&'static [PathSpec], &'static [&'static str]);
+
+fn declared(backend: &dyn Backend) -> Declared {
+    (backend.paths(), backend.root_paths())
+}
+
+/// Every backend vaultlet can serve: (type, default mount prefix, routes).
+fn backends() -> Vec<(String, String, Declared)> {
     let system = vaultlet::system::SystemBackend::new(Weak::new());
     let token = vaultlet::auth::token::TokenBackend::new(Weak::new());
     let mut out = vec![
-        (
-            "system".to_string(),
-            "sys/".to_string(),
-            vaultlet::logical::Backend::paths(&system),
-        ),
+        ("system".to_string(), "sys/".to_string(), declared(&system)),
         (
             "token".to_string(),
             "auth/token/".to_string(),
-            vaultlet::logical::Backend::paths(&token),
+            declared(&token),
         ),
     ];
     let ctx = BackendContext {
@@ -54,14 +57,18 @@ fn backends() -> Vec<(String, String, &'static [PathSpec])> {
         out.push((
             backend_type.to_string(),
             default_prefix(*class, backend_type),
-            backend.paths(),
+            declared(backend.as_ref()),
         ));
     }
     // KV version 2 is a KV mount with `options.version = "2"`.
     let mut kv2 = MountEntry::new(MountClass::Secret, "secret", "kv", "");
     kv2.options = Some(BTreeMap::from([("version".to_string(), "2".to_string())]));
     let backend = backend_for_entry(&kv2, &ctx).unwrap_or_else(|e| panic!("kv v2: {e}"));
-    out.push(("kv-v2".to_string(), "secret/".to_string(), backend.paths()));
+    out.push((
+        "kv-v2".to_string(),
+        "secret/".to_string(),
+        declared(backend.as_ref()),
+    ));
     out
 }
 
@@ -77,6 +84,17 @@ fn template(prefix: &str, pattern: &str) -> String {
         )
         .collect();
     format!("/{prefix}{}", segments.join("/"))
+}
+
+/// A concrete path a route pattern serves (`roles/:name` → `roles/x`), to
+/// test against the backend's root-protected patterns as Vault's OpenAPI
+/// generator does.
+fn sample_path(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|s| if s.starts_with([':', '*']) { "x" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// One route as the spec must describe it.
@@ -98,7 +116,7 @@ struct Route {
 
 fn routes() -> BTreeMap<String, Route> {
     let mut out: BTreeMap<String, Route> = BTreeMap::new();
-    for (mount_type, prefix, paths) in backends() {
+    for (mount_type, prefix, (paths, root_paths)) in backends() {
         for spec in paths {
             let path = template(&prefix, spec.pattern);
             let mut route = Route {
@@ -106,7 +124,7 @@ fn routes() -> BTreeMap<String, Route> {
                 pattern: spec.pattern.to_string(),
                 fields: spec.fields.iter().map(|f| f.to_string()).collect(),
                 unauthenticated: spec.unauthenticated,
-                sudo: spec.sudo,
+                sudo: special_path_matches(root_paths, &sample_path(spec.pattern)),
                 ..Default::default()
             };
             for op in spec.operations {

@@ -26,10 +26,10 @@ use self::mounts::{MountClass, MountEntry, MountTable, Mounted};
 use self::policy::Capability;
 use self::policy_store::PolicyStore;
 use self::seal::{Seal, SealKind};
-use self::token::{TokenEntry, TokenOrigin, TokenStore};
+use self::token::{Creator, TokenEntry, TokenOrigin, TokenStore, REVOCATION_PENDING};
 use crate::logical::{
-    Auth, Backend, Connection, Error, FieldData, MountTtls, Operation, PathMatch, Request,
-    Response, Result,
+    special_path_matches, Auth, Backend, Connection, Error, FieldData, MountTtls, Operation,
+    PathMatch, Request, Response, Result,
 };
 use crate::storage::{Storage, StorageView};
 
@@ -82,6 +82,10 @@ pub struct Core {
     backend_context: OnceLock<BackendContext>,
     initialized: AtomicBool,
     sealed: AtomicBool,
+    /// Serialises the seal's state transitions (initialize, unseal, seal,
+    /// keyring rotation): each reads the state, then writes it, and two at
+    /// once would each act on what the other is changing.
+    lifecycle: tokio::sync::Mutex<()>,
     self_ref: Weak<Core>,
 }
 
@@ -103,6 +107,7 @@ impl Core {
             backend_context: OnceLock::new(),
             initialized: AtomicBool::new(false),
             sealed: AtomicBool::new(true),
+            lifecycle: tokio::sync::Mutex::new(()),
             self_ref: weak.clone(),
         })
     }
@@ -237,6 +242,7 @@ impl Core {
         threshold: u8,
         root_token_id: Option<String>,
     ) -> Result<(Vec<Vec<u8>>, String)> {
+        let _transition = self.lifecycle.lock().await;
         if self.is_initialized() {
             return Err(Error::bad_request("Vault is already initialized"));
         }
@@ -263,7 +269,7 @@ impl Core {
         };
         let origin = TokenOrigin {
             path,
-            parent: None,
+            creator: Creator::Initialization,
             mount_ttls: self.system_ttls,
             entity_id: None,
         };
@@ -271,7 +277,7 @@ impl Core {
         self.storage.put(INIT_KEY, b"1".to_vec()).await?;
         self.initialized.store(true, Ordering::SeqCst);
         if self.seal.as_ref().is_some_and(|s| !s.is_static()) {
-            self.seal_now();
+            self.seal_locked();
         }
         Ok((keys, entry.id))
     }
@@ -282,6 +288,7 @@ impl Core {
             .seal
             .as_ref()
             .ok_or_else(|| Error::bad_request("the dev store is never sealed"))?;
+        let _transition = self.lifecycle.lock().await;
         if !self.is_sealed() {
             return Ok(());
         }
@@ -293,7 +300,22 @@ impl Core {
 
     /// Seals the barrier: every request but the unauthenticated status
     /// endpoints gets 503 until unsealed again.
-    pub fn seal_now(&self) {
+    pub async fn seal_now(&self) {
+        let _transition = self.lifecycle.lock().await;
+        self.seal_locked();
+    }
+
+    /// `sys/rotate`: a new keyring term (durable stores only).
+    pub async fn rotate_keyring(&self) -> Result<u32> {
+        let _transition = self.lifecycle.lock().await;
+        let seal = self
+            .seal
+            .as_ref()
+            .ok_or_else(|| Error::bad_request("the in-memory dev store has no keyring"))?;
+        seal.rotate().await
+    }
+
+    fn seal_locked(&self) {
         if let Some(seal) = &self.seal {
             self.sealed.store(true, Ordering::SeqCst);
             seal.seal();
@@ -458,6 +480,7 @@ impl Core {
             data: FieldData::new(input.data),
             raw_body: input.raw_body,
             token,
+            sudo_granted: false,
             connection: input.connection,
             storage: mounted.storage.clone(),
             ttls: mounted.entry.ttls(self.system_ttls),
@@ -473,12 +496,13 @@ impl Core {
         if let Some(token) = req.token.as_ref().filter(|_| !unauthenticated) {
             let acl = self.policies.acl(&token.policies).await?;
             let decision = acl.allow(&full_path, capability_for(req.operation), req.data.raw());
-            let needs_sudo = route.as_ref().is_some_and(|r| r.spec.sudo);
+            let needs_sudo = special_path_matches(mounted.backend.root_paths(), &req.path);
             if !decision.allowed || (needs_sudo && !decision.sudo) {
                 return Err(Error::AclDenied {
                     invalid_token: false,
                 });
             }
+            req.sudo_granted = decision.sudo;
         }
 
         let Some(route) = route else {
@@ -487,20 +511,44 @@ impl Core {
         if !route.supports(req.operation) {
             return Err(Error::UnsupportedOperation);
         }
+        // What the request sees is the count after this use; the last use
+        // shows -1 and revokes the token once the request is done.
+        let mut used_up = None;
         if let Some(token) = req.token.as_mut().filter(|_| !unauthenticated) {
-            self.tokens.use_token(token).await?;
-            // What the request sees is the count after this use; the last
-            // use shows -1, as Vault's token store does.
-            token.num_uses = match token.num_uses {
-                0 => 0,
-                1 => -1,
-                n => n - 1,
-            };
+            token.num_uses = self.tokens.use_token(token).await?;
+            if token.num_uses == REVOCATION_PENDING {
+                used_up = Some(token.clone());
+            }
         }
+        let result = self
+            .call_backend(
+                &mounted,
+                &route,
+                &mut req,
+                unauthenticated,
+                request_id,
+                &full_path,
+            )
+            .await;
+        if let Some(token) = used_up {
+            self.tokens.revoke_tree(&token).await?;
+        }
+        result
+    }
 
+    /// Lockout → backend → response checks → token issuance.
+    async fn call_backend(
+        &self,
+        mounted: &Mounted,
+        route: &PathMatch,
+        req: &mut Request,
+        unauthenticated: bool,
+        request_id: String,
+        full_path: &str,
+    ) -> Result<LogicalOutput> {
         // User lockout applies to the unauthenticated paths of auth mounts.
         let lockout_alias = (mounted.entry.class == MountClass::Auth && unauthenticated)
-            .then(|| mounted.backend.lockout_alias(&req))
+            .then(|| mounted.backend.lockout_alias(req))
             .flatten();
         let lockout_config = mounted.entry.config.user_lockout;
         let accessor = &mounted.entry.accessor;
@@ -511,7 +559,7 @@ impl Core {
         }
 
         let operation = req.operation;
-        let result = mounted.backend.handle(&mut req).await;
+        let result = mounted.backend.handle(req).await;
         if let Some(alias) = &lockout_alias {
             match &result {
                 Ok(Some(response)) if response.auth.is_some() => {
@@ -545,7 +593,7 @@ impl Core {
             return Err(Error::NotFound);
         }
         if !output.empty {
-            warn_unknown_fields(route.spec.fields, &route.params, &req, &mut output.response);
+            warn_unknown_fields(route.spec.fields, &route.params, req, &mut output.response);
         }
         if let Some(renewed) = output.response.renewed_auth.take() {
             output.auth = Some(renewed);
@@ -560,7 +608,7 @@ impl Core {
                 return Err(Error::PermissionDenied);
             }
             let rendered = self
-                .issue_token(&auth, &mounted, &full_path, req.token.as_ref())
+                .issue_token(&auth, mounted, full_path, req.token.as_ref())
                 .await?;
             output.response.warnings.extend(rendered.1);
             output.auth = Some(rendered.0);
@@ -588,9 +636,15 @@ impl Core {
             .alias_name
             .as_deref()
             .map(|alias| keys::derived_uuid(&[&mounted.entry.accessor, alias]));
+        // Only the token store mints tokens for a caller; every other grant
+        // is a login, which can never be root.
+        let creator = match parent {
+            Some(parent) if mounted.entry.backend_type == "token" => Creator::Parent(parent),
+            _ => Creator::Login,
+        };
         let origin = TokenOrigin {
             path,
-            parent,
+            creator,
             mount_ttls: mounted.entry.ttls(self.system_ttls),
             entity_id,
         };

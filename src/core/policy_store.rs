@@ -12,6 +12,12 @@ use crate::storage::StorageView;
 /// writable nor deletable.
 const RESPONSE_WRAPPING: &str = "response-wrapping";
 
+/// A policy name as Vault keys it: surrounding white space trimmed,
+/// lower-case (so `"Root "` is `root`, which no one may write).
+pub fn policy_name(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
 pub struct PolicyStore {
     storage: StorageView,
     acls: RwLock<HashMap<String, Arc<Acl>>>,
@@ -38,7 +44,7 @@ impl PolicyStore {
     /// The policy text, or `None` if there is no such policy. `root`
     /// exists without text, as in Vault.
     pub async fn get_raw(&self, name: &str) -> Result<Option<String>> {
-        let name = name.to_lowercase();
+        let name = policy_name(name);
         if name == "root" {
             return Ok(Some(String::new()));
         }
@@ -55,7 +61,7 @@ impl PolicyStore {
 
     /// Parses and stores a policy. Names are lower-cased; `root` is immutable.
     pub async fn set(&self, name: &str, text: &str) -> Result<()> {
-        let name = name.to_lowercase();
+        let name = policy_name(name);
         if name.is_empty() {
             return Err(Error::bad_request(
                 "policy name must be provided in the URL",
@@ -73,7 +79,7 @@ impl PolicyStore {
     }
 
     pub async fn delete(&self, name: &str) -> Result<()> {
-        let name = name.to_lowercase();
+        let name = policy_name(name);
         match name.as_str() {
             "root" | RESPONSE_WRAPPING => {
                 return Err(Error::BadRequest(format!("cannot delete {name:?} policy")))

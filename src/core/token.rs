@@ -1,6 +1,21 @@
 //! The token store: creation, lookup, renewal and revocation of tokens.
 //! Only keyed hashes of tokens and accessors are stored; the token itself
 //! exists in memory for the request that presented it.
+//!
+//! Two rules hold whatever a caller asks for:
+//! - **Root tokens are born in three places only**: initialization (`sys/init`,
+//!   dev mode's root token), and the token store on behalf of a root parent
+//!   ([`Creator`]). A login never yields one, whatever its role says.
+//! - **A token lives no longer than its parent**: a child whose parent is
+//!   gone or expired is revoked the first time it is looked up.
+//!
+//! What serialises each state transition:
+//! - a use of a limited-use token ([`TokenStore::use_token`]): a per-token
+//!   lock (striped) around a read of the stored entry and its write, so `n`
+//!   concurrent requests with an `n`-use token are each counted;
+//! - the last use marks the entry "revocation pending" (`num_uses = -1`) in
+//!   the same write, so no later request finds the token live, and the core
+//!   revokes it once the request that used it has finished.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -14,6 +29,9 @@ use crate::logical::{Auth, Error, MountTtls, Result};
 use crate::storage::{BatchOp, StorageView};
 
 const ID_PREFIX: &str = "id/";
+/// `num_uses` of a token whose last use is under way (Vault's
+/// `tokenRevocationPending`): no lookup finds it live any more.
+pub const REVOCATION_PENDING: i64 = -1;
 const ACCESSOR_PREFIX: &str = "accessor/";
 const PARENT_PREFIX: &str = "parent/";
 
@@ -68,6 +86,10 @@ impl TokenEntry {
                 .or_else(|_| cidr.parse::<std::net::IpAddr>().map(|ip| ip == addr))
                 .unwrap_or(false)
         })
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expire_time != 0 && self.expire_time <= now
     }
 
     pub fn ttl_remaining(&self, now: i64) -> i64 {
@@ -162,10 +184,70 @@ pub fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Where a new token comes from, for `path` and parentage.
+/// Who asks for a new token. Only some may mint a root token.
+#[derive(Clone, Copy)]
+pub enum Creator<'a> {
+    /// `sys/init`, or dev mode's root token: a root token with no parent.
+    Initialization,
+    /// An auth method's login: never a root token.
+    Login,
+    /// The token store on behalf of the caller's token: a root token only
+    /// from a root parent.
+    Parent(&'a TokenEntry),
+}
+
+impl Creator<'_> {
+    fn parent(&self) -> Option<&TokenEntry> {
+        match self {
+            Creator::Parent(parent) => Some(parent),
+            _ => None,
+        }
+    }
+}
+
+/// Vault's rules for a grant of the `root` policy, with its error texts.
+/// `ttl` is the new token's TTL (0: it never expires).
+pub fn check_root_grant(creator: Creator<'_>, policies: &[String], ttl: i64) -> Result<()> {
+    if !policies.iter().any(|p| p == "root") {
+        return Ok(());
+    }
+    match creator {
+        Creator::Initialization => Ok(()),
+        Creator::Login => Err(Error::bad_request("auth methods cannot create root tokens")),
+        Creator::Parent(parent) if !parent.is_root() => Err(Error::bad_request(
+            "root tokens may not be created without parent token being root",
+        )),
+        Creator::Parent(parent) if ttl == 0 && parent.expire_time != 0 => Err(Error::bad_request(
+            "expiring root tokens cannot create non-expiring root tokens",
+        )),
+        Creator::Parent(_) => Ok(()),
+    }
+}
+
+/// Policy names as Vault's `policyutil.SanitizePolicies` leaves them:
+/// trimmed, lower-case, no empties, sorted, deduplicated, `default` added
+/// when asked; a set holding `root` is just `["root"]`.
+pub fn sanitize_policies(policies: &[String], add_default: bool) -> Vec<String> {
+    let mut out: Vec<String> = policies
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if out.iter().any(|p| p == "root") {
+        return vec!["root".into()];
+    }
+    if add_default {
+        out.push("default".into());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Where a new token comes from, for `path`, parentage and root rules.
 pub struct TokenOrigin<'a> {
     pub path: &'a str,
-    pub parent: Option<&'a TokenEntry>,
+    pub creator: Creator<'a>,
     pub mount_ttls: MountTtls,
     /// The login's identity entity, if it has one.
     pub entity_id: Option<String>,
@@ -251,7 +333,12 @@ pub struct TokenStore {
     /// The `cubbyhole/` mount's storage: a revoked token's cubbyhole (kept
     /// under its hashed id) is destroyed with it, as in Vault.
     cubbyholes: std::sync::RwLock<Option<StorageView>>,
+    /// Serialise uses of limited-use tokens (see [`TokenStore::use_token`]).
+    use_locks: [tokio::sync::Mutex<()>; USE_LOCK_STRIPES],
 }
+
+/// Stripes of the use-count locks: tokens sharing one wait for each other.
+const USE_LOCK_STRIPES: usize = 64;
 
 impl TokenStore {
     pub fn new(storage: StorageView) -> Self {
@@ -260,6 +347,7 @@ impl TokenStore {
             cache: EntryCache::default(),
             hasher: std::sync::OnceLock::new(),
             cubbyholes: std::sync::RwLock::new(None),
+            use_locks: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
         }
     }
 
@@ -299,18 +387,8 @@ impl TokenStore {
         origin: TokenOrigin<'_>,
     ) -> Result<(TokenEntry, Vec<String>)> {
         let now = now_unix();
-        let mut policies: Vec<String> = auth
-            .policies
-            .iter()
-            .map(|p| p.trim().to_lowercase())
-            .collect();
-        policies.retain(|p| !p.is_empty());
+        let policies = sanitize_policies(&auth.policies, !auth.no_default_policy);
         let is_root = policies.iter().any(|p| p == "root");
-        if !auth.no_default_policy && !is_root && !policies.iter().any(|p| p == "default") {
-            policies.push("default".into());
-        }
-        policies.sort();
-        policies.dedup();
 
         let mut warnings = Vec::new();
         let no_expiry = is_root && auth.ttl == 0 && auth.period == 0 && auth.explicit_max_ttl == 0;
@@ -329,15 +407,9 @@ impl TokenStore {
             )
             .map_err(Error::BadRequest)?;
             warnings.extend(decision.warnings);
-            let mut ttl = decision.ttl;
-            if let Some(parent) = origin.parent.filter(|p| p.expire_time != 0 && !auth.orphan) {
-                let left = parent.ttl_remaining(now);
-                if ttl > left {
-                    ttl = left;
-                }
-            }
-            ttl
+            decision.ttl
         };
+        check_root_grant(origin.creator, &policies, ttl)?;
 
         let id = match &auth.token_id {
             Some(id) if !id.is_empty() => id.clone(),
@@ -349,7 +421,7 @@ impl TokenStore {
             ));
         }
         let accessor = random_base62(24);
-        let parent = match origin.parent {
+        let parent = match origin.creator.parent() {
             Some(p) if !auth.orphan => p.hashed_id.clone(),
             _ => String::new(),
         };
@@ -393,28 +465,52 @@ impl TokenStore {
         Ok((entry, warnings))
     }
 
-    async fn load_hashed(&self, hashed_id: &str) -> Result<Option<TokenEntry>> {
-        let entry = match self.cache.get(hashed_id) {
-            Some(entry) => Some(entry),
-            None => {
-                let generation = self.cache.generation();
-                let entry: Option<TokenEntry> = self
-                    .storage
-                    .get_json(&format!("{ID_PREFIX}{hashed_id}"))
-                    .await?;
-                if let Some(entry) = &entry {
-                    self.cache.fill(generation, entry);
-                }
-                entry
-            }
-        };
-        match entry {
-            Some(entry) if entry.expire_time != 0 && entry.expire_time <= now_unix() => {
-                self.revoke_tree(&entry).await?;
-                Ok(None)
-            }
-            other => Ok(other),
+    /// The stored entry, from the cache when it holds it.
+    async fn load_stored(&self, hashed_id: &str) -> Result<Option<TokenEntry>> {
+        if let Some(entry) = self.cache.get(hashed_id) {
+            return Ok(Some(entry));
         }
+        let generation = self.cache.generation();
+        let entry: Option<TokenEntry> = self
+            .storage
+            .get_json(&format!("{ID_PREFIX}{hashed_id}"))
+            .await?;
+        if let Some(entry) = &entry {
+            self.cache.fill(generation, entry);
+        }
+        Ok(entry)
+    }
+
+    /// The live entry: not expired, not used up, and every ancestor live.
+    /// An expired token takes its descendants with it; a child whose
+    /// parent is gone is revoked (Vault revokes children with a parent).
+    async fn load_hashed(&self, hashed_id: &str) -> Result<Option<TokenEntry>> {
+        let Some(entry) = self.load_stored(hashed_id).await? else {
+            return Ok(None);
+        };
+        let now = now_unix();
+        if entry.is_expired(now) {
+            self.revoke_tree(&entry).await?;
+            return Ok(None);
+        }
+        if entry.num_uses == REVOCATION_PENDING {
+            return Ok(None);
+        }
+        let mut ancestor = entry.parent.clone();
+        while !ancestor.is_empty() {
+            match self.load_stored(&ancestor).await? {
+                Some(parent) if parent.is_expired(now) => {
+                    self.revoke_tree(&parent).await?;
+                    return Ok(None);
+                }
+                Some(parent) => ancestor = parent.parent,
+                None => {
+                    self.revoke_tree(&entry).await?;
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(entry))
     }
 
     /// The live entry for a token, or `None` if unknown, revoked or expired.
@@ -437,21 +533,37 @@ impl TokenStore {
         self.load_hashed(&hashed).await
     }
 
-    /// Counts one use of a limited-use token; the last use revokes it.
-    pub async fn use_token(&self, entry: &TokenEntry) -> Result<()> {
-        if entry.num_uses <= 0 {
-            return Ok(());
+    /// Counts one use of a limited-use token and returns the count the
+    /// request sees: what is left, or [`REVOCATION_PENDING`] for the last
+    /// use, after which the caller must [`revoke_tree`](Self::revoke_tree)
+    /// the token once the request is done. A token with no uses left (a
+    /// concurrent request took the last one) is refused as invalid.
+    pub async fn use_token(&self, entry: &TokenEntry) -> Result<i64> {
+        if entry.num_uses == 0 {
+            return Ok(0);
         }
-        if entry.num_uses == 1 {
-            return self.revoke_tree(entry).await;
-        }
-        let mut updated = entry.clone();
-        updated.num_uses -= 1;
-        self.storage
-            .put_json(&format!("{ID_PREFIX}{}", entry.hashed_id), &updated)
-            .await?;
+        let _serialised = self.use_lock(&entry.hashed_id).lock().await;
+        let key = format!("{ID_PREFIX}{}", entry.hashed_id);
+        let stored: Option<TokenEntry> = self.storage.get_json(&key).await?;
+        let Some(mut updated) = stored.filter(|e| e.num_uses > 0) else {
+            return Err(Error::AclDenied {
+                invalid_token: true,
+            });
+        };
+        updated.num_uses = match updated.num_uses {
+            1 => REVOCATION_PENDING,
+            n => n - 1,
+        };
+        self.storage.put_json(&key, &updated).await?;
         self.cache.store(&updated);
-        Ok(())
+        Ok(updated.num_uses)
+    }
+
+    fn use_lock(&self, hashed_id: &str) -> &tokio::sync::Mutex<()> {
+        let stripe = hashed_id
+            .bytes()
+            .fold(0usize, |acc, b| acc.wrapping_mul(31).wrapping_add(b.into()));
+        &self.use_locks[stripe % USE_LOCK_STRIPES]
     }
 
     /// Revokes a token and, recursively, the tokens it created.
@@ -611,7 +723,7 @@ mod tests {
         };
         let origin = TokenOrigin {
             path: "auth/token/create",
-            parent: None,
+            creator: Creator::Login,
             mount_ttls: TTLS,
             entity_id: None,
         };

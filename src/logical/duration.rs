@@ -57,6 +57,34 @@ pub fn parse_duration_seconds(input: &str) -> Result<i64, DurationError> {
     Ok(secs)
 }
 
+/// As [`parse_duration_seconds`], but a negative value is returned, not
+/// refused: token creation reads its durations this way and then refuses a
+/// negative one with its own words ("ttl must be positive").
+pub fn parse_signed_duration_seconds(input: &str) -> Result<i64, DurationError> {
+    if input.is_empty() {
+        return Ok(0);
+    }
+    if let Ok(secs) = input.parse::<i64>() {
+        return within_range(secs);
+    }
+    if let Some(days) = input.strip_suffix('d') {
+        let days: i64 = days
+            .parse()
+            .map_err(|_| DurationError::InvalidDays(days.to_string()))?;
+        return within_range(days.checked_mul(86_400).ok_or(DurationError::Overflow)?);
+    }
+    let nanos = parse_go_duration_nanos(input)?;
+    Ok((nanos / NANOS_PER_SECOND) as i64)
+}
+
+fn within_range(secs: i64) -> Result<i64, DurationError> {
+    if secs.unsigned_abs() > MAX_SECONDS as u64 {
+        Err(DurationError::Overflow)
+    } else {
+        Ok(secs)
+    }
+}
+
 /// A count of seconds checked against Vault's range.
 pub fn checked_seconds(secs: i64) -> Result<i64, DurationError> {
     if secs < 0 {
@@ -277,5 +305,18 @@ mod tests {
         fn never_panics(s in "\\PC{0,24}") {
             let _ = parse_duration_seconds(&s);
         }
+    }
+
+    #[test]
+    fn signed_durations_keep_their_sign_and_range() {
+        assert_eq!(parse_signed_duration_seconds("-5"), Ok(-5));
+        assert_eq!(parse_signed_duration_seconds("-1h"), Ok(-3600));
+        assert_eq!(parse_signed_duration_seconds("-2d"), Ok(-172_800));
+        assert_eq!(parse_signed_duration_seconds("90s"), Ok(90));
+        assert_eq!(
+            parse_signed_duration_seconds("-9223372036854775807"),
+            Err(DurationError::Overflow)
+        );
+        assert!(parse_signed_duration_seconds("-x").is_err());
     }
 }

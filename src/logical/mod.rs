@@ -8,11 +8,14 @@ mod fields;
 mod glob;
 mod path;
 
-pub use duration::{checked_seconds, parse_duration_seconds, DurationError, GoDuration};
+pub use duration::{
+    checked_seconds, parse_duration_seconds, parse_signed_duration_seconds, DurationError,
+    GoDuration,
+};
 pub use error::{Error, Result};
 pub use fields::{parse_bool, FieldData};
 pub use glob::glob_match;
-pub use path::{PathMatch, PathSpec};
+pub use path::{special_path_matches, PathMatch, PathSpec};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -89,6 +92,9 @@ pub struct Request {
     pub raw_body: Option<bytes::Bytes>,
     /// The token that made the request (absent on unauthenticated paths).
     pub token: Option<TokenEntry>,
+    /// The caller's policies grant `sudo` on this path (a root token always
+    /// does). Vault's token store asks this before minting privileged tokens.
+    pub sudo_granted: bool,
     pub connection: Connection,
     pub storage: StorageView,
     pub ttls: MountTtls,
@@ -209,6 +215,14 @@ impl Response {
 pub trait Backend: Send + Sync {
     /// The paths this backend serves, most specific first.
     fn paths(&self) -> &'static [PathSpec];
+
+    /// Root-protected paths (Vault's `PathsSpecial.Root`, matched with
+    /// [`special_path_matches`]): the ACL must also grant `sudo` there.
+    /// Patterns, not routes, so that a route added under a protected
+    /// prefix is protected from the start.
+    fn root_paths(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Handles `req` for the route `req.route`.
     async fn handle(&self, req: &mut Request) -> Result<Option<Response>>;

@@ -1,5 +1,7 @@
 //! Route patterns inside a backend: literal segments, `:name` for exactly
-//! one segment, and a final `*name` for the rest of the path.
+//! one segment, and a final `*name` for the rest of the path. Also Vault's
+//! special-path patterns (`PathsSpecial`), which mark root-protected paths
+//! whether or not a route serves them.
 
 use std::collections::HashMap;
 
@@ -17,8 +19,6 @@ pub struct PathSpec {
     pub existence_check: bool,
     /// Served without a token.
     pub unauthenticated: bool,
-    /// Root-protected: the ACL must also grant `sudo`.
-    pub sudo: bool,
 }
 
 impl PathSpec {
@@ -29,7 +29,6 @@ impl PathSpec {
             fields: &[],
             existence_check: false,
             unauthenticated: false,
-            sudo: false,
         }
     }
 
@@ -45,11 +44,6 @@ impl PathSpec {
 
     pub const fn unauthenticated(mut self) -> Self {
         self.unauthenticated = true;
-        self
-    }
-
-    pub const fn sudo(mut self) -> Self {
-        self.sudo = true;
         self
     }
 
@@ -87,6 +81,44 @@ impl PathSpec {
         }
         None
     }
+}
+
+/// Whether `path` (mount-relative, as routed) is one of Vault's special
+/// paths (`logical.Paths`): a pattern ending in `*` covers every path that
+/// starts with the rest of it, a `+` segment stands for any one segment,
+/// and any other pattern covers exactly its own path.
+pub fn special_path_matches(patterns: &[&str], path: &str) -> bool {
+    patterns.iter().any(|pattern| {
+        let (stem, is_prefix) = match pattern.strip_suffix('*') {
+            Some(stem) => (stem, true),
+            None => (*pattern, false),
+        };
+        if !stem.contains('+') {
+            return if is_prefix {
+                path.starts_with(stem)
+            } else {
+                path == stem
+            };
+        }
+        let stem_segments: Vec<&str> = stem.split('/').collect();
+        let path_segments: Vec<&str> = path.split('/').collect();
+        let comparable = if is_prefix {
+            path_segments.len() >= stem_segments.len()
+        } else {
+            path_segments.len() == stem_segments.len()
+        };
+        comparable
+            && stem_segments
+                .iter()
+                .zip(&path_segments)
+                .enumerate()
+                .all(|(i, (want, got))| match *want {
+                    "+" => !got.is_empty(),
+                    // The last segment of a prefix pattern is itself a prefix.
+                    want if is_prefix && i == stem_segments.len() - 1 => got.starts_with(want),
+                    want => want == *got,
+                })
+    })
 }
 
 /// The route a path resolved to within a backend.
@@ -143,6 +175,30 @@ mod tests {
             Some("a/b".to_string())
         );
         assert!(spec.matches("ocsp").is_none());
+    }
+
+    #[test]
+    fn special_paths_as_vault_matches_them() {
+        let root = [
+            "auth/*",
+            "rotate",
+            "issuer/+/sign-self-issued",
+            "accessors*",
+        ];
+        assert!(special_path_matches(&root, "auth/approle"));
+        assert!(special_path_matches(&root, "auth/approle/tune"));
+        assert!(!special_path_matches(&root, "auth"));
+        assert!(special_path_matches(&root, "rotate"));
+        assert!(!special_path_matches(&root, "rotate/keyring"));
+        assert!(special_path_matches(
+            &root,
+            "issuer/default/sign-self-issued"
+        ));
+        assert!(!special_path_matches(&root, "issuer//sign-self-issued"));
+        assert!(!special_path_matches(&root, "issuer/a/b/sign-self-issued"));
+        assert!(special_path_matches(&root, "accessors/"));
+        assert!(special_path_matches(&["issuer/+/x*"], "issuer/a/xyz/more"));
+        assert!(!special_path_matches(&["issuer/+/x*"], "issuer/a/y"));
     }
 
     #[test]

@@ -33,19 +33,59 @@ static PATHS: &[PathSpec] = &[
         .unauthenticated()
         .fields(&["generic_mount_paths"]),
     PathSpec::new("version-history", &[Read, List]),
-    PathSpec::new("seal", &[Update]).sudo(),
-    PathSpec::new("audit", &[Read]).sudo(),
-    PathSpec::new("audit/*path", &[Update, Delete])
-        .sudo()
-        .fields(&["type", "description", "options", "local"]),
+    PathSpec::new("seal", &[Update]),
+    PathSpec::new("audit", &[Read]),
+    PathSpec::new("audit/*path", &[Update, Delete]).fields(&[
+        "type",
+        "description",
+        "options",
+        "local",
+    ]),
     PathSpec::new("audit-hash/*path", &[Update]).fields(&["input"]),
-    PathSpec::new("rotate", &[Update]).sudo(),
+    PathSpec::new("rotate", &[Update]),
     PathSpec::new("key-status", &[Read]),
     PathSpec::new("locked-users", &[Read]),
     PathSpec::new(
         "locked-users/:mount_accessor/unlock/:alias_identifier",
         &[Update],
     ),
+];
+
+/// Vault's root-protected `sys/` paths (`PathsSpecial.Root` of its system
+/// backend, with OpenBao's `rotate/keyring` and `rotate/root`), whether or
+/// not vaultlet serves them: see
+/// <https://developer.hashicorp.com/vault/docs/concepts/policies#root-protected-api-endpoints>.
+static ROOT_PATHS: &[&str] = &[
+    "auth/*",
+    "remount",
+    "audit",
+    "audit/*",
+    "raw",
+    "raw/*",
+    "replication/primary/secondary-token",
+    "replication/performance/primary/secondary-token",
+    "replication/dr/primary/secondary-token",
+    "replication/reindex",
+    "replication/dr/reindex",
+    "replication/performance/reindex",
+    "rotate",
+    "rotate/keyring",
+    "rotate/root",
+    "config/cors",
+    "config/auditing/*",
+    "config/ui/headers/*",
+    "plugins/catalog/*",
+    "plugins/runtimes/catalog/*",
+    "revoke-prefix/*",
+    "revoke-force/*",
+    "leases/revoke-prefix/*",
+    "leases/revoke-force/*",
+    "leases/lookup/*",
+    "storage/raft/snapshot-auto/config/*",
+    "leases",
+    "internal/inspect/*",
+    "seal",
+    "step-down",
 ];
 
 pub struct SystemBackend {
@@ -70,6 +110,10 @@ impl Backend for SystemBackend {
         PATHS
     }
 
+    fn root_paths(&self) -> &'static [&'static str] {
+        ROOT_PATHS
+    }
+
     async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
         let core = self.core()?;
         match req.route {
@@ -91,14 +135,11 @@ impl Backend for SystemBackend {
                         "the in-memory dev store cannot be sealed",
                     ));
                 }
-                core.seal_now();
+                core.seal_now().await;
                 Ok(None)
             }
             "rotate" => {
-                let seal = core
-                    .seal()
-                    .ok_or_else(|| Error::bad_request("the in-memory dev store has no keyring"))?;
-                seal.rotate().await?;
+                core.rotate_keyring().await?;
                 Ok(None)
             }
             "key-status" => key_status(&core),

@@ -2,12 +2,13 @@
 
 use serde_json::{json, Map};
 
+use crate::core::policy_store::policy_name;
 use crate::core::Core;
 use crate::logical::{Error, Operation, Request, Response, Result};
 
 pub async fn handle(core: &Core, req: &mut Request) -> Result<Option<Response>> {
     let legacy = req.route.starts_with("policy");
-    let Some(name) = req.params.get("name").map(|n| n.to_lowercase()) else {
+    let Some(name) = req.params.get("name").map(|n| policy_name(n)) else {
         return list(core, legacy).await;
     };
     match req.operation {
@@ -53,11 +54,11 @@ pub async fn handle(core: &Core, req: &mut Request) -> Result<Option<Response>> 
     }
 }
 
-/// Both list forms include `root`, which exists without being stored.
+/// Both list forms include `root`, which exists without being stored;
+/// Vault appends it after the sorted stored names.
 async fn list(core: &Core, legacy: bool) -> Result<Option<Response>> {
     let mut names = core.policies.list().await?;
     names.push("root".into());
-    names.sort();
     let mut data = Map::new();
     data.insert("keys".into(), json!(names));
     if legacy {

@@ -44,6 +44,7 @@ impl Harness {
             data: FieldData::new(body.as_object().cloned().unwrap_or_default()),
             raw_body: None,
             token: None,
+            sudo_granted: false,
             connection: Connection {
                 remote_addr: Some(self.peer),
                 ..Default::default()
@@ -168,6 +169,7 @@ async fn the_existence_check_sees_roles_by_lower_cased_name() {
         data: FieldData::default(),
         raw_body: None,
         token: None,
+        sudo_granted: false,
         connection: Connection::default(),
         storage: h.storage.clone(),
         ttls: TTLS,

@@ -6,9 +6,12 @@ use std::sync::{Arc, Weak};
 
 use serde_json::Map;
 
-use crate::core::token::{now_unix, TokenEntry};
+use crate::core::token::{check_root_grant, now_unix, sanitize_policies, Creator, TokenEntry};
 use crate::core::Core;
-use crate::logical::{Auth, Backend, Error, Operation, PathSpec, Request, Response, Result};
+use crate::logical::{
+    parse_signed_duration_seconds, Auth, Backend, Error, Operation, PathSpec, Request, Response,
+    Result,
+};
 
 use Operation::{List, Read, Update};
 
@@ -41,7 +44,7 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("revoke", &[Update]).fields(&["token"]),
     PathSpec::new("revoke-self", &[Update]),
     PathSpec::new("revoke-accessor", &[Update]).fields(&["accessor"]),
-    PathSpec::new("accessors", &[List]).sudo(),
+    PathSpec::new("accessors", &[List]),
     PathSpec::new("tidy", &[Update]),
 ];
 
@@ -59,6 +62,11 @@ impl TokenBackend {
 impl Backend for TokenBackend {
     fn paths(&self) -> &'static [PathSpec] {
         PATHS
+    }
+
+    /// As Vault's token store: listing accessors and orphaning children.
+    fn root_paths(&self) -> &'static [&'static str] {
+        &["revoke-orphan", "revoke-orphan/*", "accessors*"]
     }
 
     async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
@@ -152,85 +160,97 @@ async fn target(core: &Arc<Core>, req: &Request, caller: &TokenEntry) -> Result<
         .ok_or_else(|| Error::Forbidden("bad token".into()))
 }
 
-/// `auth/token/create[-orphan]`: validated here, minted by the core.
+/// `auth/token/create[-orphan]`: validated here in the order of Vault's
+/// `handleCreateCommon` (the first failing check names the error), minted
+/// by the core. "sudo" is the caller's `sudo` on this path; root has it.
 async fn create(core: &Core, req: &Request, parent: &TokenEntry) -> Result<Option<Response>> {
     let data = &req.data;
-    let parent_is_root = parent.is_root();
-    let id = data.str("id")?.filter(|id| !id.is_empty());
-    if id.is_some() && !parent_is_root {
+    let sudo = req.sudo_granted;
+    if parent.num_uses != 0 {
         return Err(Error::bad_request(
-            "root or sudo privileges required to specify token id",
+            "restricted use token cannot generate child tokens",
         ));
     }
-    if id.as_deref().is_some_and(|id| id.contains('.')) {
-        return Err(Error::bad_request("token IDs can not contain a '.'"));
-    }
-    let no_parent = data.bool_or("no_parent", false)?;
-    if no_parent && !parent_is_root {
-        return Err(Error::bad_request(
-            "root or sudo privileges required to create orphan token",
-        ));
-    }
-    let token_type = data.str_or("type", "service")?;
-    match token_type.as_str() {
+    match data.str_or("type", "")?.as_str() {
         "" | "service" => {}
         "batch" => {
             return Err(Error::bad_request(
                 "batch tokens are not supported by vaultlet",
             ))
         }
-        other => {
-            return Err(Error::BadRequest(format!(
-                "unsupported token type {other:?}"
-            )))
-        }
+        _ => return Err(Error::bad_request("invalid 'token_type' value")),
     }
-    let no_default_policy = data.bool_or("no_default_policy", false)?;
-    let policies = match data.comma_list("policies")? {
-        Some(policies) => {
-            let policies: Vec<String> = policies.iter().map(|p| p.to_lowercase()).collect();
-            if !parent_is_root {
-                let allowed = |p: &String| {
-                    parent.policies.contains(p) || (p == "default" && !no_default_policy)
-                };
-                if !policies.iter().all(allowed) {
-                    return Err(Error::bad_request(
-                        "child policies must be subset of parent",
-                    ));
-                }
-            }
-            policies
-        }
-        None => parent
-            .policies
-            .iter()
-            .filter(|p| !(no_default_policy && *p == "default"))
-            .cloned()
-            .collect(),
-    };
-    if policies.iter().any(|p| p == "root") && !parent_is_root {
+    let num_uses = data.int_or("num_uses", 0)?;
+    if num_uses < 0 {
+        return Err(Error::bad_request("number of uses cannot be negative"));
+    }
+    if data.str("entity_alias")?.is_some_and(|a| !a.is_empty()) {
         return Err(Error::bad_request(
-            "root tokens may not be created without parent token being root",
+            "'entity_alias' is only allowed in combination with token role",
         ));
     }
+    let id = data.str("id")?.filter(|id| !id.is_empty());
+    if let Some(id) = &id {
+        check_custom_id(id, sudo)?;
+    }
+    let no_default_policy = data.bool_or("no_default_policy", false)?;
+    let policies = child_policies(
+        data.comma_list("policies")?,
+        parent,
+        sudo,
+        no_default_policy,
+    )?;
+    for policy in &policies {
+        if NON_ASSIGNABLE_POLICIES.contains(&policy.as_str()) {
+            return Err(Error::BadRequest(format!(
+                "cannot assign policy {policy:?}"
+            )));
+        }
+    }
+    let no_parent = data.bool_or("no_parent", false)?;
+    if no_parent && !sudo {
+        return Err(Error::bad_request(
+            "root or sudo privileges required to create orphan token",
+        ));
+    }
+    let explicit_max_ttl = signed_duration(data, "explicit_max_ttl")?;
+    if explicit_max_ttl < 0 {
+        return Err(Error::bad_request("explicit_max_ttl must be positive"));
+    }
+    let period = signed_duration(data, "period")?;
+    if period > 0 && !sudo {
+        return Err(Error::bad_request(
+            "root or sudo privileges required to create periodic token",
+        ));
+    }
+    let ttl = match data.contains("ttl") {
+        true => signed_duration(data, "ttl")?,
+        // `lease` is the old name of `ttl`.
+        false => signed_duration(data, "lease")?,
+    };
+    if ttl < 0 {
+        return Err(Error::bad_request("ttl must be positive"));
+    }
+    let no_expiry = ttl == 0 && period == 0 && explicit_max_ttl == 0;
+    check_root_grant(
+        Creator::Parent(parent),
+        &policies,
+        if no_expiry { 0 } else { 1 },
+    )?;
     let metadata = data
         .string_map("meta")?
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
         .collect();
-    let num_uses = data.int_or("num_uses", 0)?;
-    if num_uses < 0 {
-        return Err(Error::bad_request("number of uses cannot be negative"));
-    }
     let display_name = data.str_or("display_name", "")?;
     let auth = Auth {
         policies,
         metadata,
         display_name: sanitize_display_name(&display_name),
-        ttl: data.duration_or("ttl", 0)?,
-        explicit_max_ttl: data.duration_or("explicit_max_ttl", 0)?,
-        period: data.duration_or("period", 0)?,
+        ttl,
+        explicit_max_ttl,
+        period,
         num_uses,
         renewable: data.bool_or("renewable", true)?,
         no_default_policy,
@@ -258,6 +278,78 @@ async fn create(core: &Core, req: &Request, parent: &TokenEntry) -> Result<Optio
         }
     }
     Ok(Some(response))
+}
+
+/// Policies no token may be given (Vault's `nonAssignablePolicies`).
+const NON_ASSIGNABLE_POLICIES: &[&str] = &["response-wrapping", "control-group"];
+
+/// A caller-chosen token id: only with sudo, and never one that could be
+/// mistaken for a generated token.
+fn check_custom_id(id: &str, sudo: bool) -> Result<()> {
+    if !sudo {
+        return Err(Error::bad_request(
+            "root or sudo privileges required to specify token id",
+        ));
+    }
+    for prefix in ["hvs.", "s."] {
+        if id.starts_with(prefix) {
+            return Err(Error::BadRequest(format!(
+                "custom token ID cannot have the '{prefix}' prefix"
+            )));
+        }
+    }
+    if id.contains('.') {
+        return Err(Error::bad_request(
+            "custom token ID cannot have a '.' in the value",
+        ));
+    }
+    Ok(())
+}
+
+/// The new token's policies (Vault's rules without a token role): none asked
+/// → the parent's; asked without sudo → a subset of the parent's (`default`
+/// aside); with sudo → as asked. `default` is added unless refused.
+fn child_policies(
+    requested: Option<Vec<String>>,
+    parent: &TokenEntry,
+    sudo: bool,
+    no_default_policy: bool,
+) -> Result<Vec<String>> {
+    let parent_has_default = parent.policies.iter().any(|p| p == "default");
+    let Some(requested) = requested else {
+        let inherited: Vec<String> = parent
+            .policies
+            .iter()
+            .filter(|p| !(no_default_policy && *p == "default"))
+            .cloned()
+            .collect();
+        return Ok(sanitize_policies(&inherited, false));
+    };
+    let requested = sanitize_policies(&requested, false);
+    if !sudo {
+        let held = |p: &String| p == "default" || parent.policies.contains(p);
+        if !requested.iter().all(held) {
+            return Err(Error::bad_request(
+                "child policies must be subset of parent",
+            ));
+        }
+        return Ok(sanitize_policies(
+            &requested,
+            parent_has_default && !no_default_policy,
+        ));
+    }
+    Ok(sanitize_policies(&requested, !no_default_policy))
+}
+
+/// A token-creation duration: Vault reads it as a string and checks its
+/// sign itself (a boolean reads as `1` or `0`, as Go's weak decoding does).
+fn signed_duration(data: &crate::logical::FieldData, name: &str) -> Result<i64> {
+    let text = match data.raw().get(name) {
+        None | Some(serde_json::Value::Null) => return Ok(0),
+        Some(serde_json::Value::Bool(b)) => if *b { "1" } else { "0" }.to_string(),
+        Some(_) => data.str(name)?.unwrap_or_default(),
+    };
+    parse_signed_duration_seconds(&text).map_err(|e| Error::BadRequest(e.to_string()))
 }
 
 /// Vault keeps `[a-zA-Z0-9-]` of a display name and replaces the rest.

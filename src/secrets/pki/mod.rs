@@ -284,22 +284,18 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("root/rotate/:exported", U).fields(SUBJECT_FIELDS),
     PathSpec::new("root/sign-intermediate", U).fields(SIGN_INTERMEDIATE_FIELDS),
     PathSpec::new("issuer/:issuer_ref/sign-intermediate", U).fields(SIGN_INTERMEDIATE_FIELDS),
-    PathSpec::new("root/sign-self-issued", U)
-        .fields(&[
-            "certificate",
-            "require_matching_certificate_algorithms",
-            "issuer_ref",
-        ])
-        .sudo(),
-    PathSpec::new("issuer/:issuer_ref/sign-self-issued", U)
-        .fields(&[
-            "certificate",
-            "require_matching_certificate_algorithms",
-            "issuer_ref",
-        ])
-        .sudo(),
+    PathSpec::new("root/sign-self-issued", U).fields(&[
+        "certificate",
+        "require_matching_certificate_algorithms",
+        "issuer_ref",
+    ]),
+    PathSpec::new("issuer/:issuer_ref/sign-self-issued", U).fields(&[
+        "certificate",
+        "require_matching_certificate_algorithms",
+        "issuer_ref",
+    ]),
     PathSpec::new("root/replace", U).fields(&["default"]),
-    PathSpec::new("root", D).sudo(),
+    PathSpec::new("root", D),
     PathSpec::new("intermediate/generate/:exported", U).fields(SUBJECT_FIELDS),
     PathSpec::new("intermediate/cross-sign", U).fields(SUBJECT_FIELDS),
     PathSpec::new("issuers/generate/intermediate/:exported", U).fields(SUBJECT_FIELDS),
@@ -540,6 +536,12 @@ impl PkiBackend {
 impl Backend for PkiBackend {
     fn paths(&self) -> &'static [PathSpec] {
         PATHS
+    }
+
+    /// As Vault's PKI engine: deleting the CA and signing a self-issued CA
+    /// certificate (the issuer-specific form is not protected in Vault).
+    fn root_paths(&self) -> &'static [&'static str] {
+        &["root", "root/sign-self-issued"]
     }
 
     async fn periodic(&self, storage: &StorageView) -> Result<()> {
