@@ -1,5 +1,11 @@
 //! The PKI secrets engine: Vault's `pki` backend. This module holds the path
 //! table and dispatch; the work lives in the submodules.
+//!
+//! Concurrency: every change to issuers, keys, the default issuer, the
+//! revocation list and the CRLs built from it takes the mount's one write
+//! lock (`PkiBackend::write_lock`), so a revocation and a CRL rebuild (or a
+//! rotation) never interleave; issuance reads an immutable snapshot of the
+//! issuers and needs no lock.
 
 mod ca;
 mod certs;
