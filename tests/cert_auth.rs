@@ -151,74 +151,10 @@ fn crl_listing(issuer: &Issuer, serials: &[&[u8]]) -> String {
         .expect("crl pem")
 }
 
-/// One HTTPS request over rustls, optionally with a client certificate.
-fn tls_request(
-    addr: &str,
-    ca_pem: &str,
-    client: Option<&Client>,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.expect("ca pem")).expect("add root");
-    }
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots);
-    let config = match client {
-        Some(client) => {
-            let certs: Vec<CertificateDer<'static>> =
-                CertificateDer::pem_slice_iter(client.cert.as_bytes())
-                    .map(|c| c.expect("cert"))
-                    .collect();
-            let key = PrivateKeyDer::from_pem_slice(client.key.as_bytes()).expect("key");
-            builder
-                .with_client_auth_cert(certs, key)
-                .expect("client auth")
-        }
-        None => builder.with_no_client_auth(),
-    };
-    let conn = rustls::ClientConnection::new(
-        Arc::new(config),
-        ServerName::try_from("localhost").expect("name"),
-    )
-    .expect("connection");
-    let tcp = TcpStream::connect(addr).expect("connect");
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let token_header = token
-        .map(|t| format!("X-Vault-Token: {t}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "{method} /v1/{path} HTTP/1.1\r\nHost: localhost\r\n{token_header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    tls.write_all(request.as_bytes()).expect("write");
-    let mut response = Vec::new();
-    let _ = tls.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let json = text
-        .split("\r\n\r\n")
-        .nth(1)
-        .and_then(|b| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    (status, json)
-}
-
 /// A vaultlet serving HTTPS only, initialized and unsealed, with cert auth
 /// enabled at `auth/cert`.
 struct CertVault {
-    _server: Server,
+    server: Server,
     dir: PathBuf,
     server_ca: String,
     root_token: String,
@@ -242,7 +178,7 @@ impl CertVault {
         );
         let server = Server::with_config(&dir, &hcl);
         let mut vault = CertVault {
-            _server: server,
+            server,
             dir,
             server_ca: server_ca.pem(),
             root_token: String::new(),
@@ -267,6 +203,7 @@ impl CertVault {
         vault
     }
 
+    /// One HTTPS request over rustls, optionally with a client certificate.
     fn request(
         &self,
         client: Option<&Client>,
@@ -275,8 +212,58 @@ impl CertVault {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let addr = &self._server.addr;
-        tls_request(addr, &self.server_ca, client, method, path, token, body)
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(self.server_ca.as_bytes()) {
+            roots.add(cert.expect("ca pem")).expect("add root");
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots);
+        let config = match client {
+            Some(client) => {
+                let certs: Vec<CertificateDer<'static>> =
+                    CertificateDer::pem_slice_iter(client.cert.as_bytes())
+                        .map(|c| c.expect("cert"))
+                        .collect();
+                let key = PrivateKeyDer::from_pem_slice(client.key.as_bytes()).expect("key");
+                builder
+                    .with_client_auth_cert(certs, key)
+                    .expect("client auth")
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let conn = rustls::ClientConnection::new(
+            Arc::new(config),
+            ServerName::try_from("localhost").expect("name"),
+        )
+        .expect("connection");
+        let tcp = TcpStream::connect(&self.server.addr).expect("connect");
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let token_header = token
+            .map(|t| format!("X-Vault-Token: {t}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "{method} /v1/{path} HTTP/1.1\r\nHost: localhost\r\n{token_header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        tls.write_all(request.as_bytes()).expect("write");
+        let mut response = Vec::new();
+        let _ = tls.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let json = text
+            .split("\r\n\r\n")
+            .nth(1)
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
+        (status, json)
     }
 
     /// A request with the root token and no client certificate.

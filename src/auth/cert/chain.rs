@@ -117,18 +117,13 @@ impl fmt::Display for Invalid {
     }
 }
 
-/// Go's `time.RFC3339` at whole seconds, in UTC.
+/// Go's `time.RFC3339`: whole seconds, in UTC.
 fn rfc3339(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Every chain from `leaf` through `intermediates` to one of `roots` that
