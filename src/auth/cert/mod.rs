@@ -1,8 +1,12 @@
 //! TLS certificate auth (`auth/cert/`): roles trust a CA (or pin a leaf),
 //! and a login over the TLS listener presents a client certificate that
 //! must chain to a role's certificate for client authentication and meet
-//! the role's name constraints.
+//! the role's name constraints, with no certificate of the chain listed by
+//! an uploaded CRL.
 
+mod chain;
+mod crl;
+mod name_constraints;
 mod verify;
 
 use serde::{Deserialize, Serialize};
@@ -55,6 +59,8 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("certs/:name", &[Read, Update, Delete])
         .fields(ROLE_FIELDS)
         .existence_check(),
+    PathSpec::new("crls", &[List]),
+    PathSpec::new("crls/:name", &[Read, Update, Delete]).fields(&["name", "crl", "url"]),
     PathSpec::new("config", &[Read, Update]).fields(&[
         "disable_binding",
         "enable_identity_alias_metadata",
@@ -96,8 +102,16 @@ impl CertBackend {
 
 const ROLES: RoleStore = RoleStore::new("cert/");
 
+/// A stored role; one stored without a display name shows its own name,
+/// as Vault defaults it.
 async fn load_role(req: &Request, name: &str) -> Result<Option<CertRole>> {
-    ROLES.get(req, name).await
+    let role: Option<CertRole> = ROLES.get(req, name).await?;
+    Ok(role.map(|mut role| {
+        if role.display_name.is_empty() {
+            role.display_name = name.to_lowercase();
+        }
+        role
+    }))
 }
 
 #[async_trait::async_trait]
@@ -129,6 +143,10 @@ impl Backend for CertBackend {
             }
             ("certs/:name", Delete) => ROLES.delete(req).await,
             ("certs/:name", _) => write_role(req).await,
+            ("crls", _) => crl::list(req).await,
+            ("crls/:name", Read) => crl::read(req).await,
+            ("crls/:name", Delete) => crl::delete(req).await,
+            ("crls/:name", _) => crl::write(req).await,
             ("config", Read) => {
                 let config: Map<String, Value> =
                     req.storage.get_json("config").await?.unwrap_or_default();
@@ -235,8 +253,17 @@ async fn write_role(req: &mut Request) -> Result<Option<Response>> {
     if role.certificate.trim().is_empty() {
         return Err(Error::bad_request("must specify a certificate"));
     }
-    if verify::parse_pem_certificates(&role.certificate).is_empty() {
+    let certificates = verify::parse_pem_certificates(&role.certificate);
+    let Some(first) = certificates
+        .first()
+        .and_then(|der| chain::Certificate::parse(der))
+    else {
         return Err(Error::bad_request("failed to parse certificate"));
+    };
+    if !first.is_ca() && !first.allows_client_auth() {
+        return Err(Error::bad_request(
+            "nonCA certificates should have TLS client authentication set as an extended key usage",
+        ));
     }
     for (key, target) in [
         ("allowed_names", &mut role.allowed_names),
@@ -261,6 +288,9 @@ async fn write_role(req: &mut Request) -> Result<Option<Response>> {
     }
     if let Some(display_name) = data.str("display_name")? {
         role.display_name = display_name;
+    }
+    if role.display_name.is_empty() {
+        role.display_name = name.to_lowercase();
     }
     for (key, target) in [
         ("ocsp_enabled", &mut role.ocsp_enabled),
@@ -314,8 +344,8 @@ fn legacy_token_aliases(data: &crate::logical::FieldData, token: &mut TokenField
     Ok(())
 }
 
-/// `auth/cert/login`: the first role (or the named one) whose certificate
-/// verifies the presented chain and whose constraints it meets.
+/// `auth/cert/login`: the first role (or the named one) that accepts the
+/// presented chain (see `verify`).
 async fn login(req: &mut Request) -> Result<Option<Response>> {
     if !req.connection.tls {
         return Err(Error::bad_request("tls connection required"));
@@ -328,33 +358,37 @@ async fn login(req: &mut Request) -> Result<Option<Response>> {
         Some(name) => vec![name.to_lowercase()],
         None => ROLES.names(req).await?,
     };
-    let mut chain_verified = false;
+    let mut roles = Vec::new();
     for name in names {
-        let Some(role) = load_role(req, &name).await? else {
-            continue;
-        };
-        match verify::check(&role, &chain) {
-            verify::Outcome::Untrusted => continue,
-            verify::Outcome::ConstraintsFailed => chain_verified = true,
-            verify::Outcome::Matched(metadata) => {
-                let mut auth = role.token.to_auth();
-                auth.display_name = role.display_name.clone();
-                auth.alias_name = metadata.get("common_name").cloned();
-                auth.metadata = metadata;
-                auth.metadata.insert("cert_name".into(), name.clone());
-                auth.renewable = true;
-                auth.orphan = true;
-                return Ok(Some(Response::auth(auth)));
-            }
+        if let Some(role) = load_role(req, &name).await? {
+            roles.push((name, role));
         }
     }
-    if chain_verified {
-        Err(Error::bad_request(
-            "no chain matching all constraints could be found for this login certificate",
-        ))
-    } else {
-        Err(Error::bad_request(
-            "invalid certificate or no client certificate supplied",
-        ))
-    }
+    let revoked = crl::Revoked::load(req).await?;
+    let now = time::OffsetDateTime::now_utc();
+    let matched = verify::select(&roles, &chain, &revoked, now).map_err(|refusal| {
+        Error::bad_request(match refusal {
+            // Vault answers 500 here; a client's certificate is not a server fault.
+            verify::Refusal::Invalid(e) => format!("failed to verify client's certificate: {e}"),
+            verify::Refusal::Untrusted => {
+                "invalid certificate or no client certificate supplied".to_string()
+            }
+            verify::Refusal::NoMatch => {
+                "no chain matching all constraints could be found for this login certificate"
+                    .to_string()
+            }
+        })
+    })?;
+    let (name, role) = roles
+        .into_iter()
+        .find(|(name, _)| *name == matched.role)
+        .expect("the matched role is a candidate");
+    let mut auth = role.token.to_auth();
+    auth.display_name = role.display_name;
+    auth.alias_name = matched.metadata.get("common_name").cloned();
+    auth.metadata = matched.metadata;
+    auth.metadata.insert("cert_name".into(), name);
+    auth.renewable = true;
+    auth.orphan = true;
+    Ok(Some(Response::auth(auth)))
 }

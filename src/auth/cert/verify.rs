@@ -1,23 +1,40 @@
-//! Checking a presented client chain against one cert role: the chain must
-//! verify to the role's certificate for client authentication (or the leaf
-//! must be the role's pinned certificate), then meet the name constraints.
+//! The login decision over the candidate roles, in Vault's order:
+//!
+//! 1. the presented chain is verified against the certificates of every CA
+//!    role at once (`chain`); a chain found invalid refuses the login with
+//!    Go's error, whichever role it was meant for;
+//! 2. a role pinning a non-CA certificate matches a leaf that is that very
+//!    certificate, if no CRL lists it and the leaf meets the role's
+//!    constraints;
+//! 3. without a verified chain the certificate is untrusted;
+//! 4. otherwise the first CA role whose certificate is on a verified chain
+//!    that no CRL touches, and whose constraints the leaf meets, matches.
 
 use std::collections::BTreeMap;
 
-use rustls_pki_types::{CertificateDer, UnixTime};
+use time::OffsetDateTime;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use super::chain::{self, Certificate};
+use super::crl::Revoked;
 use super::CertRole;
 use crate::logical::glob_match;
 
-pub enum Outcome {
-    /// The chain does not verify to this role's certificate.
+/// Why no role accepts the presented certificate.
+pub enum Refusal {
+    /// The chain breaks one of Go's rules (expired, path length, usage...).
+    Invalid(chain::Invalid),
+    /// No role trusts the certificate.
     Untrusted,
-    /// It verifies, but a name or extension constraint fails.
-    ConstraintsFailed,
-    /// Accepted, with the auth metadata Vault records.
-    Matched(BTreeMap<String, String>),
+    /// A role trusts it, but a constraint or a CRL refuses it.
+    NoMatch,
+}
+
+/// The accepted role's name and the auth metadata Vault records.
+pub struct Match {
+    pub role: String,
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// DER certificates from a PEM bundle (unparseable blocks are skipped).
@@ -31,59 +48,86 @@ pub fn parse_pem_certificates(pem_text: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-pub fn check(role: &CertRole, chain: &[Vec<u8>]) -> Outcome {
-    let Some(leaf_der) = chain.first() else {
-        return Outcome::Untrusted;
-    };
-    let Ok((_, leaf)) = X509Certificate::from_der(leaf_der) else {
-        return Outcome::Untrusted;
-    };
-    let trusted = parse_pem_certificates(&role.certificate);
-    if !chain_verifies(leaf_der, &chain[1..], &trusted) {
-        return Outcome::Untrusted;
-    }
-    if !meets_constraints(role, &leaf) {
-        return Outcome::ConstraintsFailed;
-    }
-    Outcome::Matched(metadata(&leaf))
+/// A candidate role and the certificates it trusts (its `certificate`
+/// bundle, then its OCSP CA certificates, as Vault loads them).
+struct Trusted<'r> {
+    name: &'r str,
+    role: &'r CertRole,
+    certs: Vec<Vec<u8>>,
 }
 
-/// A pinned leaf matches itself; otherwise build a path to one of the
-/// role's CA certificates with the clientAuth usage (no EKU also passes).
-fn chain_verifies(leaf_der: &[u8], intermediates: &[Vec<u8>], trusted: &[Vec<u8>]) -> bool {
-    if trusted.iter().any(|t| t.as_slice() == leaf_der) {
-        return true;
+impl Trusted<'_> {
+    /// Vault tells pinned roles from CA roles by the first certificate.
+    fn pins_a_leaf(&self) -> bool {
+        let first = self.certs.first().and_then(|der| Certificate::parse(der));
+        first.is_some_and(|cert| !cert.is_ca())
     }
-    let anchors: Vec<_> = trusted
+
+    fn trusts(&self, cert: &Certificate<'_>) -> bool {
+        self.certs.iter().any(|der| der.as_slice() == cert.der)
+    }
+}
+
+/// The first role (of `roles`, in order) that accepts the presented chain.
+pub fn select(
+    roles: &[(String, CertRole)],
+    presented: &[Vec<u8>],
+    revoked: &Revoked,
+    now: OffsetDateTime,
+) -> Result<Match, Refusal> {
+    let presented: Vec<Certificate<'_>> = presented
         .iter()
-        .filter_map(|der| {
-            webpki::anchor_from_trusted_cert(&CertificateDer::from(der.as_slice()))
-                .ok()
-                .map(|a| a.to_owned())
+        .map(|der| Certificate::parse(der).ok_or(Refusal::Untrusted))
+        .collect::<Result<_, _>>()?;
+    let (leaf, intermediates) = presented.split_first().ok_or(Refusal::Untrusted)?;
+    let trusted: Vec<Trusted<'_>> = roles
+        .iter()
+        .map(|(name, role)| {
+            let mut certs = parse_pem_certificates(&role.certificate);
+            certs.extend(parse_pem_certificates(&role.ocsp_ca_certificates));
+            Trusted { name, role, certs }
         })
+        .filter(|t| !t.certs.is_empty())
         .collect();
-    if anchors.is_empty() {
-        return false;
-    }
-    let leaf = CertificateDer::from(leaf_der);
-    let Ok(end_entity) = webpki::EndEntityCert::try_from(&leaf) else {
-        return false;
+    let (pinning, ca_roles): (Vec<_>, Vec<_>) = trusted.iter().partition(|t| t.pins_a_leaf());
+
+    let roots = parse_all(ca_roles.iter().flat_map(|t| &t.certs));
+    let chains = chain::verify(leaf, intermediates, &roots, now).map_err(Refusal::Invalid)?;
+
+    let accepts = |t: &Trusted<'_>, chain: &[&Certificate<'_>]| {
+        !revoked.lists_any(chain) && meets_constraints(t.role, &leaf.x509)
     };
-    let intermediates: Vec<CertificateDer<'_>> = intermediates
-        .iter()
-        .map(|der| CertificateDer::from(der.as_slice()))
-        .collect();
-    end_entity
-        .verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &anchors,
-            &intermediates,
-            UnixTime::now(),
-            webpki::KeyUsage::client_auth(),
-            None,
-            None,
-        )
-        .is_ok()
+    let accepted = |t: &Trusted<'_>| Match {
+        role: t.name.to_string(),
+        metadata: metadata(&leaf.x509),
+    };
+
+    for t in pinning.iter().filter(|t| t.certs[0] == leaf.der) {
+        let pinned = parse_all(&t.certs);
+        if accepts(t, &pinned.iter().collect::<Vec<_>>()) {
+            return Ok(accepted(t));
+        }
+    }
+    if chains.is_empty() {
+        return Err(Refusal::Untrusted);
+    }
+    for t in &ca_roles {
+        let on_chain = chains
+            .iter()
+            .filter(|chain| chain.iter().any(|cert| t.trusts(cert)));
+        for chain in on_chain {
+            if accepts(t, chain) {
+                return Ok(accepted(t));
+            }
+        }
+    }
+    Err(Refusal::NoMatch)
+}
+
+fn parse_all<'a>(ders: impl IntoIterator<Item = &'a Vec<u8>>) -> Vec<Certificate<'a>> {
+    ders.into_iter()
+        .filter_map(|der| Certificate::parse(der))
+        .collect()
 }
 
 struct Names {
