@@ -5,16 +5,38 @@
 //! every getter accepts both. A value that cannot be converted is a 400 with
 //! Vault's `Field validation failed` text.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
-use super::duration::{self, parse_duration_seconds, DurationError};
+use super::duration::{self, parse_duration_seconds, parse_signed_duration_seconds, DurationError};
+use super::framework::{Field, FieldKind, Fields};
 use super::Error;
 
 /// Request parameters with typed, weakly converting getters. Every getter
 /// returns `Ok(None)` when the field is absent (or JSON `null`).
+///
+/// On a path that declares its fields, [`FieldData::validate`] converts
+/// every declared field the request carries once, before the handler runs;
+/// the getters then hand out those values, and a getter asking for a field
+/// the path does not declare (or as another type) is a bug, answered 500.
 #[derive(Debug, Clone, Default)]
 pub struct FieldData {
     raw: Map<String, Value>,
+    /// The path's declaration, once validated.
+    schema: Option<Fields>,
+    typed: HashMap<&'static str, Typed>,
+}
+
+/// A declared field's value, converted.
+#[derive(Debug, Clone)]
+enum Typed {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    Seconds(i64),
+    List(Vec<String>),
+    Map(Map<String, Value>),
 }
 
 fn conversion_error(name: &str, value: &Value, reason: impl std::fmt::Display) -> Error {
@@ -29,7 +51,157 @@ fn conversion_error(name: &str, value: &Value, reason: impl std::fmt::Display) -
 
 impl FieldData {
     pub fn new(raw: Map<String, Value>) -> Self {
-        FieldData { raw }
+        FieldData {
+            raw,
+            schema: None,
+            typed: HashMap::new(),
+        }
+    }
+
+    pub(super) fn set_schema(&mut self, fields: Fields) {
+        self.schema = Some(fields);
+        self.typed.clear();
+    }
+
+    /// Converts one declared field, if the request carries it.
+    pub(super) fn check(&mut self, field: &'static Field) -> Result<(), Error> {
+        let name = field.name;
+        let typed = match field.kind {
+            FieldKind::String => self.convert_str(name)?.map(Typed::Str),
+            FieldKind::Bool => self.convert_bool(name)?.map(Typed::Bool),
+            FieldKind::Int => self.convert_int(name)?.map(Typed::Int),
+            FieldKind::Duration => self.convert_duration(name)?.map(Typed::Seconds),
+            FieldKind::SignedDuration => self.convert_signed_duration(name)?.map(Typed::Seconds),
+            FieldKind::CommaStringSlice => self.convert_comma_list(name)?.map(Typed::List),
+            FieldKind::StringSlice => self.convert_string_list(name)?.map(Typed::List),
+            FieldKind::Map => self.convert_string_map(name)?.map(Typed::Map),
+            FieldKind::Raw => None,
+        };
+        if let Some(typed) = typed {
+            self.typed.insert(name, typed);
+        }
+        Ok(())
+    }
+
+    /// The converted value of a declared field; `Err` when the path does
+    /// not declare `name` as one of `kinds` (a handler bug).
+    fn declared(&self, name: &str, kinds: &[FieldKind]) -> Result<Option<Option<&Typed>>, Error> {
+        let Some(schema) = self.schema else {
+            return Ok(None);
+        };
+        if let Fields::Arbitrary = schema {
+            return Ok(None);
+        }
+        match schema.get(name) {
+            Some(field) if kinds.contains(&field.kind) => Ok(Some(self.typed.get(name))),
+            Some(field) => Err(Error::internal(format!(
+                "field {name:?} is declared as {:?} but read as {kinds:?}",
+                field.kind
+            ))),
+            None => Err(Error::internal(format!(
+                "field {name:?} is not declared by this path"
+            ))),
+        }
+    }
+
+    /// `TypeString`: strings as they are, numbers and booleans stringified.
+    pub fn str(&self, name: &str) -> Result<Option<String>, Error> {
+        match self.declared(name, &[FieldKind::String])? {
+            Some(Some(Typed::Str(s))) => Ok(Some(s.clone())),
+            Some(_) => Ok(None),
+            None => self.convert_str(name),
+        }
+    }
+
+    /// `TypeBool`: JSON booleans, or a string or number that Go's
+    /// `strconv.ParseBool` reads (`"true"`, `"f"`, `1`, `0`); `""` is false.
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, Error> {
+        match self.declared(name, &[FieldKind::Bool])? {
+            Some(Some(Typed::Bool(b))) => Ok(Some(*b)),
+            Some(_) => Ok(None),
+            None => self.convert_bool(name),
+        }
+    }
+
+    /// `TypeInt`: JSON integers or numeric strings.
+    pub fn int(&self, name: &str) -> Result<Option<i64>, Error> {
+        match self.declared(name, &[FieldKind::Int])? {
+            Some(Some(Typed::Int(n))) => Ok(Some(*n)),
+            Some(_) => Ok(None),
+            None => self.convert_int(name),
+        }
+    }
+
+    /// `TypeDurationSecond`: seconds as number or string, Go durations, `Nd`.
+    pub fn duration(&self, name: &str) -> Result<Option<i64>, Error> {
+        match self.declared(name, &[FieldKind::Duration])? {
+            Some(Some(Typed::Seconds(n))) => Ok(Some(*n)),
+            Some(_) => Ok(None),
+            None => self.convert_duration(name),
+        }
+    }
+
+    /// `TypeSignedDurationSecond`: as [`FieldData::duration`], but a
+    /// negative value is returned for the handler to judge.
+    pub fn signed_duration(&self, name: &str) -> Result<Option<i64>, Error> {
+        match self.declared(name, &[FieldKind::SignedDuration])? {
+            Some(Some(Typed::Seconds(n))) => Ok(Some(*n)),
+            Some(_) => Ok(None),
+            None => self.convert_signed_duration(name),
+        }
+    }
+
+    /// `TypeCommaStringSlice`: a JSON array or a comma-separated string;
+    /// items are trimmed and empty items dropped.
+    pub fn comma_list(&self, name: &str) -> Result<Option<Vec<String>>, Error> {
+        match self.declared(name, &[FieldKind::CommaStringSlice])? {
+            Some(Some(Typed::List(items))) => Ok(Some(items.clone())),
+            Some(_) => Ok(None),
+            None => self.convert_comma_list(name),
+        }
+    }
+
+    /// `TypeStringSlice`: a JSON array of strings, or one string (not split).
+    pub fn string_list(&self, name: &str) -> Result<Option<Vec<String>>, Error> {
+        match self.declared(name, &[FieldKind::StringSlice])? {
+            Some(Some(Typed::List(items))) => Ok(Some(items.clone())),
+            Some(_) => Ok(None),
+            None => self.convert_string_list(name),
+        }
+    }
+
+    /// `TypeMap` / `TypeKVPairs` read as string → string: a JSON object
+    /// (non-string values stringified), or `k=v,k2=v2`.
+    pub fn string_map(&self, name: &str) -> Result<Option<Map<String, Value>>, Error> {
+        match self.declared(name, &[FieldKind::Map])? {
+            Some(Some(Typed::Map(map))) => Ok(Some(map.clone())),
+            Some(_) => Ok(None),
+            None => self.convert_string_map(name),
+        }
+    }
+
+    /// A duration read as Vault's token store reads some of its own: the
+    /// text parsed by `parseutil.ParseDurationSecond`, sign kept (a
+    /// boolean reads as `1` or `0`, as Go's weak decoding does).
+    fn convert_signed_duration(&self, name: &str) -> Result<Option<i64>, Error> {
+        let Some(value) = self.value(name) else {
+            return Ok(None);
+        };
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
+            other => {
+                return Err(conversion_error(
+                    name,
+                    other,
+                    "could not parse duration from input",
+                ))
+            }
+        };
+        parse_signed_duration_seconds(&text)
+            .map(Some)
+            .map_err(|e| Error::BadRequest(e.to_string()))
     }
 
     pub fn raw(&self) -> &Map<String, Value> {
@@ -49,7 +221,7 @@ impl FieldData {
     }
 
     /// `TypeString`: strings as they are, numbers and booleans stringified.
-    pub fn str(&self, name: &str) -> Result<Option<String>, Error> {
+    fn convert_str(&self, name: &str) -> Result<Option<String>, Error> {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
@@ -68,7 +240,7 @@ impl FieldData {
 
     /// `TypeBool`: JSON booleans, or a string or number that Go's
     /// `strconv.ParseBool` reads (`"true"`, `"f"`, `1`, `0`); `""` is false.
-    pub fn bool(&self, name: &str) -> Result<Option<bool>, Error> {
+    fn convert_bool(&self, name: &str) -> Result<Option<bool>, Error> {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
@@ -99,7 +271,7 @@ impl FieldData {
     }
 
     /// `TypeInt`: JSON integers or numeric strings.
-    pub fn int(&self, name: &str) -> Result<Option<i64>, Error> {
+    fn convert_int(&self, name: &str) -> Result<Option<i64>, Error> {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
@@ -124,7 +296,7 @@ impl FieldData {
     }
 
     /// `TypeDurationSecond`: seconds as number or string, Go durations, `Nd`.
-    pub fn duration(&self, name: &str) -> Result<Option<i64>, Error> {
+    fn convert_duration(&self, name: &str) -> Result<Option<i64>, Error> {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
@@ -155,7 +327,7 @@ impl FieldData {
 
     /// `TypeCommaStringSlice`: a JSON array or a comma-separated string;
     /// items are trimmed and empty items dropped.
-    pub fn comma_list(&self, name: &str) -> Result<Option<Vec<String>>, Error> {
+    fn convert_comma_list(&self, name: &str) -> Result<Option<Vec<String>>, Error> {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
@@ -192,7 +364,7 @@ impl FieldData {
     }
 
     /// `TypeStringSlice`: a JSON array of strings, or one string (not split).
-    pub fn string_list(&self, name: &str) -> Result<Option<Vec<String>>, Error> {
+    fn convert_string_list(&self, name: &str) -> Result<Option<Vec<String>>, Error> {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
@@ -214,7 +386,7 @@ impl FieldData {
 
     /// `TypeMap` / `TypeKVPairs` read as string → string: a JSON object
     /// (non-string values stringified), or `k=v,k2=v2`.
-    pub fn string_map(&self, name: &str) -> Result<Option<Map<String, Value>>, Error> {
+    fn convert_string_map(&self, name: &str) -> Result<Option<Map<String, Value>>, Error> {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };

@@ -5,6 +5,7 @@
 mod duration;
 mod error;
 mod fields;
+pub mod framework;
 mod glob;
 mod path;
 
@@ -15,7 +16,7 @@ pub use duration::{
 pub use error::{Error, Result};
 pub use fields::{parse_bool, FieldData};
 pub use glob::glob_match;
-pub use path::{special_path_matches, PathMatch, PathSpec};
+pub use path::{special_path_matches, PathMatch, PathSpec, Pattern};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;

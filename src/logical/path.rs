@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use super::framework::Capture;
 use super::Operation;
 
 /// One path a backend serves, with what the core needs to know about it.
@@ -50,9 +51,58 @@ impl PathSpec {
     /// Matches a mount-relative path (without trailing `/`), returning the
     /// captured parameters.
     pub fn matches(&self, path: &str) -> Option<HashMap<&'static str, String>> {
+        Pattern::new(self.pattern).matches(path)
+    }
+}
+
+/// A route pattern: literal segments, `:name` for one segment and a final
+/// `*name` for the rest of the path, with optional rules for what a capture
+/// may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Pattern {
+    text: &'static str,
+    rules: &'static [(&'static str, Capture)],
+}
+
+impl Pattern {
+    pub const fn new(text: &'static str) -> Pattern {
+        Pattern { text, rules: &[] }
+    }
+
+    pub const fn with_rules(self, rules: &'static [(&'static str, Capture)]) -> Pattern {
+        Pattern {
+            text: self.text,
+            rules,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.text
+    }
+
+    /// The captures in order: name, and whether it takes the rest of the path.
+    pub fn captures(&self) -> impl Iterator<Item = (&'static str, bool)> {
+        self.text.split('/').filter_map(|segment| {
+            segment
+                .strip_prefix(':')
+                .map(|name| (name, false))
+                .or_else(|| segment.strip_prefix('*').map(|name| (name, true)))
+        })
+    }
+
+    fn rule(&self, name: &str) -> Capture {
+        self.rules
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(Capture::Segment, |(_, rule)| *rule)
+    }
+
+    /// Matches a mount-relative path (without trailing `/`), returning the
+    /// captured parameters.
+    pub fn matches(&self, path: &str) -> Option<HashMap<&'static str, String>> {
         let mut params = HashMap::new();
         let mut rest = path;
-        let mut segments = self.pattern.split('/').peekable();
+        let mut segments = self.text.split('/').peekable();
         while let Some(segment) = segments.next() {
             if let Some(name) = segment.strip_prefix('*') {
                 if rest.is_empty() {
@@ -66,7 +116,7 @@ impl PathSpec {
                 None => (rest, None),
             };
             if let Some(name) = segment.strip_prefix(':') {
-                if head.is_empty() {
+                if !self.rule(name).allows(head) {
                     return None;
                 }
                 params.insert(name, head.to_string());

@@ -1,0 +1,472 @@
+//! A backend is a table of paths, as in Vault's `sdk/framework`: each
+//! [`Path`] owns its pattern (with rules for what its captures may hold),
+//! its typed fields, one handler per operation, an optional existence check
+//! and its flags. Nothing else dispatches: the core routes a request to a
+//! path and the path's handler for the operation answers it. The OpenAPI
+//! document is generated from the same declarations.
+//!
+//! A backend's state implements [`Backend`]; the core holds it as a
+//! [`LogicalBackend`], which every [`Backend`] is.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use super::path::Pattern;
+use super::{Error, FieldData, Operation, Request, Response, Result};
+use crate::storage::StorageView;
+
+/// A boxed, sendable future: what handlers return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One operation's handler on a path: the backend's state and the request.
+/// Written with [`handler!`](crate::handler), which boxes an async fn call.
+pub type Handler<B> = for<'a> fn(&'a B, &'a mut Request) -> BoxFuture<'a, Result<Option<Response>>>;
+
+/// A path's existence check: does the target of a write exist? It decides
+/// whether the ACL sees the write as `create` or `update`.
+pub type ExistenceCheck<B> = for<'a> fn(&'a B, &'a mut Request) -> BoxFuture<'a, Result<bool>>;
+
+/// A [`Handler`] from an async fn of `(&B, &mut Request)`, or from an
+/// expression over the two named arguments:
+///
+/// ```ignore
+/// .read(handler!(roles::read))
+/// .update(handler!(b, r => fetch::fetch(b, r, Fetch::CaPem)))
+/// ```
+#[macro_export]
+macro_rules! handler {
+    ($f:path) => {
+        |b, r| ::std::boxed::Box::pin($f(b, r))
+    };
+    ($b:ident, $r:ident => $body:expr) => {
+        |$b, $r| ::std::boxed::Box::pin($body)
+    };
+}
+
+/// What a capture in a pattern may hold; a path whose capture breaks its
+/// rule does not match (Vault's regular expressions do the same), so the
+/// request is answered "unsupported path".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// Any non-empty segment.
+    Segment,
+    /// Vault's `GenericNameRegex`: `\w(([\w-.]+)?\w)?`.
+    Name,
+}
+
+impl Capture {
+    pub fn allows(self, value: &str) -> bool {
+        match self {
+            Capture::Segment => !value.is_empty(),
+            Capture::Name => is_generic_name(value),
+        }
+    }
+}
+
+/// Vault's `framework.GenericNameRegex`: word characters, with `-` and `.`
+/// allowed inside.
+pub fn is_generic_name(name: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut chars = name.chars();
+    match (chars.next(), name.chars().last()) {
+        (Some(first), Some(last)) => {
+            word(first) && word(last) && name.chars().all(|c| word(c) || c == '-' || c == '.')
+        }
+        _ => false,
+    }
+}
+
+/// The type of a field, as Vault's `framework.FieldType` names it; values
+/// are converted with Vault's weak typing (see [`FieldData`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// `TypeString`: numbers and booleans read as their text.
+    String,
+    /// `TypeBool`: JSON booleans, and the texts Go's `ParseBool` reads.
+    Bool,
+    /// `TypeInt`/`TypeInt64`.
+    Int,
+    /// `TypeDurationSecond`: seconds, Go durations, `Nd`; never negative.
+    Duration,
+    /// `TypeSignedDurationSecond`: as [`FieldKind::Duration`], negatives kept.
+    SignedDuration,
+    /// `TypeCommaStringSlice`: an array, or a comma-separated string.
+    CommaStringSlice,
+    /// `TypeStringSlice`: an array, or one string.
+    StringSlice,
+    /// `TypeMap`/`TypeKVPairs`: an object, or `k=v,k2=v2`.
+    Map,
+    /// `TypeHeader`, `TypeSlice` and other structured input the handler
+    /// reads raw (a list of objects, say).
+    Raw,
+}
+
+/// One field a path understands.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: FieldKind,
+}
+
+impl Field {
+    pub const fn new(name: &'static str, kind: FieldKind) -> Field {
+        Field { name, kind }
+    }
+    pub const fn string(name: &'static str) -> Field {
+        Field::new(name, FieldKind::String)
+    }
+    pub const fn bool(name: &'static str) -> Field {
+        Field::new(name, FieldKind::Bool)
+    }
+    pub const fn int(name: &'static str) -> Field {
+        Field::new(name, FieldKind::Int)
+    }
+    pub const fn duration(name: &'static str) -> Field {
+        Field::new(name, FieldKind::Duration)
+    }
+    pub const fn signed_duration(name: &'static str) -> Field {
+        Field::new(name, FieldKind::SignedDuration)
+    }
+    pub const fn list(name: &'static str) -> Field {
+        Field::new(name, FieldKind::CommaStringSlice)
+    }
+    pub const fn strings(name: &'static str) -> Field {
+        Field::new(name, FieldKind::StringSlice)
+    }
+    pub const fn map(name: &'static str) -> Field {
+        Field::new(name, FieldKind::Map)
+    }
+    pub const fn raw(name: &'static str) -> Field {
+        Field::new(name, FieldKind::Raw)
+    }
+}
+
+/// The parameters a path takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Fields {
+    /// These fields, checked before the handler runs; any other parameter
+    /// draws Vault's "unrecognized parameters" warning.
+    Declared(&'static [&'static [Field]]),
+    /// Anything: the handler reads the data as it is (KV secrets, say).
+    Arbitrary,
+}
+
+impl Fields {
+    pub fn get(&self, name: &str) -> Option<&'static Field> {
+        match self {
+            Fields::Declared(groups) => groups
+                .iter()
+                .flat_map(|g| g.iter())
+                .find(|f| f.name == name),
+            Fields::Arbitrary => None,
+        }
+    }
+
+    /// Every declared field, in declaration order.
+    pub fn iter(&self) -> impl Iterator<Item = &'static Field> {
+        let groups: &'static [&'static [Field]] = match self {
+            Fields::Declared(groups) => groups,
+            Fields::Arbitrary => &[],
+        };
+        groups.iter().flat_map(|g| g.iter())
+    }
+}
+
+/// What a successful answer of a path carries, for the OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Vault's JSON envelope (`data`, `auth`, warnings), or 204.
+    Envelope,
+    /// A raw body of this media type (or 204 when there is nothing).
+    Raw(&'static str),
+    /// The served OpenAPI document itself.
+    Document,
+}
+
+/// The non-generic part of a path: everything but its handlers.
+#[derive(Debug)]
+pub struct PathInfo {
+    pub pattern: Pattern,
+    pub fields: Fields,
+    /// Served without a token (Vault's `PathsSpecial.Unauthenticated`).
+    pub unauthenticated: bool,
+    /// A write body of this media type reaches the handler undecoded
+    /// (`Request::raw_body`), e.g. `application/ocsp-request`.
+    pub raw_body: Option<&'static str>,
+    pub answer: Answer,
+}
+
+/// One path: its declaration and its handlers.
+pub struct Path<B: 'static> {
+    pub info: PathInfo,
+    read: Option<Handler<B>>,
+    list: Option<Handler<B>>,
+    create: Option<Handler<B>>,
+    update: Option<Handler<B>>,
+    patch: Option<Handler<B>>,
+    delete: Option<Handler<B>>,
+    existence_check: Option<ExistenceCheck<B>>,
+}
+
+impl<B> Path<B> {
+    /// A path with no fields and no handlers yet; `pattern` uses `:name`
+    /// for one segment and a final `*name` for the rest of the path.
+    pub const fn new(pattern: &'static str) -> Path<B> {
+        Path {
+            info: PathInfo {
+                pattern: Pattern::new(pattern),
+                fields: Fields::Declared(&[]),
+                unauthenticated: false,
+                raw_body: None,
+                answer: Answer::Envelope,
+            },
+            read: None,
+            list: None,
+            create: None,
+            update: None,
+            patch: None,
+            delete: None,
+            existence_check: None,
+        }
+    }
+
+    /// Rules for captures (a capture not named here takes any segment).
+    pub const fn captures(mut self, rules: &'static [(&'static str, Capture)]) -> Self {
+        self.info.pattern = self.info.pattern.with_rules(rules);
+        self
+    }
+
+    pub const fn fields(mut self, fields: &'static [&'static [Field]]) -> Self {
+        self.info.fields = Fields::Declared(fields);
+        self
+    }
+
+    /// The path takes any parameters and reads them itself.
+    pub const fn arbitrary_fields(mut self) -> Self {
+        self.info.fields = Fields::Arbitrary;
+        self
+    }
+
+    pub const fn unauthenticated(mut self) -> Self {
+        self.info.unauthenticated = true;
+        self
+    }
+
+    pub const fn raw_body(mut self, media_type: &'static str) -> Self {
+        self.info.raw_body = Some(media_type);
+        self
+    }
+
+    pub const fn answers(mut self, answer: Answer) -> Self {
+        self.info.answer = answer;
+        self
+    }
+
+    pub const fn read(mut self, handler: Handler<B>) -> Self {
+        self.read = Some(handler);
+        self
+    }
+
+    pub const fn list(mut self, handler: Handler<B>) -> Self {
+        self.list = Some(handler);
+        self
+    }
+
+    /// Only for paths with an existence check: the handler of a write to
+    /// something that does not exist yet. Without it, `update` serves both.
+    pub const fn create(mut self, handler: Handler<B>) -> Self {
+        self.create = Some(handler);
+        self
+    }
+
+    /// POST/PUT (and create, unless [`Path::create`] is given).
+    pub const fn update(mut self, handler: Handler<B>) -> Self {
+        self.update = Some(handler);
+        self
+    }
+
+    pub const fn patch(mut self, handler: Handler<B>) -> Self {
+        self.patch = Some(handler);
+        self
+    }
+
+    pub const fn delete(mut self, handler: Handler<B>) -> Self {
+        self.delete = Some(handler);
+        self
+    }
+
+    pub const fn existence_check(mut self, check: ExistenceCheck<B>) -> Self {
+        self.existence_check = Some(check);
+        self
+    }
+
+    fn handler(&self, op: Operation) -> Option<Handler<B>> {
+        match op {
+            Operation::Read => self.read,
+            Operation::List => self.list,
+            Operation::Create => self.create.or(self.update),
+            Operation::Update => self.update,
+            Operation::Patch => self.patch,
+            Operation::Delete => self.delete,
+        }
+    }
+
+    /// The operations this path serves (create is a form of update).
+    pub fn operations(&self) -> Vec<Operation> {
+        [
+            Operation::Read,
+            Operation::List,
+            Operation::Update,
+            Operation::Patch,
+            Operation::Delete,
+        ]
+        .into_iter()
+        .filter(|op| self.handler(*op).is_some())
+        .collect()
+    }
+}
+
+/// A backend's state, and the table of paths that serve it.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + Sized + 'static {
+    /// The paths, grouped by the module that declares them; the first
+    /// path (in order) whose pattern matches serves the request.
+    const PATHS: &'static [&'static [Path<Self>]];
+
+    /// Root-protected paths (Vault's `PathsSpecial.Root`, matched with
+    /// [`special_path_matches`](super::special_path_matches)): the ACL must
+    /// also grant `sudo` there. Patterns, not routes, so that a route added
+    /// under a protected prefix is protected from the start.
+    const ROOT_PATHS: &'static [&'static str] = &[];
+
+    /// For login paths: the identity failed logins are counted against
+    /// (user lockout), e.g. an AppRole role ID. `None` opts out.
+    fn lockout_alias(&self, _req: &Request) -> Option<String> {
+        None
+    }
+
+    /// Background upkeep, run for every mount on each tick of the core's
+    /// periodic timer while unsealed (Vault's rollback manager calls the
+    /// backend's `PeriodicFunc` the same way): PKI CRL rebuilds, tidies.
+    async fn periodic(&self, _storage: &StorageView) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Where a request landed in a backend's table.
+#[derive(Debug)]
+pub struct Route {
+    pub info: &'static PathInfo,
+    /// The operations the path serves.
+    pub operations: Vec<Operation>,
+    pub has_existence_check: bool,
+    pub params: HashMap<&'static str, String>,
+    group: usize,
+    index: usize,
+}
+
+impl Route {
+    pub fn supports(&self, op: Operation) -> bool {
+        let op = if op == Operation::Create {
+            Operation::Update
+        } else {
+            op
+        };
+        self.operations.contains(&op)
+    }
+}
+
+/// The face of a backend the core sees (every [`Backend`] is one).
+#[async_trait::async_trait]
+pub trait LogicalBackend: Send + Sync {
+    /// The path serving a mount-relative path, if any.
+    fn route(&self, path: &str) -> Option<Route>;
+
+    /// Every path, for the OpenAPI document: its declaration and operations.
+    fn describe(&self) -> Vec<(&'static PathInfo, Vec<Operation>)>;
+
+    fn root_paths(&self) -> &'static [&'static str];
+
+    /// Runs the existence check of `route` (`false` when it has none).
+    async fn exists(&self, route: &Route, req: &mut Request) -> Result<bool>;
+
+    /// Runs the handler of `route` for `req.operation`.
+    async fn handle(&self, route: &Route, req: &mut Request) -> Result<Option<Response>>;
+
+    fn lockout_alias(&self, req: &Request) -> Option<String>;
+
+    async fn periodic(&self, storage: &StorageView) -> Result<()>;
+}
+
+fn path_at<B: Backend>(route: &Route) -> Result<&'static Path<B>> {
+    B::PATHS
+        .get(route.group)
+        .and_then(|group| group.get(route.index))
+        .ok_or_else(|| Error::internal("route from another backend"))
+}
+
+#[async_trait::async_trait]
+impl<B: Backend> LogicalBackend for B {
+    fn route(&self, path: &str) -> Option<Route> {
+        let path = path.trim_end_matches('/');
+        B::PATHS.iter().enumerate().find_map(|(group, paths)| {
+            paths.iter().enumerate().find_map(|(index, p)| {
+                p.info.pattern.matches(path).map(|params| Route {
+                    info: &p.info,
+                    operations: p.operations(),
+                    has_existence_check: p.existence_check.is_some(),
+                    params,
+                    group,
+                    index,
+                })
+            })
+        })
+    }
+
+    fn describe(&self) -> Vec<(&'static PathInfo, Vec<Operation>)> {
+        B::PATHS
+            .iter()
+            .flat_map(|group| group.iter())
+            .map(|p| (&p.info, p.operations()))
+            .collect()
+    }
+
+    fn root_paths(&self) -> &'static [&'static str] {
+        B::ROOT_PATHS
+    }
+
+    async fn exists(&self, route: &Route, req: &mut Request) -> Result<bool> {
+        match path_at::<B>(route)?.existence_check {
+            Some(check) => check(self, req).await,
+            None => Ok(false),
+        }
+    }
+
+    async fn handle(&self, route: &Route, req: &mut Request) -> Result<Option<Response>> {
+        let handler = path_at::<B>(route)?
+            .handler(req.operation)
+            .ok_or(Error::UnsupportedOperation)?;
+        handler(self, req).await
+    }
+
+    fn lockout_alias(&self, req: &Request) -> Option<String> {
+        Backend::lockout_alias(self, req)
+    }
+
+    async fn periodic(&self, storage: &StorageView) -> Result<()> {
+        Backend::periodic(self, storage).await
+    }
+}
+
+impl FieldData {
+    /// Checks every declared field the request carries against its type,
+    /// before any handler runs (Vault's `FieldData.Validate`).
+    pub fn validate(&mut self, fields: Fields) -> Result<()> {
+        self.set_schema(fields);
+        for field in fields.iter() {
+            self.check(field)?;
+        }
+        Ok(())
+    }
+}
