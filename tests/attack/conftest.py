@@ -186,8 +186,10 @@ def start_dev(tag: str, tls=False, bao_config: str | None = None) -> tuple[attac
     return out[0], out[1]
 
 
-def start_durable(tag: str, init: bool, listener_extra: str = "") -> tuple[attack.Server, attack.Server]:
-    """A vaultlet and an OpenBao from a config file on a durable store."""
+def start_durable(tag: str, init: bool, listener_extra: str = "",
+                  static_seal: bool = False) -> tuple[attack.Server, attack.Server]:
+    """A vaultlet and an OpenBao from a config file on a durable store, with
+    a Shamir seal or (static_seal) a static key in a file."""
     out = []
     for name in ("vaultlet", "openbao"):
         port = _port_pair()
@@ -196,15 +198,21 @@ def start_durable(tag: str, init: bool, listener_extra: str = "") -> tuple[attac
             hcl = (f'listener "tcp" {{\n  address = "{addr}"\n  tls_disable = true\n{listener_extra}}}\n'
                    'storage "raft" {\n  path = "{home}/data"\n}\n'
                    'disable_mlock = true\n')
+            seal = 'seal "static" {\n  current_key = "file://{home}/seal.key"\n}\n'
             argv = [vaultlet_bin(), "server", "-config={home}/server.hcl"]
         else:
             hcl = (f'listener "tcp" {{\n  address = "{addr}"\n  cluster_address = "127.0.0.1:{port + 1}"\n'
                    f'  tls_disable = true\n}}\n'
                    'storage "raft" {\n  path = "{home}/data"\n  node_id = "attack"\n}\n'
                    f'api_addr = "http://{addr}"\ncluster_addr = "http://127.0.0.1:{port + 1}"\n')
+            seal = 'seal "static" {\n  current_key_id = "attack"\n  current_key = "file://{home}/seal.key"\n}\n'
             argv = [bao_bin(), "server", "-config={home}/server.hcl"]
         p = Proc(f"{name}-{tag}", argv, f"http://{addr}", True)
         os.makedirs(os.path.join(p.home, "data"), exist_ok=True)
+        if static_seal:
+            with open(os.path.join(p.home, "seal.key"), "wb") as f:
+                f.write(os.urandom(32))
+            hcl += seal
         p.write("server.hcl", hcl)
         _PROCS.append(p)
         p.start()
@@ -260,8 +268,8 @@ def fresh_durable(allow):
     stopped after the test."""
     made = []
 
-    def make(tag="fresh", listener_extra="", init=False):
-        a, b = start_durable(tag, init=init, listener_extra=listener_extra)
+    def make(tag="fresh", listener_extra="", init=False, static_seal=False):
+        a, b = start_durable(tag, init=init, listener_extra=listener_extra, static_seal=static_seal)
         made.extend([a, b])
         return _pair((a, b), allow)
 
