@@ -33,8 +33,6 @@ import attack  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
-requests.packages.urllib3.disable_warnings()  # loopback test CAs only
-
 
 def _port_pair() -> int:
     """A free port whose successor is free too (OpenBao's dev cluster port)."""
@@ -98,6 +96,9 @@ class Proc:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited: {open(self.log).read()[-3000:]}")
             verify = self.verify() if callable(self.verify) else self.verify
+            if verify is None:  # the server has not written its CA yet
+                time.sleep(0.1)
+                continue
             try:
                 requests.get(f"{self.url}/v1/sys/seal-status", timeout=2, verify=verify)
                 return
@@ -161,26 +162,21 @@ def start_dev(tag: str, tls=False, bao_config: str | None = None) -> tuple[attac
         scheme = "https" if tls else "http"
         argv = [binary, "server", "-dev", "-dev-root-token-id=root", f"-dev-listen-address=127.0.0.1:{port}",
                 "-dev-no-store-token"]
-        files = {}
         if tls:
             argv += ["-dev-tls", "-dev-tls-cert-dir={home}/tls"]
         if bao_config and name == "openbao":
-            files["extra.hcl"] = bao_config
             argv += ["-config={home}/extra.hcl"]
-        holder = {}
-
-        def verify(holder=holder):
-            return os.path.join(holder["home"], "tls", "vault-ca.pem") if tls else True
-
-        p = Proc(f"{name}-{tag}", argv, f"{scheme}://127.0.0.1:{port}", (lambda: False) if tls else True)
-        holder["home"] = p.home
-        for fname, text in files.items():
-            p.write(fname, text)
+        p = Proc(f"{name}-{tag}", argv, f"{scheme}://127.0.0.1:{port}", True)
+        if bao_config and name == "openbao":
+            p.write("extra.hcl", bao_config)
         if tls:
-            os.makedirs(os.path.join(p.home, "tls"), exist_ok=True)
+            ca = os.path.join(p.home, "tls", "vault-ca.pem")
+            os.makedirs(os.path.dirname(ca))
+            # None until the server has written its CA: Proc.start waits
+            p.verify = lambda ca=ca: ca if os.path.exists(ca) else None
         _PROCS.append(p)
         p.start()
-        srv = _server(p, verify=verify())
+        srv = _server(p, verify=p.verify() if tls else True)
         _wait_active(srv)
         out.append(srv)
     return out[0], out[1]

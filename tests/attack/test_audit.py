@@ -12,6 +12,8 @@ import json
 import os
 import uuid
 
+import requests
+
 from attack import Answer, run_concurrently
 
 WRITERS = 6
@@ -42,7 +44,6 @@ def test_two_devices_one_file_concurrent_writers(fresh_dev):
         value = "x" * 2048  # long records make torn writes likelier
 
         def writer(i):
-            import requests
             sess = requests.Session()
             return [srv.req("PUT", f"{mount}/w{i}/k{j}", {"v": value}, session=sess).status_code
                     for j in range(REQUESTS_EACH)]

@@ -276,3 +276,62 @@ def test_policy_named_like_root(dev, variant):
         mounts = srv.req("GET", "sys/mounts", token=tok).status_code if tok else None
         return Answer(f"write={r.status_code} create={t.status_code} sys_mounts={mounts}", f"policies={pols}")
     dev.probe(f"escalation/policy/named-like-root-{variant}", probe)
+
+
+# ---------------------------------------------------------------------------
+# Where the request claims to come from, and which token header counts.
+
+
+def test_forwarded_for_does_not_satisfy_secret_id_cidrs(dev, approle):
+    """X-Forwarded-For is not trusted without a configured proxy: a secret
+    ID bound to 10.0.0.0/8 cannot be used from loopback by claiming 10.x."""
+    def probe(srv):
+        role = "cidr" + _uid()
+        srv.ok("POST", f"auth/{approle}/role/{role}", {"secret_id_bound_cidrs": ["10.0.0.0/8"]})
+        role_id = srv.ok("GET", f"auth/{approle}/role/{role}/role-id").json()["data"]["role_id"]
+        secret_id = srv.ok("POST", f"auth/{approle}/role/{role}/secret-id", {}).json()["data"]["secret_id"]
+        r = srv.req("POST", f"auth/{approle}/login", {"role_id": role_id, "secret_id": secret_id}, token=None,
+                    headers={"X-Forwarded-For": "10.1.2.3", "X-Real-IP": "10.1.2.3"})
+        return Answer(f"login={r.status_code}", errors(r))
+    dev.probe("escalation/cidr/secret-id-forwarded-for", probe, expect="login=(400|403)")
+
+
+def test_forwarded_for_does_not_satisfy_token_bound_cidrs(dev, approle):
+    """A token bound to 10.0.0.0/8 (the role's token_bound_cidrs) cannot be
+    used from loopback by claiming 10.x. Class: ``usable=<yes|no>`` (OpenBao
+    issues the token and refuses its use; refusing the login is as good)."""
+    def probe(srv):
+        role = "tcidr" + _uid()
+        srv.ok("POST", f"auth/{approle}/role/{role}", {"token_bound_cidrs": ["10.0.0.0/8"]})
+        role_id = srv.ok("GET", f"auth/{approle}/role/{role}/role-id").json()["data"]["role_id"]
+        secret_id = srv.ok("POST", f"auth/{approle}/role/{role}/secret-id", {}).json()["data"]["secret_id"]
+        login = srv.req("POST", f"auth/{approle}/login", {"role_id": role_id, "secret_id": secret_id}, token=None)
+        if login.status_code != 200:
+            return Answer("usable=no", f"login {login.status_code} {errors(login)}")
+        tok = login.json()["auth"]["client_token"]
+        r = srv.req("GET", "auth/token/lookup-self", token=tok,
+                    headers={"X-Forwarded-For": "10.1.2.3", "X-Real-IP": "10.1.2.3"})
+        return Answer(f"usable={'yes' if r.status_code == 200 else 'no'}", f"login 200, lookup {r.status_code}")
+    dev.probe("escalation/cidr/token-forwarded-for", probe, expect="usable=no")
+
+
+HEADER_CASES = {
+    # (headers, expected OpenBao class)
+    "empty-x-vault-token-then-bearer": ({"X-Vault-Token": "", "Authorization": "Bearer {root}"}, "mounts=200"),
+    "bad-x-vault-token-and-good-bearer": ({"X-Vault-Token": "bogus", "Authorization": "Bearer {root}"},
+                                          "mounts=403"),
+    "basic-auth-scheme": ({"Authorization": "Basic {root}"}, "mounts=403"),
+    "token-in-query": ({}, "mounts=403"),
+}
+
+
+@pytest.mark.parametrize("case", list(HEADER_CASES))
+def test_which_token_counts(dev, case):
+    headers, expect = HEADER_CASES[case]
+
+    def probe(srv):
+        h = {k: v.replace("{root}", srv.token) for k, v in headers.items()}
+        params = {"token": srv.token} if case == "token-in-query" else None
+        r = srv.req("GET", "sys/mounts", token=None, headers=h, params=params)
+        return Answer(f"mounts={r.status_code}", errors(r))
+    dev.probe(f"escalation/header/{case}", probe, expect=expect)

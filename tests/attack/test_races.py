@@ -12,9 +12,11 @@ after a restart; for unseal the progress and seal state after each wave;
 for lockout the answer to the right credentials after a wave of wrong ones.
 """
 import collections
+import time
 import uuid
 
 import pytest
+import requests
 
 from attack import Answer, errors, run_concurrently
 from conftest import restart
@@ -38,7 +40,6 @@ def kv2(durable):
         for _ in range(100):
             if s.req("PUT", f"{mount}/data/app/db", {"data": {"password": "p"}}).status_code == 200:
                 break
-            import time
             time.sleep(0.1)
         s.ok("GET", f"{mount}/data/app/db")
         s.policy(f"reader-{mount}", f'path "{mount}/data/app/db" {{ capabilities = ["read"] }}')
@@ -64,7 +65,7 @@ def test_token_num_uses_under_concurrency(durable, kv2, uses):
 
 
 def _session():
-    import requests
+    """One connection per racing thread (a shared Session is not thread-safe)."""
     return requests.Session()
 
 
@@ -136,7 +137,6 @@ def _unseal_with(srv, keys) -> str:
 
 
 def _root_works(srv, token) -> str:
-    import time
     for _ in range(100):  # OpenBao's raft needs a moment to become active
         r = srv.req("GET", "sys/mounts", token=token)
         if r.status_code not in (429, 500, 503):
