@@ -134,12 +134,13 @@ class Server:
             body["options"] = options
         self.ok("POST", f"sys/mounts/{path}", body)
 
-    def rss_kib(self) -> int:
+    def memory_kib(self, field: str = "VmRSS") -> int:
+        """A memory figure of the server process from /proc (VmRSS, VmHWM)."""
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
+        raise RuntimeError(f"no {field}")
 
     def alive(self) -> bool:
         try:

@@ -31,13 +31,22 @@ def _uid():
     return uuid.uuid4().hex[:8]
 
 
-def _login_class(srv, role_status, role_err, login):
-    if role_status not in (200, 204):
-        return Answer(f"role={role_status}", role_err)
-    token = login.json().get("auth", {}).get("client_token") if login.status_code == 200 else None
-    pol = login.json().get("auth", {}).get("policies") if login.status_code == 200 else None
-    return Answer(f"role={role_status} login={login.status_code} root={granted_root(srv, token)}",
-                  f"{errors(login)} policies={pol}")
+ROLE_EXPECT = r"role=\d+( login=4\d\d root=no)?"
+
+
+def role_then_login(pair, probe_id, role_path, role_body, login):
+    """Writes a new role (role_path(name), role_body), logs in through it
+    (login(srv, name) -> response) and classifies what the login gave."""
+    def probe(srv):
+        role = "r" + _uid()
+        r = srv.req("POST", role_path(role), role_body)
+        if r.status_code not in (200, 204):
+            return Answer(f"role={r.status_code}", errors(r))
+        resp = login(srv, role)
+        auth = (resp.json().get("auth") or {}) if resp.status_code == 200 else {}
+        return Answer(f"role={r.status_code} login={resp.status_code} root={granted_root(srv, auth.get('client_token'))}",
+                      f"{errors(resp)} policies={auth.get('policies')}")
+    pair.probe(probe_id, probe, expect=ROLE_EXPECT)
 
 
 # ---------------------------------------------------------------------------
@@ -53,16 +62,12 @@ def approle(dev):
 
 @pytest.mark.parametrize("field,spelling", CASES, ids=IDS)
 def test_approle_role_cannot_grant_root(dev, approle, field, spelling):
-    def probe(srv):
-        role = "r" + _uid()
-        r = srv.req("POST", f"auth/{approle}/role/{role}", {field: ROOT_SPELLINGS[spelling]})
-        if r.status_code not in (200, 204):
-            return Answer(f"role={r.status_code}", errors(r))
+    def login(srv, role):
         role_id = srv.ok("GET", f"auth/{approle}/role/{role}/role-id").json()["data"]["role_id"]
         secret_id = srv.ok("POST", f"auth/{approle}/role/{role}/secret-id", {}).json()["data"]["secret_id"]
-        login = srv.req("POST", f"auth/{approle}/login", {"role_id": role_id, "secret_id": secret_id}, token=None)
-        return _login_class(srv, r.status_code, errors(r), login)
-    dev.probe(f"escalation/approle/{field}-{spelling}", probe, expect=r"role=\d+( login=4\d\d root=no)?")
+        return srv.req("POST", f"auth/{approle}/login", {"role_id": role_id, "secret_id": secret_id}, token=None)
+    role_then_login(dev, f"escalation/approle/{field}-{spelling}", lambda role: f"auth/{approle}/role/{role}",
+                    {field: ROOT_SPELLINGS[spelling]}, login)
 
 
 # ---------------------------------------------------------------------------
@@ -92,17 +97,11 @@ def good_jwt(signer, **over):
 @pytest.mark.parametrize("field,spelling", CASES, ids=IDS)
 def test_jwt_role_cannot_grant_root(dev, jwt_mount, field, spelling):
     path, signer = jwt_mount
-
-    def probe(srv):
-        role = "r" + _uid()
-        r = srv.req("POST", f"auth/{path}/role/{role}", {
-            "role_type": "jwt", "user_claim": "sub", "bound_audiences": ["vault"],
-            field: ROOT_SPELLINGS[spelling]})
-        if r.status_code not in (200, 204):
-            return Answer(f"role={r.status_code}", errors(r))
-        login = srv.req("POST", f"auth/{path}/login", {"role": role, "jwt": good_jwt(signer)}, token=None)
-        return _login_class(srv, r.status_code, errors(r), login)
-    dev.probe(f"escalation/jwt/{field}-{spelling}", probe, expect=r"role=\d+( login=4\d\d root=no)?")
+    role_then_login(dev, f"escalation/jwt/{field}-{spelling}", lambda role: f"auth/{path}/role/{role}",
+                    {"role_type": "jwt", "user_claim": "sub", "bound_audiences": ["vault"],
+                     field: ROOT_SPELLINGS[spelling]},
+                    lambda srv, role: srv.req("POST", f"auth/{path}/login", {"role": role, "jwt": good_jwt(signer)},
+                                              token=None))
 
 
 # ---------------------------------------------------------------------------
@@ -130,17 +129,10 @@ def k8s_mount(dev):
 @pytest.mark.parametrize("field,spelling", CASES, ids=IDS)
 def test_kubernetes_role_cannot_grant_root(dev, k8s_mount, field, spelling):
     path, _, _, jwt = k8s_mount
-
-    def probe(srv):
-        role = "r" + _uid()
-        r = srv.req("POST", f"auth/{path}/role/{role}", {
-            "bound_service_account_names": ["sa"], "bound_service_account_namespaces": ["attack"],
-            field: ROOT_SPELLINGS[spelling]})
-        if r.status_code not in (200, 204):
-            return Answer(f"role={r.status_code}", errors(r))
-        login = srv.req("POST", f"auth/{path}/login", {"role": role, "jwt": jwt}, token=None)
-        return _login_class(srv, r.status_code, errors(r), login)
-    dev.probe(f"escalation/kubernetes/{field}-{spelling}", probe, expect=r"role=\d+( login=4\d\d root=no)?")
+    role_then_login(dev, f"escalation/kubernetes/{field}-{spelling}", lambda role: f"auth/{path}/role/{role}",
+                    {"bound_service_account_names": ["sa"], "bound_service_account_namespaces": ["attack"],
+                     field: ROOT_SPELLINGS[spelling]},
+                    lambda srv, role: srv.req("POST", f"auth/{path}/login", {"role": role, "jwt": jwt}, token=None))
 
 
 # ---------------------------------------------------------------------------
@@ -159,15 +151,9 @@ def cert_mount(tls):
 @pytest.mark.parametrize("field,spelling", CASES, ids=IDS)
 def test_cert_role_cannot_grant_root(tls, cert_mount, field, spelling):
     path, ca, files = cert_mount
-
-    def probe(srv):
-        role = "r" + _uid()
-        r = srv.req("POST", f"auth/{path}/certs/{role}", {"certificate": ca.pem, field: ROOT_SPELLINGS[spelling]})
-        if r.status_code not in (200, 204):
-            return Answer(f"role={r.status_code}", errors(r))
-        login = srv.req("POST", f"auth/{path}/login", {"name": role}, token=None, cert=files)
-        return _login_class(srv, r.status_code, errors(r), login)
-    tls.probe(f"escalation/cert/{field}-{spelling}", probe, expect=r"role=\d+( login=4\d\d root=no)?")
+    role_then_login(tls, f"escalation/cert/{field}-{spelling}", lambda role: f"auth/{path}/certs/{role}",
+                    {"certificate": ca.pem, field: ROOT_SPELLINGS[spelling]},
+                    lambda srv, role: srv.req("POST", f"auth/{path}/login", {"name": role}, token=None, cert=files))
 
 
 # ---------------------------------------------------------------------------

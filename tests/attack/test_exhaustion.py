@@ -26,14 +26,6 @@ MIB = 1024 * 1024
 BODY_RSS_LIMIT = 128 * MIB
 
 
-def _hwm_kib(srv) -> int:
-    with open(f"/proc/{srv.pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmHWM")
-
-
 def _strings(n):
     return b'{"a":[' + b",".join([b'"a"'] * n) + b"]}"
 
@@ -61,14 +53,14 @@ def test_unauthenticated_json_body(fresh_dev, shape):
     assert len(body) <= 17 * MIB
 
     def probe(srv):
-        before = _hwm_kib(srv)
+        before = srv.memory_kib("VmHWM")
         try:
             r = srv.req("PUT", "kv1/x", token=None, data=body, timeout=60)
             status, err = r.status_code, errors(r)
         except requests.RequestException as e:
             status, err = "no-answer", str(e)[:200]
         time.sleep(0.5)
-        grown = (_hwm_kib(srv) - before) * 1024
+        grown = (srv.memory_kib("VmHWM") - before) * 1024
         alive = "yes" if srv.alive() and srv.req("GET", "sys/health", token=None, timeout=10).status_code == 200 \
             else "no"
         bounded = "yes" if grown < BODY_RSS_LIMIT else "no"

@@ -107,26 +107,21 @@ def test_control_character_in_kv_key(dev, kv, char):
     dev.probe(f"paths/control-char/kv-key-{char}", probe)
 
 
+MOUNT_TABLES = {"mount": ("sys/mounts", "kv"), "auth": ("sys/auth", "approle")}
+
+
 @pytest.mark.parametrize("char", list(CONTROL), ids=list(CONTROL))
-def test_control_character_in_mount_path(dev, char):
+@pytest.mark.parametrize("table", list(MOUNT_TABLES))
+def test_control_character_in_mount_path(dev, table, char):
+    base, kind = MOUNT_TABLES[table]
+
     def probe(srv):
         uid = uuid.uuid4().hex[:6]
-        status, body = srv.raw("POST", f"/v1/sys/mounts/mt{uid}{CONTROL[char]}x", {"type": "kv"})
-        r = srv.req("GET", "sys/mounts")
+        status, body = srv.raw("POST", f"/v1/{base}/mt{uid}{CONTROL[char]}x", {"type": kind})
+        r = srv.req("GET", base)
         stored = "yes" if any(f"mt{uid}" in k for k in r.json().get("data", {})) else "no"
         return Answer(f"{status} stored={stored}", body[:160])
-    dev.probe(f"paths/control-char/mount-{char}", probe)
-
-
-@pytest.mark.parametrize("char", list(CONTROL), ids=list(CONTROL))
-def test_control_character_in_auth_path(dev, char):
-    def probe(srv):
-        uid = uuid.uuid4().hex[:6]
-        status, body = srv.raw("POST", f"/v1/sys/auth/au{uid}{CONTROL[char]}x", {"type": "approle"})
-        r = srv.req("GET", "sys/auth")
-        stored = "yes" if any(f"au{uid}" in k for k in r.json().get("data", {})) else "no"
-        return Answer(f"{status} stored={stored}", body[:160])
-    dev.probe(f"paths/control-char/auth-{char}", probe)
+    dev.probe(f"paths/control-char/{table}-{char}", probe)
 
 
 @pytest.mark.parametrize("char", list(CONTROL), ids=list(CONTROL))

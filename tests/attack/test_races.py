@@ -12,6 +12,7 @@ after a restart; for unseal the progress and seal state after each wave;
 for lockout the answer to the right credentials after a wave of wrong ones.
 """
 import collections
+import re
 import time
 import uuid
 
@@ -21,6 +22,7 @@ import requests
 from attack import Answer, errors, run_concurrently
 from conftest import restart
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 THREADS = 16
 ROUNDS = 3
 
@@ -47,21 +49,27 @@ def kv2(durable):
     return mount
 
 
+def granted_per_round(make_use, uses) -> Answer:
+    """ROUNDS times: a fresh credential from make_use() (a function sending
+    one use and returning its status) is used by THREADS racing threads,
+    then uses+1 more times one by one; counts the 200s of both."""
+    rounds, details = [], []
+    for _ in range(ROUNDS):
+        use = make_use()
+        wave = run_concurrently(THREADS, lambda i: use())
+        later = [use() for _ in range(uses + 1)]
+        rounds.append(str(wave.count(200) + later.count(200)))
+        details.append(f"wave {_counts(wave)} then {_counts(later)}")
+    return Answer("granted=" + ",".join(rounds), "; ".join(details))
+
+
 @pytest.mark.parametrize("uses", [1, 3])
 def test_token_num_uses_under_concurrency(durable, kv2, uses):
-    def probe(srv):
-        rounds, details = [], []
-        for _ in range(ROUNDS):
-            token = srv.child_token([f"reader-{kv2}"], num_uses=uses)
-
-            def use(i=0):
-                return srv.req("GET", f"{kv2}/data/app/db", token=token, session=_session()).status_code
-            statuses = run_concurrently(THREADS, use)
-            later = [use() for _ in range(uses + 1)]
-            rounds.append(str(statuses.count(200) + later.count(200)))
-            details.append(f"wave {_counts(statuses)} then {_counts(later)}")
-        return Answer("granted=" + ",".join(rounds), "; ".join(details))
-    durable.probe(f"races/token-num-uses-{uses}", probe, expect="granted=" + ",".join([str(uses)] * ROUNDS))
+    def make_use(srv):
+        token = srv.child_token([f"reader-{kv2}"], num_uses=uses)
+        return lambda: srv.req("GET", f"{kv2}/data/app/db", token=token, session=_session()).status_code
+    durable.probe(f"races/token-num-uses-{uses}", lambda srv: granted_per_round(lambda: make_use(srv), uses),
+                  expect="granted=" + ",".join([str(uses)] * ROUNDS))
 
 
 def _session():
@@ -78,22 +86,15 @@ def approle(durable):
 
 @pytest.mark.parametrize("uses", [1, 3])
 def test_secret_id_num_uses_under_concurrency(durable, approle, uses):
-    def probe(srv):
-        rounds, details = [], []
-        for _ in range(ROUNDS):
-            role = "r" + uuid.uuid4().hex[:6]
-            srv.ok("POST", f"auth/{approle}/role/{role}", {"secret_id_num_uses": uses, "token_ttl": "10m"})
-            role_id = srv.ok("GET", f"auth/{approle}/role/{role}/role-id").json()["data"]["role_id"]
-            secret_id = srv.ok("POST", f"auth/{approle}/role/{role}/secret-id", {}).json()["data"]["secret_id"]
-            def login(i=0):
-                return srv.req("POST", f"auth/{approle}/login", {"role_id": role_id, "secret_id": secret_id},
+    def make_use(srv):
+        role = "r" + uuid.uuid4().hex[:6]
+        srv.ok("POST", f"auth/{approle}/role/{role}", {"secret_id_num_uses": uses, "token_ttl": "10m"})
+        role_id = srv.ok("GET", f"auth/{approle}/role/{role}/role-id").json()["data"]["role_id"]
+        secret_id = srv.ok("POST", f"auth/{approle}/role/{role}/secret-id", {}).json()["data"]["secret_id"]
+        return lambda: srv.req("POST", f"auth/{approle}/login", {"role_id": role_id, "secret_id": secret_id},
                                token=None, session=_session()).status_code
-            statuses = run_concurrently(THREADS, login)
-            later = [login() for _ in range(uses + 1)]
-            rounds.append(str(statuses.count(200) + later.count(200)))
-            details.append(f"wave {_counts(statuses)} then {_counts(later)}")
-        return Answer("granted=" + ",".join(rounds), "; ".join(details))
-    durable.probe(f"races/secret-id-num-uses-{uses}", probe, expect="granted=" + ",".join([str(uses)] * ROUNDS))
+    durable.probe(f"races/secret-id-num-uses-{uses}", lambda srv: granted_per_round(lambda: make_use(srv), uses),
+                  expect="granted=" + ",".join([str(uses)] * ROUNDS))
 
 
 def test_lockout_counter_under_concurrency(durable):
@@ -138,6 +139,8 @@ def _unseal_with(srv, keys) -> str:
 
 def _root_works(srv, token) -> str:
     for _ in range(100):  # OpenBao's raft needs a moment to become active
+        if srv.req("GET", "sys/seal-status", token=None).json().get("sealed"):
+            return "no(sealed)"
         r = srv.req("GET", "sys/mounts", token=token)
         if r.status_code not in (429, 500, 503):
             break
@@ -162,8 +165,9 @@ def test_concurrent_init(fresh_durable, seal):
         try:
             restart(srv)
         except RuntimeError as e:
+            log_tail = ANSI.sub("", str(e))[-200:]
             return Answer(f"init={_counts(statuses)} key={first} root={root} after_restart: no-server",
-                          f"{'; '.join(losers)}; restart: {str(e)[-300:]}")
+                          f"{'; '.join(losers)}; restart: {log_tail}")
         again = _unseal_with(srv, won["keys"]) if seal == "shamir" else "auto"
         root_again = _root_works(srv, won["root_token"])
         return Answer(f"init={_counts(statuses)} key={first} root={root} after_restart: key={again} root={root_again}",
