@@ -129,9 +129,12 @@ def crl(issuer: Issued, revoked: list[Issued]) -> str:
     return b.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
 
 
+_CLIENT_DIR = tempfile.TemporaryDirectory(prefix="attack-client-")  # removed at exit
+
+
 def client_files(leaf: Issued, chain: list[Issued] = ()) -> tuple[str, str]:
     """(cert file, key file) for requests' cert=: the leaf then its chain."""
-    d = tempfile.mkdtemp(prefix="attack-client-")
+    d = tempfile.mkdtemp(dir=_CLIENT_DIR.name)
     cert = os.path.join(d, "cert.pem")
     key = os.path.join(d, "key.pem")
     with open(cert, "w") as f:
