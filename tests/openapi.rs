@@ -9,14 +9,15 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use common::{Server, ROOT};
 use serde_json::{json, Value};
-use vaultlet::core::catalog::{backend_for_entry, new_backend, BackendContext, MOUNTABLE_TYPES};
+use vaultlet::core::catalog::{self, BackendContext, CATALOG};
 use vaultlet::core::keys::Hasher;
 use vaultlet::core::mounts::{MountClass, MountEntry};
-use vaultlet::logical::{special_path_matches, Backend, Operation, PathSpec};
+use vaultlet::logical::framework::{Fields, Legacy, LogicalBackend, PathInfo};
+use vaultlet::logical::{special_path_matches, Operation};
 
 const SPEC_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/api-spec/openapi.yaml");
 
@@ -30,16 +31,18 @@ fn default_prefix(class: MountClass, backend_type: &str) -> String {
 }
 
 /// What the spec needs of one backend: its routes and root-protected paths.
-type Declared = (&'static [PathSpec], &'static [&'static str]);
+type Declared = (Vec<(PathInfo, Vec<Operation>)>, &'static [&'static str]);
 
-fn declared(backend: &dyn Backend) -> Declared {
-    (backend.paths(), backend.root_paths())
+fn declared(backend: &dyn LogicalBackend) -> Declared {
+    (backend.describe(), backend.root_paths())
 }
 
 /// Every backend vaultlet can serve: (type, default mount prefix, routes).
 fn backends() -> Vec<(String, String, Declared)> {
-    let system = vaultlet::system::SystemBackend::new(Weak::new());
-    let token = vaultlet::auth::token::TokenBackend::new(Weak::new());
+    let system = Legacy(Arc::new(vaultlet::system::SystemBackend::new(Weak::new())));
+    let token = Legacy(Arc::new(vaultlet::auth::token::TokenBackend::new(
+        Weak::new(),
+    )));
     let mut out = vec![
         ("system".to_string(), "sys/".to_string(), declared(&system)),
         (
@@ -51,19 +54,20 @@ fn backends() -> Vec<(String, String, Declared)> {
     let ctx = BackendContext {
         hasher: Hasher::new(&[7u8; 32]),
     };
-    for (class, backend_type) in MOUNTABLE_TYPES {
-        let backend = new_backend(*class, backend_type, &ctx)
-            .unwrap_or_else(|e| panic!("catalog cannot build {backend_type}: {e}"));
+    for entry in CATALOG {
+        let mount = MountEntry::new(entry.class, entry.backend_type, entry.backend_type, "");
+        let backend = (entry.build)(&mount, &ctx)
+            .unwrap_or_else(|e| panic!("catalog cannot build {}: {e}", entry.backend_type));
         out.push((
-            backend_type.to_string(),
-            default_prefix(*class, backend_type),
+            entry.backend_type.to_string(),
+            default_prefix(entry.class, entry.backend_type),
             declared(backend.as_ref()),
         ));
     }
     // KV version 2 is a KV mount with `options.version = "2"`.
     let mut kv2 = MountEntry::new(MountClass::Secret, "secret", "kv", "");
     kv2.options = Some(BTreeMap::from([("version".to_string(), "2".to_string())]));
-    let backend = backend_for_entry(&kv2, &ctx).unwrap_or_else(|e| panic!("kv v2: {e}"));
+    let backend = catalog::build(&kv2, &ctx).unwrap_or_else(|e| panic!("kv v2: {e}"));
     out.push((
         "kv-v2".to_string(),
         "secret/".to_string(),
@@ -117,17 +121,22 @@ struct Route {
 fn routes() -> BTreeMap<String, Route> {
     let mut out: BTreeMap<String, Route> = BTreeMap::new();
     for (mount_type, prefix, (paths, root_paths)) in backends() {
-        for spec in paths {
-            let path = template(&prefix, spec.pattern);
+        for (info, operations) in paths {
+            let pattern = info.pattern.as_str();
+            let path = template(&prefix, pattern);
+            let fields = match info.fields {
+                Fields::Names(names) => names.iter().map(|f| f.to_string()).collect(),
+                other => other.iter().map(|f| f.name.to_string()).collect(),
+            };
             let mut route = Route {
                 mount_type: mount_type.clone(),
-                pattern: spec.pattern.to_string(),
-                fields: spec.fields.iter().map(|f| f.to_string()).collect(),
-                unauthenticated: spec.unauthenticated,
-                sudo: special_path_matches(root_paths, &sample_path(spec.pattern)),
+                pattern: pattern.to_string(),
+                fields,
+                unauthenticated: info.unauthenticated,
+                sudo: special_path_matches(root_paths, &sample_path(pattern)),
                 ..Default::default()
             };
-            for op in spec.operations {
+            for op in operations {
                 let method = match op {
                     Operation::Read => {
                         route.read = true;

@@ -1,11 +1,13 @@
-//! The plugin catalog: which backend types can be mounted, and how to build
-//! one. The `system` and `token` backends are built by the core itself.
+//! The plugin catalog: every backend type that can be mounted, with its
+//! mount class and how to build one, in one table. The `system` and `token`
+//! backends are built by the core itself.
 
 use std::sync::Arc;
 
 use super::keys::Hasher;
 use super::mounts::{MountClass, MountEntry};
-use crate::logical::{Backend, Error, Result};
+use crate::logical::framework::{Legacy, LogicalBackend};
+use crate::logical::{Error, Result};
 
 /// What a backend may need from the core when it is built.
 #[derive(Clone)]
@@ -14,59 +16,112 @@ pub struct BackendContext {
     pub hasher: Hasher,
 }
 
-/// Every backend type [`new_backend`] can build, with its mount class (the
-/// singletons `cubbyhole` and `identity` included). Keep
-/// this in step with the match below: the OpenAPI coverage test
-/// (tests/openapi.rs) builds each listed type and checks that every route it
-/// declares is in `api-spec/openapi.yaml`, and the reverse.
-pub const MOUNTABLE_TYPES: &[(MountClass, &str)] = &[
-    (MountClass::Secret, "pki"),
-    (MountClass::Auth, "approle"),
-    (MountClass::Auth, "cert"),
-    (MountClass::Auth, "kubernetes"),
-    (MountClass::Auth, "jwt"),
-    (MountClass::Auth, "oidc"),
-    // KV version 1 here; version 2 (`options.version = "2"`, dev mode's
-    // `secret/`) is built by `backend_for_entry` and is `kv-v2` in the spec.
-    (MountClass::Secret, "kv"),
-    (MountClass::Secret, "cubbyhole"),
-    (MountClass::Secret, "identity"),
-];
+/// Builds a backend for a mount entry (which carries the mount's options).
+type Build = fn(&MountEntry, &BackendContext) -> Result<Arc<dyn LogicalBackend>>;
 
-/// Builds the backend of a mount entry: [`new_backend`], plus what the
-/// mount's options select (KV's `version`: `"1"`/absent or `"2"`).
-pub fn backend_for_entry(entry: &MountEntry, ctx: &BackendContext) -> Result<Arc<dyn Backend>> {
-    match (entry.class, entry.backend_type.as_str()) {
-        (MountClass::Secret, "kv") => crate::secrets::kv::new_backend(entry.options.as_ref()),
-        (class, backend_type) => new_backend(class, backend_type, ctx),
-    }
+/// One mountable backend type.
+pub struct CatalogEntry {
+    pub class: MountClass,
+    pub backend_type: &'static str,
+    pub build: Build,
 }
 
-/// Builds a backend of `backend_type` for a mount of `class`.
-pub fn new_backend(
-    class: MountClass,
-    backend_type: &str,
-    ctx: &BackendContext,
-) -> Result<Arc<dyn Backend>> {
-    match (class, backend_type) {
-        (MountClass::Secret, "pki") => Ok(Arc::new(crate::secrets::pki::PkiBackend::new())),
-        (MountClass::Secret, "kv") => crate::secrets::kv::new_backend(None),
-        (MountClass::Secret, "cubbyhole") => {
-            Ok(Arc::new(crate::secrets::cubbyhole::CubbyholeBackend::new()))
-        }
-        (MountClass::Secret, "identity") => {
-            Ok(Arc::new(crate::secrets::identity::IdentityBackend::new()))
-        }
-        (MountClass::Auth, "approle") => Ok(Arc::new(crate::auth::approle::AppRoleBackend::new(
-            ctx.hasher.clone(),
-        ))),
-        (MountClass::Auth, "cert") => Ok(Arc::new(crate::auth::cert::CertBackend::new())),
-        (MountClass::Auth, "kubernetes") => {
-            Ok(Arc::new(crate::auth::kubernetes::KubernetesBackend::new()))
-        }
-        (MountClass::Auth, "jwt" | "oidc") => Ok(Arc::new(crate::auth::jwt::JwtBackend::new())),
-        _ => Err(Error::BadRequest(format!(
-            "plugin not found in the catalog: {backend_type}"
-        ))),
-    }
+/// Every type `vault secrets enable` / `vault auth enable` can mount, the
+/// singletons `cubbyhole` and `identity` included.
+pub const CATALOG: &[CatalogEntry] = &[
+    CatalogEntry {
+        class: MountClass::Secret,
+        backend_type: "pki",
+        build: |_, _| {
+            Ok(Arc::new(Legacy(Arc::new(
+                crate::secrets::pki::PkiBackend::new(),
+            ))))
+        },
+    },
+    CatalogEntry {
+        class: MountClass::Auth,
+        backend_type: "approle",
+        build: |_, ctx| {
+            Ok(Arc::new(Legacy(Arc::new(
+                crate::auth::approle::AppRoleBackend::new(ctx.hasher.clone()),
+            ))))
+        },
+    },
+    CatalogEntry {
+        class: MountClass::Auth,
+        backend_type: "cert",
+        build: |_, _| {
+            Ok(Arc::new(Legacy(Arc::new(
+                crate::auth::cert::CertBackend::new(),
+            ))))
+        },
+    },
+    CatalogEntry {
+        class: MountClass::Auth,
+        backend_type: "kubernetes",
+        build: |_, _| {
+            Ok(Arc::new(Legacy(Arc::new(
+                crate::auth::kubernetes::KubernetesBackend::new(),
+            ))))
+        },
+    },
+    CatalogEntry {
+        class: MountClass::Auth,
+        backend_type: "jwt",
+        build: |_, _| {
+            Ok(Arc::new(Legacy(Arc::new(
+                crate::auth::jwt::JwtBackend::new(),
+            ))))
+        },
+    },
+    CatalogEntry {
+        class: MountClass::Auth,
+        backend_type: "oidc",
+        build: |_, _| {
+            Ok(Arc::new(Legacy(Arc::new(
+                crate::auth::jwt::JwtBackend::new(),
+            ))))
+        },
+    },
+    // KV: version 1, or 2 with `options.version = "2"` (dev mode's `secret/`).
+    CatalogEntry {
+        class: MountClass::Secret,
+        backend_type: "kv",
+        build: |entry, _| {
+            crate::secrets::kv::new_backend(entry.options.as_ref())
+                .map(|b| Arc::new(Legacy(b)) as Arc<dyn LogicalBackend>)
+        },
+    },
+    CatalogEntry {
+        class: MountClass::Secret,
+        backend_type: "cubbyhole",
+        build: |_, _| {
+            Ok(Arc::new(Legacy(Arc::new(
+                crate::secrets::cubbyhole::CubbyholeBackend::new(),
+            ))))
+        },
+    },
+    CatalogEntry {
+        class: MountClass::Secret,
+        backend_type: "identity",
+        build: |_, _| {
+            Ok(Arc::new(Legacy(Arc::new(
+                crate::secrets::identity::IdentityBackend::new(),
+            ))))
+        },
+    },
+];
+
+/// Builds the backend of a mount entry.
+pub fn build(entry: &MountEntry, ctx: &BackendContext) -> Result<Arc<dyn LogicalBackend>> {
+    CATALOG
+        .iter()
+        .find(|c| c.class == entry.class && c.backend_type == entry.backend_type)
+        .ok_or_else(|| {
+            Error::BadRequest(format!(
+                "plugin not found in the catalog: {}",
+                entry.backend_type
+            ))
+        })
+        .and_then(|c| (c.build)(entry, ctx))
 }

@@ -20,16 +20,17 @@ use std::sync::{Arc, OnceLock, Weak};
 use serde_json::{Map, Value};
 
 use self::audit::{AuditBroker, AuditRequest, AuditedResponse};
-use self::catalog::{backend_for_entry, BackendContext};
+use self::catalog::BackendContext;
 use self::keys::Hasher;
 use self::mounts::{MountClass, MountEntry, MountTable, Mounted};
 use self::policy::Capability;
 use self::policy_store::PolicyStore;
 use self::seal::{Seal, SealKind};
 use self::token::{Creator, TokenEntry, TokenOrigin, TokenStore, REVOCATION_PENDING};
+use crate::logical::framework::{Fields, Legacy, LogicalBackend, Route};
 use crate::logical::{
-    special_path_matches, Auth, Backend, Connection, Error, FieldData, MountTtls, Operation,
-    PathMatch, Request, Response, Result,
+    special_path_matches, Auth, Connection, Error, FieldData, MountTtls, Operation, Request,
+    Response, Result,
 };
 use crate::storage::{Storage, StorageView};
 
@@ -200,17 +201,17 @@ impl Core {
     }
 
     /// Builds the backend for a mount entry.
-    pub fn build_backend(&self, entry: &MountEntry) -> Result<Arc<dyn Backend>> {
+    pub fn build_backend(&self, entry: &MountEntry) -> Result<Arc<dyn LogicalBackend>> {
         match entry.backend_type.as_str() {
-            "system" => Ok(Arc::new(crate::system::SystemBackend::new(
-                self.self_ref.clone(),
-            ))),
-            "token" => Ok(Arc::new(crate::auth::token::TokenBackend::new(
-                self.self_ref.clone(),
-            ))),
+            "system" => Ok(Arc::new(Legacy(Arc::new(
+                crate::system::SystemBackend::new(self.self_ref.clone()),
+            )))),
+            "token" => Ok(Arc::new(Legacy(Arc::new(
+                crate::auth::token::TokenBackend::new(self.self_ref.clone()),
+            )))),
             _ => {
                 let ctx = self.backend_context.get().ok_or(Error::Sealed)?;
-                backend_for_entry(entry, ctx)
+                catalog::build(entry, ctx)
             }
         }
     }
@@ -451,8 +452,8 @@ impl Core {
         let Some((mounted, rel_path)) = self.mounts.route(&full_path) else {
             return Err(self.no_route(&input).await);
         };
-        let route = PathMatch::find(mounted.backend.paths(), &rel_path);
-        let unauthenticated = route.as_ref().is_some_and(|r| r.spec.unauthenticated);
+        let route = mounted.backend.route(&rel_path);
+        let unauthenticated = route.as_ref().is_some_and(|r| r.info.unauthenticated);
 
         let token = if unauthenticated {
             // Unauthenticated paths ignore a bad token but may use a good one.
@@ -475,7 +476,7 @@ impl Core {
             operation: input.operation,
             path: rel_path,
             mount_point: mounted.prefix.clone(),
-            route: route.as_ref().map_or("", |r| r.spec.pattern),
+            route: route.as_ref().map_or("", |r| r.info.pattern.as_str()),
             params: route.as_ref().map(|r| r.params.clone()).unwrap_or_default(),
             data: FieldData::new(input.data),
             raw_body: input.raw_body,
@@ -486,11 +487,12 @@ impl Core {
             ttls: mounted.entry.ttls(self.system_ttls),
         };
 
-        if req.operation == Operation::Update
-            && route.as_ref().is_some_and(|r| r.spec.existence_check)
-            && !mounted.backend.exists(&mut req).await?
-        {
-            req.operation = Operation::Create;
+        if let Some(route) = route.as_ref().filter(|r| r.has_existence_check) {
+            if req.operation == Operation::Update
+                && !mounted.backend.exists(route, &mut req).await?
+            {
+                req.operation = Operation::Create;
+            }
         }
 
         if let Some(token) = req.token.as_ref().filter(|_| !unauthenticated) {
@@ -540,7 +542,7 @@ impl Core {
     async fn call_backend(
         &self,
         mounted: &Mounted,
-        route: &PathMatch,
+        route: &Route,
         req: &mut Request,
         unauthenticated: bool,
         request_id: String,
@@ -559,7 +561,10 @@ impl Core {
         }
 
         let operation = req.operation;
-        let result = mounted.backend.handle(req).await;
+        let result = match req.data.validate(route.info.fields) {
+            Ok(()) => mounted.backend.handle(route, req).await,
+            Err(err) => Err(err),
+        };
         if let Some(alias) = &lockout_alias {
             match &result {
                 Ok(Some(response)) if response.auth.is_some() => {
@@ -593,7 +598,7 @@ impl Core {
             return Err(Error::NotFound);
         }
         if !output.empty {
-            warn_unknown_fields(route.spec.fields, &route.params, req, &mut output.response);
+            warn_unknown_fields(&route.info.fields, &route.params, req, &mut output.response);
         }
         if let Some(renewed) = output.response.renewed_auth.take() {
             output.auth = Some(renewed);
@@ -747,20 +752,17 @@ fn has_keys(response: &Response) -> bool {
 
 /// Vault's warning for parameters the path does not know.
 fn warn_unknown_fields(
-    fields: &[&str],
+    fields: &Fields,
     params: &std::collections::HashMap<&'static str, String>,
     req: &Request,
     response: &mut Response,
 ) {
-    if fields.is_empty() {
-        return;
-    }
     let mut unknown: Vec<&str> = req
         .data
         .raw()
         .keys()
         .map(String::as_str)
-        .filter(|k| !fields.contains(k) && !params.contains_key(k))
+        .filter(|k| !fields.knows(k) && !params.contains_key(k))
         .collect();
     if unknown.is_empty() {
         return;

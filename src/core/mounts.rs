@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::keys::random_bytes;
-use crate::logical::{Backend, Error, MountTtls, Result};
+use crate::logical::framework::LogicalBackend;
+use crate::logical::{Error, MountTtls, Result};
 use crate::storage::{Storage, StorageView};
 
 /// Which table a mount lives in.
@@ -190,7 +191,7 @@ pub fn normalize_mount_path(path: &str) -> String {
 #[derive(Clone)]
 pub struct Mounted {
     pub entry: MountEntry,
-    pub backend: Arc<dyn Backend>,
+    pub backend: Arc<dyn LogicalBackend>,
     pub storage: StorageView,
     pub prefix: String,
 }
@@ -263,7 +264,7 @@ impl MountTable {
         entries
     }
 
-    fn mounted(&self, entry: MountEntry, backend: Arc<dyn Backend>) -> Mounted {
+    fn mounted(&self, entry: MountEntry, backend: Arc<dyn LogicalBackend>) -> Mounted {
         let storage = StorageView::new(self.storage.clone(), entry.storage_prefix());
         let prefix = entry.route_prefix();
         Mounted {
@@ -281,7 +282,7 @@ impl MountTable {
 
     /// Adds a mount (without persisting): used at startup for stored and
     /// built-in mounts.
-    pub fn install(&self, entry: MountEntry, backend: Arc<dyn Backend>) {
+    pub fn install(&self, entry: MountEntry, backend: Arc<dyn LogicalBackend>) {
         let mut mounts = (*self.snapshot()).clone();
         mounts.retain(|m| m.prefix != entry.route_prefix());
         mounts.push(self.mounted(entry, backend));
@@ -289,7 +290,7 @@ impl MountTable {
     }
 
     /// Mounts a new backend, refusing paths that overlap an existing mount.
-    pub async fn mount(&self, entry: MountEntry, backend: Arc<dyn Backend>) -> Result<()> {
+    pub async fn mount(&self, entry: MountEntry, backend: Arc<dyn LogicalBackend>) -> Result<()> {
         let _guard = self.change.lock().await;
         let prefix = entry.route_prefix();
         for existing in self.snapshot().iter() {
