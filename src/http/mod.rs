@@ -94,6 +94,9 @@ async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse
 
 async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Error> {
     let (parts, body) = req.into_parts();
+    if !printable(parts.uri.path()) {
+        return Err(Error::NonPrintablePath);
+    }
     let Some(raw_path) = parts.uri.path().strip_prefix("/v1/") else {
         return Err(Error::NotFound);
     };
@@ -198,15 +201,33 @@ pub(crate) async fn read_body(body: Body) -> Result<axum::body::Bytes, Error> {
         })
 }
 
+/// Vault refuses a path with a character Go's `unicode.IsPrint` rejects
+/// (controls, format characters, separators other than the space, private
+/// use, unassigned code points) before anything else looks at it. Escapes
+/// that are not UTF-8 decode to U+FFFD, as in Go, which is printable.
+fn printable(raw_path: &str) -> bool {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    let decoded = decode_escapes(raw_path).unwrap_or_else(|| raw_path.as_bytes().to_vec());
+    String::from_utf8_lossy(&decoded).chars().all(|c| {
+        c == ' '
+            || !matches!(
+                c.general_category_group(),
+                GeneralCategoryGroup::Separator | GeneralCategoryGroup::Other
+            )
+    })
+}
+
 fn percent_decode(path: &str) -> Result<String, Error> {
     percent_encoding_decode(path).ok_or_else(|| Error::bad_request("invalid URL path encoding"))
 }
 
 /// Decodes `%XX` escapes; the result must be UTF-8.
 fn percent_encoding_decode(input: &str) -> Option<String> {
-    if !input.contains('%') {
-        return Some(input.to_string());
-    }
+    String::from_utf8(decode_escapes(input)?).ok()
+}
+
+/// The bytes `%XX` escapes stand for; `None` for a malformed escape.
+fn decode_escapes(input: &str) -> Option<Vec<u8>> {
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -220,7 +241,7 @@ fn percent_encoding_decode(input: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    Some(out)
 }
 
 #[cfg(test)]

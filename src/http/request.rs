@@ -45,16 +45,27 @@ pub fn logical_path(raw: &str, op: Operation) -> String {
     }
 }
 
-/// The client token: `X-Vault-Token`, else `Authorization: Bearer`.
+/// The client token, as Vault finds it: a non-empty `X-Vault-Token` (its
+/// first value), else the first `Authorization` value with the `Bearer `
+/// scheme.
 pub fn token(headers: &HeaderMap) -> Option<String> {
-    if let Some(token) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
-        return Some(token.trim().to_string());
-    }
+    let non_empty = |token: &str| {
+        Some(token.trim())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+    };
     headers
-        .get("authorization")
+        .get("x-vault-token")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string())
+        .and_then(non_empty)
+        .or_else(|| {
+            headers
+                .get_all("authorization")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|v| v.strip_prefix("Bearer "))
+                .and_then(non_empty)
+        })
 }
 
 /// Query parameters as request data: one value → string, repeated → array.
