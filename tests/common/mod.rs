@@ -206,6 +206,11 @@ impl Server {
         panic!("vaultlet at {} never answered", self.addr);
     }
 
+    /// The server's process id (to read its memory use from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}/v1/{}", self.addr, path.trim_start_matches('/'))
     }
