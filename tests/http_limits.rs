@@ -1,8 +1,13 @@
 //! What one client can make the HTTP layer spend: JSON bodies are held to
 //! Vault's and OpenBao's complexity limits before they are parsed (and
-//! before the token is checked), form bodies to Go's limits.
+//! before the token is checked), form bodies and request heads to Go's
+//! limits, and connections that send nothing cannot keep others out.
 
 mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
 
 use common::{Server, ROOT};
 use serde_json::json;
@@ -153,4 +158,120 @@ fn a_form_body_has_at_most_ten_thousand_parameters() {
     let r = send(form(10_001));
     assert_eq!(r.status, 400);
     assert_eq!(r.errors(), ["error parsing form data"]);
+}
+
+/// Sends a raw HTTP/1.1 request and returns the status line.
+fn raw_status_line(addr: &str, head: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.write_all(head.as_bytes()).expect("send");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn request_heads_are_held_to_gos_limits() {
+    let s = Server::dev();
+    let request = |fields: usize, value_len: usize| {
+        let headers: String = (0..fields)
+            .map(|i| format!("X-H{i}: {}\r\n", "v".repeat(value_len)))
+            .collect();
+        raw_status_line(
+            &s.addr,
+            &format!(
+                "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"
+            ),
+        )
+    };
+    // 500 header fields in all, and a 900 KiB one, are within Go's limits.
+    assert_eq!(request(498, 1), "HTTP/1.1 200 OK");
+    assert_eq!(request(1, 900 * 1024), "HTTP/1.1 200 OK");
+    assert_eq!(
+        request(499, 1),
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
+    assert_eq!(
+        request(1, 1100 * 1024),
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
+}
+
+fn health_status(addr: &str) -> u16 {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+        .get(format!("http://{addr}/v1/sys/health"))
+        .send()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+/// Opens a connection that sends one keep-alive request, reads the answer
+/// and then stays open, idle.
+fn keep_alive_after_one_request(addr: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .write_all(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.ends_with(b"}") {
+        let n = stream.read(&mut buf).expect("answer");
+        assert!(n > 0, "closed before answering");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    stream
+}
+
+#[test]
+fn idle_connections_cannot_keep_a_new_one_out() {
+    let dir = common::temp_dir("idleslots");
+    // The header timeout (which would free an idle slot) is far longer
+    // than the client waits.
+    let s = Server::with_config(
+        &dir,
+        &listener_config("  http_read_header_timeout = \"60s\"\n  max_connections = 4"),
+    );
+    let mut idle: Vec<TcpStream> = (0..6)
+        .map(|_| TcpStream::connect(&s.addr).expect("connect"))
+        .collect();
+    idle.extend((0..6).map(|_| keep_alive_after_one_request(&s.addr)));
+    for _ in 0..3 {
+        assert_eq!(health_status(&s.addr), 501, "a new client was kept out");
+    }
+    drop(idle);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn busy_connections_hold_the_cap() {
+    let dir = common::temp_dir("busyslots");
+    let s = Server::with_config(&dir, &listener_config("  max_connections = 2"));
+    // Two requests whose bodies are still on their way keep both slots.
+    let mut busy: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = TcpStream::connect(&s.addr).expect("connect");
+            stream
+                .write_all(b"PUT /v1/sys/init HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{")
+                .expect("head");
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let waiting = {
+        let addr = s.addr.clone();
+        std::thread::spawn(move || health_status(&addr))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!waiting.is_finished(), "a third connection was served");
+    // One request completes: its connection goes idle and gives way.
+    busy[0].write_all(b"}").expect("rest of the body");
+    assert_eq!(waiting.join().expect("health"), 501);
+    drop(busy);
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -4,6 +4,7 @@
 mod bootstrap;
 pub mod config;
 pub mod listener;
+mod slots;
 pub mod tls;
 
 use std::path::PathBuf;
