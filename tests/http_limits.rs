@@ -9,17 +9,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Server, ROOT};
+use common::{health_status, listener_config, Server, ROOT};
 use serde_json::json;
 
 const TOO_MANY_STRINGS: &str =
     "refused JSON input due to high complexity: exceeded maximum number of strings";
-
-fn listener_config(extra: &str) -> String {
-    format!(
-        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_disable = true\n{extra}\n}}\nstorage \"inmem\" {{}}\n"
-    )
-}
 
 /// `{"a":[item,item,…]}` with `n` items.
 fn array_body(item: &str, n: usize) -> Vec<u8> {
@@ -198,17 +192,6 @@ fn request_heads_are_held_to_gos_limits() {
         request(1, 1100 * 1024),
         "HTTP/1.1 431 Request Header Fields Too Large"
     );
-}
-
-fn health_status(addr: &str) -> u16 {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-        .get(format!("http://{addr}/v1/sys/health"))
-        .send()
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0)
 }
 
 /// Opens a connection that sends one keep-alive request, reads the answer
