@@ -498,6 +498,44 @@ fn bad_input_gets_a_clear_4xx() {
     assert_eq!(patch.status, 415);
 }
 
+#[test]
+fn a_path_with_a_non_printable_character_is_refused_outright() {
+    let s = Server::dev();
+    let body = br#"{"data":{"x":"y"}}"#.to_vec();
+    // Controls, DEL, a line separator, a no-break space, a zero-width
+    // space, private use: Vault's 400 with no body, token or not.
+    for escaped in [
+        "%00",
+        "%0A",
+        "%09",
+        "%7F",
+        "%E2%80%A8",
+        "%C2%A0",
+        "%E2%80%8B",
+        "%EE%80%80",
+    ] {
+        for token in [Some(ROOT), None] {
+            let path = format!("secret/data/a{escaped}b");
+            let r = s.send("PUT", &path, token, Some(body.clone()));
+            assert_eq!((r.status, r.raw.len()), (400, 0), "{path}");
+        }
+    }
+    let r = s.write("sys/mounts/n%00ul", json!({"type": "kv"}));
+    assert_eq!((r.status, r.raw.len()), (400, 0));
+    let mounts = s.read("sys/mounts");
+    assert!(mounts.json["data"].get("n\u{0}ul/").is_none());
+    assert!(mounts.json["data"].get("n/").is_none());
+    // Printable characters beyond ASCII are paths like any other.
+    for escaped in ["%C3%A9", "%F0%9F%98%80", "%20"] {
+        let path = format!("secret/data/a{escaped}b");
+        assert_eq!(
+            s.send("PUT", &path, Some(ROOT), Some(body.clone())).status,
+            200,
+            "{path}"
+        );
+    }
+}
+
 /// Response wrapping is not implemented: asking for it is refused rather
 /// than answered with the unwrapped secret.
 #[test]
@@ -556,6 +594,16 @@ fn bearer_tokens_and_null_bodies_are_accepted() {
         .send()
         .expect("send");
     assert_eq!(resp.status().as_u16(), 200);
+    // An empty X-Vault-Token is no token: the bearer one counts.
+    for empty in ["", "  "] {
+        let resp = reqwest::blocking::Client::new()
+            .get(s.url("auth/token/lookup-self"))
+            .header("X-Vault-Token", empty)
+            .header("Authorization", "Bearer root")
+            .send()
+            .expect("send");
+        assert_eq!(resp.status().as_u16(), 200, "X-Vault-Token: {empty:?}");
+    }
     // Only the scheme exactly as Vault reads it.
     let resp = reqwest::blocking::Client::new()
         .get(s.url("auth/token/lookup-self"))

@@ -11,14 +11,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{health_status, listener_config, Server};
 use serde_json::{json, Value};
-
-fn limited_config(extra: &str) -> String {
-    format!(
-        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_disable = true\n{extra}\n}}\nstorage \"inmem\" {{}}\n"
-    )
-}
 
 /// Sends `bytes` one at a time, `gap` apart, until done or the server
 /// closes the connection; returns whether the server closed it.
@@ -52,24 +46,12 @@ fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     false
 }
 
-fn health_status(addr: &str) -> u16 {
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
-    client
-        .get(format!("http://{addr}/v1/sys/health"))
-        .send()
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0)
-}
-
 #[test]
 fn slowloris_clients_do_not_block_others_and_are_cut_off() {
     let dir = common::temp_dir("slowloris");
     let server = Server::with_config(
         &dir,
-        &limited_config("  http_read_header_timeout = \"2s\"\n  max_connections = 64"),
+        &listener_config("  http_read_header_timeout = \"2s\"\n  max_connections = 64"),
     );
     let addr = server.addr.clone();
     let started = Instant::now();
@@ -121,37 +103,9 @@ fn slowloris_clients_do_not_block_others_and_are_cut_off() {
 }
 
 #[test]
-fn the_connection_cap_holds_and_frees_up() {
-    let dir = common::temp_dir("conncap");
-    let server = Server::with_config(
-        &dir,
-        &limited_config("  http_read_header_timeout = \"2s\"\n  max_connections = 3"),
-    );
-    let idle: Vec<TcpStream> = (0..3)
-        .map(|_| TcpStream::connect(&server.addr).expect("connect"))
-        .collect();
-    std::thread::sleep(Duration::from_millis(200));
-    // Every slot is held by an idle client: a new request waits for the
-    // header timeout to free one, then succeeds.
-    let t = Instant::now();
-    assert_eq!(health_status(&server.addr), 501);
-    let waited = t.elapsed();
-    assert!(
-        waited >= Duration::from_millis(1000),
-        "the cap did not hold: served after {waited:?}"
-    );
-    assert!(
-        waited < Duration::from_secs(6),
-        "no slot was freed: waited {waited:?}"
-    );
-    drop(idle);
-    let _ = std::fs::remove_dir_all(dir);
-}
-
-#[test]
 fn a_slow_request_body_is_cut_off_with_a_400() {
     let dir = common::temp_dir("slowbody");
-    let server = Server::with_config(&dir, &limited_config("  http_read_timeout = \"2s\""));
+    let server = Server::with_config(&dir, &listener_config("  http_read_timeout = \"2s\""));
     let mut stream = TcpStream::connect(&server.addr).expect("connect");
     stream
         .write_all(b"PUT /v1/sys/init HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{")

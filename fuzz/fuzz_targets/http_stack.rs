@@ -55,7 +55,10 @@ fn stack() -> &'static Stack {
                 .await
                 .expect("core");
             core.initialize(1, 1, Some(ROOT.to_string())).await.expect("init");
-            let app = router(AppState { core });
+            let app = router(AppState {
+                core,
+                limits: Default::default(),
+            });
             for (path, body) in [
                 ("sys/mounts/pki", r#"{"type":"pki"}"#),
                 ("pki/root/generate/internal", r#"{"common_name":"root","key_type":"ec","ttl":"87600h"}"#),

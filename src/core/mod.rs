@@ -658,6 +658,15 @@ impl Core {
         Ok((entry.auth_json(lease), warnings))
     }
 
+    /// Whether a request to `path` without a token is refused whatever it
+    /// carries: the path is not one of a mount's unauthenticated paths.
+    pub fn refuses_without_token(&self, path: &str) -> bool {
+        self.mounts.route(path).is_none_or(|(mounted, rel_path)| {
+            !PathMatch::find(mounted.backend.paths(), &rel_path)
+                .is_some_and(|r| r.spec.unauthenticated)
+        })
+    }
+
     /// Resolves the request token; anything not live is a 403.
     pub async fn authenticate(&self, token: Option<&str>) -> Result<TokenEntry> {
         match token {

@@ -3,6 +3,7 @@
 //! endpoints that Vault serves outside the logical layer (health, seal
 //! status, init, leader) live in [`sys_raw`].
 
+mod json_limits;
 mod request;
 mod response;
 mod sys_raw;
@@ -23,7 +24,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::core::{Core, LogicalInput};
 use crate::logical::{Connection, Error, Operation};
 
-pub use request::MAX_REQUEST_SIZE;
+pub use json_limits::JsonLimits;
+pub use request::BodyLimits;
 pub use response::error_response;
 
 /// The request decoder's pure functions, for the fuzz targets in `fuzz/`
@@ -40,7 +42,8 @@ pub mod fuzzing {
     }
 
     pub fn body_data(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, Error> {
-        super::request::body_data(headers, body)
+        let limits = super::JsonLimits::default();
+        super::request::body_data(headers, body, &limits, super::request::Need::Data)
     }
 
     pub fn operation_for(method: &Method, query: &Map<String, Value>) -> Result<Operation, Error> {
@@ -64,6 +67,8 @@ pub mod fuzzing {
 #[derive(Clone)]
 pub struct AppState {
     pub core: Arc<Core>,
+    /// The listener's body limits.
+    pub limits: BodyLimits,
 }
 
 /// The application router. Every path goes to one handler, because Vault
@@ -94,6 +99,9 @@ async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse
 
 async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Error> {
     let (parts, body) = req.into_parts();
+    if !printable(parts.uri.path()) {
+        return Err(Error::NonPrintablePath);
+    }
     let Some(raw_path) = parts.uri.path().strip_prefix("/v1/") else {
         return Err(Error::NotFound);
     };
@@ -140,6 +148,8 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
     if matches!(operation, Operation::Update | Operation::Patch) && raw_path.ends_with('/') {
         return Err(Error::bad_request("cannot write to a path ending in '/'"));
     }
+    let path = request::logical_path(&raw_path, operation);
+    let token = request::token(&parts.headers);
     let (data, raw_body) = match operation {
         Operation::Update | Operation::Patch => {
             if operation == Operation::Patch {
@@ -152,8 +162,16 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
                     return Err(Error::UnsupportedMediaType);
                 }
             }
-            let bytes = read_body(body).await?;
-            match request::decode_body(&parts.headers, bytes)? {
+            let bytes = read_body(body, &state.limits).await?;
+            // Without a token, a path that needs one is refused whatever
+            // the body holds: only what Vault would refuse first (before
+            // authenticating) is looked at, and nothing is built.
+            let need = if token.is_none() && state.core.refuses_without_token(&path) {
+                request::Need::Verdict
+            } else {
+                request::Need::Data
+            };
+            match request::decode_body(&parts.headers, bytes, &state.limits.json, need)? {
                 request::Body::Data(data) => (data, None),
                 request::Body::Raw(raw) => (Map::new(), Some(raw)),
             }
@@ -164,24 +182,24 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
             (query, None)
         }
     };
-    let path = request::logical_path(&raw_path, operation);
     let input = LogicalInput {
         operation,
         path: path.clone(),
         data,
         raw_body,
-        token: request::token(&parts.headers),
+        token,
         connection,
     };
     let output = state.core.handle(input).await?;
     Ok(response::success_response(&path, output))
 }
 
-/// Reads the whole body, refusing more than Vault's 32 MiB. A client too
-/// slow to send it (the listener's body read timeout) or a connection that
-/// breaks midway is a 400, as in Vault; only the size limit is a 413.
-pub(crate) async fn read_body(body: Body) -> Result<axum::body::Bytes, Error> {
-    axum::body::to_bytes(body, MAX_REQUEST_SIZE)
+/// Reads the whole body, refusing more than the listener's
+/// `max_request_size`. A client too slow to send it (the listener's body
+/// read timeout) or a connection that breaks midway is a 400, as in Vault;
+/// only the size limit is a 413.
+pub(crate) async fn read_body(body: Body, limits: &BodyLimits) -> Result<axum::body::Bytes, Error> {
+    axum::body::to_bytes(body, limits.max_request_size.unwrap_or(usize::MAX))
         .await
         .map_err(|err| {
             let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
@@ -198,15 +216,33 @@ pub(crate) async fn read_body(body: Body) -> Result<axum::body::Bytes, Error> {
         })
 }
 
+/// Vault refuses a path with a character Go's `unicode.IsPrint` rejects
+/// (controls, format characters, separators other than the space, private
+/// use, unassigned code points) before anything else looks at it. Escapes
+/// that are not UTF-8 decode to U+FFFD, as in Go, which is printable.
+fn printable(raw_path: &str) -> bool {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    let decoded = decode_escapes(raw_path).unwrap_or_else(|| raw_path.as_bytes().to_vec());
+    String::from_utf8_lossy(&decoded).chars().all(|c| {
+        c == ' '
+            || !matches!(
+                c.general_category_group(),
+                GeneralCategoryGroup::Separator | GeneralCategoryGroup::Other
+            )
+    })
+}
+
 fn percent_decode(path: &str) -> Result<String, Error> {
     percent_encoding_decode(path).ok_or_else(|| Error::bad_request("invalid URL path encoding"))
 }
 
 /// Decodes `%XX` escapes; the result must be UTF-8.
 fn percent_encoding_decode(input: &str) -> Option<String> {
-    if !input.contains('%') {
-        return Some(input.to_string());
-    }
+    String::from_utf8(decode_escapes(input)?).ok()
+}
+
+/// The bytes `%XX` escapes stand for; `None` for a malformed escape.
+fn decode_escapes(input: &str) -> Option<Vec<u8>> {
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -220,7 +256,7 @@ fn percent_encoding_decode(input: &str) -> Option<String> {
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    Some(out)
 }
 
 #[cfg(test)]

@@ -5,10 +5,42 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method};
 use serde_json::{Map, Value};
 
+use super::json_limits::{JsonLimits, Refusal};
 use crate::logical::{parse_bool, Error, Operation};
 
-/// Vault's request body limit.
-pub const MAX_REQUEST_SIZE: usize = 32 * 1024 * 1024;
+/// What a listener accepts in a request body (its `max_request_size` and
+/// JSON limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    /// Bytes; `None` is no limit.
+    pub max_request_size: Option<usize>,
+    pub json: JsonLimits,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        BodyLimits {
+            // Vault's default.
+            max_request_size: Some(32 * 1024 * 1024),
+            json: JsonLimits::default(),
+        }
+    }
+}
+
+/// The most parameters a form-encoded body may have: Go's `net/url`
+/// refuses more, so Vault answers such a body "error parsing form data".
+const MAX_FORM_PARAMETERS: usize = 10_000;
+
+/// How much of a body the request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Its parameters.
+    Data,
+    /// Only whether Vault would refuse it: the request is refused anyway
+    /// (no token for a path that needs one), but a body Vault would refuse
+    /// first is refused the same way, without building it.
+    Verdict,
+}
 
 /// `LIST` is a custom verb hvac sends.
 pub fn operation_for(method: &Method, query: &Map<String, Value>) -> Result<Operation, Error> {
@@ -45,16 +77,27 @@ pub fn logical_path(raw: &str, op: Operation) -> String {
     }
 }
 
-/// The client token: `X-Vault-Token`, else `Authorization: Bearer`.
+/// The client token, as Vault finds it: a non-empty `X-Vault-Token` (its
+/// first value), else the first `Authorization` value with the `Bearer `
+/// scheme.
 pub fn token(headers: &HeaderMap) -> Option<String> {
-    if let Some(token) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
-        return Some(token.trim().to_string());
-    }
+    let non_empty = |token: &str| {
+        Some(token.trim())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+    };
     headers
-        .get("authorization")
+        .get("x-vault-token")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string())
+        .and_then(non_empty)
+        .or_else(|| {
+            headers
+                .get_all("authorization")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|v| v.strip_prefix("Bearer "))
+                .and_then(non_empty)
+        })
 }
 
 /// Query parameters as request data: one value → string, repeated → array.
@@ -115,39 +158,71 @@ fn encoding(headers: &HeaderMap, trimmed: &[u8]) -> Encoding {
     }
 }
 
-/// A write's body: parameters, or an opaque payload passed through.
-pub fn decode_body(headers: &HeaderMap, body: Bytes) -> Result<Body, Error> {
+/// A write's body: parameters, or an opaque payload passed through. With
+/// [`Need::Verdict`] the parameters are checked but not built.
+pub fn decode_body(
+    headers: &HeaderMap,
+    body: Bytes,
+    limits: &JsonLimits,
+    need: Need,
+) -> Result<Body, Error> {
     if encoding(headers, body.trim_ascii()) == Encoding::Opaque {
         return Ok(Body::Raw(body));
     }
-    body_data(headers, &body).map(Body::Data)
+    body_data(headers, &body, limits, need).map(Body::Data)
 }
 
 /// The body as data. JSON whatever the content type (Go clients send none),
 /// except a form-encoded body that does not look like JSON. An empty body
-/// and the literal `null` (`vault write -force`) mean no data.
-pub fn body_data(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, Error> {
+/// and the literal `null` (`vault write -force`) mean no data. JSON is
+/// checked against `limits` before it is parsed.
+pub fn body_data(
+    headers: &HeaderMap,
+    body: &[u8],
+    limits: &JsonLimits,
+    need: Need,
+) -> Result<Map<String, Value>, Error> {
     let trimmed = body.trim_ascii();
     if trimmed.is_empty() {
         return Ok(Map::new());
     }
     if encoding(headers, trimmed) == Encoding::Form {
+        if trimmed.iter().filter(|b| **b == b'&').count() >= MAX_FORM_PARAMETERS {
+            return Err(Error::bad_request("error parsing form data"));
+        }
         let mut data = Map::new();
-        for (key, value) in form_urlencoded::parse(trimmed) {
-            insert_repeated(&mut data, key.into_owned(), value.into_owned());
+        if need == Need::Data {
+            for (key, value) in form_urlencoded::parse(trimmed) {
+                insert_repeated(&mut data, key.into_owned(), value.into_owned());
+            }
         }
         return Ok(data);
+    }
+    limits.check(trimmed).map_err(|refusal| match refusal {
+        Refusal::Exceeded(exceeded) => Error::BadRequest(exceeded.to_string()),
+        Refusal::Syntax(err) => parse_error(&err),
+    })?;
+    if need == Need::Verdict {
+        // Valid JSON now; only its kind remains to judge.
+        return match trimmed.first() {
+            Some(b'{') | Some(b'n') => Ok(Map::new()),
+            _ => Err(not_an_object()),
+        };
     }
     match serde_json::from_slice::<Value>(trimmed) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(Value::Null) => Ok(Map::new()),
-        Ok(_) => Err(Error::bad_request(
-            "failed to parse JSON input: the body must be a JSON object",
-        )),
-        Err(err) => Err(Error::BadRequest(format!(
-            "failed to parse JSON input: {err}"
-        ))),
+        Ok(_) => Err(not_an_object()),
+        Err(err) => Err(parse_error(&err)),
     }
+}
+
+fn not_an_object() -> Error {
+    Error::bad_request("failed to parse JSON input: the body must be a JSON object")
+}
+
+fn parse_error(err: &serde_json::Error) -> Error {
+    Error::BadRequest(format!("failed to parse JSON input: {err}"))
 }
 
 #[cfg(test)]
@@ -169,6 +244,14 @@ mod tests {
             "sys/mounts/pki"
         );
         assert_eq!(logical_path("pki/roles", Operation::List), "pki/roles/");
+    }
+
+    fn body_data(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, Error> {
+        super::body_data(headers, body, &JsonLimits::default(), Need::Data)
+    }
+
+    fn decode_body(headers: &HeaderMap, body: Bytes) -> Result<Body, Error> {
+        super::decode_body(headers, body, &JsonLimits::default(), Need::Data)
     }
 
     #[test]
@@ -209,6 +292,70 @@ mod tests {
         assert!(!passes_raw(Some("application/octet-stream"), der));
         // Whatever does not pass through is decoded as before.
         assert!(decode_body(&HeaderMap::new(), Bytes::from_static(der)).is_err());
+    }
+
+    #[test]
+    fn a_verdict_refuses_what_parsing_would_and_builds_nothing() {
+        let verdict = |body: &[u8]| {
+            super::body_data(
+                &HeaderMap::new(),
+                body,
+                &JsonLimits::default(),
+                Need::Verdict,
+            )
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(verdict(br#"{"a":1}"#), Ok(Map::new()));
+        assert_eq!(verdict(b"null"), Ok(Map::new()));
+        for body in [&b"[1]"[..], b"\"a\"", b"{bad", b"{} x"] {
+            assert_eq!(
+                verdict(body),
+                body_data(&HeaderMap::new(), body).map_err(|e| e.to_string())
+            );
+        }
+    }
+
+    #[test]
+    fn a_form_body_has_at_most_ten_thousand_parameters() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "content-type",
+            axum::http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let form = |n: usize| vec!["k=v"; n].join("&");
+        assert!(body_data(&headers, form(10_000).as_bytes()).is_ok());
+        let refused = body_data(&headers, form(10_001).as_bytes()).map_err(|e| e.to_string());
+        assert_eq!(refused, Err("error parsing form data".to_string()));
+    }
+
+    #[test]
+    fn an_empty_vault_token_header_falls_back_to_bearer() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.append(*name, axum::http::HeaderValue::from_static(value));
+            }
+            headers
+        };
+        let bearer = ("authorization", "Bearer b");
+        assert_eq!(
+            token(&headers(&[("x-vault-token", "t"), bearer])).as_deref(),
+            Some("t")
+        );
+        assert_eq!(
+            token(&headers(&[("x-vault-token", ""), bearer])).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            token(&headers(&[("x-vault-token", "  "), bearer])).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            token(&headers(&[("authorization", "Basic x"), bearer])).as_deref(),
+            Some("b")
+        );
+        assert_eq!(token(&headers(&[("authorization", "bearer b")])), None);
+        assert_eq!(token(&headers(&[("x-vault-token", "")])), None);
     }
 
     #[test]

@@ -51,6 +51,11 @@ fn with_headers(status: StatusCode, body: Body, content_type: &str) -> HttpRespo
 /// The only mapping from error kinds to HTTP statuses and bodies.
 pub fn error_response(err: &Error) -> HttpResponse {
     let (status, body) = match err {
+        Error::NonPrintablePath => {
+            let mut response = HttpResponse::new(Body::empty());
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            return response;
+        }
         Error::BadRequest(msg) => (StatusCode::BAD_REQUEST, json!({ "errors": [msg] })),
         Error::BadRequestWithData { message, data } => (
             StatusCode::BAD_REQUEST,

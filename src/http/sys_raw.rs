@@ -114,6 +114,12 @@ fn health(
 }
 
 /// Cluster identity, shown only while unsealed.
+async fn body_data(state: &AppState, body: Body) -> Result<Map<String, Value>, Error> {
+    let bytes = super::read_body(body, &state.limits).await?;
+    let need = super::request::Need::Data;
+    super::request::body_data(&Default::default(), &bytes, &state.limits.json, need)
+}
+
 fn insert_cluster(state: &AppState, body: &mut Value) {
     if state.core.is_sealed() {
         return;
@@ -176,8 +182,7 @@ fn leader() -> Value {
 /// `PUT sys/init`: creates the keys of a fresh durable store and mints the
 /// root token once. With a Shamir seal the server stays sealed afterwards.
 async fn init(state: &AppState, body: Body) -> Result<HttpResponse, Error> {
-    let bytes = super::read_body(body).await?;
-    let data = FieldData::new(super::request::body_data(&Default::default(), &bytes)?);
+    let data = FieldData::new(body_data(state, body).await?);
     let shares = data.int_or("secret_shares", 0)?;
     let threshold = data.int_or("secret_threshold", 0)?;
     let static_seal = state.core.seal().is_some_and(|s| s.is_static());
@@ -206,8 +211,7 @@ async fn init(state: &AppState, body: Body) -> Result<HttpResponse, Error> {
 /// `PUT sys/unseal`: one key share per call (or `reset`); answers with the
 /// seal status.
 async fn unseal(state: &AppState, body: Body) -> Result<HttpResponse, Error> {
-    let bytes = super::read_body(body).await?;
-    let data = FieldData::new(super::request::body_data(&Default::default(), &bytes)?);
+    let data = FieldData::new(body_data(state, body).await?);
     let seal = state.core.seal().ok_or_else(|| {
         Error::bad_request("the in-memory dev store cannot be sealed or unsealed")
     })?;

@@ -42,6 +42,10 @@ pub enum Error {
     /// An HTTP method Vault does not know: 405 with an empty `errors`.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A request path with a non-printable character: 400 with no body,
+    /// as Vault's outermost handler answers it.
+    #[error("non-printable character in the request path")]
+    NonPrintablePath,
     /// A body over the request size limit: 413.
     #[error("http: request body too large")]
     PayloadTooLarge,

@@ -8,6 +8,7 @@ use hcl::{Block, Body, Expression};
 
 use super::listener::Limits;
 use super::tls::TlsSettings;
+use crate::http::{BodyLimits, JsonLimits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -37,6 +38,8 @@ pub struct ListenerConfig {
     pub tls: Option<TlsSettings>,
     /// `http_read_header_timeout`, `http_read_timeout`, `max_connections`.
     pub limits: Limits,
+    /// `max_request_size` and the JSON complexity limits.
+    pub body: BodyLimits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,11 +159,13 @@ fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
         .and_then(expr_string)
         .unwrap_or_else(|| "127.0.0.1:8200".into());
     let limits = listener_limits(block)?;
+    let body = body_limits(block)?;
     if attr(block, "tls_disable").is_some_and(expr_bool) {
         return Ok(ListenerConfig {
             address,
             tls: None,
             limits,
+            body,
         });
     }
     let path = |key: &str| attr(block, key).and_then(expr_string).map(PathBuf::from);
@@ -173,6 +178,7 @@ fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
     Ok(ListenerConfig {
         address,
         limits,
+        body,
         tls: Some(TlsSettings {
             cert_file,
             key_file,
@@ -246,6 +252,39 @@ fn listener_limits(block: &Block) -> Result<Limits, ConfigError> {
     }
     Ok(limits)
 }
+/// The body limits, each as Vault and OpenBao read them: unset or 0 keeps
+/// the default, a negative number turns the limit off.
+fn body_limits(block: &Block) -> Result<BodyLimits, ConfigError> {
+    let limit = |key: &str, default: Option<u64>| -> Result<Option<u64>, ConfigError> {
+        let Some(text) = attr(block, key).and_then(expr_string) else {
+            return Ok(default);
+        };
+        match text.trim().parse::<i64>() {
+            Ok(0) => Ok(default),
+            Ok(n) => Ok(u64::try_from(n).ok()),
+            Err(_) => Err(ConfigError::Invalid(format!(
+                "listener \"tcp\": {key} must be an integer, not {text:?}"
+            ))),
+        }
+    };
+    let defaults = BodyLimits::default();
+    let json = defaults.json;
+    let max_request_size = defaults.max_request_size.map(|n| n as u64);
+    Ok(BodyLimits {
+        max_request_size: limit("max_request_size", max_request_size)?
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        json: JsonLimits {
+            max_memory: limit("max_request_json_memory", json.max_memory)?,
+            max_strings: limit("max_request_json_strings", json.max_strings)?,
+            max_depth: limit("max_json_depth", json.max_depth)?,
+            max_string_length: limit("max_json_string_value_length", json.max_string_length)?,
+            max_object_entries: limit("max_json_object_entry_count", json.max_object_entries)?,
+            max_array_elements: limit("max_json_array_element_count", json.max_array_elements)?,
+            max_tokens: limit("max_json_token", json.max_tokens)?,
+        },
+    })
+}
+
 fn seal(block: &Block) -> Result<StaticKeySource, ConfigError> {
     if label(block) != "static" {
         return Err(ConfigError::Invalid(format!(
@@ -342,6 +381,27 @@ mod tests {
             );
             assert!(ServerConfig::parse(&text).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn body_limits_are_configurable() {
+        let parse = |settings: &str| {
+            let text = format!(
+                "listener \"tcp\" {{\n tls_disable = 1\n {settings}\n}}\nstorage \"inmem\" {{}}"
+            );
+            ServerConfig::parse(&text).map(|c| c.listeners[0].body)
+        };
+        assert_eq!(parse("").expect("defaults"), BodyLimits::default());
+        let body = parse(
+            "max_request_size = 1024\n max_request_json_strings = 10\n max_request_json_memory = -1\n max_json_depth = 0\n max_json_token = \"99\"",
+        )
+        .expect("parses");
+        assert_eq!(body.max_request_size, Some(1024));
+        assert_eq!(body.json.max_strings, Some(10));
+        assert_eq!(body.json.max_memory, None);
+        assert_eq!(body.json.max_depth, JsonLimits::default().max_depth);
+        assert_eq!(body.json.max_tokens, Some(99));
+        assert!(parse("max_json_array_element_count = \"many\"").is_err());
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! drained on shutdown.
 //!
 //! Slow or idle clients cannot exhaust the server ([`Limits`]): at most
-//! `max_connections` connections are served at once (further ones wait in
-//! the kernel's backlog), a connection must deliver each request head within
-//! the header timeout (the first one too, whatever the protocol: the HTTP/1
-//! vs HTTP/2 sniffing and the TLS handshake are bounded as well), and a
-//! request body must arrive within the read timeout.
+//! `max_connections` connections are served at once, and an idle one gives
+//! its slot to a new connection when none is free ([`super::slots`]); a
+//! connection must deliver each request head within the header timeout (the
+//! first one too, whatever the protocol: the HTTP/1 vs HTTP/2 sniffing and
+//! the TLS handshake are bounded as well), and a request body must arrive
+//! within the read timeout. A request head is held to Go's limits, as Vault
+//! serves it: 1 MiB (plus Go's 4 KiB of slack) and 500 header fields.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,21 +23,26 @@ use axum::Router;
 use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::slots::{Slot, Slots};
 use crate::logical::Connection;
 
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest HTTP/2 header block accepted (Go's `MaxHeaderBytes`).
 const MAX_HEADER_LIST_SIZE: u32 = 1 << 20;
+/// The most bytes an HTTP/1 request head may take: Go's `MaxHeaderBytes`
+/// and the 4 KiB it reads beyond it.
+const MAX_HEAD_BYTES: usize = (1 << 20) + 4096;
+/// The most header fields a request may have, as Go's server allows.
+const MAX_HEADER_FIELDS: usize = 500;
 
 /// Per-listener limits against slow and idle clients (the listener
 /// stanza's `http_read_header_timeout`, `http_read_timeout` and
@@ -82,7 +89,9 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADER_FIELDS);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -90,19 +99,10 @@ pub async fn serve(
         .keep_alive_interval(limits.header_read_timeout)
         .keep_alive_timeout(limits.header_read_timeout);
     let builder = Arc::new(builder);
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    let slots = Slots::new(limits.max_connections);
+    let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        // A free slot first: past the cap, new connections wait in the
-        // backlog instead of being accepted and starved.
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -112,6 +112,13 @@ pub async fn serve(
                     continue;
                 }
             },
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            () = &mut shutdown => break,
+        };
+        // Only when every slot is busy does the accept loop wait here (and
+        // further connections in the kernel's backlog).
+        let slot = tokio::select! {
+            slot = slots.acquire() => slot,
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
@@ -119,21 +126,23 @@ pub async fn serve(
             remote_addr: Some(peer),
             ..Default::default()
         };
-        let (app, builder, watcher) = (app.clone(), builder.clone(), graceful.watcher());
+        let (app, builder) = (app.clone(), builder.clone());
         let Some(acceptor) = tls.clone() else {
-            tokio::spawn(async move {
-                serve_connection(stream, connection, app, builder, watcher, limits).await;
-                drop(permit);
-            });
+            connections.spawn(serve_connection(
+                stream, connection, app, builder, slot, limits,
+            ));
             continue;
         };
-        tokio::spawn(async move {
-            let _permit = permit;
-            let handshake = acceptor.accept(stream);
-            let stream = match tokio::time::timeout(limits.header_read_timeout, handshake).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(err)) => return tracing::debug!(%peer, %err, "TLS handshake failed"),
-                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+        connections.spawn(async move {
+            let handshake =
+                tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+            let stream = tokio::select! {
+                handshake = handshake => match handshake {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(err)) => return tracing::debug!(%peer, %err, "TLS handshake failed"),
+                    Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                },
+                () = slot.reclaimed() => return,
             };
             let peer_certificates: Vec<Vec<u8>> = stream
                 .get_ref()
@@ -146,25 +155,25 @@ pub async fn serve(
                 peer_certificates: Arc::new(peer_certificates),
                 ..connection
             };
-            serve_connection(stream, connection, app, builder, watcher, limits).await;
+            serve_connection(stream, connection, app, builder, slot, limits).await;
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    slots.reclaim_all();
+    let drained = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(DRAIN_TIMEOUT, drained).await.is_err() {
         tracing::warn!("connections still open after the drain timeout");
     }
 }
 
-/// Serves one connection, attaching `connection` to each of its requests.
+/// Serves one connection, attaching `connection` to each of its requests,
+/// until it ends or its slot is reclaimed (then it closes gracefully).
 async fn serve_connection<I>(
     io: I,
     connection: Connection,
     app: Router,
     builder: Arc<Builder<TokioExecutor>>,
-    watcher: Watcher,
+    slot: Slot,
     limits: Limits,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -178,7 +187,10 @@ async fn serve_connection<I>(
         deadline: Box::pin(tokio::time::sleep(limits.header_read_timeout)),
         seen: first_request.clone(),
     };
-    let app = app.map_request(move |req: hyper::Request<Incoming>| {
+    let slot = Arc::new(slot);
+    let requests = slot.clone();
+    let app = tower::service_fn(move |req: hyper::Request<Incoming>| {
+        let busy = requests.request();
         first_request.store(true, Ordering::Relaxed);
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(connection.clone());
@@ -186,11 +198,27 @@ async fn serve_connection<I>(
             inner: body,
             deadline: Box::pin(tokio::time::sleep(limits.body_read_timeout)),
         };
-        hyper::Request::from_parts(parts, axum::body::Body::new(body))
+        let answer = app.clone().oneshot(hyper::Request::from_parts(
+            parts,
+            axum::body::Body::new(body),
+        ));
+        async move {
+            let response = answer.await;
+            drop(busy);
+            response
+        }
     });
     let conn =
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(app));
-    if let Err(err) = watcher.watch(conn.into_owned()).await {
+    tokio::pin!(conn);
+    let ended = tokio::select! {
+        ended = conn.as_mut() => ended,
+        () = slot.reclaimed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(err) = ended {
         tracing::debug!(%err, "connection ended with an error");
     }
 }

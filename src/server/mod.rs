@@ -4,6 +4,7 @@
 mod bootstrap;
 pub mod config;
 pub mod listener;
+mod slots;
 pub mod tls;
 
 use std::path::PathBuf;
@@ -63,6 +64,7 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     let mut seal_kind = None;
     let mut config_bootstrap = None;
     let mut limits = listener::Limits::default();
+    let mut body_limits = crate::http::BodyLimits::default();
     let (storage, address, tls_settings): (Arc<dyn Storage>, String, Option<TlsSettings>) =
         if opts.dev {
             let address = opts
@@ -106,6 +108,7 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
             config_bootstrap = config.bootstrap.clone();
             let listener = &config.listeners[0];
             limits = listener.limits;
+            body_limits = listener.body;
             (storage, listener.address.clone(), listener.tls.clone())
         };
     let tls = match &tls_settings {
@@ -185,7 +188,10 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     let server = tokio::spawn(listener::serve(
         listener,
         tls.clone(),
-        router(AppState { core: core.clone() }),
+        router(AppState {
+            core: core.clone(),
+            limits: body_limits,
+        }),
         limits,
         shutdown,
     ));

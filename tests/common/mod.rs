@@ -91,6 +91,28 @@ pub fn binary() -> PathBuf {
 
 /// A fresh temporary directory (removed by the OS's tmp cleaning; tests
 /// remove what they can).
+/// A config with one plain-HTTP listener (its address filled in by
+/// [`Server::with_config`]) whose stanza also holds `extra`, and an
+/// in-memory store.
+pub fn listener_config(extra: &str) -> String {
+    format!(
+        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_disable = true\n{extra}\n}}\nstorage \"inmem\" {{}}\n"
+    )
+}
+
+/// The status of a fresh `GET sys/health` (0 when no answer came within
+/// 10 s).
+pub fn health_status(addr: &str) -> u16 {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+        .get(format!("http://{addr}/v1/sys/health"))
+        .send()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vaultlet-test-{name}-{}", uuid_like()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -204,6 +226,11 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("vaultlet at {} never answered", self.addr);
+    }
+
+    /// The server's process id (to read its memory use from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self, path: &str) -> String {
