@@ -662,8 +662,10 @@ impl Core {
     /// carries: the path is not one of a mount's unauthenticated paths.
     pub fn refuses_without_token(&self, path: &str) -> bool {
         self.mounts.route(path).is_none_or(|(mounted, rel_path)| {
-            !PathMatch::find(mounted.backend.paths(), &rel_path)
-                .is_some_and(|r| r.spec.unauthenticated)
+            !mounted
+                .backend
+                .route(&rel_path)
+                .is_some_and(|r| r.info.unauthenticated)
         })
     }
 
