@@ -117,3 +117,51 @@ fn a_request_that_cannot_be_audited_fails() {
         "status endpoints are not audited"
     );
 }
+
+/// Two devices writing one file (an operator's mistake Vault tolerates):
+/// each record is one line of its own, however many requests run at once.
+#[test]
+fn devices_sharing_a_file_never_interleave_records() {
+    let s = Server::dev();
+    let dir = common::temp_dir("audit-shared");
+    let log = dir.join("audit.log");
+    for device in ["one", "two"] {
+        let enable = s.write(
+            &format!("sys/audit/{device}"),
+            json!({"type": "file", "options": {"file_path": log.display().to_string()}}),
+        );
+        assert_eq!(enable.status, 204, "{:?}", enable.json);
+    }
+    let writers = 3;
+    let requests = 150;
+    std::thread::scope(|scope| {
+        for writer in 0..writers {
+            let s = &s;
+            scope.spawn(move || {
+                for i in 0..requests {
+                    let reply = s.write(
+                        &format!("secret/data/w{writer}/k{i}"),
+                        json!({"data": {"value": "x".repeat(200)}}),
+                    );
+                    assert_eq!(reply.status, 200, "{:?}", reply.json);
+                }
+            });
+        }
+    });
+    let text = std::fs::read_to_string(&log).expect("audit log");
+    let records: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not one record: {line}")))
+        .collect();
+    // A request and a response record per write, on each device.
+    let writes = records
+        .iter()
+        .filter(|r| {
+            r["request"]["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("secret/data/w"))
+        })
+        .count();
+    assert_eq!(writes, 2 * 2 * writers * requests);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -4,10 +4,11 @@
 //! enabled and none can record a request, the request fails (Vault's rule:
 //! nothing happens unaudited).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::sync::{Arc, Mutex, RwLock};
+use std::os::unix::fs::MetadataExt;
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -46,7 +47,43 @@ impl AuditConfig {
 
 enum Sink {
     Stdout,
-    File(Mutex<File>),
+    /// Shared by every device writing the same file (see [`AuditFiles`]).
+    File(SharedFile),
+}
+
+/// An open audit file and the lock its writers take.
+type SharedFile = Arc<Mutex<File>>;
+
+/// A file's device and inode numbers.
+type FileIdentity = (u64, u64);
+
+/// The audit files open, by identity (device and inode, whatever path
+/// named them): devices that write the same file share one handle and its
+/// lock, so their records never interleave.
+#[derive(Default)]
+struct AuditFiles {
+    open: Mutex<HashMap<FileIdentity, Weak<Mutex<File>>>>,
+}
+
+impl AuditFiles {
+    fn open(&self, path: &str) -> std::io::Result<SharedFile> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let metadata = file.metadata()?;
+        let identity = (metadata.dev(), metadata.ino());
+        let mut open = self
+            .open
+            .lock()
+            .map_err(|_| std::io::Error::other("audit file table lock poisoned"))?;
+        if let Some(shared) = open.get(&identity).and_then(Weak::upgrade) {
+            return Ok(shared);
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        let shared = Arc::new(Mutex::new(file));
+        open.retain(|_, file| file.strong_count() > 0);
+        open.insert(identity, Arc::downgrade(&shared));
+        Ok(shared)
+    }
 }
 
 struct Device {
@@ -57,25 +94,16 @@ struct Device {
 }
 
 impl Device {
-    fn open(config: AuditConfig) -> Result<Device> {
+    fn open(config: AuditConfig, files: &AuditFiles) -> Result<Device> {
         let file_path = config.options.get("file_path").cloned().unwrap_or_default();
         let sink = match file_path.as_str() {
             "" => return Err(Error::bad_request("file_path is required")),
             "-" | "stdout" => Sink::Stdout,
-            path => {
-                let file = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(|e| {
-                        Error::BadRequest(format!(
-                            "sanity check failed; unable to open {path:?} for writing: {e}"
-                        ))
-                    })?;
-                use std::os::unix::fs::PermissionsExt;
-                let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
-                Sink::File(Mutex::new(file))
-            }
+            path => Sink::File(files.open(path).map_err(|e| {
+                Error::BadRequest(format!(
+                    "sanity check failed; unable to open {path:?} for writing: {e}"
+                ))
+            })?),
         };
         let key = hex::decode(&config.hmac_key)
             .map_err(|_| Error::internal("corrupt audit device key"))?;
@@ -121,24 +149,20 @@ impl Device {
                 "data": {"test": if self.log_raw { "data".to_string() } else { self.hash("data") }},
             },
         });
-        self.write(&serde_json::to_vec(&entry).unwrap_or_default())
+        self.write(&entry)
     }
 
-    fn write(&self, line: &[u8]) -> std::io::Result<()> {
+    /// Writes one record and its newline in a single write, under the
+    /// file's lock.
+    fn write(&self, entry: &Value) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(entry)?;
+        line.push(b'\n');
         match &self.sink {
-            Sink::Stdout => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(line)?;
-                out.write_all(b"\n")
-            }
-            Sink::File(file) => {
-                let mut file = file
-                    .lock()
-                    .map_err(|_| std::io::Error::other("audit file lock poisoned"))?;
-                file.write_all(line)?;
-                file.write_all(b"\n")?;
-                file.flush()
-            }
+            Sink::Stdout => std::io::stdout().lock().write_all(&line),
+            Sink::File(file) => file
+                .lock()
+                .map_err(|_| std::io::Error::other("audit file lock poisoned"))?
+                .write_all(&line),
         }
     }
 }
@@ -164,6 +188,7 @@ pub struct AuditedResponse<'a> {
 pub struct AuditBroker {
     storage: Arc<dyn Storage>,
     devices: RwLock<Vec<Arc<Device>>>,
+    files: AuditFiles,
 }
 
 impl AuditBroker {
@@ -171,6 +196,7 @@ impl AuditBroker {
         AuditBroker {
             storage,
             devices: RwLock::new(Vec::new()),
+            files: AuditFiles::default(),
         }
     }
 
@@ -191,7 +217,7 @@ impl AuditBroker {
         };
         let mut devices = Vec::new();
         for config in configs {
-            match Device::open(config) {
+            match Device::open(config, &self.files) {
                 Ok(device) => devices.push(Arc::new(device)),
                 Err(err) => tracing::error!(%err, "audit device could not be opened"),
             }
@@ -244,7 +270,7 @@ impl AuditBroker {
             local,
             hmac_key: hex::encode(random_bytes(32)),
         };
-        let device = Device::open(config)?;
+        let device = Device::open(config, &self.files)?;
         // As Vault: a device that cannot record a test entry is not
         // enabled (a full disk would otherwise fail every later request).
         device
@@ -382,8 +408,7 @@ impl AuditBroker {
         }
         let mut written = 0;
         for device in &devices {
-            let line = serde_json::to_vec(&entry_for(device))?;
-            match device.write(&line) {
+            match device.write(&entry_for(device)) {
                 Ok(()) => written += 1,
                 Err(err) => {
                     tracing::error!(device = %device.config.path, %err, "audit device failed")
