@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::audit_headers::{AuditedHeaders, HeaderTable, RequestHeaders};
 use super::keys::{random_bytes, Hasher};
 use super::token::{rfc3339, TokenEntry};
 use crate::logical::{Connection, Error, Operation, Result};
@@ -176,6 +177,8 @@ pub struct AuditRequest<'a> {
     pub client_token: Option<&'a str>,
     pub token: Option<&'a TokenEntry>,
     pub connection: &'a Connection,
+    /// The configured audited headers the request carried.
+    pub headers: &'a RequestHeaders,
 }
 
 /// What is recorded of a successful response.
@@ -189,11 +192,14 @@ pub struct AuditBroker {
     storage: Arc<dyn Storage>,
     devices: RwLock<Vec<Arc<Device>>>,
     files: AuditFiles,
+    /// `sys/config/auditing/request-headers`.
+    pub headers: AuditedHeaders,
 }
 
 impl AuditBroker {
     pub fn new(storage: Arc<dyn Storage>) -> Self {
         AuditBroker {
+            headers: AuditedHeaders::new(storage.clone()),
             storage,
             devices: RwLock::new(Vec::new()),
             files: AuditFiles::default(),
@@ -208,8 +214,17 @@ impl AuditBroker {
         !self.snapshot().is_empty()
     }
 
-    /// Opens the stored devices (at unseal).
+    /// The headers a request should hand over for its audit records:
+    /// `None` when nothing would record them (no header configured, or no
+    /// device enabled), so that requests copy no headers then.
+    pub fn wanted_headers(&self) -> Option<Arc<HeaderTable>> {
+        let table = self.headers.table();
+        (!table.is_empty() && self.is_enabled()).then_some(table)
+    }
+
+    /// Opens the stored devices and reads the audited headers (at unseal).
     pub async fn load(&self) -> Result<()> {
+        self.headers.load().await?;
         let configs: Vec<AuditConfig> = match self.storage.get(TABLE_KEY).await? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| Error::internal(format!("corrupt audit table: {e}")))?,
@@ -232,6 +247,7 @@ impl AuditBroker {
         if let Ok(mut guard) = self.devices.write() {
             guard.clear();
         }
+        self.headers.clear();
     }
 
     async fn persist(&self, devices: &[Arc<Device>]) -> Result<()> {
@@ -325,6 +341,29 @@ impl AuditBroker {
         })
     }
 
+    /// The request's audited headers; those configured with `hmac` are
+    /// hashed even on a `log_raw` device, as in Vault.
+    fn headers_json(device: &Device, headers: &RequestHeaders) -> Value {
+        headers
+            .iter()
+            .map(|(name, header)| {
+                let values: Vec<String> = header
+                    .values
+                    .iter()
+                    .map(|v| {
+                        if header.hmac {
+                            device.hash(v)
+                        } else {
+                            v.clone()
+                        }
+                    })
+                    .collect();
+                (name.clone(), json!(values))
+            })
+            .collect::<Map<String, Value>>()
+            .into()
+    }
+
     fn request_json(device: &Device, req: &AuditRequest<'_>, mount_type: &str) -> Value {
         let mut data = Value::Object(req.data.clone());
         device.hash_value(&mut data);
@@ -332,7 +371,7 @@ impl AuditBroker {
             Some(addr) => (addr.ip().to_string(), addr.port()),
             None => (String::new(), 0),
         };
-        json!({
+        let mut request = json!({
             "id": req.id,
             "operation": req.operation.as_str(),
             "mount_type": mount_type,
@@ -343,7 +382,11 @@ impl AuditBroker {
             "data": if req.data.is_empty() { Value::Null } else { data },
             "remote_address": remote_address,
             "remote_port": remote_port,
-        })
+        });
+        if let (false, Some(map)) = (req.headers.is_empty(), request.as_object_mut()) {
+            map.insert("headers".into(), Self::headers_json(device, req.headers));
+        }
+        request
     }
 
     /// Records the request. Fails if no device could write it.

@@ -165,6 +165,10 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
         }
     };
     let path = request::logical_path(&raw_path, operation);
+    let audited_headers = match state.core.audit.wanted_headers() {
+        Some(table) => request::audited_headers(&parts.headers, &table),
+        None => Default::default(),
+    };
     let input = LogicalInput {
         operation,
         path: path.clone(),
@@ -172,6 +176,7 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
         raw_body,
         token: request::token(&parts.headers),
         connection,
+        audited_headers,
     };
     let output = state.core.handle(input).await?;
     Ok(response::success_response(&path, output))

@@ -2,9 +2,11 @@
 //! UI mount lookups. It manipulates the core itself, so it holds a weak
 //! reference to it (the core owns the mount table that owns this backend).
 
+mod audit_headers;
 mod mounts;
 pub mod openapi;
 mod policies;
+mod remount;
 
 use std::sync::{Arc, Weak};
 
@@ -20,6 +22,10 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("mounts/*path", &[Read, Update, Delete]),
     PathSpec::new("auth", &[Read]),
     PathSpec::new("auth/*path", &[Read, Update, Delete]),
+    PathSpec::new("remount", &[Update])
+        .sudo()
+        .fields(&["from", "to"]),
+    PathSpec::new("remount/status/:migration_id", &[Read]).fields(&["migration_id"]),
     PathSpec::new("policy", &[Read, List]),
     PathSpec::new("policy/:name", &[Read, Update, Delete]).fields(&["policy", "rules"]),
     PathSpec::new("policies/acl", &[List]),
@@ -39,6 +45,13 @@ static PATHS: &[PathSpec] = &[
         .sudo()
         .fields(&["type", "description", "options", "local"]),
     PathSpec::new("audit-hash/*path", &[Update]).fields(&["input"]),
+    PathSpec::new("config/auditing/request-headers", &[Read]).sudo(),
+    PathSpec::new(
+        "config/auditing/request-headers/*header",
+        &[Read, Update, Delete],
+    )
+    .sudo()
+    .fields(&["hmac"]),
     PathSpec::new("rotate", &[Update]).sudo(),
     PathSpec::new("key-status", &[Read]),
     PathSpec::new("locked-users", &[Read]),
@@ -74,6 +87,7 @@ impl Backend for SystemBackend {
         let core = self.core()?;
         match req.route {
             "mounts" | "mounts/*path" | "auth" | "auth/*path" => mounts::handle(&core, req).await,
+            "remount" | "remount/status/:migration_id" => remount::handle(&core, req).await,
             "internal/ui/mounts" | "internal/ui/mounts/*path" => {
                 mounts::ui_mounts(&core, req).await
             }
@@ -109,6 +123,9 @@ impl Backend for SystemBackend {
                 Ok(None)
             }
             "audit" | "audit/*path" | "audit-hash/*path" => audit(&core, req).await,
+            "config/auditing/request-headers" | "config/auditing/request-headers/*header" => {
+                audit_headers::handle(&core, req).await
+            }
             _ => Err(Error::UnsupportedPath),
         }
     }

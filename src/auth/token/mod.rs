@@ -6,6 +6,7 @@ use std::sync::{Arc, Weak};
 
 use serde_json::Map;
 
+use crate::core::policy::Capability;
 use crate::core::token::{now_unix, TokenEntry};
 use crate::core::Core;
 use crate::logical::{Auth, Backend, Error, Operation, PathSpec, Request, Response, Result};
@@ -41,6 +42,8 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("revoke", &[Update]).fields(&["token"]),
     PathSpec::new("revoke-self", &[Update]),
     PathSpec::new("revoke-accessor", &[Update]).fields(&["accessor"]),
+    // Sudo is checked by the handler, as Vault's token store does.
+    PathSpec::new("revoke-orphan", &[Update]).fields(&["token"]),
     PathSpec::new("accessors", &[List]).sudo(),
     PathSpec::new("tidy", &[Update]),
 ];
@@ -98,6 +101,7 @@ impl Backend for TokenBackend {
                 core.tokens.revoke_tree(&target).await?;
                 Ok(None)
             }
+            "revoke-orphan" => revoke_orphan(&core, req, &caller).await,
             "accessors" => {
                 let mut data = Map::new();
                 data.insert(
@@ -150,6 +154,34 @@ async fn target(core: &Arc<Core>, req: &Request, caller: &TokenEntry) -> Result<
         .lookup(&token)
         .await?
         .ok_or_else(|| Error::Forbidden("bad token".into()))
+}
+
+/// `auth/token/revoke-orphan`: revokes a token and leaves its children as
+/// orphans. Vault checks sudo in the handler, so a caller without it gets
+/// a 400, not the ACL's 403.
+async fn revoke_orphan(
+    core: &Core,
+    req: &Request,
+    caller: &TokenEntry,
+) -> Result<Option<Response>> {
+    let token = req.data.str("token")?.unwrap_or_default();
+    if token.is_empty() {
+        return Err(Error::bad_request("missing token ID"));
+    }
+    let path = format!("{}{}", req.mount_point, req.path);
+    let acl = core.policies.acl(&caller.policies).await?;
+    if !acl.allow(&path, Capability::Update, req.data.raw()).sudo {
+        return Err(Error::bad_request(
+            "root or sudo privileges required to revoke and orphan",
+        ));
+    }
+    let target = core
+        .tokens
+        .lookup(&token)
+        .await?
+        .ok_or_else(|| Error::bad_request("token to revoke not found"))?;
+    core.tokens.revoke_orphan(&target).await?;
+    Ok(None)
 }
 
 /// `auth/token/create[-orphan]`: validated here, minted by the core.
