@@ -278,8 +278,9 @@ fn configured_request_headers_are_recorded_and_hmacd_when_asked() {
         json!({"policy": "path \"sys/config/auditing/*\" { capabilities = [\"read\", \"update\", \"delete\"] }\npath \"sys/config/auditing/request-headers\" { capabilities = [\"read\"] }"}),
     );
     assert_eq!(policy.status, 204);
-    let token = s.write("auth/token/create", json!({"policies": ["headers"]}));
-    let token = token.json["auth"]["client_token"].as_str().expect("token");
+    let token = s
+        .write("auth/token/create", json!({"policies": ["headers"]}))
+        .client_token();
     for (method, path) in [
         ("GET", "sys/config/auditing/request-headers"),
         ("GET", "sys/config/auditing/request-headers/x-plain"),
@@ -287,7 +288,7 @@ fn configured_request_headers_are_recorded_and_hmacd_when_asked() {
         ("DELETE", "sys/config/auditing/request-headers/x-plain"),
     ] {
         assert_eq!(
-            s.call(method, path, token, None).status,
+            s.call(method, path, &token, None).status,
             403,
             "{method} {path}"
         );

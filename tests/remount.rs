@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Reply, Server};
+use common::Server;
 use serde_json::{json, Value};
 
 /// Starts a move and waits for it to end (a bounded number of polls);
@@ -33,13 +33,6 @@ fn remount(s: &Server, from: &str, to: &str) -> Value {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("migration {id} never ended");
-}
-
-fn token_of(reply: &Reply) -> String {
-    reply.json["auth"]["client_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no token: {:?}", reply.json))
-        .to_string()
 }
 
 #[test]
@@ -91,8 +84,10 @@ fn a_moved_auth_method_keeps_its_roles_and_revokes_its_tokens() {
         .clone();
     let creds = json!({"role_id": role_id, "secret_id": secret_id});
     let login = s.write("auth/ar1/login", creds.clone());
-    let login_token = token_of(&login);
-    let plain_token = token_of(&s.write("auth/token/create", json!({"policies": ["default"]})));
+    let login_token = login.client_token();
+    let plain_token = s
+        .write("auth/token/create", json!({"policies": ["default"]}))
+        .client_token();
 
     let info = remount(&s, "auth/ar1", "auth/ar2");
     assert_eq!(
@@ -180,7 +175,9 @@ fn refusals_have_vaults_texts() {
             .status,
         204
     );
-    let token = token_of(&s.write("auth/token/create", json!({"policies": ["mover"]})));
+    let token = s
+        .write("auth/token/create", json!({"policies": ["mover"]}))
+        .client_token();
     let denied = s.call(
         "POST",
         "sys/remount",
@@ -195,6 +192,47 @@ fn refusals_have_vaults_texts() {
     );
 }
 
+/// Runs `attempt(thread, i)` from three threads, up to `rounds` times
+/// each or until it answers `None` (the mount has moved away), and moves
+/// `from` to `to` once every thread has succeeded once. Returns what the
+/// attempts that succeeded produced.
+fn race_a_move<T: Send>(
+    s: &Server,
+    from: &str,
+    to: &str,
+    rounds: usize,
+    attempt: impl Fn(usize, usize) -> Option<T> + Sync,
+) -> Vec<T> {
+    let threads = 3;
+    let started = std::sync::Barrier::new(threads + 1);
+    std::thread::scope(|scope| {
+        let racers: Vec<_> = (0..threads)
+            .map(|thread| {
+                let (started, attempt) = (&started, &attempt);
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    for i in 0..rounds {
+                        let Some(result) = attempt(thread, i) else {
+                            break;
+                        };
+                        done.push(result);
+                        if i == 0 {
+                            started.wait();
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        started.wait();
+        assert_eq!(remount(s, from, to)["status"], "success");
+        racers
+            .into_iter()
+            .flat_map(|r| r.join().expect("racer"))
+            .collect()
+    })
+}
+
 /// Writes racing a move: every write the server acknowledged is found at
 /// the new path; none lands where nothing reads it.
 #[test]
@@ -204,34 +242,13 @@ fn writes_racing_a_move_are_kept() {
         s.write("sys/mounts/race", json!({"type": "kv"})).status,
         204
     );
-    let writing = std::sync::Barrier::new(4);
-    let acknowledged = std::thread::scope(|scope| {
-        let writers: Vec<_> = (0..3)
-            .map(|w| {
-                let (s, writing) = (&s, &writing);
-                scope.spawn(move || {
-                    let mut kept = Vec::new();
-                    for i in 0..400 {
-                        let key = format!("w{w}-{i}");
-                        match s.write(&format!("race/{key}"), json!({"v": i})).status {
-                            204 => kept.push(key),
-                            404 => break,
-                            other => panic!("write answered {other}"),
-                        }
-                        if i == 0 {
-                            writing.wait();
-                        }
-                    }
-                    kept
-                })
-            })
-            .collect();
-        writing.wait();
-        assert_eq!(remount(&s, "race", "moved")["status"], "success");
-        writers
-            .into_iter()
-            .flat_map(|w| w.join().expect("writer"))
-            .collect::<Vec<_>>()
+    let acknowledged = race_a_move(&s, "race", "moved", 400, |thread, i| {
+        let key = format!("w{thread}-{i}");
+        match s.write(&format!("race/{key}"), json!({"v": i})).status {
+            204 => Some(key),
+            404 => None,
+            other => panic!("write answered {other}"),
+        }
     });
     for key in acknowledged {
         assert_eq!(s.read(&format!("moved/{key}")).status, 200, "{key} lost");
@@ -256,34 +273,13 @@ fn logins_racing_a_move_leave_no_live_token_behind() {
         204
     );
     let role_id = s.read("auth/race/role/r/role-id").data("role_id").clone();
-    let logging_in = std::sync::Barrier::new(4);
-    let tokens = std::thread::scope(|scope| {
-        let logins: Vec<_> = (0..3)
-            .map(|_| {
-                let (s, role_id, logging_in) = (&s, role_id.clone(), &logging_in);
-                scope.spawn(move || {
-                    let mut issued = Vec::new();
-                    for i in 0..300 {
-                        let login = s.write("auth/race/login", json!({"role_id": role_id}));
-                        match login.status {
-                            200 => issued.push(token_of(&login)),
-                            404 => break,
-                            other => panic!("login answered {other}: {:?}", login.json),
-                        }
-                        if i == 0 {
-                            logging_in.wait();
-                        }
-                    }
-                    issued
-                })
-            })
-            .collect();
-        logging_in.wait();
-        assert_eq!(remount(&s, "auth/race", "auth/moved")["status"], "success");
-        logins
-            .into_iter()
-            .flat_map(|l| l.join().expect("login"))
-            .collect::<Vec<_>>()
+    let tokens = race_a_move(&s, "auth/race", "auth/moved", 300, |_, _| {
+        let login = s.write("auth/race/login", json!({ "role_id": role_id }));
+        match login.status {
+            200 => Some(login.client_token()),
+            404 => None,
+            other => panic!("login answered {other}: {:?}", login.json),
+        }
     });
     for token in tokens {
         assert_eq!(

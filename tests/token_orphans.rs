@@ -4,15 +4,8 @@
 
 mod common;
 
-use common::{Reply, Server};
+use common::Server;
 use serde_json::json;
-
-fn token_of(reply: &Reply) -> String {
-    reply.json["auth"]["client_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no token: {:?}", reply.json))
-        .to_string()
-}
 
 #[test]
 fn revoking_a_parent_alone_orphans_its_children() {
@@ -24,12 +17,13 @@ fn revoking_a_parent_alone_orphans_its_children() {
         204
     );
     let create = |parent: &str| {
-        token_of(&s.call(
+        s.call(
             "POST",
             "auth/token/create",
             parent,
             Some(json!({"policies": ["creator"]})),
-        ))
+        )
+        .client_token()
     };
     let parent = create(common::ROOT);
     let child = create(&parent);
@@ -81,10 +75,18 @@ fn refusals_have_vaults_texts_and_sudo_is_checked_by_the_handler() {
             204
         );
     }
-    let victim = token_of(&s.write("auth/token/create", json!({"policies": ["default"]})));
-    let plain = token_of(&s.write("auth/token/create", json!({"policies": ["orphaner"]})));
-    let with_sudo = token_of(&s.write("auth/token/create", json!({"policies": ["orphaner-sudo"]})));
-    let nothing = token_of(&s.write("auth/token/create", json!({"policies": ["default"]})));
+    let victim = s
+        .write("auth/token/create", json!({"policies": ["default"]}))
+        .client_token();
+    let plain = s
+        .write("auth/token/create", json!({"policies": ["orphaner"]}))
+        .client_token();
+    let with_sudo = s
+        .write("auth/token/create", json!({"policies": ["orphaner-sudo"]}))
+        .client_token();
+    let nothing = s
+        .write("auth/token/create", json!({"policies": ["default"]}))
+        .client_token();
 
     assert_eq!(
         refused(&plain, json!({ "token": victim })),
