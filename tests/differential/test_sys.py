@@ -176,10 +176,11 @@ def test_built_in_mounts_cannot_be_tuned(pair):
     pair.call("POST", "sys/mounts/sys/tune", {"description": "x"}, expect=400)
     pair.call("POST", "sys/mounts/cubbyhole/tune", {"description": "x"}, expect=400)
     pair.call("POST", "sys/mounts/identity/tune", {"description": "x"}, expect=400)
-    # HashiCorp Vault refuses these too (400); OpenBao accepts them with 204
-    # (allow-listed: untunable-built-in-mounts).
+    # HashiCorp Vault refuses this too (400); OpenBao accepts it with 204
+    # (allow-listed: untunable-built-in-mounts). OpenBao also accepts
+    # audit_non_hmac_*_keys on sys/, which would change the reference's sys/
+    # for the sequences after this one: not sent.
     pair.call("POST", "sys/mounts/sys/tune", {}, expect=400)
-    pair.call("POST", "sys/mounts/sys/tune", {"audit_non_hmac_request_keys": "a"}, expect=400)
     pair.check()
 
 
