@@ -684,6 +684,67 @@ fn secrets_enable_and_tune_send_vaults_mount_bodies() {
     assert_eq!(got.request_line, "GET /v1/pki/roles?list=true HTTP/1.1");
 }
 
+/// `vault secrets move` and `vault auth move`, as OpenBao's CLI prints
+/// them against OpenBao.
+#[test]
+fn secrets_and_auth_move_print_what_vault_prints() {
+    let server = Server::dev();
+    let cli = Cli::new("cli-move", &server.addr);
+    assert_eq!(cli.vault(&["secrets", "enable", "-path=mv1", "kv"]).code, 0);
+    assert_eq!(
+        cli.vault(&["auth", "enable", "-path=am1", "approle"]).code,
+        0
+    );
+    for (args, what) in [
+        (
+            ["secrets", "move", "mv1", "mv2"],
+            "secrets engine mv1/ to mv2/",
+        ),
+        (
+            ["auth", "move", "auth/am1", "auth/am2"],
+            "auth method auth/am1/ to auth/am2/",
+        ),
+    ] {
+        let out = cli.vault(&args);
+        assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+        let id = out
+            .stdout
+            .lines()
+            .next()
+            .and_then(|l| l.rsplit(' ').next())
+            .expect("migration id");
+        assert!(is_uuid(id), "{}", out.stdout);
+        assert_eq!(
+            out.stdout,
+            format!(
+                "Started moving {what}, with migration ID {id}\nSuccess! Finished moving {what}, with migration ID {id}\n"
+            )
+        );
+    }
+    assert_eq!(server.read("sys/mounts/mv2").status, 200);
+    assert_eq!(server.read("sys/auth/am2").status, 200);
+
+    let out = cli.vault(&["secrets", "move", "sys", "x"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error moving secrets engine sys/ to x/: Error making API request.\n\nURL: POST http://{}/v1/sys/remount\nCode: 400. Errors:\n\n* cannot remount \"sys/\"\n",
+            server.addr
+        )
+    );
+    let out = cli.vault(&["auth", "move", "auth/am2", "am3"]);
+    assert_eq!(out.code, 2);
+    assert!(out
+        .stderr
+        .starts_with("Error moving auth method auth/am2/ to am3/: Error making API request."));
+    let out = cli.vault(&["auth", "move", "x"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (1, "Not enough arguments (expected 2, got 1)\n")
+    );
+}
+
 #[test]
 fn operator_init_prints_keys_and_root_token_and_unseal_opens_a_durable_store() {
     let dir = common::temp_dir("cli-init");

@@ -176,6 +176,57 @@ fn protected_paths_cannot_be_mounted() {
     assert_eq!(s.delete("sys/mounts/sys").status, 400);
 }
 
+/// Vault refuses to tune its built-in mounts, even with nothing to change
+/// (OpenBao instead refuses only some parameters).
+#[test]
+fn built_in_mounts_cannot_be_tuned() {
+    let s = Server::dev();
+    for (path, body, shown) in [
+        ("sys/mounts/sys/tune", json!({}), "sys/"),
+        (
+            "sys/mounts/sys/tune",
+            json!({"default_lease_ttl": "1h"}),
+            "sys/",
+        ),
+        (
+            "sys/mounts/sys/tune",
+            json!({"audit_non_hmac_request_keys": "a"}),
+            "sys/",
+        ),
+        (
+            "sys/mounts/cubbyhole/tune",
+            json!({"description": "x"}),
+            "cubbyhole/",
+        ),
+        (
+            "sys/mounts/identity/tune",
+            json!({"description": "x"}),
+            "identity/",
+        ),
+        (
+            "sys/mounts/sys/x/tune",
+            json!({"description": "x"}),
+            "sys/x/",
+        ),
+    ] {
+        let refused = s.write(path, body);
+        assert_eq!(refused.status, 400, "{path}");
+        assert_eq!(refused.errors(), [format!("cannot tune {shown:?}")]);
+    }
+    let sys = s.read("sys/mounts/sys/tune");
+    assert_eq!(sys.status, 200, "reading is allowed");
+    assert!(sys.data("audit_non_hmac_request_keys").is_null());
+    assert_eq!(
+        s.write(
+            "sys/mounts/auth/token/tune",
+            json!({"description": "tokens"})
+        )
+        .status,
+        204,
+        "the token store is tunable"
+    );
+}
+
 #[test]
 fn policies_are_managed_on_both_paths() {
     let s = Server::dev();

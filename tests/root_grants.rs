@@ -129,6 +129,7 @@ impl Harness {
             raw_body: None,
             token: token.map(str::to_string),
             connection,
+            audited_headers: Default::default(),
         };
         self.runtime
             .block_on(self.core.handle(input))
@@ -240,6 +241,7 @@ impl Harness {
             raw_body: None,
             token: Some("root".into()),
             connection: Connection::default(),
+            audited_headers: Default::default(),
         };
         self.runtime
             .block_on(self.core.handle(input))

@@ -4,14 +4,16 @@
 //! enabled and none can record a request, the request fails (Vault's rule:
 //! nothing happens unaudited).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::sync::{Arc, Mutex, RwLock};
+use std::os::unix::fs::MetadataExt;
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::audit_headers::{AuditedHeaders, HeaderTable, RequestHeaders};
 use super::keys::{random_bytes, Hasher};
 use super::token::{rfc3339, TokenEntry};
 use crate::logical::{Connection, Error, Operation, Result};
@@ -46,7 +48,43 @@ impl AuditConfig {
 
 enum Sink {
     Stdout,
-    File(Mutex<File>),
+    /// Shared by every device writing the same file (see [`AuditFiles`]).
+    File(SharedFile),
+}
+
+/// An open audit file and the lock its writers take.
+type SharedFile = Arc<Mutex<File>>;
+
+/// A file's device and inode numbers.
+type FileIdentity = (u64, u64);
+
+/// The audit files open, by identity (device and inode, whatever path
+/// named them): devices that write the same file share one handle and its
+/// lock, so their records never interleave.
+#[derive(Default)]
+struct AuditFiles {
+    open: Mutex<HashMap<FileIdentity, Weak<Mutex<File>>>>,
+}
+
+impl AuditFiles {
+    fn open(&self, path: &str) -> std::io::Result<SharedFile> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let metadata = file.metadata()?;
+        let identity = (metadata.dev(), metadata.ino());
+        let mut open = self
+            .open
+            .lock()
+            .map_err(|_| std::io::Error::other("audit file table lock poisoned"))?;
+        if let Some(shared) = open.get(&identity).and_then(Weak::upgrade) {
+            return Ok(shared);
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        let shared = Arc::new(Mutex::new(file));
+        open.retain(|_, file| file.strong_count() > 0);
+        open.insert(identity, Arc::downgrade(&shared));
+        Ok(shared)
+    }
 }
 
 struct Device {
@@ -57,25 +95,16 @@ struct Device {
 }
 
 impl Device {
-    fn open(config: AuditConfig) -> Result<Device> {
+    fn open(config: AuditConfig, files: &AuditFiles) -> Result<Device> {
         let file_path = config.options.get("file_path").cloned().unwrap_or_default();
         let sink = match file_path.as_str() {
             "" => return Err(Error::bad_request("file_path is required")),
             "-" | "stdout" => Sink::Stdout,
-            path => {
-                let file = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(|e| {
-                        Error::BadRequest(format!(
-                            "sanity check failed; unable to open {path:?} for writing: {e}"
-                        ))
-                    })?;
-                use std::os::unix::fs::PermissionsExt;
-                let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
-                Sink::File(Mutex::new(file))
-            }
+            path => Sink::File(files.open(path).map_err(|e| {
+                Error::BadRequest(format!(
+                    "sanity check failed; unable to open {path:?} for writing: {e}"
+                ))
+            })?),
         };
         let key = hex::decode(&config.hmac_key)
             .map_err(|_| Error::internal("corrupt audit device key"))?;
@@ -121,24 +150,20 @@ impl Device {
                 "data": {"test": if self.log_raw { "data".to_string() } else { self.hash("data") }},
             },
         });
-        self.write(&serde_json::to_vec(&entry).unwrap_or_default())
+        self.write(&entry)
     }
 
-    fn write(&self, line: &[u8]) -> std::io::Result<()> {
+    /// Writes one record and its newline in a single write, under the
+    /// file's lock.
+    fn write(&self, entry: &Value) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(entry)?;
+        line.push(b'\n');
         match &self.sink {
-            Sink::Stdout => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(line)?;
-                out.write_all(b"\n")
-            }
-            Sink::File(file) => {
-                let mut file = file
-                    .lock()
-                    .map_err(|_| std::io::Error::other("audit file lock poisoned"))?;
-                file.write_all(line)?;
-                file.write_all(b"\n")?;
-                file.flush()
-            }
+            Sink::Stdout => std::io::stdout().lock().write_all(&line),
+            Sink::File(file) => file
+                .lock()
+                .map_err(|_| std::io::Error::other("audit file lock poisoned"))?
+                .write_all(&line),
         }
     }
 }
@@ -152,6 +177,8 @@ pub struct AuditRequest<'a> {
     pub client_token: Option<&'a str>,
     pub token: Option<&'a TokenEntry>,
     pub connection: &'a Connection,
+    /// The configured audited headers the request carried.
+    pub headers: &'a RequestHeaders,
 }
 
 /// What is recorded of a successful response.
@@ -164,13 +191,18 @@ pub struct AuditedResponse<'a> {
 pub struct AuditBroker {
     storage: Arc<dyn Storage>,
     devices: RwLock<Vec<Arc<Device>>>,
+    files: AuditFiles,
+    /// `sys/config/auditing/request-headers`.
+    pub headers: AuditedHeaders,
 }
 
 impl AuditBroker {
     pub fn new(storage: Arc<dyn Storage>) -> Self {
         AuditBroker {
+            headers: AuditedHeaders::new(storage.clone()),
             storage,
             devices: RwLock::new(Vec::new()),
+            files: AuditFiles::default(),
         }
     }
 
@@ -182,8 +214,17 @@ impl AuditBroker {
         !self.snapshot().is_empty()
     }
 
-    /// Opens the stored devices (at unseal).
+    /// The headers a request should hand over for its audit records:
+    /// `None` when nothing would record them (no header configured, or no
+    /// device enabled), so that requests copy no headers then.
+    pub fn wanted_headers(&self) -> Option<Arc<HeaderTable>> {
+        let table = self.headers.table();
+        (!table.is_empty() && self.is_enabled()).then_some(table)
+    }
+
+    /// Opens the stored devices and reads the audited headers (at unseal).
     pub async fn load(&self) -> Result<()> {
+        self.headers.load().await?;
         let configs: Vec<AuditConfig> = match self.storage.get(TABLE_KEY).await? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| Error::internal(format!("corrupt audit table: {e}")))?,
@@ -191,7 +232,7 @@ impl AuditBroker {
         };
         let mut devices = Vec::new();
         for config in configs {
-            match Device::open(config) {
+            match Device::open(config, &self.files) {
                 Ok(device) => devices.push(Arc::new(device)),
                 Err(err) => tracing::error!(%err, "audit device could not be opened"),
             }
@@ -206,6 +247,7 @@ impl AuditBroker {
         if let Ok(mut guard) = self.devices.write() {
             guard.clear();
         }
+        self.headers.clear();
     }
 
     async fn persist(&self, devices: &[Arc<Device>]) -> Result<()> {
@@ -244,7 +286,7 @@ impl AuditBroker {
             local,
             hmac_key: hex::encode(random_bytes(32)),
         };
-        let device = Device::open(config)?;
+        let device = Device::open(config, &self.files)?;
         // As Vault: a device that cannot record a test entry is not
         // enabled (a full disk would otherwise fail every later request).
         device
@@ -299,6 +341,29 @@ impl AuditBroker {
         })
     }
 
+    /// The request's audited headers; those configured with `hmac` are
+    /// hashed even on a `log_raw` device, as in Vault.
+    fn headers_json(device: &Device, headers: &RequestHeaders) -> Value {
+        headers
+            .iter()
+            .map(|(name, header)| {
+                let values: Vec<String> = header
+                    .values
+                    .iter()
+                    .map(|v| {
+                        if header.hmac {
+                            device.hash(v)
+                        } else {
+                            v.clone()
+                        }
+                    })
+                    .collect();
+                (name.clone(), json!(values))
+            })
+            .collect::<Map<String, Value>>()
+            .into()
+    }
+
     fn request_json(device: &Device, req: &AuditRequest<'_>, mount_type: &str) -> Value {
         let mut data = Value::Object(req.data.clone());
         device.hash_value(&mut data);
@@ -306,7 +371,7 @@ impl AuditBroker {
             Some(addr) => (addr.ip().to_string(), addr.port()),
             None => (String::new(), 0),
         };
-        json!({
+        let mut request = json!({
             "id": req.id,
             "operation": req.operation.as_str(),
             "mount_type": mount_type,
@@ -317,7 +382,11 @@ impl AuditBroker {
             "data": if req.data.is_empty() { Value::Null } else { data },
             "remote_address": remote_address,
             "remote_port": remote_port,
-        })
+        });
+        if let (false, Some(map)) = (req.headers.is_empty(), request.as_object_mut()) {
+            map.insert("headers".into(), Self::headers_json(device, req.headers));
+        }
+        request
     }
 
     /// Records the request. Fails if no device could write it.
@@ -382,8 +451,7 @@ impl AuditBroker {
         }
         let mut written = 0;
         for device in &devices {
-            let line = serde_json::to_vec(&entry_for(device))?;
-            match device.write(&line) {
+            match device.write(&entry_for(device)) {
                 Ok(()) => written += 1,
                 Err(err) => {
                     tracing::error!(device = %device.config.path, %err, "audit device failed")

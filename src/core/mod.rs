@@ -4,12 +4,14 @@
 //! format HTTP.
 
 pub mod audit;
+pub mod audit_headers;
 pub mod catalog;
 pub mod keys;
 pub mod lockout;
 pub mod mounts;
 pub mod policy;
 pub mod policy_store;
+pub mod remount;
 pub mod seal;
 pub mod token;
 pub mod ttl;
@@ -20,6 +22,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use serde_json::{Map, Value};
 
 use self::audit::{AuditBroker, AuditRequest, AuditedResponse};
+use self::audit_headers::RequestHeaders;
 use self::catalog::BackendContext;
 use self::keys::Hasher;
 use self::mounts::{MountClass, MountEntry, MountTable, Mounted};
@@ -50,6 +53,9 @@ pub struct LogicalInput {
     pub raw_body: Option<bytes::Bytes>,
     pub token: Option<String>,
     pub connection: Connection,
+    /// The configured audited headers the request carried (empty unless
+    /// [`AuditBroker::wanted_headers`] asked for some).
+    pub audited_headers: RequestHeaders,
 }
 
 /// The core's answer, before it becomes an HTTP response.
@@ -77,6 +83,8 @@ pub struct Core {
     pub policies: PolicyStore,
     pub audit: AuditBroker,
     pub lockout: lockout::Lockout,
+    /// Mount moves (`sys/remount`) and how they went.
+    pub migrations: remount::Migrations,
     cluster: OnceLock<ClusterInfo>,
     pub system_ttls: MountTtls,
     seal: Option<Seal>,
@@ -98,6 +106,7 @@ impl Core {
             policies: PolicyStore::new(StorageView::new(storage.clone(), "sys/policy/")),
             audit: AuditBroker::new(storage.clone()),
             lockout: lockout::Lockout::default(),
+            migrations: remount::Migrations::default(),
             storage,
             seal,
             cluster: OnceLock::new(),
@@ -370,12 +379,18 @@ impl Core {
     }
 
     /// Unmounts a backend and deletes its data; disabling an auth method
-    /// also revokes every token it issued, as Vault does.
+    /// also revokes every token it issued, as Vault does. Requests in
+    /// flight on the mount finish first, so none writes into data being
+    /// deleted.
     pub async fn unmount(&self, class: MountClass, path: &str) -> Result<()> {
         let Some(mounted) = self.mounts.find(class, path) else {
             return Ok(());
         };
+        let Some(mut closure) = mounted.close().await else {
+            return Ok(());
+        };
         self.mounts.unmount(class, path).await?;
+        *closure = true;
         if class == MountClass::Auth {
             self.tokens.revoke_by_path_prefix(&mounted.prefix).await?;
         }
@@ -390,7 +405,7 @@ impl Core {
 
     /// Runs one request through the pipeline, recording it on the audit
     /// devices (if any) before and after.
-    pub async fn handle(&self, input: LogicalInput) -> Result<LogicalOutput> {
+    pub async fn handle(&self, mut input: LogicalInput) -> Result<LogicalOutput> {
         if self.is_sealed() {
             return Err(Error::Sealed);
         }
@@ -413,6 +428,7 @@ impl Core {
             input.connection.clone(),
             input.token.clone(),
         );
+        let headers = std::mem::take(&mut input.audited_headers);
         let audit_req = AuditRequest {
             id: &request_id,
             operation: input.operation,
@@ -421,6 +437,7 @@ impl Core {
             client_token: client_token.as_deref(),
             token: token.as_ref(),
             connection: &connection,
+            headers: &headers,
         };
         self.audit.log_request(&audit_req, None)?;
         let result = self.route_request(input, request_id.clone()).await;
@@ -450,6 +467,11 @@ impl Core {
     ) -> Result<LogicalOutput> {
         let full_path = input.path.clone();
         let Some((mounted, rel_path)) = self.mounts.route(&full_path) else {
+            return Err(self.no_route(&input).await);
+        };
+        // Held until the request is done: a move or an unmount of the
+        // mount waits for it.
+        let Some(_pass) = mounted.enter().await else {
             return Err(self.no_route(&input).await);
         };
         let route = mounted.backend.route(&rel_path);
@@ -804,6 +826,7 @@ mod tests {
             raw_body: None,
             token: Some(token.into()),
             connection: Connection::default(),
+            audited_headers: RequestHeaders::default(),
         })
         .await
         .expect(path)

@@ -194,6 +194,37 @@ pub struct Mounted {
     pub backend: Arc<dyn LogicalBackend>,
     pub storage: StorageView,
     pub prefix: String,
+    /// Held shared by every request the mount serves ([`Mounted::enter`])
+    /// and exclusively by a move or an unmount, which so waits for the
+    /// requests in flight. `true` once the mount has left its path.
+    gate: Arc<tokio::sync::RwLock<bool>>,
+    /// Out of routing while a move is under way (Vault's taint): requests
+    /// find no route, while the stored table still lists the mount.
+    tainted: bool,
+}
+
+/// Held by a request while the mount it was routed to serves it.
+pub type MountPass = tokio::sync::OwnedRwLockReadGuard<bool>;
+
+/// Held by a move or an unmount: no request is in flight on the mount.
+pub type MountClosure = tokio::sync::OwnedRwLockWriteGuard<bool>;
+
+impl Mounted {
+    /// Enters the mount for one request; `None` if it left its path after
+    /// the request was routed to it (the request then finds no route, and
+    /// cannot write where the mount no longer is).
+    pub async fn enter(&self) -> Option<MountPass> {
+        let pass = self.gate.clone().read_owned().await;
+        (!*pass).then_some(pass)
+    }
+
+    /// Waits until no request is in flight on the mount and lets none
+    /// start; `None` if the mount already left its path. Set the guard to
+    /// `true` when the mount leaves it.
+    pub async fn close(&self) -> Option<MountClosure> {
+        let closure = self.gate.clone().write_owned().await;
+        (!*closure).then_some(closure)
+    }
 }
 
 /// The routing table. Reads take a snapshot (an `Arc`), so routing never
@@ -237,6 +268,7 @@ impl MountTable {
         let snapshot = self.snapshot();
         snapshot
             .iter()
+            .filter(|m| !m.tainted)
             .filter(|m| path.starts_with(&m.prefix) || format!("{path}/") == m.prefix)
             .max_by_key(|m| m.prefix.len())
             .map(|m| {
@@ -272,7 +304,22 @@ impl MountTable {
             backend,
             storage,
             prefix,
+            gate: Arc::default(),
+            tainted: false,
         }
+    }
+
+    /// The mount that a new mount at the routing prefix `prefix` collides
+    /// with (the same path, one above or one below), and whether the paths
+    /// are the same.
+    fn collision(&self, prefix: &str) -> Option<(Mounted, bool)> {
+        colliding(&self.snapshot(), prefix).map(|m| (m.clone(), m.prefix == prefix))
+    }
+
+    /// The routing prefix of the mount a new mount at `prefix` would
+    /// collide with (`sys/remount`'s destination check).
+    pub fn conflict(&self, prefix: &str) -> Option<String> {
+        self.collision(prefix).map(|(m, _)| m.prefix)
     }
 
     /// Forgets every mount (sealing).
@@ -281,33 +328,95 @@ impl MountTable {
     }
 
     /// Adds a mount (without persisting): used at startup for stored and
-    /// built-in mounts.
+    /// built-in mounts, and to swap the backend of a mount (which keeps
+    /// its requests in flight and its place in a move).
     pub fn install(&self, entry: MountEntry, backend: Arc<dyn LogicalBackend>) {
         let mut mounts = (*self.snapshot()).clone();
-        mounts.retain(|m| m.prefix != entry.route_prefix());
-        mounts.push(self.mounted(entry, backend));
+        let mut mounted = self.mounted(entry, backend);
+        if let Some(pos) = mounts.iter().position(|m| m.prefix == mounted.prefix) {
+            let replaced = mounts.remove(pos);
+            if replaced.entry.uuid == mounted.entry.uuid {
+                mounted.gate = replaced.gate;
+                mounted.tainted = replaced.tainted;
+            }
+        }
+        mounts.push(mounted);
         self.replace(mounts);
     }
 
     /// Mounts a new backend, refusing paths that overlap an existing mount.
     pub async fn mount(&self, entry: MountEntry, backend: Arc<dyn LogicalBackend>) -> Result<()> {
         let _guard = self.change.lock().await;
-        let prefix = entry.route_prefix();
-        for existing in self.snapshot().iter() {
-            if existing.prefix == prefix {
-                return Err(Error::BadRequest(format!(
-                    "path is already in use at {}",
-                    existing.entry.path
-                )));
-            }
-            if prefix.starts_with(&existing.prefix) || existing.prefix.starts_with(&prefix) {
-                return Err(Error::BadRequest(format!(
-                    "existing mount at {}",
-                    existing.entry.path
-                )));
+        match self.collision(&entry.route_prefix()) {
+            Some((existing, true)) => Err(Error::BadRequest(format!(
+                "path is already in use at {}",
+                existing.entry.path
+            ))),
+            Some((existing, false)) => Err(Error::BadRequest(format!(
+                "existing mount at {}",
+                existing.entry.path
+            ))),
+            None => {
+                self.install(entry, backend);
+                self.persist().await
             }
         }
-        self.install(entry, backend);
+    }
+
+    /// Takes the mount at `path` out of routing for a move (Vault's taint:
+    /// requests find no route, while the stored table still lists it) and
+    /// returns it.
+    pub async fn taint(&self, class: MountClass, path: &str) -> Result<Mounted> {
+        self.set_taint(class, &normalize_mount_path(path), true)
+            .await
+            .ok_or_else(|| Error::BadRequest(format!("no matching mount at {path:?}")))
+    }
+
+    /// Routes to a mount again after a move that failed.
+    pub async fn untaint(&self, mounted: &Mounted) {
+        self.set_taint(mounted.entry.class, &mounted.entry.path, false)
+            .await;
+    }
+
+    async fn set_taint(&self, class: MountClass, path: &str, tainted: bool) -> Option<Mounted> {
+        let _guard = self.change.lock().await;
+        let mut mounts = (*self.snapshot()).clone();
+        let mounted = mounts
+            .iter_mut()
+            .find(|m| m.entry.class == class && m.entry.path == path)?;
+        mounted.tainted = tainted;
+        let found = mounted.clone();
+        self.replace(mounts);
+        Some(found)
+    }
+
+    /// Moves a mount to `path` in its table: the same entry (accessor,
+    /// UUID, configuration as it is now), backend and storage, routed at
+    /// the new path, and the table persisted.
+    pub async fn relocate(&self, mounted: &Mounted, path: &str) -> Result<()> {
+        let _guard = self.change.lock().await;
+        let mut mounts = (*self.snapshot()).clone();
+        let Some(pos) = mounts
+            .iter()
+            .position(|m| m.entry.uuid == mounted.entry.uuid)
+        else {
+            return Err(Error::BadRequest(format!(
+                "mount {:?} is gone",
+                mounted.prefix
+            )));
+        };
+        let mut entry = mounts.remove(pos).entry;
+        entry.path = normalize_mount_path(path);
+        let prefix = entry.route_prefix();
+        if let Some(existing) = colliding(&mounts, &prefix) {
+            return Err(Error::BadRequest(format!(
+                "path already in use at {:?}",
+                existing.prefix
+            )));
+        }
+        // The storage view is keyed by the UUID: the data stays where it is.
+        mounts.push(self.mounted(entry, mounted.backend.clone()));
+        self.replace(mounts);
         self.persist().await
     }
 
@@ -378,6 +487,14 @@ impl MountTable {
     pub async fn has_stored_tables(storage: &Arc<dyn Storage>) -> Result<bool> {
         Ok(storage.get(SECRET_TABLE_KEY).await?.is_some())
     }
+}
+
+/// The mount among `mounts` that one at the routing prefix `prefix` would
+/// collide with: the same path, one above or one below it.
+fn colliding<'a>(mounts: &'a [Mounted], prefix: &str) -> Option<&'a Mounted> {
+    mounts
+        .iter()
+        .find(|m| prefix.starts_with(&m.prefix) || m.prefix.starts_with(prefix))
 }
 
 /// Deletes every key under `prefix` of a view, depth first.

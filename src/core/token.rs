@@ -580,22 +580,46 @@ impl TokenStore {
                     .delete(&format!("{children_prefix}{child}"))
                     .await?;
             }
-            let mut ops = vec![
-                BatchOp::Delete(format!("{ID_PREFIX}{}", current.hashed_id)),
-                BatchOp::Delete(self.accessor_key(&current.accessor)),
-            ];
-            if !current.parent.is_empty() {
-                ops.push(BatchOp::Delete(format!(
-                    "{PARENT_PREFIX}{}/{}",
-                    current.parent, current.hashed_id
-                )));
+            self.delete_entry(&current).await?;
+        }
+        Ok(())
+    }
+
+    /// Revokes a token alone: its children become orphans, as Vault's
+    /// `auth/token/revoke-orphan` leaves them.
+    pub async fn revoke_orphan(&self, entry: &TokenEntry) -> Result<()> {
+        let children_prefix = format!("{PARENT_PREFIX}{}/", entry.hashed_id);
+        for child in self.storage.list(&children_prefix).await? {
+            let child_key = format!("{ID_PREFIX}{child}");
+            if let Some(mut orphan) = self.storage.get_json::<TokenEntry>(&child_key).await? {
+                orphan.parent.clear();
+                self.storage.put_json(&child_key, &orphan).await?;
+                self.cache.store(&orphan);
             }
-            self.storage.batch(ops).await?;
-            self.cache.forget(&current.hashed_id);
-            let cubbyholes = self.cubbyholes.read().ok().and_then(|slot| slot.clone());
-            if let Some(cubbyholes) = cubbyholes {
-                super::mounts::delete_tree(&cubbyholes, &format!("{}/", current.hashed_id)).await?;
-            }
+            self.storage
+                .delete(&format!("{children_prefix}{child}"))
+                .await?;
+        }
+        self.delete_entry(entry).await
+    }
+
+    /// Deletes one token's entry, accessor, parent link and cubbyhole.
+    async fn delete_entry(&self, entry: &TokenEntry) -> Result<()> {
+        let mut ops = vec![
+            BatchOp::Delete(format!("{ID_PREFIX}{}", entry.hashed_id)),
+            BatchOp::Delete(self.accessor_key(&entry.accessor)),
+        ];
+        if !entry.parent.is_empty() {
+            ops.push(BatchOp::Delete(format!(
+                "{PARENT_PREFIX}{}/{}",
+                entry.parent, entry.hashed_id
+            )));
+        }
+        self.storage.batch(ops).await?;
+        self.cache.forget(&entry.hashed_id);
+        let cubbyholes = self.cubbyholes.read().ok().and_then(|slot| slot.clone());
+        if let Some(cubbyholes) = cubbyholes {
+            super::mounts::delete_tree(&cubbyholes, &format!("{}/", entry.hashed_id)).await?;
         }
         Ok(())
     }
@@ -739,6 +763,53 @@ mod tests {
         assert!(store.lookup(&entry.id).await.expect("lookup").is_none());
         assert!(store
             .lookup_accessor(&entry.accessor)
+            .await
+            .expect("lookup")
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn revoking_an_orphan_maker_leaves_its_children_live_and_parentless() {
+        let store = store();
+        let parent = create(&store, 0).await;
+        let auth = Auth {
+            policies: vec!["default".into()],
+            ttl: 3600,
+            ..Default::default()
+        };
+        let origin = |parent| TokenOrigin {
+            path: "auth/token/create",
+            creator: Creator::Parent(parent),
+            mount_ttls: TTLS,
+            entity_id: None,
+        };
+        let child = store.create(&auth, origin(&parent)).await.expect("child").0;
+        let grandchild = store
+            .create(&auth, origin(&child))
+            .await
+            .expect("grandchild")
+            .0;
+        store.revoke_orphan(&parent).await.expect("revoke");
+        assert!(store.lookup(&parent.id).await.expect("lookup").is_none());
+        let child = store
+            .lookup(&child.id)
+            .await
+            .expect("lookup")
+            .expect("child lives");
+        assert!(child.parent.is_empty(), "the child is an orphan");
+        let grandchild = store
+            .lookup(&grandchild.id)
+            .await
+            .expect("lookup")
+            .expect("lives");
+        assert_eq!(
+            grandchild.parent, child.hashed_id,
+            "the grandchild keeps its parent"
+        );
+        // Revoking the former child later takes its own children only.
+        store.revoke_tree(&child).await.expect("revoke");
+        assert!(store
+            .lookup(&grandchild.id)
             .await
             .expect("lookup")
             .is_none());

@@ -182,6 +182,10 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
             (query, None)
         }
     };
+    let audited_headers = match state.core.audit.wanted_headers() {
+        Some(table) => request::audited_headers(&parts.headers, &table),
+        None => Default::default(),
+    };
     let input = LogicalInput {
         operation,
         path: path.clone(),
@@ -189,6 +193,7 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
         raw_body,
         token,
         connection,
+        audited_headers,
     };
     let output = state.core.handle(input).await?;
     Ok(response::success_response(&path, output))

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, Method};
 use serde_json::{Map, Value};
 
 use super::json_limits::{JsonLimits, Refusal};
+use crate::core::audit_headers::{self, AuditedHeader, HeaderTable, RequestHeaders};
 use crate::logical::{parse_bool, Error, Operation};
 
 /// What a listener accepts in a request body (its `max_request_size` and
@@ -98,6 +99,45 @@ pub fn token(headers: &HeaderMap) -> Option<String> {
                 .find_map(|v| v.strip_prefix("Bearer "))
                 .and_then(non_empty)
         })
+}
+
+/// The configured audited headers of a request. The token is never among
+/// them, as in Vault: `X-Vault-Token` is left out, and so is a bearer token
+/// from `Authorization` when that is where the token came from (the header
+/// then stays, without that value).
+pub fn audited_headers(headers: &HeaderMap, table: &HeaderTable) -> RequestHeaders {
+    let token_from_bearer = headers
+        .get("x-vault-token")
+        .and_then(|v| v.to_str().ok())
+        .is_none();
+    let is_bearer = |name: &str, value: &[u8]| {
+        token_from_bearer && name == "authorization" && value.starts_with(b"Bearer ")
+    };
+    let pairs = headers
+        .iter()
+        .filter(|(name, value)| {
+            *name != "x-vault-token" && !is_bearer(name.as_str(), value.as_bytes())
+        })
+        .map(|(name, value)| {
+            (
+                name.as_str(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        });
+    let mut picked = audit_headers::select(table, pairs);
+    let had_bearer = headers
+        .get_all("authorization")
+        .iter()
+        .any(|value| is_bearer("authorization", value.as_bytes()));
+    if let (true, Some(settings)) = (had_bearer, table.get("authorization")) {
+        picked
+            .entry("authorization".into())
+            .or_insert_with(|| AuditedHeader {
+                hmac: settings.hmac,
+                values: Vec::new(),
+            });
+    }
+    picked
 }
 
 /// Query parameters as request data: one value → string, repeated → array.
@@ -356,6 +396,28 @@ mod tests {
         );
         assert_eq!(token(&headers(&[("authorization", "bearer b")])), None);
         assert_eq!(token(&headers(&[("x-vault-token", "")])), None);
+    }
+
+    #[test]
+    fn audited_headers_never_hold_the_token() {
+        use crate::core::audit_headers::HeaderSettings;
+        let table = HeaderTable::from(
+            ["x-vault-token", "authorization", "x-foo"]
+                .map(|name| (name.to_string(), HeaderSettings { hmac: false })),
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert("x-foo", "a".parse().expect("value"));
+        headers.insert("authorization", "Bearer secret".parse().expect("value"));
+        let picked = audited_headers(&headers, &table);
+        assert_eq!(picked["x-foo"].values, ["a"]);
+        assert!(picked["authorization"].values.is_empty());
+
+        headers.insert("x-vault-token", "secret".parse().expect("value"));
+        let picked = audited_headers(&headers, &table);
+        assert!(!picked.contains_key("x-vault-token"));
+        // The token came from X-Vault-Token: Authorization is another
+        // header, recorded as sent.
+        assert_eq!(picked["authorization"].values, ["Bearer secret"]);
     }
 
     #[test]

@@ -144,9 +144,16 @@ fn is_injected(path: &str) -> bool {
         "sys/key-status",
         "sys/ha-status",
         "sys/config/cors",
+        "sys/config/auditing/request-headers",
         "sys/wrapping/wrap",
     ];
-    const PREFIX: &[&str] = &["sys/auth/", "sys/mounts/", "sys/policy/", "sys/audit"];
+    const PREFIX: &[&str] = &[
+        "sys/auth/",
+        "sys/mounts/",
+        "sys/policy/",
+        "sys/audit",
+        "sys/config/auditing/request-headers/",
+    ];
     let path = path.trim_end_matches('/');
     EXACT.contains(&path) || PREFIX.iter().any(|p| path.starts_with(p)) || path == "sys/audit"
 }

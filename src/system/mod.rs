@@ -2,9 +2,11 @@
 //! UI mount lookups. It manipulates the core itself, so it holds a weak
 //! reference to it (the core owns the mount table that owns this backend).
 
+mod audit_headers;
 mod mounts;
 pub mod openapi;
 mod policies;
+mod remount;
 
 use std::sync::{Arc, Weak};
 
@@ -20,6 +22,8 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("mounts/*path", &[Read, Update, Delete]),
     PathSpec::new("auth", &[Read]),
     PathSpec::new("auth/*path", &[Read, Update, Delete]),
+    PathSpec::new("remount", &[Update]).fields(&["from", "to"]),
+    PathSpec::new("remount/status/:migration_id", &[Read]).fields(&["migration_id"]),
     PathSpec::new("policy", &[Read, List]),
     PathSpec::new("policy/:name", &[Read, Update, Delete]).fields(&["policy", "rules"]),
     PathSpec::new("policies/acl", &[List]),
@@ -42,6 +46,12 @@ static PATHS: &[PathSpec] = &[
         "local",
     ]),
     PathSpec::new("audit-hash/*path", &[Update]).fields(&["input"]),
+    PathSpec::new("config/auditing/request-headers", &[Read]),
+    PathSpec::new(
+        "config/auditing/request-headers/*header",
+        &[Read, Update, Delete],
+    )
+    .fields(&["hmac"]),
     PathSpec::new("rotate", &[Update]),
     PathSpec::new("key-status", &[Read]),
     PathSpec::new("locked-users", &[Read]),
@@ -118,6 +128,7 @@ impl Backend for SystemBackend {
         let core = self.core()?;
         match req.route {
             "mounts" | "mounts/*path" | "auth" | "auth/*path" => mounts::handle(&core, req).await,
+            "remount" | "remount/status/:migration_id" => remount::handle(&core, req).await,
             "internal/ui/mounts" | "internal/ui/mounts/*path" => {
                 mounts::ui_mounts(&core, req).await
             }
@@ -150,6 +161,9 @@ impl Backend for SystemBackend {
                 Ok(None)
             }
             "audit" | "audit/*path" | "audit-hash/*path" => audit(&core, req).await,
+            "config/auditing/request-headers" | "config/auditing/request-headers/*header" => {
+                audit_headers::handle(&core, req).await
+            }
             _ => Err(Error::UnsupportedPath),
         }
     }

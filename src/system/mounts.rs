@@ -14,6 +14,10 @@ use crate::logical::{
 /// Mount paths that cannot be mounted over.
 const PROTECTED: &[&str] = &["audit/", "auth/", "sys/", "cubbyhole/", "identity/"];
 
+/// Mount paths whose configuration cannot be tuned (Vault's
+/// `untunableMounts`).
+const UNTUNABLE: &[&str] = &["cubbyhole/", "sys/", "audit/", "identity/"];
+
 pub async fn handle(core: &Core, req: &mut Request) -> Result<Option<Response>> {
     let class = if req.route.starts_with("auth") {
         MountClass::Auth
@@ -339,6 +343,13 @@ async fn tune(
     path: &str,
     data: &FieldData,
 ) -> Result<Option<Response>> {
+    let route = match class {
+        MountClass::Secret => normalize_mount_path(path),
+        MountClass::Auth => format!("auth/{}", normalize_mount_path(path)),
+    };
+    if UNTUNABLE.iter().any(|p| route.starts_with(p)) {
+        return Err(Error::BadRequest(format!("cannot tune {route:?}")));
+    }
     let mut entry = find(core, class, path)?;
     // Validate on a copy first, so a bad value changes nothing.
     apply_config(&mut entry, data, true)?;

@@ -46,6 +46,14 @@ impl Reply {
             .unwrap_or_default()
     }
 
+    /// `auth.client_token` of a login or token creation (panics if absent).
+    pub fn client_token(&self) -> String {
+        self.json["auth"]["client_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {} {:?}", self.status, self.json))
+            .to_string()
+    }
+
     pub fn warnings(&self) -> Vec<String> {
         self.json["warnings"]
             .as_array()

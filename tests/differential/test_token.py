@@ -58,3 +58,30 @@ def test_token_revoke_self_and_root_lookup(pair):
     pair.call("POST", "auth/token/lookup", {"token": "custom-id-xyz"}, expect=200)
     pair.call("POST", "auth/token/create", {"id": "custom-id-xyz", "ttl": "1h"}, expect=400)
     pair.check()
+
+
+def test_token_revoke_orphan(pair):
+    n = "to" + uuid.uuid4().hex[:6]
+    pair.call("PUT", f"sys/policies/acl/{n}", {"policy": 'path "auth/token/create" { capabilities = ["update"] }\n'
+                                                         'path "auth/token/revoke-orphan" { capabilities = ["update"] }'},
+              expect=204)
+    ra, rb = pair.call("POST", "auth/token/create", {"policies": [n]}, expect=200)
+    pair.set("parent", lambda r: r.get("auth", "client_token"), ra, rb)
+    ra, rb = pair.call("POST", "auth/token/create", {"policies": [n]}, token="<<parent>>", expect=200)
+    pair.set("child", lambda r: r.get("auth", "client_token"), ra, rb)
+    ra, rb = pair.call("POST", "auth/token/create", {"policies": [n]}, token="<<child>>", expect=200)
+    pair.set("grandchild", lambda r: r.get("auth", "client_token"), ra, rb)
+    pair.call("POST", "auth/token/revoke-orphan", {}, expect=400)
+    pair.call("POST", "auth/token/revoke-orphan", {"token": "nosuchtoken"}, expect=400)
+    # Sudo is checked by the handler: 400, not 403.
+    pair.call("POST", "auth/token/revoke-orphan", {"token": "<<child>>"}, token="<<parent>>", expect=400)
+    pair.call("POST", "auth/token/revoke-orphan", {}, token="<<parent>>", expect=400)
+    pair.call("POST", "auth/token/revoke-orphan", {"token": "<<parent>>"}, expect=204)
+    pair.call("GET", "auth/token/lookup-self", token="<<parent>>", expect=403)
+    pair.call("GET", "auth/token/lookup-self", token="<<child>>", expect=200)       # an orphan now
+    pair.call("GET", "auth/token/lookup-self", token="<<grandchild>>", expect=200)  # still the child's
+    pair.call("POST", "auth/token/revoke", {"token": "<<child>>"}, expect=204)
+    pair.call("GET", "auth/token/lookup-self", token="<<grandchild>>", expect=403)
+    pair.call("GET", "auth/token/revoke-orphan", expect=405)
+    pair.call("DELETE", f"sys/policies/acl/{n}", expect=204)
+    pair.check()

@@ -64,7 +64,7 @@ VOLATILE = [
     "data.default", "data.mapping", "data.key_info",
     "data.ca_chain_issuers[]", "data.manual_chain",
     "accessor", "uuid", "data.*.accessor", "data.*.uuid", "*.accessor", "*.uuid",
-    "cluster_name", "cluster_id", "nonce", "data.migration_id",
+    "cluster_name", "cluster_id", "nonce", "migration_id", "data.migration_id",
     "data.tidy_*", "data.*_count", "data.current_cert_store_count", "data.current_revoked_cert_count",
     "data.cross_revoked_cert_deleted_count", "data.internal_backend_uuid",
 ]

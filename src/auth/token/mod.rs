@@ -44,6 +44,8 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("revoke", &[Update]).fields(&["token"]),
     PathSpec::new("revoke-self", &[Update]),
     PathSpec::new("revoke-accessor", &[Update]).fields(&["accessor"]),
+    // Sudo is checked by the handler, as Vault's token store does.
+    PathSpec::new("revoke-orphan", &[Update]).fields(&["token"]),
     PathSpec::new("accessors", &[List]),
     PathSpec::new("tidy", &[Update]),
 ];
@@ -66,7 +68,7 @@ impl Backend for TokenBackend {
 
     /// As Vault's token store: listing accessors and orphaning children.
     fn root_paths(&self) -> &'static [&'static str] {
-        &["revoke-orphan", "revoke-orphan/*", "accessors*"]
+        &["revoke-orphan/*", "accessors*"]
     }
 
     async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
@@ -106,6 +108,7 @@ impl Backend for TokenBackend {
                 core.tokens.revoke_tree(&target).await?;
                 Ok(None)
             }
+            "revoke-orphan" => revoke_orphan(&core, req).await,
             "accessors" => {
                 let mut data = Map::new();
                 data.insert(
@@ -158,6 +161,28 @@ async fn target(core: &Arc<Core>, req: &Request, caller: &TokenEntry) -> Result<
         .lookup(&token)
         .await?
         .ok_or_else(|| Error::Forbidden("bad token".into()))
+}
+
+/// `auth/token/revoke-orphan`: revokes a token and leaves its children as
+/// orphans. Vault checks sudo in the handler, so a caller without it gets
+/// a 400, not the ACL's 403.
+async fn revoke_orphan(core: &Core, req: &Request) -> Result<Option<Response>> {
+    let token = req.data.str("token")?.unwrap_or_default();
+    if token.is_empty() {
+        return Err(Error::bad_request("missing token ID"));
+    }
+    if !req.sudo_granted {
+        return Err(Error::bad_request(
+            "root or sudo privileges required to revoke and orphan",
+        ));
+    }
+    let target = core
+        .tokens
+        .lookup(&token)
+        .await?
+        .ok_or_else(|| Error::bad_request("token to revoke not found"))?;
+    core.tokens.revoke_orphan(&target).await?;
+    Ok(None)
 }
 
 /// `auth/token/create[-orphan]`: validated here in the order of Vault's

@@ -10,6 +10,7 @@ use super::client::{Client, Error as ClientError};
 use super::flags::FlagSet;
 use super::format;
 
+mod mount_move;
 mod mounts;
 mod policy;
 mod rw;
@@ -450,11 +451,12 @@ fn group(ui: &mut Ui, name: &str, args: &[String]) -> i32 {
         ("secrets", "disable") => mounts::disable(ui, rest, false),
         ("secrets", "list") => mounts::list(ui, rest, false),
         ("secrets", "tune") => mounts::tune(ui, rest, false),
-        ("secrets", "move") => mounts::secrets_move(ui, rest),
+        ("secrets", "move") => mount_move::run(ui, rest, mount_move::Moved::SecretsEngine),
         ("auth", "enable") => mounts::auth_enable(ui, rest),
         ("auth", "disable") => mounts::disable(ui, rest, true),
         ("auth", "list") => mounts::list(ui, rest, true),
         ("auth", "tune") => mounts::tune(ui, rest, true),
+        ("auth", "move") => mount_move::run(ui, rest, mount_move::Moved::AuthMethod),
         ("policy", "write") => policy::write(ui, rest),
         ("policy", "read") => policy::read(ui, rest),
         ("policy", "list") => policy::list(ui, rest),

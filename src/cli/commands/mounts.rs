@@ -1,7 +1,7 @@
 //! `vault secrets enable|disable|list|tune|move`, `vault auth
 //! enable|disable|list|tune`: `api/sys_mounts.go` / `sys_auth.go` bodies.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::{
     api_error, check_args, client, ensure_trailing_slash, output_data, parse_flags, sanitize_path,
@@ -19,8 +19,6 @@ const DISABLE_HELP: &str =
     "Usage: vault secrets disable [options] PATH\n\n  Disables a secrets engine at the given PATH.";
 const LIST_HELP: &str = "Usage: vault secrets list [options]\n\n  Lists the enabled secret engines on the Vault server.";
 const TUNE_HELP: &str = "Usage: vault secrets tune [options] PATH\n\n  Tunes the configuration options for the secrets engine at the given PATH.";
-const MOVE_HELP: &str = "Usage: vault secrets move [options] SOURCE DESTINATION\n\n  Moves an existing secrets engine to a new path.";
-
 /// Optional config keys sent only when their flag is given.
 const OPTIONAL_CONFIG: &[(&str, &str, Kind)] = &[
     (
@@ -554,49 +552,6 @@ pub fn tune(ui: &mut Ui, args: &[String], auth: bool) -> i32 {
                 ui.output(&format!("Success! Tuned the auth method at: {path}"));
             } else {
                 ui.output(&format!("Success! Tuned the secrets engine at: {path}"));
-            }
-            0
-        }
-    }
-}
-
-pub fn secrets_move(ui: &mut Ui, args: &[String]) -> i32 {
-    let flags = match parse_flags(ui, FlagSet::new(), args, MOVE_HELP) {
-        Ok(f) => f,
-        Err(c) => return c,
-    };
-    if let Err(c) = check_args(ui, &flags.args, 2, Some(2)) {
-        return c;
-    }
-    let source = ensure_trailing_slash(&sanitize_path(&flags.args[0]));
-    let dest = ensure_trailing_slash(&sanitize_path(&flags.args[1]));
-    let client = match client(ui, &flags) {
-        Ok(c) => c,
-        Err(c) => return c,
-    };
-    let body = json!({"from": source, "to": dest});
-    match client.request("POST", "sys/remount", &[], Some(&body)) {
-        Err(e) => api_error(
-            ui,
-            &format!("Error moving secrets engine {source} to {dest}"),
-            &e,
-        ),
-        Ok(resp) => {
-            let id = serde_json::from_slice::<Value>(&resp.body)
-                .ok()
-                .and_then(|v| {
-                    v.get("migration_id")
-                        .or_else(|| v.get("data").and_then(|d| d.get("migration_id")))
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                });
-            match id {
-                Some(id) => ui.output(&format!(
-                    "Success! Started moving secrets engine {source} to {dest}, with migration ID {id}"
-                )),
-                None => ui.output(&format!(
-                    "Success! Moved secrets engine {source} to: {dest}"
-                )),
             }
             0
         }
