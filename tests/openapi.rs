@@ -40,9 +40,7 @@ fn declared(backend: &dyn LogicalBackend) -> Declared {
 /// Every backend vaultlet can serve: (type, default mount prefix, routes).
 fn backends() -> Vec<(String, String, Declared)> {
     let system = Legacy(Arc::new(vaultlet::system::SystemBackend::new(Weak::new())));
-    let token = Legacy(Arc::new(vaultlet::auth::token::TokenBackend::new(
-        Weak::new(),
-    )));
+    let token = vaultlet::auth::token::TokenBackend::new(Weak::new());
     let mut out = vec![
         ("system".to_string(), "sys/".to_string(), declared(&system)),
         (

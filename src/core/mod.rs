@@ -215,9 +215,9 @@ impl Core {
             "system" => Ok(Arc::new(Legacy(Arc::new(
                 crate::system::SystemBackend::new(self.self_ref.clone()),
             )))),
-            "token" => Ok(Arc::new(Legacy(Arc::new(
-                crate::auth::token::TokenBackend::new(self.self_ref.clone()),
-            )))),
+            "token" => Ok(Arc::new(crate::auth::token::TokenBackend::new(
+                self.self_ref.clone(),
+            ))),
             _ => {
                 let ctx = self.backend_context.get().ok_or(Error::Sealed)?;
                 catalog::build(entry, ctx)

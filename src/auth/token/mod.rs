@@ -4,51 +4,81 @@
 
 use std::sync::{Arc, Weak};
 
-use serde_json::Map;
-
 use crate::core::token::{check_root_grant, now_unix, sanitize_policies, Creator, TokenEntry};
 use crate::core::Core;
-use crate::logical::{
-    parse_signed_duration_seconds, Auth, Backend, Error, Operation, PathSpec, Request, Response,
-    Result,
-};
+use crate::handler;
+use crate::logical::framework::{Backend, Field, Path};
+use crate::logical::{Auth, Error, Request, Response, Result};
 
-use Operation::{List, Read, Update};
-
-const CREATE_FIELDS: &[&str] = &[
-    "id",
-    "policies",
-    "meta",
-    "no_parent",
-    "no_default_policy",
-    "renewable",
-    "ttl",
-    "type",
-    "explicit_max_ttl",
-    "display_name",
-    "num_uses",
-    "period",
-    "entity_alias",
-    "lease",
+/// `auth/token/create` and `create-orphan` take Vault's token fields; the
+/// durations are read as Vault's token store reads them (sign kept, checked
+/// by the handler with its own words).
+const CREATE_FIELDS: &[Field] = &[
+    Field::string("id"),
+    Field::list("policies"),
+    Field::map("meta"),
+    Field::bool("no_parent"),
+    Field::bool("no_default_policy"),
+    Field::bool("renewable"),
+    Field::signed_duration("ttl"),
+    Field::string("type"),
+    Field::signed_duration("explicit_max_ttl"),
+    Field::string("display_name"),
+    Field::int("num_uses"),
+    Field::signed_duration("period"),
+    Field::string("entity_alias"),
+    Field::signed_duration("lease"),
 ];
+const TOKEN: &[Field] = &[Field::string("token")];
+const ACCESSOR: &[Field] = &[Field::string("accessor")];
+const INCREMENT: &[Field] = &[Field::duration("increment")];
 
-static PATHS: &[PathSpec] = &[
-    PathSpec::new("create", &[Update]).fields(CREATE_FIELDS),
-    PathSpec::new("create-orphan", &[Update]).fields(CREATE_FIELDS),
-    PathSpec::new("lookup", &[Read, Update]).fields(&["token"]),
-    PathSpec::new("lookup-self", &[Read, Update]).fields(&["token"]),
-    PathSpec::new("lookup-accessor", &[Update]).fields(&["accessor"]),
-    PathSpec::new("renew", &[Update]).fields(&["token", "increment"]),
-    PathSpec::new("renew-self", &[Update]).fields(&["token", "increment"]),
-    PathSpec::new("renew-accessor", &[Update]).fields(&["accessor", "increment"]),
-    PathSpec::new("revoke", &[Update]).fields(&["token"]),
-    PathSpec::new("revoke-self", &[Update]),
-    PathSpec::new("revoke-accessor", &[Update]).fields(&["accessor"]),
-    // Sudo is checked by the handler, as Vault's token store does.
-    PathSpec::new("revoke-orphan", &[Update]).fields(&["token"]),
-    PathSpec::new("accessors", &[List]),
-    PathSpec::new("tidy", &[Update]),
-];
+impl Backend for TokenBackend {
+    const PATHS: &'static [&'static [Path<Self>]] = &[&[
+        Path::new("create")
+            .fields(&[CREATE_FIELDS])
+            .update(handler!(b, r => create(b, r, Orphan::IfAsked))),
+        Path::new("create-orphan")
+            .fields(&[CREATE_FIELDS])
+            .update(handler!(b, r => create(b, r, Orphan::Always))),
+        Path::new("lookup")
+            .fields(&[TOKEN])
+            .read(handler!(b, r => lookup(b, r, Target::NamedOrCaller)))
+            .update(handler!(b, r => lookup(b, r, Target::NamedOrCaller))),
+        Path::new("lookup-self")
+            .fields(&[TOKEN])
+            .read(handler!(b, r => lookup(b, r, Target::Caller)))
+            .update(handler!(b, r => lookup(b, r, Target::Caller))),
+        Path::new("lookup-accessor")
+            .fields(&[ACCESSOR])
+            .update(handler!(b, r => lookup(b, r, Target::Accessor))),
+        Path::new("renew")
+            .fields(&[TOKEN, INCREMENT])
+            .update(handler!(b, r => renew(b, r, Target::Named))),
+        Path::new("renew-self")
+            .fields(&[TOKEN, INCREMENT])
+            .update(handler!(b, r => renew(b, r, Target::Caller))),
+        Path::new("renew-accessor")
+            .fields(&[ACCESSOR, INCREMENT])
+            .update(handler!(b, r => renew(b, r, Target::Accessor))),
+        Path::new("revoke")
+            .fields(&[TOKEN])
+            .update(handler!(b, r => revoke(b, r, Target::Named))),
+        Path::new("revoke-self").update(handler!(b, r => revoke(b, r, Target::Caller))),
+        Path::new("revoke-accessor")
+            .fields(&[ACCESSOR])
+            .update(handler!(b, r => revoke(b, r, Target::Accessor))),
+        // Sudo is checked by the handler, as Vault's token store does.
+        Path::new("revoke-orphan")
+            .fields(&[TOKEN])
+            .update(handler!(revoke_orphan)),
+        Path::new("accessors").list(handler!(accessors)),
+        Path::new("tidy").update(handler!(tidy)),
+    ]];
+
+    /// As Vault's token store: listing accessors and orphaning children.
+    const ROOT_PATHS: &'static [&'static str] = &["revoke-orphan/*", "accessors*"];
+}
 
 pub struct TokenBackend {
     core: Weak<Core>,
@@ -58,115 +88,115 @@ impl TokenBackend {
     pub fn new(core: Weak<Core>) -> Self {
         TokenBackend { core }
     }
-}
 
-#[async_trait::async_trait]
-impl Backend for TokenBackend {
-    fn paths(&self) -> &'static [PathSpec] {
-        PATHS
-    }
-
-    /// As Vault's token store: listing accessors and orphaning children.
-    fn root_paths(&self) -> &'static [&'static str] {
-        &["revoke-orphan/*", "accessors*"]
-    }
-
-    async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
-        let core = self
-            .core
+    fn core(&self) -> Result<Arc<Core>> {
+        self.core
             .upgrade()
-            .ok_or_else(|| Error::internal("core is shutting down"))?;
-        let caller = req.token.clone().ok_or(Error::AclDenied {
-            invalid_token: true,
-        })?;
-        match req.route {
-            "create" | "create-orphan" => create(&core, req, &caller).await,
-            "lookup" | "lookup-self" | "lookup-accessor" => {
-                let target = target(&core, req, &caller).await?;
-                Ok(Some(Response::data(target.lookup_data(now_unix()))))
+            .ok_or_else(|| Error::internal("core is shutting down"))
+    }
+}
+
+/// Every path here needs a token; the core has looked it up.
+fn caller(req: &Request) -> Result<TokenEntry> {
+    req.token.clone().ok_or(Error::AclDenied {
+        invalid_token: true,
+    })
+}
+
+/// Which token an operation is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// The caller's own (`*-self`).
+    Caller,
+    /// One named by `token`.
+    Named,
+    /// One named by `token`, else the caller (`lookup`, as Vault's).
+    NamedOrCaller,
+    /// One found by `accessor`.
+    Accessor,
+}
+
+async fn target(core: &Core, req: &Request, which: Target) -> Result<TokenEntry> {
+    let caller = caller(req)?;
+    match which {
+        Target::Caller => Ok(caller),
+        Target::Accessor => {
+            let accessor = req.data.str("accessor")?.unwrap_or_default();
+            if accessor.is_empty() {
+                return Err(Error::bad_request("missing accessor"));
             }
-            "renew" | "renew-self" | "renew-accessor" => {
-                let target = target(&core, req, &caller).await?;
-                let increment = req.data.duration_or("increment", 0)?;
-                let (renewed, ttl, warnings) =
-                    core.tokens.renew(&target, increment, req.ttls).await?;
-                let mut renewed = renewed;
-                renewed.id = if req.route == "renew-accessor" {
-                    String::new()
-                } else {
-                    target.id.clone()
-                };
-                let mut response = Response {
-                    renewed_auth: Some(renewed.auth_json(ttl)),
-                    ..Default::default()
-                };
-                response.warnings = warnings;
-                Ok(Some(response))
+            core.tokens
+                .lookup_accessor(&accessor)
+                .await?
+                .ok_or_else(|| Error::bad_request("1 error occurred:\n\t* invalid accessor\n\n"))
+        }
+        Target::Named | Target::NamedOrCaller => {
+            let token = req.data.str("token")?.unwrap_or_default();
+            if token.is_empty() {
+                if which == Target::NamedOrCaller {
+                    return Ok(caller);
+                }
+                return Err(Error::bad_request("missing token"));
             }
-            "revoke" | "revoke-self" | "revoke-accessor" => {
-                let target = target(&core, req, &caller).await?;
-                core.tokens.revoke_tree(&target).await?;
-                Ok(None)
-            }
-            "revoke-orphan" => revoke_orphan(&core, req).await,
-            "accessors" => {
-                let mut data = Map::new();
-                data.insert(
-                    "keys".into(),
-                    serde_json::json!(core.tokens.accessors().await?),
-                );
-                Ok(Some(Response::data(data)))
-            }
-            "tidy" => {
-                let removed = core.tokens.tidy().await?;
-                tracing::info!(removed, "token tidy finished");
-                Ok(Some(Response {
-                    status: Some(202),
-                    ..Response::default().with_warning(
-                        "Tidy operation successfully started. Any information from the operation will be printed to Vault's server logs.",
-                    )
-                }))
-            }
-            _ => Err(Error::UnsupportedPath),
+            core.tokens
+                .lookup(&token)
+                .await?
+                .ok_or_else(|| Error::Forbidden("bad token".into()))
         }
     }
 }
 
-/// The token an operation is about: the caller's own (`*-self`), one named
-/// by `token`, or one found by `accessor`.
-async fn target(core: &Arc<Core>, req: &Request, caller: &TokenEntry) -> Result<TokenEntry> {
-    if req.route.ends_with("-self") {
-        return Ok(caller.clone());
-    }
-    if req.route.ends_with("-accessor") {
-        let accessor = req.data.str("accessor")?.unwrap_or_default();
-        if accessor.is_empty() {
-            return Err(Error::bad_request("missing accessor"));
-        }
-        return core
-            .tokens
-            .lookup_accessor(&accessor)
-            .await?
-            .ok_or_else(|| Error::bad_request("1 error occurred:\n\t* invalid accessor\n\n"));
-    }
-    let token = req.data.str("token")?.unwrap_or_default();
-    if token.is_empty() {
-        // `lookup` with no token looks up the caller, as Vault does.
-        if req.route == "lookup" {
-            return Ok(caller.clone());
-        }
-        return Err(Error::bad_request("missing token"));
-    }
-    core.tokens
-        .lookup(&token)
-        .await?
-        .ok_or_else(|| Error::Forbidden("bad token".into()))
+async fn lookup(b: &TokenBackend, req: &mut Request, which: Target) -> Result<Option<Response>> {
+    let target = target(&*b.core()?, req, which).await?;
+    Ok(Some(Response::data(target.lookup_data(now_unix()))))
+}
+
+async fn renew(b: &TokenBackend, req: &mut Request, which: Target) -> Result<Option<Response>> {
+    let core = b.core()?;
+    let target = target(&core, req, which).await?;
+    let increment = req.data.duration_or("increment", 0)?;
+    let (mut renewed, ttl, warnings) = core.tokens.renew(&target, increment, req.ttls).await?;
+    // Renewing by accessor does not reveal the token.
+    renewed.id = if which == Target::Accessor {
+        String::new()
+    } else {
+        target.id.clone()
+    };
+    Ok(Some(Response {
+        renewed_auth: Some(renewed.auth_json(ttl)),
+        warnings,
+        ..Default::default()
+    }))
+}
+
+async fn revoke(b: &TokenBackend, req: &mut Request, which: Target) -> Result<Option<Response>> {
+    let core = b.core()?;
+    let target = target(&core, req, which).await?;
+    core.tokens.revoke_tree(&target).await?;
+    Ok(None)
+}
+
+async fn accessors(b: &TokenBackend, _req: &mut Request) -> Result<Option<Response>> {
+    let keys = b.core()?.tokens.accessors().await?;
+    Ok(Some(Response::list(keys)))
+}
+
+async fn tidy(b: &TokenBackend, _req: &mut Request) -> Result<Option<Response>> {
+    let removed = b.core()?.tokens.tidy().await?;
+    tracing::info!(removed, "token tidy finished");
+    Ok(Some(Response {
+        status: Some(202),
+        ..Response::default().with_warning(
+            "Tidy operation successfully started. Any information from the operation will be printed to Vault's server logs.",
+        )
+    }))
 }
 
 /// `auth/token/revoke-orphan`: revokes a token and leaves its children as
 /// orphans. Vault checks sudo in the handler, so a caller without it gets
 /// a 400, not the ACL's 403.
-async fn revoke_orphan(core: &Core, req: &Request) -> Result<Option<Response>> {
+async fn revoke_orphan(b: &TokenBackend, req: &mut Request) -> Result<Option<Response>> {
+    let core = b.core()?;
     let token = req.data.str("token")?.unwrap_or_default();
     if token.is_empty() {
         return Err(Error::bad_request("missing token ID"));
@@ -188,7 +218,9 @@ async fn revoke_orphan(core: &Core, req: &Request) -> Result<Option<Response>> {
 /// `auth/token/create[-orphan]`: validated here in the order of Vault's
 /// `handleCreateCommon` (the first failing check names the error), minted
 /// by the core. "sudo" is the caller's `sudo` on this path; root has it.
-async fn create(core: &Core, req: &Request, parent: &TokenEntry) -> Result<Option<Response>> {
+async fn create(b: &TokenBackend, req: &mut Request, orphan: Orphan) -> Result<Option<Response>> {
+    let core = b.core()?;
+    let parent = &caller(req)?;
     let data = &req.data;
     let sudo = req.sudo_granted;
     if parent.num_uses != 0 {
@@ -238,20 +270,20 @@ async fn create(core: &Core, req: &Request, parent: &TokenEntry) -> Result<Optio
             "root or sudo privileges required to create orphan token",
         ));
     }
-    let explicit_max_ttl = signed_duration(data, "explicit_max_ttl")?;
+    let explicit_max_ttl = data.signed_duration("explicit_max_ttl")?.unwrap_or(0);
     if explicit_max_ttl < 0 {
         return Err(Error::bad_request("explicit_max_ttl must be positive"));
     }
-    let period = signed_duration(data, "period")?;
+    let period = data.signed_duration("period")?.unwrap_or(0);
     if period > 0 && !sudo {
         return Err(Error::bad_request(
             "root or sudo privileges required to create periodic token",
         ));
     }
-    let ttl = match data.contains("ttl") {
-        true => signed_duration(data, "ttl")?,
-        // `lease` is the old name of `ttl`.
-        false => signed_duration(data, "lease")?,
+    // `lease` is the old name of `ttl`.
+    let ttl = match data.signed_duration("ttl")? {
+        Some(ttl) => ttl,
+        None => data.signed_duration("lease")?.unwrap_or(0),
     };
     if ttl < 0 {
         return Err(Error::bad_request("ttl must be positive"));
@@ -280,7 +312,7 @@ async fn create(core: &Core, req: &Request, parent: &TokenEntry) -> Result<Optio
         renewable: data.bool_or("renewable", true)?,
         no_default_policy,
         token_id: id,
-        orphan: no_parent || req.route == "create-orphan",
+        orphan: no_parent || orphan == Orphan::Always,
         token_type: Some("service".into()),
         ..Default::default()
     };
@@ -303,6 +335,15 @@ async fn create(core: &Core, req: &Request, parent: &TokenEntry) -> Result<Optio
         }
     }
     Ok(Some(response))
+}
+
+/// Whether `create` makes an orphan.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Orphan {
+    /// `create-orphan`: always (no sudo needed).
+    Always,
+    /// `create`: only with `no_parent`, which needs sudo.
+    IfAsked,
 }
 
 /// Policies no token may be given (Vault's `nonAssignablePolicies`).
@@ -366,16 +407,6 @@ fn child_policies(
     Ok(sanitize_policies(&requested, !no_default_policy))
 }
 
-/// A token-creation duration: Vault reads it as a string and checks its
-/// sign itself (a boolean reads as `1` or `0`, as Go's weak decoding does).
-fn signed_duration(data: &crate::logical::FieldData, name: &str) -> Result<i64> {
-    let text = match data.raw().get(name) {
-        None | Some(serde_json::Value::Null) => return Ok(0),
-        Some(serde_json::Value::Bool(b)) => if *b { "1" } else { "0" }.to_string(),
-        Some(_) => data.str(name)?.unwrap_or_default(),
-    };
-    parse_signed_duration_seconds(&text).map_err(|e| Error::BadRequest(e.to_string()))
-}
 
 /// Vault keeps `[a-zA-Z0-9-]` of a display name and replaces the rest.
 fn sanitize_display_name(name: &str) -> String {
