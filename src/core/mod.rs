@@ -190,7 +190,7 @@ impl Core {
             stored_mounts
         };
         for entry in entries {
-            let backend = self.build_backend(&entry)?;
+            let backend = self.initialized_backend(&entry).await?;
             self.mounts.install(entry, backend);
         }
         // `cubbyhole/` and `identity/` exist on every Vault server: mount
@@ -210,7 +210,7 @@ impl Core {
     }
 
     /// Builds the backend for a mount entry.
-    pub fn build_backend(&self, entry: &MountEntry) -> Result<Arc<dyn LogicalBackend>> {
+    fn build_backend(&self, entry: &MountEntry) -> Result<Arc<dyn LogicalBackend>> {
         match entry.backend_type.as_str() {
             "system" => Ok(Arc::new(Legacy(Arc::new(
                 crate::system::SystemBackend::new(self.self_ref.clone()),
@@ -223,6 +223,14 @@ impl Core {
                 catalog::build(entry, ctx)
             }
         }
+    }
+
+    /// Builds the backend of a mount and runs its `initialize` on the
+    /// mount's storage, before the mount serves anything.
+    async fn initialized_backend(&self, entry: &MountEntry) -> Result<Arc<dyn LogicalBackend>> {
+        let backend = self.build_backend(entry)?;
+        backend.initialize(&self.mounts.view_for(entry)).await?;
+        Ok(backend)
     }
 
     pub fn is_initialized(&self) -> bool {
@@ -335,16 +343,31 @@ impl Core {
         }
     }
 
-    /// One tick of background upkeep: every mounted backend's `periodic`
-    /// in turn (nothing while sealed). A failing backend is logged and the
-    /// others still run.
+    /// One tick of background upkeep (Vault's rollback manager): every
+    /// mounted backend's `periodic`, each in its own task, so that a failing
+    /// or panicking backend loses its own round and no other (nothing runs
+    /// while sealed).
     pub async fn run_periodic(&self) {
         if self.is_sealed() {
             return;
         }
-        for mounted in self.mounts.snapshot().iter() {
-            if let Err(err) = mounted.backend.periodic(&mounted.storage).await {
-                tracing::warn!(mount = %mounted.prefix, %err, "periodic upkeep failed");
+        let rounds: Vec<_> = self
+            .mounts
+            .snapshot()
+            .iter()
+            .map(|mounted| {
+                let mounted = mounted.clone();
+                let prefix = mounted.prefix.clone();
+                let task =
+                    tokio::spawn(async move { mounted.backend.periodic(&mounted.storage).await });
+                (prefix, task)
+            })
+            .collect();
+        for (mount, task) in rounds {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(%mount, %err, "periodic upkeep failed"),
+                Err(_) => tracing::error!(%mount, "periodic upkeep panicked"),
             }
         }
     }
@@ -373,7 +396,7 @@ impl Core {
             .find(MountClass::Secret, path)
             .ok_or_else(|| Error::BadRequest(format!("no mount at {path}")))?;
         crate::secrets::kv::upgrade_v1_to_v2(&mounted.storage).await?;
-        let backend = self.build_backend(&mounted.entry)?;
+        let backend = self.initialized_backend(&mounted.entry).await?;
         self.mounts.install(mounted.entry, backend);
         Ok(())
     }
@@ -399,7 +422,7 @@ impl Core {
 
     /// Mounts a new backend of `backend_type` at `path`.
     pub async fn mount(&self, entry: MountEntry) -> Result<()> {
-        let backend = self.build_backend(&entry)?;
+        let backend = self.initialized_backend(&entry).await?;
         self.mounts.mount(entry, backend).await
     }
 

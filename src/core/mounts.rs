@@ -296,8 +296,13 @@ impl MountTable {
         entries
     }
 
+    /// The storage view a mount of `entry` reads and writes.
+    pub fn view_for(&self, entry: &MountEntry) -> StorageView {
+        StorageView::new(self.storage.clone(), entry.storage_prefix())
+    }
+
     fn mounted(&self, entry: MountEntry, backend: Arc<dyn LogicalBackend>) -> Mounted {
-        let storage = StorageView::new(self.storage.clone(), entry.storage_prefix());
+        let storage = self.view_for(&entry);
         let prefix = entry.route_prefix();
         Mounted {
             entry,

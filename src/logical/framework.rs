@@ -364,6 +364,13 @@ pub trait Backend: Send + Sync + Sized + 'static {
     async fn periodic(&self, _storage: &StorageView) -> Result<()> {
         Ok(())
     }
+
+    /// Runs once the mount is in place (mounted, unsealed, or rebuilt after
+    /// its options changed), before it serves requests: Vault's
+    /// `InitializeFunc` (KV version 2 upgrades version 1 data here).
+    async fn initialize(&self, _storage: &StorageView) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Where a request landed in a backend's table.
@@ -409,6 +416,8 @@ pub trait LogicalBackend: Send + Sync {
     fn lockout_alias(&self, req: &Request) -> Option<String>;
 
     async fn periodic(&self, storage: &StorageView) -> Result<()>;
+
+    async fn initialize(&self, storage: &StorageView) -> Result<()>;
 }
 
 fn path_at<B: Backend>(route: &Route) -> Result<&'static Path<B>> {
@@ -469,6 +478,10 @@ impl<B: Backend> LogicalBackend for B {
     async fn periodic(&self, storage: &StorageView) -> Result<()> {
         Backend::periodic(self, storage).await
     }
+
+    async fn initialize(&self, storage: &StorageView) -> Result<()> {
+        Backend::initialize(self, storage).await
+    }
 }
 
 /// Transitional: a backend still declared the old way (a `PathSpec` table
@@ -519,6 +532,10 @@ impl LogicalBackend for Legacy {
 
     async fn periodic(&self, storage: &StorageView) -> Result<()> {
         self.0.periodic(storage).await
+    }
+
+    async fn initialize(&self, _storage: &StorageView) -> Result<()> {
+        Ok(())
     }
 }
 

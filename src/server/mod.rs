@@ -172,8 +172,6 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
         dev_ca_file.as_deref(),
     );
 
-    let tidy_core = core.clone();
-    tokio::spawn(async move { tidy_tokens_periodically(tidy_core).await });
     let periodic_core = core.clone();
     let period = periodic_interval()?;
     tokio::spawn(async move { run_periodic_upkeep(periodic_core, period).await });
@@ -341,19 +339,6 @@ fn print_banner(
     }
 }
 
-/// Expired tokens are removed lazily on use; this sweeps the ones never used
-/// again (cert-manager logs in for every request).
-async fn tidy_tokens_periodically(core: Arc<Core>) {
-    let mut interval = tokio::time::interval(std::time::Duration::from_secs(600));
-    interval.tick().await;
-    loop {
-        interval.tick().await;
-        if let Err(err) = core.tokens.tidy().await {
-            tracing::warn!(%err, "token tidy failed");
-        }
-    }
-}
-
 /// How often mounts get their background upkeep: a minute, as Vault's
 /// rollback manager, unless `VAULTLET_PERIODIC_INTERVAL` (a Vault duration)
 /// says otherwise, which tests use to see CRL rebuilds and auto-tidy run.
@@ -376,15 +361,7 @@ async fn run_periodic_upkeep(core: Arc<Core>, period: std::time::Duration) {
     interval.tick().await;
     loop {
         interval.tick().await;
-        // Each round in its own task: a bug that panics loses one round,
-        // not the upkeep.
-        let round = core.clone();
-        if tokio::spawn(async move { round.run_periodic().await })
-            .await
-            .is_err()
-        {
-            tracing::error!("periodic upkeep round failed");
-        }
+        core.run_periodic().await;
     }
 }
 

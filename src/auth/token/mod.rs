@@ -2,6 +2,7 @@
 //! tokens. Creation goes through the core like any login, so TTL caps and
 //! the `auth` object are the same for every token.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 
 use crate::core::token::{check_root_grant, now_unix, sanitize_policies, Creator, TokenEntry};
@@ -9,6 +10,7 @@ use crate::core::Core;
 use crate::handler;
 use crate::logical::framework::{Backend, Field, Path};
 use crate::logical::{Auth, Error, Request, Response, Result};
+use crate::storage::StorageView;
 
 /// `auth/token/create` and `create-orphan` take Vault's token fields; the
 /// durations are read as Vault's token store reads them (sign kept, checked
@@ -33,6 +35,7 @@ const TOKEN: &[Field] = &[Field::string("token")];
 const ACCESSOR: &[Field] = &[Field::string("accessor")];
 const INCREMENT: &[Field] = &[Field::duration("increment")];
 
+#[async_trait::async_trait]
 impl Backend for TokenBackend {
     const PATHS: &'static [&'static [Path<Self>]] = &[&[
         Path::new("create")
@@ -78,15 +81,39 @@ impl Backend for TokenBackend {
 
     /// As Vault's token store: listing accessors and orphaning children.
     const ROOT_PATHS: &'static [&'static str] = &["revoke-orphan/*", "accessors*"];
+
+    /// Expired tokens are removed when next presented; this sweeps, every
+    /// ten minutes, the ones never presented again (cert-manager logs in
+    /// for every request).
+    async fn periodic(&self, _storage: &StorageView) -> Result<()> {
+        let now = now_unix();
+        let last = self.last_tidy.load(Ordering::Relaxed);
+        if now - last < TIDY_EVERY_SECONDS {
+            return Ok(());
+        }
+        self.last_tidy.store(now, Ordering::Relaxed);
+        let removed = self.core()?.tokens.tidy().await?;
+        tracing::debug!(removed, "token tidy finished");
+        Ok(())
+    }
 }
+
+/// How often the periodic sweep of expired tokens runs.
+const TIDY_EVERY_SECONDS: i64 = 600;
 
 pub struct TokenBackend {
     core: Weak<Core>,
+    /// When the periodic sweep last ran (unix seconds; the first waits a
+    /// full period after start).
+    last_tidy: AtomicI64,
 }
 
 impl TokenBackend {
     pub fn new(core: Weak<Core>) -> Self {
-        TokenBackend { core }
+        TokenBackend {
+            core,
+            last_tidy: AtomicI64::new(now_unix()),
+        }
     }
 
     fn core(&self) -> Result<Arc<Core>> {
@@ -406,7 +433,6 @@ fn child_policies(
     }
     Ok(sanitize_policies(&requested, !no_default_policy))
 }
-
 
 /// Vault keeps `[a-zA-Z0-9-]` of a display name and replaces the rest.
 fn sanitize_display_name(name: &str) -> String {
