@@ -97,8 +97,24 @@ async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse
     }
 }
 
+/// The most bytes a request head may take: Go's `MaxHeaderBytes` and the
+/// 4 KiB its server reads beyond it.
+pub const MAX_HEAD_BYTES: usize = (1 << 20) + 4096;
+
+/// The size of a request head as it came on the wire (request line and
+/// `Name: value\r\n` lines).
+fn head_size(parts: &axum::http::request::Parts) -> usize {
+    let line = parts.method.as_str().len() + parts.uri.to_string().len() + 12;
+    parts.headers.iter().fold(line, |size, (name, value)| {
+        size + name.as_str().len() + value.len() + 4
+    })
+}
+
 async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Error> {
     let (parts, body) = req.into_parts();
+    if head_size(&parts) > MAX_HEAD_BYTES {
+        return Err(Error::HeadTooLarge);
+    }
     if !printable(parts.uri.path()) {
         return Err(Error::NonPrintablePath);
     }

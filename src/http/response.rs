@@ -56,6 +56,11 @@ pub fn error_response(err: &Error) -> HttpResponse {
             *response.status_mut() = StatusCode::BAD_REQUEST;
             return response;
         }
+        Error::HeadTooLarge => {
+            let mut response = HttpResponse::new(Body::empty());
+            *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+            return response;
+        }
         Error::BadRequest(msg) => (StatusCode::BAD_REQUEST, json!({ "errors": [msg] })),
         Error::BadRequestWithData { message, data } => (
             StatusCode::BAD_REQUEST,

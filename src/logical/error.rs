@@ -46,6 +46,10 @@ pub enum Error {
     /// as Vault's outermost handler answers it.
     #[error("non-printable character in the request path")]
     NonPrintablePath,
+    /// A request head over Go's `MaxHeaderBytes`: 431 with no body, as
+    /// Go's server answers it.
+    #[error("request header fields too large")]
+    HeadTooLarge,
     /// A body over the request size limit: 413.
     #[error("http: request body too large")]
     PayloadTooLarge,

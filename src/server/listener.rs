@@ -38,9 +38,6 @@ use crate::logical::Connection;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest HTTP/2 header block accepted (Go's `MaxHeaderBytes`).
 const MAX_HEADER_LIST_SIZE: u32 = 1 << 20;
-/// The most bytes an HTTP/1 request head may take: Go's `MaxHeaderBytes`
-/// and the 4 KiB it reads beyond it.
-const MAX_HEAD_BYTES: usize = (1 << 20) + 4096;
 /// The most header fields a request may have, as Go's server allows.
 const MAX_HEADER_FIELDS: usize = 500;
 
@@ -90,7 +87,9 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(MAX_HEAD_BYTES)
+        // hyper's own bound on what it buffers; the exact limit is the
+        // HTTP layer's (hyper may read past this before it parses).
+        .max_buf_size(crate::http::MAX_HEAD_BYTES)
         .max_headers(MAX_HEADER_FIELDS);
     builder
         .http2()

@@ -1,0 +1,340 @@
+//! The core's lifecycle: opening the store, initialization, sealing and
+//! unsealing (serialised by the lifecycle lock), the mount table's
+//! backends, and the periodic tick that drives every backend's upkeep.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::catalog;
+use super::keys::{self, Hasher};
+use super::mounts::{MountClass, MountEntry, MountTable};
+use super::seal::{Seal, SealKind};
+use super::token::{Creator, TokenOrigin};
+use super::{catalog::BackendContext, ClusterInfo, Core, HMAC_KEY, INIT_KEY};
+use crate::logical::framework::{Legacy, LogicalBackend};
+use crate::logical::{Auth, Error, Result};
+use crate::storage::Storage;
+
+impl Core {
+    /// A dev-mode core: in memory, no barrier, unsealed from the start.
+    pub async fn open_dev(storage: Arc<dyn Storage>) -> Result<Arc<Core>> {
+        let core = Core::new(storage, None);
+        core.initialized.store(
+            core.storage.get(INIT_KEY).await?.is_some(),
+            Ordering::SeqCst,
+        );
+        core.post_unseal().await?;
+        Ok(core)
+    }
+
+    /// A durable core behind the barrier. It starts sealed, unless the seal
+    /// is static and the store initialized (auto-unseal).
+    pub async fn open_sealed(physical: Arc<dyn Storage>, kind: SealKind) -> Result<Arc<Core>> {
+        let seal = Seal::new(physical, kind);
+        let storage: Arc<dyn Storage> = seal.barrier.clone();
+        let initialized = seal.config().await?.is_some();
+        let core = Core::new(storage, Some(seal));
+        core.initialized.store(initialized, Ordering::SeqCst);
+        if let Some(seal) = &core.seal {
+            if seal.auto_unseal().await? {
+                core.post_unseal().await?;
+            }
+        }
+        Ok(core)
+    }
+
+    /// Loads what lives behind the barrier: the hash key, cluster identity,
+    /// mount table and policies.
+    async fn post_unseal(&self) -> Result<()> {
+        let storage = &self.storage;
+        let hmac_key = match storage.get(HMAC_KEY).await? {
+            Some(key) => key,
+            None => {
+                let key = keys::random_bytes(32);
+                storage.put(HMAC_KEY, key.clone()).await?;
+                key
+            }
+        };
+        let hasher = Hasher::new(&hmac_key);
+        self.tokens.set_hasher(hasher.clone());
+        let _ = self.backend_context.set(BackendContext { hasher });
+        let cluster = match storage.get("core/cluster").await? {
+            Some(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let (name, id) = text.split_once('\n').unwrap_or(("vault-cluster", ""));
+                ClusterInfo {
+                    name: name.to_string(),
+                    id: id.to_string(),
+                }
+            }
+            None => {
+                let id = keys::uuid();
+                let name = format!("vault-cluster-{}", &id[..8]);
+                storage
+                    .put("core/cluster", format!("{name}\n{id}").into_bytes())
+                    .await?;
+                ClusterInfo { name, id }
+            }
+        };
+        let _ = self.cluster.set(cluster);
+        let stored_mounts = MountTable::load_stored(storage).await?;
+        let entries = if stored_mounts.is_empty() {
+            default_mounts()
+        } else {
+            stored_mounts
+        };
+        for entry in entries {
+            let backend = self.initialized_backend(&entry).await?;
+            self.mounts.install(entry, backend);
+        }
+        // `cubbyhole/` and `identity/` exist on every Vault server: mount
+        // (and so persist) them on a fresh store or one that predates them.
+        for entry in builtin_secret_mounts() {
+            if self.mounts.find(entry.class, &entry.path).is_none() {
+                self.mount(entry).await?;
+            }
+        }
+        if let Some(cubbyhole) = self.mounts.find(MountClass::Secret, "cubbyhole/") {
+            self.tokens.set_cubbyholes(cubbyhole.storage);
+        }
+        self.policies.ensure_default().await?;
+        self.audit.load().await?;
+        self.sealed.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Builds the backend for a mount entry.
+    fn build_backend(&self, entry: &MountEntry) -> Result<Arc<dyn LogicalBackend>> {
+        match entry.backend_type.as_str() {
+            "system" => Ok(Arc::new(Legacy(Arc::new(
+                crate::system::SystemBackend::new(self.self_ref.clone()),
+            )))),
+            "token" => Ok(Arc::new(crate::auth::token::TokenBackend::new(
+                self.self_ref.clone(),
+            ))),
+            _ => {
+                let ctx = self.backend_context.get().ok_or(Error::Sealed)?;
+                catalog::build(entry, ctx)
+            }
+        }
+    }
+
+    /// Builds the backend of a mount and runs its `initialize` on the
+    /// mount's storage, before the mount serves anything.
+    async fn initialized_backend(&self, entry: &MountEntry) -> Result<Arc<dyn LogicalBackend>> {
+        let backend = self.build_backend(entry)?;
+        backend.initialize(&self.mounts.view_for(entry)).await?;
+        Ok(backend)
+    }
+
+    /// Initializes the store: creates the root key and keyring (durable
+    /// stores), mints the root token and, with a Shamir seal, seals again
+    /// as Vault does. Returns the unseal key shares and the root token.
+    pub async fn initialize(
+        &self,
+        shares: u8,
+        threshold: u8,
+        root_token_id: Option<String>,
+    ) -> Result<(Vec<Vec<u8>>, String)> {
+        let _transition = self.lifecycle.lock().await;
+        if self.is_initialized() {
+            return Err(Error::bad_request("Vault is already initialized"));
+        }
+        let keys = match &self.seal {
+            Some(seal) => {
+                let keys = seal.initialize(shares, threshold).await?.shares;
+                self.post_unseal().await?;
+                keys
+            }
+            None => Vec::new(),
+        };
+        // A chosen root token id (dev mode) is made like `token create`.
+        let (display_name, path) = match root_token_id {
+            Some(_) => ("token", "auth/token/create"),
+            None => ("root", "auth/token/root"),
+        };
+        let auth = Auth {
+            policies: vec!["root".into()],
+            display_name: display_name.into(),
+            token_id: root_token_id,
+            orphan: true,
+            no_default_policy: true,
+            ..Default::default()
+        };
+        let origin = TokenOrigin {
+            path,
+            creator: Creator::Initialization,
+            mount_ttls: self.system_ttls,
+            entity_id: None,
+        };
+        let (entry, _) = self.tokens.create(&auth, origin).await?;
+        self.storage.put(INIT_KEY, b"1".to_vec()).await?;
+        self.initialized.store(true, Ordering::SeqCst);
+        if self.seal.as_ref().is_some_and(|s| !s.is_static()) {
+            self.seal_locked();
+        }
+        Ok((keys, entry.id))
+    }
+
+    /// Submits one unseal key share; unseals when the threshold is reached.
+    pub async fn unseal(&self, key: &str) -> Result<()> {
+        let seal = self
+            .seal
+            .as_ref()
+            .ok_or_else(|| Error::bad_request("the dev store is never sealed"))?;
+        let _transition = self.lifecycle.lock().await;
+        if !self.is_sealed() {
+            return Ok(());
+        }
+        if seal.submit_share(key).await? {
+            self.post_unseal().await?;
+        }
+        Ok(())
+    }
+
+    /// Seals the barrier: every request but the unauthenticated status
+    /// endpoints gets 503 until unsealed again.
+    pub async fn seal_now(&self) {
+        let _transition = self.lifecycle.lock().await;
+        self.seal_locked();
+    }
+
+    /// `sys/rotate`: a new keyring term (durable stores only).
+    pub async fn rotate_keyring(&self) -> Result<u32> {
+        let _transition = self.lifecycle.lock().await;
+        let seal = self
+            .seal
+            .as_ref()
+            .ok_or_else(|| Error::bad_request("the in-memory dev store has no keyring"))?;
+        seal.rotate().await
+    }
+
+    fn seal_locked(&self) {
+        if let Some(seal) = &self.seal {
+            self.sealed.store(true, Ordering::SeqCst);
+            seal.seal();
+            self.mounts.clear();
+            self.policies.invalidate();
+            self.audit.clear();
+        }
+    }
+
+    /// One tick of background upkeep (Vault's rollback manager): every
+    /// mounted backend's `periodic`, each in its own task, so that a failing
+    /// or panicking backend loses its own round and no other (nothing runs
+    /// while sealed).
+    pub async fn run_periodic(&self) {
+        if self.is_sealed() {
+            return;
+        }
+        let rounds: Vec<_> = self
+            .mounts
+            .snapshot()
+            .iter()
+            .map(|mounted| {
+                let mounted = mounted.clone();
+                let prefix = mounted.prefix.clone();
+                let task =
+                    tokio::spawn(async move { mounted.backend.periodic(&mounted.storage).await });
+                (prefix, task)
+            })
+            .collect();
+        for (mount, task) in rounds {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(%mount, %err, "periodic upkeep failed"),
+                Err(_) => tracing::error!(%mount, "periodic upkeep panicked"),
+            }
+        }
+    }
+
+    /// Dev mode's `secret/`: KV version `version` ("2" as Vault's
+    /// `server -dev`, "1" for `-dev-kv-v1`).
+    pub async fn mount_dev_kv(&self, version: &str) -> Result<()> {
+        let mut entry = MountEntry::new(
+            MountClass::Secret,
+            "secret",
+            "kv",
+            "key/value secret storage",
+        );
+        entry.options = Some(std::collections::BTreeMap::from([(
+            "version".to_string(),
+            version.to_string(),
+        )]));
+        self.mount(entry).await
+    }
+
+    /// Upgrades the KV mount at `path` from version 1 to 2 after its options
+    /// were tuned: rewrites its data and swaps in the versioned backend.
+    pub async fn upgrade_kv_mount(&self, path: &str) -> Result<()> {
+        let mounted = self
+            .mounts
+            .find(MountClass::Secret, path)
+            .ok_or_else(|| Error::BadRequest(format!("no mount at {path}")))?;
+        crate::secrets::kv::upgrade_v1_to_v2(&mounted.storage).await?;
+        let backend = self.initialized_backend(&mounted.entry).await?;
+        self.mounts.install(mounted.entry, backend);
+        Ok(())
+    }
+
+    /// Unmounts a backend and deletes its data; disabling an auth method
+    /// also revokes every token it issued, as Vault does. Requests in
+    /// flight on the mount finish first, so none writes into data being
+    /// deleted.
+    pub async fn unmount(&self, class: MountClass, path: &str) -> Result<()> {
+        let Some(mounted) = self.mounts.find(class, path) else {
+            return Ok(());
+        };
+        let Some(mut closure) = mounted.close().await else {
+            return Ok(());
+        };
+        self.mounts.unmount(class, path).await?;
+        *closure = true;
+        if class == MountClass::Auth {
+            self.tokens.revoke_by_path_prefix(&mounted.prefix).await?;
+        }
+        Ok(())
+    }
+
+    /// Mounts a new backend of `backend_type` at `path`.
+    pub async fn mount(&self, entry: MountEntry) -> Result<()> {
+        let backend = self.initialized_backend(&entry).await?;
+        self.mounts.mount(entry, backend).await
+    }
+}
+
+/// The mounts of a fresh store.
+fn default_mounts() -> Vec<MountEntry> {
+    let mut sys = MountEntry::new(
+        MountClass::Secret,
+        "sys",
+        "system",
+        "system endpoints used for control, policy and debugging",
+    );
+    sys.config.passthrough_request_headers = vec!["Accept".into()];
+    sys.seal_wrap = true;
+    vec![
+        sys,
+        MountEntry::new(
+            MountClass::Auth,
+            "token",
+            "token",
+            "token based credentials",
+        ),
+    ]
+}
+
+/// The secrets engines every Vault server has besides `sys/`.
+fn builtin_secret_mounts() -> Vec<MountEntry> {
+    let mut cubbyhole = MountEntry::new(
+        MountClass::Secret,
+        "cubbyhole",
+        "cubbyhole",
+        "per-token private secret storage",
+    );
+    cubbyhole.local = true;
+    let mut identity =
+        MountEntry::new(MountClass::Secret, "identity", "identity", "identity store");
+    identity.config.passthrough_request_headers = vec!["Authorization".into()];
+    vec![cubbyhole, identity]
+}
