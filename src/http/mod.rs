@@ -97,6 +97,12 @@ async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse
     }
 }
 
+/// The error a request body yields when the client is too slow to send it
+/// (the listener's body read timeout); answered with a 400, as Vault does.
+#[derive(Debug, thiserror::Error)]
+#[error("timed out reading the request body")]
+pub struct BodyReadTimeout;
+
 /// The most bytes a request head may take: Go's `MaxHeaderBytes` and the
 /// 4 KiB its server reads beyond it.
 pub const MAX_HEAD_BYTES: usize = (1 << 20) + 4096;
@@ -225,7 +231,7 @@ pub(crate) async fn read_body(body: Body, limits: &BodyLimits) -> Result<axum::b
         .map_err(|err| {
             let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
             while let Some(e) = source {
-                if e.is::<crate::server::listener::BodyReadTimeout>() {
+                if e.is::<BodyReadTimeout>() {
                     return Error::bad_request(format!("failed to read the request body: {e}"));
                 }
                 if e.to_string().contains("length limit exceeded") {

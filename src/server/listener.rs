@@ -32,6 +32,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::slots::{Slot, Slots};
+use crate::http::BodyReadTimeout;
 use crate::logical::Connection;
 
 /// How long shutdown waits for in-flight requests.
@@ -68,12 +69,6 @@ impl Default for Limits {
         }
     }
 }
-
-/// The error a request body yields when the client is too slow; the HTTP
-/// layer answers it with a 400 (as Vault does on a read timeout).
-#[derive(Debug, thiserror::Error)]
-#[error("timed out reading the request body")]
-pub struct BodyReadTimeout;
 
 pub async fn serve(
     listener: TcpListener,

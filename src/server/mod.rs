@@ -1,6 +1,7 @@
 //! `vaultlet server`: opens the store and the core, prints Vault's dev-mode
 //! banner when asked, and serves HTTP until SIGINT/SIGTERM.
 
+pub mod args;
 mod bootstrap;
 pub mod config;
 pub mod listener;
