@@ -31,6 +31,7 @@ use self::policy_store::PolicyStore;
 use self::seal::{Seal, SealKind};
 use self::token::{Creator, TokenEntry, TokenOrigin, TokenStore, REVOCATION_PENDING};
 use crate::logical::framework::{Fields, Legacy, LogicalBackend, Route};
+use crate::logical::raw_route::RawRoute;
 use crate::logical::{
     special_path_matches, Auth, Connection, Error, FieldData, MountTtls, Operation, Request,
     Response, Result,
@@ -89,6 +90,9 @@ pub struct Core {
     pub system_ttls: MountTtls,
     seal: Option<Seal>,
     backend_context: OnceLock<BackendContext>,
+    /// What the HTTP layer answers itself, as it declared it (for the
+    /// OpenAPI document the system backend serves).
+    raw_routes: OnceLock<&'static [RawRoute]>,
     initialized: AtomicBool,
     sealed: AtomicBool,
     /// Serialises the seal's state transitions (initialize, unseal, seal,
@@ -115,6 +119,7 @@ impl Core {
                 max_ttl: SYSTEM_TTL,
             },
             backend_context: OnceLock::new(),
+            raw_routes: OnceLock::new(),
             initialized: AtomicBool::new(false),
             sealed: AtomicBool::new(true),
             lifecycle: tokio::sync::Mutex::new(()),
@@ -249,6 +254,17 @@ impl Core {
     /// The seal, for durable stores (`None` in dev mode).
     pub fn seal(&self) -> Option<&Seal> {
         self.seal.as_ref()
+    }
+
+    /// Told once by the HTTP layer serving this core: the endpoints it
+    /// answers itself (later calls change nothing).
+    pub fn declare_raw_routes(&self, routes: &'static [RawRoute]) {
+        let _ = self.raw_routes.set(routes);
+    }
+
+    /// The endpoints the HTTP layer answers itself (none until declared).
+    pub fn raw_routes(&self) -> &'static [RawRoute] {
+        self.raw_routes.get().copied().unwrap_or_default()
     }
 
     /// Initializes the store: creates the root key and keyring (durable
