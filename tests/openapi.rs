@@ -15,6 +15,7 @@ use vaultlet::http::RAW_ROUTES;
 use vaultlet::logical::framework::Fields;
 use vaultlet::logical::{special_path_matches, Operation};
 use vaultlet::system::openapi::reference::{reference_core, Reference, FILE};
+use vaultlet::system::openapi::{sample_path, template};
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -62,31 +63,6 @@ fn the_committed_document_is_what_vaultlet_openapi_writes() {
     }
 }
 
-/// `issuer/:issuer_ref/sign/:role` under `pki/` → `/pki/issuer/{issuer_ref}/sign/{role}`.
-fn template(prefix: &str, pattern: &str) -> String {
-    let segments: Vec<String> = pattern
-        .split('/')
-        .map(
-            |s| match s.strip_prefix(':').or_else(|| s.strip_prefix('*')) {
-                Some(name) => format!("{{{name}}}"),
-                None => s.to_string(),
-            },
-        )
-        .collect();
-    format!("/{prefix}{}", segments.join("/"))
-}
-
-/// A concrete path a route pattern serves (`roles/:name` → `roles/x`), to
-/// test against the backend's root-protected patterns as Vault's OpenAPI
-/// generator does.
-fn sample_path(pattern: &str) -> String {
-    pattern
-        .split('/')
-        .map(|s| if s.starts_with([':', '*']) { "x" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// One route as the spec must describe it.
 #[derive(Debug, Default, Clone, PartialEq)]
 struct Route {
@@ -115,7 +91,7 @@ fn routes(layout: &BTreeMap<String, String>) -> BTreeMap<String, Route> {
         let backend = mounted.backend.as_ref();
         for (info, operations) in backend.describe() {
             let pattern = info.pattern.as_str();
-            let path = template(&mounted.prefix, pattern);
+            let path = format!("/{}{}", mounted.prefix, template(pattern));
             let fields = match info.fields {
                 Fields::Names(names) => names.iter().map(|f| f.to_string()).collect(),
                 other => other.iter().map(|f| f.name.to_string()).collect(),

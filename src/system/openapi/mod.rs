@@ -30,6 +30,8 @@ use crate::logical::raw_route::RawRoute;
 use crate::logical::{Error, Request, Response, Result};
 use prose::Prose;
 
+pub use paths::{sample_path, template};
+
 /// How the document shows one mount.
 pub struct Mount<'a> {
     /// The mount's type as the document names it: `pki`, `kv-v2`.

@@ -72,7 +72,7 @@ pub fn template(pattern: &str) -> String {
 
 /// A concrete path a pattern serves (`roles/:name` → `roles/x`), to test
 /// against the backend's root-protected patterns as Vault's generator does.
-fn sample_path(pattern: &str) -> String {
+pub fn sample_path(pattern: &str) -> String {
     pattern
         .split('/')
         .map(|s| if s.starts_with([':', '*']) { "x" } else { s })
