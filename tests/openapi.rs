@@ -1,109 +1,72 @@
-//! `api-spec/openapi.yaml` against the router: every route a backend
-//! declares (and every raw `sys/` endpoint the HTTP layer answers) has a spec
-//! entry with the same methods, fields and flags, and every spec entry is a
-//! route. Also the served form, `GET /v1/sys/internal/specs/openapi`.
-//!
-//! `cargo test --test openapi -- --ignored dump_routes` writes the route table
-//! as JSON to `$OPENAPI_ROUTES_OUT` for `api-spec/generate.py`.
+//! `api-spec/openapi.yaml` is generated from the route declarations
+//! (`cargo run --bin vaultlet-openapi`): the committed file must be exactly
+//! what the generator writes, and the document must say what the router
+//! does (every route a backend declares, and every raw `sys/` endpoint the
+//! HTTP layer answers, with the same methods, fields and flags). Also the
+//! served form, `GET /v1/sys/internal/specs/openapi`.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Weak};
 
 use common::{Server, ROOT};
 use serde_json::{json, Value};
-use vaultlet::core::catalog::{self, BackendContext, CATALOG};
-use vaultlet::core::keys::Hasher;
-use vaultlet::core::mounts::{MountClass, MountEntry};
-use vaultlet::logical::framework::{Fields, Legacy, LogicalBackend, PathInfo};
+use vaultlet::http::RAW_ROUTES;
+use vaultlet::logical::framework::Fields;
 use vaultlet::logical::{special_path_matches, Operation};
+use vaultlet::system::openapi::reference::{reference_core, Reference, FILE};
+use vaultlet::system::openapi::{sample_path, template};
 
-const SPEC_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/api-spec/openapi.yaml");
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
 
-/// Where `vault secrets enable TYPE` / `vault auth enable TYPE` mounts a type
-/// (KV version 2 is dev mode's `secret/`, added in `backends`).
-fn default_prefix(class: MountClass, backend_type: &str) -> String {
-    match class {
-        MountClass::Auth => format!("auth/{backend_type}/"),
-        MountClass::Secret => format!("{backend_type}/"),
+fn committed_text() -> String {
+    let file = format!("{}/{FILE}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn load_spec() -> Value {
+    serde_norway::from_str::<Value>(&committed_text()).unwrap_or_else(|e| panic!("{FILE}: {e}"))
+}
+
+#[test]
+fn the_committed_document_is_what_vaultlet_openapi_writes() {
+    let reference = block_on(Reference::build(RAW_ROUTES)).expect("reference document");
+    assert!(
+        reference.stale_prose.is_empty(),
+        "api-spec/descriptions.json describes what the document does not have:\n{}",
+        reference.stale_prose.join("\n")
+    );
+    let written = reference.yaml().expect("yaml");
+    let committed = committed_text();
+    if written != committed {
+        let line = written
+            .lines()
+            .zip(committed.lines())
+            .position(|(w, c)| w != c)
+            .map_or(
+                written.lines().count().min(committed.lines().count()),
+                |i| i,
+            );
+        panic!(
+            "{FILE} is stale (first difference at line {}): run `cargo run --bin \
+             vaultlet-openapi` and commit the result\n  committed: {:?}\n  generated: {:?}",
+            line + 1,
+            committed.lines().nth(line).unwrap_or("<end>"),
+            written.lines().nth(line).unwrap_or("<end>"),
+        );
     }
-}
-
-/// What the spec needs of one backend: its routes and root-protected paths.
-type Declared = (Vec<(PathInfo, Vec<Operation>)>, &'static [&'static str]);
-
-fn declared(backend: &dyn LogicalBackend) -> Declared {
-    (backend.describe(), backend.root_paths())
-}
-
-/// Every backend vaultlet can serve: (type, default mount prefix, routes).
-fn backends() -> Vec<(String, String, Declared)> {
-    let system = Legacy(Arc::new(vaultlet::system::SystemBackend::new(Weak::new())));
-    let token = vaultlet::auth::token::TokenBackend::new(Weak::new());
-    let mut out = vec![
-        ("system".to_string(), "sys/".to_string(), declared(&system)),
-        (
-            "token".to_string(),
-            "auth/token/".to_string(),
-            declared(&token),
-        ),
-    ];
-    let ctx = BackendContext {
-        hasher: Hasher::new(&[7u8; 32]),
-    };
-    for entry in CATALOG {
-        let mount = MountEntry::new(entry.class, entry.backend_type, entry.backend_type, "");
-        let backend = (entry.build)(&mount, &ctx)
-            .unwrap_or_else(|e| panic!("catalog cannot build {}: {e}", entry.backend_type));
-        out.push((
-            entry.backend_type.to_string(),
-            default_prefix(entry.class, entry.backend_type),
-            declared(backend.as_ref()),
-        ));
-    }
-    // KV version 2 is a KV mount with `options.version = "2"`.
-    let mut kv2 = MountEntry::new(MountClass::Secret, "secret", "kv", "");
-    kv2.options = Some(BTreeMap::from([("version".to_string(), "2".to_string())]));
-    let backend = catalog::build(&kv2, &ctx).unwrap_or_else(|e| panic!("kv v2: {e}"));
-    out.push((
-        "kv-v2".to_string(),
-        "secret/".to_string(),
-        declared(backend.as_ref()),
-    ));
-    out
-}
-
-/// `issuer/:issuer_ref/sign/:role` under `pki/` → `/pki/issuer/{issuer_ref}/sign/{role}`.
-fn template(prefix: &str, pattern: &str) -> String {
-    let segments: Vec<String> = pattern
-        .split('/')
-        .map(
-            |s| match s.strip_prefix(':').or_else(|| s.strip_prefix('*')) {
-                Some(name) => format!("{{{name}}}"),
-                None => s.to_string(),
-            },
-        )
-        .collect();
-    format!("/{prefix}{}", segments.join("/"))
-}
-
-/// A concrete path a route pattern serves (`roles/:name` → `roles/x`), to
-/// test against the backend's root-protected patterns as Vault's OpenAPI
-/// generator does.
-fn sample_path(pattern: &str) -> String {
-    pattern
-        .split('/')
-        .map(|s| if s.starts_with([':', '*']) { "x" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// One route as the spec must describe it.
 #[derive(Debug, Default, Clone, PartialEq)]
 struct Route {
     mount_type: String,
-    pattern: String,
     /// OpenAPI methods: read and list are `get` (list with `?list=true`),
     /// update/create `post`, patch `patch`, delete `delete`.
     methods: BTreeSet<String>,
@@ -116,22 +79,28 @@ struct Route {
     raw: bool,
 }
 
-fn routes() -> BTreeMap<String, Route> {
+/// Every route of the reference layout: the mounts of a dev core with one
+/// mount of every type, each named by the spec's `x-vaultlet-mounts`.
+fn routes(layout: &BTreeMap<String, String>) -> BTreeMap<String, Route> {
+    let core = block_on(reference_core(RAW_ROUTES)).expect("reference core");
     let mut out: BTreeMap<String, Route> = BTreeMap::new();
-    for (mount_type, prefix, (paths, root_paths)) in backends() {
-        for (info, operations) in paths {
+    for mounted in core.mounts.snapshot().iter() {
+        let mount_type = layout
+            .get(&mounted.prefix)
+            .unwrap_or_else(|| panic!("x-vaultlet-mounts lacks {}", mounted.prefix));
+        let backend = mounted.backend.as_ref();
+        for (info, operations) in backend.describe() {
             let pattern = info.pattern.as_str();
-            let path = template(&prefix, pattern);
+            let path = format!("/{}{}", mounted.prefix, template(pattern));
             let fields = match info.fields {
                 Fields::Names(names) => names.iter().map(|f| f.to_string()).collect(),
                 other => other.iter().map(|f| f.name.to_string()).collect(),
             };
             let mut route = Route {
                 mount_type: mount_type.clone(),
-                pattern: pattern.to_string(),
                 fields,
                 unauthenticated: info.unauthenticated,
-                sudo: special_path_matches(root_paths, &sample_path(pattern)),
+                sudo: special_path_matches(backend.root_paths(), &sample_path(pattern)),
                 ..Default::default()
             };
             for op in operations {
@@ -154,17 +123,21 @@ fn routes() -> BTreeMap<String, Route> {
             assert!(previous.is_none(), "two routes map to {path}");
         }
     }
-    for (path, methods) in vaultlet::http::RAW_ROUTES {
+    for raw in RAW_ROUTES {
         let route = Route {
             mount_type: "system".to_string(),
-            pattern: path.trim_start_matches("sys/").to_string(),
-            methods: methods.iter().map(|m| m.to_lowercase()).collect(),
-            read: methods.contains(&"GET"),
+            methods: raw.methods().iter().map(|m| m.to_lowercase()).collect(),
+            read: raw.read.is_some(),
+            fields: [raw.read, raw.write]
+                .into_iter()
+                .flatten()
+                .flat_map(|op| op.params.iter().map(|p| p.field.name.to_string()))
+                .collect(),
             unauthenticated: true,
             raw: true,
             ..Default::default()
         };
-        let path = format!("/{path}");
+        let path = format!("/{}", raw.path);
         let previous = out.insert(path.clone(), route);
         assert!(
             previous.is_none(),
@@ -172,11 +145,6 @@ fn routes() -> BTreeMap<String, Route> {
         );
     }
     out
-}
-
-fn load_spec() -> Value {
-    let text = std::fs::read_to_string(SPEC_FILE).unwrap_or_else(|e| panic!("{SPEC_FILE}: {e}"));
-    serde_norway::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{SPEC_FILE}: {e}"))
 }
 
 const METHODS: &[&str] = &[
@@ -235,7 +203,18 @@ fn list_param(spec: &Value, op: &Value) -> Option<Value> {
 fn every_route_has_a_spec_entry_and_every_spec_entry_a_route() {
     let spec = load_spec();
     assert_eq!(spec["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
-    let routes = routes();
+    let layout: BTreeMap<String, String> = spec["x-vaultlet-mounts"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(kind, prefix)| {
+            (
+                prefix.as_str().unwrap_or_default().to_string(),
+                kind.clone(),
+            )
+        })
+        .collect();
+    let routes = routes(&layout);
     let paths = spec["paths"].as_object().expect("spec has paths");
     let mut problems = Vec::new();
 
@@ -247,15 +226,6 @@ fn every_route_has_a_spec_entry_and_every_spec_entry_a_route() {
     for path in paths.keys() {
         if !routes.contains_key(path) {
             problems.push(format!("spec entry without a route: {path}"));
-        }
-    }
-    let mounts = spec["x-vaultlet-mounts"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    for (mount_type, prefix, _) in backends() {
-        if mounts.get(&mount_type).and_then(Value::as_str) != Some(prefix.as_str()) {
-            problems.push(format!("x-vaultlet-mounts.{mount_type} must be {prefix:?}"));
         }
     }
 
@@ -357,40 +327,9 @@ fn every_route_has_a_spec_entry_and_every_spec_entry_a_route() {
     }
     assert!(
         problems.is_empty(),
-        "api-spec/openapi.yaml and the router disagree (regenerate with api-spec/generate.py \
-         and review):\n{}",
+        "api-spec/openapi.yaml and the router disagree:\n{}",
         problems.join("\n")
     );
-}
-
-/// The route table for `api-spec/generate.py`.
-#[test]
-#[ignore]
-fn dump_routes() {
-    let Ok(out) = std::env::var("OPENAPI_ROUTES_OUT") else {
-        return;
-    };
-    let mounts: BTreeMap<String, String> = backends()
-        .into_iter()
-        .map(|(t, prefix, _)| (t, prefix))
-        .collect();
-    let routes: BTreeMap<String, Value> = routes()
-        .into_iter()
-        .map(|(path, r)| {
-            (
-                path,
-                json!({
-                    "mount_type": r.mount_type, "pattern": r.pattern,
-                    "methods": r.methods, "read": r.read, "list": r.list,
-                    "fields": r.fields, "unauthenticated": r.unauthenticated,
-                    "sudo": r.sudo, "raw": r.raw,
-                }),
-            )
-        })
-        .collect();
-    let doc = json!({ "mounts": mounts, "routes": routes });
-    std::fs::write(&out, serde_json::to_vec_pretty(&doc).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{out}: {e}"));
 }
 
 /// As Vault: unauthenticated, the raw document as the body, filtered to the
@@ -542,6 +481,29 @@ fn health_status_override_in_the_1xx_range() {
     for (code, want) in [(100, 200), (121, 200), (199, 200), (299, 299)] {
         let r = s.send("GET", &format!("sys/health?activecode={code}"), None, None);
         assert_eq!(r.status, want, "activecode={code}");
+    }
+    s.stop();
+}
+
+/// The raw `sys/` endpoints answer exactly the methods they declare (the
+/// document is generated from the declarations, the answers come from the
+/// handlers).
+#[test]
+fn raw_routes_answer_the_methods_they_declare() {
+    let s = Server::dev();
+    for route in RAW_ROUTES {
+        let declared = route.methods();
+        for method in ["GET", "HEAD", "PUT", "POST", "DELETE"] {
+            let r = s.send(method, route.path, Some(ROOT), Some(b"{}".to_vec()));
+            assert_eq!(
+                r.status == 405,
+                !declared.contains(&method),
+                "{method} {}: {} {:?}",
+                route.path,
+                r.status,
+                r.json
+            );
+        }
     }
     s.stop();
 }

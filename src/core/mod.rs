@@ -31,6 +31,7 @@ use self::mounts::MountTable;
 use self::policy_store::PolicyStore;
 use self::seal::Seal;
 use self::token::TokenStore;
+use crate::logical::raw_route::RawRoute;
 use crate::logical::{Connection, MountTtls, Operation, Response};
 use crate::storage::{Storage, StorageView};
 
@@ -86,6 +87,9 @@ pub struct Core {
     pub system_ttls: MountTtls,
     seal: Option<Seal>,
     backend_context: OnceLock<BackendContext>,
+    /// What the HTTP layer answers itself, as it declared it (for the
+    /// OpenAPI document the system backend serves).
+    raw_routes: OnceLock<&'static [RawRoute]>,
     initialized: AtomicBool,
     sealed: AtomicBool,
     /// Serialises the seal's state transitions (initialize, unseal, seal,
@@ -112,6 +116,7 @@ impl Core {
                 max_ttl: SYSTEM_TTL,
             },
             backend_context: OnceLock::new(),
+            raw_routes: OnceLock::new(),
             initialized: AtomicBool::new(false),
             sealed: AtomicBool::new(true),
             lifecycle: tokio::sync::Mutex::new(()),
@@ -130,6 +135,17 @@ impl Core {
     /// The cluster identity (known once unsealed).
     pub fn cluster(&self) -> Option<&ClusterInfo> {
         self.cluster.get()
+    }
+
+    /// Told once by the HTTP layer serving this core: the endpoints it
+    /// answers itself (later calls change nothing).
+    pub fn declare_raw_routes(&self, routes: &'static [RawRoute]) {
+        let _ = self.raw_routes.set(routes);
+    }
+
+    /// The endpoints the HTTP layer answers itself (none until declared).
+    pub fn raw_routes(&self) -> &'static [RawRoute] {
+        self.raw_routes.get().copied().unwrap_or_default()
     }
 
     /// The seal, for durable stores (`None` in dev mode).

@@ -74,8 +74,10 @@ pub struct AppState {
 /// The application router. Every path goes to one handler, because Vault
 /// routing depends on mounts that change at run time. A request that hits
 /// a bug (a panic) gets Vault's 500 instead of a dropped connection, and
-/// the server goes on serving the others.
+/// the server goes on serving the others. The core learns which endpoints
+/// this layer answers itself, for the OpenAPI document.
 pub fn router(state: AppState) -> Router {
+    state.core.declare_raw_routes(RAW_ROUTES);
     Router::new()
         .fallback(handle)
         .with_state(state)

@@ -10,20 +10,132 @@ use serde_json::{json, Map, Value};
 use super::response::{empty_response, json_response};
 use super::AppState;
 use crate::core::token::now_unix;
+use crate::logical::framework::Field;
+use crate::logical::raw_route::{RawAnswer, RawOperation, RawParam, RawRoute};
 use crate::logical::{Error, FieldData};
 
-/// The paths answered here, with the HTTP methods each accepts (the OpenAPI
-/// coverage test checks `api-spec/openapi.yaml` against this list).
-pub const RAW_ROUTES: &[(&str, &[&str])] = &[
-    ("sys/health", &["GET", "HEAD"]),
-    ("sys/seal-status", &["GET"]),
-    ("sys/init", &["GET", "PUT", "POST"]),
-    ("sys/leader", &["GET"]),
-    ("sys/unseal", &["PUT", "POST"]),
+use RawAnswer::{Error as Refusal, Json};
+
+/// The paths answered here, as the OpenAPI document describes them.
+pub const RAW_ROUTES: &[RawRoute] = &[
+    RawRoute {
+        path: "sys/health",
+        read: Some(RawOperation {
+            params: HEALTH_QUERY,
+            answers: &[
+                health_answer(200, "initialized, unsealed and active"),
+                Refusal(400),
+                health_answer(429, "unsealed and standby"),
+                health_answer(472, "disaster recovery secondary"),
+                health_answer(473, "performance standby"),
+                health_answer(501, "not initialized"),
+                health_answer(503, "sealed"),
+            ],
+        }),
+        head: true,
+        write: None,
+    },
+    RawRoute {
+        path: "sys/seal-status",
+        read: Some(RawOperation {
+            params: &[],
+            answers: &[seal_status_answer(200, "the seal status")],
+        }),
+        head: false,
+        write: None,
+    },
+    RawRoute {
+        path: "sys/init",
+        read: Some(RawOperation {
+            params: &[],
+            answers: &[object_answer(200, "initialization status")],
+        }),
+        head: false,
+        write: Some(RawOperation {
+            params: &[
+                RawParam::new(Field::int("secret_shares")),
+                RawParam::new(Field::int("secret_threshold")),
+                RawParam::new(Field::int("stored_shares")),
+                RawParam::new(Field::strings("pgp_keys")),
+                RawParam::new(Field::string("root_token_pgp_key")),
+                RawParam::new(Field::int("recovery_shares")),
+                RawParam::new(Field::int("recovery_threshold")),
+                RawParam::new(Field::strings("recovery_pgp_keys")),
+            ],
+            answers: &[
+                object_answer(200, "the root token and key shares"),
+                Refusal(400),
+            ],
+        }),
+    },
+    RawRoute {
+        path: "sys/leader",
+        read: Some(RawOperation {
+            params: &[],
+            answers: &[object_answer(200, "the leader status")],
+        }),
+        head: false,
+        write: None,
+    },
+    RawRoute {
+        path: "sys/unseal",
+        read: None,
+        head: false,
+        write: Some(RawOperation {
+            params: &[
+                RawParam::new(Field::string("key")),
+                RawParam::new(Field::bool("reset")),
+                RawParam::new(Field::bool("migrate")),
+            ],
+            answers: &[
+                seal_status_answer(200, "the seal status after this share"),
+                Refusal(400),
+            ],
+        }),
+    },
 ];
 
+/// `sys/health`'s query: the status answered in each state is overridable,
+/// as in Vault.
+const HEALTH_QUERY: &[RawParam] = &[
+    RawParam::new(Field::bool("standbyok")),
+    RawParam::new(Field::bool("perfstandbyok")),
+    RawParam::int("activecode", 200),
+    RawParam::int("standbycode", 429),
+    RawParam::int("drsecondarycode", 472),
+    RawParam::int("performancestandbycode", 473),
+    RawParam::int("sealedcode", 503),
+    RawParam::int("uninitcode", 501),
+    RawParam::int("removedcode", 530),
+    RawParam::int("haunhealthycode", 474),
+];
+
+const fn health_answer(status: u16, description: &'static str) -> RawAnswer {
+    Json {
+        status,
+        description,
+        schema: "HealthResponse",
+    }
+}
+
+const fn seal_status_answer(status: u16, description: &'static str) -> RawAnswer {
+    Json {
+        status,
+        description,
+        schema: "SealStatusResponse",
+    }
+}
+
+const fn object_answer(status: u16, description: &'static str) -> RawAnswer {
+    Json {
+        status,
+        description,
+        schema: "Object",
+    }
+}
+
 pub fn serves(path: &str) -> bool {
-    RAW_ROUTES.iter().any(|(p, _)| *p == path)
+    RAW_ROUTES.iter().any(|route| route.path == path)
 }
 
 pub async fn handle(
@@ -64,27 +176,28 @@ fn health(
             .filter(|c| (100..=999).contains(c))
             .ok_or(Error::InvalidRequest)
     };
-    let active = code("activecode", 200)?;
-    let uninit = code("uninitcode", 501)?;
-    let sealed_code = code("sealedcode", 503)?;
-    // Validated for the Go client's overrides even though we are never standby.
-    for (name, default) in [
-        ("standbycode", 429),
-        ("drsecondarycode", 472),
-        ("performancestandbycode", 473),
-        ("removedcode", 530),
-        ("haunhealthycode", 474),
-    ] {
-        code(name, default)?;
+    // Every override is checked, for the Go client's sake, though this
+    // server is never a standby.
+    let mut codes = std::collections::HashMap::new();
+    for param in HEALTH_QUERY {
+        if let Some(default) = param.default {
+            codes.insert(param.field.name, code(param.field.name, default)?);
+        }
     }
+    let code_for = |name: &str| {
+        codes
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::internal(format!("sys/health declares no {name}")))
+    };
     let initialized = state.core.is_initialized();
     let sealed = state.core.is_sealed();
     let status = if !initialized {
-        uninit
+        code_for("uninitcode")?
     } else if sealed {
-        sealed_code
+        code_for("sealedcode")?
     } else {
-        active
+        code_for("activecode")?
     };
     // Go sends an informational 1xx (other than 101) as an interim response
     // followed by 200; the client's final status is 200, so answer that.

@@ -8,6 +8,7 @@ mod fields;
 pub mod framework;
 mod glob;
 mod path;
+pub mod raw_route;
 
 pub use duration::{
     checked_seconds, parse_duration_seconds, parse_signed_duration_seconds, DurationError,
