@@ -9,14 +9,14 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 
 use common::{Server, ROOT};
 use serde_json::{json, Value};
 use vaultlet::core::catalog::{self, BackendContext, CATALOG};
 use vaultlet::core::keys::Hasher;
 use vaultlet::core::mounts::{MountClass, MountEntry};
-use vaultlet::logical::framework::{Fields, Legacy, LogicalBackend, PathInfo};
+use vaultlet::logical::framework::{Fields, LogicalBackend, PathInfo};
 use vaultlet::logical::{special_path_matches, Operation};
 
 const SPEC_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/api-spec/openapi.yaml");
@@ -39,7 +39,7 @@ fn declared(backend: &dyn LogicalBackend) -> Declared {
 
 /// Every backend vaultlet can serve: (type, default mount prefix, routes).
 fn backends() -> Vec<(String, String, Declared)> {
-    let system = Legacy(Arc::new(vaultlet::system::SystemBackend::new(Weak::new())));
+    let system = vaultlet::system::SystemBackend::new(Weak::new());
     let token = vaultlet::auth::token::TokenBackend::new(Weak::new());
     let mut out = vec![
         ("system".to_string(), "sys/".to_string(), declared(&system)),

@@ -30,7 +30,7 @@ use self::policy::Capability;
 use self::policy_store::PolicyStore;
 use self::seal::{Seal, SealKind};
 use self::token::{Creator, TokenEntry, TokenOrigin, TokenStore, REVOCATION_PENDING};
-use crate::logical::framework::{Fields, Legacy, LogicalBackend, Route};
+use crate::logical::framework::{Fields, LogicalBackend, Route};
 use crate::logical::{
     special_path_matches, Auth, Connection, Error, FieldData, MountTtls, Operation, Request,
     Response, Result,
@@ -212,9 +212,9 @@ impl Core {
     /// Builds the backend for a mount entry.
     fn build_backend(&self, entry: &MountEntry) -> Result<Arc<dyn LogicalBackend>> {
         match entry.backend_type.as_str() {
-            "system" => Ok(Arc::new(Legacy(Arc::new(
-                crate::system::SystemBackend::new(self.self_ref.clone()),
-            )))),
+            "system" => Ok(Arc::new(crate::system::SystemBackend::new(
+                self.self_ref.clone(),
+            ))),
             "token" => Ok(Arc::new(crate::auth::token::TokenBackend::new(
                 self.self_ref.clone(),
             ))),
@@ -388,16 +388,20 @@ impl Core {
         self.mount(entry).await
     }
 
-    /// Upgrades the KV mount at `path` from version 1 to 2 after its options
-    /// were tuned: rewrites its data and swaps in the versioned backend.
-    pub async fn upgrade_kv_mount(&self, path: &str) -> Result<()> {
-        let mounted = self
-            .mounts
-            .find(MountClass::Secret, path)
-            .ok_or_else(|| Error::BadRequest(format!("no mount at {path}")))?;
-        crate::secrets::kv::upgrade_v1_to_v2(&mounted.storage).await?;
-        let backend = self.initialized_backend(&mounted.entry).await?;
-        self.mounts.install(mounted.entry, backend);
+    /// Rebuilds the backend of a mount from its entry as it is now (after
+    /// its options changed, as Vault reloads a tuned backend) and runs the
+    /// new backend's `initialize`, while no request is in flight on the
+    /// mount.
+    pub async fn rebuild_mount(&self, class: MountClass, path: &str) -> Result<()> {
+        let missing = || Error::BadRequest(format!("no mount at {path}"));
+        let mounted = self.mounts.find(class, path).ok_or_else(missing)?;
+        let Some(_closure) = mounted.close().await else {
+            return Err(missing());
+        };
+        // The entry as it is once nothing else is under way on the mount.
+        let entry = self.mounts.find(class, path).ok_or_else(missing)?.entry;
+        let backend = self.initialized_backend(&entry).await?;
+        self.mounts.install(entry, backend);
         Ok(())
     }
 

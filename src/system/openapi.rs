@@ -10,14 +10,24 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Map, Value};
 
+use super::SystemBackend;
 use crate::core::mounts::MountClass;
-use crate::core::Core;
+use crate::handler;
+use crate::logical::framework::{Answer, Field, Path};
 use crate::logical::{Error, Request, Response, Result};
+
+const OPTIONS: &[Field] = &[Field::bool("generic_mount_paths")];
+
+pub(super) const PATHS: &[Path<SystemBackend>] = &[Path::new("internal/specs/openapi")
+    .unauthenticated()
+    .fields(&[OPTIONS])
+    .answers(Answer::Document)
+    .read(handler!(serve))];
 
 static SPEC_YAML: &str = include_str!("../../api-spec/openapi.yaml");
 
 /// The committed document, parsed once.
-pub fn document() -> Result<&'static Value> {
+fn document() -> Result<&'static Value> {
     static DOCUMENT: OnceLock<std::result::Result<Value, String>> = OnceLock::new();
     DOCUMENT
         .get_or_init(|| serde_norway::from_str::<Value>(SPEC_YAML).map_err(|e| e.to_string()))
@@ -30,7 +40,8 @@ fn singleton(backend_type: &str) -> bool {
     matches!(backend_type, "system" | "token" | "identity" | "cubbyhole")
 }
 
-pub async fn handle(core: &Core, req: &mut Request) -> Result<Option<Response>> {
+async fn serve(b: &SystemBackend, req: &mut Request) -> Result<Option<Response>> {
+    let core = b.core()?;
     let generic = req.data.bool_or("generic_mount_paths", false)?;
     let spec = document()?;
     let acl = match &req.token {
