@@ -25,6 +25,8 @@ const ENABLE: &[Field] = &[
     Field::string("plugin_version"),
 ];
 
+/// One route serves a mount and its `/tune` (the capture takes the rest of
+/// the path), so it declares the fields of both.
 pub(super) const PATHS: &[Path<SystemBackend>] = &[
     Path::new("mounts").read(handler!(b, _r => list(b, MountClass::Secret))),
     Path::new("mounts/*path")

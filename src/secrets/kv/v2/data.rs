@@ -26,7 +26,7 @@ const FIELDS: &[Field] = &[
 
 pub(super) const PATHS: &[Path<KvV2Backend>] = &[
     Path::new("data")
-        .fields(&[FIELDS])
+        .arbitrary_fields()
         .read(handler!(root_of_mount))
         .update(handler!(root_of_mount))
         .patch(handler!(root_of_mount))
@@ -43,18 +43,14 @@ pub(super) const PATHS: &[Path<KvV2Backend>] = &[
 async fn read(b: &KvV2Backend, req: &mut Request) -> Result<Option<Response>> {
     let path = path_param(req)?;
     let _guard = b.lock_for(&path).read().await;
-    let Some(meta) = load_meta(req, &path).await? else {
-        return Ok(None);
-    };
-    let version = requested_version(req, &meta)?;
-    let Some(vm) = meta.versions.get(&version) else {
+    let Some((meta, version, vm)) = requested_version(req, &path).await? else {
         return Ok(None);
     };
     let mut data = Map::new();
     data.insert("data".into(), Value::Null);
     data.insert(
         "metadata".into(),
-        Value::Object(meta.version_json(version, vm)),
+        Value::Object(meta.version_json(version, &vm)),
     );
     if vm.is_deleted(now_nanos()) || vm.destroyed {
         return Ok(Some(not_found_with(data)));

@@ -22,8 +22,10 @@ use crate::storage::BatchOp;
 const CUSTOM_METADATA: &[Field] = &[Field::raw("custom_metadata")];
 
 pub(super) const PATHS: &[Path<KvV2Backend>] = &[
+    // As `data`, the root takes any parameters; Vault's LIST of it alone
+    // would check (and warn about) them.
     Path::new("metadata")
-        .fields(&[SETTINGS, CUSTOM_METADATA])
+        .arbitrary_fields()
         .list(handler!(list))
         .read(handler!(root_of_mount))
         .update(handler!(root_of_mount))

@@ -14,7 +14,7 @@ mod versions;
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
-use self::records::{metadata_key, version_key, KeyMetadata, KvConfig};
+use self::records::{metadata_key, version_key, KeyMetadata, KvConfig, VersionMeta};
 use crate::handler;
 use crate::logical::framework::{Backend, Field, Path};
 use crate::logical::{Error, Request, Response, Result};
@@ -90,6 +90,8 @@ async fn invalid_path(command: &str) -> Result<Option<Response>> {
 }
 
 /// `data` and `metadata` without a key: only listing metadata is served.
+/// Vault answers the rest before it looks at any parameter, with a raw
+/// 404, so these paths take any (and draw no warning about them).
 async fn root_of_mount(_b: &KvV2Backend, _req: &mut Request) -> Result<Option<Response>> {
     Ok(Some(not_found_warning(
         "Non-listing operations on the root of a K/V v2 mount are not supported.".into(),
@@ -174,14 +176,25 @@ const SETTINGS: &[Field] = &[
     Field::duration("delete_version_after"),
 ];
 
-/// The version a read asks for (`version`), else the key's current one.
-fn requested_version(req: &Request, meta: &KeyMetadata) -> Result<u64> {
+/// A key's metadata, and the version a read asks for (`version`, else the
+/// current one) with its bookkeeping; `None` if either does not exist.
+async fn requested_version(
+    req: &Request,
+    path: &str,
+) -> Result<Option<(KeyMetadata, u64, VersionMeta)>> {
+    let Some(meta) = load_meta(req, path).await? else {
+        return Ok(None);
+    };
     let asked = req.data.int("version")?.unwrap_or(0);
-    Ok(if asked > 0 {
+    let version = if asked > 0 {
         asked as u64
     } else {
         meta.current_version
-    })
+    };
+    let Some(vm) = meta.versions.get(&version).cloned() else {
+        return Ok(None);
+    };
+    Ok(Some((meta, version, vm)))
 }
 
 /// `max_versions` as Vault stores it: an int truncated to uint32.

@@ -2,9 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{
-    load_meta, load_version_data, not_found_with, path_param, requested_version, KvV2Backend,
-};
+use super::{load_version_data, not_found_with, path_param, requested_version, KvV2Backend};
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
@@ -23,17 +21,13 @@ async fn read(b: &KvV2Backend, req: &mut Request) -> Result<Option<Response>> {
         return Err(Error::bad_request("depth must be a non-negative integer"));
     }
     let _guard = b.lock_for(&path).read().await;
-    let Some(meta) = load_meta(req, &path).await? else {
-        return Ok(None);
-    };
-    let version = requested_version(req, &meta)?;
-    let Some(vm) = meta.versions.get(&version) else {
+    let Some((meta, version, vm)) = requested_version(req, &path).await? else {
         return Ok(None);
     };
     let mut data = Map::new();
     data.insert(
         "metadata".into(),
-        Value::Object(meta.version_json(version, vm)),
+        Value::Object(meta.version_json(version, &vm)),
     );
     data.insert("subkeys".into(), Value::Null);
     if vm.is_deleted(now_nanos()) || vm.destroyed {
