@@ -10,8 +10,8 @@ use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
 
-/// `path` is the old, single-path form of `paths`.
-const PATHS_ASKED: &[Field] = &[Field::string("path"), Field::list("paths")];
+/// `path` is the older name of `paths`, read when `paths` names none.
+const PATHS_ASKED: &[Field] = &[Field::list("path"), Field::list("paths")];
 const TOKEN: &[Field] = &[Field::string("token")];
 const ACCESSOR: &[Field] = &[Field::string("accessor")];
 
@@ -67,18 +67,19 @@ async fn capabilities(
 ) -> Result<Option<Response>> {
     let core = b.core()?;
     let mut paths = req.data.comma_list_or_empty("paths")?;
-    if let Some(path) = req.data.str("path")? {
-        paths.push(path);
+    if paths.is_empty() {
+        paths = req.data.comma_list_or_empty("path")?;
     }
     if paths.is_empty() {
-        return Err(Error::bad_request("no paths provided"));
+        return Err(Error::bad_request("paths must be supplied"));
     }
     let token = token(&core, req, whose).await?;
     let acl = core.policies.acl(&token.policies).await?;
     let mut data = Map::new();
+    // Named as asked; a leading `/` does not change what the path is.
     for path in &paths {
-        let path = path.trim_start_matches('/');
-        data.insert(path.to_string(), json!(acl.capabilities(path)));
+        let caps = acl.capabilities(path.trim_start_matches('/'));
+        data.insert(path.clone(), json!(caps));
     }
     if paths.len() == 1 {
         if let Some(caps) = data.values().next().cloned() {
