@@ -6,7 +6,7 @@
 use crate::handler;
 use crate::logical::framework::{Backend, Path};
 use crate::logical::{Error, Request, Response, Result};
-use crate::secrets::kv::{keys_response, list_prefix, read_entry};
+use crate::secrets::kv::{list_prefix, read_entry};
 
 #[derive(Default)]
 pub struct CubbyholeBackend;
@@ -74,7 +74,7 @@ async fn list(_b: &CubbyholeBackend, req: &mut Request) -> Result<Option<Respons
         .storage
         .list(&format!("{prefix}{}", list_prefix(&key_of(req))))
         .await?;
-    Ok(Some(keys_response(keys)))
+    Ok(Some(Response::list(keys)))
 }
 
 async fn read(_b: &CubbyholeBackend, req: &mut Request) -> Result<Option<Response>> {

@@ -79,18 +79,6 @@ pub fn check_version_tune(
     }))
 }
 
-/// The keys directly under `prefix` (`a/` for folders), as a LIST answers.
-pub(crate) async fn list_keys(storage: &StorageView, prefix: &str) -> Result<Vec<String>> {
-    Ok(storage.list(prefix).await?)
-}
-
-/// A LIST answer, `{"keys": [...]}` (the core turns an empty one into 404).
-pub(crate) fn keys_response(keys: Vec<String>) -> crate::logical::Response {
-    let mut data = Map::new();
-    data.insert("keys".into(), Value::from(keys));
-    crate::logical::Response::data(data)
-}
-
 /// Reads an unversioned entry (a JSON object).
 pub(crate) async fn read_entry(
     storage: &StorageView,

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{keys_response, list_keys, read_entry};
+use super::read_entry;
 use crate::handler;
 use crate::logical::framework::{Backend, Path};
 use crate::logical::{parse_duration_seconds, Error, Lease, Request, Response, Result};
@@ -71,8 +71,8 @@ async fn exists(_b: &KvV1Backend, req: &mut Request) -> Result<bool> {
 }
 
 async fn list(_b: &KvV1Backend, req: &mut Request) -> Result<Option<Response>> {
-    let keys = list_keys(&req.storage, &list_prefix(&key_of(req))).await?;
-    Ok(Some(keys_response(keys)))
+    let keys = req.storage.list(&list_prefix(&key_of(req))).await?;
+    Ok(Some(Response::list(keys)))
 }
 
 async fn read(_b: &KvV1Backend, req: &mut Request) -> Result<Option<Response>> {

@@ -14,7 +14,7 @@ use super::{
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, GoDuration, Request, Response, Result};
-use crate::secrets::kv::{keys_response, now_nanos, timestamp_string};
+use crate::secrets::kv::{now_nanos, timestamp_string};
 use crate::storage::BatchOp;
 
 /// `custom_metadata` is a map whose values are checked here, with
@@ -90,7 +90,7 @@ async fn list(_b: &KvV2Backend, req: &mut Request) -> Result<Option<Response>> {
         _ => "metadata/".to_string(),
     };
     let keys = req.storage.list(&prefix).await?;
-    Ok(Some(keys_response(keys)))
+    Ok(Some(Response::list(keys)))
 }
 
 /// How a metadata write treats what it does not name.
