@@ -87,28 +87,17 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         class: MountClass::Secret,
         backend_type: "kv",
-        build: |entry, _| {
-            crate::secrets::kv::new_backend(entry.options.as_ref())
-                .map(|b| Arc::new(Legacy(b)) as Arc<dyn LogicalBackend>)
-        },
+        build: |entry, _| crate::secrets::kv::new_backend(entry.options.as_ref()),
     },
     CatalogEntry {
         class: MountClass::Secret,
         backend_type: "cubbyhole",
-        build: |_, _| {
-            Ok(Arc::new(Legacy(Arc::new(
-                crate::secrets::cubbyhole::CubbyholeBackend::new(),
-            ))))
-        },
+        build: |_, _| Ok(Arc::new(crate::secrets::cubbyhole::CubbyholeBackend::new())),
     },
     CatalogEntry {
         class: MountClass::Secret,
         backend_type: "identity",
-        build: |_, _| {
-            Ok(Arc::new(Legacy(Arc::new(
-                crate::secrets::identity::IdentityBackend::new(),
-            ))))
-        },
+        build: |_, _| Ok(Arc::new(crate::secrets::identity::IdentityBackend::new())),
     },
 ];
 

@@ -11,7 +11,7 @@ use super::mounts::{MountClass, MountEntry, MountTable};
 use super::seal::{Seal, SealKind};
 use super::token::{Creator, TokenOrigin};
 use super::{catalog::BackendContext, ClusterInfo, Core, HMAC_KEY, INIT_KEY};
-use crate::logical::framework::{Legacy, LogicalBackend};
+use crate::logical::framework::LogicalBackend;
 use crate::logical::{Auth, Error, Result};
 use crate::storage::Storage;
 
@@ -106,9 +106,9 @@ impl Core {
     /// Builds the backend for a mount entry.
     fn build_backend(&self, entry: &MountEntry) -> Result<Arc<dyn LogicalBackend>> {
         match entry.backend_type.as_str() {
-            "system" => Ok(Arc::new(Legacy(Arc::new(
-                crate::system::SystemBackend::new(self.self_ref.clone()),
-            )))),
+            "system" => Ok(Arc::new(crate::system::SystemBackend::new(
+                self.self_ref.clone(),
+            ))),
             "token" => Ok(Arc::new(crate::auth::token::TokenBackend::new(
                 self.self_ref.clone(),
             ))),
@@ -264,16 +264,20 @@ impl Core {
         self.mount(entry).await
     }
 
-    /// Upgrades the KV mount at `path` from version 1 to 2 after its options
-    /// were tuned: rewrites its data and swaps in the versioned backend.
-    pub async fn upgrade_kv_mount(&self, path: &str) -> Result<()> {
-        let mounted = self
-            .mounts
-            .find(MountClass::Secret, path)
-            .ok_or_else(|| Error::BadRequest(format!("no mount at {path}")))?;
-        crate::secrets::kv::upgrade_v1_to_v2(&mounted.storage).await?;
-        let backend = self.initialized_backend(&mounted.entry).await?;
-        self.mounts.install(mounted.entry, backend);
+    /// Rebuilds the backend of a mount from its entry as it is now (after
+    /// its options changed, as Vault reloads a tuned backend) and runs the
+    /// new backend's `initialize`, while no request is in flight on the
+    /// mount.
+    pub async fn rebuild_mount(&self, class: MountClass, path: &str) -> Result<()> {
+        let missing = || Error::BadRequest(format!("no mount at {path}"));
+        let mounted = self.mounts.find(class, path).ok_or_else(missing)?;
+        let Some(_closure) = mounted.close().await else {
+            return Err(missing());
+        };
+        // The entry as it is once nothing else is under way on the mount.
+        let entry = self.mounts.find(class, path).ok_or_else(missing)?.entry;
+        let backend = self.initialized_backend(&entry).await?;
+        self.mounts.install(entry, backend);
         Ok(())
     }
 

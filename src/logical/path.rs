@@ -98,17 +98,25 @@ impl Pattern {
     }
 
     /// Matches a mount-relative path (without trailing `/`), returning the
-    /// captured parameters.
+    /// captured parameters. A `*name` capture takes the rest of the path,
+    /// up to the literal segments that follow it, if any (`mounts/*path/tune`
+    /// is Vault's `mounts/(?P<path>.+?)/tune$`).
     pub fn matches(&self, path: &str) -> Option<HashMap<&'static str, String>> {
         let mut params = HashMap::new();
         let mut rest = path;
         let mut segments = self.text.split('/').peekable();
         while let Some(segment) = segments.next() {
             if let Some(name) = segment.strip_prefix('*') {
-                if rest.is_empty() {
+                let suffix: Vec<&str> = segments.collect();
+                let captured = if suffix.is_empty() {
+                    rest
+                } else {
+                    rest.strip_suffix(&suffix.join("/"))?.strip_suffix('/')?
+                };
+                if captured.is_empty() {
                     return None;
                 }
-                params.insert(name, rest.to_string());
+                params.insert(name, captured.to_string());
                 return Some(params);
             }
             let (head, tail) = match rest.split_once('/') {
@@ -225,6 +233,17 @@ mod tests {
             Some("a/b".to_string())
         );
         assert!(spec.matches("ocsp").is_none());
+    }
+
+    #[test]
+    fn a_rest_capture_may_be_followed_by_literals() {
+        let tune = Pattern::new("mounts/*path/tune");
+        let path = |p: &str| tune.matches(p).and_then(|m| m.get("path").cloned());
+        assert_eq!(path("mounts/pki/tune").as_deref(), Some("pki"));
+        assert_eq!(path("mounts/a/b/tune").as_deref(), Some("a/b"));
+        assert_eq!(path("mounts/tune"), None);
+        assert_eq!(path("mounts/pki"), None);
+        assert_eq!(path("mounts/pki/tuned"), None);
     }
 
     #[test]

@@ -3,15 +3,10 @@
 //! under its hashed ID in the mount's storage; the token store destroys it
 //! when the token is revoked or tidied after expiry, as Vault does.
 
-use crate::logical::{Backend, Error, Operation, PathSpec, Request, Response, Result};
-use crate::secrets::kv::{keys_response, list_prefix, read_entry};
-
-use Operation::{Delete, List, Read, Update};
-
-static PATHS: &[PathSpec] = &[
-    PathSpec::new("", &[Read, List, Update, Delete]),
-    PathSpec::new("*path", &[Read, List, Update, Delete]).existence_check(),
-];
+use crate::handler;
+use crate::logical::framework::{Backend, Path};
+use crate::logical::{Error, Request, Response, Result};
+use crate::secrets::kv::{list_prefix, read_entry};
 
 #[derive(Default)]
 pub struct CubbyholeBackend;
@@ -20,6 +15,23 @@ impl CubbyholeBackend {
     pub fn new() -> Self {
         CubbyholeBackend
     }
+}
+
+/// Secrets are whatever the caller writes: every path takes any data.
+const fn entries(pattern: &'static str) -> Path<CubbyholeBackend> {
+    Path::new(pattern)
+        .arbitrary_fields()
+        .read(handler!(read))
+        .list(handler!(list))
+        .update(handler!(write))
+        .delete(handler!(delete))
+}
+
+impl Backend for CubbyholeBackend {
+    const PATHS: &'static [&'static [Path<Self>]] = &[&[
+        entries(""),
+        entries("*path").existence_check(|b, r| Box::pin(exists(b, r))),
+    ]];
 }
 
 /// The storage prefix of the requesting token's cubbyhole.
@@ -32,6 +44,7 @@ fn token_prefix(req: &Request) -> Result<String> {
     Ok(format!("{}/", token.hashed_id))
 }
 
+/// The key a request addresses (`""` at the mount root).
 fn key_of(req: &Request) -> String {
     req.params
         .get("path")
@@ -39,49 +52,52 @@ fn key_of(req: &Request) -> String {
         .unwrap_or_default()
 }
 
-#[async_trait::async_trait]
-impl Backend for CubbyholeBackend {
-    fn paths(&self) -> &'static [PathSpec] {
-        PATHS
+/// The storage key of a request's entry; the root of a cubbyhole holds none.
+fn entry_key(req: &Request) -> Result<String> {
+    let prefix = token_prefix(req)?;
+    let key = key_of(req);
+    if key.is_empty() {
+        return Err(Error::bad_request("missing path"));
     }
+    Ok(format!("{prefix}{key}"))
+}
 
-    async fn exists(&self, req: &mut Request) -> Result<bool> {
-        let key = key_of(req);
-        let prefix = token_prefix(req)?;
-        Ok(!key.is_empty() && req.storage.get(&format!("{prefix}{key}")).await?.is_some())
-    }
+async fn exists(_b: &CubbyholeBackend, req: &mut Request) -> Result<bool> {
+    let key = key_of(req);
+    let prefix = token_prefix(req)?;
+    Ok(!key.is_empty() && req.storage.get(&format!("{prefix}{key}")).await?.is_some())
+}
 
-    async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
-        let prefix = token_prefix(req)?;
-        let key = key_of(req);
-        match req.operation {
-            Operation::List => {
-                let keys = req
-                    .storage
-                    .list(&format!("{prefix}{}", list_prefix(&key)))
-                    .await?;
-                Ok(Some(keys_response(keys)))
-            }
-            // Deleting the root of one's cubbyhole is a no-op, as in Vault.
-            Operation::Delete if key.is_empty() => Ok(None),
-            _ if key.is_empty() => Err(Error::bad_request("missing path")),
-            Operation::Read => Ok(read_entry(&req.storage, &format!("{prefix}{key}"))
-                .await?
-                .map(Response::data)),
-            Operation::Create | Operation::Update => {
-                if req.data.raw().is_empty() {
-                    return Err(Error::bad_request("missing data fields"));
-                }
-                req.storage
-                    .put_json(&format!("{prefix}{key}"), req.data.raw())
-                    .await?;
-                Ok(None)
-            }
-            Operation::Delete => {
-                req.storage.delete(&format!("{prefix}{key}")).await?;
-                Ok(None)
-            }
-            Operation::Patch => Err(Error::UnsupportedOperation),
-        }
+async fn list(_b: &CubbyholeBackend, req: &mut Request) -> Result<Option<Response>> {
+    let prefix = token_prefix(req)?;
+    let keys = req
+        .storage
+        .list(&format!("{prefix}{}", list_prefix(&key_of(req))))
+        .await?;
+    Ok(Some(Response::list(keys)))
+}
+
+async fn read(_b: &CubbyholeBackend, req: &mut Request) -> Result<Option<Response>> {
+    let key = entry_key(req)?;
+    Ok(read_entry(&req.storage, &key).await?.map(Response::data))
+}
+
+async fn write(_b: &CubbyholeBackend, req: &mut Request) -> Result<Option<Response>> {
+    let key = entry_key(req)?;
+    if req.data.raw().is_empty() {
+        return Err(Error::bad_request("missing data fields"));
     }
+    req.storage.put_json(&key, req.data.raw()).await?;
+    Ok(None)
+}
+
+/// Deleting the root of one's cubbyhole is a no-op, as in Vault.
+async fn delete(_b: &CubbyholeBackend, req: &mut Request) -> Result<Option<Response>> {
+    token_prefix(req)?;
+    if key_of(req).is_empty() {
+        return Ok(None);
+    }
+    let key = entry_key(req)?;
+    req.storage.delete(&key).await?;
+    Ok(None)
 }

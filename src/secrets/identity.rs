@@ -3,15 +3,11 @@
 //! `sys/mounts` matches Vault's, and every request to it says plainly that
 //! the engine is not available.
 
-use crate::logical::{Backend, Error, Operation, PathSpec, Request, Response, Result};
+use crate::handler;
+use crate::logical::framework::{Backend, Path};
+use crate::logical::{Error, Request, Response, Result};
 
-use Operation::{Delete, List, Patch, Read, Update};
-
-const ALL: &[Operation] = &[Read, List, Update, Delete, Patch];
-
-static PATHS: &[PathSpec] = &[PathSpec::new("", ALL), PathSpec::new("*path", ALL)];
-
-pub const NOT_AVAILABLE: &str = "the identity secrets engine is not available in vaultlet";
+const NOT_AVAILABLE: &str = "the identity secrets engine is not available in vaultlet";
 
 #[derive(Default)]
 pub struct IdentityBackend;
@@ -22,13 +18,21 @@ impl IdentityBackend {
     }
 }
 
-#[async_trait::async_trait]
-impl Backend for IdentityBackend {
-    fn paths(&self) -> &'static [PathSpec] {
-        PATHS
-    }
+/// Whatever the request, the same refusal; its parameters are not looked at.
+const fn refused(pattern: &'static str) -> Path<IdentityBackend> {
+    Path::new(pattern)
+        .arbitrary_fields()
+        .read(handler!(not_available))
+        .list(handler!(not_available))
+        .update(handler!(not_available))
+        .patch(handler!(not_available))
+        .delete(handler!(not_available))
+}
 
-    async fn handle(&self, _req: &mut Request) -> Result<Option<Response>> {
-        Err(Error::bad_request(NOT_AVAILABLE))
-    }
+impl Backend for IdentityBackend {
+    const PATHS: &'static [&'static [Path<Self>]] = &[&[refused(""), refused("*path")]];
+}
+
+async fn not_available(_b: &IdentityBackend, _req: &mut Request) -> Result<Option<Response>> {
+    Err(Error::bad_request(NOT_AVAILABLE))
 }

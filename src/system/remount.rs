@@ -4,25 +4,41 @@
 
 use serde_json::{json, Map};
 
-use crate::core::Core;
+use super::SystemBackend;
+use crate::handler;
+use crate::logical::framework::{Field, Path};
 use crate::logical::{Request, Response, Result};
 
-pub async fn handle(core: &Core, req: &mut Request) -> Result<Option<Response>> {
-    if let Some(id) = req.params.get("migration_id") {
-        let Some(info) = core.migrations.get(id) else {
-            return Ok(None);
-        };
-        let mut data = Map::new();
-        data.insert("migration_id".into(), json!(id));
-        data.insert("migration_info".into(), info.to_json());
-        return Ok(Some(Response::data(data)));
-    }
+const MOVE: &[Field] = &[Field::string("from"), Field::string("to")];
+const STATUS: &[Field] = &[Field::string("migration_id")];
+
+pub(super) const PATHS: &[Path<SystemBackend>] = &[
+    Path::new("remount")
+        .fields(&[MOVE])
+        .update(handler!(remount)),
+    Path::new("remount/status/:migration_id")
+        .fields(&[STATUS])
+        .read(handler!(status)),
+];
+
+async fn remount(b: &SystemBackend, req: &mut Request) -> Result<Option<Response>> {
     let from = req.data.str("from")?.unwrap_or_default();
     let to = req.data.str("to")?.unwrap_or_default();
-    let id = core.start_remount(&from, &to).await?;
+    let id = b.core()?.start_remount(&from, &to).await?;
     let mut data = Map::new();
     data.insert("migration_id".into(), json!(id));
     Ok(Some(Response::data(data).with_warning(
         "Mount move has been queued. Progress will be reported in Vault's server log, tagged with the returned migration_id",
     )))
+}
+
+async fn status(b: &SystemBackend, req: &mut Request) -> Result<Option<Response>> {
+    let id = req.param("migration_id")?;
+    let Some(info) = b.core()?.migrations.get(id) else {
+        return Ok(None);
+    };
+    let mut data = Map::new();
+    data.insert("migration_id".into(), json!(id));
+    data.insert("migration_info".into(), info.to_json());
+    Ok(Some(Response::data(data)))
 }

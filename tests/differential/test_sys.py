@@ -76,6 +76,15 @@ def test_capabilities(pair):
     pair.call("POST", "sys/capabilities", {"token": "<<tok>>", "paths": ["pki/issue/web", "secret/a/b/x"]}, expect=200)
     pair.call("POST", "sys/capabilities-accessor", {"accessor": "<<acc>>", "paths": ["pki/issue/web"]}, expect=200)
     pair.call("POST", "sys/capabilities-self", {"paths": ["anything"]}, expect=200)   # root
+    # `path`, the older name, is a list too, read only when `paths` names none.
+    pair.call("POST", "sys/capabilities-self", {"path": ["pki/issue/web", "secret/a/x"]}, token="<<tok>>",
+              expect=200)
+    pair.call("POST", "sys/capabilities-self", {"path": "pki/issue/web,sys/mounts"}, token="<<tok>>", expect=200)
+    pair.call("POST", "sys/capabilities-self", {"path": "sys/mounts", "paths": ["pki/issue/web"]}, token="<<tok>>",
+              expect=200)
+    pair.call("POST", "sys/capabilities-self", {"paths": ["/pki/issue/web"]}, token="<<tok>>", expect=200)
+    pair.call("POST", "sys/capabilities-self", {"paths": []}, token="<<tok>>", expect=400)
+    pair.call("POST", "sys/capabilities-self", {"path": ""}, token="<<tok>>", expect=400)
     pair.check()
 
 

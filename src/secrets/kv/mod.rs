@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::logical::{Backend, Error, Result};
+use crate::logical::framework::LogicalBackend;
+use crate::logical::{Error, Result};
 use crate::storage::StorageView;
 
 pub(crate) use v1::list_prefix;
@@ -20,7 +21,7 @@ pub use v2::KvV2Backend;
 
 /// Builds the KV backend the mount options ask for. Vault's factory accepts
 /// `"1"`, `""` (or no version) and `"2"`; anything else builds nothing.
-pub fn new_backend(options: Option<&BTreeMap<String, String>>) -> Result<Arc<dyn Backend>> {
+pub fn new_backend(options: Option<&BTreeMap<String, String>>) -> Result<Arc<dyn LogicalBackend>> {
     match options.and_then(|o| o.get("version")).map(String::as_str) {
         None | Some("" | "1") => Ok(Arc::new(KvV1Backend::new())),
         Some("2") => Ok(Arc::new(KvV2Backend::new())),
@@ -39,9 +40,10 @@ fn version_of(options: Option<&BTreeMap<String, String>>) -> i64 {
         .unwrap_or(1)
 }
 
-/// Checks a `sys/mounts/<kv mount>/tune` of `options.version` as Vault does
-/// (only 1 or 2, never a downgrade). Returns the warning Vault answers when
-/// the mount must be upgraded from version 1 to 2.
+/// Checks a `sys/mounts/<kv mount>/tune` of `options.version` as Vault's
+/// system backend does (only 1 or 2, never a downgrade). Returns the
+/// warning Vault answers when the mount is upgraded from version 1 to 2;
+/// the version 2 backend then upgrades the data when it starts.
 pub fn check_version_tune(
     current: Option<&BTreeMap<String, String>>,
     requested: Option<&str>,
@@ -75,52 +77,6 @@ pub fn check_version_tune(
             "Upgrading mount from version {old} to version {new}. This mount will be unavailable for a brief period and will resume service shortly."
         )
     }))
-}
-
-/// Rewrites a version 1 mount's data in the version 2 layout: every entry
-/// becomes version 1 of its key. One atomic batch (old keys deleted first,
-/// so a version 1 key named like a version 2 record cannot collide).
-pub async fn upgrade_v1_to_v2(storage: &StorageView) -> Result<()> {
-    let mut leaves = Vec::new();
-    let mut stack = vec![String::new()];
-    while let Some(dir) = stack.pop() {
-        for child in storage.list(&dir).await? {
-            let key = format!("{dir}{child}");
-            if child.ends_with('/') {
-                stack.push(key);
-            } else {
-                leaves.push(key);
-            }
-        }
-    }
-    let mut entries = Vec::with_capacity(leaves.len());
-    for key in &leaves {
-        if let Some(data) = read_entry(storage, key).await? {
-            entries.push((key.clone(), data));
-        }
-    }
-    let mut ops: Vec<crate::storage::BatchOp> = leaves
-        .into_iter()
-        .map(crate::storage::BatchOp::Delete)
-        .collect();
-    let now = now_nanos();
-    for (key, data) in entries {
-        ops.extend(v2::upgraded_entry(&key, &data, now)?);
-    }
-    storage.batch(ops).await?;
-    Ok(())
-}
-
-/// The keys directly under `prefix` (`a/` for folders), as a LIST answers.
-pub(crate) async fn list_keys(storage: &StorageView, prefix: &str) -> Result<Vec<String>> {
-    Ok(storage.list(prefix).await?)
-}
-
-/// A LIST answer, `{"keys": [...]}` (the core turns an empty one into 404).
-pub(crate) fn keys_response(keys: Vec<String>) -> crate::logical::Response {
-    let mut data = Map::new();
-    data.insert("keys".into(), Value::from(keys));
-    crate::logical::Response::data(data)
 }
 
 /// Reads an unversioned entry (a JSON object).

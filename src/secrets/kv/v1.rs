@@ -5,17 +5,10 @@
 
 use serde_json::{Map, Value};
 
-use super::{keys_response, list_keys, read_entry};
-use crate::logical::{
-    parse_duration_seconds, Backend, Error, Lease, Operation, PathSpec, Request, Response, Result,
-};
-
-use Operation::{Delete, List, Read, Update};
-
-static PATHS: &[PathSpec] = &[
-    PathSpec::new("", &[Read, List, Update, Delete]),
-    PathSpec::new("*path", &[Read, List, Update, Delete]).existence_check(),
-];
+use super::read_entry;
+use crate::handler;
+use crate::logical::framework::{Backend, Path};
+use crate::logical::{parse_duration_seconds, Error, Lease, Request, Response, Result};
 
 #[derive(Default)]
 pub struct KvV1Backend;
@@ -24,6 +17,23 @@ impl KvV1Backend {
     pub fn new() -> Self {
         KvV1Backend
     }
+}
+
+/// A secret is whatever the caller writes: every path takes any data.
+const fn entries(pattern: &'static str) -> Path<KvV1Backend> {
+    Path::new(pattern)
+        .arbitrary_fields()
+        .read(handler!(read))
+        .list(handler!(list))
+        .update(handler!(write))
+        .delete(handler!(delete))
+}
+
+impl Backend for KvV1Backend {
+    const PATHS: &'static [&'static [Path<Self>]] = &[&[
+        entries(""),
+        entries("*path").existence_check(|b, r| Box::pin(exists(b, r))),
+    ]];
 }
 
 /// The key a request addresses (`""` at the mount root).
@@ -55,57 +65,50 @@ fn entry_ttl(data: &Map<String, Value>, default_ttl: i64) -> i64 {
     parsed.unwrap_or(default_ttl)
 }
 
-#[async_trait::async_trait]
-impl Backend for KvV1Backend {
-    fn paths(&self) -> &'static [PathSpec] {
-        PATHS
-    }
+async fn exists(_b: &KvV1Backend, req: &mut Request) -> Result<bool> {
+    let key = key_of(req);
+    Ok(!key.is_empty() && req.storage.get(&key).await?.is_some())
+}
 
-    async fn exists(&self, req: &mut Request) -> Result<bool> {
-        let key = key_of(req);
-        Ok(!key.is_empty() && req.storage.get(&key).await?.is_some())
-    }
+async fn list(_b: &KvV1Backend, req: &mut Request) -> Result<Option<Response>> {
+    let keys = req.storage.list(&list_prefix(&key_of(req))).await?;
+    Ok(Some(Response::list(keys)))
+}
 
-    async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
-        let key = key_of(req);
-        match req.operation {
-            Operation::List => {
-                let keys = list_keys(&req.storage, &list_prefix(&key)).await?;
-                Ok(Some(keys_response(keys)))
-            }
-            Operation::Read => {
-                if key.is_empty() {
-                    return Ok(None);
-                }
-                let Some(data) = read_entry(&req.storage, &key).await? else {
-                    return Ok(None);
-                };
-                let ttl = entry_ttl(&data, req.ttls.default_ttl);
-                let mut response = Response::data(data);
-                response.lease = Some(Lease {
-                    id: String::new(),
-                    ttl,
-                    renewable: false,
-                });
-                Ok(Some(response))
-            }
-            Operation::Create | Operation::Update => {
-                if key.is_empty() {
-                    return Err(Error::bad_request("missing path"));
-                }
-                if req.data.raw().is_empty() {
-                    return Err(Error::bad_request("missing data fields"));
-                }
-                req.storage.put_json(&key, req.data.raw()).await?;
-                Ok(None)
-            }
-            Operation::Delete => {
-                if !key.is_empty() {
-                    req.storage.delete(&key).await?;
-                }
-                Ok(None)
-            }
-            Operation::Patch => Err(Error::UnsupportedOperation),
-        }
+async fn read(_b: &KvV1Backend, req: &mut Request) -> Result<Option<Response>> {
+    let key = key_of(req);
+    if key.is_empty() {
+        return Ok(None);
     }
+    let Some(data) = read_entry(&req.storage, &key).await? else {
+        return Ok(None);
+    };
+    let ttl = entry_ttl(&data, req.ttls.default_ttl);
+    let mut response = Response::data(data);
+    response.lease = Some(Lease {
+        id: String::new(),
+        ttl,
+        renewable: false,
+    });
+    Ok(Some(response))
+}
+
+async fn write(_b: &KvV1Backend, req: &mut Request) -> Result<Option<Response>> {
+    let key = key_of(req);
+    if key.is_empty() {
+        return Err(Error::bad_request("missing path"));
+    }
+    if req.data.raw().is_empty() {
+        return Err(Error::bad_request("missing data fields"));
+    }
+    req.storage.put_json(&key, req.data.raw()).await?;
+    Ok(None)
+}
+
+async fn delete(_b: &KvV1Backend, req: &mut Request) -> Result<Option<Response>> {
+    let key = key_of(req);
+    if !key.is_empty() {
+        req.storage.delete(&key).await?;
+    }
+    Ok(None)
 }

@@ -24,8 +24,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::SystemBackend;
 use crate::core::mounts::{MountClass, MountEntry, Mounted};
-use crate::core::Core;
+use crate::handler;
+use crate::logical::framework::{Answer, Field, Path};
 use crate::logical::raw_route::RawRoute;
 use crate::logical::{Error, Request, Response, Result};
 use prose::Prose;
@@ -114,7 +116,16 @@ fn paths<'a>(
     items.into_iter().collect()
 }
 
-pub async fn handle(core: &Core, req: &mut Request) -> Result<Option<Response>> {
+const OPTIONS: &[Field] = &[Field::bool("generic_mount_paths")];
+
+pub(super) const PATHS: &[Path<SystemBackend>] = &[Path::new("internal/specs/openapi")
+    .unauthenticated()
+    .fields(&[OPTIONS])
+    .answers(Answer::Document)
+    .read(handler!(serve))];
+
+async fn serve(b: &SystemBackend, req: &mut Request) -> Result<Option<Response>> {
+    let core = b.core()?;
     let generic = req.data.bool_or("generic_mount_paths", false)?;
     let acl = match &req.token {
         Some(token) => Some(core.policies.acl(&token.policies).await?),

@@ -1,0 +1,54 @@
+//! `sys/seal`, `sys/rotate` and `sys/key-status`: sealing the barrier and
+//! its keyring (durable stores only; the dev store has neither).
+
+use serde_json::{json, Map};
+
+use super::SystemBackend;
+use crate::handler;
+use crate::logical::framework::Path;
+use crate::logical::{Error, Request, Response, Result};
+
+pub(super) const PATHS: &[Path<SystemBackend>] = &[
+    Path::new("seal").update(handler!(seal)),
+    Path::new("rotate").update(handler!(rotate)),
+    Path::new("key-status").read(handler!(key_status)),
+];
+
+async fn seal(b: &SystemBackend, _req: &mut Request) -> Result<Option<Response>> {
+    let core = b.core()?;
+    if core.seal().is_none() {
+        return Err(Error::bad_request(
+            "the in-memory dev store cannot be sealed",
+        ));
+    }
+    core.seal_now().await;
+    Ok(None)
+}
+
+async fn rotate(b: &SystemBackend, _req: &mut Request) -> Result<Option<Response>> {
+    b.core()?.rotate_keyring().await?;
+    Ok(None)
+}
+
+/// The active keyring term.
+async fn key_status(b: &SystemBackend, _req: &mut Request) -> Result<Option<Response>> {
+    let core = b.core()?;
+    let (term, installed) = core
+        .seal()
+        .and_then(|seal| seal.barrier.keyring())
+        .and_then(|keyring| {
+            keyring
+                .keys
+                .get(&keyring.active_term)
+                .map(|(_, at)| (keyring.active_term, *at))
+        })
+        .unwrap_or((1, 0));
+    let mut data = Map::new();
+    data.insert("term".into(), json!(term));
+    data.insert(
+        "install_time".into(),
+        json!(crate::core::token::rfc3339(installed)),
+    );
+    data.insert("encryptions".into(), json!(0));
+    Ok(Some(Response::data(data)))
+}
