@@ -16,7 +16,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::logical::{Auth, Error, FieldData, Result};
+use crate::logical::{Auth, Error, FieldData, Request, Result};
 
 /// The request fields [`TokenFields::parse`] understands.
 pub const TOKEN_FIELD_NAMES: [&str; 9] = [
@@ -302,6 +302,30 @@ pub fn addr_to_net(addr: &str) -> Option<IpNet> {
     } else {
         IpAddr::from_str(addr).ok().map(IpNet::from)
     }
+}
+
+/// The TCP peer of a request, IPv4-mapped addresses unmapped.
+pub fn peer_ip(req: &Request) -> Option<IpAddr> {
+    req.connection
+        .remote_addr
+        .map(|addr| addr.ip().to_canonical())
+}
+
+/// Whether `ip` lies in one of `blocks` (addresses or CIDRs).
+pub fn ip_in_blocks(ip: IpAddr, blocks: &[String]) -> bool {
+    blocks
+        .iter()
+        .filter_map(|b| addr_to_net(b.trim()))
+        .any(|net| net.contains(&ip))
+}
+
+/// Is the TCP peer of a login inside the role's `token_bound_cidrs`? No
+/// bound → always; bound but no peer known → never.
+pub fn peer_in_bound_cidrs(req: &Request, bound: &[String]) -> bool {
+    if bound.is_empty() {
+        return true;
+    }
+    peer_ip(req).is_some_and(|ip| ip_in_blocks(ip, bound))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! `POST auth/approle/login`: role ID (+ secret ID) → token grant.
 
 use super::role::{RoleEntry, RoleIdEntry};
-use super::{ip_in_blocks, now_nanos, peer_ip, verify_cidr_subset, Inner};
+use super::{now_nanos, verify_cidr_subset, Inner};
+use crate::auth::token_fields::{ip_in_blocks, peer_ip};
 use crate::core::keys::constant_time_eq;
 use crate::logical::{Error, Request, Response, Result};
 

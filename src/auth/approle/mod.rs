@@ -17,7 +17,6 @@ mod login;
 mod role;
 mod secret_id;
 
-use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -318,14 +317,6 @@ fn parse_cidr_blocks(blocks: &[String]) -> std::result::Result<Vec<IpNet>, Strin
         .collect()
 }
 
-/// Whether `ip` lies in one of `blocks` (addresses or CIDRs).
-fn ip_in_blocks(ip: IpAddr, blocks: &[String]) -> bool {
-    blocks
-        .iter()
-        .filter_map(|b| crate::auth::token_fields::addr_to_net(b.trim()))
-        .any(|net| net.contains(&ip))
-}
-
 /// Vault's `verifyCIDRRoleSecretIDSubset`: every block of the secret ID must
 /// lie within some block of the role (no role blocks = no restriction).
 fn verify_cidr_subset(secret_blocks: &[String], role_blocks: &[String]) -> Result<()> {
@@ -354,13 +345,6 @@ fn verify_cidr_subset(secret_blocks: &[String], role_blocks: &[String]) -> Resul
 fn go_quoted_list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
     format!("[{}]", quoted.join(" "))
-}
-
-/// The TCP peer of the request, IPv4-mapped addresses unmapped.
-fn peer_ip(req: &Request) -> Option<IpAddr> {
-    req.connection
-        .remote_addr
-        .map(|addr| addr.ip().to_canonical())
 }
 
 #[cfg(test)]

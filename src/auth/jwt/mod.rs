@@ -7,22 +7,20 @@
 //! `oidc/callback`) is not served; `role_type` `oidc` roles can be stored but
 //! never log in, as in Vault.
 
-pub mod jose;
-pub mod legacy;
-
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::auth::jose::{self, Alg, Expected, Jws, PublicKey};
+use crate::auth::legacy_token_fields::{LegacyTokenFields, LEGACY_FIELD_NAMES};
+use crate::auth::outbound;
 use crate::auth::roles::RoleStore;
-use crate::auth::token_fields::{TokenFields, TOKEN_FIELD_NAMES};
+use crate::auth::token_fields::{peer_in_bound_cidrs, TokenFields, TOKEN_FIELD_NAMES};
 use crate::logical::{
     checked_seconds, glob_match, parse_duration_seconds, Backend, Error, FieldData, Operation,
     PathSpec, Request, Response, Result,
 };
-use jose::{Alg, Expected, Jws, PublicKey};
-use legacy::{remote_addr_ok, LegacyTokenFields, LEGACY_FIELD_NAMES};
 
 use Operation::{Delete, List, Read, Update};
 
@@ -260,20 +258,20 @@ fn config_data(config: &JwtConfig) -> Map<String, Value> {
 
 /// Fetches the JWKS at `url`.
 async fn fetch_jwks(url: &str, ca_pem: &str) -> Result<Vec<PublicKey>, String> {
-    let client = jose::http_client(ca_pem, true)?;
-    let body = jose::http_get(&client, url).await?;
+    let client = outbound::http_client(ca_pem, true)?;
+    let body = outbound::http_get(&client, url).await?;
     jose::parse_jwks(&body)
 }
 
 /// Reads the discovery document of `issuer`; its `jwks_uri` when the
 /// document's `issuer` is exactly `issuer`.
 async fn discover_jwks_uri(issuer: &str, ca_pem: &str) -> Result<String, String> {
-    let client = jose::http_client(ca_pem, true)?;
+    let client = outbound::http_client(ca_pem, true)?;
     let well_known = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
-    let body = jose::http_get(&client, &well_known).await?;
+    let body = outbound::http_get(&client, &well_known).await?;
     let doc: Value = serde_json::from_slice(&body)
         .map_err(|e| format!("failed to decode OIDC discovery document: {e}"))?;
     let returned = doc
@@ -417,7 +415,7 @@ impl JwtBackend {
                 "'oidc_discovery_url' must be set for OIDC",
             ));
         } else if !config.jwks_url.is_empty() {
-            if jose::http_client(&config.jwks_ca_pem, true).is_err() {
+            if outbound::http_client(&config.jwks_ca_pem, true).is_err() {
                 return Err(Error::bad_request("error checking jwks_ca_pem"));
             }
             match fetch_jwks(&config.jwks_url, &config.jwks_ca_pem).await {
@@ -569,7 +567,7 @@ impl JwtBackend {
         if token.is_empty() {
             return Err(Error::bad_request("missing token"));
         }
-        if !remote_addr_ok(req, &role.token.token_bound_cidrs) {
+        if !peer_in_bound_cidrs(req, &role.token.token_bound_cidrs) {
             return Err(Error::PermissionDenied);
         }
 

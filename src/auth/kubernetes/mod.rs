@@ -22,10 +22,10 @@ mod review;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::auth::jwt::jose::{self, Alg, Expected, Jws, PublicKey};
-use crate::auth::jwt::legacy::{remote_addr_ok, LegacyTokenFields, LEGACY_FIELD_NAMES};
+use crate::auth::jose::{self, Alg, Expected, Jws, PublicKey};
+use crate::auth::legacy_token_fields::{LegacyTokenFields, LEGACY_FIELD_NAMES};
 use crate::auth::roles::RoleStore;
-use crate::auth::token_fields::{TokenFields, TOKEN_FIELD_NAMES};
+use crate::auth::token_fields::{peer_in_bound_cidrs, TokenFields, TOKEN_FIELD_NAMES};
 use crate::logical::{glob_match, Backend, Error, Operation, PathSpec, Request, Response, Result};
 
 use Operation::{Delete, List, Read, Update};
@@ -376,7 +376,7 @@ async fn login(req: &mut Request) -> Result<Option<Response>> {
             "invalid role name {role_name:?}"
         )));
     };
-    if !remote_addr_ok(req, &role.token.token_bound_cidrs) {
+    if !peer_in_bound_cidrs(req, &role.token.token_bound_cidrs) {
         return Err(Error::PermissionDenied);
     }
     let Some(mut config) = req.storage.get_json::<KubeConfig>("config").await? else {

@@ -130,18 +130,3 @@ impl LegacyTokenFields {
         }
     }
 }
-
-/// Is the TCP peer of a login inside the role's `token_bound_cidrs`? No
-/// bound → always; bound but no peer known → never.
-pub fn remote_addr_ok(req: &crate::logical::Request, bound: &[String]) -> bool {
-    if bound.is_empty() {
-        return true;
-    }
-    let Some(ip) = req.connection.remote_addr.map(|a| a.ip().to_canonical()) else {
-        return false;
-    };
-    bound
-        .iter()
-        .filter_map(|b| crate::auth::token_fields::addr_to_net(b.trim()))
-        .any(|net| net.contains(&ip))
-}
