@@ -269,13 +269,7 @@ impl Inner {
         }
 
         self.save_role(req, &role, &previous_role_id).await?;
-        if warnings.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(Response {
-            warnings,
-            ..Default::default()
-        }))
+        Ok(Response::warnings(warnings))
     }
 
     pub(super) async fn read_role(&self, req: &mut Request) -> Result<Option<Response>> {

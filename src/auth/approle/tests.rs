@@ -177,13 +177,6 @@ async fn the_existence_check_sees_roles_by_lower_cased_name() {
     assert_eq!(h.backend.exists(&mut req).await.ok(), Some(true));
 }
 
-#[test]
-fn every_token_field_is_a_role_field() {
-    for name in crate::auth::token_fields::TOKEN_FIELD_NAMES {
-        assert!(ROLE_FIELDS.contains(&name), "{name}");
-    }
-}
-
 #[tokio::test]
 async fn a_role_needs_at_least_one_constraint() {
     let h = Harness::new();

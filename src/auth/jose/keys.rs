@@ -206,6 +206,19 @@ pub fn parse_public_key_pem(text: &str) -> Result<KeyMaterial, String> {
     }
 }
 
+/// Keys without a key id from configured PEM texts (Vault's
+/// `jwt_validation_pubkeys`, Kubernetes' `pem_keys`); the config write
+/// refused unparseable ones, so any left are skipped.
+pub fn keys_from_pems(pems: &[String]) -> Vec<PublicKey> {
+    pems.iter()
+        .filter_map(|pem| parse_public_key_pem(pem).ok())
+        .map(|material| PublicKey {
+            kid: None,
+            material,
+        })
+        .collect()
+}
+
 /// The usable signature keys of a JWKS document (`{"keys": [...]}`); keys
 /// for encryption or of unknown types are skipped.
 pub fn parse_jwks(body: &[u8]) -> Result<Vec<PublicKey>, String> {

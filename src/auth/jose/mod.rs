@@ -10,7 +10,9 @@ mod keys;
 
 pub use claims::{audiences, now_unix, validate_claims, Expected};
 pub use jws::Jws;
-pub use keys::{parse_jwks, parse_public_key_pem, Alg, Curve, KeyMaterial, PublicKey};
+pub use keys::{
+    keys_from_pems, parse_jwks, parse_public_key_pem, Alg, Curve, KeyMaterial, PublicKey,
+};
 
 #[cfg(test)]
 mod test_support {

@@ -4,7 +4,8 @@
 
 use serde_json::{json, Value};
 
-use super::{KubeConfig, ServiceAccount};
+use super::config::KubeConfig;
+use super::login::ServiceAccount;
 use crate::auth::outbound;
 
 /// The API server URL: Vault takes `kubernetes_host` as a URL; a bare
