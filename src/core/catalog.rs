@@ -42,9 +42,9 @@ pub const CATALOG: &[CatalogEntry] = &[
         class: MountClass::Auth,
         backend_type: "approle",
         build: |_, ctx| {
-            Ok(Arc::new(Legacy(Arc::new(
-                crate::auth::approle::AppRoleBackend::new(ctx.hasher.clone()),
-            ))))
+            Ok(Arc::new(crate::auth::approle::AppRoleBackend::new(
+                ctx.hasher.clone(),
+            )))
         },
     },
     CatalogEntry {
