@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::{chain, verify, CertBackend, NAME};
 use crate::auth::roles::RoleStore;
-use crate::auth::token_fields::{TokenFields, TOKEN_FIELDS};
+use crate::auth::token_fields::{self, TokenFields, TOKEN_FIELDS};
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, FieldData, Operation, Request, Response, Result};
@@ -31,8 +31,7 @@ const ROLE_FIELDS: &[Field] = &[
     Field::bool("ocsp_query_all_servers"),
 ];
 
-/// The pre-`token_*` names cert roles still accept (`bound_cidrs` is
-/// declared, as in Vault, but not applied).
+/// The pre-`token_*` names cert roles still accept.
 const LEGACY_FIELDS: &[Field] = &[
     Field::list("policies"),
     Field::duration("ttl"),
@@ -236,6 +235,11 @@ fn legacy_token_aliases(data: &FieldData, token: &mut TokenFields) -> Result<()>
     if !data.contains("token_period") {
         if let Some(period) = data.duration("period")? {
             token.token_period = period;
+        }
+    }
+    if !data.contains("token_bound_cidrs") {
+        if let Some(cidrs) = data.comma_list("bound_cidrs")? {
+            token.token_bound_cidrs = token_fields::parse_addrs(&cidrs)?;
         }
     }
     Ok(())
