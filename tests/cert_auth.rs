@@ -398,6 +398,30 @@ fn a_role_without_display_name_shows_its_own_name() {
     assert_eq!(me["data"]["display_name"], "cert-web");
 }
 
+/// The deprecated `bound_cidrs` binds the tokens as `token_bound_cidrs`
+/// does: a login from outside is refused.
+#[test]
+fn a_roles_deprecated_bound_cidrs_bind_its_logins() {
+    let vault = CertVault::start("cert-bound-cidrs");
+    let client_ca = ca("client CA");
+    let client = client_leaf(&client_ca, "web client", Validity::Current);
+    for (cidrs, allowed) in [("10.0.0.0/8", false), ("127.0.0.0/8", true)] {
+        let body = json!({"certificate": client_ca.pem(), "bound_cidrs": cidrs});
+        let (status, reply) = vault.admin("POST", "auth/cert/certs/web", Some(body));
+        assert_eq!(status, 204, "{reply}");
+        let (_, role) = vault.admin("GET", "auth/cert/certs/web", None);
+        assert_eq!(role["data"]["token_bound_cidrs"], json!([cidrs]));
+        let (status, body) = vault.login(&client, Some("web"));
+        match allowed {
+            true => assert_eq!(status, 200, "{body}"),
+            false => assert_eq!(
+                (status, body["errors"][0].as_str()),
+                (403, Some("permission denied"))
+            ),
+        }
+    }
+}
+
 #[test]
 fn a_pinned_leaf_logs_in_only_inside_its_validity_period() {
     let vault = CertVault::start("cert-pinned");

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vaultlet::auth::jwt::jose::{self, Alg, Expected, Jws};
+use vaultlet::auth::jose::{self, Alg, Expected, Jws};
 
 fuzz_target!(|data: &[u8]| {
     // The JWKS / PEM key side sees the bytes as they are.

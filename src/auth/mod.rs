@@ -3,8 +3,11 @@
 
 pub mod approle;
 pub mod cert;
+pub mod jose;
 pub mod jwt;
 pub mod kubernetes;
+pub mod legacy_token_fields;
+pub mod outbound;
 pub mod roles;
 pub mod token;
 pub mod token_fields;

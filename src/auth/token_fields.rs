@@ -3,8 +3,8 @@
 //! read, turned into an [`Auth`] grant at login, and how the deprecated
 //! pre-1.2 aliases (`policies`, `period`, `bound_cidrs`, …) map onto them.
 //!
-//! A backend embeds [`TokenFields`] in its role record, lists
-//! [`TOKEN_FIELD_NAMES`] among its path fields, calls [`TokenFields::parse`]
+//! A backend embeds [`TokenFields`] in its role record, declares
+//! [`TOKEN_FIELDS`] among its role path's fields, calls [`TokenFields::parse`]
 //! on create/update, [`TokenFields::populate_data`] on read and
 //! [`TokenFields::to_auth`] on login.
 
@@ -16,19 +16,22 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::logical::{Auth, Error, FieldData, Result};
+use crate::logical::framework::Field;
+use crate::logical::{Auth, Error, FieldData, Request, Result};
 
-/// The request fields [`TokenFields::parse`] understands.
-pub const TOKEN_FIELD_NAMES: [&str; 9] = [
-    "token_bound_cidrs",
-    "token_explicit_max_ttl",
-    "token_max_ttl",
-    "token_no_default_policy",
-    "token_num_uses",
-    "token_period",
-    "token_policies",
-    "token_type",
-    "token_ttl",
+/// The token fields every auth method's role paths take, as Vault's
+/// `tokenutil.AddTokenFields` declares them; [`TokenFields::parse`] reads
+/// each as its declared kind.
+pub const TOKEN_FIELDS: &[Field] = &[
+    Field::list("token_bound_cidrs"),
+    Field::duration("token_explicit_max_ttl"),
+    Field::duration("token_max_ttl"),
+    Field::bool("token_no_default_policy"),
+    Field::int("token_num_uses"),
+    Field::duration("token_period"),
+    Field::list("token_policies"),
+    Field::string("token_type"),
+    Field::duration("token_ttl"),
 ];
 
 /// `token_type` of a role. `Default` defers to the mount (a service token).
@@ -304,12 +307,66 @@ pub fn addr_to_net(addr: &str) -> Option<IpNet> {
     }
 }
 
+/// The TCP peer of a request, IPv4-mapped addresses unmapped.
+pub fn peer_ip(req: &Request) -> Option<IpAddr> {
+    req.connection
+        .remote_addr
+        .map(|addr| addr.ip().to_canonical())
+}
+
+/// Whether `ip` lies in one of `blocks` (addresses or CIDRs).
+pub fn ip_in_blocks(ip: IpAddr, blocks: &[String]) -> bool {
+    blocks
+        .iter()
+        .filter_map(|b| addr_to_net(b.trim()))
+        .any(|net| net.contains(&ip))
+}
+
+/// Is the TCP peer of a login inside the role's `token_bound_cidrs`? No
+/// bound → always; bound but no peer known → never.
+pub fn peer_in_bound_cidrs(req: &Request, bound: &[String]) -> bool {
+    if bound.is_empty() {
+        return true;
+    }
+    peer_ip(req).is_some_and(|ip| ip_in_blocks(ip, bound))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn data(v: Value) -> FieldData {
         FieldData::new(v.as_object().cloned().unwrap_or_default())
+    }
+
+    /// The declaration and the code agree: a write validated against
+    /// [`TOKEN_FIELDS`] parses (a getter of another kind would fail), and a
+    /// read shows exactly the declared fields.
+    #[test]
+    fn the_declared_fields_are_the_ones_parsed_and_shown() {
+        let mut d = data(json!({
+            "token_bound_cidrs": "10.0.0.0/8",
+            "token_explicit_max_ttl": "1h",
+            "token_max_ttl": "1h",
+            "token_no_default_policy": true,
+            "token_num_uses": 2,
+            "token_period": "1m",
+            "token_policies": "a",
+            "token_type": "service",
+            "token_ttl": "1m",
+        }));
+        assert!(d
+            .validate(crate::logical::framework::Fields::Declared(&[TOKEN_FIELDS]))
+            .is_ok());
+        let mut t = TokenFields::default();
+        assert_eq!(t.parse(&d).map_err(|e| e.to_string()), Ok(Vec::new()));
+        let mut shown = Map::new();
+        t.populate_data(&mut shown);
+        let mut shown: Vec<&str> = shown.keys().map(String::as_str).collect();
+        let mut declared: Vec<&str> = TOKEN_FIELDS.iter().map(|f| f.name).collect();
+        shown.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(shown, declared);
     }
 
     #[test]

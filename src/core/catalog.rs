@@ -42,46 +42,30 @@ pub const CATALOG: &[CatalogEntry] = &[
         class: MountClass::Auth,
         backend_type: "approle",
         build: |_, ctx| {
-            Ok(Arc::new(Legacy(Arc::new(
-                crate::auth::approle::AppRoleBackend::new(ctx.hasher.clone()),
-            ))))
+            Ok(Arc::new(crate::auth::approle::AppRoleBackend::new(
+                ctx.hasher.clone(),
+            )))
         },
     },
     CatalogEntry {
         class: MountClass::Auth,
         backend_type: "cert",
-        build: |_, _| {
-            Ok(Arc::new(Legacy(Arc::new(
-                crate::auth::cert::CertBackend::new(),
-            ))))
-        },
+        build: |_, _| Ok(Arc::new(crate::auth::cert::CertBackend::new())),
     },
     CatalogEntry {
         class: MountClass::Auth,
         backend_type: "kubernetes",
-        build: |_, _| {
-            Ok(Arc::new(Legacy(Arc::new(
-                crate::auth::kubernetes::KubernetesBackend::new(),
-            ))))
-        },
+        build: |_, _| Ok(Arc::new(crate::auth::kubernetes::KubernetesBackend::new())),
     },
     CatalogEntry {
         class: MountClass::Auth,
         backend_type: "jwt",
-        build: |_, _| {
-            Ok(Arc::new(Legacy(Arc::new(
-                crate::auth::jwt::JwtBackend::new(),
-            ))))
-        },
+        build: |_, _| Ok(Arc::new(crate::auth::jwt::JwtBackend::new())),
     },
     CatalogEntry {
         class: MountClass::Auth,
         backend_type: "oidc",
-        build: |_, _| {
-            Ok(Arc::new(Legacy(Arc::new(
-                crate::auth::jwt::JwtBackend::new(),
-            ))))
-        },
+        build: |_, _| Ok(Arc::new(crate::auth::jwt::JwtBackend::new())),
     },
     // KV: version 1, or 2 with `options.version = "2"` (dev mode's `secret/`).
     CatalogEntry {

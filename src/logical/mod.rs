@@ -208,6 +208,14 @@ impl Response {
         self.warnings.push(warning.into());
         self
     }
+
+    /// A write's answer: its warnings, or nothing (204) without any.
+    pub fn warnings(warnings: Vec<String>) -> Option<Response> {
+        (!warnings.is_empty()).then(|| Response {
+            warnings,
+            ..Default::default()
+        })
+    }
 }
 
 /// A secrets engine or auth method: a table of paths and the handlers for

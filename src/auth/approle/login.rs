@@ -1,9 +1,17 @@
 //! `POST auth/approle/login`: role ID (+ secret ID) → token grant.
 
 use super::role::{RoleEntry, RoleIdEntry};
-use super::{ip_in_blocks, now_nanos, peer_ip, verify_cidr_subset, Inner};
+use super::{now_nanos, verify_cidr_subset, AppRolePath, Inner};
+use crate::auth::token_fields::{ip_in_blocks, peer_ip};
 use crate::core::keys::constant_time_eq;
+use crate::handler;
+use crate::logical::framework::Field;
 use crate::logical::{Error, Request, Response, Result};
+
+pub(super) const PATHS: &[AppRolePath] = &[AppRolePath::new("login")
+    .unauthenticated()
+    .fields(&[&[Field::string("role_id"), Field::string("secret_id")]])
+    .update(handler!(b, r => b.inner.login(r)))];
 
 /// Vault answers every unknown role ID, unknown or used-up secret ID alike.
 const INVALID: &str = "invalid role or secret ID";

@@ -15,105 +15,36 @@
 
 mod login;
 mod role;
+mod role_fields;
 mod secret_id;
+mod tidy;
 
-use std::net::IpAddr;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 use ipnet::IpNet;
 use tokio::sync::Mutex;
 
 use crate::core::keys::Hasher;
-use crate::logical::{Backend, Error, Operation, PathSpec, Request, Response, Result};
+use crate::logical::framework::{Backend, Capture, Path};
+use crate::logical::{Error, Request, Result};
 use crate::storage::StorageView;
 
-use Operation::{Delete, List, Read, Update};
+/// Role names are Vault's generic names (`\w(([\w-.]+)?\w)?`); a path
+/// with another name is one Vault does not serve.
+const ROLE_NAME: &[(&str, Capture)] = &[("role_name", Capture::Name)];
 
-/// The fields of `role/:role_name`.
-const ROLE_FIELDS: &[&str] = &[
-    "bind_secret_id",
-    "bound_cidr_list",
-    "secret_id_bound_cidrs",
-    "policies",
-    "secret_id_num_uses",
-    "secret_id_ttl",
-    "period",
-    "role_id",
-    "local_secret_ids",
-    "token_bound_cidrs",
-    "token_explicit_max_ttl",
-    "token_max_ttl",
-    "token_no_default_policy",
-    "token_num_uses",
-    "token_period",
-    "token_policies",
-    "token_type",
-    "token_ttl",
-];
-
-const SECRET_ID_FIELDS: &[&str] = &[
-    "metadata",
-    "cidr_list",
-    "token_bound_cidrs",
-    "num_uses",
-    "ttl",
-];
-const CUSTOM_SECRET_ID_FIELDS: &[&str] = &[
-    "secret_id",
-    "metadata",
-    "cidr_list",
-    "token_bound_cidrs",
-    "num_uses",
-    "ttl",
-];
-const RUD: &[Operation] = &[Read, Update, Delete];
-
-static PATHS: [PathSpec; 23] = [
-    PathSpec::new("login", &[Update])
-        .fields(&["role_id", "secret_id"])
-        .unauthenticated(),
-    PathSpec::new("role", &[List]),
-    PathSpec::new("role/:role_name", RUD)
-        .fields(ROLE_FIELDS)
-        .existence_check(),
-    PathSpec::new("role/:role_name/local-secret-ids", &[Read]),
-    PathSpec::new("role/:role_name/policies", RUD).fields(&["policies", "token_policies"]),
-    PathSpec::new("role/:role_name/bound-cidr-list", RUD).fields(&["bound_cidr_list"]),
-    PathSpec::new("role/:role_name/secret-id-bound-cidrs", RUD).fields(&["secret_id_bound_cidrs"]),
-    PathSpec::new("role/:role_name/token-bound-cidrs", RUD).fields(&["token_bound_cidrs"]),
-    PathSpec::new("role/:role_name/bind-secret-id", RUD).fields(&["bind_secret_id"]),
-    PathSpec::new("role/:role_name/secret-id-num-uses", RUD).fields(&["secret_id_num_uses"]),
-    PathSpec::new("role/:role_name/secret-id-ttl", RUD).fields(&["secret_id_ttl"]),
-    PathSpec::new("role/:role_name/period", RUD).fields(&["period", "token_period"]),
-    PathSpec::new("role/:role_name/token-num-uses", RUD).fields(&["token_num_uses"]),
-    PathSpec::new("role/:role_name/token-ttl", RUD).fields(&["token_ttl"]),
-    PathSpec::new("role/:role_name/token-max-ttl", RUD).fields(&["token_max_ttl"]),
-    PathSpec::new("role/:role_name/role-id", &[Read, Update]).fields(&["role_id"]),
-    PathSpec::new("role/:role_name/secret-id", &[Update, List]).fields(SECRET_ID_FIELDS),
-    PathSpec::new("role/:role_name/secret-id/lookup", &[Update]).fields(&["secret_id"]),
-    PathSpec::new("role/:role_name/secret-id/destroy", &[Update, Delete]).fields(&["secret_id"]),
-    PathSpec::new("role/:role_name/secret-id-accessor/lookup", &[Update])
-        .fields(&["secret_id_accessor"]),
-    PathSpec::new(
-        "role/:role_name/secret-id-accessor/destroy",
-        &[Update, Delete],
-    )
-    .fields(&["secret_id_accessor"]),
-    PathSpec::new("role/:role_name/custom-secret-id", &[Update]).fields(CUSTOM_SECRET_ID_FIELDS),
-    PathSpec::new("tidy/secret-id", &[Update]),
-];
+/// A path of this backend, named so that handlers written as closures know
+/// the backend's type (`b.inner`).
+type AppRolePath = Path<AppRoleBackend>;
 
 /// Vault's `maxHmacInputLength`: names and secrets longer than this are refused.
 const MAX_HMAC_INPUT: usize = 4096;
 const SECRET_LOCK_STRIPES: usize = 64;
-/// How often expired secret IDs are swept, as Vault's periodic function.
-const PERIODIC_TIDY: Duration = Duration::from_secs(60);
 
 /// The AppRole backend. Cheap to share: the state lives behind an `Arc` so
-/// that a background tidy can outlive the request that started it.
+/// that a tidy started by `tidy/secret-id` can outlive its request.
 pub struct AppRoleBackend {
     inner: Arc<Inner>,
 }
@@ -126,9 +57,8 @@ struct Inner {
     /// Striped by secret ID hash: a use count is read, checked and written
     /// back under its stripe, so N logins consume exactly N uses.
     secret_locks: Vec<Mutex<()>>,
+    /// Set while a tidy runs (see [`tidy::TidyRun`]).
     tidy_running: AtomicBool,
-    /// Whether the once-a-minute tidy (Vault's periodic function) runs.
-    periodic_tidy: AtomicBool,
 }
 
 impl AppRoleBackend {
@@ -139,39 +69,8 @@ impl AppRoleBackend {
                 role_lock: Mutex::new(()),
                 secret_locks: (0..SECRET_LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
                 tidy_running: AtomicBool::new(false),
-                periodic_tidy: AtomicBool::new(false),
             }),
         }
-    }
-}
-
-impl AppRoleBackend {
-    /// Starts, on the first request (the first time the mount's storage is
-    /// known), the tidy Vault runs every minute. It stops once the backend
-    /// is dropped (the mount disabled).
-    fn ensure_periodic_tidy(&self, storage: &StorageView) {
-        if self.inner.periodic_tidy.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let backend = Arc::downgrade(&self.inner);
-        let storage = storage.clone();
-        tokio::spawn(async move {
-            let mut every_minute = tokio::time::interval(PERIODIC_TIDY);
-            every_minute.tick().await;
-            loop {
-                every_minute.tick().await;
-                let Some(inner) = backend.upgrade() else {
-                    break;
-                };
-                if inner.tidy_running.swap(true, Ordering::SeqCst) {
-                    continue;
-                }
-                if let Err(err) = inner.tidy(&storage).await {
-                    tracing::warn!(error = %err, "approle: periodic tidy of secret IDs failed");
-                }
-                inner.tidy_running.store(false, Ordering::SeqCst);
-            }
-        });
     }
 }
 
@@ -185,15 +84,17 @@ impl Inner {
 
 #[async_trait::async_trait]
 impl Backend for AppRoleBackend {
-    fn paths(&self) -> &'static [PathSpec] {
-        &PATHS
-    }
+    const PATHS: &'static [&'static [AppRolePath]] = &[
+        login::PATHS,
+        role::PATHS,
+        role_fields::PATHS,
+        secret_id::PATHS,
+        tidy::PATHS,
+    ];
 
-    /// Failed logins count against the role ID (Vault's lockout alias).
+    /// Failed logins count against the role ID (Vault's lockout alias; the
+    /// core asks only on unauthenticated paths, here `login`).
     fn lockout_alias(&self, req: &Request) -> Option<String> {
-        if req.route != "login" {
-            return None;
-        }
         req.data
             .str("role_id")
             .ok()
@@ -201,79 +102,23 @@ impl Backend for AppRoleBackend {
             .filter(|id| !id.is_empty())
     }
 
-    async fn handle(&self, req: &mut Request) -> Result<Option<Response>> {
-        self.ensure_periodic_tidy(&req.storage);
-        let b = &*self.inner;
-        match (req.route, req.operation) {
-            ("login", _) => b.login(req).await,
-            ("role", List) => b.list_roles(req).await,
-            ("role/:role_name", Read) => b.read_role(req).await,
-            ("role/:role_name", Delete) => b.delete_role(req).await,
-            ("role/:role_name", _) => b.write_role(req).await,
-            ("role/:role_name/role-id", Read) => b.read_role_id(req).await,
-            ("role/:role_name/role-id", _) => b.write_role_id(req).await,
-            ("role/:role_name/local-secret-ids", _) => b.read_local_secret_ids(req).await,
-            ("role/:role_name/secret-id", List) => b.list_secret_ids(req).await,
-            ("role/:role_name/secret-id", _) => {
-                let secret_id = crate::core::keys::uuid();
-                b.issue_secret_id(req, secret_id).await
-            }
-            ("role/:role_name/custom-secret-id", _) => {
-                let secret_id = req.data.str_or("secret_id", "")?;
-                b.issue_secret_id(req, secret_id).await
-            }
-            ("role/:role_name/secret-id/lookup", _) => b.lookup_secret_id(req).await,
-            ("role/:role_name/secret-id/destroy", _) => b.destroy_secret_id(req).await,
-            ("role/:role_name/secret-id-accessor/lookup", _) => b.lookup_accessor(req).await,
-            ("role/:role_name/secret-id-accessor/destroy", _) => b.destroy_accessor(req).await,
-            ("tidy/secret-id", _) => Ok(Some(self.start_tidy(req))),
-            (route, op) => match role::RoleField::for_route(route) {
-                Some(field) => match op {
-                    Read => b.read_role_field(req, field).await,
-                    Delete => b.delete_role_field(req, field).await,
-                    _ => b.update_role_field(req, field).await,
-                },
-                None => Err(Error::UnsupportedPath),
-            },
-        }
-    }
-
-    async fn exists(&self, req: &mut Request) -> Result<bool> {
-        let Ok(name) = role_name(req) else {
-            return Ok(false);
-        };
-        Ok(self.inner.role(req, &name).await?.is_some())
+    /// Vault's periodic function: expired secret IDs are swept on every
+    /// tick of the core's timer, unless a tidy is already running.
+    async fn periodic(&self, storage: &StorageView) -> Result<()> {
+        tidy::periodic(&self.inner, storage).await
     }
 }
 
-/// The request's role name, validated against Vault's
-/// `GenericNameRegex` (`\w(([\w-.]+)?\w)?`) and lower-cased. A name the
-/// pattern rejects is a path Vault does not serve.
+/// The request's role name, lower-cased (the route has checked that it is
+/// a generic name).
 fn role_name(req: &Request) -> Result<String> {
     let name = req.param("role_name")?;
-    if !valid_role_name(name) {
-        return Err(Error::UnsupportedPath);
-    }
     if name.len() > MAX_HMAC_INPUT {
         return Err(Error::BadRequest(format!(
             "role_name is longer than maximum of {MAX_HMAC_INPUT} bytes"
         )));
     }
     Ok(name.to_lowercase())
-}
-
-fn valid_role_name(name: &str) -> bool {
-    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let bytes = name.as_bytes();
-    match bytes {
-        [] => false,
-        [only] => word(*only),
-        [first, middle @ .., last] => {
-            word(*first)
-                && word(*last)
-                && middle.iter().all(|c| word(*c) || *c == b'-' || *c == b'.')
-        }
-    }
 }
 
 /// Unix time in nanoseconds.
@@ -318,14 +163,6 @@ fn parse_cidr_blocks(blocks: &[String]) -> std::result::Result<Vec<IpNet>, Strin
         .collect()
 }
 
-/// Whether `ip` lies in one of `blocks` (addresses or CIDRs).
-fn ip_in_blocks(ip: IpAddr, blocks: &[String]) -> bool {
-    blocks
-        .iter()
-        .filter_map(|b| crate::auth::token_fields::addr_to_net(b.trim()))
-        .any(|net| net.contains(&ip))
-}
-
 /// Vault's `verifyCIDRRoleSecretIDSubset`: every block of the secret ID must
 /// lie within some block of the role (no role blocks = no restriction).
 fn verify_cidr_subset(secret_blocks: &[String], role_blocks: &[String]) -> Result<()> {
@@ -354,13 +191,6 @@ fn verify_cidr_subset(secret_blocks: &[String], role_blocks: &[String]) -> Resul
 fn go_quoted_list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
     format!("[{}]", quoted.join(" "))
-}
-
-/// The TCP peer of the request, IPv4-mapped addresses unmapped.
-fn peer_ip(req: &Request) -> Option<IpAddr> {
-    req.connection
-        .remote_addr
-        .map(|addr| addr.ip().to_canonical())
 }
 
 #[cfg(test)]

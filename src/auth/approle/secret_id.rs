@@ -3,17 +3,76 @@
 //! ones. Only keyed hashes of secret IDs and accessors are stored.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::role::{validate_cidr_blocks, RoleEntry};
-use super::{now_nanos, rfc3339_nanos, role_name, verify_cidr_subset, Inner, MAX_HMAC_INPUT};
+use super::{
+    now_nanos, rfc3339_nanos, role_name, verify_cidr_subset, AppRoleBackend, AppRolePath, Inner,
+    MAX_HMAC_INPUT, ROLE_NAME,
+};
 use crate::auth::token_fields;
 use crate::core::keys::constant_time_eq;
+use crate::handler;
+use crate::logical::framework::Field;
 use crate::logical::{Error, Request, Response, Result};
 use crate::storage::{BatchOp, StorageView};
+
+/// What a new secret ID may carry.
+const SECRET_ID_FIELDS: &[Field] = &[
+    // Read raw: a JSON object, or a string holding one or `k=v` pairs.
+    Field::raw("metadata"),
+    Field::list("cidr_list"),
+    Field::list("token_bound_cidrs"),
+    Field::int("num_uses"),
+    Field::duration("ttl"),
+];
+const SECRET_ID: &[Field] = &[Field::string("secret_id")];
+const ACCESSOR: &[Field] = &[Field::string("secret_id_accessor")];
+
+pub(super) const PATHS: &[AppRolePath] = &[
+    AppRolePath::new("role/:role_name/secret-id")
+        .captures(ROLE_NAME)
+        .fields(&[SECRET_ID_FIELDS])
+        .update(handler!(generate))
+        .list(handler!(b, r => b.inner.list_secret_ids(r))),
+    AppRolePath::new("role/:role_name/secret-id/lookup")
+        .captures(ROLE_NAME)
+        .fields(&[SECRET_ID])
+        .update(handler!(b, r => b.inner.lookup_secret_id(r))),
+    AppRolePath::new("role/:role_name/secret-id/destroy")
+        .captures(ROLE_NAME)
+        .fields(&[SECRET_ID])
+        .update(handler!(b, r => b.inner.destroy_secret_id(r)))
+        .delete(handler!(b, r => b.inner.destroy_secret_id(r))),
+    AppRolePath::new("role/:role_name/secret-id-accessor/lookup")
+        .captures(ROLE_NAME)
+        .fields(&[ACCESSOR])
+        .update(handler!(b, r => b.inner.lookup_accessor(r))),
+    AppRolePath::new("role/:role_name/secret-id-accessor/destroy")
+        .captures(ROLE_NAME)
+        .fields(&[ACCESSOR])
+        .update(handler!(b, r => b.inner.destroy_accessor(r)))
+        .delete(handler!(b, r => b.inner.destroy_accessor(r))),
+    AppRolePath::new("role/:role_name/custom-secret-id")
+        .captures(ROLE_NAME)
+        .fields(&[SECRET_ID, SECRET_ID_FIELDS])
+        .update(handler!(custom)),
+];
+
+/// `POST role/:role_name/secret-id`: a generated secret ID.
+async fn generate(b: &AppRoleBackend, req: &mut Request) -> Result<Option<Response>> {
+    b.inner
+        .issue_secret_id(req, crate::core::keys::uuid())
+        .await
+}
+
+/// `POST role/:role_name/custom-secret-id`: the caller's secret ID.
+async fn custom(b: &AppRoleBackend, req: &mut Request) -> Result<Option<Response>> {
+    let secret_id = req.data.str_or("secret_id", "")?;
+    b.inner.issue_secret_id(req, secret_id).await
+}
 
 /// A stored secret ID (its value is never stored, only its keyed hash).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -74,10 +133,7 @@ pub(super) struct AccessorEntry {
     pub bucket: String,
 }
 
-const TIDY_STARTED: &str =
-    "Tidy operation successfully started. Any information from the operation will be printed to Vault's server logs.";
-
-fn secret_key(bucket: &str, secret_hmac: &str) -> String {
+pub(super) fn secret_key(bucket: &str, secret_hmac: &str) -> String {
     format!("secret_id/{bucket}/{secret_hmac}")
 }
 
@@ -85,23 +141,17 @@ fn secret_key(bucket: &str, secret_hmac: &str) -> String {
 /// JSON object (as a string, or base64 of one) or `k=v,k2=v2`. hvac and the
 /// docs send a JSON string; a JSON object in the body is accepted too.
 fn parse_metadata(req: &Request) -> Result<BTreeMap<String, String>> {
-    let stringify = |map: Map<String, Value>| -> BTreeMap<String, String> {
-        map.into_iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                (k, v)
-            })
-            .collect()
+    let raw = match req.data.raw().get("metadata") {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::Object(map)) => return Ok(stringify_values(map.clone())),
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
+        Some(other) => {
+            return Err(Error::BadRequest(format!(
+                "Field validation failed: error converting input {other} for field \"metadata\": expected a string"
+            )))
+        }
     };
-    if let Some(Value::Object(_)) = req.data.raw().get("metadata") {
-        return Ok(stringify(
-            req.data.string_map("metadata")?.unwrap_or_default(),
-        ));
-    }
-    let raw = req.data.str_or("metadata", "")?;
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(BTreeMap::new());
@@ -119,7 +169,7 @@ fn parse_metadata(req: &Request) -> Result<BTreeMap<String, String>> {
     if let Some(json_text) = decoded {
         let map: Map<String, Value> = serde_json::from_str(&json_text)
             .map_err(|e| Error::BadRequest(format!("failed to parse metadata: {e}")))?;
-        return Ok(stringify(map));
+        return Ok(stringify_values(map));
     }
     // Vault's kv-pair parser error, whichever pair is at fault.
     let invalid_kv_pair = || {
@@ -141,6 +191,19 @@ fn parse_metadata(req: &Request) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// Metadata values as strings (non-string JSON values as their JSON text).
+fn stringify_values(map: Map<String, Value>) -> BTreeMap<String, String> {
+    map.into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, v)
+        })
+        .collect()
+}
+
 impl Inner {
     /// Where a role's secret IDs live: keyed by its name and salt.
     pub(super) fn bucket(&self, role: &RoleEntry) -> String {
@@ -157,7 +220,7 @@ impl Inner {
         )
     }
 
-    fn accessor_key(&self, accessor: &str) -> String {
+    pub(super) fn accessor_key(&self, accessor: &str) -> String {
         format!(
             "accessor/{}",
             self.hasher.hash("approle/secret-id-accessor", accessor)
@@ -487,77 +550,5 @@ impl Inner {
             req.storage.batch(ops).await?;
         }
         Ok(())
-    }
-
-    /// Removes expired secret IDs, secret IDs without an accessor index and
-    /// accessor indexes without a secret ID. Returns how many entries went.
-    pub(super) async fn tidy(&self, storage: &StorageView) -> Result<usize> {
-        let now = now_nanos();
-        let mut removed = 0;
-        for bucket in storage.list("secret_id/").await? {
-            let Some(bucket) = bucket.strip_suffix('/') else {
-                continue;
-            };
-            for hmac in storage.list(&format!("secret_id/{bucket}/")).await? {
-                if hmac.ends_with('/') {
-                    continue;
-                }
-                let _guard = self.secret_lock(&hmac).lock().await;
-                let key = secret_key(bucket, &hmac);
-                let Some(entry) = storage.get_json::<SecretIdEntry>(&key).await? else {
-                    continue;
-                };
-                let accessor_key = self.accessor_key(&entry.secret_id_accessor);
-                let has_accessor = storage.get(&accessor_key).await?.is_some();
-                if !has_accessor || entry.expired(now) {
-                    storage
-                        .batch(vec![BatchOp::Delete(accessor_key), BatchOp::Delete(key)])
-                        .await?;
-                    removed += 1;
-                }
-            }
-        }
-        for accessor_hash in storage.list("accessor/").await? {
-            if accessor_hash.ends_with('/') {
-                continue;
-            }
-            let key = format!("accessor/{accessor_hash}");
-            let Some(index) = storage.get_json::<AccessorEntry>(&key).await? else {
-                continue;
-            };
-            let _guard = self.secret_lock(&index.secret_id_hmac).lock().await;
-            if storage
-                .get(&secret_key(&index.bucket, &index.secret_id_hmac))
-                .await?
-                .is_none()
-            {
-                storage.delete(&key).await?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
-    }
-}
-
-impl super::AppRoleBackend {
-    /// `POST tidy/secret-id`: starts the tidy in the background → 202.
-    pub(super) fn start_tidy(&self, req: &Request) -> Response {
-        let inner = self.inner.clone();
-        if inner.tidy_running.swap(true, Ordering::SeqCst) {
-            return Response::default().with_warning("Tidy operation already in progress.");
-        }
-        let storage = req.storage.clone();
-        tokio::spawn(async move {
-            match inner.tidy(&storage).await {
-                Ok(removed) => tracing::debug!(removed, "approle: tidied secret IDs"),
-                Err(err) => tracing::error!(error = %err, "approle: error tidying secret IDs"),
-            }
-            inner.tidy_running.store(false, Ordering::SeqCst);
-        });
-        Response {
-            status: Some(202),
-            ..Default::default()
-        }
-        .with_warning(TIDY_STARTED)
     }
 }

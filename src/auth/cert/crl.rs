@@ -11,8 +11,25 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
 use super::chain::Certificate;
+use super::{CertBackend, NAME};
 use crate::auth::roles::RoleStore;
+use crate::handler;
+use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
+
+pub(super) const PATHS: &[Path<CertBackend>] = &[
+    Path::new("crls").list(handler!(_b, r => CRLS.list(r))),
+    Path::new("crls/:name")
+        .captures(NAME)
+        .fields(&[&[
+            Field::string("name"),
+            Field::string("crl"),
+            Field::string("url"),
+        ]])
+        .read(handler!(read))
+        .update(handler!(write))
+        .delete(handler!(delete)),
+];
 
 const CRLS: RoleStore = RoleStore::new("crls/");
 
@@ -49,11 +66,7 @@ impl Revoked {
     }
 }
 
-pub async fn list(req: &Request) -> Result<Option<Response>> {
-    CRLS.list(req).await
-}
-
-pub async fn read(req: &Request) -> Result<Option<Response>> {
+async fn read(_: &CertBackend, req: &mut Request) -> Result<Option<Response>> {
     let name = req.param("name")?.to_lowercase();
     let crl: StoredCrl = CRLS.get(req, &name).await?.ok_or_else(|| no_such(&name))?;
     let mut data = Map::new();
@@ -61,7 +74,7 @@ pub async fn read(req: &Request) -> Result<Option<Response>> {
     Ok(Some(Response::data(data)))
 }
 
-pub async fn delete(req: &Request) -> Result<Option<Response>> {
+async fn delete(_: &CertBackend, req: &mut Request) -> Result<Option<Response>> {
     let name = req.param("name")?.to_lowercase();
     if CRLS.get::<StoredCrl>(req, &name).await?.is_none() {
         return Err(no_such(&name));
@@ -70,7 +83,7 @@ pub async fn delete(req: &Request) -> Result<Option<Response>> {
     Ok(None)
 }
 
-pub async fn write(req: &Request) -> Result<Option<Response>> {
+async fn write(_: &CertBackend, req: &mut Request) -> Result<Option<Response>> {
     let name = req.param("name")?.to_lowercase();
     let crl = match (req.data.str("crl")?, req.data.str("url")?) {
         (Some(crl), _) => {

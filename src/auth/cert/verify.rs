@@ -18,7 +18,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::chain::{self, Certificate};
 use super::crl::Revoked;
-use super::CertRole;
+use super::roles::CertRole;
 use crate::logical::glob_match;
 
 /// Why no role accepts the presented certificate.

@@ -4,8 +4,9 @@
 
 use serde_json::{json, Value};
 
-use super::{KubeConfig, ServiceAccount};
-use crate::auth::jwt::jose;
+use super::config::KubeConfig;
+use super::login::ServiceAccount;
+use crate::auth::outbound;
 
 /// The API server URL: Vault takes `kubernetes_host` as a URL; a bare
 /// `host[:port]` is taken as HTTPS.
@@ -47,7 +48,7 @@ pub async fn lookup(
     } else {
         config.token_reviewer_jwt.as_str()
     };
-    let client = jose::http_client(&config.kubernetes_ca_cert, false)?;
+    let client = outbound::http_client(&config.kubernetes_ca_cert, false)?;
     let url = format!(
         "{}/apis/authentication.k8s.io/v1/tokenreviews",
         base_url(&config.kubernetes_host)
@@ -63,9 +64,9 @@ pub async fn lookup(
         .body(serde_json::to_vec(&body).map_err(|e| e.to_string())?)
         .send()
         .await
-        .map_err(|e| format!("Post {url:?}: {}", jose::error_chain(&e)))?;
+        .map_err(|e| format!("Post {url:?}: {}", outbound::error_chain(&e)))?;
     let status = resp.status().as_u16();
-    let body = jose::read_limited(resp).await?;
+    let body = outbound::read_limited(resp).await?;
     if status == 401 {
         return Err("lookup failed: service account unauthorized; this could mean it has been deleted or recreated with a new token".into());
     }

@@ -6,16 +6,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::auth::token_fields::{parse_addrs, upgrade_duration, upgrade_list, TokenFields};
+use crate::logical::framework::Field;
 use crate::logical::{FieldData, Result};
 
-/// The request fields [`LegacyTokenFields::upgrade`] understands.
-pub const LEGACY_FIELD_NAMES: [&str; 6] = [
-    "policies",
-    "num_uses",
-    "ttl",
-    "max_ttl",
-    "period",
-    "bound_cidrs",
+/// The deprecated fields, as the Kubernetes and JWT plugins declare them;
+/// [`LegacyTokenFields::upgrade`] reads each as its declared kind.
+pub const LEGACY_TOKEN_FIELDS: &[Field] = &[
+    Field::list("policies"),
+    Field::int("num_uses"),
+    Field::duration("ttl"),
+    Field::duration("max_ttl"),
+    Field::duration("period"),
+    Field::list("bound_cidrs"),
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,17 +133,51 @@ impl LegacyTokenFields {
     }
 }
 
-/// Is the TCP peer of a login inside the role's `token_bound_cidrs`? No
-/// bound → always; bound but no peer known → never.
-pub fn remote_addr_ok(req: &crate::logical::Request, bound: &[String]) -> bool {
-    if bound.is_empty() {
-        return true;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::token_fields::TOKEN_FIELDS;
+    use crate::logical::framework::Fields;
+
+    /// A write validated against the declarations upgrades (a getter of
+    /// another kind would fail): the old names alone set both values, and a
+    /// read shows them while they are set.
+    #[test]
+    fn the_declared_aliases_fill_the_token_fields() {
+        let mut data = FieldData::new(
+            json!({
+                "policies": "a,b",
+                "num_uses": "3",
+                "ttl": "1m",
+                "max_ttl": "1h",
+                "period": 30,
+                "bound_cidrs": "10.0.0.1/32",
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        );
+        assert!(data
+            .validate(Fields::Declared(&[TOKEN_FIELDS, LEGACY_TOKEN_FIELDS]))
+            .is_ok());
+        let (mut legacy, mut token) = (LegacyTokenFields::default(), TokenFields::default());
+        assert!(legacy.upgrade(&data, &mut token).is_ok());
+        assert_eq!(token.token_policies, vec!["a", "b"]);
+        assert_eq!(
+            (
+                token.token_num_uses,
+                token.token_ttl,
+                token.token_max_ttl,
+                token.token_period
+            ),
+            (3, 60, 3600, 30)
+        );
+        assert_eq!(token.token_bound_cidrs, vec!["10.0.0.1"]);
+        let mut shown = Map::new();
+        token.populate_data(&mut shown);
+        legacy.populate_data(&mut shown);
+        for field in LEGACY_TOKEN_FIELDS {
+            assert!(shown.contains_key(field.name), "{}", field.name);
+        }
     }
-    let Some(ip) = req.connection.remote_addr.map(|a| a.ip().to_canonical()) else {
-        return false;
-    };
-    bound
-        .iter()
-        .filter_map(|b| crate::auth::token_fields::addr_to_net(b.trim()))
-        .any(|net| net.contains(&ip))
 }
