@@ -180,17 +180,17 @@ impl FieldData {
         }
     }
 
-    /// A duration read as Vault's token store reads some of its own: the
-    /// text parsed by `parseutil.ParseDurationSecond`, sign kept (a
-    /// boolean reads as `1` or `0`, as Go's weak decoding does).
+    /// `TypeSignedDurationSecond`: as `TypeDurationSecond`, sign kept.
     fn convert_signed_duration(&self, name: &str) -> Result<Option<i64>, Error> {
         let Some(value) = self.value(name) else {
             return Ok(None);
         };
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
+        let parsed = match value {
+            Value::Number(n) => match n.as_i64() {
+                Some(secs) => parse_signed_duration_seconds(&secs.to_string()),
+                None => Err(DurationError::MissingUnit(n.to_string())),
+            },
+            Value::String(s) => parse_signed_duration_seconds(s),
             other => {
                 return Err(conversion_error(
                     name,
@@ -199,9 +199,9 @@ impl FieldData {
                 ))
             }
         };
-        parse_signed_duration_seconds(&text)
+        parsed
             .map(Some)
-            .map_err(|e| Error::BadRequest(e.to_string()))
+            .map_err(|e| conversion_error(name, value, e))
     }
 
     pub fn raw(&self) -> &Map<String, Value> {

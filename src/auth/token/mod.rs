@@ -9,12 +9,14 @@ use crate::core::token::{check_root_grant, now_unix, sanitize_policies, Creator,
 use crate::core::Core;
 use crate::handler;
 use crate::logical::framework::{Backend, Field, Path};
-use crate::logical::{Auth, Error, Request, Response, Result};
+use crate::logical::{
+    parse_signed_duration_seconds, Auth, Error, FieldData, Request, Response, Result,
+};
 use crate::storage::StorageView;
 
-/// `auth/token/create` and `create-orphan` take Vault's token fields; the
-/// durations are read as Vault's token store reads them (sign kept, checked
-/// by the handler with its own words).
+/// `auth/token/create` and `create-orphan` take Vault's token fields. The
+/// durations are strings in Vault's token store, parsed by the handler
+/// (sign kept, checked with its own words).
 const CREATE_FIELDS: &[Field] = &[
     Field::string("id"),
     Field::list("policies"),
@@ -22,14 +24,14 @@ const CREATE_FIELDS: &[Field] = &[
     Field::bool("no_parent"),
     Field::bool("no_default_policy"),
     Field::bool("renewable"),
-    Field::signed_duration("ttl"),
+    Field::string("ttl"),
     Field::string("type"),
-    Field::signed_duration("explicit_max_ttl"),
+    Field::string("explicit_max_ttl"),
     Field::string("display_name"),
     Field::int("num_uses"),
-    Field::signed_duration("period"),
+    Field::string("period"),
     Field::string("entity_alias"),
-    Field::signed_duration("lease"),
+    Field::string("lease"),
 ];
 const TOKEN: &[Field] = &[Field::string("token")];
 const ACCESSOR: &[Field] = &[Field::string("accessor")];
@@ -297,20 +299,20 @@ async fn create(b: &TokenBackend, req: &mut Request, orphan: Orphan) -> Result<O
             "root or sudo privileges required to create orphan token",
         ));
     }
-    let explicit_max_ttl = data.signed_duration("explicit_max_ttl")?.unwrap_or(0);
+    let explicit_max_ttl = token_duration(data, "explicit_max_ttl")?.unwrap_or(0);
     if explicit_max_ttl < 0 {
         return Err(Error::bad_request("explicit_max_ttl must be positive"));
     }
-    let period = data.signed_duration("period")?.unwrap_or(0);
+    let period = token_duration(data, "period")?.unwrap_or(0);
     if period > 0 && !sudo {
         return Err(Error::bad_request(
             "root or sudo privileges required to create periodic token",
         ));
     }
     // `lease` is the old name of `ttl`.
-    let ttl = match data.signed_duration("ttl")? {
+    let ttl = match token_duration(data, "ttl")? {
         Some(ttl) => ttl,
-        None => data.signed_duration("lease")?.unwrap_or(0),
+        None => token_duration(data, "lease")?.unwrap_or(0),
     };
     if ttl < 0 {
         return Err(Error::bad_request("ttl must be positive"));
@@ -362,6 +364,20 @@ async fn create(b: &TokenBackend, req: &mut Request, orphan: Orphan) -> Result<O
         }
     }
     Ok(Some(response))
+}
+
+/// A duration of token creation: Vault decodes it into a string (a boolean
+/// reads as `1` or `0`) and parses it with `parseutil.ParseDurationSecond`,
+/// whose error is the answer.
+fn token_duration(data: &FieldData, name: &str) -> Result<Option<i64>> {
+    let text = match data.raw().get(name) {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::Bool(b)) => if *b { "1" } else { "0" }.to_string(),
+        Some(_) => data.str(name)?.unwrap_or_default(),
+    };
+    parse_signed_duration_seconds(&text)
+        .map(Some)
+        .map_err(|e| Error::BadRequest(e.to_string()))
 }
 
 /// Whether `create` makes an orphan.
