@@ -92,10 +92,10 @@ pub mod fuzzing {
     }
 }
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::logical::{Backend, Error, Operation, PathSpec, Request, Response, Result};
-use crate::storage::StorageView;
+use crate::storage::{ReadCache, StorageView};
 use issuers::IssuerSet;
 
 const R: &[Operation] = &[Operation::Read];
@@ -399,70 +399,42 @@ static PATHS: &[PathSpec] = &[
     PathSpec::new("tidy-cancel", U),
 ];
 
-/// Parsed issuers cached per mount, tagged with a generation so that a load
-/// racing with a change is never installed. Shared with background tidy.
-#[derive(Default, Clone)]
-struct IssuerCache(Arc<Mutex<CachedIssuers>>);
+/// The mount's issuers, parsed once and kept until something changes them;
+/// shared with background tidy.
+type IssuerCache = Arc<ReadCache<(), Arc<IssuerSet>>>;
 
-#[derive(Default)]
-struct CachedIssuers {
-    generation: u64,
-    issuers: Option<Arc<IssuerSet>>,
-}
-
-impl IssuerCache {
-    /// The mount's issuers, parsed once and kept until something changes.
-    async fn get(&self, storage: &StorageView) -> Result<Arc<IssuerSet>> {
-        let generation = {
-            let cache = self
-                .0
-                .lock()
-                .map_err(|_| Error::internal("issuer cache poisoned"))?;
-            if let Some(set) = &cache.issuers {
-                return Ok(set.clone());
-            }
-            cache.generation
-        };
-        let set = Arc::new(IssuerSet::load(storage).await?);
-        let mut cache = self
-            .0
-            .lock()
-            .map_err(|_| Error::internal("issuer cache poisoned"))?;
-        if cache.generation == generation {
-            cache.issuers = Some(set.clone());
-        }
-        Ok(set)
-    }
-
-    /// Drops the cached issuers after a change.
-    fn invalidate(&self) {
-        if let Ok(mut cache) = self.0.lock() {
-            cache.generation += 1;
-            cache.issuers = None;
-        }
-    }
-}
-
-/// Roles and the global AIA URLs, read on every issuance, cached with the
-/// same generation guard; cleared whenever a role or `config/urls` is
-/// written through this backend.
-#[derive(Default)]
-struct HotCache {
-    generation: u64,
-    roles: std::collections::HashMap<String, Arc<roles::Role>>,
-    urls: Option<Arc<issuers::IssuerUrls>>,
+async fn cached_issuers(cache: &IssuerCache, storage: &StorageView) -> Result<Arc<IssuerSet>> {
+    cache
+        .get_or_load(&(), || async {
+            Ok(Arc::new(IssuerSet::load(storage).await?))
+        })
+        .await
 }
 
 /// More cached roles than this and the cache starts over.
 const MAX_CACHED_ROLES: usize = 1024;
 
-#[derive(Default)]
 pub struct PkiBackend {
     cache: IssuerCache,
-    hot: Mutex<HotCache>,
+    /// Roles and the global AIA URLs, read on every issuance; dropped
+    /// whenever a role or `config/urls` is written through this backend.
+    roles: ReadCache<String, Arc<roles::Role>>,
+    urls: ReadCache<(), Arc<issuers::IssuerUrls>>,
     /// Serialises issuer/key/CRL mutations.
     write_lock: Arc<tokio::sync::Mutex<()>>,
     tidy: Arc<tidy::TidyState>,
+}
+
+impl Default for PkiBackend {
+    fn default() -> Self {
+        PkiBackend {
+            cache: Arc::new(ReadCache::new(1)),
+            roles: ReadCache::new(MAX_CACHED_ROLES),
+            urls: ReadCache::new(1),
+            write_lock: Arc::default(),
+            tidy: Arc::default(),
+        }
+    }
 }
 
 impl PkiBackend {
@@ -472,69 +444,30 @@ impl PkiBackend {
 
     /// The mount's issuers, parsed once and kept until something changes.
     async fn issuers(&self, storage: &StorageView) -> Result<Arc<IssuerSet>> {
-        self.cache.get(storage).await
+        cached_issuers(&self.cache, storage).await
     }
 
     /// A role, from the cache or storage (unknown roles are not cached).
     async fn role(&self, storage: &StorageView, name: &str) -> Result<Option<Arc<roles::Role>>> {
-        let generation = {
-            let hot = self
-                .hot
-                .lock()
-                .map_err(|_| Error::internal("role cache poisoned"))?;
-            if let Some(role) = hot.roles.get(name) {
-                return Ok(Some(role.clone()));
-            }
-            hot.generation
-        };
-        let Some(role) = roles::get_role(storage, name).await? else {
-            return Ok(None);
-        };
-        let role = Arc::new(role);
-        if let Ok(mut hot) = self.hot.lock() {
-            if hot.generation == generation {
-                if hot.roles.len() >= MAX_CACHED_ROLES {
-                    hot.roles.clear();
-                }
-                hot.roles.insert(name.to_string(), role.clone());
-            }
-        }
-        Ok(Some(role))
+        let load = || async { Ok(roles::get_role(storage, name).await?.map(Arc::new)) };
+        self.roles.get_or_load_some(name, load).await
     }
 
     /// The global `config/urls`, from the cache or storage.
     async fn global_urls(&self, storage: &StorageView) -> Result<Arc<issuers::IssuerUrls>> {
-        let generation = {
-            let hot = self
-                .hot
-                .lock()
-                .map_err(|_| Error::internal("url cache poisoned"))?;
-            if let Some(urls) = &hot.urls {
-                return Ok(urls.clone());
-            }
-            hot.generation
-        };
-        let urls = Arc::new(config::read_urls(storage).await?);
-        if let Ok(mut hot) = self.hot.lock() {
-            if hot.generation == generation {
-                hot.urls = Some(urls.clone());
-            }
-        }
-        Ok(urls)
+        let load = || async { Ok(Arc::new(config::read_urls(storage).await?)) };
+        self.urls.get_or_load(&(), load).await
     }
 
     /// Drops cached roles and URLs after a role or `config/urls` write.
     fn invalidate_config(&self) {
-        if let Ok(mut hot) = self.hot.lock() {
-            hot.generation += 1;
-            hot.roles.clear();
-            hot.urls = None;
-        }
+        self.roles.clear();
+        self.urls.clear();
     }
 
     /// Drops the cached issuers after a change.
     fn invalidate(&self) {
-        self.cache.invalidate();
+        self.cache.clear();
     }
 }
 

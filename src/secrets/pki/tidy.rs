@@ -15,7 +15,7 @@ use super::config;
 use super::crl::{self, RevokedEntry};
 use super::issuers::{self, IssuerSet};
 use super::x509::CertInfo;
-use super::{IssuerCache, PkiBackend};
+use super::{cached_issuers, IssuerCache, PkiBackend};
 use crate::logical::{Error, FieldData, GoDuration, Operation, Request, Response, Result};
 use crate::storage::{BatchOp, StorageView};
 
@@ -608,7 +608,7 @@ impl TidyJob {
                 && !config::read_crl_config(&self.storage).await?.auto_rebuild
             {
                 let _guard = self.write_lock.lock().await;
-                let set = self.cache.get(&self.storage).await?;
+                let set = cached_issuers(&self.cache, &self.storage).await?;
                 crl::rebuild_all(&self.storage, &set).await?;
             }
         }
@@ -679,7 +679,7 @@ impl TidyJob {
     /// the issuer that signed them (with the issuer associations flag).
     /// True when entries were removed (the CRLs shrink).
     async fn tidy_revoked(&self, cutoff: i64) -> std::result::Result<bool, Stop> {
-        let set = self.cache.get(&self.storage).await?;
+        let set = cached_issuers(&self.cache, &self.storage).await?;
         let mut removed = false;
         let mut after = String::new();
         loop {
@@ -736,7 +736,7 @@ impl TidyJob {
     /// in Vault.
     async fn tidy_expired_issuers(&self) -> std::result::Result<(), Stop> {
         let _guard = self.write_lock.lock().await;
-        let set = self.cache.get(&self.storage).await?;
+        let set = cached_issuers(&self.cache, &self.storage).await?;
         let cutoff = now() - self.config.issuer_safety_buffer;
         let default = set.config.default.clone();
         let mut removed = false;
@@ -751,7 +751,7 @@ impl TidyJob {
             removed = true;
         }
         if removed {
-            self.cache.invalidate();
+            self.cache.clear();
         }
         Ok(())
     }
