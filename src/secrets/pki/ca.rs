@@ -303,27 +303,19 @@ pub async fn generate_root(backend: &PkiBackend, req: &mut Request) -> Result<Op
     Ok(Some(resp))
 }
 
-/// Extension OIDs `use_csr_values` never copies from a CSR: ones the CA
-/// profile sets itself.
-fn profile_owned_extension(ext_der: &[u8]) -> bool {
-    let owned: [&[u64]; 8] = [
-        &[2, 5, 29, 19],
-        &[2, 5, 29, 17],
-        &[2, 5, 29, 14],
-        &[2, 5, 29, 35],
-        &[2, 5, 29, 15],
-        &[2, 5, 29, 31],
-        &[1, 3, 6, 1, 5, 5, 7, 1, 1],
-        &[2, 5, 29, 30],
-    ];
-    let Some((_, body, _, _)) = der::read(ext_der) else {
-        return true;
-    };
-    let Some((_, _, oid, _)) = der::read(body) else {
-        return true;
-    };
-    owned.iter().any(|arcs| der::oid(arcs) == oid)
-}
+/// What `use_csr_values` never copies from a CSR, because the CA profile
+/// writes it: basic constraints, SANs, key identifiers, key usage, CRL
+/// distribution points, AIA and name constraints.
+const CA_PROFILE_EXTENSIONS: &[&[u64]] = &[
+    &[2, 5, 29, 19],
+    &[2, 5, 29, 17],
+    &[2, 5, 29, 14],
+    &[2, 5, 29, 35],
+    &[2, 5, 29, 15],
+    &[2, 5, 29, 31],
+    &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+    &[2, 5, 29, 30],
+];
 
 /// `root/sign-intermediate` and `issuer/:ref/sign-intermediate`.
 pub async fn sign_intermediate(
@@ -386,12 +378,7 @@ pub async fn sign_intermediate(
     prof.authority_key_id = issuer.cert.subject_key_id.clone();
     if use_csr_values {
         prof.subject = csr.subject.clone();
-        prof.extra_extensions = csr
-            .extensions
-            .iter()
-            .filter(|e| !profile_owned_extension(e))
-            .cloned()
-            .collect();
+        prof.extra_extensions = csr.extensions_except(CA_PROFILE_EXTENSIONS);
     }
     let key = issuer
         .key

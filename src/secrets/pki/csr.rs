@@ -290,6 +290,24 @@ fn raw_requested_extensions(info: &[u8]) -> Vec<Vec<u8>> {
 }
 
 impl Csr {
+    /// The requested extensions except those whose OID is in `issuer_set`
+    /// (the ones the certificate profile writes itself); one whose OID
+    /// cannot be read is dropped too.
+    pub fn extensions_except(&self, issuer_set: &[&[u64]]) -> Vec<Vec<u8>> {
+        let oid_of = |ext: &[u8]| {
+            let (_, body, _, _) = der::read(ext)?;
+            let (_, _, oid, _) = der::read(body)?;
+            Some(oid.to_vec())
+        };
+        self.extensions
+            .iter()
+            .filter(|ext| {
+                oid_of(ext).is_some_and(|oid| !issuer_set.iter().any(|arcs| der::oid(arcs) == oid))
+            })
+            .cloned()
+            .collect()
+    }
+
     pub fn signature_valid(&self) -> bool {
         keys::verify(&self.spki, &self.sig_alg, &self.info, &self.signature)
     }
