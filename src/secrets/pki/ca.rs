@@ -9,11 +9,13 @@ use super::certs::{self, Format};
 use super::config;
 use super::csr;
 use super::der;
-use super::issuers::{self, IssuerEntry, IssuerSet, IssuerUrls, KeyEntry, ALL_USAGES};
-use super::keys::{self, PrivateKey};
+use super::private_key::{self, PrivateKey};
 use super::profile::{self, NameInput, NotAfterRule};
+use super::public_key;
+use super::store::{self, IssuerEntry, IssuerSet, IssuerUrls, KeyEntry, ALL_USAGES};
 use super::x509::{self, CertInfo};
 use super::PkiBackend;
+use crate::logical::framework::is_generic_name;
 use crate::logical::{Error, FieldData, Request, Response, Result};
 
 pub const AIA_WARNING: &str = "This mount hasn't configured any authority information access (AIA) fields; this may make it harder for systems to find missing certificates in the chain or to validate revocation status of certificates. Consider updating /config/urls or the newly generated issuer with this information.";
@@ -68,7 +70,7 @@ pub fn requested_issuer_name(
             "reserved keyword 'default' can not be used as issuer name",
         ));
     }
-    if !issuers::valid_name(&name) {
+    if !is_generic_name(&name) {
         return Err(Error::bad_request(
             "issuer name contained invalid characters",
         ));
@@ -100,10 +102,10 @@ pub async fn check_key_name(req: &Request, name: &str) -> Result<()> {
             "reserved keyword 'default' can not be used as key name",
         ));
     }
-    if !issuers::valid_name(name) {
+    if !is_generic_name(name) {
         return Err(Error::bad_request("key name contained invalid characters"));
     }
-    if issuers::list_keys(&req.storage)
+    if store::list_keys(&req.storage)
         .await?
         .iter()
         .any(|k| k.name == name)
@@ -123,7 +125,7 @@ async fn obtain_key(req: &Request, kind: &str) -> Result<(Arc<PrivateKey>, KeyEn
         } else {
             reference
         };
-        let entry = issuers::resolve_key(&req.storage, &reference)
+        let entry = store::resolve_key(&req.storage, &reference)
             .await?
             .ok_or_else(|| {
                 Error::bad_request(format!("unable to find PKI key for reference: {reference}"))
@@ -132,7 +134,7 @@ async fn obtain_key(req: &Request, kind: &str) -> Result<(Arc<PrivateKey>, KeyEn
         return Ok((Arc::new(key), entry, false));
     }
     let key_name = requested_key_name(req).await?;
-    let (kt, bits) = keys::generation_params(
+    let (kt, bits) = private_key::generation_params(
         &req.data.str_or("key_type", "rsa")?,
         req.data.int_or("key_bits", 0)?,
     )
@@ -142,7 +144,7 @@ async fn obtain_key(req: &Request, kind: &str) -> Result<(Arc<PrivateKey>, KeyEn
         .map_err(Error::internal)?
         .map_err(Error::internal)?;
     let entry = KeyEntry {
-        id: issuers::new_id(),
+        id: store::new_id(),
         name: key_name,
         key_type: kt.as_str().to_string(),
         private_key: key.to_pem().map_err(Error::internal)?,
@@ -156,27 +158,27 @@ async fn set_defaults_if_missing(
     key_id: &str,
 ) -> Result<()> {
     if let Some(issuer_id) = issuer_id {
-        let mut cfg = issuers::issuers_config(&req.storage).await?;
+        let mut cfg = store::issuers_config(&req.storage).await?;
         let current_exists = !cfg.default.is_empty()
-            && issuers::get_issuer(&req.storage, &cfg.default)
+            && store::get_issuer(&req.storage, &cfg.default)
                 .await?
                 .is_some();
         if !current_exists || cfg.default_follows_latest_issuer {
             cfg.default = issuer_id.to_string();
-            req.storage.put_json(issuers::CONFIG_ISSUERS, &cfg).await?;
+            req.storage.put_json(store::CONFIG_ISSUERS, &cfg).await?;
         }
     }
     if !key_id.is_empty() {
-        let mut kcfg = issuers::keys_config(&req.storage).await?;
+        let mut kcfg = store::keys_config(&req.storage).await?;
         let exists = !kcfg.default.is_empty()
             && req
                 .storage
-                .get(&format!("{}{}", issuers::KEY_PREFIX, kcfg.default))
+                .get(&format!("{}{}", store::KEY_PREFIX, kcfg.default))
                 .await?
                 .is_some();
         if !exists {
             kcfg.default = key_id.to_string();
-            req.storage.put_json(issuers::CONFIG_KEYS, &kcfg).await?;
+            req.storage.put_json(store::CONFIG_KEYS, &kcfg).await?;
         }
     }
     Ok(())
@@ -228,7 +230,7 @@ pub async fn generate_root(backend: &PkiBackend, req: &mut Request) -> Result<Op
     let path_len = profile::requested_path_len(&req.data)?.flatten();
     let (key, key_entry, new_key) = obtain_key(req, kind).await?;
     let creation = profile::creation(&role, &input, None, None, req.ttls)?;
-    let issuer_id = issuers::new_id();
+    let issuer_id = store::new_id();
     let global = config::read_urls(&req.storage).await?;
     let mut warnings = Vec::new();
     let urls = if config::templated_on_issuer(&global) {
@@ -264,9 +266,9 @@ pub async fn generate_root(backend: &PkiBackend, req: &mut Request) -> Result<Op
         key.signing_name(signing),
     );
     if new_key {
-        issuers::put_key(&req.storage, &key_entry).await?;
+        store::put_key(&req.storage, &key_entry).await?;
     }
-    issuers::put_issuer(&req.storage, &entry).await?;
+    store::put_issuer(&req.storage, &entry).await?;
     certs::store(&req.storage, &info.serial_string(), &cert_der).await?;
     set_defaults_if_missing(req, Some(&issuer_id), &key_entry.id).await?;
     backend.invalidate();
@@ -336,6 +338,7 @@ pub async fn sign_intermediate(
     role.not_after = req.data.str_or("not_after", "")?;
     let input = NameInput {
         not_after: None,
+        skid: req.data.str("skid")?.filter(|s| !s.is_empty()),
         ..NameInput::from_data(&req.data)?
     };
     role.use_csr_common_name = input.common_name.is_empty();
@@ -422,7 +425,7 @@ pub async fn sign_intermediate(
 fn build_csr(
     subject: &[u8],
     key: &PrivateKey,
-    signing: keys::Signing,
+    signing: private_key::Signing,
     extensions: Vec<Vec<u8>>,
 ) -> Result<Vec<u8>> {
     let spki = key.spki().map_err(Error::internal)?;
@@ -477,7 +480,7 @@ pub async fn generate_intermediate(
     );
     let csr_der = build_csr(&creation.subject.to_der(), &key, signing, exts)?;
     if new_key {
-        issuers::put_key(&req.storage, &key_entry).await?;
+        store::put_key(&req.storage, &key_entry).await?;
     }
     set_defaults_if_missing(req, None, &key_entry.id).await?;
     backend.invalidate();
@@ -487,7 +490,7 @@ pub async fn generate_intermediate(
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.encode(&csr_der)
         }
-        _ => keys::pem_encode("CERTIFICATE REQUEST", &csr_der),
+        _ => der::pem_encode("CERTIFICATE REQUEST", &csr_der),
     };
     data.insert("csr".into(), json!(csr_text));
     data.insert("key_id".into(), json!(key_entry.id));
@@ -547,7 +550,7 @@ pub async fn import(
             "CERTIFICATE" => {
                 let info = CertInfo::parse(block.contents()).map_err(Error::bad_request)?;
                 // Go reads no public key of another algorithm (Ed448, X25519).
-                if keys::public_key_info(&info.spki)
+                if public_key::info(&info.spki)
                     .and_then(|k| k.key_type)
                     .is_none()
                 {
@@ -581,10 +584,10 @@ pub async fn import(
         }
     }
     let _guard = backend.write_lock.lock().await;
-    let mut stored_keys = issuers::list_keys(&req.storage).await?;
+    let mut stored_keys = store::list_keys(&req.storage).await?;
     let key_bytes_of = |pem_text: &str| -> Option<Vec<u8>> {
         let k = PrivateKey::from_pem(pem_text).ok()?;
-        keys::public_key_info(&k.spki().ok()?).map(|i| i.key_bytes)
+        public_key::info(&k.spki().ok()?).map(|i| i.key_bytes)
     };
     let mut known: Vec<(String, Vec<u8>)> = stored_keys
         .iter()
@@ -593,7 +596,7 @@ pub async fn import(
     let (mut imported_keys, mut existing_keys) = (Vec::new(), Vec::new());
     for key in new_keys {
         let spki = key.spki().map_err(Error::internal)?;
-        let bytes = keys::public_key_info(&spki)
+        let bytes = public_key::info(&spki)
             .map(|i| i.key_bytes)
             .unwrap_or_default();
         if let Some((id, _)) = known.iter().find(|(_, b)| *b == bytes) {
@@ -601,22 +604,22 @@ pub async fn import(
             continue;
         }
         let entry = KeyEntry {
-            id: issuers::new_id(),
+            id: store::new_id(),
             name: String::new(),
             key_type: key.key_type().as_str().into(),
             private_key: key.to_pem().map_err(Error::internal)?,
         };
-        issuers::put_key(&req.storage, &entry).await?;
+        store::put_key(&req.storage, &entry).await?;
         known.push((entry.id.clone(), bytes));
         imported_keys.push(entry.id.clone());
         stored_keys.push(entry);
     }
-    let existing = issuers::list_issuer_entries(&req.storage).await?;
+    let existing = store::list_issuer_entries(&req.storage).await?;
     let (mut imported_issuers, mut existing_issuers) = (Vec::new(), Vec::new());
     let mut mapping = Map::new();
     let mut first_with_key: Option<String> = None;
     for cert in &new_certs {
-        let key_bytes = keys::public_key_info(&cert.spki)
+        let key_bytes = public_key::info(&cert.spki)
             .map(|i| i.key_bytes)
             .unwrap_or_default();
         let key_id = known
@@ -630,19 +633,19 @@ pub async fn import(
             let mut found = found.clone();
             if found.key_id.is_empty() && !key_id.is_empty() {
                 found.key_id = key_id.clone();
-                issuers::put_issuer(&req.storage, &found).await?;
+                store::put_issuer(&req.storage, &found).await?;
             }
             mapping.insert(found.id.clone(), json!(found.key_id));
             continue;
         }
         let entry = new_issuer_entry(
-            issuers::new_id(),
+            store::new_id(),
             String::new(),
             key_id.clone(),
             pem_text,
             String::new(),
         );
-        issuers::put_issuer(&req.storage, &entry).await?;
+        store::put_issuer(&req.storage, &entry).await?;
         certs::store(&req.storage, &cert.serial_string(), &cert.der).await?;
         if !key_id.is_empty() && first_with_key.is_none() {
             first_with_key = Some(entry.id.clone());
@@ -703,7 +706,7 @@ pub async fn sign_self_issued(backend: &PkiBackend, req: &mut Request) -> Result
         .data
         .bool_or("require_matching_certificate_algorithms", false)?
     {
-        let submitted = keys::public_key_info(&cert.spki).and_then(|k| k.key_type);
+        let submitted = public_key::info(&cert.spki).and_then(|k| k.key_type);
         if submitted != Some(key.key_type()) {
             return Err(Error::bad_request(format!(
                 "signing certificate's public key algorithm ({}) does not match submitted certificate's ({}), and require_matching_certificate_algorithms is true",

@@ -4,7 +4,7 @@
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::keys::pem_encode;
+use super::der;
 use crate::logical::{Error, Request, Response, Result};
 use crate::storage::StorageView;
 
@@ -79,7 +79,7 @@ impl Format {
     pub fn cert(self, der: &[u8]) -> String {
         match self {
             Format::Der => base64::engine::general_purpose::STANDARD.encode(der),
-            _ => pem_encode("CERTIFICATE", der),
+            _ => der::pem_encode("CERTIFICATE", der),
         }
     }
 
@@ -116,7 +116,7 @@ pub struct KeyOutput {
 
 pub fn private_key_output(
     req: &Request,
-    key: &super::keys::PrivateKey,
+    key: &super::private_key::PrivateKey,
     format: Format,
 ) -> Result<KeyOutput> {
     let pkcs8 = match req.data.str_or("private_key_format", "der")?.as_str() {

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::issuers::IssuerUrls;
+use super::store::IssuerUrls;
 use super::x509::AiaUrls;
 use crate::logical::{Error, FieldData, GoDuration, Result};
 use crate::storage::StorageView;

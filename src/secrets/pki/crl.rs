@@ -9,8 +9,9 @@ use serde_json::{json, Map};
 use super::certs;
 use super::config;
 use super::der;
-use super::issuers::{self, IssuerSet, LoadedIssuer};
-use super::keys::{self, PrivateKey};
+use super::private_key::PrivateKey;
+use super::public_key;
+use super::store::{self, IssuerSet, LoadedIssuer};
 use super::x509::{self, CertInfo};
 use super::PkiBackend;
 use crate::logical::{Error, Operation, Request, Response, Result};
@@ -105,8 +106,8 @@ pub async fn revoke(
         let key = PrivateKey::from_pem(&key_text)
             .map_err(|e| Error::bad_request(format!("failed to parse private key: {e}")))?;
         let key_bytes =
-            keys::public_key_info(&key.spki().map_err(Error::internal)?).map(|i| i.key_bytes);
-        let cert_bytes = keys::public_key_info(&cert.spki).map(|i| i.key_bytes);
+            public_key::info(&key.spki().map_err(Error::internal)?).map(|i| i.key_bytes);
+        let cert_bytes = public_key::info(&cert.spki).map(|i| i.key_bytes);
         if key_bytes.is_none() || key_bytes != cert_bytes {
             return Err(Error::bad_request(
                 "failed to validate private key match on certificate: public key mismatch",
@@ -495,7 +496,7 @@ pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Res
     let Some(crl) = crl_of(backend, &req.storage, &set, &issuer, delta).await? else {
         return Ok(Some(Response::raw(204, "application/pkix-crl", Vec::new())));
     };
-    let pem_text = keys::pem_encode("X509 CRL", &crl);
+    let pem_text = der::pem_encode("X509 CRL", &crl);
     match req.route {
         "crl" | "crl/delta" | "issuer/:issuer_ref/crl/der" | "issuer/:issuer_ref/crl/delta/der" => {
             Ok(Some(Response::raw(200, "application/pkix-crl", crl)))
@@ -627,7 +628,7 @@ pub async fn revoke_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Op
             .filter(|u| *u != "issuing-certificates" && *u != "crl-signing" && *u != "ocsp-signing")
             .collect::<Vec<_>>()
             .join(",");
-        issuers::put_issuer(&req.storage, &entry).await?;
+        store::put_issuer(&req.storage, &entry).await?;
         if !issuer.cert.self_issued() {
             let parent = set
                 .issuers

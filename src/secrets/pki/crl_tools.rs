@@ -10,8 +10,8 @@ use serde_json::{json, Map, Value};
 
 use super::crl::{self, CrlEntry};
 use super::der;
-use super::issuers::LoadedIssuer;
-use super::keys;
+use super::public_key;
+use super::store::LoadedIssuer;
 use super::PkiBackend;
 use crate::logical::{Error, Request, Response, Result};
 
@@ -87,7 +87,7 @@ impl CrlRequest {
         let body = if self.der {
             base64::engine::general_purpose::STANDARD.encode(&crl)
         } else {
-            format!("{}\n", keys::pem_encode("X509 CRL", &crl))
+            format!("{}\n", der::pem_encode("X509 CRL", &crl))
         };
         let mut data = Map::new();
         data.insert("crl".into(), json!(body));
@@ -194,7 +194,7 @@ fn signed_by(crl_der: &[u8], issuer: &LoadedIssuer) -> bool {
         return false;
     };
     match bits.split_first() {
-        Some((0, signature)) => keys::verify(&issuer.cert.spki, alg, tbs, signature),
+        Some((0, signature)) => public_key::verify(&issuer.cert.spki, alg, tbs, signature),
         _ => false,
     }
 }

@@ -7,7 +7,7 @@ use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
 use super::der;
-use super::keys::{self, KeyType};
+use super::public_key::{self, KeyType};
 use crate::logical::{Error, Result};
 
 /// An otherName SAN: type OID (dotted and encoded) and its value.
@@ -73,7 +73,7 @@ pub fn parse_der(bytes: &[u8]) -> std::result::Result<Csr, String> {
     let (_, sig, _, _) = der::read(rest).ok_or("asn1: syntax error: truncated tag or length")?;
     let cri = &req.certification_request_info;
     let spki = cri.subject_pki.raw.to_vec();
-    let key = keys::public_key_info(&spki);
+    let key = public_key::info(&spki);
     let subject = &cri.subject;
     let first = |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue>| {
         it.next()
@@ -309,7 +309,7 @@ impl Csr {
     }
 
     pub fn signature_valid(&self) -> bool {
-        keys::verify(&self.spki, &self.sig_alg, &self.info, &self.signature)
+        public_key::verify(&self.spki, &self.sig_alg, &self.info, &self.signature)
     }
 
     /// Checks the CSR key against a role's `key_type`/`key_bits`, with
@@ -365,14 +365,14 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = parse_der(&bytes);
             let _ = crate::secrets::pki::x509::CertInfo::parse(&bytes);
-            let _ = keys::public_key_info(&bytes);
+            let _ = public_key::info(&bytes);
             let _ = der::read(&bytes);
         }
 
         #[test]
         fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
             let _ = parse_pem(&text);
-            let _ = keys::PrivateKey::from_pem(&text);
+            let _ = crate::secrets::pki::private_key::PrivateKey::from_pem(&text);
         }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Map};
 
 use super::certs;
 use super::crl;
-use super::keys::pem_encode;
+use super::der;
 use super::PkiBackend;
 use crate::logical::{Error, Request, Response, Result};
 
@@ -92,7 +92,7 @@ pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Res
                 "cert/:serial/raw/pem" => Ok(Some(Response::raw(
                     200,
                     PEM_CHAIN,
-                    pem_encode("CERTIFICATE", &der).into_bytes(),
+                    der::pem_encode("CERTIFICATE", &der).into_bytes(),
                 ))),
                 _ => {
                     let revoked = crl::revoked_entry(&req.storage, &serial).await?;
@@ -101,7 +101,7 @@ pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Res
                         None => (0, None),
                     };
                     Ok(Some(cert_json(
-                        pem_encode("CERTIFICATE", &der),
+                        der::pem_encode("CERTIFICATE", &der),
                         time,
                         issuer,
                     )))

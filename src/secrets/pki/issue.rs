@@ -8,10 +8,10 @@ use super::config;
 
 use super::csr::{self, Csr};
 use super::der;
-use super::issuers::LoadedIssuer;
-use super::keys::{self, PrivateKey};
+use super::private_key::{self, PrivateKey};
 use super::profile::{self, NameInput, NotAfterRule};
 use super::roles::Role;
+use super::store::LoadedIssuer;
 use super::x509::{self, CertInfo, Sans};
 use super::PkiBackend;
 use crate::logical::{Error, Lease, Request, Response, Result};
@@ -25,7 +25,7 @@ async fn load_role(backend: &PkiBackend, req: &Request) -> Result<std::sync::Arc
 }
 
 fn signing_issuer(
-    set: &super::issuers::IssuerSet,
+    set: &super::store::IssuerSet,
     reference: &str,
 ) -> Result<std::sync::Arc<LoadedIssuer>> {
     set.signer(reference).map_err(|e| match e {
@@ -180,7 +180,7 @@ pub async fn issue(
             (csr.spki.clone(), None)
         }
         None => {
-            let (kt, bits) = keys::generation_params(&role.key_type, role.key_bits)
+            let (kt, bits) = private_key::generation_params(&role.key_type, role.key_bits)
                 .map_err(Error::bad_request)?;
             let key = tokio::task::spawn_blocking(move || PrivateKey::generate(kt, bits))
                 .await
@@ -270,7 +270,7 @@ pub async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Op
     let set = backend.issuers(&req.storage).await?;
     let issuer = signing_issuer(&set, &reference)?;
     let rule = NotAfterRule::of(&issuer);
-    let input = NameInput::from_data(&req.data)?;
+    let input = NameInput::validity(&req.data)?;
     let (not_before, not_after, warnings) =
         profile::validity(&role, &input, Some((&issuer, rule)), req.ttls)?;
     let key_usage = csr.key_usage.unwrap_or_else(|| {

@@ -7,10 +7,12 @@ use serde_json::{json, Map, Value};
 use super::ca;
 use super::config;
 use super::fetch::chain_with_newlines;
-use super::issuers::{self, IssuerEntry, KeyEntry};
-use super::keys::{self, PrivateKey};
+use super::private_key::{self, PrivateKey};
+use super::public_key;
 use super::roles::{self, Role};
+use super::store::{self, IssuerEntry, KeyEntry};
 use super::PkiBackend;
+use crate::logical::framework::is_generic_name;
 use crate::logical::{Error, Operation, Request, Response, Result};
 
 fn keys_response(keys: Vec<String>, key_info: Option<Map<String, Value>>) -> Response {
@@ -96,7 +98,7 @@ pub async fn list_issuers(backend: &PkiBackend, req: &mut Request) -> Result<Opt
     )))
 }
 
-pub fn issuer_data(issuer: &issuers::LoadedIssuer) -> Map<String, Value> {
+pub fn issuer_data(issuer: &store::LoadedIssuer) -> Map<String, Value> {
     let e = &issuer.entry;
     let mut data = Map::new();
     data.insert("issuer_id".into(), json!(e.id));
@@ -150,7 +152,7 @@ pub async fn read_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Opti
 
 /// An issuer as `issuer/:ref` reads and writes answer it, warning (as
 /// Vault does) that a PSS revocation algorithm is not used for OCSP.
-fn issuer_response(issuer: &issuers::LoadedIssuer) -> Response {
+fn issuer_response(issuer: &store::LoadedIssuer) -> Response {
     let mut resp = Response::data(issuer_data(issuer));
     if issuer.entry.revocation_signature_algorithm.ends_with("PSS") {
         resp.warnings.push(ca::PSS_OCSP_WARNING.to_string());
@@ -177,7 +179,7 @@ pub async fn update_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Op
         entry.name = String::new();
         entry.leaf_not_after_behavior = "err".into();
         entry.manual_chain = None;
-        entry.usage = issuers::ALL_USAGES.into();
+        entry.usage = store::ALL_USAGES.into();
         entry.urls = Default::default();
         entry.revocation_signature_algorithm = String::new();
     }
@@ -227,14 +229,14 @@ pub async fn update_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Op
         entry.revocation_signature_algorithm = if alg.is_empty() {
             alg
         } else {
-            let key = super::keys::public_key_info(&issuer.cert.spki)
+            let key = public_key::info(&issuer.cert.spki)
                 .ok_or_else(|| Error::bad_request("the issuer's public key cannot be read"))?;
-            super::keys::revocation_signing_name(&alg, &key).map_err(Error::bad_request)?
+            private_key::revocation_signing_name(&alg, &key).map_err(Error::bad_request)?
         };
     }
 
     config::merge_urls(&mut entry.urls, d, "enable_aia_url_templating")?;
-    issuers::put_issuer(&req.storage, &entry).await?;
+    store::put_issuer(&req.storage, &entry).await?;
     backend.invalidate();
     let set = backend.issuers(&req.storage).await?;
     let updated = set.require(&entry.id)?;
@@ -248,14 +250,14 @@ pub async fn delete_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Op
         return Ok(None);
     };
     req.storage
-        .delete(&format!("{}{}", issuers::ISSUER_PREFIX, issuer.entry.id))
+        .delete(&format!("{}{}", store::ISSUER_PREFIX, issuer.entry.id))
         .await?;
     super::crl::forget(&req.storage, &issuer.entry.id).await?;
     let mut warnings = Vec::new();
     if set.config.default == issuer.entry.id {
         let mut cfg = set.config.clone();
         cfg.default = String::new();
-        req.storage.put_json(issuers::CONFIG_ISSUERS, &cfg).await?;
+        req.storage.put_json(store::CONFIG_ISSUERS, &cfg).await?;
         warnings.push(
             "Deleted issuer was the default; set another default issuer via config/issuers."
                 .to_string(),
@@ -275,25 +277,25 @@ pub async fn delete_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Op
 /// `DELETE root`: every issuer and key goes.
 pub async fn delete_root(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let _guard = backend.write_lock.lock().await;
-    for id in req.storage.list(issuers::ISSUER_PREFIX).await? {
+    for id in req.storage.list(store::ISSUER_PREFIX).await? {
         req.storage
-            .delete(&format!("{}{id}", issuers::ISSUER_PREFIX))
+            .delete(&format!("{}{id}", store::ISSUER_PREFIX))
             .await?;
         super::crl::forget(&req.storage, &id).await?;
     }
-    for id in req.storage.list(issuers::KEY_PREFIX).await? {
+    for id in req.storage.list(store::KEY_PREFIX).await? {
         req.storage
-            .delete(&format!("{}{id}", issuers::KEY_PREFIX))
+            .delete(&format!("{}{id}", store::KEY_PREFIX))
             .await?;
     }
-    req.storage.delete(issuers::CONFIG_ISSUERS).await?;
-    req.storage.delete(issuers::CONFIG_KEYS).await?;
+    req.storage.delete(store::CONFIG_ISSUERS).await?;
+    req.storage.delete(store::CONFIG_KEYS).await?;
     backend.invalidate();
     Ok(None)
 }
 
 pub async fn config_issuers(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
-    let data_of = |cfg: &issuers::IssuersConfig| {
+    let data_of = |cfg: &store::IssuersConfig| {
         let mut d = Map::new();
         d.insert("default".into(), json!(cfg.default));
         d.insert(
@@ -303,12 +305,12 @@ pub async fn config_issuers(backend: &PkiBackend, req: &mut Request) -> Result<O
         d
     };
     if req.operation == Operation::Read {
-        let cfg = issuers::issuers_config(&req.storage).await?;
+        let cfg = store::issuers_config(&req.storage).await?;
         return Ok(Some(Response::data(data_of(&cfg))));
     }
     let _guard = backend.write_lock.lock().await;
     let set = backend.issuers(&req.storage).await?;
-    let mut cfg = issuers::issuers_config(&req.storage).await?;
+    let mut cfg = store::issuers_config(&req.storage).await?;
     if let Some(r) = req.data.str("default")? {
         if !r.is_empty() {
             cfg.default = set.require(&r)?.entry.id.clone();
@@ -317,7 +319,7 @@ pub async fn config_issuers(backend: &PkiBackend, req: &mut Request) -> Result<O
     if let Some(f) = req.data.bool("default_follows_latest_issuer")? {
         cfg.default_follows_latest_issuer = f;
     }
-    req.storage.put_json(issuers::CONFIG_ISSUERS, &cfg).await?;
+    req.storage.put_json(store::CONFIG_ISSUERS, &cfg).await?;
     backend.invalidate();
     Ok(Some(Response::data(data_of(&cfg))))
 }
@@ -327,9 +329,9 @@ pub async fn replace_root(backend: &PkiBackend, req: &mut Request) -> Result<Opt
     let reference = req.data.str_or("default", "next")?;
     let _guard = backend.write_lock.lock().await;
     let set = backend.issuers(&req.storage).await?;
-    let mut cfg = issuers::issuers_config(&req.storage).await?;
+    let mut cfg = store::issuers_config(&req.storage).await?;
     cfg.default = set.require(&reference)?.entry.id.clone();
-    req.storage.put_json(issuers::CONFIG_ISSUERS, &cfg).await?;
+    req.storage.put_json(store::CONFIG_ISSUERS, &cfg).await?;
     backend.invalidate();
     let mut d = Map::new();
     d.insert("default".into(), json!(cfg.default));
@@ -344,20 +346,15 @@ pub async fn config_keys(backend: &PkiBackend, req: &mut Request) -> Result<Opti
     if req.operation == Operation::Update {
         let _guard = backend.write_lock.lock().await;
         if let Some(r) = req.data.str("default")? {
-            let key = issuers::resolve_key(&req.storage, &r)
-                .await?
-                .ok_or_else(|| {
-                    Error::bad_request(format!("unable to find PKI key for reference: {r}"))
-                })?;
+            let key = store::resolve_key(&req.storage, &r).await?.ok_or_else(|| {
+                Error::bad_request(format!("unable to find PKI key for reference: {r}"))
+            })?;
             req.storage
-                .put_json(
-                    issuers::CONFIG_KEYS,
-                    &issuers::KeysConfig { default: key.id },
-                )
+                .put_json(store::CONFIG_KEYS, &store::KeysConfig { default: key.id })
                 .await?;
         }
     }
-    let cfg = issuers::keys_config(&req.storage).await?;
+    let cfg = store::keys_config(&req.storage).await?;
     let mut d = Map::new();
     d.insert("default".into(), json!(cfg.default));
     Ok(Some(Response::data(d)))
@@ -399,8 +396,8 @@ pub async fn config_cluster(req: &mut Request) -> Result<Option<Response>> {
 }
 
 pub async fn list_keys(req: &mut Request) -> Result<Option<Response>> {
-    let all = issuers::list_keys(&req.storage).await?;
-    let default = issuers::keys_config(&req.storage).await?.default;
+    let all = store::list_keys(&req.storage).await?;
+    let default = store::keys_config(&req.storage).await?.default;
     let mut info = Map::new();
     for k in &all {
         info.insert(
@@ -422,8 +419,8 @@ fn key_data(entry: &KeyEntry) -> Map<String, Value> {
     let ski = PrivateKey::from_pem(&entry.private_key)
         .ok()
         .and_then(|k| k.spki().ok())
-        .and_then(|s| keys::public_key_info(&s))
-        .map(|i| super::x509::format_serial(&keys::key_identifier(&i.key_bytes)))
+        .and_then(|s| public_key::info(&s))
+        .map(|i| super::x509::format_serial(&public_key::key_identifier(&i.key_bytes)))
         .unwrap_or_default();
     d.insert("subject_key_id".into(), json!(ski));
     d
@@ -432,7 +429,7 @@ fn key_data(entry: &KeyEntry) -> Map<String, Value> {
 pub async fn key(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let reference = req.param("key_ref")?.to_string();
     let _guard = backend.write_lock.lock().await;
-    let Some(mut entry) = issuers::resolve_key(&req.storage, &reference).await? else {
+    let Some(mut entry) = store::resolve_key(&req.storage, &reference).await? else {
         return match req.operation {
             Operation::Delete => Ok(None),
             _ => Err(Error::bad_request(format!(
@@ -443,7 +440,7 @@ pub async fn key(backend: &PkiBackend, req: &mut Request) -> Result<Option<Respo
     match req.operation {
         Operation::Read => Ok(Some(Response::data(key_data(&entry)))),
         Operation::Delete => {
-            let in_use = issuers::list_issuer_entries(&req.storage)
+            let in_use = store::list_issuer_entries(&req.storage)
                 .await?
                 .iter()
                 .any(|i| i.key_id == entry.id);
@@ -454,14 +451,14 @@ pub async fn key(backend: &PkiBackend, req: &mut Request) -> Result<Option<Respo
                 )));
             }
             req.storage
-                .delete(&format!("{}{}", issuers::KEY_PREFIX, entry.id))
+                .delete(&format!("{}{}", store::KEY_PREFIX, entry.id))
                 .await?;
             backend.invalidate();
             Ok(None)
         }
         _ => {
             let name = req.data.str_or("key_name", "")?;
-            if !name.is_empty() && !issuers::valid_name(&name) {
+            if !name.is_empty() && !is_generic_name(&name) {
                 return Err(Error::bad_request(
                     "new key name outside of valid character limits",
                 ));
@@ -471,7 +468,7 @@ pub async fn key(backend: &PkiBackend, req: &mut Request) -> Result<Option<Respo
                     ca::check_key_name(req, &name).await?;
                 }
                 entry.name = name;
-                issuers::put_key(&req.storage, &entry).await?;
+                store::put_key(&req.storage, &entry).await?;
             }
             Ok(Some(Response::data(key_data(&entry))))
         }
@@ -487,7 +484,7 @@ pub async fn generate_key(backend: &PkiBackend, req: &mut Request) -> Result<Opt
     }
     let _guard = backend.write_lock.lock().await;
     let name = ca::requested_key_name(req).await?;
-    let (kt, bits) = keys::generation_params(
+    let (kt, bits) = private_key::generation_params(
         &req.data.str_or("key_type", "rsa")?,
         req.data.int_or("key_bits", 0)?,
     )
@@ -497,12 +494,12 @@ pub async fn generate_key(backend: &PkiBackend, req: &mut Request) -> Result<Opt
         .map_err(Error::internal)?
         .map_err(Error::internal)?;
     let entry = KeyEntry {
-        id: issuers::new_id(),
+        id: store::new_id(),
         name,
         key_type: kt.as_str().into(),
         private_key: key.to_pem().map_err(Error::internal)?,
     };
-    issuers::put_key(&req.storage, &entry).await?;
+    store::put_key(&req.storage, &entry).await?;
     backend.invalidate();
     let mut d = Map::new();
     d.insert("key_id".into(), json!(entry.id));
@@ -526,24 +523,24 @@ pub async fn import_key(backend: &PkiBackend, req: &mut Request) -> Result<Optio
     let key = PrivateKey::from_pem(&text)
         .map_err(|e| Error::bad_request(format!("error parsing key: {e}")))?;
     let spki = key.spki().map_err(Error::internal)?;
-    let bytes = keys::public_key_info(&spki).map(|i| i.key_bytes);
-    for existing in issuers::list_keys(&req.storage).await? {
+    let bytes = public_key::info(&spki).map(|i| i.key_bytes);
+    for existing in store::list_keys(&req.storage).await? {
         let other = PrivateKey::from_pem(&existing.private_key)
             .ok()
             .and_then(|k| k.spki().ok())
-            .and_then(|s| keys::public_key_info(&s))
+            .and_then(|s| public_key::info(&s))
             .map(|i| i.key_bytes);
         if other.is_some() && other == bytes {
             return Ok(Some(Response::data(key_data(&existing))));
         }
     }
     let entry = KeyEntry {
-        id: issuers::new_id(),
+        id: store::new_id(),
         name,
         key_type: key.key_type().as_str().into(),
         private_key: key.to_pem().map_err(Error::internal)?,
     };
-    issuers::put_key(&req.storage, &entry).await?;
+    store::put_key(&req.storage, &entry).await?;
     backend.invalidate();
     Ok(Some(Response::data(key_data(&entry))))
 }

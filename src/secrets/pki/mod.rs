@@ -16,13 +16,14 @@ mod csr;
 mod der;
 mod fetch;
 mod issue;
-mod issuers;
-mod keys;
 mod manage;
 mod names;
 mod ocsp;
+mod private_key;
 mod profile;
+mod public_key;
 mod roles;
+mod store;
 mod tidy;
 mod x509;
 
@@ -49,7 +50,7 @@ pub mod fuzzing {
         for (kind, bits) in [("any", 0), ("rsa", 2048), ("ec", 256), ("ed25519", 0)] {
             let _ = csr.check_key(kind, bits);
         }
-        let _ = super::keys::public_key_info(&csr.spki);
+        let _ = super::public_key::info(&csr.spki);
         Ok(valid)
     }
 
@@ -61,7 +62,7 @@ pub mod fuzzing {
                 let _ = cert.signed_by(&cert);
                 let _ = cert.self_issued();
                 let _ = cert.serial_string();
-                let _ = super::keys::public_key_info(&cert.spki);
+                let _ = super::public_key::info(&cert.spki);
             }
         }
         Ok(ders.len())
@@ -69,9 +70,9 @@ pub mod fuzzing {
 
     /// A private key (`pem_bundle` import, `revoke-with-key`).
     pub fn private_key_pem(text: &str) -> Result<(), String> {
-        let key = super::keys::PrivateKey::from_pem(text)?;
+        let key = super::private_key::PrivateKey::from_pem(text)?;
         let spki = key.spki()?;
-        let _ = super::keys::public_key_info(&spki);
+        let _ = super::public_key::info(&spki);
         Ok(())
     }
 
@@ -96,7 +97,7 @@ use std::sync::Arc;
 
 use crate::logical::{Backend, Error, Operation, PathSpec, Request, Response, Result};
 use crate::storage::{ReadCache, StorageView};
-use issuers::IssuerSet;
+use store::IssuerSet;
 
 const R: &[Operation] = &[Operation::Read];
 const U: &[Operation] = &[Operation::Update];
@@ -419,7 +420,7 @@ pub struct PkiBackend {
     /// Roles and the global AIA URLs, read on every issuance; dropped
     /// whenever a role or `config/urls` is written through this backend.
     roles: ReadCache<String, Arc<roles::Role>>,
-    urls: ReadCache<(), Arc<issuers::IssuerUrls>>,
+    urls: ReadCache<(), Arc<store::IssuerUrls>>,
     /// Serialises issuer/key/CRL mutations.
     write_lock: Arc<tokio::sync::Mutex<()>>,
     tidy: Arc<tidy::TidyState>,
@@ -454,7 +455,7 @@ impl PkiBackend {
     }
 
     /// The global `config/urls`, from the cache or storage.
-    async fn global_urls(&self, storage: &StorageView) -> Result<Arc<issuers::IssuerUrls>> {
+    async fn global_urls(&self, storage: &StorageView) -> Result<Arc<store::IssuerUrls>> {
         let load = || async { Ok(Arc::new(config::read_urls(storage).await?)) };
         self.urls.get_or_load(&(), load).await
     }
@@ -495,7 +496,7 @@ impl Backend for PkiBackend {
             "roles/:name" => req.params.get("name"),
             _ => req.params.get("role"),
         };
-        if role.is_some_and(|name| !issuers::valid_name(name)) {
+        if role.is_some_and(|name| !crate::logical::framework::is_generic_name(name)) {
             return Err(Error::UnsupportedPath);
         }
         let op = req.operation;

@@ -22,9 +22,10 @@ use bytes::Bytes;
 
 use super::crl::RevokedEntry;
 use super::der;
-use super::issuers::{IssuerSet, LoadedIssuer};
-use super::keys;
+use super::private_key;
 use super::profile::unix;
+use super::public_key;
+use super::store::{IssuerSet, LoadedIssuer};
 use super::{config, crl, x509, PkiBackend};
 use crate::logical::{Error, Operation, Request, Response, Result};
 
@@ -366,7 +367,7 @@ fn matching_issuer(
 /// An issuer's CertID hashes: of its raw subject and of its subjectPublicKey
 /// BIT STRING's contents.
 fn issuer_hashes(issuer: &LoadedIssuer, hash: IdHash) -> Option<(Vec<u8>, Vec<u8>)> {
-    let key = keys::public_key_info(&issuer.cert.spki)?.key_bytes;
+    let key = public_key::info(&issuer.cert.spki)?.key_bytes;
     Some((hash.digest(&issuer.cert.subject), hash.digest(&key)))
 }
 
@@ -448,7 +449,7 @@ fn sign_response(signer: &LoadedIssuer, single: &[u8], now: i64) -> Result<Vec<u
     ]);
     // PSS is signed as PKCS#1 v1.5, as Vault does (x/crypto/ocsp has no
     // PSS); EC keys sign with their curve's hash.
-    let hash = keys::Signing {
+    let hash = private_key::Signing {
         pss: false,
         ..key.revocation_signing(&signer.entry.revocation_signature_algorithm)
     };

@@ -400,7 +400,7 @@ fn normalise_cn_validations(values: &[String]) -> Result<Vec<String>> {
 
 /// `\w(([\w-.]+)?\w)?` role names; anything else is not a route.
 pub fn valid_role_name(name: &str) -> bool {
-    super::issuers::valid_name(name)
+    crate::logical::framework::is_generic_name(name)
 }
 
 pub async fn get_role(storage: &StorageView, name: &str) -> Result<Option<Role>> {

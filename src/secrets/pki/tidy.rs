@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use super::certs;
 use super::config;
 use super::crl::{self, RevokedEntry};
-use super::issuers::{self, IssuerSet};
+use super::store::{self, IssuerSet};
 use super::x509::CertInfo;
 use super::{cached_issuers, IssuerCache, PkiBackend};
 use crate::logical::{Error, FieldData, GoDuration, Operation, Request, Response, Result};
@@ -745,7 +745,7 @@ impl TidyJob {
                 continue;
             }
             self.storage
-                .delete(&format!("{}{}", issuers::ISSUER_PREFIX, issuer.entry.id))
+                .delete(&format!("{}{}", store::ISSUER_PREFIX, issuer.entry.id))
                 .await?;
             crl::forget(&self.storage, &issuer.entry.id).await?;
             removed = true;

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 
 use super::der;
-use super::keys::{PrivateKey, Signing};
+use super::private_key::{PrivateKey, Signing};
+use super::public_key;
 use crate::logical::Error;
 
 pub const KU_KEY_CERT_SIGN: u16 = 1 << 5;
@@ -443,7 +444,7 @@ pub fn format_serial(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secrets::pki::keys::KeyType;
+    use crate::secrets::pki::public_key::KeyType;
 
     #[test]
     fn subject_is_encoded_in_go_order() {
@@ -522,7 +523,7 @@ mod tests {
         let (_, _, tbs, rest) = der::read(body).unwrap_or_default();
         let (_, _, alg, rest) = der::read(rest).unwrap_or_default();
         let (_, sig, _, _) = der::read(rest).unwrap_or_default();
-        assert!(crate::secrets::pki::keys::verify(
+        assert!(crate::secrets::pki::public_key::verify(
             &profile.spki,
             alg,
             tbs,
@@ -635,7 +636,7 @@ impl CertInfo {
     /// Whether `parent` signed this certificate.
     pub fn signed_by(&self, parent: &CertInfo) -> bool {
         self.issuer == parent.subject
-            && super::keys::verify(&parent.spki, &self.sig_alg, &self.tbs, &self.signature)
+            && public_key::verify(&parent.spki, &self.sig_alg, &self.tbs, &self.signature)
     }
 
     pub fn serial_string(&self) -> String {
@@ -643,7 +644,7 @@ impl CertInfo {
     }
 
     pub fn pem(&self) -> String {
-        super::keys::pem_encode("CERTIFICATE", &self.der)
+        der::pem_encode("CERTIFICATE", &self.der)
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::keys::PrivateKey;
+use super::private_key::PrivateKey;
 use super::x509::CertInfo;
 use crate::logical::{Error, Result};
 use crate::storage::StorageView;
@@ -288,24 +288,6 @@ fn build_chain(
     chain
 }
 
-/// `\w(([\w-.]+)?\w)?` — the names issuers and keys may take.
-pub fn valid_name(name: &str) -> bool {
-    // Go's `\w` is ASCII only.
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let chars: Vec<char> = name.chars().collect();
-    match chars.len() {
-        0 => false,
-        1 => word(chars[0]),
-        n => {
-            word(chars[0])
-                && word(chars[n - 1])
-                && chars[1..n - 1]
-                    .iter()
-                    .all(|c| word(*c) || *c == '-' || *c == '.')
-        }
-    }
-}
-
 pub async fn put_issuer(storage: &StorageView, entry: &IssuerEntry) -> Result<()> {
     Ok(storage
         .put_json(&format!("{ISSUER_PREFIX}{}", entry.id), entry)
@@ -372,19 +354,4 @@ pub async fn resolve_key(storage: &StorageView, reference: &str) -> Result<Optio
 
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_generic_name_pattern() {
-        for ok in ["root-2025", "a", "my.org_ca", "x1"] {
-            assert!(valid_name(ok), "{ok}");
-        }
-        for bad in ["", "a b", "-a", "a-", "a/b", ".x"] {
-            assert!(!valid_name(bad), "{bad}");
-        }
-    }
 }
