@@ -1,12 +1,33 @@
-//! The certificate store (`certs/<serial>`, DER) and the encodings of
-//! certificates in responses.
+//! The certificate store (`certs/<serial>`, DER), its listings (`certs`,
+//! `certs/revoked`) and the encodings of certificates in responses.
 
 use base64::Engine;
 use serde_json::{json, Value};
 
 use super::der;
+use super::PkiBackend;
+use crate::handler;
+use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
 use crate::storage::StorageView;
+
+/// Pagination (Vault 1.18+ and OpenBao).
+const PAGE: &[Field] = &[Field::string("after"), Field::int("limit")];
+
+pub(super) const PATHS: &[Path<PkiBackend>] = &[
+    Path::new("certs")
+        .fields(&[PAGE])
+        .list(handler!(b, r => list(b, r, CERT_PREFIX))),
+    Path::new("certs/revoked")
+        .fields(&[PAGE])
+        .list(handler!(b, r => list(b, r, REVOKED_PREFIX))),
+];
+
+/// `format`, read by [`Format::from_request`].
+pub const FORMAT_FIELD: &[Field] = &[Field::string("format")];
+
+/// `private_key_format`, read by [`private_key_output`].
+pub const PRIVATE_KEY_FORMAT_FIELD: &[Field] = &[Field::string("private_key_format")];
 
 pub const CERT_PREFIX: &str = "certs/";
 pub const REVOKED_PREFIX: &str = "revoked/";
@@ -41,7 +62,7 @@ pub async fn load(storage: &StorageView, serial: &str) -> Result<Option<Vec<u8>>
 /// LIST `certs` / `certs/revoked`: serials in colon form. With `after`
 /// and/or `limit` (Vault 1.18+/OpenBao pagination) the store seeks to the
 /// page instead of listing every certificate.
-pub async fn list(req: &Request, prefix: &str) -> Result<Option<Response>> {
+async fn list(_: &PkiBackend, req: &mut Request, prefix: &str) -> Result<Option<Response>> {
     let after = storage_serial(&req.data.str_or("after", "")?);
     let limit = req.data.int_or("limit", 0)?.max(0) as usize;
     let keys = if after.is_empty() && limit == 0 {

@@ -20,14 +20,57 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use bytes::Bytes;
 
-use super::crl::RevokedEntry;
 use super::der;
 use super::private_key;
 use super::profile::unix;
 use super::public_key;
+use super::revoke::{self, RevokedEntry};
 use super::store::{IssuerSet, LoadedIssuer};
-use super::{config, crl, x509, PkiBackend};
-use crate::logical::{Error, Operation, Request, Response, Result};
+use super::{config, x509, PkiBackend};
+use crate::handler;
+use crate::logical::framework::{Answer, Path};
+use crate::logical::{Error, Request, Response, Result};
+
+pub(super) const PATHS: &[Path<PkiBackend>] = &[
+    Path::new("ocsp")
+        .unauthenticated()
+        .raw_body(REQUEST_TYPE)
+        .answers(Answer::Raw(CONTENT_TYPE))
+        .update(handler!(b, r => respond(b, r, Responder::Mount, Source::Body))),
+    Path::new("ocsp/*req")
+        .unauthenticated()
+        .answers(Answer::Raw(CONTENT_TYPE))
+        .read(handler!(b, r => respond(b, r, Responder::Mount, Source::Path))),
+    Path::new("unified-ocsp")
+        .unauthenticated()
+        .raw_body(REQUEST_TYPE)
+        .answers(Answer::Raw(CONTENT_TYPE))
+        .update(handler!(b, r => respond(b, r, Responder::Unified, Source::Body))),
+    Path::new("unified-ocsp/*req")
+        .unauthenticated()
+        .answers(Answer::Raw(CONTENT_TYPE))
+        .read(handler!(b, r => respond(b, r, Responder::Unified, Source::Path))),
+];
+
+/// Which responder a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Responder {
+    /// This mount's.
+    Mount,
+    /// Unified OCSP across clusters (Vault Enterprise): always refused.
+    Unified,
+}
+
+/// Where the DER request comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A POST body of type `application/ocsp-request`.
+    Body,
+    /// A GET path's base64 (`*req`).
+    Path,
+}
+
+const REQUEST_TYPE: &str = "application/ocsp-request";
 
 const CONTENT_TYPE: &str = "application/ocsp-response";
 /// Vault's bound on a request: base64 characters (GET) or DER bytes (POST);
@@ -46,10 +89,14 @@ const GO_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
 );
 
-/// `ocsp`, `ocsp/*req`, `unified-ocsp`, `unified-ocsp/*req`: always a raw
-/// `application/ocsp-response`, whatever happens.
-pub async fn respond(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
-    let response = match answer(backend, req).await {
+/// Always a raw `application/ocsp-response`, whatever happens.
+async fn respond(
+    backend: &PkiBackend,
+    req: &mut Request,
+    responder: Responder,
+    from: Source,
+) -> Result<Option<Response>> {
+    let response = match answer(backend, req, responder, from).await {
         Ok(body) => Response::raw(200, CONTENT_TYPE, body),
         Err(refusal) => refusal.response(),
     };
@@ -91,17 +138,22 @@ impl Refusal {
     }
 }
 
-async fn answer(backend: &PkiBackend, req: &Request) -> Result<Vec<u8>, Refusal> {
+async fn answer(
+    backend: &PkiBackend,
+    req: &Request,
+    responder: Responder,
+    from: Source,
+) -> Result<Vec<u8>, Refusal> {
     // As Vault: a configuration that cannot be read refuses as well.
     let cfg = config::read_crl_config(&req.storage)
         .await
         .map_err(|_| Refusal::Unauthorized)?;
-    if cfg.ocsp_disable || req.route.starts_with("unified-ocsp") {
+    if cfg.ocsp_disable || responder == Responder::Unified {
         return Err(Refusal::Unauthorized);
     }
-    let request = request_der(req)?;
+    let request = request_der(req, from)?;
     let (hash, id) = parse_request(&request).ok_or(Refusal::Malformed)?;
-    let revoked = crl::revoked_entry(&req.storage, &x509::format_serial(id.serial)).await?;
+    let revoked = revoke::revoked_entry(&req.storage, &x509::format_serial(id.serial)).await?;
     let set = backend.issuers(&req.storage).await?;
     let (signer, status) = signer_and_status(&set, revoked, hash, &id)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -117,14 +169,14 @@ async fn answer(backend: &PkiBackend, req: &Request) -> Result<Vec<u8>, Refusal>
 }
 
 /// The DER request: the base64 path segment of a GET, the body of a POST.
-fn request_der(req: &Request) -> Result<Bytes, Refusal> {
-    if req.operation == Operation::Read {
-        let der = decode_get(req.param("req")?).ok_or(Refusal::Malformed)?;
-        return Ok(Bytes::from(der));
-    }
-    match &req.raw_body {
-        Some(body) if body.len() < MAX_REQUEST => Ok(body.clone()),
-        _ => Err(Refusal::Malformed),
+fn request_der(req: &Request, from: Source) -> Result<Bytes, Refusal> {
+    match (from, &req.raw_body) {
+        (Source::Path, _) => {
+            let der = decode_get(req.param("req")?).ok_or(Refusal::Malformed)?;
+            Ok(Bytes::from(der))
+        }
+        (Source::Body, Some(body)) if body.len() < MAX_REQUEST => Ok(body.clone()),
+        (Source::Body, _) => Err(Refusal::Malformed),
     }
 }
 

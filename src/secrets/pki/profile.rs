@@ -13,7 +13,42 @@ use super::public_key;
 use super::roles::Role;
 use super::store::LoadedIssuer;
 use super::x509::{self, AiaUrls, BasicConstraints, Profile, Sans, Subject};
+use crate::logical::framework::Field;
 use crate::logical::{Error, FieldData, GoDuration, MountTtls, Result};
+
+/// The names a certificate is asked for ([`NameInput::from_data`]).
+pub const NAME_FIELDS: &[Field] = &[
+    Field::string("common_name"),
+    Field::list("alt_names"),
+    Field::list("ip_sans"),
+    Field::list("uri_sans"),
+    Field::list("other_sans"),
+    Field::bool("exclude_cn_from_sans"),
+    Field::string("serial_number"),
+];
+
+/// How long a certificate is asked to be valid ([`NameInput`]).
+pub const VALIDITY_FIELDS: &[Field] = &[Field::duration("ttl"), Field::string("not_after")];
+
+/// A CA certificate's subject and constraints, which root and intermediate
+/// generation and `sign-intermediate` share ([`ca_role`],
+/// [`requested_path_len`] and the CA handlers).
+pub const CA_FIELDS: &[Field] = &[
+    Field::list("ou"),
+    Field::list("organization"),
+    Field::list("country"),
+    Field::list("locality"),
+    Field::list("province"),
+    Field::list("street_address"),
+    Field::list("postal_code"),
+    Field::duration("not_before_duration"),
+    Field::int("max_path_length"),
+    Field::list("permitted_dns_domains"),
+    Field::list("excluded_dns_domains"),
+    Field::list("key_usage"),
+    Field::int("signature_bits"),
+    Field::bool("use_pss"),
+];
 
 /// The request parameters that shape a certificate's names and lifetime.
 #[derive(Debug, Clone, Default)]
