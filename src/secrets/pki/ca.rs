@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use super::cert_info::CertInfo;
 use super::certs::{self, Format, FORMAT_FIELD, PRIVATE_KEY_FORMAT_FIELD};
 use super::config;
 use super::der;
 use super::private_key::{self, PrivateKey};
 use super::profile::{self, NameInput, CA_FIELDS, NAME_FIELDS, VALIDITY_FIELDS};
 use super::store::{self, IssuerEntry, IssuerSet, IssuerUrls, KeyEntry, ALL_USAGES};
-use super::x509::{self, CertInfo};
+use super::x509;
 use super::PkiBackend;
 use crate::handler;
 use crate::logical::framework::{is_generic_name, Field, Path};

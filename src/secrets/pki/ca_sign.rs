@@ -5,13 +5,14 @@
 use serde_json::{json, Map};
 
 use super::ca::AIA_WARNING;
+use super::cert_info::{self, CertInfo};
 use super::certs::{self, Format, FORMAT_FIELD};
 use super::config;
 use super::csr;
 use super::der;
 use super::profile::{self, NameInput, NotAfterRule, CA_FIELDS, NAME_FIELDS, VALIDITY_FIELDS};
 use super::public_key;
-use super::x509::{self, CertInfo};
+use super::x509;
 use super::PkiBackend;
 use crate::handler;
 use crate::logical::framework::{Field, Path};
@@ -176,7 +177,7 @@ async fn sign_intermediate(backend: &PkiBackend, req: &mut Request) -> Result<Op
 /// mount's issuer, keeping its subject, key, serial and extensions.
 async fn sign_self_issued(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let text = req.data.str_or("certificate", "")?;
-    let der_bytes = x509::pem_certificates(&text)
+    let der_bytes = cert_info::pem_certificates(&text)
         .ok()
         .and_then(|c| c.into_iter().next())
         .ok_or_else(|| Error::bad_request("no certificate found in input"))?;

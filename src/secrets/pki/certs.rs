@@ -107,7 +107,7 @@ impl Format {
     /// A PEM certificate (possibly with trailing newline) in this format.
     pub fn cert_from_pem(self, pem_text: &str) -> String {
         match self {
-            Format::Der => super::x509::pem_certificates(pem_text)
+            Format::Der => super::cert_info::pem_certificates(pem_text)
                 .ok()
                 .and_then(|c| c.into_iter().next())
                 .map(|d| base64::engine::general_purpose::STANDARD.encode(d))

@@ -364,7 +364,7 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = parse_der(&bytes);
-            let _ = crate::secrets::pki::x509::CertInfo::parse(&bytes);
+            let _ = crate::secrets::pki::cert_info::CertInfo::parse(&bytes);
             let _ = public_key::info(&bytes);
             let _ = der::read(&bytes);
         }

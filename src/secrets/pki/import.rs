@@ -5,11 +5,11 @@
 use serde_json::{json, Map, Value};
 
 use super::ca::{mount_has_no_aia, new_issuer_entry, set_defaults_if_missing, AIA_WARNING};
+use super::cert_info::CertInfo;
 use super::certs;
 use super::private_key::PrivateKey;
 use super::public_key;
 use super::store::{self, KeyEntry};
-use super::x509::CertInfo;
 use super::PkiBackend;
 use crate::handler;
 use crate::logical::framework::{Field, Path};

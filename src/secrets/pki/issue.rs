@@ -7,13 +7,14 @@ use serde_json::{json, Map};
 use super::certs::{self, Format, FORMAT_FIELD, PRIVATE_KEY_FORMAT_FIELD};
 use super::config;
 
+use super::cert_info::{self, CertInfo};
 use super::csr::{self, Csr};
 use super::der;
 use super::private_key::{self, PrivateKey};
 use super::profile::{self, NameInput, NotAfterRule, NAME_FIELDS, VALIDITY_FIELDS};
 use super::roles::Role;
 use super::store::LoadedIssuer;
-use super::x509::{self, CertInfo, Sans};
+use super::x509::{self, Sans};
 use super::PkiBackend;
 use crate::handler;
 use crate::logical::framework::{Capture, Field, Path};
@@ -157,7 +158,7 @@ fn issued_response(
         .iter()
         .filter(|pem_text| {
             !remove_roots
-                || x509::pem_certificates(pem_text)
+                || cert_info::pem_certificates(pem_text)
                     .ok()
                     .and_then(|c| c.into_iter().next())
                     .and_then(|d| CertInfo::parse(&d).ok())

@@ -10,6 +10,7 @@
 
 mod ca;
 mod ca_sign;
+mod cert_info;
 mod certs;
 mod config;
 mod crl;
@@ -63,9 +64,9 @@ pub mod fuzzing {
 
     /// PEM certificates (`certificate`, `pem_bundle`, revoke by cert).
     pub fn certificates_pem(text: &str) -> Result<usize, String> {
-        let ders = super::x509::pem_certificates(text)?;
+        let ders = super::cert_info::pem_certificates(text)?;
         for der in &ders {
-            if let Ok(cert) = super::x509::CertInfo::parse(der) {
+            if let Ok(cert) = super::cert_info::CertInfo::parse(der) {
                 let _ = cert.signed_by(&cert);
                 let _ = cert.self_issued();
                 let _ = cert.serial_string();

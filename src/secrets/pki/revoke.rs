@@ -6,13 +6,13 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
+use super::cert_info::{self, CertInfo};
 use super::certs;
 use super::config;
 use super::crl::{crl_writes, rebuild_all};
 use super::private_key::PrivateKey;
 use super::public_key;
 use super::store;
-use super::x509::{self, CertInfo};
 use super::PkiBackend;
 use crate::handler;
 use crate::logical::framework::{Field, Path};
@@ -92,7 +92,7 @@ async fn revoke(backend: &PkiBackend, req: &mut Request, proof: Proof) -> Result
     }
     let set = backend.issuers(&req.storage).await?;
     let cert = if !pem_text.is_empty() {
-        let der_bytes = x509::pem_certificates(&pem_text)
+        let der_bytes = cert_info::pem_certificates(&pem_text)
             .ok()
             .and_then(|c| c.into_iter().next())
             .ok_or_else(|| {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::cert_info::CertInfo;
 use super::private_key::PrivateKey;
-use super::x509::CertInfo;
 use crate::logical::{Error, Result};
 use crate::storage::StorageView;
 
@@ -133,7 +133,7 @@ impl IssuerSet {
         }
         let mut parsed = Vec::new();
         for entry in entries {
-            let der = super::x509::pem_certificates(&entry.certificate)
+            let der = super::cert_info::pem_certificates(&entry.certificate)
                 .ok()
                 .and_then(|mut c| {
                     if c.is_empty() {

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::cert_info::CertInfo;
 use super::certs;
 use super::config;
 use super::crl;
@@ -11,7 +12,6 @@ use super::revoke::RevokedEntry;
 use super::store::{self, IssuerSet};
 use super::tidy::{now, AUTO_TIDY_LAST_RUN};
 use super::tidy_config::TidyConfig;
-use super::x509::CertInfo;
 use super::{cached_issuers, IssuerCache, PkiBackend};
 use crate::logical::{Error, Result};
 use crate::storage::{BatchOp, StorageView};
