@@ -24,6 +24,7 @@ mod issuers;
 mod keys;
 mod names;
 mod ocsp;
+mod ocsp_request;
 mod private_key;
 mod profile;
 mod public_key;
