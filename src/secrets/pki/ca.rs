@@ -6,20 +6,22 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use super::cert_info::CertInfo;
 use super::certs::{self, Format, FORMAT_FIELD, PRIVATE_KEY_FORMAT_FIELD};
 use super::config;
 use super::der;
+use super::issuers;
+use super::keys;
 use super::private_key::{self, PrivateKey};
-use super::profile::{self, NameInput, CA_FIELDS, NAME_FIELDS, VALIDITY_FIELDS};
-use super::store::{self, IssuerEntry, IssuerSet, IssuerUrls, KeyEntry, ALL_USAGES};
+use super::profile::{self, NameInput, CA_FIELDS, NAME_FIELDS, SUBJECT_FIELDS, VALIDITY_FIELDS};
+use super::store::{self, IssuerEntry, IssuerUrls, KeyEntry, ALL_USAGES};
 use super::x509;
 use super::PkiBackend;
 use crate::handler;
-use crate::logical::framework::{is_generic_name, Field, Path};
-use crate::logical::{Error, FieldData, Request, Response, Result};
+use crate::logical::framework::{Field, Path};
+use crate::logical::{Error, Request, Response, Result};
 
 /// What generating a CA takes beyond the certificate's names and subject:
 /// the key (new, or `existing` by `key_ref`) and the new issuer's name.
@@ -38,6 +40,7 @@ const KEY_FIELDS: &[Field] = &[
 const GENERATE: &[&[Field]] = &[
     NAME_FIELDS,
     VALIDITY_FIELDS,
+    SUBJECT_FIELDS,
     CA_FIELDS,
     FORMAT_FIELD,
     PRIVATE_KEY_FORMAT_FIELD,
@@ -95,85 +98,6 @@ impl KeyExport {
     }
 }
 
-/// A name field as Vault reads it: absent → `None`; present, even as
-/// `null`, → its text (`null` reads as `""`, which no name may be).
-fn requested_name(d: &FieldData, field: &str) -> Result<Option<String>> {
-    match d.raw().get(field) {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(String::new())),
-        Some(_) => d.str(field),
-    }
-}
-
-/// The `issuer_name` a request asks for: trimmed, non-empty, a valid
-/// name, and not another issuer's name. When absent, `default` (`next` for
-/// `root/rotate`) if no issuer has that name yet, else none.
-pub fn requested_issuer_name(
-    d: &FieldData,
-    set: &IssuerSet,
-    default: &str,
-    except_id: Option<&str>,
-) -> Result<String> {
-    let name = match requested_name(d, "issuer_name")? {
-        Some(name) if name.trim().is_empty() => {
-            return Err(Error::bad_request("expected non-empty issuer name"))
-        }
-        Some(name) => name.trim().to_string(),
-        None if default.is_empty() || set.issuers.values().any(|i| i.entry.name == default) => {
-            return Ok(String::new())
-        }
-        None => default.to_string(),
-    };
-    if name == "default" {
-        return Err(Error::bad_request(
-            "reserved keyword 'default' can not be used as issuer name",
-        ));
-    }
-    if !is_generic_name(&name) {
-        return Err(Error::bad_request(
-            "issuer name contained invalid characters",
-        ));
-    }
-    if set
-        .issuers
-        .values()
-        .any(|i| i.entry.name == name && Some(i.entry.id.as_str()) != except_id)
-    {
-        return Err(Error::bad_request("issuer name already in use"));
-    }
-    Ok(name)
-}
-
-/// The `key_name` a request gives a new key (`""` when absent): a valid
-/// name not used by another key.
-pub async fn requested_key_name(req: &Request) -> Result<String> {
-    let Some(name) = requested_name(&req.data, "key_name")? else {
-        return Ok(String::new());
-    };
-    check_key_name(req, &name).await?;
-    Ok(name)
-}
-
-/// Checks a key name a request sets: not `default`, valid, unused.
-pub async fn check_key_name(req: &Request, name: &str) -> Result<()> {
-    if name == "default" {
-        return Err(Error::bad_request(
-            "reserved keyword 'default' can not be used as key name",
-        ));
-    }
-    if !is_generic_name(name) {
-        return Err(Error::bad_request("key name contained invalid characters"));
-    }
-    if store::list_keys(&req.storage)
-        .await?
-        .iter()
-        .any(|k| k.name == name)
-    {
-        return Err(Error::bad_request("key name already in use"));
-    }
-    Ok(())
-}
-
 /// Generates a new key or loads `key_ref` for `existing`; returns the key,
 /// its id and whether it is new.
 async fn obtain_key(req: &Request, kind: KeyExport) -> Result<(Arc<PrivateKey>, KeyEntry, bool)> {
@@ -192,22 +116,8 @@ async fn obtain_key(req: &Request, kind: KeyExport) -> Result<(Arc<PrivateKey>, 
         let key = PrivateKey::from_pem(&entry.private_key).map_err(Error::internal)?;
         return Ok((Arc::new(key), entry, false));
     }
-    let key_name = requested_key_name(req).await?;
-    let (kt, bits) = private_key::generation_params(
-        &req.data.str_or("key_type", "rsa")?,
-        req.data.int_or("key_bits", 0)?,
-    )
-    .map_err(Error::bad_request)?;
-    let key = tokio::task::spawn_blocking(move || PrivateKey::generate(kt, bits))
-        .await
-        .map_err(Error::internal)?
-        .map_err(Error::internal)?;
-    let entry = KeyEntry {
-        id: store::new_id(),
-        name: key_name,
-        key_type: kt.as_str().to_string(),
-        private_key: key.to_pem().map_err(Error::internal)?,
-    };
+    let name = keys::requested_key_name(req).await?;
+    let (key, entry) = keys::generate(req, name).await?;
     Ok((Arc::new(key), entry, true))
 }
 
@@ -279,7 +189,7 @@ async fn generate_root(
     let format = Format::from_request(req)?;
     let _guard = backend.write_lock.lock().await;
     let set = backend.issuers(&req.storage).await?;
-    let issuer_name = requested_issuer_name(&req.data, &set, default_name, None)?;
+    let issuer_name = issuers::requested_issuer_name(&req.data, &set, default_name, None)?;
     let role = profile::ca_role(&req.data)?;
     let input = NameInput::from_data(&req.data)?;
     let path_len = profile::requested_path_len(&req.data)?.flatten();

@@ -10,7 +10,9 @@ use super::certs::{self, Format, FORMAT_FIELD};
 use super::config;
 use super::csr;
 use super::der;
-use super::profile::{self, NameInput, NotAfterRule, CA_FIELDS, NAME_FIELDS, VALIDITY_FIELDS};
+use super::profile::{
+    self, NameInput, NotAfterRule, CA_FIELDS, NAME_FIELDS, SUBJECT_FIELDS, VALIDITY_FIELDS,
+};
 use super::public_key;
 use super::x509;
 use super::PkiBackend;
@@ -31,6 +33,7 @@ const CSR_FIELDS: &[Field] = &[
 const SIGN_INTERMEDIATE: &[&[Field]] = &[
     NAME_FIELDS,
     VALIDITY_FIELDS,
+    SUBJECT_FIELDS,
     CA_FIELDS,
     FORMAT_FIELD,
     CSR_FIELDS,

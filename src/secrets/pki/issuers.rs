@@ -4,18 +4,17 @@
 
 use serde_json::{json, Map, Value};
 
-use super::ca;
 use super::config::{self, AIA_FIELDS};
 use super::crl;
 use super::fetch::chain_with_newlines;
-use super::list_with_info;
 use super::private_key;
 use super::public_key;
-use super::store::{self, IssuerEntry};
+use super::store::{self, IssuerEntry, IssuerSet};
 use super::PkiBackend;
+use super::{list_with_info, requested_name};
 use crate::handler;
-use crate::logical::framework::{Field, Path};
-use crate::logical::{Error, Request, Response, Result};
+use crate::logical::framework::{is_generic_name, Field, Path};
+use crate::logical::{Error, FieldData, Request, Response, Result};
 
 /// What configures an issuer, beyond its AIA URLs.
 const ISSUER_FIELDS: &[Field] = &[
@@ -52,6 +51,45 @@ pub(super) const PATHS: &[Path<PkiBackend>] = &[
         .read(handler!(read_config))
         .update(handler!(write_config)),
 ];
+
+/// The `issuer_name` a request asks for: trimmed, non-empty, a valid
+/// name, and not another issuer's name. When absent, `default` (`next` for
+/// `root/rotate`) if no issuer has that name yet, else none.
+pub(super) fn requested_issuer_name(
+    d: &FieldData,
+    set: &IssuerSet,
+    default: &str,
+    except_id: Option<&str>,
+) -> Result<String> {
+    let name = match requested_name(d, "issuer_name")? {
+        Some(name) if name.trim().is_empty() => {
+            return Err(Error::bad_request("expected non-empty issuer name"))
+        }
+        Some(name) => name.trim().to_string(),
+        None if default.is_empty() || set.issuers.values().any(|i| i.entry.name == default) => {
+            return Ok(String::new())
+        }
+        None => default.to_string(),
+    };
+    if name == "default" {
+        return Err(Error::bad_request(
+            "reserved keyword 'default' can not be used as issuer name",
+        ));
+    }
+    if !is_generic_name(&name) {
+        return Err(Error::bad_request(
+            "issuer name contained invalid characters",
+        ));
+    }
+    if set
+        .issuers
+        .values()
+        .any(|i| i.entry.name == name && Some(i.entry.id.as_str()) != except_id)
+    {
+        return Err(Error::bad_request("issuer name already in use"));
+    }
+    Ok(name)
+}
 
 /// Why reading an issuer with a PSS revocation algorithm warns: its OCSP
 /// answers are signed with PKCS#1 v1.5.
@@ -178,7 +216,7 @@ async fn write_issuer(
         entry.revocation_signature_algorithm = String::new();
     }
     if d.raw().contains_key("issuer_name") {
-        entry.name = ca::requested_issuer_name(d, &set, "", Some(&entry.id))?;
+        entry.name = requested_issuer_name(d, &set, "", Some(&entry.id))?;
     } else if !patch {
         entry.name = issuer.entry.name.clone();
     }

@@ -4,13 +4,12 @@
 
 use serde_json::{json, Map, Value};
 
-use super::ca;
-use super::list_with_info;
 use super::private_key::{self, PrivateKey};
 use super::public_key;
 use super::store::{self, KeyEntry};
 use super::x509;
 use super::PkiBackend;
+use super::{list_with_info, requested_name};
 use crate::handler;
 use crate::logical::framework::{is_generic_name, Field, Path};
 use crate::logical::{Error, Request, Response, Result};
@@ -100,7 +99,7 @@ async fn update_key(backend: &PkiBackend, req: &mut Request) -> Result<Option<Re
     }
     if name != entry.name {
         if !name.is_empty() {
-            ca::check_key_name(req, &name).await?;
+            check_key_name(req, &name).await?;
         }
         entry.name = name;
         store::put_key(&req.storage, &entry).await?;
@@ -131,15 +130,39 @@ async fn delete_key(backend: &PkiBackend, req: &mut Request) -> Result<Option<Re
     Ok(None)
 }
 
-async fn generate_key(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
-    let kind = req.param("exported")?.to_string();
-    if kind != "internal" && kind != "exported" {
-        return Err(Error::bad_request(format!(
-            "the \"{kind}\" path parameter must be \"internal\", \"exported\" or \"kms\""
-        )));
+/// The `key_name` a request gives a new key (`""` when absent): a valid
+/// name not used by another key.
+pub(super) async fn requested_key_name(req: &Request) -> Result<String> {
+    let Some(name) = requested_name(&req.data, "key_name")? else {
+        return Ok(String::new());
+    };
+    check_key_name(req, &name).await?;
+    Ok(name)
+}
+
+/// Checks a key name a request sets: not `default`, valid, unused.
+pub(super) async fn check_key_name(req: &Request, name: &str) -> Result<()> {
+    if name == "default" {
+        return Err(Error::bad_request(
+            "reserved keyword 'default' can not be used as key name",
+        ));
     }
-    let _guard = backend.write_lock.lock().await;
-    let name = ca::requested_key_name(req).await?;
+    if !is_generic_name(name) {
+        return Err(Error::bad_request("key name contained invalid characters"));
+    }
+    if store::list_keys(&req.storage)
+        .await?
+        .iter()
+        .any(|k| k.name == name)
+    {
+        return Err(Error::bad_request("key name already in use"));
+    }
+    Ok(())
+}
+
+/// A new key of the request's `key_type` and `key_bits` (Vault's defaults
+/// when absent), not stored yet.
+pub(super) async fn generate(req: &Request, name: String) -> Result<(PrivateKey, KeyEntry)> {
     let (kt, bits) = private_key::generation_params(
         &req.data.str_or("key_type", "rsa")?,
         req.data.int_or("key_bits", 0)?,
@@ -155,6 +178,19 @@ async fn generate_key(backend: &PkiBackend, req: &mut Request) -> Result<Option<
         key_type: kt.as_str().into(),
         private_key: key.to_pem().map_err(Error::internal)?,
     };
+    Ok((key, entry))
+}
+
+async fn generate_key(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let kind = req.param("exported")?.to_string();
+    if kind != "internal" && kind != "exported" {
+        return Err(Error::bad_request(format!(
+            "the \"{kind}\" path parameter must be \"internal\", \"exported\" or \"kms\""
+        )));
+    }
+    let _guard = backend.write_lock.lock().await;
+    let name = requested_key_name(req).await?;
+    let (_, entry) = generate(req, name).await?;
     store::put_key(&req.storage, &entry).await?;
     backend.invalidate();
     let mut d = Map::new();
@@ -169,7 +205,7 @@ async fn generate_key(backend: &PkiBackend, req: &mut Request) -> Result<Option<
 
 async fn import_key(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let _guard = backend.write_lock.lock().await;
-    let name = ca::requested_key_name(req).await?;
+    let name = requested_key_name(req).await?;
     let text = req.data.str_or("pem_bundle", "")?;
     if text.matches("-----BEGIN ").count() > 1 {
         return Err(Error::bad_request(

@@ -107,7 +107,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::logical::framework::{Backend, Path};
-use crate::logical::{Response, Result};
+use crate::logical::{FieldData, Response, Result};
 use crate::storage::{ReadCache, StorageView};
 use store::IssuerSet;
 
@@ -213,6 +213,16 @@ impl Backend for PkiBackend {
     async fn periodic(&self, storage: &StorageView) -> Result<()> {
         crl::periodic(self, storage).await?;
         tidy::periodic(self, storage).await
+    }
+}
+
+/// A name field as Vault reads it: absent → `None`; present, even as
+/// `null`, → its text (`null` reads as `""`, which no name may be).
+fn requested_name(d: &FieldData, field: &str) -> Result<Option<String>> {
+    match d.raw().get(field) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(String::new())),
+        Some(_) => d.str(field),
     }
 }
 

@@ -30,10 +30,9 @@ pub const NAME_FIELDS: &[Field] = &[
 /// How long a certificate is asked to be valid ([`NameInput`]).
 pub const VALIDITY_FIELDS: &[Field] = &[Field::duration("ttl"), Field::string("not_after")];
 
-/// A CA certificate's subject and constraints, which root and intermediate
-/// generation and `sign-intermediate` share ([`ca_role`],
-/// [`requested_path_len`] and the CA handlers).
-pub const CA_FIELDS: &[Field] = &[
+/// A subject's names beside its common name, which roles and CA requests
+/// take ([`ca_role`], `Role::apply`).
+pub const SUBJECT_FIELDS: &[Field] = &[
     Field::list("ou"),
     Field::list("organization"),
     Field::list("country"),
@@ -41,6 +40,12 @@ pub const CA_FIELDS: &[Field] = &[
     Field::list("province"),
     Field::list("street_address"),
     Field::list("postal_code"),
+];
+
+/// A CA certificate's lifetime and constraints, which root and intermediate
+/// generation and `sign-intermediate` share ([`ca_role`],
+/// [`requested_path_len`] and the CA handlers).
+pub const CA_FIELDS: &[Field] = &[
     Field::duration("not_before_duration"),
     Field::int("max_path_length"),
     Field::list("permitted_dns_domains"),

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::profile::SUBJECT_FIELDS;
 use super::x509::{self, PolicyEntry};
 use super::PkiBackend;
 use crate::handler;
@@ -14,7 +15,8 @@ use crate::storage::StorageView;
 
 pub const ROLE_PREFIX: &str = "role/";
 
-/// Every field a role write takes; [`Role::apply`] reads them.
+/// Every field a role write takes but the subject's names
+/// ([`SUBJECT_FIELDS`]); [`Role::apply`] reads them.
 const ROLE_FIELDS: &[Field] = &[
     Field::duration("ttl"),
     Field::duration("max_ttl"),
@@ -48,13 +50,6 @@ const ROLE_FIELDS: &[Field] = &[
     Field::list("ext_key_usage_oids"),
     Field::bool("use_csr_common_name"),
     Field::bool("use_csr_sans"),
-    Field::list("ou"),
-    Field::list("organization"),
-    Field::list("country"),
-    Field::list("locality"),
-    Field::list("province"),
-    Field::list("street_address"),
-    Field::list("postal_code"),
     Field::bool("generate_lease"),
     Field::bool("no_store"),
     Field::bool("require_cn"),
@@ -73,7 +68,7 @@ pub(super) const PATHS: &[Path<PkiBackend>] = &[
     Path::new("roles").list(handler!(list_roles)),
     Path::new("roles/:name")
         .captures(&[("name", Capture::Name)])
-        .fields(&[ROLE_FIELDS])
+        .fields(&[ROLE_FIELDS, SUBJECT_FIELDS])
         .read(handler!(read_role))
         .update(handler!(b, r => write_role(b, r, Write::Replace)))
         .patch(handler!(b, r => write_role(b, r, Write::Merge)))
