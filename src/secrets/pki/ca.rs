@@ -121,6 +121,9 @@ async fn obtain_key(req: &Request, kind: KeyExport) -> Result<(Arc<PrivateKey>, 
     Ok((Arc::new(key), entry, true))
 }
 
+/// Makes a new issuer the default when there is no (existing) default or
+/// the default follows the latest issuer, and a new key the default key
+/// when there is none.
 pub(super) async fn set_defaults_if_missing(
     req: &Request,
     issuer_id: Option<&str>,

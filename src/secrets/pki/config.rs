@@ -37,8 +37,9 @@ pub const AIA_FIELDS: &[Field] = &[
     Field::list("ocsp_servers"),
 ];
 
-/// What `config/crl` takes ([`CrlConfig::merge`]); the cross-cluster and
-/// unified CRL switches are Enterprise features, accepted and ignored.
+/// What `config/crl` takes ([`CrlConfig::merge`]); what it does not keep
+/// (cross-cluster and unified CRLs, `max_crl_entries`) is accepted and
+/// ignored.
 pub const CRL_CONFIG_FIELDS: &[Field] = &[
     Field::string("expiry"),
     Field::bool("disable"),
