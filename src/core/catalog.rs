@@ -32,11 +32,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         class: MountClass::Secret,
         backend_type: "pki",
-        build: |_, _| {
-            Ok(Arc::new(Legacy(Arc::new(
-                crate::secrets::pki::PkiBackend::new(),
-            ))))
-        },
+        build: |_, _| Ok(Arc::new(crate::secrets::pki::PkiBackend::new())),
     },
     CatalogEntry {
         class: MountClass::Auth,

@@ -560,3 +560,18 @@ impl FieldData {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_names_are_words_with_dashes_and_dots_inside() {
+        for ok in ["root-2025", "a", "my.org_ca", "x1"] {
+            assert!(is_generic_name(ok), "{ok}");
+        }
+        for bad in ["", "a b", "-a", "a-", "a/b", ".x", "é"] {
+            assert!(!is_generic_name(bad), "{bad}");
+        }
+    }
+}
