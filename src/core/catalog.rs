@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::keys::Hasher;
 use super::mounts::{MountClass, MountEntry};
-use crate::logical::framework::{Legacy, LogicalBackend};
+use crate::logical::framework::LogicalBackend;
 use crate::logical::{Error, Result};
 
 /// What a backend may need from the core when it is built.

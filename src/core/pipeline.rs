@@ -134,10 +134,6 @@ impl Core {
             operation: input.operation,
             path: routed.path.clone(),
             mount_point: routed.mounted.prefix.clone(),
-            route: routed
-                .route
-                .as_ref()
-                .map_or("", |r| r.info.pattern.as_str()),
             params: routed
                 .route
                 .as_ref()

@@ -87,8 +87,11 @@ impl TokenEntry {
         })
     }
 
+    /// Expiry is kept in whole seconds, so a token expires only once the
+    /// second after `expire_time` begins: it never lives less than its TTL
+    /// (a 1s token made at 10.999 still works at 11.5).
     pub fn is_expired(&self, now: i64) -> bool {
-        self.expire_time != 0 && self.expire_time <= now
+        self.expire_time != 0 && self.expire_time < now
     }
 
     pub fn ttl_remaining(&self, now: i64) -> i64 {
@@ -641,7 +644,7 @@ impl TokenStore {
                 .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hashed}"))
                 .await?
             {
-                if entry.expire_time != 0 && entry.expire_time <= now {
+                if entry.is_expired(now) {
                     self.revoke_tree(&entry).await?;
                     removed += 1;
                 }

@@ -89,7 +89,7 @@ impl FieldData {
         let Some(schema) = self.schema else {
             return Ok(None);
         };
-        if let Fields::Arbitrary | Fields::Names(_) = schema {
+        if let Fields::Arbitrary = schema {
             return Ok(None);
         }
         match schema.get(name) {
