@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use super::keys::Hasher;
 use super::mounts::{MountClass, MountEntry};
 use crate::logical::framework::LogicalBackend;
 use crate::logical::{Error, Result};
+use crate::util::keyed_hash::Hasher;
 
 /// What a backend may need from the core when it is built.
 #[derive(Clone)]

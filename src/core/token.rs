@@ -22,10 +22,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::keys::{random_base62, Hasher};
 use super::ttl::{calculate_ttl, TtlRequest};
 use crate::logical::{Auth, Error, MountTtls, Result};
 use crate::storage::{BatchOp, ReadCache, StorageView};
+use crate::util::gotime::{now_unix, rfc3339};
+use crate::util::ids::random_base62;
+use crate::util::keyed_hash::Hasher;
 
 const ID_PREFIX: &str = "id/";
 /// `num_uses` of a token whose last use is under way (Vault's
@@ -169,21 +171,6 @@ impl TokenEntry {
             "num_uses": self.num_uses,
         })
     }
-}
-
-/// Unix seconds as RFC 3339 (UTC).
-pub fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-pub fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Who asks for a new token. Only some may mint a root token.

@@ -208,10 +208,6 @@ impl FieldData {
         &self.raw
     }
 
-    pub fn raw_mut(&mut self) -> &mut Map<String, Value> {
-        &mut self.raw
-    }
-
     pub fn contains(&self, name: &str) -> bool {
         self.value(name).is_some()
     }

@@ -52,11 +52,6 @@ impl Operation {
             Operation::Delete => "delete",
         }
     }
-
-    /// Write operations decide create vs update through the existence check.
-    pub fn is_write(self) -> bool {
-        matches!(self, Operation::Create | Operation::Update)
-    }
 }
 
 /// Where the request came from: the TCP peer (AppRole CIDR checks) and, on a

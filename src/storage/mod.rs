@@ -166,14 +166,6 @@ impl StorageView {
         }
     }
 
-    /// A narrower view below this one.
-    pub fn sub_view(&self, prefix: &str) -> StorageView {
-        StorageView {
-            inner: self.inner.clone(),
-            prefix: format!("{}{}", self.prefix, prefix),
-        }
-    }
-
     fn key(&self, key: &str) -> StorageResult<String> {
         if key.split('/').any(|segment| segment == "..") {
             return Err(StorageError::InvalidKey(key.to_string()));

@@ -2,6 +2,7 @@
 //! of its key) and of an issuer (`issuer/:issuer_ref/revoke`); the
 //! revocation entries the CRLs and OCSP answer from.
 
+use crate::util::gotime::rfc3339;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
@@ -58,12 +59,6 @@ pub async fn revoked_entry(storage: &StorageView, serial: &str) -> Result<Option
     Ok(storage
         .get_json(&format!("{}{key}", certs::REVOKED_PREFIX))
         .await?)
-}
-
-fn rfc3339(t: i64) -> String {
-    super::profile::unix(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 fn revocation_response(entry: &RevokedEntry) -> Response {

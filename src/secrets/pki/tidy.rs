@@ -5,6 +5,7 @@
 //! the stored configuration from the backend's periodic upkeep. What a tidy
 //! does is configured in `tidy_config`, and done in `tidy_job`.
 
+use crate::util::gotime::rfc3339;
 use serde_json::{json, Value};
 
 use super::tidy_config::{
@@ -35,12 +36,6 @@ pub(super) const AUTO_TIDY_LAST_RUN: &str = "config/auto-tidy-last-run";
 
 pub(super) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn rfc3339(t: i64) -> String {
-    super::profile::unix(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 async fn last_auto_tidy(storage: &StorageView) -> Result<Option<i64>> {
@@ -196,7 +191,7 @@ async fn backend_uuid(req: &Request) -> Result<String> {
     if let Some(bytes) = req.storage.get(KEY).await? {
         return Ok(String::from_utf8_lossy(&bytes).into_owned());
     }
-    let id = crate::core::keys::uuid();
+    let id = crate::util::ids::uuid();
     req.storage.put(KEY, id.clone().into_bytes()).await?;
     Ok(id)
 }

@@ -150,7 +150,7 @@ impl TidyState {
                 let jitter = if spread == 0 {
                     0
                 } else {
-                    let bytes = crate::core::keys::random_bytes(8);
+                    let bytes = crate::util::ids::random_bytes(8);
                     let mut raw = [0u8; 8];
                     raw.copy_from_slice(&bytes[..8]);
                     (u64::from_le_bytes(raw) % spread) as i64
