@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::Server;
+use common::{Server, LISTEN};
 use serde_json::json;
 
 const ROLE_ID: &str = "6b0f3c6e-4d3a-4c55-9a5e-1f2d7c8b9a01";
@@ -27,7 +27,7 @@ fn approle_login(s: &Server) -> u16 {
 fn a_durable_store_is_bootstrapped_once_with_the_preset_credentials() {
     let dir = common::temp_dir("bootstrap");
     let hcl = format!(
-        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"{}\"\n}}\nbootstrap = \"{}\"\n",
+        "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"{}\"\n}}\nbootstrap = \"{}\"\n",
         dir.join("data").display(),
         "ab".repeat(32),
         demo_file()
@@ -71,16 +71,7 @@ fn a_failing_line_stops_the_server_with_its_line_number_and_error() {
     )
     .expect("write");
     let output = Command::new(common::binary())
-        .args([
-            "server",
-            "-dev",
-            "-dev-root-token-id=root",
-            "-dev-no-store-token",
-        ])
-        .arg(format!(
-            "-dev-listen-address=127.0.0.1:{}",
-            common::free_port()
-        ))
+        .args(common::dev_args())
         .arg(format!("-bootstrap={}", file.display()))
         .output()
         .expect("run");
@@ -101,11 +92,7 @@ fn a_malformed_file_is_refused_before_the_server_starts() {
     let file = dir.join("bad.vault");
     std::fs::write(&file, "vault policy write p - <<EOF\npath \"a\" {}\n").expect("write");
     let output = Command::new(common::binary())
-        .args(["server", "-dev", "-dev-no-store-token"])
-        .arg(format!(
-            "-dev-listen-address=127.0.0.1:{}",
-            common::free_port()
-        ))
+        .args(common::dev_args())
         .arg(format!("-bootstrap={}", file.display()))
         .output()
         .expect("run");

@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use common::Server;
+use common::{Server, LISTEN};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
     ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams,
@@ -173,7 +173,7 @@ impl CertVault {
         std::fs::write(dir.join("server.pem"), &listener.cert).expect("write");
         std::fs::write(dir.join("server-key.pem"), &listener.key).expect("write");
         let hcl = format!(
-            "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_cert_file = \"{0}/server.pem\"\n  tls_key_file = \"{0}/server-key.pem\"\n}}\nstorage \"inmem\" {{}}\n",
+            "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_cert_file = \"{0}/server.pem\"\n  tls_key_file = \"{0}/server-key.pem\"\n}}\nstorage \"inmem\" {{}}\n",
             dir.display()
         );
         let server = Server::with_config(&dir, &hcl);

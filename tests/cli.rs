@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::Server;
+use common::{Server, LISTEN};
 use serde_json::Value;
 
 struct Out {
@@ -488,23 +488,19 @@ fn errors_have_vaults_texts_and_exit_codes() {
 
 #[test]
 fn unreachable_server_error_names_the_address() {
-    let port = common::free_port();
-    let cli = Cli::new("cli-unreachable", &format!("127.0.0.1:{port}"));
+    let (_held, addr) = common::refusing_address();
+    let cli = Cli::new("cli-unreachable", &addr);
     let out = cli.vault(&["read", "sys/mounts"]);
     assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr,
         format!(
-            "Error reading sys/mounts: Get \"http://127.0.0.1:{port}/v1/sys/mounts\": dial tcp 127.0.0.1:{port}: connect: connection refused\n"
+            "Error reading sys/mounts: Get \"http://{addr}/v1/sys/mounts\": dial tcp {addr}: connect: connection refused\n"
         )
     );
     let out = cli.vault(&["status"]);
     assert_eq!(out.code, 1, "status exits 1 on error");
-    assert!(
-        out.stderr.contains(&format!("127.0.0.1:{port}")),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(&addr), "{}", out.stderr);
 }
 
 #[test]
@@ -795,44 +791,11 @@ fn operator_init_prints_keys_and_root_token_and_unseal_opens_a_durable_store() {
 /// it only speaks the public API.
 #[test]
 fn guide_step2_works_against_openbao_when_installed() {
-    let Ok(found) = Command::new("sh").args(["-c", "command -v bao"]).output() else {
-        return;
-    };
-    let bao = String::from_utf8_lossy(&found.stdout).trim().to_string();
-    if bao.is_empty() {
+    let Some(bao) = Server::openbao_dev() else {
         eprintln!("bao not installed; skipping");
         return;
-    }
-    let port = common::free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(&bao)
-        .args([
-            "server",
-            "-dev",
-            "-dev-root-token-id=root",
-            "-dev-no-store-token",
-            &format!("-dev-listen-address={addr}"),
-        ])
-        .env("HOME", std::env::temp_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bao");
-    let cli = Cli::new("cli-bao", &addr);
-    let mut up = false;
-    for _ in 0..100 {
-        if cli.vault(&["status"]).code == 0 {
-            up = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    if up {
-        run_guide_step2(&cli);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(up, "bao dev server did not come up");
+    };
+    run_guide_step2(&Cli::new("cli-bao", &bao.addr));
 }
 
 fn test_ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
@@ -895,7 +858,7 @@ fn tls_env_and_login_method_cert_work_through_the_cli() {
     let cert_file = file("client.pem", &client_cert);
     let key_file = file("client-key.pem", &client_key);
     let hcl = format!(
-        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_cert_file = \"{0}/server.pem\"\n  tls_key_file = \"{0}/server-key.pem\"\n}}\nstorage \"inmem\" {{}}\n",
+        "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_cert_file = \"{0}/server.pem\"\n  tls_key_file = \"{0}/server-key.pem\"\n}}\nstorage \"inmem\" {{}}\n",
         dir.display()
     );
     let server = Server::with_config(&dir, &hcl);

@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::sync::Barrier;
 
-use common::{Reply, Server};
+use common::{Reply, Server, LISTEN};
 use serde_json::{json, Value};
 
 /// How many requests race for each transition.
@@ -18,7 +18,7 @@ const RACERS: usize = 16;
 
 fn static_seal_config(dir: &Path) -> String {
     format!(
-        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_disable = true\n}}\n\
+        "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n}}\n\
          storage \"raft\" {{\n  path = \"{}\"\n}}\n\
          seal \"static\" {{\n  current_key = \"{}\"\n}}\n",
         dir.join("data").display(),
@@ -28,7 +28,7 @@ fn static_seal_config(dir: &Path) -> String {
 
 fn shamir_config(dir: &Path) -> String {
     format!(
-        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_disable = true\n}}\n\
+        "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n}}\n\
          storage \"raft\" {{\n  path = \"{}\"\n}}\n",
         dir.join("data").display()
     )

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{Server, LISTEN};
 use serde_json::{json, Value};
 
 /// How long clients load the server before it is killed.
@@ -24,7 +24,7 @@ const SIGNERS: usize = 3;
 
 fn config(dir: &std::path::Path) -> String {
     format!(
-        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_disable = true\n}}\n\
+        "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n}}\n\
          storage \"raft\" {{\n  path = \"{}\"\n}}\n\
          seal \"static\" {{\n  current_key = \"{}\"\n}}\n",
         dir.join("data").display(),

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{health_status, listener_config, Server};
+use common::{health_status, listener_config, Server, LISTEN};
 use serde_json::{json, Value};
 
 /// Sends `bytes` one at a time, `gap` apart, until done or the server
@@ -305,7 +305,7 @@ fn a_full_disk_fails_writes_and_keeps_serving_reads() {
         return;
     };
     let hcl = format!(
-        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"{}\"\n}}\n",
+        "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"{}\"\n}}\n",
         disk.0.join("data").display(),
         "7e".repeat(32)
     );

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Server;
+use common::{Server, LISTEN};
 use serde_json::{json, Value};
 
 /// Starts a move and waits for it to end (a bounded number of polls);
@@ -296,7 +296,7 @@ fn a_move_survives_a_restart() {
     let key_file = dir.join("unseal.key");
     std::fs::write(&key_file, "2a".repeat(32)).expect("key");
     let hcl = format!(
-        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"file://{}\"\n}}\n",
+        "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"file://{}\"\n}}\n",
         dir.join("data").display(),
         key_file.display()
     );

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Server;
+use common::{Server, LISTEN};
 use serde_json::{json, Value};
 
 fn put(s: &Server, path: &str, body: Value) -> common::Reply {
@@ -159,7 +159,7 @@ fn a_static_seal_unseals_by_itself_after_a_restart() {
     let key_file = dir.join("unseal.key");
     std::fs::write(&key_file, hex_of(&[42u8; 32])).expect("key");
     let hcl = format!(
-        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"file://{}\"\n}}\n",
+        "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"file://{}\"\n}}\n",
         dir.join("data").display(),
         key_file.display()
     );

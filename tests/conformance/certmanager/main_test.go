@@ -8,7 +8,7 @@
 //     fresh dev server, because the user-guide scenario needs the guide's own
 //     mount paths pki/ and approle/.
 //   - otherwise CONFORMANCE_SERVER=bao: start `bao server -dev` (from PATH,
-//     or BAO_BIN) on a free loopback port.
+//     or BAO_BIN) on loopback, port chosen by the kernel (startServer).
 //   - otherwise: start vaultlet (VAULTLET_BIN, default
 //     ../../../target/debug/vaultlet, the cargo build output) the same way.
 //
@@ -18,18 +18,13 @@
 package conformance
 
 import (
-	"bytes"
-	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -63,7 +58,7 @@ func run(m *testing.M) int {
 	if addr != "" && token != "" {
 		server.Name, server.Addr, server.Token = "external", strings.TrimRight(addr, "/"), token
 		fmt.Fprintf(os.Stderr, "conformance: using the server at %s (VAULT_ADDR)\n", server.Addr)
-		if err := waitHealthy(server.Addr, 10*time.Second); err != nil {
+		if err := waitHealthy(quickClient, server.Addr, 10*time.Second); err != nil {
 			fmt.Fprintf(os.Stderr, "conformance: %v\n", err)
 			return 1
 		}
@@ -112,107 +107,31 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// startDevServer starts `<bin> server -dev ...` on a free loopback port and
-// waits for /v1/sys/health.
+// startDevServer starts `<bin> server -dev ...` and waits until
+// /v1/sys/health answers 200.
 func startDevServer(bin string) (stop func(), err error) {
-	const rootToken = "root"
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		listen := fmt.Sprintf("127.0.0.1:%d", port)
-		logFile, err := os.CreateTemp("", "conformance-"+server.Name+"-*.log")
-		if err != nil {
-			return nil, err
-		}
-		cmd := exec.Command(bin, "server", "-dev", "-dev-root-token-id="+rootToken,
-			"-dev-listen-address="+listen, "-dev-no-store-token")
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		// A clean environment for the server: no VAULT_*/BAO_* (already
-		// removed from ours), and a private HOME so nothing touches ~.
-		home, _ := os.MkdirTemp("", "conformance-home-*")
-		cmd.Env = append(os.Environ(), "HOME="+home)
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("starting %s: %w", bin, err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		stopFn := func() {
-			if cmd.Process != nil {
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-				select {
-				case <-exited:
-				case <-time.After(5 * time.Second):
-					_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-					<-exited
-				}
-			}
-			logFile.Close()
-			if os.Getenv("CONFORMANCE_KEEP_LOGS") == "" {
-				os.Remove(logFile.Name())
-			} else {
-				fmt.Fprintf(os.Stderr, "conformance: server log kept at %s\n", logFile.Name())
-			}
-			os.RemoveAll(home)
-		}
-		addr := "http://" + listen
-		err = waitHealthyOrExit(addr, 30*time.Second, exited)
-		if err == nil {
-			server.Addr, server.Token, server.Started = addr, rootToken, true
-			fmt.Fprintf(os.Stderr, "conformance: started %s (%s) at %s, log %s\n", server.Name, bin, addr, logFile.Name())
-			return stopFn, nil
-		}
-		out, _ := os.ReadFile(logFile.Name())
-		lastErr = fmt.Errorf("%s did not become healthy at %s: %v\n--- server output ---\n%s", server.Name, addr, err, out)
-		stopFn()
-		if !bytes.Contains(out, []byte("address already in use")) {
-			break
-		}
-	}
-	return nil, lastErr
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := startServer(bin, devArgs(), func(addr string) error {
+		return healthStatus(quickClient, addr, http.StatusOK)
+	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	server.Addr, server.Token, server.Started = p.Addr, rootToken, true
+	fmt.Fprintf(os.Stderr, "conformance: started %s (%s) at %s, log %s\n", server.Name, bin, p.Addr, p.log.Name())
+	return p.stop, nil
 }
 
-func waitHealthy(addr string, timeout time.Duration) error {
-	return waitHealthyOrExit(addr, timeout, nil)
-}
-
-func waitHealthyOrExit(addr string, timeout time.Duration, exited <-chan struct{}) error {
+// waitHealthy polls /v1/sys/health until it answers 200.
+func waitHealthy(hc *http.Client, addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("server process exited")
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, addr+"/v1/sys/health", nil)
-		resp, err := http.DefaultClient.Do(req)
+	for {
+		err := healthStatus(hc, addr, http.StatusOK)
 		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			cancel()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = fmt.Sprintf("status %d: %s", resp.StatusCode, body)
-		} else {
-			cancel()
-			last = err.Error()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not healthy after %s: %w", addr, timeout, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("GET %s/v1/sys/health not 200 after %s (last: %s)", addr, timeout, last)
 }

@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -48,56 +50,159 @@ func needOwnServers(t *testing.T) {
 	}
 }
 
-// startProc starts bin with args (private HOME, own process group, log to a
-// temp file) and registers its termination with t.Cleanup. ready is polled
-// until it returns nil.
-func startProc(t *testing.T, bin string, args []string, ready func() error) {
-	t.Helper()
-	logFile, err := os.CreateTemp("", "conformance-"+server.Name+"-extra-*.log")
-	if err != nil {
-		t.Fatal(err)
+// rootToken is the root token of every dev server the suite starts.
+const rootToken = "root"
+
+// listen is the listen address of every server the suite starts: loopback,
+// port chosen by the kernel at bind time. The bound address is read from the
+// server's startup banner (listenAddress), so no port is picked ahead and
+// released, and two runs can never race for one.
+const listen = "127.0.0.1:0"
+
+// quickClient is for readiness polls: a server that does not answer within
+// seconds is polled again.
+var quickClient = &http.Client{Timeout: 2 * time.Second}
+
+// devArgs are Vault's dev-mode flags with the suite's root token.
+func devArgs() []string {
+	return []string{"server", "-dev", "-dev-root-token-id=" + rootToken, "-dev-listen-address=" + listen, "-dev-no-store-token"}
+}
+
+var (
+	listenerLine = regexp.MustCompile(`(?m)^\s*Listener 1: tcp \((.*)\)\s*$`)
+	bannerProp   = regexp.MustCompile(`([a-z_]+(?: [a-z_]+)*): "([^"]*)"`)
+)
+
+// listenAddress reads the first listener's URL from a startup banner:
+// `Listener 1: tcp (addr: "127.0.0.1:41629", ..., tls: "disabled")`.
+// vaultlet prints the bound address there. OpenBao prints the configured one
+// (port 0), but places its cluster listener on the bound port + 1 and prints
+// that (`cluster address: "127.0.0.1:41630"`), so its API port is one less;
+// a listener stanza for OpenBao must therefore not set cluster_address.
+func listenAddress(banner []byte) (url string, ok bool) {
+	m := listenerLine.FindSubmatch(banner)
+	if m == nil {
+		return "", false
 	}
-	home := t.TempDir()
+	props := map[string]string{}
+	for _, kv := range bannerProp.FindAllSubmatch(m[1], -1) {
+		props[string(kv[1])] = string(kv[2])
+	}
+	host, port, err := net.SplitHostPort(props["addr"])
+	if err != nil {
+		return "", false
+	}
+	if port == "0" {
+		_, cport, err := net.SplitHostPort(props["cluster address"])
+		n, err2 := strconv.Atoi(cport)
+		if err != nil || err2 != nil {
+			return "", false
+		}
+		port = strconv.Itoa(n - 1)
+	}
+	scheme := "http"
+	if props["tls"] == "enabled" {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), true
+}
+
+// process is a server the suite started.
+type process struct {
+	Addr   string // http://… or https://…, read from the banner
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    *os.File
+	home   string
+}
+
+// startServer starts bin with args (private HOME, own process group, output
+// to a temp log file), reads its address from the banner and polls
+// ready(addr) until it returns nil. The one way the suite starts a server.
+func startServer(bin string, args []string, ready func(addr string) error) (*process, error) {
+	logFile, err := os.CreateTemp("", "conformance-"+server.Name+"-*.log")
+	if err != nil {
+		return nil, err
+	}
+	home, err := os.MkdirTemp("", "conformance-home-*")
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// No VAULT_*/BAO_* (removed from ours by TestMain), and a private HOME so
+	// nothing touches ~.
 	cmd.Env = append(os.Environ(), "HOME="+home)
+	p := &process{cmd: cmd, exited: make(chan struct{}), log: logFile, home: home}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
+		p.cleanup()
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		logFile.Close()
-		if os.Getenv("CONFORMANCE_KEEP_LOGS") == "" {
-			os.Remove(logFile.Name())
-		} else {
-			t.Logf("server log kept at %s", logFile.Name())
-		}
-	})
+	go func() { _ = cmd.Wait(); close(p.exited) }()
 	deadline := time.Now().Add(30 * time.Second)
-	var last error
+	last := fmt.Errorf("no listen address in its output yet")
 	for time.Now().Before(deadline) {
 		select {
-		case <-exited:
-			out, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("%s %v exited early:\n%s", bin, args, out)
+		case <-p.exited:
+			p.stop()
+			return nil, fmt.Errorf("%s %v exited early:\n%s", bin, args, p.output())
 		default:
 		}
-		if last = ready(); last == nil {
-			return
+		if p.Addr == "" {
+			if url, ok := listenAddress(p.output()); ok {
+				p.Addr = url
+			}
+		}
+		if p.Addr != "" {
+			if last = ready(p.Addr); last == nil {
+				return p, nil
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	out, _ := os.ReadFile(logFile.Name())
-	t.Fatalf("%s %v not ready after 30 s: %v\n%s", bin, args, last, out)
+	out := p.output()
+	p.stop()
+	return nil, fmt.Errorf("%s %v not ready after 30 s: %v\n%s", bin, args, last, out)
+}
+
+func (p *process) output() []byte {
+	out, _ := os.ReadFile(p.log.Name())
+	return out
+}
+
+// stop ends the process group (SIGTERM, then SIGKILL after 5 s) and removes
+// its files (the log stays with CONFORMANCE_KEEP_LOGS=1).
+func (p *process) stop() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	}
+	p.cleanup()
+}
+
+func (p *process) cleanup() {
+	p.log.Close()
+	if os.Getenv("CONFORMANCE_KEEP_LOGS") == "" {
+		os.Remove(p.log.Name())
+	} else {
+		fmt.Fprintf(os.Stderr, "conformance: server log kept at %s\n", p.log.Name())
+	}
+	os.RemoveAll(p.home)
+}
+
+// startExtra starts a server for one test, stopped when the test ends.
+func startExtra(t *testing.T, args []string, ready func(addr string) error) *process {
+	t.Helper()
+	p, err := startServer(server.Bin, args, ready)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.stop)
+	return p
 }
 
 // startExtraDevServer starts another dev server of the kind under test,
@@ -105,15 +210,8 @@ func startProc(t *testing.T, bin string, args []string, ready func() error) {
 func startExtraDevServer(t *testing.T) *serverProc {
 	t.Helper()
 	needOwnServers(t)
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	s := &serverProc{Addr: "http://" + listen, Token: "root"}
-	startProc(t, server.Bin, []string{"server", "-dev", "-dev-root-token-id=root", "-dev-listen-address=" + listen, "-dev-no-store-token"},
-		func() error { return healthStatus(http.DefaultClient, s.Addr, http.StatusOK) })
-	return s
+	p := startExtra(t, devArgs(), func(addr string) error { return healthStatus(quickClient, addr, http.StatusOK) })
+	return &serverProc{Addr: p.Addr, Token: rootToken}
 }
 
 func healthStatus(hc *http.Client, addr string, want int) error {
@@ -144,11 +242,6 @@ func startTLSServer(t *testing.T) *serverProc {
 	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	// The same HCL for vaultlet and OpenBao: both read Vault's listener and
 	// storage stanzas.
 	cfg := fmt.Sprintf(`listener "tcp" {
@@ -158,25 +251,25 @@ func startTLSServer(t *testing.T) *serverProc {
 }
 storage "inmem" {}
 disable_mlock = true
-api_addr = "https://%s"
-`, listen, certFile, keyFile, listen)
+`, listen, certFile, keyFile)
 	cfgFile := filepath.Join(dir, "server.hcl")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-	s := &serverProc{Addr: "https://" + listen, CA: caPEM, hc: hc}
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	hc := &http.Client{Timeout: 60 * time.Second, Transport: transport}
 	// Ready = the listener answers over TLS (uninitialized: 501).
-	startProc(t, server.Bin, []string{"server", "-config=" + cfgFile}, func() error {
-		resp, err := hc.Get(s.Addr + "/v1/sys/health")
+	p := startExtra(t, []string{"server", "-config=" + cfgFile}, func(addr string) error {
+		resp, err := (&http.Client{Timeout: 2 * time.Second, Transport: transport}).Get(addr + "/v1/sys/health")
 		if err != nil {
 			return err
 		}
 		resp.Body.Close()
 		return nil
 	})
+	s := &serverProc{Addr: p.Addr, CA: caPEM, hc: hc}
 	c := s.client(t)
 	if st := c.raw("GET", "sys/health", nil); st.Status != 501 {
 		t.Fatalf("a fresh in-memory server should answer sys/health 501 (not initialized): %s", st)
@@ -193,16 +286,8 @@ api_addr = "https://%s"
 		t.Fatalf("sys/unseal with the only key left the server sealed: %s", unseal)
 	}
 	s.Token = root
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := healthStatus(hc, s.Addr, http.StatusOK)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after unseal: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := waitHealthy(hc, s.Addr, 20*time.Second); err != nil {
+		t.Fatalf("after unseal: %v", err)
 	}
 	return s
 }
