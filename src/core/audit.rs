@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::audit_headers::{AuditedHeaders, HeaderTable, RequestHeaders};
-use super::token::TokenEntry;
+use crate::logical::TokenEntry;
 use crate::logical::{Connection, Error, Operation, Result};
 use crate::storage::Storage;
 use crate::util::gotime::rfc3339;

@@ -23,9 +23,10 @@ use serde_json::Value;
 use super::audit::{AuditRequest, AuditedResponse};
 use super::mounts::{MountClass, MountPass, Mounted};
 use super::policy::Capability;
-use super::token::{Creator, TokenEntry, TokenOrigin, REVOCATION_PENDING};
+use super::token::{Creator, TokenOrigin, REVOCATION_PENDING};
 use super::{Core, LogicalInput, LogicalOutput};
 use crate::logical::framework::{Fields, Route};
+use crate::logical::TokenEntry;
 use crate::logical::{
     special_path_matches, Auth, Error, FieldData, Operation, Request, Response, Result,
 };

@@ -9,6 +9,7 @@ pub mod framework;
 mod glob;
 mod path;
 pub mod raw_route;
+pub mod token;
 
 pub use duration::{
     checked_seconds, parse_duration_seconds, parse_signed_duration_seconds, DurationError,
@@ -25,10 +26,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::core::token::TokenEntry;
+pub use self::token::TokenEntry;
 use crate::storage::StorageView;
 
-/// What a request does, after Vault's HTTP method mapping (§1.2).
+/// What a request does, after Vault's mapping of HTTP methods to operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     Read,

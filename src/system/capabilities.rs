@@ -4,10 +4,10 @@
 use serde_json::{json, Map};
 
 use super::SystemBackend;
-use crate::core::token::TokenEntry;
 use crate::core::Core;
 use crate::handler;
 use crate::logical::framework::{Field, Path};
+use crate::logical::TokenEntry;
 use crate::logical::{Error, Request, Response, Result};
 
 /// `path` is the older name of `paths`, read when `paths` names none.

@@ -5,10 +5,11 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 
-use crate::core::token::{check_root_grant, sanitize_policies, Creator, TokenEntry};
+use crate::core::token::{check_root_grant, sanitize_policies, Creator};
 use crate::core::Core;
 use crate::handler;
 use crate::logical::framework::{Backend, Field, Path};
+use crate::logical::TokenEntry;
 use crate::logical::{
     parse_signed_duration_seconds, Auth, Error, FieldData, Request, Response, Result,
 };
