@@ -1,5 +1,5 @@
-//! Crash safety (issue 7 item 4): SIGKILL the durable server while clients
-//! sign and revoke certificates concurrently, restart it, and check that
+//! Crash safety: SIGKILL the durable server while clients sign and revoke
+//! certificates concurrently, restart it, and check that
 //! every certificate whose 200 reached a client is listed and readable,
 //! every confirmed revocation is in the CRL, and no stored record is torn.
 //!

@@ -1,5 +1,5 @@
-//! Bad input and faults (issue 7 item 7): slow clients cannot exhaust the
-//! server, deep or huge JSON is refused with a 4xx, a corrupted data file
+//! Bad input and faults: slow clients cannot exhaust the server, deep or
+//! huge JSON is refused with a 4xx, a corrupted data file
 //! stops the server at start with a clear error, and a full disk fails
 //! writes while reads keep working.
 

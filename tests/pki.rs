@@ -587,7 +587,7 @@ fn leaves_past_the_issuer_follow_leaf_not_after_behavior() {
     assert_eq!(bad.errors(), vec!["Unknown value for field `leaf_not_after_behavior`. Possible values are `err`, `truncate`, and `permit`."]);
 }
 
-/// cert-manager's e2e setup (cert-manager-client.md §6) end to end.
+/// cert-manager's e2e setup (its test/e2e/framework/addon/vault) end to end.
 #[test]
 fn cert_managers_e2e_setup_signs_workload_certificates_that_verify() {
     let s = dev_server();

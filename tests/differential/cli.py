@@ -1,6 +1,5 @@
 """Request bodies exactly as the `vault` CLI and the Go vault/api client send
-them (vault-api.md §2, cert-manager-client.md §6)."""
-import json
+them (the client in cert-manager's e2e Vault set-up)."""
 
 
 def cli_write(pair, path, expect=None, **kv):

@@ -1,4 +1,4 @@
-"""AppRole (vault-api.md §6)."""
+"""AppRole (https://developer.hashicorp.com/vault/api-docs/auth/approle)."""
 import json
 import uuid
 

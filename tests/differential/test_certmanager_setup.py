@@ -1,4 +1,4 @@
-"""cert-manager's e2e Vault set-up (cert-manager-client.md §6), call by call,
+"""cert-manager's e2e Vault set-up (test/e2e/framework/addon/vault), call by call,
 then the Issuer's logins and signs."""
 import uuid
 

@@ -1,5 +1,5 @@
-"""PKI secrets engine (vault-api.md §5): every endpoint of the index that
-vaultlet implements, with the profile of everything it signs."""
+"""PKI secrets engine (https://developer.hashicorp.com/vault/api-docs/secret/pki):
+every endpoint of that API that vaultlet implements, with the profile of everything it signs."""
 import json
 import uuid
 

@@ -1,4 +1,5 @@
-"""Policies (vault-api.md §3.7, §4.2-4.5): both APIs, formats, errors, and
+"""Policies (sys/policy and sys/policies/acl,
+https://developer.hashicorp.com/vault/api-docs/system/policies): both APIs, formats, errors, and
 ACL evaluation seen through tokens."""
 import base64
 import json

@@ -1,6 +1,7 @@
-"""sys/ endpoints of vault-api.md §3 (health, seal-status, init, leader,
-mounts, auth, capabilities, internal/ui/mounts), plus the HTTP layer's
-envelope, error and verb handling (§1)."""
+"""sys/ endpoints (https://developer.hashicorp.com/vault/api-docs/system:
+health, seal-status, init, leader, mounts, auth, capabilities,
+internal/ui/mounts), plus the HTTP layer's envelope, error and verb handling
+(https://developer.hashicorp.com/vault/api-docs)."""
 import uuid
 
 from cli import auth_enable, mount_input, secrets_enable

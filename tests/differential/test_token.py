@@ -1,4 +1,4 @@
-"""Token store (vault-api.md §4.1)."""
+"""Token store (https://developer.hashicorp.com/vault/api-docs/auth/token)."""
 import uuid
 
 

@@ -1,5 +1,8 @@
 """The user guide's Step 2 as the `vault` CLI sends it, then what cert-manager
-sends (user-guide-istio-vault-pki.txt, vault-api.md §2)."""
+sends. The guide is the Istio guide "Istio with Vault PKI as root of trust via
+cert-manager": a Vault PKI root, cert-manager (AppRole login) fetching Istio's
+intermediate CA from pki/root/sign-intermediate and writing Istio's cacerts
+Secret; its Step 2 is the Vault set-up."""
 from cli import (auth_enable, cli_read, cli_write, policy_write, save,
                  secrets_enable, secrets_tune_max)
 

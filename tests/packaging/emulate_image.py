@@ -192,7 +192,7 @@ def cert_manager_flow(wait=0):
         subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
                         "-subj", "/CN=istiod-ca", "-out", csr], check=True, capture_output=True)
         pem = open(csr).read()
-    # cert-manager's body: every value a string (see shared/reference/cert-manager-client.md).
+    # cert-manager's body: every value a string, as its Vault client sends it.
     body = {"alt_names": "", "common_name": "istiod-ca", "csr": pem, "exclude_cn_from_sans": "true",
             "ip_sans": "", "ttl": "720h0m0s", "uri_sans": ""}
     st, signed = post(path, body, token)

@@ -1,8 +1,11 @@
 package conformance
 
-// clientCertificate auth over the TLS listener (cert-manager-client.md §2.4,
-// §6): the server runs from a configuration file with a TLS listener (its
-// certificate from a test CA, given to the Issuer as caBundle), is
+// clientCertificate auth over the TLS listener (the Issuer's
+// spec.vault.auth.clientCertificate, as set up by cert-manager's e2e Vault
+// addon, test/e2e/framework/addon/vault in
+// https://github.com/cert-manager/cert-manager): the server runs from a
+// configuration file with a TLS listener (its certificate from a test CA,
+// given to the Issuer as caBundle), is
 // initialized and unsealed through the API, and gets cert-manager's e2e PKI
 // layout plus a cert auth mount whose role trusts the e2e's self-signed
 // RSA-2048 CN=example.com clientAuth certificate. cert-manager connects

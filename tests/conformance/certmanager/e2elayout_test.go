@@ -1,8 +1,9 @@
 package conformance
 
 // Scenario "cert-manager e2e layout": the Vault set-up of cert-manager's own
-// e2e suite (test/e2e/framework/addon/vault, cert-manager-client.md §6) and
-// the checks its Vault conformance suite makes on what comes out.
+// e2e suite (test/e2e/framework/addon/vault in
+// https://github.com/cert-manager/cert-manager) and the checks its Vault
+// conformance suite makes on what comes out.
 
 import (
 	"bytes"
@@ -49,9 +50,10 @@ type e2ePKI struct {
 
 func (p *e2ePKI) signPath() string { return p.intMount + "/sign/" + p.role }
 
-// setupE2EPKI performs the e2e addon's calls (cert-manager-client.md §6
-// table), with the e2e's typed JSON where it sends typed JSON and string
-// booleans where it sends strings.
+// setupE2EPKI performs the e2e addon's calls (root and intermediate mounts,
+// generate/sign/set-signed, role, auth mounts and roles, policy), with the
+// e2e's typed JSON where it sends typed JSON and string booleans where it
+// sends strings.
 func setupE2EPKI(t *testing.T, configureWithRoot bool) *e2ePKI {
 	t.Helper()
 	return setupE2EPKIOn(t, rootClient(t), configureWithRoot)

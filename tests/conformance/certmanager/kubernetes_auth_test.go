@@ -1,6 +1,8 @@
 package conformance
 
-// Kubernetes auth with serviceAccountRef (cert-manager-client.md §2.3, §6):
+// Kubernetes auth with serviceAccountRef (the Issuer's
+// spec.vault.auth.kubernetes.serviceAccountRef, in
+// https://github.com/cert-manager/cert-manager):
 // cert-manager asks the Kubernetes TokenRequest API for a ServiceAccount token
 // with its audiences; a reactor on the fake clientset answers with a JWT
 // signed by a test key, as the API server would. The server validates it:

@@ -132,7 +132,7 @@ func (r *vaultResp) expect2xx(t testing.TB) *vaultResp {
 	return r
 }
 
-// ---- The CLI's commands, byte for byte as vault-api.md §2 documents them ----
+// ---- The CLI's commands, byte for byte as the `vault` CLI sends them ----
 
 // cliWrite is `vault write PATH k=v ...`: PUT with every value a JSON string.
 // With no pairs it is `vault write -force PATH`, whose body is the 4 bytes
