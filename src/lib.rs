@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod core;
+pub mod hcl1;
 pub mod http;
 pub mod logical;
 pub mod secrets;

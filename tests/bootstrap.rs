@@ -34,7 +34,7 @@ fn a_durable_store_is_bootstrapped_once_with_the_preset_credentials() {
     );
     let first = Server::with_config(&dir, &hcl);
     // The bootstrap runs after the listener is up; wait for its last line.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     while approle_login(&first) != 200 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }

@@ -1,10 +1,10 @@
-//! The subset of Vault's HCL server configuration vaultlet reads.
-//! Unknown stanzas are warned about and ignored, so a Vault config file
-//! can be used as it is.
+//! The subset of Vault's HCL server configuration vaultlet reads, in HCL1
+//! as Vault reads it (one-line blocks included). Unknown stanzas are warned
+//! about and ignored, so a Vault config file can be used as it is.
 
 use std::path::{Path, PathBuf};
 
-use hcl::{Block, Body, Expression};
+use crate::hcl1::{self, Value};
 
 use super::listener::Limits;
 use super::tls::TlsSettings;
@@ -71,7 +71,7 @@ impl ServerConfig {
     }
 
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let body: Body = hcl::from_str(text).map_err(|e| ConfigError::Parse {
+        let body = hcl1::parse(text).map_err(|e| ConfigError::Parse {
             path: String::new(),
             message: e.to_string(),
         })?;
@@ -84,25 +84,30 @@ impl ServerConfig {
             warnings: Vec::new(),
         };
         let mut storage_seen = false;
-        for attr in body.attributes() {
-            match attr.key() {
-                "api_addr" => config.api_addr = expr_string(attr.expr()),
-                "bootstrap" => config.bootstrap = expr_string(attr.expr()).map(PathBuf::from),
-                "ui" | "disable_mlock" | "cluster_addr" | "log_level" | "default_lease_ttl"
-                | "max_lease_ttl" => {}
-                other => config
-                    .warnings
-                    .push(format!("unknown or unsupported setting {other:?} ignored")),
-            }
-        }
-        for block in body.blocks() {
-            match block.identifier() {
-                "listener" => config.listeners.push(listener(block)?),
+        for item in &body.items {
+            let Value::Object(settings) = &item.value else {
+                match item.key() {
+                    "api_addr" => config.api_addr = item.value.as_text(),
+                    "bootstrap" => config.bootstrap = item.value.as_text().map(PathBuf::from),
+                    "ui" | "disable_mlock" | "cluster_addr" | "log_level" | "default_lease_ttl"
+                    | "max_lease_ttl" => {}
+                    other => config
+                        .warnings
+                        .push(format!("unknown or unsupported setting {other:?} ignored")),
+                }
+                continue;
+            };
+            let block = Block {
+                label: item.labels().first().map_or("", String::as_str),
+                settings,
+            };
+            match item.key() {
+                "listener" => config.listeners.push(listener(&block)?),
                 "storage" | "backend" => {
-                    config.storage = storage(block)?;
+                    config.storage = storage(&block)?;
                     storage_seen = true;
                 }
-                "seal" => config.seal = Some(seal(block)?),
+                "seal" => config.seal = Some(seal(&block)?),
                 other => config
                     .warnings
                     .push(format!("unsupported stanza {other:?} ignored")),
@@ -122,30 +127,27 @@ impl ServerConfig {
     }
 }
 
-fn label(block: &Block) -> &str {
-    block.labels().first().map_or("", |l| l.as_str())
+/// A `kind "label" { … }` stanza.
+struct Block<'a> {
+    label: &'a str,
+    settings: &'a hcl1::Body,
 }
 
-fn attr<'a>(block: &'a Block, key: &str) -> Option<&'a Expression> {
-    block
-        .body()
-        .attributes()
-        .find(|a| a.key() == key)
-        .map(|a| a.expr())
+fn label<'a>(block: &Block<'a>) -> &'a str {
+    block.label
 }
 
-fn expr_string(expr: &Expression) -> Option<String> {
-    match expr {
-        Expression::String(s) => Some(s.clone()),
-        Expression::Number(n) => Some(n.to_string()),
-        Expression::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+fn attr<'a>(block: &Block<'a>, key: &'a str) -> Option<&'a Value> {
+    block.settings.attribute(key)
+}
+
+fn expr_string(value: &Value) -> Option<String> {
+    value.as_text()
 }
 
 /// Vault accepts `true`, `"true"`, `1` and `"1"` for booleans.
-fn expr_bool(expr: &Expression) -> bool {
-    expr_string(expr).is_some_and(|s| crate::logical::parse_bool(&s).unwrap_or(false))
+fn expr_bool(value: &Value) -> bool {
+    expr_string(value).is_some_and(|s| crate::logical::parse_bool(&s).unwrap_or(false))
 }
 
 fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
@@ -340,6 +342,21 @@ mod tests {
             StorageConfig::Durable(PathBuf::from("/vault/data"))
         );
         assert_eq!(config.warnings.len(), 1);
+    }
+
+    #[test]
+    fn reads_hcl1_one_line_blocks_as_vault_does() {
+        let config = ServerConfig::parse(
+            "listener \"tcp\" { address = \"127.0.0.1:8200\" tls_disable = 1 }\nstorage \"raft\" { path = \"/d\" node_id = \"n\" }\n",
+        )
+        .expect("parses");
+        assert_eq!(config.listeners[0].address, "127.0.0.1:8200");
+        assert_eq!(config.listeners[0].tls, None);
+        let err = ServerConfig::parse("listener \"tcp\" {").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "error parsing config file : At 1:18: object expected closing RBRACE got: EOF"
+        );
     }
 
     #[test]

@@ -13,9 +13,10 @@ pub enum PolicyError {
     /// JSON input whose top level is not an object.
     #[error("does not contain a root object")]
     NoRootObject,
-    /// A top-level key other than `path` or `name`.
-    #[error("invalid key {0:?}")]
-    InvalidKey(String),
+    /// Top-level keys other than `path` or `name`, with the lines Vault
+    /// names (of their `=`; 0 for a block), in go-multierror's shape.
+    #[error("{}", invalid_keys(.0))]
+    InvalidKeys(Vec<(String, usize)>),
     /// A `path` entry that is not shaped like `path "<pattern>" { ... }`.
     #[error("invalid path stanza: {0}")]
     MalformedPath(String),
@@ -24,6 +25,14 @@ pub enum PolicyError {
     /// the path), and clients see that text verbatim.
     #[error("path {path:?}: {}{reason}", if reason.names_path() { format!("path {path:?}: ") } else { String::new() })]
     Rule { path: String, reason: RuleError },
+}
+
+fn invalid_keys(keys: &[(String, usize)]) -> String {
+    let messages: Vec<String> = keys
+        .iter()
+        .map(|(key, line)| format!("invalid key {key:?} on line {line}"))
+        .collect();
+    crate::util::multierror::multierror(&messages)
 }
 
 impl RuleError {
@@ -92,8 +101,8 @@ mod tests {
             r#"path "a/+*": invalid use of wildcards ('+*' is forbidden)"#
         );
         assert_eq!(
-            PolicyError::InvalidKey("paths".into()).to_string(),
-            r#"invalid key "paths""#
+            PolicyError::InvalidKeys(vec![("a".into(), 1), ("b".into(), 0)]).to_string(),
+            "2 errors occurred:\n\t* invalid key \"a\" on line 1\n\t* invalid key \"b\" on line 0\n\n"
         );
     }
 }

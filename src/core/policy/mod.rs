@@ -21,7 +21,6 @@ mod acl;
 mod capability;
 mod duration;
 mod error;
-mod hcl1;
 mod params;
 mod parse;
 mod rule;

@@ -7,11 +7,11 @@
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use hcl::{Block, Body, Expression, ObjectKey, Structure};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::error::{PolicyError, RuleError};
 use super::rule::PathRule;
+use crate::hcl1;
 
 /// A parsed ACL policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,9 +31,11 @@ impl Policy {
         let raw = decode_base64(text).unwrap_or_else(|| text.to_owned());
         let rules = stanzas(&raw)?
             .iter()
-            .map(|stanza| PathRule::from_fields(&stanza.path, &stanza.fields))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| with_key_line(err, &raw))?;
+            .map(|stanza| {
+                PathRule::from_fields(&stanza.path, &stanza.fields)
+                    .map_err(|err| with_key_line(err, stanza, &raw))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Policy {
             name: name.to_owned(),
             raw,
@@ -53,9 +55,9 @@ impl Policy {
     }
 }
 
-/// Vault reports an unknown key inside a stanza with the line it is on;
-/// the parsed stanza no longer knows it, so find it in the text.
-fn with_key_line(err: PolicyError, text: &str) -> PolicyError {
+/// Vault reports an unknown key inside a stanza with the line of its `=`:
+/// from the HCL stanza when it knows it, else (JSON) found in the text.
+fn with_key_line(err: PolicyError, stanza: &Stanza, text: &str) -> PolicyError {
     let PolicyError::Rule {
         path,
         reason: RuleError::InvalidKey(key),
@@ -63,6 +65,12 @@ fn with_key_line(err: PolicyError, text: &str) -> PolicyError {
     else {
         return err;
     };
+    if let Some(line) = stanza.key_line(&key) {
+        return PolicyError::Rule {
+            path,
+            reason: RuleError::InvalidKeyOnLine(key, line),
+        };
+    }
     let start = text.find(&format!("{path:?}")).unwrap_or(0);
     let is_word_char = |c: char| c.is_alphanumeric() || c == '_';
     let found = text[start..]
@@ -88,6 +96,15 @@ fn with_key_line(err: PolicyError, text: &str) -> PolicyError {
 struct Stanza {
     path: String,
     fields: Vec<(String, Value)>,
+    /// The line of each field's `=` (HCL only; empty for JSON).
+    lines: Vec<usize>,
+}
+
+impl Stanza {
+    fn key_line(&self, key: &str) -> Option<usize> {
+        let at = self.fields.iter().position(|(k, _)| k == key)?;
+        self.lines.get(at).copied()
+    }
 }
 
 /// Vault tries `base64.StdEncoding` first and keeps the decoded text on success.
@@ -126,13 +143,17 @@ fn json_stanzas(text: &str) -> Result<Vec<Stanza>, PolicyError> {
     let Value::Object(root) = root else {
         return Err(PolicyError::NoRootObject);
     };
+    let invalid: Vec<(String, usize)> = root
+        .keys()
+        .filter(|key| !matches!(key.as_str(), "name" | "path"))
+        .map(|key| (key.clone(), line_of(text, &format!("{key:?}"))))
+        .collect();
+    if !invalid.is_empty() {
+        return Err(PolicyError::InvalidKeys(invalid));
+    }
     let mut out = Vec::new();
-    for (key, value) in root {
-        match key.as_str() {
-            "name" => {}
-            "path" => collect_path_map(&value, &mut out)?,
-            _ => return Err(PolicyError::InvalidKey(key)),
-        }
+    if let Some(value) = root.get("path") {
+        collect_path_map(value, &mut out)?;
     }
     Ok(out)
 }
@@ -157,6 +178,7 @@ fn collect_path_body(path: &str, body: &Value, out: &mut Vec<Stanza>) -> Result<
             out.push(Stanza {
                 path: path.to_owned(),
                 fields: fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                lines: Vec::new(),
             });
             Ok(())
         }
@@ -169,272 +191,52 @@ fn collect_path_body(path: &str, body: &Value, out: &mut Vec<Stanza>) -> Result<
     }
 }
 
+/// The 1-based line of the first occurrence of `needle` (0 if absent).
+fn line_of(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .map_or(0, |at| text[..at].matches('\n').count() + 1)
+}
+
 // ----------------------------------------------------------------- HCL ----
 
-/// `path "<pattern>" { ... }` blocks, plus the attribute form `path = { "<pattern>" = {...} }`.
+/// `path "<pattern>" { ... }` items, read as Vault reads them: only `path`
+/// and `name` may stand at the top, the pattern is the first label (a
+/// `path` with none is the pattern "path"), and the body is the item's
+/// object.
 fn hcl_stanzas(text: &str) -> Result<Vec<Stanza>, PolicyError> {
-    check_hcl_nesting(text)?;
-    // HCL1 layouts HCL2 refuses are read once laid out HCL2's way; the
-    // error reported is the one for the text as written.
-    let body = hcl::parse(text)
-        .or_else(|err| {
-            super::hcl1::relayout(text)
-                .and_then(|laid_out| hcl::parse(&laid_out).ok())
-                .ok_or(err)
-        })
-        .map_err(hcl_syntax_error)?;
-    let mut out = Vec::new();
-    for structure in body.into_inner() {
-        match structure {
-            Structure::Block(block) if block.identifier.as_str() == "path" => {
-                out.push(block_stanza(block)?);
-            }
-            Structure::Attribute(attr) if attr.key.as_str() == "path" => {
-                let value = expr_to_json(attr.expr).map_err(PolicyError::MalformedPath)?;
-                collect_path_map(&value, &mut out)?;
-            }
-            Structure::Attribute(attr) if attr.key.as_str() == "name" => {}
-            Structure::Block(block) => {
-                return Err(PolicyError::InvalidKey(block.identifier.to_string()))
-            }
-            Structure::Attribute(attr) => {
-                return Err(PolicyError::InvalidKey(attr.key.to_string()))
-            }
-        }
+    let body = hcl1::parse(text).map_err(|err| PolicyError::Syntax(err.to_string()))?;
+    let invalid: Vec<(String, usize)> = body
+        .items
+        .iter()
+        .filter(|item| !matches!(item.key(), "name" | "path"))
+        .map(|item| (item.key().to_owned(), item.assign_line))
+        .collect();
+    if !invalid.is_empty() {
+        return Err(PolicyError::InvalidKeys(invalid));
     }
-    Ok(out)
-}
-
-/// How deep HCL may nest: brackets, braces, parentheses, template
-/// interpolations and blocks, plus the operators chained within each level.
-/// Policies need a handful; the bound keeps hcl-edit's recursive-descent
-/// parser (and the recursive drop of what it builds) far from the end of a
-/// 2 MiB tokio worker stack.
-const MAX_HCL_NESTING: usize = 64;
-
-/// Refuses HCL that nests deeper than [`MAX_HCL_NESTING`], before the
-/// parser sees it (found by the deep-input tests: a policy of a few thousand `[` or `!`
-/// overflowed the stack and aborted the server). A lexical scan: strings,
-/// escapes, `${`/`%{` interpolations, comments and heredocs are followed
-/// closely enough that only absurd documents are refused.
-fn check_hcl_nesting(text: &str) -> Result<(), PolicyError> {
-    let too_deep = || {
-        PolicyError::Syntax(format!(
-            "policy nests more than {MAX_HCL_NESTING} levels deep (brackets, blocks or chained operators)"
-        ))
-    };
-    // Open constructs: b'(' b'[' b'{', b'"' (string), b'$' (interpolation).
-    let mut stack: Vec<u8> = Vec::new();
-    // Operators chained in the current expression, per open construct
-    // (index 0: top level).
-    let mut ops: Vec<usize> = vec![0];
-    let mut total_ops = 0usize;
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let next = bytes.get(i + 1).copied();
-        if stack.last() == Some(&b'"') {
-            match (b, next) {
-                (b'\\', _) => i += 1,
-                (b'"', _) => {
-                    stack.pop();
-                    total_ops -= ops.pop().unwrap_or(0);
-                }
-                (b'$' | b'%', Some(b'{')) => {
-                    stack.push(b'$');
-                    ops.push(0);
-                    i += 1;
-                }
-                _ => {}
-            }
-            i += 1;
-            if stack.len() + total_ops > MAX_HCL_NESTING {
-                return Err(too_deep());
-            }
-            continue;
-        }
-        match (b, next) {
-            (b'#', _) | (b'/', Some(b'/')) => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            (b'/', Some(b'*')) => {
-                i = text[i + 2..]
-                    .find("*/")
-                    .map_or(bytes.len(), |at| i + 2 + at + 2);
-                continue;
-            }
-            (b'<', Some(b'<')) => {
-                // A heredoc: skip to the line holding only its marker.
-                let start = i + 2 + usize::from(bytes.get(i + 2) == Some(&b'-'));
-                let marker: String = text[start..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                if !marker.is_empty() {
-                    let body = text[start..]
-                        .find('\n')
-                        .map_or(bytes.len(), |at| start + at + 1);
-                    let mut end = bytes.len();
-                    let mut at = body;
-                    while at < bytes.len() {
-                        let line_end = text[at..].find('\n').map_or(bytes.len(), |e| at + e);
-                        if text[at..line_end].trim() == marker {
-                            end = line_end;
-                            break;
-                        }
-                        at = line_end + 1;
-                    }
-                    i = end;
-                    continue;
-                }
-                bump(&mut ops, &mut total_ops);
-            }
-            (b'"', _) => {
-                stack.push(b'"');
-                ops.push(0);
-            }
-            (b'(' | b'[' | b'{', _) => {
-                stack.push(b);
-                ops.push(0);
-            }
-            (b')' | b']' | b'}', _) if stack.pop().is_some() => {
-                total_ops -= ops.pop().unwrap_or(0);
-            }
-            (b')' | b']' | b'}', _) => {}
-            (b'\n' | b',', _) if stack.last() != Some(&b'(') => {
-                // A new attribute or element: a new expression.
-                if let Some(level) = ops.last_mut() {
-                    total_ops -= *level;
-                    *level = 0;
-                }
-            }
-            (b'!' | b'-' | b'+' | b'*' | b'/' | b'%' | b'?' | b'<' | b'>' | b'&' | b'|', _) => {
-                bump(&mut ops, &mut total_ops);
-            }
-            _ => {}
-        }
-        i += 1;
-        if stack.len() + total_ops > MAX_HCL_NESTING {
-            return Err(too_deep());
-        }
-    }
-    Ok(())
-}
-
-fn bump(ops: &mut [usize], total: &mut usize) {
-    if let Some(level) = ops.last_mut() {
-        *level += 1;
-        *total += 1;
-    }
-}
-
-/// Shortens hcl-rs' multi-line diagnostics to HCL v1's `At line:col: message`.
-fn hcl_syntax_error(err: hcl::Error) -> PolicyError {
-    match err {
-        hcl::Error::Parse(e) => PolicyError::Syntax(format!(
-            "At {}:{}: {}",
-            e.location().line(),
-            e.location().column(),
-            e.message()
-        )),
-        other => PolicyError::Syntax(other.to_string()),
-    }
-}
-
-/// A `path "<pattern>" { ... }` block; exactly one label is required.
-fn block_stanza(block: Block) -> Result<Stanza, PolicyError> {
-    let [label] = block.labels.as_slice() else {
-        return Err(PolicyError::MalformedPath(format!(
-            "expected path \"<pattern>\" {{ ... }}, found {} labels",
-            block.labels.len()
-        )));
-    };
-    let path = label.as_str().to_owned();
-    let fields = body_fields(block.body)
-        .map_err(|reason| PolicyError::MalformedPath(format!("path {path:?}: {reason}")))?;
-    Ok(Stanza { path, fields })
-}
-
-/// The attributes and nested blocks of a body as ordered key/value pairs.
-fn body_fields(body: Body) -> Result<Vec<(String, Value)>, String> {
-    body.into_inner()
-        .into_iter()
-        .map(|structure| match structure {
-            Structure::Attribute(attr) => Ok((attr.key.to_string(), expr_to_json(attr.expr)?)),
-            Structure::Block(block) => {
-                let key = block.identifier.to_string();
-                Ok((key, block_to_json(block)?))
-            }
+    body.items_named("path")
+        .map(|item| {
+            let path = item.labels().first().map_or("path", String::as_str);
+            let hcl1::Value::Object(settings) = &item.value else {
+                return Err(PolicyError::MalformedPath(format!(
+                    "expected path \"<pattern>\" {{ ... }} for {path:?}"
+                )));
+            };
+            Ok(Stanza {
+                path: path.to_owned(),
+                fields: settings
+                    .items
+                    .iter()
+                    .map(|field| (field.key().to_owned(), field.labelled_json()))
+                    .collect(),
+                lines: settings
+                    .items
+                    .iter()
+                    .map(|field| field.assign_line)
+                    .collect(),
+            })
         })
         .collect()
-}
-
-/// A nested block such as `allowed_parameters { foo = [] }` or
-/// `factor "name" { ... }` as an object, labels becoming nested keys.
-fn block_to_json(block: Block) -> Result<Value, String> {
-    let mut value = Value::Object(body_fields(block.body)?.into_iter().collect());
-    for label in block.labels.iter().rev() {
-        let mut wrapper = Map::new();
-        wrapper.insert(label.as_str().to_owned(), value);
-        value = Value::Object(wrapper);
-    }
-    Ok(value)
-}
-
-/// Literal HCL expressions as JSON. Template strings keep their raw text
-/// (HCL v1 has no interpolation, so `"${x}"` is just text to Vault).
-fn expr_to_json(expr: Expression) -> Result<Value, String> {
-    Ok(match expr {
-        Expression::Null => Value::Null,
-        Expression::Bool(b) => Value::Bool(b),
-        Expression::Number(n) => number_to_json(&n),
-        Expression::String(s) => Value::String(s),
-        Expression::TemplateExpr(t) => Value::String(t.to_string()),
-        Expression::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(expr_to_json)
-                .collect::<Result<_, _>>()?,
-        ),
-        Expression::Object(object) => {
-            let mut map = Map::new();
-            for (key, value) in object {
-                map.insert(object_key(key)?, expr_to_json(value)?);
-            }
-            Value::Object(map)
-        }
-        Expression::Parenthesis(inner) => expr_to_json(*inner)?,
-        other => return Err(format!("unsupported expression {other}")),
-    })
-}
-
-fn object_key(key: ObjectKey) -> Result<String, String> {
-    match key {
-        ObjectKey::Identifier(ident) => Ok(ident.to_string()),
-        ObjectKey::Expression(expr) => match expr_to_json(expr)? {
-            Value::String(s) => Ok(s),
-            Value::Number(n) => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
-            other => Err(format!("unsupported object key {other}")),
-        },
-        other => Err(format!("unsupported object key {other:?}")),
-    }
-}
-
-fn number_to_json(n: &hcl::Number) -> Value {
-    if let Some(i) = n.as_i64() {
-        Value::from(i)
-    } else if let Some(u) = n.as_u64() {
-        Value::from(u)
-    } else {
-        n.as_f64()
-            .and_then(serde_json::Number::from_f64)
-            .map_or(Value::Null, Value::Number)
-    }
 }
 
 #[cfg(test)]
@@ -467,16 +269,20 @@ mod tests {
     }
 
     #[test]
-    fn hcl_attribute_form_and_nested_blocks() {
+    fn hcl_path_without_label_and_nested_blocks() {
+        // As in Vault: a `path` item without a label is the pattern "path",
+        // and a second label is not read.
         let text = r#"
 path = { "x/*" = { capabilities = ["read"] } }
-path "y" {
+path "y" "ignored" {
   allowed_parameters { foo = [1, true, "b*"] }
   comment = "hello ${world}"
 }
 "#;
         let s = stanzas(text).unwrap();
-        assert_eq!(s[0].path, "x/*");
+        assert_eq!(s[0].path, "path");
+        assert_eq!(s[0].fields[0].0, "x/*");
+        assert_eq!(s[1].path, "y");
         assert_eq!(
             s[1].fields[0],
             (
@@ -496,21 +302,22 @@ path "y" {
             matches!(stanzas("path \"x\" {"), Err(PolicyError::Syntax(m)) if m.starts_with("At 1:"))
         );
         assert_eq!(
-            stanzas("paths \"x\" {}"),
-            Err(PolicyError::InvalidKey("paths".into()))
+            stanzas("paths \"x\" {}\nextra = 1"),
+            Err(PolicyError::InvalidKeys(vec![
+                ("paths".into(), 0),
+                ("extra".into(), 2)
+            ]))
         );
         assert!(matches!(
-            stanzas("path {}"),
+            stanzas("path = \"x\""),
             Err(PolicyError::MalformedPath(_))
         ));
-        assert!(matches!(
-            stanzas("path \"a\" \"b\" {}"),
-            Err(PolicyError::MalformedPath(_))
-        ));
-        assert!(matches!(
+        assert_eq!(
             stanzas("path \"a\" { capabilities = [read] }"),
-            Err(PolicyError::MalformedPath(_))
-        ));
+            Err(PolicyError::Syntax(
+                "At 1:28: unexpected token while parsing list: IDENT".into()
+            ))
+        );
         assert_eq!(stanzas("name = \"x\"\n# nothing else\n"), Ok(vec![]));
         assert_eq!(stanzas(""), Ok(vec![]));
     }
@@ -527,7 +334,7 @@ path "y" {
         );
         assert_eq!(
             stanzas(r#"{"paths": {}}"#),
-            Err(PolicyError::InvalidKey("paths".into()))
+            Err(PolicyError::InvalidKeys(vec![("paths".into(), 1)]))
         );
         assert!(matches!(
             stanzas(r#"{"path": "x"}"#),
