@@ -183,6 +183,8 @@ pub enum Creator<'a> {
     /// The token store on behalf of the caller's token: a root token only
     /// from a root parent.
     Parent(&'a TokenEntry),
+    /// Response wrapping: a single-use token with the wrapping policy only.
+    Wrapping,
 }
 
 impl Creator<'_> {
@@ -202,7 +204,9 @@ pub fn check_root_grant(creator: Creator<'_>, policies: &[String], ttl: i64) -> 
     }
     match creator {
         Creator::Initialization => Ok(()),
-        Creator::Login => Err(Error::bad_request("auth methods cannot create root tokens")),
+        Creator::Login | Creator::Wrapping => {
+            Err(Error::bad_request("auth methods cannot create root tokens"))
+        }
         Creator::Parent(parent) if !parent.is_root() => Err(Error::bad_request(
             "root tokens may not be created without parent token being root",
         )),
@@ -386,6 +390,31 @@ impl TokenStore {
         self.storage.batch(ops).await?;
         self.remember(&entry);
         Ok((entry, warnings))
+    }
+
+    /// A response-wrapping token: no parent, one use, the wrapping policy
+    /// only, living exactly `ttl` seconds (never renewed).
+    pub async fn create_wrapping(&self, ttl: i64, path: &str) -> Result<TokenEntry> {
+        let auth = Auth {
+            policies: vec![super::wrapping::WRAPPING_POLICY.into()],
+            no_default_policy: true,
+            display_name: "token".into(),
+            ttl,
+            explicit_max_ttl: ttl,
+            num_uses: 1,
+            orphan: true,
+            ..Default::default()
+        };
+        let origin = TokenOrigin {
+            path,
+            creator: Creator::Wrapping,
+            mount_ttls: MountTtls {
+                default_ttl: ttl,
+                max_ttl: ttl,
+            },
+            entity_id: None,
+        };
+        Ok(self.create(&auth, origin).await?.0)
     }
 
     /// The stored entry, from the cache when it holds it.

@@ -15,6 +15,7 @@ mod remount;
 mod tune;
 mod ui_mounts;
 mod version_history;
+mod wrapping;
 
 use std::sync::{Arc, Weak};
 
@@ -51,6 +52,7 @@ impl Backend for SystemBackend {
         audit::PATHS,
         audit_headers::PATHS,
         locked_users::PATHS,
+        wrapping::PATHS,
     ];
 
     /// Vault's root-protected `sys/` paths (`PathsSpecial.Root` of its
