@@ -360,12 +360,14 @@ impl Core {
             output.auth = Some(renewed);
         }
         if let Some(auth) = output.response.auth.take() {
-            // A grant bound to CIDRs is refused outright from elsewhere.
+            // A login bound to CIDRs is refused outright from elsewhere;
+            // the token store may mint a token for use from elsewhere.
             let probe = TokenEntry {
                 bound_cidrs: auth.bound_cidrs.clone(),
                 ..Default::default()
             };
-            if !probe.allows_address(req.connection.remote_addr.map(|a| a.ip())) {
+            let login = routed.mounted.entry.backend_type != "token";
+            if login && !probe.allows_address(req.connection.remote_addr.map(|a| a.ip())) {
                 return Err(Error::PermissionDenied);
             }
             let (auth, warnings) = self
@@ -424,7 +426,7 @@ impl Core {
             _ => Creator::Login,
         };
         let origin = TokenOrigin {
-            path,
+            path: auth.creation_path.as_deref().unwrap_or(path),
             creator,
             mount_ttls: mounted.entry.ttls(self.system_ttls),
             entity_id,

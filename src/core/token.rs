@@ -66,6 +66,9 @@ pub struct TokenEntry {
     /// The identity entity of a login's alias (`""` for plain tokens).
     #[serde(default)]
     pub entity_id: String,
+    /// The token role it was created through (`""` for none).
+    #[serde(default)]
+    pub role: String,
 }
 
 impl TokenEntry {
@@ -148,6 +151,9 @@ impl TokenEntry {
             }
             if !self.bound_cidrs.is_empty() {
                 map.insert("bound_cidrs".into(), json!(self.bound_cidrs));
+            }
+            if !self.role.is_empty() {
+                map.insert("role".into(), json!(self.role));
             }
         }
         data.as_object().cloned().unwrap_or_default()
@@ -373,6 +379,7 @@ impl TokenStore {
             bound_cidrs: auth.bound_cidrs.clone(),
             last_renewal_time: 0,
             entity_id: origin.entity_id.unwrap_or_default(),
+            role: auth.token_role.clone().unwrap_or_default(),
         };
         let mut ops = vec![
             BatchOp::Put(self.id_key(&id), serde_json::to_vec(&entry)?),

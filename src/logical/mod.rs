@@ -179,6 +179,11 @@ pub struct Auth {
     /// Logins: the identity alias (an AppRole role ID, a certificate's CN,
     /// a JWT's user claim). Tokens of one alias share an `entity_id`.
     pub alias_name: Option<String>,
+    /// Token creation through a token role: the role's name.
+    pub token_role: Option<String>,
+    /// The token's `path` when it is not the request's (a token role's
+    /// `path_suffix` is appended to it).
+    pub creation_path: Option<String>,
 }
 
 /// A backend's answer. `None` from a handler means 204 No Content (or 404
