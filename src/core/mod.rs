@@ -14,6 +14,7 @@ mod pipeline;
 pub mod policy;
 pub mod policy_store;
 pub mod remount;
+pub mod root_generation;
 pub mod seal;
 pub mod token;
 pub mod ttl;
@@ -101,6 +102,8 @@ pub struct Core {
     /// keyring rotation): each reads the state, then writes it, and two at
     /// once would each act on what the other is changing.
     lifecycle: tokio::sync::Mutex<()>,
+    /// The `sys/generate-root` attempt in progress, if any.
+    root_generation: std::sync::Mutex<Option<root_generation::Attempt>>,
     self_ref: Weak<Core>,
 }
 
@@ -125,6 +128,7 @@ impl Core {
             initialized: AtomicBool::new(false),
             sealed: AtomicBool::new(true),
             lifecycle: tokio::sync::Mutex::new(()),
+            root_generation: std::sync::Mutex::new(None),
             self_ref: weak.clone(),
         })
     }

@@ -3,9 +3,11 @@
 //! exists in memory for the request that presented it.
 //!
 //! Two rules hold whatever a caller asks for:
-//! - **Root tokens are born in three places only**: initialization (`sys/init`,
-//!   dev mode's root token), and the token store on behalf of a root parent
-//!   ([`Creator`]). A login never yields one, whatever its role says.
+//! - **Root tokens are born in four places only**: initialization (`sys/init`,
+//!   dev mode's root token), a quorum of unseal key holders
+//!   (`sys/generate-root`), and the token store on behalf of a root parent
+//!   ([`Creator`]). A login never yields one, whatever its role says, nor
+//!   does a token role lend one.
 //! - **A token lives no longer than its parent**: a child whose parent is
 //!   gone or expired is revoked the first time it is looked up.
 //!
@@ -191,6 +193,9 @@ pub enum Creator<'a> {
     Parent(&'a TokenEntry),
     /// Response wrapping: a single-use token with the wrapping policy only.
     Wrapping,
+    /// `sys/generate-root`, once a threshold of unseal key shares proved
+    /// the unseal key: a root token with no parent.
+    UnsealKeyHolders,
 }
 
 impl Creator<'_> {
@@ -209,7 +214,7 @@ pub fn check_root_grant(creator: Creator<'_>, policies: &[String], ttl: i64) -> 
         return Ok(());
     }
     match creator {
-        Creator::Initialization => Ok(()),
+        Creator::Initialization | Creator::UnsealKeyHolders => Ok(()),
         Creator::Login | Creator::Wrapping => {
             Err(Error::bad_request("auth methods cannot create root tokens"))
         }

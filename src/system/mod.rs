@@ -6,6 +6,7 @@
 mod audit;
 mod audit_headers;
 mod capabilities;
+mod decode_token;
 mod keyring;
 mod locked_users;
 mod mounts;
@@ -53,6 +54,7 @@ impl Backend for SystemBackend {
         audit_headers::PATHS,
         locked_users::PATHS,
         wrapping::PATHS,
+        decode_token::PATHS,
     ];
 
     /// Vault's root-protected `sys/` paths (`PathsSpecial.Root` of its
