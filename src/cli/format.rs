@@ -725,25 +725,17 @@ pub fn wrap_padded(s: &str, pad: usize) -> String {
 /// (`2006-01-02 15:04:05.999999999 +0000 UTC`); unparsable text as is.
 pub fn go_time_string(rfc3339: &str) -> String {
     use time::format_description::well_known::Rfc3339;
-    let Ok(t) = time::OffsetDateTime::parse(rfc3339, &Rfc3339) else {
-        return rfc3339.to_string();
-    };
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let mut out = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    if t.nanosecond() != 0 {
-        out.push('.');
-        out.push_str(format!("{:09}", t.nanosecond()).trim_end_matches('0'));
-    }
-    out.push_str(" +0000 UTC");
-    out
+    time::OffsetDateTime::parse(rfc3339, &Rfc3339)
+        .ok()
+        .and_then(|t| i64::try_from(t.unix_timestamp_nanos()).ok())
+        .and_then(crate::util::gotime::rfc3339_nano)
+        .map(|utc| {
+            format!(
+                "{} +0000 UTC",
+                utc.trim_end_matches('Z').replacen('T', " ", 1)
+            )
+        })
+        .unwrap_or_else(|| rfc3339.to_string())
 }
 
 #[cfg(test)]

@@ -387,22 +387,13 @@ async fn create(
         return Err(Error::bad_request("ttl must be positive"));
     }
     if let Some(role) = &role {
-        if role.token_explicit_max_ttl != 0 {
-            if explicit_max_ttl == 0 {
-                explicit_max_ttl = role.token_explicit_max_ttl;
-            } else {
-                explicit_max_ttl = explicit_max_ttl.min(role.token_explicit_max_ttl);
-                warnings.push(format!("Explicit max TTL specified both during creation call and in role; using the lesser value of {explicit_max_ttl} seconds"));
-            }
-        }
-        if role.token_period != 0 {
-            if period == 0 {
-                period = role.token_period;
-            } else {
-                period = period.min(role.token_period);
-                warnings.push(format!("Period specified both during creation call and in role; using the lesser value of {period} seconds"));
-            }
-        }
+        explicit_max_ttl = lesser_of(
+            explicit_max_ttl,
+            role.token_explicit_max_ttl,
+            "Explicit max TTL",
+            &mut warnings,
+        );
+        period = lesser_of(period, role.token_period, "Period", &mut warnings);
     }
     let no_expiry = ttl == 0 && period == 0 && explicit_max_ttl == 0;
     check_root_grant(
@@ -461,6 +452,22 @@ async fn create(
         }
     }
     Ok(Some(response))
+}
+
+/// A duration given both in the request and by the role: the lesser wins,
+/// with Vault's warning; one given alone is used.
+fn lesser_of(asked: i64, role: i64, what: &str, warnings: &mut Vec<String>) -> i64 {
+    if role == 0 {
+        return asked;
+    }
+    if asked == 0 {
+        return role;
+    }
+    let lesser = asked.min(role);
+    warnings.push(format!(
+        "{what} specified both during creation call and in role; using the lesser value of {lesser} seconds"
+    ));
+    lesser
 }
 
 /// A duration of token creation: Vault decodes it into a string (a boolean

@@ -370,53 +370,42 @@ async fn write_role(_b: &TokenBackend, req: &mut Request) -> Result<Option<Respo
     if let Some(no_default) = data.bool("token_no_default_policy")? {
         role.token_no_default_policy = no_default;
     }
-    match (data.duration("token_period")?, data.duration("period")?) {
-        (Some(period), deprecated) => {
-            if deprecated.is_some() {
-                warnings.push("Both 'token_period' and deprecated 'period' value supplied, ignoring the deprecated value".to_string());
-            }
-            role.token_period = period;
-            role.period = 0;
-        }
-        (None, Some(period)) => {
-            role.period = period;
-            role.token_period = period;
-        }
-        (None, None) => {}
+    if let Some((period, deprecated)) = preferred(
+        data.duration("token_period")?,
+        data.duration("period")?,
+        "period",
+        &mut warnings,
+    ) {
+        role.token_period = period;
+        role.period = if deprecated { period } else { 0 };
     }
-    match (
+    let cidrs = preferred(
         data.comma_list("token_bound_cidrs")?,
         data.comma_list("bound_cidrs")?,
-    ) {
-        (Some(cidrs), deprecated) => {
-            if deprecated.is_some() {
-                warnings.push("Both 'token_bound_cidrs' and deprecated 'bound_cidrs' value supplied, ignoring the deprecated value".to_string());
-            }
-            role.token_bound_cidrs = parse_cidrs("token_bound_cidrs", cidrs)?;
-            role.bound_cidrs.clear();
-        }
-        (None, Some(cidrs)) => {
-            role.bound_cidrs = parse_cidrs("bound_cidrs", cidrs)?;
-            role.token_bound_cidrs.clone_from(&role.bound_cidrs);
-        }
-        (None, None) => {}
+        "bound_cidrs",
+        &mut warnings,
+    );
+    if let Some((cidrs, deprecated)) = cidrs {
+        let field = if deprecated {
+            "bound_cidrs"
+        } else {
+            "token_bound_cidrs"
+        };
+        role.token_bound_cidrs = parse_cidrs(field, cidrs)?;
+        role.bound_cidrs = if deprecated {
+            role.token_bound_cidrs.clone()
+        } else {
+            Vec::new()
+        };
     }
-    match (
+    if let Some((ttl, deprecated)) = preferred(
         data.duration("token_explicit_max_ttl")?,
         data.duration("explicit_max_ttl")?,
+        "explicit_max_ttl",
+        &mut warnings,
     ) {
-        (Some(ttl), deprecated) => {
-            if deprecated.is_some() {
-                warnings.push("Both 'token_explicit_max_ttl' and deprecated 'explicit_max_ttl' value supplied, ignoring the deprecated value".to_string());
-            }
-            role.token_explicit_max_ttl = ttl;
-            role.explicit_max_ttl = 0;
-        }
-        (None, Some(ttl)) => {
-            role.explicit_max_ttl = ttl;
-            role.token_explicit_max_ttl = ttl;
-        }
-        (None, None) => {}
+        role.token_explicit_max_ttl = ttl;
+        role.explicit_max_ttl = if deprecated { ttl } else { 0 };
     }
     if role.token_explicit_max_ttl > req.ttls.max_ttl {
         warnings.push(format!(
@@ -457,6 +446,29 @@ async fn write_role(_b: &TokenBackend, req: &mut Request) -> Result<Option<Respo
         .put_json(&format!("{ROLES_PREFIX}{name}"), &role)
         .await?;
     Ok(Response::warnings(warnings))
+}
+
+/// A `token_` field and its deprecated name: the new one wins (with
+/// Vault's warning when both came); `true` when the value is the
+/// deprecated field's, which a read then shows too.
+fn preferred<T>(
+    current: Option<T>,
+    deprecated: Option<T>,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Option<(T, bool)> {
+    match (current, deprecated) {
+        (Some(value), old) => {
+            if old.is_some() {
+                warnings.push(format!(
+                    "Both 'token_{name}' and deprecated '{name}' value supplied, ignoring the deprecated value"
+                ));
+            }
+            Some((value, false))
+        }
+        (None, Some(value)) => Some((value, true)),
+        (None, None) => None,
+    }
 }
 
 /// Vault's `strutil.RemoveDuplicates(list, true)`: trimmed, lower-cased,
