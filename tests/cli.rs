@@ -795,16 +795,24 @@ fn operator_init_prints_keys_and_root_token_and_unseal_opens_a_durable_store() {
 /// it only speaks the public API.
 #[test]
 fn guide_step2_works_against_openbao_when_installed() {
-    let Ok(found) = Command::new("sh").args(["-c", "command -v bao"]).output() else {
-        return;
-    };
+    with_openbao("cli-bao", |cli| {
+        run_guide_step2(cli);
+    });
+}
+
+/// Runs `f` with the CLI pointed at a fresh `bao server -dev`; `None` when
+/// OpenBao is not installed. Panics if it is installed but does not start.
+fn with_openbao<T>(name: &str, f: impl FnOnce(&Cli) -> T) -> Option<T> {
+    let found = Command::new("sh")
+        .args(["-c", "command -v bao"])
+        .output()
+        .ok()?;
     let bao = String::from_utf8_lossy(&found.stdout).trim().to_string();
     if bao.is_empty() {
         eprintln!("bao not installed; skipping");
-        return;
+        return None;
     }
-    let port = common::free_port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", common::free_port());
     let mut child = Command::new(&bao)
         .args([
             "server",
@@ -818,21 +826,19 @@ fn guide_step2_works_against_openbao_when_installed() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start bao");
-    let cli = Cli::new("cli-bao", &addr);
-    let mut up = false;
-    for _ in 0..100 {
-        if cli.vault(&["status"]).code == 0 {
-            up = true;
-            break;
+    let cli = Cli::new(name, &addr);
+    let up = (0..100).any(|_| {
+        let ok = cli.vault(&["status"]).code == 0;
+        if !ok {
+            std::thread::sleep(Duration::from_millis(100));
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    if up {
-        run_guide_step2(&cli);
-    }
+        ok
+    });
+    let result = up.then(|| f(&cli));
     let _ = child.kill();
     let _ = child.wait();
     assert!(up, "bao dev server did not come up");
+    result
 }
 
 fn test_ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
@@ -1106,37 +1112,7 @@ fn wrapped_secret_ids_unwrap_and_log_in_as_with_vault() {
     assert!(transcript.contains("Too many arguments (expected 0-1, got 2)"));
 
     // The same commands against OpenBao print the same, when it is installed.
-    let Ok(found) = Command::new("sh").args(["-c", "command -v bao"]).output() else {
-        return;
-    };
-    let bao = String::from_utf8_lossy(&found.stdout).trim().to_string();
-    if bao.is_empty() {
-        return;
+    if let Some(expected) = with_openbao("cli-wrap-bao", run_wrapped_secret_id_flow) {
+        assert_eq!(expected, transcript);
     }
-    let addr = format!("127.0.0.1:{}", common::free_port());
-    let mut child = Command::new(&bao)
-        .args([
-            "server",
-            "-dev",
-            "-dev-root-token-id=root",
-            "-dev-no-store-token",
-            &format!("-dev-listen-address={addr}"),
-        ])
-        .env("HOME", std::env::temp_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bao");
-    let reference = Cli::new("cli-wrap-bao", &addr);
-    let up = (0..100).any(|_| {
-        let ok = reference.vault(&["status"]).code == 0;
-        if !ok {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        ok
-    });
-    let expected = up.then(|| run_wrapped_secret_id_flow(&reference));
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(expected.as_deref(), Some(transcript.as_str()));
 }

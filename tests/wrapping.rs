@@ -14,6 +14,11 @@ fn wrapped(s: &Server, method: &str, path: &str, ttl: &str, body: Option<Value>)
     s.send_with_headers(method, path, Some(ROOT), &[("X-Vault-Wrap-TTL", ttl)], body)
 }
 
+/// `data` wrapped by `sys/wrapping/wrap` for `ttl`: the wrapping token.
+fn wrap_data(s: &Server, ttl: &str, data: Value) -> String {
+    wrapping_token(&wrapped(s, "PUT", "sys/wrapping/wrap", ttl, Some(data)))
+}
+
 fn wrapping_token(reply: &Reply) -> String {
     reply.json["wrap_info"]["token"]
         .as_str()
@@ -120,13 +125,7 @@ fn a_wrapping_token_has_the_wrapping_policy_one_use_and_no_parent() {
 #[test]
 fn lookup_needs_no_token_and_leaves_the_use_in_place() {
     let s = Server::dev();
-    let token = wrapping_token(&wrapped(
-        &s,
-        "PUT",
-        "sys/wrapping/wrap",
-        "5m",
-        Some(json!({"k": "v"})),
-    ));
+    let token = wrap_data(&s, "5m", json!({"k": "v"}));
     let looked_up = s.send(
         "PUT",
         "sys/wrapping/lookup",
@@ -152,13 +151,7 @@ fn lookup_needs_no_token_and_leaves_the_use_in_place() {
 #[test]
 fn a_third_party_unwraps_with_its_own_token_and_the_token_in_the_body() {
     let s = Server::dev();
-    let token = wrapping_token(&wrapped(
-        &s,
-        "PUT",
-        "sys/wrapping/wrap",
-        "60",
-        Some(json!({"k": "v"})),
-    ));
+    let token = wrap_data(&s, "60", json!({"k": "v"}));
     let unwrapped = s.write("sys/wrapping/unwrap", json!({"token": token}));
     assert_eq!(unwrapped.data("k"), "v");
     let lookup = s.write("sys/wrapping/lookup", json!({"token": token}));
@@ -168,13 +161,7 @@ fn a_third_party_unwraps_with_its_own_token_and_the_token_in_the_body() {
 #[test]
 fn rewrapping_moves_the_response_to_a_new_token_with_the_old_ttl_and_path() {
     let s = Server::dev();
-    let old = wrapping_token(&wrapped(
-        &s,
-        "PUT",
-        "sys/wrapping/wrap",
-        "77",
-        Some(json!({"k": "v"})),
-    ));
+    let old = wrap_data(&s, "77", json!({"k": "v"}));
     let reply = s.write("sys/wrapping/rewrap", json!({"token": old}));
     assert_eq!(reply.json["wrap_info"]["ttl"], 77);
     assert_eq!(
@@ -331,13 +318,7 @@ fn a_policy_wrapping_ttl_demands_a_wrapped_request_within_bounds() {
 fn of_sixteen_concurrent_unwraps_exactly_one_gets_the_secret() {
     let s = Server::dev();
     for third_party in [false, true] {
-        let token = wrapping_token(&wrapped(
-            &s,
-            "PUT",
-            "sys/wrapping/wrap",
-            "60",
-            Some(json!({"secret": "only once"})),
-        ));
+        let token = wrap_data(&s, "60", json!({"secret": "only once"}));
         let statuses: Vec<u16> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..16)
                 .map(|_| {
@@ -371,13 +352,7 @@ fn of_sixteen_concurrent_unwraps_exactly_one_gets_the_secret() {
 #[test]
 fn the_wrapped_response_is_readable_the_old_way_with_a_warning() {
     let s = Server::dev();
-    let token = wrapping_token(&wrapped(
-        &s,
-        "PUT",
-        "sys/wrapping/wrap",
-        "60",
-        Some(json!({"k": "v"})),
-    ));
+    let token = wrap_data(&s, "60", json!({"k": "v"}));
     let read = s.send("GET", "cubbyhole/response", Some(&token), None);
     assert_eq!(read.status, 200);
     let original: Value =
