@@ -587,23 +587,6 @@ fn a_path_with_a_non_printable_character_is_refused_outright() {
     }
 }
 
-/// Response wrapping is not implemented: asking for it is refused rather
-/// than answered with the unwrapped secret.
-#[test]
-fn a_request_for_response_wrapping_is_refused_not_answered_in_the_clear() {
-    let s = Server::dev();
-    let r = s.send_with_headers(
-        "POST",
-        "auth/token/create",
-        Some(ROOT),
-        &[("X-Vault-Wrap-TTL", "60")],
-        Some(b"{}".to_vec()),
-    );
-    assert_eq!(r.status, 400, "{:?}", r.json);
-    assert!(r.json["auth"].is_null(), "no token handed out");
-    assert!(r.errors()[0].contains("X-Vault-Wrap-TTL"));
-}
-
 #[test]
 fn the_builtin_response_wrapping_policy_is_reserved() {
     let s = Server::dev();

@@ -659,3 +659,47 @@ fn durable_servers_have_cubbyhole_and_identity_but_no_secret_mount() {
     second.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn generic_and_the_kv_version_aliases_mount_kv_as_vault_does() {
+    let s = Server::dev();
+    assert_eq!(
+        s.write("sys/mounts/gen", json!({"type": "generic"})).status,
+        204
+    );
+    assert_eq!(s.read("sys/mounts/gen").data("type"), "generic");
+    assert_eq!(s.write("gen/app", json!({"k": "v"})).status, 204);
+    assert_eq!(s.read("gen/app").data("k"), "v", "a version 1 store");
+
+    assert_eq!(
+        s.write("sys/mounts/two", json!({"type": "kv-v2"})).status,
+        204
+    );
+    let two = s.read("sys/mounts/two");
+    assert_eq!(two.data("type"), "kv");
+    assert_eq!(two.data("options"), &json!({"version": "2"}));
+    assert_eq!(
+        s.write("sys/mounts/one", json!({"type": "kv-v1"})).status,
+        204
+    );
+    assert_eq!(
+        s.read("sys/mounts/one").data("options"),
+        &json!({"version": "1"})
+    );
+
+    for kind in ["generic", "pki"] {
+        let refused = s.write(
+            &format!("sys/mounts/v-{kind}"),
+            json!({"type": kind, "options": {"version": "2"}}),
+        );
+        assert_eq!(
+            (refused.status, refused.errors()),
+            (
+                400,
+                vec![format!(
+                    "secrets engine \"{kind}\" does not allow setting a version"
+                )]
+            )
+        );
+    }
+}

@@ -130,6 +130,7 @@ impl Harness {
             token: token.map(str::to_string),
             connection,
             audited_headers: Default::default(),
+            wrap: None,
         };
         self.runtime
             .block_on(self.core.handle(input))
@@ -242,6 +243,7 @@ impl Harness {
             token: Some("root".into()),
             connection: Connection::default(),
             audited_headers: Default::default(),
+            wrap: None,
         };
         self.runtime
             .block_on(self.core.handle(input))

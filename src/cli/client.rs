@@ -20,6 +20,8 @@ pub struct Client {
     pub token: String,
     namespace: Option<String>,
     headers: Vec<(String, String)>,
+    /// `X-Vault-Wrap-TTL` for every request (a Go duration).
+    wrap_ttl: Option<String>,
 }
 
 /// One answer from the server.
@@ -235,12 +237,14 @@ impl Client {
                 headers.push((k.to_string(), v.to_string()));
             }
         }
+        let wrap_ttl = flags.duration("wrap-ttl");
         Ok(Client {
             http,
             address: address.trim_end_matches('/').to_string(),
             token,
             namespace,
             headers,
+            wrap_ttl: (wrap_ttl > 0).then(|| super::duration::go_string(wrap_ttl)),
         })
     }
 
@@ -283,6 +287,9 @@ impl Client {
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
         }
+        if let Some(ttl) = self.wrap_ttl_for(method, path) {
+            req = req.header("X-Vault-Wrap-TTL", ttl);
+        }
         if let Some(ct) = content_type {
             req = req.header("Content-Type", ct);
         }
@@ -303,6 +310,17 @@ impl Client {
             status,
             body,
         })
+    }
+
+    /// The wrap TTL a request asks for: `-wrap-ttl` (or `VAULT_WRAP_TTL`)
+    /// on every request, else Vault's default of five minutes for writes
+    /// to `sys/wrapping/wrap` (the API client's `DefaultWrappingLookupFunc`).
+    fn wrap_ttl_for(&self, method: &str, path: &str) -> Option<&str> {
+        if let Some(ttl) = &self.wrap_ttl {
+            return Some(ttl);
+        }
+        (matches!(method, "PUT" | "POST") && path.trim_start_matches('/') == "sys/wrapping/wrap")
+            .then_some("5m")
     }
 
     /// A request whose status ≥ 400 is an `Error::Api` (`Response.Error()`).

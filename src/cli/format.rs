@@ -519,8 +519,15 @@ pub fn secret_rows(secret: &Value) -> Vec<(String, String)> {
             "wrapping_token_ttl:".into(),
             human_duration_value(wrap.get("ttl").unwrap_or(&Value::Null)),
         ));
-        out.push(("wrapping_token_creation_time:".into(), s("creation_time")));
+        out.push((
+            "wrapping_token_creation_time:".into(),
+            go_time_string(&s("creation_time")),
+        ));
         out.push(("wrapping_token_creation_path:".into(), s("creation_path")));
+        let wrapped = s("wrapped_accessor");
+        if !wrapped.is_empty() && wrap.get("wrapped_accessor").is_some_and(|v| !v.is_null()) {
+            out.push(("wrapped_accessor:".into(), wrapped));
+        }
     }
     if let Some(data) = secret.get("data").and_then(Value::as_object) {
         out.extend(map_rows(data));
@@ -627,7 +634,26 @@ pub fn secret_struct(secret: &Value) -> GoVal {
         ));
     }
     if let Value::Object(w) = get("wrap_info") {
-        fields.push(("wrap_info", GoVal::Json(Value::Object(w))));
+        // `api.SecretWrapInfo`: every field, in its order.
+        let field =
+            |k: &str, zero: Value| w.get(k).filter(|v| !v.is_null()).cloned().unwrap_or(zero);
+        let info = [
+            "token",
+            "accessor",
+            "ttl",
+            "creation_time",
+            "creation_path",
+            "wrapped_accessor",
+        ]
+        .map(|k| {
+            let zero = match k {
+                "ttl" => Value::from(0),
+                "creation_time" => Value::from("0001-01-01T00:00:00Z"),
+                _ => Value::from(""),
+            };
+            (k, GoVal::Json(field(k, zero)))
+        });
+        fields.push(("wrap_info", GoVal::Struct(info.into())));
     }
     if let Value::String(mt) = get("mount_type") {
         if !mt.is_empty() {
@@ -693,6 +719,23 @@ pub fn wrap_padded(s: &str, pad: usize) -> String {
         .map(|l| format!("{prefix}{l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// An RFC 3339 time as Go's `time.Time.String()` prints it in UTC
+/// (`2006-01-02 15:04:05.999999999 +0000 UTC`); unparsable text as is.
+pub fn go_time_string(rfc3339: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(rfc3339, &Rfc3339)
+        .ok()
+        .and_then(|t| i64::try_from(t.unix_timestamp_nanos()).ok())
+        .and_then(crate::util::gotime::rfc3339_nano)
+        .map(|utc| {
+            format!(
+                "{} +0000 UTC",
+                utc.trim_end_matches('Z').replacen('T', " ", 1)
+            )
+        })
+        .unwrap_or_else(|| rfc3339.to_string())
 }
 
 #[cfg(test)]

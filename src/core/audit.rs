@@ -188,6 +188,8 @@ pub struct AuditedResponse<'a> {
     pub data: &'a Option<Map<String, Value>>,
     pub auth: &'a Option<Value>,
     pub warnings: &'a [String],
+    /// The wrapping token's `wrap_info`, when the response was wrapped.
+    pub wrap_info: Option<&'a Value>,
 }
 
 pub struct AuditBroker {
@@ -423,7 +425,13 @@ impl AuditBroker {
                 "request": Self::request_json(device, req, mount_type),
             });
             let Some(map) = entry.as_object_mut() else { return entry };
-            if let Some(AuditedResponse { data, auth, warnings }) = response {
+            if let Some(AuditedResponse {
+                data,
+                auth,
+                warnings,
+                wrap_info,
+            }) = response
+            {
                 let mut data = data.clone().map(Value::Object).unwrap_or(Value::Null);
                 device.hash_value(&mut data);
                 let mut auth = auth.clone().unwrap_or(Value::Null);
@@ -434,10 +442,20 @@ impl AuditBroker {
                         }
                     }
                 }
-                map.insert(
-                    "response".into(),
-                    json!({ "mount_type": mount_type, "data": data, "auth": auth, "warnings": warnings }),
-                );
+                let mut response = json!({ "mount_type": mount_type, "data": data, "auth": auth, "warnings": warnings });
+                if let (Some(wrap_info), Some(response)) = (wrap_info, response.as_object_mut()) {
+                    // The tokens and accessors are secrets: hashed, as Vault does.
+                    let mut wrap_info = wrap_info.clone();
+                    if let Some(info) = wrap_info.as_object_mut() {
+                        for key in ["token", "accessor", "wrapped_accessor"] {
+                            if let Some(value) = info.get_mut(key) {
+                                device.hash_value(value);
+                            }
+                        }
+                    }
+                    response.insert("wrap_info".into(), wrap_info);
+                }
+                map.insert("response".into(), response);
             }
             if let Some(error) = error {
                 map.insert("error".into(), json!(error));

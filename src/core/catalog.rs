@@ -69,6 +69,12 @@ pub const CATALOG: &[CatalogEntry] = &[
         backend_type: "kv",
         build: |entry, _| crate::secrets::kv::new_backend(entry.options.as_ref()),
     },
+    // `generic`: the old name of KV version 1, still mountable.
+    CatalogEntry {
+        class: MountClass::Secret,
+        backend_type: "generic",
+        build: |_, _| crate::secrets::kv::new_backend(None),
+    },
     CatalogEntry {
         class: MountClass::Secret,
         backend_type: "cubbyhole",

@@ -211,6 +211,7 @@ impl Core {
     }
 
     fn seal_locked(&self) {
+        self.cancel_root_generation();
         if let Some(seal) = &self.seal {
             self.sealed.store(true, Ordering::SeqCst);
             seal.seal();

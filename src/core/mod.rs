@@ -14,9 +14,11 @@ mod pipeline;
 pub mod policy;
 pub mod policy_store;
 pub mod remount;
+pub mod root_generation;
 pub mod seal;
 pub mod token;
 pub mod ttl;
+pub mod wrapping;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -31,7 +33,7 @@ use self::policy_store::PolicyStore;
 use self::seal::Seal;
 use self::token::TokenStore;
 use crate::logical::raw_route::RawRoute;
-use crate::logical::{Connection, MountTtls, Operation, Response};
+use crate::logical::{Connection, MountTtls, Operation, Response, WrapRequest};
 use crate::storage::{Storage, StorageView};
 
 /// Vault's system default and max lease TTL: 768h (32 days).
@@ -53,6 +55,8 @@ pub struct LogicalInput {
     /// The configured audited headers the request carried (empty unless
     /// [`AuditBroker::wanted_headers`] asked for some).
     pub audited_headers: RequestHeaders,
+    /// The response wrapping the client asked for.
+    pub wrap: Option<WrapRequest>,
 }
 
 /// The core's answer, before it becomes an HTTP response.
@@ -64,6 +68,9 @@ pub struct LogicalOutput {
     pub auth: Option<Value>,
     /// Whether the handler returned nothing (→ 204).
     pub empty: bool,
+    /// Set when the response was wrapped: the wrapping token's
+    /// `wrap_info`, which is then all the client receives.
+    pub wrap_info: Option<Value>,
 }
 
 /// Identity of this server, for health and seal status.
@@ -95,6 +102,8 @@ pub struct Core {
     /// keyring rotation): each reads the state, then writes it, and two at
     /// once would each act on what the other is changing.
     lifecycle: tokio::sync::Mutex<()>,
+    /// The `sys/generate-root` attempt in progress, if any.
+    root_generation: std::sync::Mutex<Option<root_generation::Attempt>>,
     self_ref: Weak<Core>,
 }
 
@@ -119,6 +128,7 @@ impl Core {
             initialized: AtomicBool::new(false),
             sealed: AtomicBool::new(true),
             lifecycle: tokio::sync::Mutex::new(()),
+            root_generation: std::sync::Mutex::new(None),
             self_ref: weak.clone(),
         })
     }
@@ -174,6 +184,7 @@ mod tests {
             token: Some(token.into()),
             connection: Connection::default(),
             audited_headers: RequestHeaders::default(),
+            wrap: None,
         })
         .await
         .expect(path)

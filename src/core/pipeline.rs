@@ -11,7 +11,8 @@
 //! 5. [`count_use`](Core::count_use): one use of a limited-use token;
 //! 6. [`call`](Core::call): user lockout, field validation, the handler;
 //! 7. [`post_process`](Core::post_process): Vault's answers for empty reads
-//!    and lists, warnings for unknown fields, token issuance for logins;
+//!    and lists, warnings for unknown fields, token issuance for logins,
+//!    response wrapping;
 //!
 //! with the audit record written before and after. A token's last use
 //! revokes it once the request is done.
@@ -24,11 +25,12 @@ use super::audit::{AuditRequest, AuditedResponse};
 use super::mounts::{MountClass, MountPass, Mounted};
 use super::policy::Capability;
 use super::token::{Creator, TokenOrigin, REVOCATION_PENDING};
+use super::wrapping::Wrapping;
 use super::{Core, LogicalInput, LogicalOutput};
 use crate::logical::framework::{Fields, Route};
 use crate::logical::TokenEntry;
 use crate::logical::{
-    special_path_matches, Auth, Error, FieldData, Operation, Request, Response, Result,
+    special_path_matches, Auth, Error, FieldData, Operation, Request, Response, Result, WrapFormat,
 };
 use crate::util::gotime::now_unix;
 use crate::util::ids;
@@ -108,6 +110,7 @@ impl Core {
                     data: &out.response.data,
                     auth: &out.auth,
                     warnings: &out.response.warnings,
+                    wrap_info: out.wrap_info.as_ref(),
                 }),
                 None,
             )?,
@@ -126,6 +129,17 @@ impl Core {
         request_id: String,
     ) -> Result<LogicalOutput> {
         let full_path = input.path.clone();
+        let presented_entry = match &presented {
+            Presented::Live(entry) => Some(&**entry),
+            _ => None,
+        };
+        self.check_wrapping_request(
+            &full_path,
+            &input.data,
+            presented_entry,
+            input.token.as_deref(),
+        )
+        .await?;
         let routed = match self.route(&full_path).await {
             Some(routed) => routed,
             None => return Err(self.no_route(&input, &presented).await),
@@ -148,6 +162,7 @@ impl Core {
             connection: input.connection,
             storage: routed.mounted.storage.clone(),
             ttls: routed.mounted.entry.ttls(self.system_ttls),
+            wrap: input.wrap,
         };
         self.existence_check(&routed, &mut req).await?;
         self.authorize(&routed, &mut req, &full_path).await?;
@@ -242,7 +257,12 @@ impl Core {
             return Ok(());
         };
         let acl = self.policies.acl(&token.policies).await?;
-        let decision = acl.allow(full_path, capability_for(req.operation), req.data.raw());
+        let decision = acl.allow_wrapped(
+            full_path,
+            capability_for(req.operation),
+            req.data.raw(),
+            req.wrap.map(|w| w.ttl),
+        );
         let needs_sudo = special_path_matches(routed.mounted.backend.root_paths(), &req.path);
         if !decision.allowed || (needs_sudo && !decision.sudo) {
             return Err(Error::AclDenied {
@@ -323,6 +343,7 @@ impl Core {
             empty: response.is_none(),
             response: response.unwrap_or_default(),
             auth: None,
+            wrap_info: None,
         };
         if output.empty && matches!(req.operation, Operation::Read | Operation::List) {
             return Err(Error::NotFound);
@@ -340,12 +361,14 @@ impl Core {
             output.auth = Some(renewed);
         }
         if let Some(auth) = output.response.auth.take() {
-            // A grant bound to CIDRs is refused outright from elsewhere.
+            // A login bound to CIDRs is refused outright from elsewhere;
+            // the token store may mint a token for use from elsewhere.
             let probe = TokenEntry {
                 bound_cidrs: auth.bound_cidrs.clone(),
                 ..Default::default()
             };
-            if !probe.allows_address(req.connection.remote_addr.map(|a| a.ip())) {
+            let login = routed.mounted.entry.backend_type != "token";
+            if login && !probe.allows_address(req.connection.remote_addr.map(|a| a.ip())) {
                 return Err(Error::PermissionDenied);
             }
             let (auth, warnings) = self
@@ -355,7 +378,27 @@ impl Core {
             output.auth = Some(auth);
             output.empty = false;
         }
-        Ok(output)
+        if let Some(forced) = output.response.forced_wrap.take() {
+            let wrapping = Wrapping {
+                ttl: forced.ttl,
+                format: WrapFormat::Token,
+                creation_path: &forced.creation_path,
+                body: Some(forced.body),
+            };
+            return self.wrap(output, wrapping).await;
+        }
+        match req.wrap {
+            Some(wrap) if !output.empty => {
+                let wrapping = Wrapping {
+                    ttl: wrap.ttl,
+                    format: wrap.format,
+                    creation_path: full_path,
+                    body: None,
+                };
+                self.wrap(output, wrapping).await
+            }
+            _ => Ok(output),
+        }
     }
 
     /// Turns a backend's auth grant into a token and Vault's `auth` object.
@@ -384,7 +427,7 @@ impl Core {
             _ => Creator::Login,
         };
         let origin = TokenOrigin {
-            path,
+            path: auth.creation_path.as_deref().unwrap_or(path),
             creator,
             mount_ttls: mounted.entry.ttls(self.system_ttls),
             entity_id,
@@ -395,14 +438,16 @@ impl Core {
     }
 
     /// Whether a request to `path` without a token is refused whatever it
-    /// carries: the path is not one of a mount's unauthenticated paths.
+    /// carries: the path is not one of a mount's unauthenticated paths, nor
+    /// one whose wrapping token Vault checks first.
     pub fn refuses_without_token(&self, path: &str) -> bool {
-        self.mounts.route(path).is_none_or(|(mounted, rel_path)| {
-            !mounted
-                .backend
-                .route(&rel_path)
-                .is_some_and(|r| r.info.unauthenticated)
-        })
+        !super::wrapping::takes_wrapping_token(path)
+            && self.mounts.route(path).is_none_or(|(mounted, rel_path)| {
+                !mounted
+                    .backend
+                    .route(&rel_path)
+                    .is_some_and(|r| r.info.unauthenticated)
+            })
     }
 
     /// A path no mount serves: 403 unless the token could reach it, as

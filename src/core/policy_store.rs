@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::policy::{Acl, Policy, DEFAULT_POLICY_HCL};
+use super::wrapping::{WRAPPING_POLICY, WRAPPING_POLICY_HCL};
 use crate::logical::{Error, Result};
 use crate::storage::StorageView;
 
 /// Vault's built-in policy of response-wrapping tokens: reserved, neither
 /// writable nor deletable.
-const RESPONSE_WRAPPING: &str = "response-wrapping";
+const RESPONSE_WRAPPING: &str = WRAPPING_POLICY;
 
 /// A policy name as Vault keys it: surrounding white space trimmed,
 /// lower-case (so `"Root "` is `root`, which no one may write).
@@ -31,12 +32,16 @@ impl PolicyStore {
         }
     }
 
-    /// Creates the built-in `default` policy on a fresh store.
+    /// Creates the built-in `default` policy on a fresh store, and the
+    /// `response-wrapping` one (on stores made before it existed too).
     pub async fn ensure_default(&self) -> Result<()> {
-        if self.storage.get("default").await?.is_none() {
-            self.storage
-                .put("default", DEFAULT_POLICY_HCL.as_bytes().to_vec())
-                .await?;
+        for (name, text) in [
+            ("default", DEFAULT_POLICY_HCL),
+            (RESPONSE_WRAPPING, WRAPPING_POLICY_HCL),
+        ] {
+            if self.storage.get(name).await?.is_none() {
+                self.storage.put(name, text.as_bytes().to_vec()).await?;
+            }
         }
         Ok(())
     }
@@ -92,9 +97,11 @@ impl PolicyStore {
         Ok(())
     }
 
-    /// Stored policy names, sorted (without `root`).
+    /// Stored policy names, sorted (without `root`, and without
+    /// `response-wrapping`, which no token may be given).
     pub async fn list(&self) -> Result<Vec<String>> {
         let mut names = self.storage.list_leaves("").await?;
+        names.retain(|n| n != RESPONSE_WRAPPING);
         names.sort();
         Ok(names)
     }

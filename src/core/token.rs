@@ -3,9 +3,11 @@
 //! exists in memory for the request that presented it.
 //!
 //! Two rules hold whatever a caller asks for:
-//! - **Root tokens are born in three places only**: initialization (`sys/init`,
-//!   dev mode's root token), and the token store on behalf of a root parent
-//!   ([`Creator`]). A login never yields one, whatever its role says.
+//! - **Root tokens are born in four places only**: initialization (`sys/init`,
+//!   dev mode's root token), a quorum of unseal key holders
+//!   (`sys/generate-root`), and the token store on behalf of a root parent
+//!   ([`Creator`]). A login never yields one, whatever its role says, nor
+//!   does a token role lend one.
 //! - **A token lives no longer than its parent**: a child whose parent is
 //!   gone or expired is revoked the first time it is looked up.
 //!
@@ -43,6 +45,11 @@ pub enum Creator<'a> {
     /// The token store on behalf of the caller's token: a root token only
     /// from a root parent.
     Parent(&'a TokenEntry),
+    /// Response wrapping: a single-use token with the wrapping policy only.
+    Wrapping,
+    /// `sys/generate-root`, once a threshold of unseal key shares proved
+    /// the unseal key: a root token with no parent.
+    UnsealKeyHolders,
 }
 
 impl Creator<'_> {
@@ -61,8 +68,10 @@ pub fn check_root_grant(creator: Creator<'_>, policies: &[String], ttl: i64) -> 
         return Ok(());
     }
     match creator {
-        Creator::Initialization => Ok(()),
-        Creator::Login => Err(Error::bad_request("auth methods cannot create root tokens")),
+        Creator::Initialization | Creator::UnsealKeyHolders => Ok(()),
+        Creator::Login | Creator::Wrapping => {
+            Err(Error::bad_request("auth methods cannot create root tokens"))
+        }
         Creator::Parent(parent) if !parent.is_root() => Err(Error::bad_request(
             "root tokens may not be created without parent token being root",
         )),
@@ -229,6 +238,7 @@ impl TokenStore {
             bound_cidrs: auth.bound_cidrs.clone(),
             last_renewal_time: 0,
             entity_id: origin.entity_id.unwrap_or_default(),
+            role: auth.token_role.clone().unwrap_or_default(),
         };
         let mut ops = vec![
             BatchOp::Put(self.id_key(&id), serde_json::to_vec(&entry)?),
@@ -246,6 +256,31 @@ impl TokenStore {
         self.storage.batch(ops).await?;
         self.remember(&entry);
         Ok((entry, warnings))
+    }
+
+    /// A response-wrapping token: no parent, one use, the wrapping policy
+    /// only, living exactly `ttl` seconds (never renewed).
+    pub async fn create_wrapping(&self, ttl: i64, path: &str) -> Result<TokenEntry> {
+        let auth = Auth {
+            policies: vec![super::wrapping::WRAPPING_POLICY.into()],
+            no_default_policy: true,
+            display_name: "token".into(),
+            ttl,
+            explicit_max_ttl: ttl,
+            num_uses: 1,
+            orphan: true,
+            ..Default::default()
+        };
+        let origin = TokenOrigin {
+            path,
+            creator: Creator::Wrapping,
+            mount_ttls: MountTtls {
+                default_ttl: ttl,
+                max_ttl: ttl,
+            },
+            entity_id: None,
+        };
+        Ok(self.create(&auth, origin).await?.0)
     }
 
     /// The stored entry, from the cache when it holds it.

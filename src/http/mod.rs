@@ -142,17 +142,7 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
             )));
         }
     }
-    // Response wrapping is not implemented: a client asking for it must
-    // not receive the secret itself instead.
-    if parts
-        .headers
-        .get("x-vault-wrap-ttl")
-        .is_some_and(|v| !v.as_bytes().trim_ascii().is_empty())
-    {
-        return Err(Error::bad_request(
-            "response wrapping (X-Vault-Wrap-TTL) is not supported by vaultlet",
-        ));
-    }
+    let wrap = request::wrap_request(&parts.headers)?;
     let connection = parts
         .extensions
         .get::<Connection>()
@@ -218,6 +208,7 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
         token,
         connection,
         audited_headers,
+        wrap,
     };
     let output = state.core.handle(input).await?;
     Ok(response::success_response(&path, output))

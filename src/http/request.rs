@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use super::json_limits::{JsonLimits, Refusal};
 use crate::core::audit_headers::{self, AuditedHeader, HeaderTable, RequestHeaders};
-use crate::logical::{parse_bool, Error, Operation};
+use crate::logical::{
+    parse_bool, parse_signed_duration_seconds, Error, Operation, WrapFormat, WrapRequest,
+};
 
 /// What a listener accepts in a request body (its `max_request_size` and
 /// JSON limits).
@@ -263,6 +265,31 @@ fn not_an_object() -> Error {
 
 fn parse_error(err: &serde_json::Error) -> Error {
     Error::BadRequest(format!("failed to parse JSON input: {err}"))
+}
+
+/// The response wrapping a request asks for: `X-Vault-Wrap-TTL` (seconds
+/// or a Go duration; empty or 0 asks for none) and `X-Vault-Wrap-Format`
+/// (`jwt`, else the plain token), read as Vault's handler reads them.
+pub fn wrap_request(headers: &HeaderMap) -> Result<Option<WrapRequest>, Error> {
+    let Some(ttl) = headers.get("x-vault-wrap-ttl") else {
+        return Ok(None);
+    };
+    let ttl = String::from_utf8_lossy(ttl.as_bytes());
+    let invalid = |why: &dyn std::fmt::Display| {
+        Error::BadRequest(format!("error parsing X-Vault-Wrap-TTL header: {why}"))
+    };
+    let ttl = parse_signed_duration_seconds(ttl.trim()).map_err(|e| invalid(&e))?;
+    if ttl < 0 {
+        return Err(invalid(&"requested wrap ttl cannot be negative"));
+    }
+    if ttl == 0 {
+        return Ok(None);
+    }
+    let format = match headers.get("x-vault-wrap-format").map(|v| v.as_bytes()) {
+        Some(b"jwt") => WrapFormat::Jwt,
+        _ => WrapFormat::Token,
+    };
+    Ok(Some(WrapRequest { ttl, format }))
 }
 
 #[cfg(test)]

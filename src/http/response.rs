@@ -4,11 +4,10 @@
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response as HttpResponse;
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::core::LogicalOutput;
-use crate::logical::Error;
+use crate::logical::{envelope, Error, Response};
 use crate::util::multierror::multierror;
 
 /// A JSON response with Vault's headers.
@@ -108,20 +107,6 @@ pub fn error_response(err: &Error) -> HttpResponse {
     json_response(status, &body)
 }
 
-/// Vault's response envelope, fields in Vault's order.
-#[derive(Serialize)]
-struct Envelope<'a> {
-    request_id: &'a str,
-    lease_id: &'a str,
-    renewable: bool,
-    lease_duration: i64,
-    data: Option<Value>,
-    wrap_info: Option<Value>,
-    warnings: Option<&'a [String]>,
-    auth: Option<&'a Value>,
-    mount_type: &'a str,
-}
-
 /// Sys routes whose `data` keys Vault also copies to the top level.
 fn is_injected(path: &str) -> bool {
     const EXACT: &[&str] = &[
@@ -150,22 +135,22 @@ fn is_injected(path: &str) -> bool {
     EXACT.contains(&path) || PREFIX.iter().any(|p| path.starts_with(p)) || path == "sys/audit"
 }
 
-/// Go's JSON encoding sorts map keys; ours must too.
-fn sort_keys(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.sort_keys();
-            map.values_mut().for_each(sort_keys);
-        }
-        Value::Array(items) => items.iter_mut().for_each(sort_keys),
-        _ => {}
-    }
-}
-
 /// Renders a successful logical result.
 pub fn success_response(path: &str, output: LogicalOutput) -> HttpResponse {
-    let response = output.response;
-    if let Some(raw) = response.raw {
+    if let Some(wrap_info) = &output.wrap_info {
+        // A wrapped answer carries nothing but the wrapping token.
+        let wrapped = Response::default();
+        let body = envelope::render(envelope::Parts {
+            request_id: "",
+            response: &wrapped,
+            auth: None,
+            wrap_info: Some(wrap_info),
+            mount_type: "",
+        });
+        return json_response(StatusCode::OK, &body);
+    }
+    let mut response = output.response;
+    if let Some(raw) = response.raw.take() {
         let status = StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK);
         if raw.body.is_empty() {
             return empty_response(StatusCode::NO_CONTENT);
@@ -175,31 +160,20 @@ pub fn success_response(path: &str, output: LogicalOutput) -> HttpResponse {
     if output.empty && output.auth.is_none() {
         return empty_response(StatusCode::NO_CONTENT);
     }
-    let mut data = response.data.map(Value::Object);
-    if let Some(data) = data.as_mut() {
-        sort_keys(data);
-    }
-    let (lease_id, lease_duration, renewable) = match &response.lease {
-        Some(lease) => (lease.id.as_str(), lease.ttl, lease.renewable),
-        None => ("", 0, false),
-    };
-    let envelope = Envelope {
+    let mut body = envelope::render(envelope::Parts {
         request_id: &output.request_id,
-        lease_id,
-        renewable,
-        lease_duration,
-        data: data.clone(),
-        wrap_info: None,
-        warnings: (!response.warnings.is_empty()).then_some(response.warnings.as_slice()),
+        response: &response,
         auth: output.auth.as_ref(),
+        wrap_info: None,
         mount_type: &output.mount_type,
-    };
-    let mut body = serde_json::to_value(&envelope).unwrap_or_else(|_| json!({}));
+    });
     if is_injected(path) {
-        if let (Some(Value::Object(data)), Value::Object(top)) = (data, &mut body) {
-            let mut merged: Map<String, Value> = data;
-            merged.append(top);
-            *top = merged;
+        if let Value::Object(top) = &mut body {
+            if let Some(Value::Object(data)) = top.get("data").cloned() {
+                let mut merged: Map<String, Value> = data;
+                merged.append(top);
+                *top = merged;
+            }
         }
     }
     let status = response

@@ -34,6 +34,7 @@ pub const RAW_ROUTES: &[RawRoute] = &[
         }),
         head: true,
         write: None,
+        delete: None,
     },
     RawRoute {
         path: "sys/seal-status",
@@ -43,6 +44,7 @@ pub const RAW_ROUTES: &[RawRoute] = &[
         }),
         head: false,
         write: None,
+        delete: None,
     },
     RawRoute {
         path: "sys/init",
@@ -67,6 +69,7 @@ pub const RAW_ROUTES: &[RawRoute] = &[
                 Refusal(400),
             ],
         }),
+        delete: None,
     },
     RawRoute {
         path: "sys/leader",
@@ -76,6 +79,7 @@ pub const RAW_ROUTES: &[RawRoute] = &[
         }),
         head: false,
         write: None,
+        delete: None,
     },
     RawRoute {
         path: "sys/unseal",
@@ -92,6 +96,48 @@ pub const RAW_ROUTES: &[RawRoute] = &[
                 Refusal(400),
             ],
         }),
+        delete: None,
+    },
+    RawRoute {
+        path: "sys/generate-root/attempt",
+        read: Some(RawOperation {
+            params: &[],
+            answers: &[object_answer(200, "the root generation's progress")],
+        }),
+        head: false,
+        write: Some(RawOperation {
+            params: &[
+                RawParam::new(Field::string("otp")),
+                RawParam::new(Field::string("pgp_key")),
+            ],
+            answers: &[
+                object_answer(200, "the new attempt, with the server's one-time pad"),
+                Refusal(400),
+            ],
+        }),
+        delete: Some(RawOperation {
+            params: &[],
+            answers: &[RawAnswer::Empty {
+                status: 204,
+                description: "the attempt is cancelled",
+            }],
+        }),
+    },
+    RawRoute {
+        path: "sys/generate-root/update",
+        read: None,
+        head: false,
+        write: Some(RawOperation {
+            params: &[
+                RawParam::new(Field::string("key")),
+                RawParam::new(Field::string("nonce")),
+            ],
+            answers: &[
+                object_answer(200, "the progress, and the encoded token once complete"),
+                Refusal(400),
+            ],
+        }),
+        delete: None,
     },
 ];
 
@@ -155,6 +201,42 @@ pub async fn handle(
         ("sys/init", "PUT" | "POST") => init(state, body).await,
         ("sys/unseal", "PUT" | "POST") => unseal(state, body).await,
         ("sys/leader", "GET") => Ok(json_response(StatusCode::OK, &leader())),
+        ("sys/generate-root/attempt", "GET") => {
+            let status = state.core.root_generation_status().await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &serde_json::to_value(status)?,
+            ))
+        }
+        ("sys/generate-root/attempt", "PUT" | "POST") => {
+            let data = FieldData::new(body_data(state, body).await?);
+            let otp = data.str("otp")?.unwrap_or_default();
+            let pgp_key = data.str("pgp_key")?.unwrap_or_default();
+            let status = state.core.start_root_generation(&otp, &pgp_key).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &serde_json::to_value(status)?,
+            ))
+        }
+        ("sys/generate-root/attempt", "DELETE") => {
+            state.core.cancel_root_generation();
+            Ok(empty_response(StatusCode::NO_CONTENT))
+        }
+        ("sys/generate-root/update", "PUT" | "POST") => {
+            let data = FieldData::new(body_data(state, body).await?);
+            let key = data.str("key")?.unwrap_or_default();
+            if key.is_empty() {
+                return Err(Error::bad_request(
+                    "'key' must be specified in request body as JSON",
+                ));
+            }
+            let nonce = data.str("nonce")?.unwrap_or_default();
+            let status = state.core.update_root_generation(&key, &nonce).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &serde_json::to_value(status)?,
+            ))
+        }
         _ => Err(Error::MethodNotAllowed),
     }
 }

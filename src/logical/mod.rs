@@ -3,6 +3,7 @@
 //! grant or a raw body. Backends see only these types, never HTTP.
 
 mod duration;
+pub mod envelope;
 mod error;
 mod fields;
 pub mod framework;
@@ -94,6 +95,38 @@ pub struct Request {
     pub connection: Connection,
     pub storage: StorageView,
     pub ttls: MountTtls,
+    /// The response wrapping the client asked for (`X-Vault-Wrap-TTL`).
+    pub wrap: Option<WrapRequest>,
+}
+
+/// A client's request that the response come back wrapped in a
+/// single-use token (`X-Vault-Wrap-TTL`, `X-Vault-Wrap-Format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrapRequest {
+    /// Seconds the wrapping token lives (never 0: no wrapping then).
+    pub ttl: i64,
+    pub format: WrapFormat,
+}
+
+/// How the wrapping token is handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WrapFormat {
+    /// The token itself.
+    #[default]
+    Token,
+    /// A JWT naming the token, signed by the server's wrapping key.
+    Jwt,
+}
+
+/// A backend's demand that its response be wrapped whatever the client
+/// asked (`sys/wrapping/rewrap` hands out a new token for an old one).
+#[derive(Debug, Clone)]
+pub struct ForcedWrap {
+    pub ttl: i64,
+    /// The `creation_path` the new token reports.
+    pub creation_path: String,
+    /// The wrapped response, already rendered (as the old token held it).
+    pub body: String,
 }
 
 impl Request {
@@ -147,6 +180,11 @@ pub struct Auth {
     /// Logins: the identity alias (an AppRole role ID, a certificate's CN,
     /// a JWT's user claim). Tokens of one alias share an `entity_id`.
     pub alias_name: Option<String>,
+    /// Token creation through a token role: the role's name.
+    pub token_role: Option<String>,
+    /// The token's `path` when it is not the request's (a token role's
+    /// `path_suffix` is appended to it).
+    pub creation_path: Option<String>,
 }
 
 /// A backend's answer. `None` from a handler means 204 No Content (or 404
@@ -163,6 +201,8 @@ pub struct Response {
     /// An `auth` object already rendered by the token store (token renewal:
     /// no new token is minted).
     pub renewed_auth: Option<Value>,
+    /// Wrapping the backend demands.
+    pub forced_wrap: Option<ForcedWrap>,
 }
 
 impl Response {

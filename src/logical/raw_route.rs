@@ -16,6 +16,8 @@ pub struct RawRoute {
     pub head: bool,
     /// `PUT` and `POST` alike: their parameters come in a JSON body.
     pub write: Option<RawOperation>,
+    /// `DELETE`.
+    pub delete: Option<RawOperation>,
 }
 
 impl RawRoute {
@@ -30,6 +32,9 @@ impl RawRoute {
         }
         if self.write.is_some() {
             methods.extend(["PUT", "POST"]);
+        }
+        if self.delete.is_some() {
+            methods.push("DELETE");
         }
         methods
     }
@@ -78,4 +83,9 @@ pub enum RawAnswer {
     },
     /// Vault's error body (`{"errors": [...]}`) with this status.
     Error(u16),
+    /// No body, with this status.
+    Empty {
+        status: u16,
+        description: &'static str,
+    },
 }

@@ -39,6 +39,9 @@ pub struct TokenEntry {
     /// The identity entity of a login's alias (`""` for plain tokens).
     #[serde(default)]
     pub entity_id: String,
+    /// The token role it was created through (`""` for none).
+    #[serde(default)]
+    pub role: String,
 }
 
 impl TokenEntry {
@@ -121,6 +124,9 @@ impl TokenEntry {
             }
             if !self.bound_cidrs.is_empty() {
                 map.insert("bound_cidrs".into(), json!(self.bound_cidrs));
+            }
+            if !self.role.is_empty() {
+                map.insert("role".into(), json!(self.role));
             }
         }
         data.as_object().cloned().unwrap_or_default()

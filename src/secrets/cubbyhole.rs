@@ -3,6 +3,7 @@
 //! under its hashed ID in the mount's storage; the token store destroys it
 //! when the token is revoked or tidied after expiry, as Vault does.
 
+use crate::core::wrapping::is_wrapping_token;
 use crate::handler;
 use crate::logical::framework::{Backend, Path};
 use crate::logical::{Error, Request, Response, Result};
@@ -79,7 +80,15 @@ async fn list(_b: &CubbyholeBackend, req: &mut Request) -> Result<Option<Respons
 
 async fn read(_b: &CubbyholeBackend, req: &mut Request) -> Result<Option<Response>> {
     let key = entry_key(req)?;
-    Ok(read_entry(&req.storage, &key).await?.map(Response::data))
+    let response = read_entry(&req.storage, &key).await?.map(Response::data);
+    // A wrapping token reading its response directly skips unwrap's checks.
+    let wrapping = req.token.as_ref().is_some_and(is_wrapping_token);
+    Ok(match response {
+        Some(response) if wrapping && key_of(req) == "response" => Some(response.with_warning(
+            "Reading from 'cubbyhole/response' is deprecated. Please use sys/wrapping/unwrap to unwrap responses, as it provides additional security checks and other benefits.",
+        )),
+        other => other,
+    })
 }
 
 async fn write(_b: &CubbyholeBackend, req: &mut Request) -> Result<Option<Response>> {

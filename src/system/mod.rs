@@ -6,6 +6,7 @@
 mod audit;
 mod audit_headers;
 mod capabilities;
+mod decode_token;
 mod keyring;
 mod locked_users;
 mod mounts;
@@ -15,6 +16,7 @@ mod remount;
 mod tune;
 mod ui_mounts;
 mod version_history;
+mod wrapping;
 
 use std::sync::{Arc, Weak};
 
@@ -51,6 +53,8 @@ impl Backend for SystemBackend {
         audit::PATHS,
         audit_headers::PATHS,
         locked_users::PATHS,
+        wrapping::PATHS,
+        decode_token::PATHS,
     ];
 
     /// Vault's root-protected `sys/` paths (`PathsSpecial.Root` of its

@@ -3,6 +3,8 @@
 //! the mount's tuning (see `tune`); `vault auth tune` tunes through
 //! `sys/mounts/auth/<path>/tune`.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 
 use super::tune::{self, apply_config, check_ttl_order, options, Settings};
@@ -173,12 +175,17 @@ async fn enable(
             "token credential backend cannot be instantiated",
         ));
     }
+    let mut options = options(data)?;
+    let backend_type = match class {
+        MountClass::Secret => kv_alias(&backend_type, &mut options)?,
+        MountClass::Auth => backend_type,
+    };
     let description = data.str("description")?.unwrap_or_default();
     let mut entry = MountEntry::new(class, &mount_path, &backend_type, &description);
     if let Some(config) = config_object(data)? {
         apply_config(&mut entry, &config, Settings::Enable)?;
     }
-    entry.options = options(data)?;
+    entry.options = options;
     entry.local = data.bool_or("local", false)?;
     entry.seal_wrap = data.bool_or("seal_wrap", false)?;
     entry.external_entropy_access = data.bool_or("external_entropy_access", false)?;
@@ -186,6 +193,33 @@ async fn enable(
     check_ttl_order(&entry)?;
     core.mount(entry).await?;
     Ok(None)
+}
+
+/// Vault's KV aliases: `kv-v1` and `kv-v2` are `kv` of that version; no
+/// other secrets engine takes a `version` option (`generic`, the old name
+/// of KV version 1, included).
+fn kv_alias(backend_type: &str, options: &mut Option<BTreeMap<String, String>>) -> Result<String> {
+    let version = match backend_type {
+        "kv" => return Ok(backend_type.into()),
+        "kv-v1" => "1",
+        "kv-v2" => "2",
+        _ => {
+            if options
+                .as_ref()
+                .and_then(|o| o.get("version"))
+                .is_some_and(|v| !v.is_empty())
+            {
+                return Err(Error::BadRequest(format!(
+                    "secrets engine {backend_type:?} does not allow setting a version"
+                )));
+            }
+            return Ok(backend_type.into());
+        }
+    };
+    options
+        .get_or_insert_with(BTreeMap::new)
+        .insert("version".into(), version.into());
+    Ok("kv".into())
 }
 
 /// The `config` map of an enable, read as the settings it holds.

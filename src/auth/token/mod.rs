@@ -2,13 +2,15 @@
 //! tokens. Creation goes through the core like any login, so TTL caps and
 //! the `auth` object are the same for every token.
 
+mod roles;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 
 use crate::core::token::{check_root_grant, sanitize_policies, Creator};
 use crate::core::Core;
 use crate::handler;
-use crate::logical::framework::{Backend, Field, Path};
+use crate::logical::framework::{Backend, Capture, Field, Path};
 use crate::logical::TokenEntry;
 use crate::logical::{
     parse_signed_duration_seconds, Auth, Error, FieldData, Request, Response, Result,
@@ -16,6 +18,7 @@ use crate::logical::{
 use crate::storage::StorageView;
 use crate::util::gotime::now_unix;
 use crate::util::multierror::multierror;
+use roles::RoleEntry;
 
 /// `auth/token/create` and `create-orphan` take Vault's token fields. The
 /// durations are strings in Vault's token store, parsed by the handler
@@ -42,47 +45,54 @@ const INCREMENT: &[Field] = &[Field::duration("increment")];
 
 #[async_trait::async_trait]
 impl Backend for TokenBackend {
-    const PATHS: &'static [&'static [Path<Self>]] = &[&[
-        Path::new("create")
-            .fields(&[CREATE_FIELDS])
-            .update(handler!(b, r => create(b, r, Orphan::IfAsked))),
-        Path::new("create-orphan")
-            .fields(&[CREATE_FIELDS])
-            .update(handler!(b, r => create(b, r, Orphan::Always))),
-        Path::new("lookup")
-            .fields(&[TOKEN])
-            .read(handler!(b, r => lookup(b, r, Target::NamedOrCaller)))
-            .update(handler!(b, r => lookup(b, r, Target::NamedOrCaller))),
-        Path::new("lookup-self")
-            .fields(&[TOKEN])
-            .read(handler!(b, r => lookup(b, r, Target::Caller)))
-            .update(handler!(b, r => lookup(b, r, Target::Caller))),
-        Path::new("lookup-accessor")
-            .fields(&[ACCESSOR])
-            .update(handler!(b, r => lookup(b, r, Target::Accessor))),
-        Path::new("renew")
-            .fields(&[TOKEN, INCREMENT])
-            .update(handler!(b, r => renew(b, r, Target::Named))),
-        Path::new("renew-self")
-            .fields(&[TOKEN, INCREMENT])
-            .update(handler!(b, r => renew(b, r, Target::Caller))),
-        Path::new("renew-accessor")
-            .fields(&[ACCESSOR, INCREMENT])
-            .update(handler!(b, r => renew(b, r, Target::Accessor))),
-        Path::new("revoke")
-            .fields(&[TOKEN])
-            .update(handler!(b, r => revoke(b, r, Target::Named))),
-        Path::new("revoke-self").update(handler!(b, r => revoke(b, r, Target::Caller))),
-        Path::new("revoke-accessor")
-            .fields(&[ACCESSOR])
-            .update(handler!(b, r => revoke(b, r, Target::Accessor))),
-        // Sudo is checked by the handler, as Vault's token store does.
-        Path::new("revoke-orphan")
-            .fields(&[TOKEN])
-            .update(handler!(revoke_orphan)),
-        Path::new("accessors").list(handler!(accessors)),
-        Path::new("tidy").update(handler!(tidy)),
-    ]];
+    const PATHS: &'static [&'static [Path<Self>]] = &[
+        roles::PATHS,
+        &[
+            Path::new("create")
+                .fields(&[CREATE_FIELDS])
+                .update(handler!(b, r => create(b, r, Orphan::IfAsked, None))),
+            Path::new("create-orphan")
+                .fields(&[CREATE_FIELDS])
+                .update(handler!(b, r => create(b, r, Orphan::Always, None))),
+            Path::new("create/:role_name")
+                .captures(&[("role_name", Capture::Name)])
+                .fields(&[CREATE_FIELDS])
+                .update(handler!(create_against_role)),
+            Path::new("lookup")
+                .fields(&[TOKEN])
+                .read(handler!(b, r => lookup(b, r, Target::NamedOrCaller)))
+                .update(handler!(b, r => lookup(b, r, Target::NamedOrCaller))),
+            Path::new("lookup-self")
+                .fields(&[TOKEN])
+                .read(handler!(b, r => lookup(b, r, Target::Caller)))
+                .update(handler!(b, r => lookup(b, r, Target::Caller))),
+            Path::new("lookup-accessor")
+                .fields(&[ACCESSOR])
+                .update(handler!(b, r => lookup(b, r, Target::Accessor))),
+            Path::new("renew")
+                .fields(&[TOKEN, INCREMENT])
+                .update(handler!(b, r => renew(b, r, Target::Named))),
+            Path::new("renew-self")
+                .fields(&[TOKEN, INCREMENT])
+                .update(handler!(b, r => renew(b, r, Target::Caller))),
+            Path::new("renew-accessor")
+                .fields(&[ACCESSOR, INCREMENT])
+                .update(handler!(b, r => renew(b, r, Target::Accessor))),
+            Path::new("revoke")
+                .fields(&[TOKEN])
+                .update(handler!(b, r => revoke(b, r, Target::Named))),
+            Path::new("revoke-self").update(handler!(b, r => revoke(b, r, Target::Caller))),
+            Path::new("revoke-accessor")
+                .fields(&[ACCESSOR])
+                .update(handler!(b, r => revoke(b, r, Target::Accessor))),
+            // Sudo is checked by the handler, as Vault's token store does.
+            Path::new("revoke-orphan")
+                .fields(&[TOKEN])
+                .update(handler!(revoke_orphan)),
+            Path::new("accessors").list(handler!(accessors)),
+            Path::new("tidy").update(handler!(tidy)),
+        ],
+    ];
 
     /// As Vault's token store: listing accessors and orphaning children.
     const ROOT_PATHS: &'static [&'static str] = &["revoke-orphan/*", "accessors*"];
@@ -247,10 +257,27 @@ async fn revoke_orphan(b: &TokenBackend, req: &mut Request) -> Result<Option<Res
     Ok(None)
 }
 
-/// `auth/token/create[-orphan]`: validated here in the order of Vault's
-/// `handleCreateCommon` (the first failing check names the error), minted
-/// by the core. "sudo" is the caller's `sudo` on this path; root has it.
-async fn create(b: &TokenBackend, req: &mut Request, orphan: Orphan) -> Result<Option<Response>> {
+/// `auth/token/create/:role_name`: creation under a token role.
+async fn create_against_role(b: &TokenBackend, req: &mut Request) -> Result<Option<Response>> {
+    let name = req.param("role_name")?.to_string();
+    let Some(role) = roles::load_role(req, &name).await? else {
+        return Err(Error::BadRequest(format!("unknown role {name}")));
+    };
+    create(b, req, Orphan::IfAsked, Some(role)).await
+}
+
+/// `auth/token/create[-orphan|/:role_name]`: validated here in the order of
+/// Vault's `handleCreateCommon` (the first failing check names the error),
+/// minted by the core. "sudo" is the caller's `sudo` on this path; root has
+/// it. A role may grant policies the caller lacks (its allowed set bounds
+/// them instead), but never `root` to a non-root caller: the token store's
+/// root rule holds whatever the role says.
+async fn create(
+    b: &TokenBackend,
+    req: &mut Request,
+    orphan: Orphan,
+    role: Option<RoleEntry>,
+) -> Result<Option<Response>> {
     let core = b.core()?;
     let parent = &caller(req)?;
     let data = &req.data;
@@ -260,7 +287,12 @@ async fn create(b: &TokenBackend, req: &mut Request, orphan: Orphan) -> Result<O
             "restricted use token cannot generate child tokens",
         ));
     }
-    match data.str_or("type", "")?.as_str() {
+    let asked_type = data.str_or("type", "")?;
+    let token_type = match &role {
+        Some(role) => role.token_type.resolve(&asked_type),
+        None => asked_type,
+    };
+    match token_type.as_str() {
         "" | "service" => {}
         "batch" => {
             return Err(Error::bad_request(
@@ -269,26 +301,53 @@ async fn create(b: &TokenBackend, req: &mut Request, orphan: Orphan) -> Result<O
         }
         _ => return Err(Error::bad_request("invalid 'token_type' value")),
     }
-    let num_uses = data.int_or("num_uses", 0)?;
+    let mut num_uses = data.int_or("num_uses", 0)?;
     if num_uses < 0 {
         return Err(Error::bad_request("number of uses cannot be negative"));
     }
-    if data.str("entity_alias")?.is_some_and(|a| !a.is_empty()) {
-        return Err(Error::bad_request(
-            "'entity_alias' is only allowed in combination with token role",
-        ));
+    let entity_alias = data.str("entity_alias")?.filter(|a| !a.is_empty());
+    if let Some(alias) = &entity_alias {
+        match &role {
+            None => {
+                return Err(Error::bad_request(
+                    "'entity_alias' is only allowed in combination with token role",
+                ))
+            }
+            Some(role) if !role.allows_entity_alias(alias) => {
+                return Err(Error::bad_request("invalid 'entity_alias' value"))
+            }
+            Some(_) => {}
+        }
+    }
+    let mut renewable = data.bool_or("renewable", true)?;
+    let mut creation_path = None;
+    if let Some(role) = &role {
+        renewable &= role.renewable;
+        // 0 is unlimited, so any limit of the role's is lower.
+        if role.token_num_uses > 0 && (num_uses == 0 || role.token_num_uses < num_uses) {
+            num_uses = role.token_num_uses;
+        }
+        let mut path = format!("{}{}", req.mount_point, req.path);
+        if !role.path_suffix.is_empty() {
+            path = format!("{path}/{}", role.path_suffix);
+        }
+        creation_path = Some(path);
     }
     let id = data.str("id")?.filter(|id| !id.is_empty());
     if let Some(id) = &id {
         check_custom_id(id, sudo)?;
     }
     let no_default_policy = data.bool_or("no_default_policy", false)?;
-    let policies = child_policies(
-        data.comma_list("policies")?,
-        parent,
-        sudo,
-        no_default_policy,
-    )?;
+    let requested = data.comma_list("policies")?;
+    let mut policies = match &role {
+        Some(role) if role.restricts_policies() => {
+            role.policies(requested, &parent.policies, no_default_policy)?
+        }
+        _ => child_policies(requested, parent, sudo, no_default_policy)?,
+    };
+    if no_default_policy {
+        policies.retain(|p| p != "default");
+    }
     for policy in &policies {
         if NON_ASSIGNABLE_POLICIES.contains(&policy.as_str()) {
             return Err(Error::BadRequest(format!(
@@ -297,16 +356,24 @@ async fn create(b: &TokenBackend, req: &mut Request, orphan: Orphan) -> Result<O
         }
     }
     let no_parent = data.bool_or("no_parent", false)?;
-    if no_parent && !sudo {
-        return Err(Error::bad_request(
-            "root or sudo privileges required to create orphan token",
-        ));
-    }
-    let explicit_max_ttl = token_duration(data, "explicit_max_ttl")?.unwrap_or(0);
+    let orphan = match &role {
+        Some(role) => role.orphan,
+        None if no_parent && !sudo => {
+            return Err(Error::bad_request(
+                "root or sudo privileges required to create orphan token",
+            ))
+        }
+        None => no_parent || orphan == Orphan::Always,
+    };
+    let mut warnings = Vec::new();
+    let mut explicit_max_ttl = token_duration(data, "explicit_max_ttl")?.unwrap_or(0);
     if explicit_max_ttl < 0 {
         return Err(Error::bad_request("explicit_max_ttl must be positive"));
     }
-    let period = token_duration(data, "period")?.unwrap_or(0);
+    let mut period = token_duration(data, "period")?.unwrap_or(0);
+    if period < 0 {
+        return Err(Error::bad_request("period must be positive"));
+    }
     if period > 0 && !sudo {
         return Err(Error::bad_request(
             "root or sudo privileges required to create periodic token",
@@ -319,6 +386,15 @@ async fn create(b: &TokenBackend, req: &mut Request, orphan: Orphan) -> Result<O
     };
     if ttl < 0 {
         return Err(Error::bad_request("ttl must be positive"));
+    }
+    if let Some(role) = &role {
+        explicit_max_ttl = lesser_of(
+            explicit_max_ttl,
+            role.token_explicit_max_ttl,
+            "Explicit max TTL",
+            &mut warnings,
+        );
+        period = lesser_of(period, role.token_period, "Period", &mut warnings);
     }
     let no_expiry = ttl == 0 && period == 0 && explicit_max_ttl == 0;
     check_root_grant(
@@ -341,14 +417,24 @@ async fn create(b: &TokenBackend, req: &mut Request, orphan: Orphan) -> Result<O
         explicit_max_ttl,
         period,
         num_uses,
-        renewable: data.bool_or("renewable", true)?,
-        no_default_policy,
+        renewable,
+        // The token's policies are settled here, `default` included or not.
+        no_default_policy: true,
         token_id: id,
-        orphan: no_parent || orphan == Orphan::Always,
+        orphan,
         token_type: Some("service".into()),
+        bound_cidrs: role
+            .as_ref()
+            .map(|r| r.token_bound_cidrs.clone())
+            .unwrap_or_default(),
+        // Identity matches alias names case-insensitively.
+        alias_name: entity_alias.map(|a| a.to_lowercase()),
+        token_role: role.as_ref().map(|r| r.name.clone()),
+        creation_path,
         ..Default::default()
     };
     let mut response = Response::auth(auth.clone());
+    response.warnings = warnings;
     if auth.token_id.is_some() {
         response.warnings.push(
             "Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups."
@@ -367,6 +453,22 @@ async fn create(b: &TokenBackend, req: &mut Request, orphan: Orphan) -> Result<O
         }
     }
     Ok(Some(response))
+}
+
+/// A duration given both in the request and by the role: the lesser wins,
+/// with Vault's warning; one given alone is used.
+fn lesser_of(asked: i64, role: i64, what: &str, warnings: &mut Vec<String>) -> i64 {
+    if role == 0 {
+        return asked;
+    }
+    if asked == 0 {
+        return role;
+    }
+    let lesser = asked.min(role);
+    warnings.push(format!(
+        "{what} specified both during creation call and in role; using the lesser value of {lesser} seconds"
+    ));
+    lesser
 }
 
 /// A duration of token creation: Vault decodes it into a string (a boolean

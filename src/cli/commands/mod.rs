@@ -16,6 +16,7 @@ mod policy;
 mod rw;
 mod sys;
 mod token;
+mod unwrap;
 
 /// Where a command reads and writes (`cli.Ui`).
 pub struct Ui<'a> {
@@ -427,6 +428,7 @@ pub fn run(args: &[String], ui: &mut Ui) -> i32 {
         "list" => rw::list(ui, rest),
         "status" => sys::status(ui, rest),
         "login" => token::login(ui, rest),
+        "unwrap" => unwrap::unwrap(ui, rest),
         "secrets" => group(ui, "secrets", rest),
         "auth" => group(ui, "auth", rest),
         "policy" => group(ui, "policy", rest),

@@ -196,8 +196,13 @@ pub fn list(ui: &mut Ui, args: &[String]) -> i32 {
         ui.error(&format!("No entries found at {path}"));
         return 2;
     };
-    if format == "table" {
-        super::print_warnings(ui, &secret);
+    output_list(ui, &flags, &secret, keys)
+}
+
+/// `OutputList` of a secret whose `data.keys` are `keys`.
+pub fn output_list(ui: &mut Ui, flags: &FlagSet, secret: &Value, keys: Vec<Value>) -> i32 {
+    if flags.format() == "table" {
+        super::print_warnings(ui, secret);
         let mut names: Vec<String> = keys.iter().map(format::go_v).collect();
         names.sort();
         let mut lines = vec!["Keys".to_string()];
@@ -206,7 +211,7 @@ pub fn list(ui: &mut Ui, args: &[String]) -> i32 {
         return 0;
     }
     if flags.bool("detailed") {
-        return output_secret(ui, &flags, &secret);
+        return output_secret(ui, flags, secret);
     }
-    output_data(ui, &flags, &Value::Array(keys))
+    output_data(ui, flags, &Value::Array(keys))
 }

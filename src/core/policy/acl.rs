@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -130,10 +131,23 @@ impl Acl {
     /// checks.
     ///
     /// As in Vault, parameter constraints apply to read (query parameters),
-    /// create, update, patch and recover; never to list or delete. Rules with
-    /// a wrapping TTL never allow: they demand response wrapping, which this
-    /// server does not offer.
+    /// create, update, patch and recover; never to list or delete. A rule
+    /// with a wrapping TTL allows only a request whose response is wrapped
+    /// (see [`Acl::allow_wrapped`]).
     pub fn allow(&self, path: &str, op: Capability, data: &Map<String, Value>) -> AclDecision {
+        self.allow_wrapped(path, op, data, None)
+    }
+
+    /// [`Acl::allow`] for a request asking its response be wrapped for
+    /// `wrap_ttl` seconds: a rule's `min_wrapping_ttl` and
+    /// `max_wrapping_ttl` bound that TTL and refuse unwrapped requests.
+    pub fn allow_wrapped(
+        &self,
+        path: &str,
+        op: Capability,
+        data: &Map<String, Value>,
+        wrap_ttl: Option<i64>,
+    ) -> AclDecision {
         if self.root {
             return AclDecision::ROOT;
         }
@@ -141,9 +155,15 @@ impl Acl {
         let Some(perms) = self.lookup(path, op == Capability::List) else {
             return AclDecision::default();
         };
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let wrapping_allowed = perms
+            .min_wrapping_ttl
+            .is_none_or(|min| wrap_ttl.is_some_and(|ttl| ttl >= secs(min)))
+            && perms
+                .max_wrapping_ttl
+                .is_none_or(|max| wrap_ttl.is_some_and(|ttl| ttl <= secs(max)));
         let allowed = grants_operation(perms, op)
-            && perms.min_wrapping_ttl.is_none()
-            && perms.max_wrapping_ttl.is_none()
+            && wrapping_allowed
             && (!checks_parameters(op) || parameters_allowed(perms, data));
         AclDecision {
             allowed,

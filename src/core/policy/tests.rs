@@ -647,7 +647,7 @@ path "deny/all" {
 }
 
 #[test]
-fn wrapping_ttl_rules_never_allow_unwrapped_requests() {
+fn wrapping_ttl_rules_allow_only_requests_wrapped_within_them() {
     let acl = acl(&[r#"
 path "secret/wrapped" {
   capabilities     = ["read"]
@@ -655,6 +655,12 @@ path "secret/wrapped" {
 }
 "#]);
     assert!(!allowed(&acl, Read, "secret/wrapped"));
+    let wrapped = |ttl| {
+        acl.allow_wrapped("secret/wrapped", Read, &Map::new(), Some(ttl))
+            .allowed
+    };
+    assert!(wrapped(300) && wrapped(1));
+    assert!(!wrapped(301), "longer than max_wrapping_ttl");
     // Still reported by sys/capabilities, as Vault does.
     assert_eq!(acl.capabilities("secret/wrapped"), ["read"]);
 }

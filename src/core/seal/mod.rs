@@ -274,6 +274,19 @@ impl Seal {
         Ok(true)
     }
 
+    /// Whether `unseal_key` is this seal's unseal key (it opens the stored
+    /// root key); the barrier is left as it is.
+    pub async fn verify_unseal_key(&self, unseal_key: &[u8]) -> Result<()> {
+        let wrapped_root = self
+            .physical
+            .get(ROOT_KEY)
+            .await?
+            .ok_or_else(|| internal("root key missing"))?;
+        open_bytes(unseal_key, ROOT_KEY.as_bytes(), &wrapped_root)
+            .map(|mut root_key| root_key.zeroize())
+            .map_err(|_| Error::bad_request("the key shares do not reconstruct the unseal key"))
+    }
+
     pub fn reset(&self) {
         self.reset_progress();
     }
@@ -311,7 +324,7 @@ impl Seal {
 }
 
 /// Unseal keys arrive hex- or base64-encoded.
-fn decode_key(encoded: &str) -> Result<Vec<u8>> {
+pub(crate) fn decode_key(encoded: &str) -> Result<Vec<u8>> {
     let encoded = encoded.trim();
     hex::decode(encoded)
         .ok()

@@ -25,6 +25,7 @@ pub fn add_raw_routes(routes: &[RawRoute], prose: &Prose, out: &mut BTreeMap<Str
             ("head", route.read.filter(|_| route.head)),
             ("put", route.write),
             ("post", route.write),
+            ("delete", route.delete),
         ];
         for (method, operation) in methods {
             if let Some(operation) = operation {
@@ -145,6 +146,10 @@ impl Operation<'_> {
                 status.to_string(),
                 error_ref(status).unwrap_or_else(|| json!({ "description": "an error" })),
             ),
+            RawAnswer::Empty {
+                status,
+                description,
+            } => (status.to_string(), json!({ "description": description })),
         }
     }
 }

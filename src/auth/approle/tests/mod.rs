@@ -73,6 +73,7 @@ impl Harness {
                     ..Default::default()
                 },
                 audited_headers: Default::default(),
+                wrap: None,
             })
             .await
     }
