@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::{Server, ROOT};
 use serde_json::{json, Value};
 use vaultlet::http::RAW_ROUTES;
-use vaultlet::logical::framework::Fields;
 use vaultlet::logical::{special_path_matches, Operation};
 use vaultlet::system::openapi::reference::{reference_core, Reference, FILE};
 use vaultlet::system::openapi::{sample_path, template};
@@ -92,10 +91,7 @@ fn routes(layout: &BTreeMap<String, String>) -> BTreeMap<String, Route> {
         for (info, operations) in backend.describe() {
             let pattern = info.pattern.as_str();
             let path = format!("/{}{}", mounted.prefix, template(pattern));
-            let fields = match info.fields {
-                Fields::Names(names) => names.iter().map(|f| f.to_string()).collect(),
-                other => other.iter().map(|f| f.name.to_string()).collect(),
-            };
+            let fields = info.fields.iter().map(|f| f.name.to_string()).collect();
             let mut route = Route {
                 mount_type: mount_type.clone(),
                 fields,

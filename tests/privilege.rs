@@ -383,7 +383,8 @@ fn a_child_token_dies_with_its_parent() {
             .status,
         200
     );
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Expiry counts whole seconds: past the second after it.
+    std::thread::sleep(std::time::Duration::from_millis(3100));
     let r = server.call("GET", "auth/token/lookup-self", &child, None);
     assert_eq!(r.status, 403, "{:?}", r.json);
     let r = server.call("PUT", "auth/token/renew-self", &child, Some(json!({})));

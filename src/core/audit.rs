@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::audit_headers::{AuditedHeaders, HeaderTable, RequestHeaders};
-use super::keys::{random_bytes, Hasher};
-use super::token::{rfc3339, TokenEntry};
+use super::token::TokenEntry;
 use crate::logical::{Connection, Error, Operation, Result};
 use crate::storage::Storage;
+use crate::util::gotime::rfc3339;
+use crate::util::ids::random_bytes;
+use crate::util::keyed_hash::Hasher;
 
 const TABLE_KEY: &str = "core/audit";
 
@@ -143,7 +145,7 @@ impl Device {
             "time": now_rfc3339_nanos(),
             "type": "request",
             "request": {
-                "id": crate::core::keys::uuid(),
+                "id": crate::util::ids::uuid(),
                 "operation": "update",
                 "namespace": {"id": "root"},
                 "path": "sys/audit/test",

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use super::keys::Hasher;
 use super::mounts::{MountClass, MountEntry};
-use crate::logical::framework::{Legacy, LogicalBackend};
+use crate::logical::framework::LogicalBackend;
 use crate::logical::{Error, Result};
+use crate::util::keyed_hash::Hasher;
 
 /// What a backend may need from the core when it is built.
 #[derive(Clone)]
@@ -32,11 +32,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         class: MountClass::Secret,
         backend_type: "pki",
-        build: |_, _| {
-            Ok(Arc::new(Legacy(Arc::new(
-                crate::secrets::pki::PkiBackend::new(),
-            ))))
-        },
+        build: |_, _| Ok(Arc::new(crate::secrets::pki::PkiBackend::new())),
     },
     CatalogEntry {
         class: MountClass::Auth,

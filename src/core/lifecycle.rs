@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::catalog;
-use super::keys::{self, Hasher};
 use super::mounts::{MountClass, MountEntry, MountTable};
 use super::seal::{Seal, SealKind};
 use super::token::{Creator, TokenOrigin};
@@ -14,6 +13,8 @@ use super::{catalog::BackendContext, ClusterInfo, Core, HMAC_KEY, INIT_KEY};
 use crate::logical::framework::LogicalBackend;
 use crate::logical::{Auth, Error, Result};
 use crate::storage::Storage;
+use crate::util::ids;
+use crate::util::keyed_hash::Hasher;
 
 impl Core {
     /// A dev-mode core: in memory, no barrier, unsealed from the start.
@@ -50,7 +51,7 @@ impl Core {
         let hmac_key = match storage.get(HMAC_KEY).await? {
             Some(key) => key,
             None => {
-                let key = keys::random_bytes(32);
+                let key = ids::random_bytes(32);
                 storage.put(HMAC_KEY, key.clone()).await?;
                 key
             }
@@ -68,7 +69,7 @@ impl Core {
                 }
             }
             None => {
-                let id = keys::uuid();
+                let id = ids::uuid();
                 let name = format!("vault-cluster-{}", &id[..8]);
                 storage
                     .put("core/cluster", format!("{name}\n{id}").into_bytes())

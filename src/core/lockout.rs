@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::token::now_unix;
+use crate::util::gotime::now_unix;
 
 /// Per-mount settings (`user_lockout_config` on `sys/auth/:path/tune`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

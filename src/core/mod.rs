@@ -7,7 +7,6 @@
 pub mod audit;
 pub mod audit_headers;
 pub mod catalog;
-pub mod keys;
 mod lifecycle;
 pub mod lockout;
 pub mod mounts;

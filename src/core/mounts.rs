@@ -8,10 +8,10 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::keys::random_bytes;
 use crate::logical::framework::LogicalBackend;
 use crate::logical::{Error, MountTtls, Result};
 use crate::storage::{Storage, StorageView};
+use crate::util::ids::random_bytes;
 
 /// Which table a mount lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +73,7 @@ impl MountEntry {
             path: normalize_mount_path(path),
             backend_type: backend_type.to_string(),
             description: description.to_string(),
-            uuid: super::keys::uuid(),
+            uuid: crate::util::ids::uuid(),
             accessor: format!("{accessor_prefix}_{}", hex::encode(random_bytes(4))),
             config: MountConfig::default(),
             options: None,
@@ -486,11 +486,6 @@ impl MountTable {
             }
         }
         Ok(out)
-    }
-
-    /// Whether anything was ever stored (a fresh store needs initializing).
-    pub async fn has_stored_tables(storage: &Arc<dyn Storage>) -> Result<bool> {
-        Ok(storage.get(SECRET_TABLE_KEY).await?.is_some())
     }
 }
 

@@ -21,15 +21,16 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::audit::{AuditRequest, AuditedResponse};
-use super::keys;
 use super::mounts::{MountClass, MountPass, Mounted};
 use super::policy::Capability;
-use super::token::{self, Creator, TokenEntry, TokenOrigin, REVOCATION_PENDING};
+use super::token::{Creator, TokenEntry, TokenOrigin, REVOCATION_PENDING};
 use super::{Core, LogicalInput, LogicalOutput};
 use crate::logical::framework::{Fields, Route};
 use crate::logical::{
     special_path_matches, Auth, Error, FieldData, Operation, Request, Response, Result,
 };
+use crate::util::gotime::now_unix;
+use crate::util::ids;
 
 /// The token a request presented, looked up once.
 enum Presented {
@@ -70,7 +71,7 @@ impl Core {
         if input.path.split('/').any(|s| s == "." || s == "..") {
             return Err(Error::bad_request("relative paths not supported"));
         }
-        let request_id = keys::uuid();
+        let request_id = ids::uuid();
         let presented = self.presented(input.token.as_deref()).await?;
         if !self.audit.is_enabled() {
             return self.run(input, presented, request_id).await;
@@ -134,10 +135,6 @@ impl Core {
             operation: input.operation,
             path: routed.path.clone(),
             mount_point: routed.mounted.prefix.clone(),
-            route: routed
-                .route
-                .as_ref()
-                .map_or("", |r| r.info.pattern.as_str()),
             params: routed
                 .route
                 .as_ref()
@@ -378,7 +375,7 @@ impl Core {
         let entity_id = auth
             .alias_name
             .as_deref()
-            .map(|alias| keys::derived_uuid(&[&mounted.entry.accessor, alias]));
+            .map(|alias| ids::derived_uuid(&[&mounted.entry.accessor, alias]));
         // Only the token store mints tokens for a caller; every other grant
         // is a login, which can never be root.
         let creator = match parent {
@@ -392,7 +389,7 @@ impl Core {
             entity_id,
         };
         let (entry, warnings) = self.tokens.create(&auth, origin).await?;
-        let lease = entry.ttl_remaining(token::now_unix());
+        let lease = entry.ttl_remaining(now_unix());
         Ok((entry.auth_json(lease), warnings))
     }
 

@@ -18,8 +18,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::mounts::{MountClass, Mounted};
-use super::{keys, Core};
+use super::Core;
 use crate::logical::{Error, Result};
+use crate::util::ids;
 
 /// How long `sys/remount` waits for its move before answering: a small
 /// mount has moved by the time the client asks for its status; a large
@@ -90,7 +91,7 @@ impl Migrations {
     }
 
     fn start(&self, source_mount: String, target_mount: String) -> String {
-        let id = keys::uuid();
+        let id = ids::uuid();
         let mut entries = self.lock();
         if entries.len() >= REMEMBERED {
             entries.pop_front();

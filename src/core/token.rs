@@ -17,16 +17,17 @@
 //!   the same write, so no later request finds the token live, and the core
 //!   revokes it once the request that used it has finished.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::keys::{random_base62, Hasher};
 use super::ttl::{calculate_ttl, TtlRequest};
 use crate::logical::{Auth, Error, MountTtls, Result};
-use crate::storage::{BatchOp, StorageView};
+use crate::storage::{BatchOp, ReadCache, StorageView};
+use crate::util::gotime::{now_unix, rfc3339};
+use crate::util::ids::random_base62;
+use crate::util::keyed_hash::Hasher;
 
 const ID_PREFIX: &str = "id/";
 /// `num_uses` of a token whose last use is under way (Vault's
@@ -88,8 +89,11 @@ impl TokenEntry {
         })
     }
 
+    /// Expiry is kept in whole seconds, so a token expires only once the
+    /// second after `expire_time` begins: it never lives less than its TTL
+    /// (a 1s token made at 10.999 still works at 11.5).
     pub fn is_expired(&self, now: i64) -> bool {
-        self.expire_time != 0 && self.expire_time <= now
+        self.expire_time != 0 && self.expire_time < now
     }
 
     pub fn ttl_remaining(&self, now: i64) -> i64 {
@@ -169,21 +173,6 @@ impl TokenEntry {
     }
 }
 
-/// Unix seconds as RFC 3339 (UTC).
-pub fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-pub fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// Who asks for a new token. Only some may mint a root token.
 #[derive(Clone, Copy)]
 pub enum Creator<'a> {
@@ -256,78 +245,12 @@ pub struct TokenOrigin<'a> {
 /// How many token entries the cache holds before it starts over.
 const CACHE_CAPACITY: usize = 1024;
 
-/// Token entries as stored, by hashed id. Every write to a token entry goes
-/// through the [`TokenStore`], which updates the cache after storage. A
-/// lookup that read storage while a write was under way may hold the old
-/// entry, so it caches its read only if no write happened since it began
-/// (`generation` counts writes).
-#[derive(Default)]
-struct EntryCache {
-    state: Mutex<CacheState>,
-}
-
-#[derive(Default)]
-struct CacheState {
-    entries: HashMap<String, TokenEntry>,
-    generation: u64,
-}
-
-impl EntryCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn get(&self, hashed_id: &str) -> Option<TokenEntry> {
-        self.lock().entries.get(hashed_id).cloned()
-    }
-
-    fn generation(&self) -> u64 {
-        self.lock().generation
-    }
-
-    /// Caches an entry read from storage, unless a write happened since
-    /// the read began (`generation` taken before it).
-    fn fill(&self, generation: u64, entry: &TokenEntry) {
-        let mut state = self.lock();
-        if state.generation == generation {
-            state.insert(entry);
-        }
-    }
-
-    /// Records an entry just written to storage.
-    fn store(&self, entry: &TokenEntry) {
-        let mut state = self.lock();
-        state.generation += 1;
-        state.insert(entry);
-    }
-
-    /// Drops an entry just deleted from storage.
-    fn forget(&self, hashed_id: &str) {
-        let mut state = self.lock();
-        state.generation += 1;
-        state.entries.remove(hashed_id);
-    }
-}
-
-impl CacheState {
-    fn insert(&mut self, entry: &TokenEntry) {
-        if self.entries.len() >= CACHE_CAPACITY && !self.entries.contains_key(&entry.hashed_id) {
-            self.entries.clear();
-        }
-        let mut entry = entry.clone();
-        // As stored: the token itself is never kept.
-        entry.id.clear();
-        self.entries.insert(entry.hashed_id.clone(), entry);
-    }
-}
-
 pub struct TokenStore {
     storage: StorageView,
-    /// Live entries by hashed id, so that a request does not read and
-    /// decrypt its token from storage.
-    cache: EntryCache,
+    /// Live entries by hashed id, as stored, so that a request does not
+    /// read and decrypt its token from storage. Every write to a token
+    /// entry goes through this store, which updates the cache after storage.
+    cache: ReadCache<String, TokenEntry>,
     /// Set when the core unseals (the key lives behind the barrier).
     hasher: std::sync::OnceLock<Hasher>,
     /// The `cubbyhole/` mount's storage: a revoked token's cubbyhole (kept
@@ -344,7 +267,7 @@ impl TokenStore {
     pub fn new(storage: StorageView) -> Self {
         TokenStore {
             storage,
-            cache: EntryCache::default(),
+            cache: ReadCache::new(CACHE_CAPACITY),
             hasher: std::sync::OnceLock::new(),
             cubbyholes: std::sync::RwLock::new(None),
             use_locks: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
@@ -461,24 +384,25 @@ impl TokenStore {
             ));
         }
         self.storage.batch(ops).await?;
-        self.cache.store(&entry);
+        self.remember(&entry);
         Ok((entry, warnings))
     }
 
     /// The stored entry, from the cache when it holds it.
     async fn load_stored(&self, hashed_id: &str) -> Result<Option<TokenEntry>> {
-        if let Some(entry) = self.cache.get(hashed_id) {
-            return Ok(Some(entry));
-        }
-        let generation = self.cache.generation();
-        let entry: Option<TokenEntry> = self
-            .storage
-            .get_json(&format!("{ID_PREFIX}{hashed_id}"))
-            .await?;
-        if let Some(entry) = &entry {
-            self.cache.fill(generation, entry);
-        }
-        Ok(entry)
+        let read = || async {
+            let key = format!("{ID_PREFIX}{hashed_id}");
+            self.storage.get_json::<TokenEntry>(&key).await
+        };
+        Ok(self.cache.get_or_load_some(hashed_id, read).await?)
+    }
+
+    /// Records an entry just written to storage in the cache, as stored:
+    /// the token itself is never kept.
+    fn remember(&self, entry: &TokenEntry) {
+        let mut stored = entry.clone();
+        stored.id.clear();
+        self.cache.store(entry.hashed_id.clone(), stored);
     }
 
     /// The live entry: not expired, not used up, and every ancestor live.
@@ -555,7 +479,7 @@ impl TokenStore {
             n => n - 1,
         };
         self.storage.put_json(&key, &updated).await?;
-        self.cache.store(&updated);
+        self.remember(&updated);
         Ok(updated.num_uses)
     }
 
@@ -594,7 +518,7 @@ impl TokenStore {
             if let Some(mut orphan) = self.storage.get_json::<TokenEntry>(&child_key).await? {
                 orphan.parent.clear();
                 self.storage.put_json(&child_key, &orphan).await?;
-                self.cache.store(&orphan);
+                self.remember(&orphan);
             }
             self.storage
                 .delete(&format!("{children_prefix}{child}"))
@@ -661,7 +585,7 @@ impl TokenStore {
         self.storage
             .put_json(&format!("{ID_PREFIX}{}", entry.hashed_id), &updated)
             .await?;
-        self.cache.store(&updated);
+        self.remember(&updated);
         Ok((updated, decision.ttl, decision.warnings))
     }
 
@@ -707,7 +631,7 @@ impl TokenStore {
                 .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hashed}"))
                 .await?
             {
-                if entry.expire_time != 0 && entry.expire_time <= now {
+                if entry.is_expired(now) {
                     self.revoke_tree(&entry).await?;
                     removed += 1;
                 }
@@ -849,9 +773,11 @@ mod tests {
         let before_write = store.cache.generation();
         let mut stale = entry.clone();
         stale.num_uses = 99;
-        store.cache.store(&entry);
+        store.remember(&entry);
         store.cache.forget(&entry.hashed_id);
-        store.cache.fill(before_write, &stale);
+        store
+            .cache
+            .fill(before_write, entry.hashed_id.clone(), stale);
         assert!(store.cache.get(&entry.hashed_id).is_none());
     }
 

@@ -9,20 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::core::LogicalOutput;
 use crate::logical::Error;
-
-/// Vault's go-multierror rendering of a single error.
-fn multierror(messages: &[&str]) -> String {
-    let mut out = format!(
-        "{} error{} occurred:\n",
-        messages.len(),
-        if messages.len() == 1 { "" } else { "s" }
-    );
-    for m in messages {
-        out.push_str(&format!("\t* {m}\n"));
-    }
-    out.push('\n');
-    out
-}
+use crate::util::multierror::multierror;
 
 /// A JSON response with Vault's headers.
 pub fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
@@ -225,18 +212,6 @@ pub fn success_response(path: &str, output: LogicalOutput) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn multierror_matches_go_multierror() {
-        assert_eq!(
-            multierror(&["permission denied"]),
-            "1 error occurred:\n\t* permission denied\n\n"
-        );
-        assert_eq!(
-            multierror(&["permission denied", "invalid token"]),
-            "2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"
-        );
-    }
 
     #[test]
     fn injected_routes_are_the_legacy_sys_ones() {

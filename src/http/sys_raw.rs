@@ -9,10 +9,10 @@ use serde_json::{json, Map, Value};
 
 use super::response::{empty_response, json_response};
 use super::AppState;
-use crate::core::token::now_unix;
 use crate::logical::framework::Field;
 use crate::logical::raw_route::{RawAnswer, RawOperation, RawParam, RawRoute};
 use crate::logical::{Error, FieldData};
+use crate::util::gotime::now_unix;
 
 use RawAnswer::{Error as Refusal, Json};
 

@@ -89,7 +89,7 @@ impl FieldData {
         let Some(schema) = self.schema else {
             return Ok(None);
         };
-        if let Fields::Arbitrary | Fields::Names(_) = schema {
+        if let Fields::Arbitrary = schema {
             return Ok(None);
         }
         match schema.get(name) {
@@ -206,10 +206,6 @@ impl FieldData {
 
     pub fn raw(&self) -> &Map<String, Value> {
         &self.raw
-    }
-
-    pub fn raw_mut(&mut self) -> &mut Map<String, Value> {
-        &mut self.raw
     }
 
     pub fn contains(&self, name: &str) -> bool {

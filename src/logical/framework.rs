@@ -145,9 +145,6 @@ impl Field {
 /// The parameters a path takes.
 #[derive(Debug, Clone, Copy)]
 pub enum Fields {
-    /// Transitional, for backends not yet declared with typed fields:
-    /// names only, read by the handlers' own conversions.
-    Names(&'static [&'static str]),
     /// These fields, checked before the handler runs; any other parameter
     /// draws Vault's "unrecognized parameters" warning.
     Declared(&'static [&'static [Field]]),
@@ -162,14 +159,13 @@ impl Fields {
                 .iter()
                 .flat_map(|g| g.iter())
                 .find(|f| f.name == name),
-            Fields::Names(_) | Fields::Arbitrary => None,
+            Fields::Arbitrary => None,
         }
     }
 
     /// Whether the path knows a parameter (Vault warns about the others).
     pub fn knows(&self, name: &str) -> bool {
         match self {
-            Fields::Names(names) => names.is_empty() || names.contains(&name),
             Fields::Declared(_) => self.get(name).is_some(),
             Fields::Arbitrary => true,
         }
@@ -179,7 +175,7 @@ impl Fields {
     pub fn iter(&self) -> impl Iterator<Item = &'static Field> {
         let groups: &'static [&'static [Field]] = match self {
             Fields::Declared(groups) => groups,
-            Fields::Names(_) | Fields::Arbitrary => &[],
+            Fields::Arbitrary => &[],
         };
         groups.iter().flat_map(|g| g.iter())
     }
@@ -484,71 +480,6 @@ impl<B: Backend> LogicalBackend for B {
     }
 }
 
-/// Transitional: a backend still declared the old way (a `PathSpec` table
-/// and one `handle` that dispatches on `req.route`), seen by the core as a
-/// [`LogicalBackend`].
-pub struct Legacy(pub std::sync::Arc<dyn super::Backend>);
-
-#[async_trait::async_trait]
-impl LogicalBackend for Legacy {
-    fn route(&self, path: &str) -> Option<Route> {
-        let specs = self.0.paths();
-        let path = path.trim_end_matches('/');
-        specs.iter().enumerate().find_map(|(index, spec)| {
-            spec.matches(path).map(|params| Route {
-                info: legacy_info(spec),
-                operations: spec.operations.to_vec(),
-                has_existence_check: spec.existence_check,
-                params,
-                group: 0,
-                index,
-            })
-        })
-    }
-
-    fn describe(&self) -> Vec<(PathInfo, Vec<Operation>)> {
-        self.0
-            .paths()
-            .iter()
-            .map(|spec| (legacy_info(spec), spec.operations.to_vec()))
-            .collect()
-    }
-
-    fn root_paths(&self) -> &'static [&'static str] {
-        self.0.root_paths()
-    }
-
-    async fn exists(&self, _route: &Route, req: &mut Request) -> Result<bool> {
-        self.0.exists(req).await
-    }
-
-    async fn handle(&self, _route: &Route, req: &mut Request) -> Result<Option<Response>> {
-        self.0.handle(req).await
-    }
-
-    fn lockout_alias(&self, req: &Request) -> Option<String> {
-        self.0.lockout_alias(req)
-    }
-
-    async fn periodic(&self, storage: &StorageView) -> Result<()> {
-        self.0.periodic(storage).await
-    }
-
-    async fn initialize(&self, _storage: &StorageView) -> Result<()> {
-        Ok(())
-    }
-}
-
-fn legacy_info(spec: &'static super::PathSpec) -> PathInfo {
-    PathInfo {
-        pattern: Pattern::new(spec.pattern),
-        fields: Fields::Names(spec.fields),
-        unauthenticated: spec.unauthenticated,
-        raw_body: None,
-        answer: Answer::Envelope,
-    }
-}
-
 impl FieldData {
     /// Checks every declared field the request carries against its type,
     /// before any handler runs (Vault's `FieldData.Validate`).
@@ -558,5 +489,20 @@ impl FieldData {
             self.check(field)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_names_are_words_with_dashes_and_dots_inside() {
+        for ok in ["root-2025", "a", "my.org_ca", "x1"] {
+            assert!(is_generic_name(ok), "{ok}");
+        }
+        for bad in ["", "a b", "-a", "a-", "a/b", ".x", "é"] {
+            assert!(!is_generic_name(bad), "{bad}");
+        }
     }
 }

@@ -17,7 +17,7 @@ pub use duration::{
 pub use error::{Error, Result};
 pub use fields::{parse_bool, FieldData};
 pub use glob::glob_match;
-pub use path::{special_path_matches, PathMatch, PathSpec, Pattern};
+pub use path::{special_path_matches, Pattern};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -52,11 +52,6 @@ impl Operation {
             Operation::Delete => "delete",
         }
     }
-
-    /// Write operations decide create vs update through the existence check.
-    pub fn is_write(self) -> bool {
-        matches!(self, Operation::Create | Operation::Update)
-    }
 }
 
 /// Where the request came from: the TCP peer (AppRole CIDR checks) and, on a
@@ -84,8 +79,6 @@ pub struct Request {
     pub path: String,
     /// The mount point the request was routed to (`pki/`, `auth/approle/`).
     pub mount_point: String,
-    /// The matched route pattern (`roles/:name`), which backends dispatch on.
-    pub route: &'static str,
     /// Values captured from the route pattern.
     pub params: HashMap<&'static str, String>,
     pub data: FieldData,
@@ -109,7 +102,7 @@ impl Request {
         self.params
             .get(name)
             .map(String::as_str)
-            .ok_or_else(|| Error::internal(format!("route {} has no parameter {name}", self.route)))
+            .ok_or_else(|| Error::internal(format!("path {} has no parameter {name}", self.path)))
     }
 }
 
@@ -215,44 +208,5 @@ impl Response {
             warnings,
             ..Default::default()
         })
-    }
-}
-
-/// A secrets engine or auth method: a table of paths and the handlers for
-/// them. The core routes, authenticates and authorizes; the backend only
-/// does its own work against its storage view.
-#[async_trait::async_trait]
-pub trait Backend: Send + Sync {
-    /// The paths this backend serves, most specific first.
-    fn paths(&self) -> &'static [PathSpec];
-
-    /// Root-protected paths (Vault's `PathsSpecial.Root`, matched with
-    /// [`special_path_matches`]): the ACL must also grant `sudo` there.
-    /// Patterns, not routes, so that a route added under a protected
-    /// prefix is protected from the start.
-    fn root_paths(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    /// Handles `req` for the route `req.route`.
-    async fn handle(&self, req: &mut Request) -> Result<Option<Response>>;
-
-    /// For paths declared with `existence_check`: does the target exist?
-    /// Decides whether a write is `create` or `update` for the ACL.
-    async fn exists(&self, _req: &mut Request) -> Result<bool> {
-        Ok(false)
-    }
-
-    /// For login paths: the identity failed logins are counted against
-    /// (user lockout), e.g. an AppRole role ID. `None` opts out.
-    fn lockout_alias(&self, _req: &Request) -> Option<String> {
-        None
-    }
-
-    /// Background upkeep, run for every mount on each tick of the core's
-    /// periodic timer while unsealed (Vault's rollback manager calls the
-    /// backend's `PeriodicFunc` the same way): PKI CRL rebuilds, auto-tidy.
-    async fn periodic(&self, _storage: &StorageView) -> Result<()> {
-        Ok(())
     }
 }

@@ -6,54 +6,6 @@
 use std::collections::HashMap;
 
 use super::framework::Capture;
-use super::Operation;
-
-/// One path a backend serves, with what the core needs to know about it.
-#[derive(Debug)]
-pub struct PathSpec {
-    pub pattern: &'static str,
-    pub operations: &'static [Operation],
-    /// Parameters the path understands; anything else draws Vault's
-    /// "unrecognized parameters" warning. Empty means "do not warn".
-    pub fields: &'static [&'static str],
-    /// Writes consult `Backend::exists` to choose create vs update.
-    pub existence_check: bool,
-    /// Served without a token.
-    pub unauthenticated: bool,
-}
-
-impl PathSpec {
-    pub const fn new(pattern: &'static str, operations: &'static [Operation]) -> Self {
-        PathSpec {
-            pattern,
-            operations,
-            fields: &[],
-            existence_check: false,
-            unauthenticated: false,
-        }
-    }
-
-    pub const fn fields(mut self, fields: &'static [&'static str]) -> Self {
-        self.fields = fields;
-        self
-    }
-
-    pub const fn existence_check(mut self) -> Self {
-        self.existence_check = true;
-        self
-    }
-
-    pub const fn unauthenticated(mut self) -> Self {
-        self.unauthenticated = true;
-        self
-    }
-
-    /// Matches a mount-relative path (without trailing `/`), returning the
-    /// captured parameters.
-    pub fn matches(&self, path: &str) -> Option<HashMap<&'static str, String>> {
-        Pattern::new(self.pattern).matches(path)
-    }
-}
 
 /// A route pattern: literal segments, `:name` for one segment and a final
 /// `*name` for the rest of the path, with optional rules for what a capture
@@ -179,40 +131,13 @@ pub fn special_path_matches(patterns: &[&str], path: &str) -> bool {
     })
 }
 
-/// The route a path resolved to within a backend.
-pub struct PathMatch {
-    pub spec: &'static PathSpec,
-    pub params: HashMap<&'static str, String>,
-}
-
-impl PathMatch {
-    /// The first spec in `specs` matching `path`.
-    pub fn find(specs: &'static [PathSpec], path: &str) -> Option<PathMatch> {
-        let path = path.trim_end_matches('/');
-        specs
-            .iter()
-            .find_map(|spec| spec.matches(path).map(|params| PathMatch { spec, params }))
-    }
-
-    pub fn supports(&self, op: Operation) -> bool {
-        let op = if op == Operation::Create {
-            Operation::Update
-        } else {
-            op
-        };
-        self.spec.operations.contains(&op)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const READ: &[Operation] = &[Operation::Read];
-
     #[test]
     fn literal_and_captures() {
-        let spec = PathSpec::new("issuer/:issuer_ref/sign/:role", READ);
+        let spec = Pattern::new("issuer/:issuer_ref/sign/:role");
         let params = spec.matches("issuer/default/sign/web").unwrap_or_default();
         assert_eq!(
             params.get("issuer_ref").map(String::as_str),
@@ -226,7 +151,7 @@ mod tests {
 
     #[test]
     fn rest_capture_takes_the_remainder() {
-        let spec = PathSpec::new("ocsp/*request", READ);
+        let spec = Pattern::new("ocsp/*request");
         assert_eq!(
             spec.matches("ocsp/a/b")
                 .and_then(|p| p.get("request").cloned()),
@@ -272,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_literal_pattern_matches_only_itself() {
-        let spec = PathSpec::new("roles", READ);
+        let spec = Pattern::new("roles");
         assert!(spec.matches("roles").is_some());
         assert!(spec.matches("roles/x").is_none());
         assert!(spec.matches("role").is_none());

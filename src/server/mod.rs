@@ -74,7 +74,7 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
                 .unwrap_or_else(|| DEV_LISTEN_ADDRESS.to_string());
             let tls_settings = if opts.dev_tls {
                 let dir = opts.dev_tls_cert_dir.clone().unwrap_or_else(|| {
-                    let suffix = hex::encode(crate::core::keys::random_bytes(4));
+                    let suffix = hex::encode(crate::util::ids::random_bytes(4));
                     std::env::temp_dir().join(format!("vault-tls{suffix}"))
                 });
                 let (settings, ca_file) = tls::generate_dev_tls(&dir)?;
@@ -322,7 +322,7 @@ fn print_banner(
     println!("==> Vault server started! Log data will stream in below:\n");
     if let Some(token) = root_token {
         let unseal_key =
-            base64::engine::general_purpose::STANDARD.encode(crate::core::keys::random_bytes(32));
+            base64::engine::general_purpose::STANDARD.encode(crate::util::ids::random_bytes(32));
         println!("WARNING! dev mode is enabled! In this mode, Vault runs entirely in-memory");
         println!("and starts unsealed with a single unseal key. The root token is already");
         println!("authenticated to the CLI, so you can immediately begin using Vault.\n");

@@ -1,9 +1,11 @@
 //! Physical storage: a flat, ordered key/value space. Backends never see it
 //! directly; each gets a [`StorageView`] confined to its own prefix.
 
+mod cache;
 mod memory;
 mod redb_store;
 
+pub use cache::{Generation, ReadCache};
 pub use memory::MemoryStorage;
 pub use redb_store::RedbStorage;
 
@@ -161,14 +163,6 @@ impl StorageView {
         StorageView {
             inner,
             prefix: prefix.into(),
-        }
-    }
-
-    /// A narrower view below this one.
-    pub fn sub_view(&self, prefix: &str) -> StorageView {
-        StorageView {
-            inner: self.inner.clone(),
-            prefix: format!("{}{}", self.prefix, prefix),
         }
     }
 

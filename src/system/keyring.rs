@@ -47,7 +47,7 @@ async fn key_status(b: &SystemBackend, _req: &mut Request) -> Result<Option<Resp
     data.insert("term".into(), json!(term));
     data.insert(
         "install_time".into(),
-        json!(crate::core::token::rfc3339(installed)),
+        json!(crate::util::gotime::rfc3339(installed)),
     );
     data.insert("encryptions".into(), json!(0));
     Ok(Some(Response::data(data)))

@@ -1,12 +1,13 @@
 //! `POST auth/approle/login`: role ID (+ secret ID) → token grant.
 
 use super::role::{RoleEntry, RoleIdEntry};
-use super::{now_nanos, verify_cidr_subset, AppRolePath, Inner};
+use super::{verify_cidr_subset, AppRolePath, Inner};
 use crate::auth::token_fields::{ip_in_blocks, peer_ip};
-use crate::core::keys::constant_time_eq;
 use crate::handler;
 use crate::logical::framework::Field;
 use crate::logical::{Error, Request, Response, Result};
+use crate::util::gotime::now_nanos;
+use crate::util::keyed_hash::constant_time_eq;
 
 pub(super) const PATHS: &[AppRolePath] = &[AppRolePath::new("login")
     .unauthenticated()

@@ -26,10 +26,10 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use tokio::sync::Mutex;
 
-use crate::core::keys::Hasher;
 use crate::logical::framework::{Backend, Capture, Path};
 use crate::logical::{Error, Request, Result};
 use crate::storage::StorageView;
+use crate::util::keyed_hash::Hasher;
 
 /// Role names are Vault's generic names (`\w(([\w-.]+)?\w)?`); a path
 /// with another name is one Vault does not serve.
@@ -119,39 +119,6 @@ fn role_name(req: &Request) -> Result<String> {
         )));
     }
     Ok(name.to_lowercase())
-}
-
-/// Unix time in nanoseconds.
-fn now_nanos() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64
-}
-
-/// A time as Go's `time.Time` marshals it (RFC 3339 with trimmed
-/// nanoseconds); 0 is Go's zero time.
-fn rfc3339_nanos(nanos: i64) -> String {
-    if nanos == 0 {
-        return "0001-01-01T00:00:00Z".to_string();
-    }
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)) else {
-        return "0001-01-01T00:00:00Z".to_string();
-    };
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let frac = t.nanosecond();
-    if frac != 0 {
-        let digits = format!("{frac:09}");
-        out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
 }
 
 /// Parses CIDR blocks as Go's `net.ParseCIDR` does (a prefix is required;

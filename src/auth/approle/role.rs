@@ -186,7 +186,7 @@ impl Inner {
         }
         let mut role = existing.unwrap_or_else(|| RoleEntry {
             name: name.clone(),
-            salt: crate::core::keys::uuid(),
+            salt: crate::util::ids::uuid(),
             bind_secret_id: true,
             ..Default::default()
         });
@@ -206,7 +206,7 @@ impl Inner {
         if let Some(role_id) = data.str("role_id")? {
             role.role_id = role_id;
         } else if creating {
-            role.role_id = crate::core::keys::uuid();
+            role.role_id = crate::util::ids::uuid();
         }
         if role.role_id.is_empty() {
             return Err(Error::bad_request(

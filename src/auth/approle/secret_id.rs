@@ -2,6 +2,7 @@
 //! lookup and destruction by value or accessor, and the tidy of expired
 //! ones. Only keyed hashes of secret IDs and accessors are stored.
 
+use crate::util::gotime::{now_nanos, rfc3339_nano, GO_ZERO_TIME};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -9,15 +10,14 @@ use serde_json::{json, Map, Value};
 
 use super::role::{validate_cidr_blocks, RoleEntry};
 use super::{
-    now_nanos, rfc3339_nanos, role_name, verify_cidr_subset, AppRoleBackend, AppRolePath, Inner,
-    MAX_HMAC_INPUT, ROLE_NAME,
+    role_name, verify_cidr_subset, AppRoleBackend, AppRolePath, Inner, MAX_HMAC_INPUT, ROLE_NAME,
 };
 use crate::auth::token_fields;
-use crate::core::keys::constant_time_eq;
 use crate::handler;
 use crate::logical::framework::Field;
 use crate::logical::{Error, Request, Response, Result};
 use crate::storage::{BatchOp, StorageView};
+use crate::util::keyed_hash::constant_time_eq;
 
 /// What a new secret ID may carry.
 const SECRET_ID_FIELDS: &[Field] = &[
@@ -63,9 +63,7 @@ pub(super) const PATHS: &[AppRolePath] = &[
 
 /// `POST role/:role_name/secret-id`: a generated secret ID.
 async fn generate(b: &AppRoleBackend, req: &mut Request) -> Result<Option<Response>> {
-    b.inner
-        .issue_secret_id(req, crate::core::keys::uuid())
-        .await
+    b.inner.issue_secret_id(req, crate::util::ids::uuid()).await
 }
 
 /// `POST role/:role_name/custom-secret-id`: the caller's secret ID.
@@ -103,17 +101,14 @@ impl SecretIdEntry {
     fn lookup_data(&self) -> Map<String, Value> {
         let mut data = Map::new();
         data.insert("cidr_list".into(), json!(self.cidr_list));
-        data.insert(
-            "creation_time".into(),
-            json!(rfc3339_nanos(self.creation_time)),
-        );
+        data.insert("creation_time".into(), json!(go_time(self.creation_time)));
         data.insert(
             "expiration_time".into(),
-            json!(rfc3339_nanos(self.expiration_time)),
+            json!(go_time(self.expiration_time)),
         );
         data.insert(
             "last_updated_time".into(),
-            json!(rfc3339_nanos(self.last_updated_time)),
+            json!(go_time(self.last_updated_time)),
         );
         data.insert("metadata".into(), json!(self.metadata));
         data.insert("secret_id_accessor".into(), json!(self.secret_id_accessor));
@@ -362,7 +357,7 @@ impl Inner {
         let now = now_nanos();
         let entry = SecretIdEntry {
             secret_id_hmac: secret_hmac.clone(),
-            secret_id_accessor: crate::core::keys::uuid(),
+            secret_id_accessor: crate::util::ids::uuid(),
             secret_id_num_uses: num_uses,
             secret_id_ttl: ttl,
             creation_time: now,
@@ -551,4 +546,9 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// A time as Go's `time.Time` marshals it; 0 is Go's zero time.
+fn go_time(nanos: i64) -> String {
+    rfc3339_nano(nanos).unwrap_or_else(|| GO_ZERO_TIME.to_string())
 }

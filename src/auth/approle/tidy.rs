@@ -7,10 +7,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::secret_id::{secret_key, AccessorEntry, SecretIdEntry};
-use super::{now_nanos, AppRoleBackend, AppRolePath, Inner};
+use super::{AppRoleBackend, AppRolePath, Inner};
 use crate::handler;
 use crate::logical::{Request, Response, Result};
 use crate::storage::{BatchOp, StorageView};
+use crate::util::gotime::now_nanos;
 
 pub(super) const PATHS: &[AppRolePath] =
     &[AppRolePath::new("tidy/secret-id").update(handler!(start))];

@@ -19,6 +19,7 @@
 //! No chain at all is Go's unknown-authority case, which Vault does not
 //! report as an error: `verify` answers an empty list.
 
+use crate::util::gotime::rfc3339_of;
 use std::fmt;
 
 use time::OffsetDateTime;
@@ -88,14 +89,14 @@ impl fmt::Display for Invalid {
             Invalid::NotYetValid { now, not_before } => write!(
                 f,
                 "{VALIDITY}: current time {} is before {}",
-                rfc3339(*now),
-                rfc3339(*not_before)
+                rfc3339_of(*now),
+                rfc3339_of(*not_before)
             ),
             Invalid::Expired { now, not_after } => write!(
                 f,
                 "{VALIDITY}: current time {} is after {}",
-                rfc3339(*now),
-                rfc3339(*not_after)
+                rfc3339_of(*now),
+                rfc3339_of(*not_after)
             ),
             Invalid::UnhandledCriticalExtension => {
                 f.write_str("x509: unhandled critical extension")
@@ -115,15 +116,6 @@ impl fmt::Display for Invalid {
             ),
         }
     }
-}
-
-/// Go's `time.RFC3339`: whole seconds, in UTC.
-fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// Every chain from `leaf` through `intermediates` to one of `roots` that

@@ -2,8 +2,7 @@
 //! its error texts: algorithm, issuer, subject, audience and the time
 //! claims with their leeways.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use crate::util::gotime::now_unix;
 use serde_json::{Map, Value};
 
 use super::jws::Jws;
@@ -70,13 +69,6 @@ pub struct Expected<'a> {
     pub clock_skew_leeway: i64,
     /// Kubernetes: a token without iat, nbf and exp is accepted.
     pub allow_missing_times: bool,
-}
-
-pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn leeway(value: i64, default: i64) -> i64 {

@@ -8,7 +8,7 @@ mod claims;
 mod jws;
 mod keys;
 
-pub use claims::{audiences, now_unix, validate_claims, Expected};
+pub use claims::{audiences, validate_claims, Expected};
 pub use jws::Jws;
 pub use keys::{
     keys_from_pems, parse_jwks, parse_public_key_pem, Alg, Curve, KeyMaterial, PublicKey,

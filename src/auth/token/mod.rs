@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 
-use crate::core::token::{check_root_grant, now_unix, sanitize_policies, Creator, TokenEntry};
+use crate::core::token::{check_root_grant, sanitize_policies, Creator, TokenEntry};
 use crate::core::Core;
 use crate::handler;
 use crate::logical::framework::{Backend, Field, Path};
@@ -13,6 +13,8 @@ use crate::logical::{
     parse_signed_duration_seconds, Auth, Error, FieldData, Request, Response, Result,
 };
 use crate::storage::StorageView;
+use crate::util::gotime::now_unix;
+use crate::util::multierror::multierror;
 
 /// `auth/token/create` and `create-orphan` take Vault's token fields. The
 /// durations are strings in Vault's token store, parsed by the handler
@@ -157,7 +159,7 @@ async fn target(core: &Core, req: &Request, which: Target) -> Result<TokenEntry>
             core.tokens
                 .lookup_accessor(&accessor)
                 .await?
-                .ok_or_else(|| Error::bad_request("1 error occurred:\n\t* invalid accessor\n\n"))
+                .ok_or_else(|| Error::BadRequest(multierror(&["invalid accessor"])))
         }
         Target::Named | Target::NamedOrCaller => {
             let token = req.data.str("token")?.unwrap_or_default();

@@ -403,10 +403,6 @@ Other commands:
     transit              Interact with Vault's Transit Secrets Engine
     version-history      Prints the version history of the target Vault server";
 
-pub fn main_usage() -> &'static str {
-    MAIN_USAGE
-}
-
 pub fn sys_version_string() -> String {
     sys::version_string()
 }

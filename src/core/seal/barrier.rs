@@ -10,8 +10,8 @@ use std::sync::{Arc, RwLock};
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use serde::{Deserialize, Serialize};
 
-use crate::core::keys::random_bytes;
 use crate::storage::{BatchOp, Storage, StorageError, StorageResult};
+use crate::util::ids::random_bytes;
 
 /// Physical keys the seal keeps for itself, outside the barrier.
 pub const SEAL_PREFIX: &str = "seal/";

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use self::barrier::{open_bytes, seal_bytes, Barrier, Keyring};
-use crate::core::keys::random_bytes;
-use crate::core::token::now_unix;
 use crate::logical::{Error, Result};
 use crate::storage::Storage;
+use crate::util::gotime::now_unix;
+use crate::util::ids::random_bytes;
 
 const CONFIG_KEY: &str = "seal/config";
 const ROOT_KEY: &str = "seal/root-key";
@@ -256,7 +256,7 @@ impl Seal {
                 return Ok(false);
             }
             if progress.nonce.is_empty() {
-                progress.nonce = crate::core::keys::uuid();
+                progress.nonce = crate::util::ids::uuid();
             }
             progress.shares.push(share.to_vec());
             if progress.shares.len() < config.secret_threshold as usize {

@@ -2,7 +2,7 @@
 //! key with: each share is the polynomial's value per secret byte, followed
 //! by the share's x coordinate as the last byte.
 
-use super::super::keys::random_bytes;
+use crate::util::ids::random_bytes;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ShamirError {

@@ -6,6 +6,7 @@
 mod v1;
 mod v2;
 
+use crate::util::gotime::rfc3339_nano;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -87,59 +88,15 @@ pub(crate) async fn read_entry(
     Ok(storage.get_json(key).await?)
 }
 
-/// The current time in Unix nanoseconds.
-pub(crate) fn now_nanos() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64
-}
-
 /// A time as Vault's KV engine prints it (`ptypesTimestampToString`):
-/// RFC 3339 with trimmed nanoseconds, `""` for no time.
+/// Go's `RFC3339Nano`, `""` for no time.
 pub(crate) fn timestamp_string(nanos: i64) -> String {
-    if nanos == 0 {
-        return String::new();
-    }
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)) else {
-        return String::new();
-    };
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let frac = t.nanosecond();
-    if frac != 0 {
-        let digits = format!("{frac:09}");
-        out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    rfc3339_nano(nanos).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_print_as_go_rfc3339_nano() {
-        assert_eq!(timestamp_string(0), "");
-        assert_eq!(
-            timestamp_string(1_795_831_184_294_865_228),
-            "2026-11-28T01:59:44.294865228Z"
-        );
-        assert_eq!(
-            timestamp_string(1_795_831_184_500_000_000),
-            "2026-11-28T01:59:44.5Z"
-        );
-        assert_eq!(
-            timestamp_string(1_795_831_184_000_000_000),
-            "2026-11-28T01:59:44Z"
-        );
-    }
 
     #[test]
     fn the_factory_follows_the_version_option() {

@@ -1,12 +1,33 @@
-//! The certificate store (`certs/<serial>`, DER) and the encodings of
-//! certificates in responses.
+//! The certificate store (`certs/<serial>`, DER), its listings (`certs`,
+//! `certs/revoked`) and the encodings of certificates in responses.
 
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::keys::pem_encode;
+use super::der;
+use super::PkiBackend;
+use crate::handler;
+use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
 use crate::storage::StorageView;
+
+/// Pagination (Vault 1.18+ and OpenBao).
+const PAGE: &[Field] = &[Field::string("after"), Field::int("limit")];
+
+pub(super) const PATHS: &[Path<PkiBackend>] = &[
+    Path::new("certs")
+        .fields(&[PAGE])
+        .list(handler!(b, r => list(b, r, CERT_PREFIX))),
+    Path::new("certs/revoked")
+        .fields(&[PAGE])
+        .list(handler!(b, r => list(b, r, REVOKED_PREFIX))),
+];
+
+/// `format`, read by [`Format::from_request`].
+pub const FORMAT_FIELD: &[Field] = &[Field::string("format")];
+
+/// `private_key_format`, read by [`private_key_output`].
+pub const PRIVATE_KEY_FORMAT_FIELD: &[Field] = &[Field::string("private_key_format")];
 
 pub const CERT_PREFIX: &str = "certs/";
 pub const REVOKED_PREFIX: &str = "revoked/";
@@ -41,7 +62,7 @@ pub async fn load(storage: &StorageView, serial: &str) -> Result<Option<Vec<u8>>
 /// LIST `certs` / `certs/revoked`: serials in colon form. With `after`
 /// and/or `limit` (Vault 1.18+/OpenBao pagination) the store seeks to the
 /// page instead of listing every certificate.
-pub async fn list(req: &Request, prefix: &str) -> Result<Option<Response>> {
+async fn list(_: &PkiBackend, req: &mut Request, prefix: &str) -> Result<Option<Response>> {
     let after = storage_serial(&req.data.str_or("after", "")?);
     let limit = req.data.int_or("limit", 0)?.max(0) as usize;
     let keys = if after.is_empty() && limit == 0 {
@@ -79,14 +100,14 @@ impl Format {
     pub fn cert(self, der: &[u8]) -> String {
         match self {
             Format::Der => base64::engine::general_purpose::STANDARD.encode(der),
-            _ => pem_encode("CERTIFICATE", der),
+            _ => der::pem_encode("CERTIFICATE", der),
         }
     }
 
     /// A PEM certificate (possibly with trailing newline) in this format.
     pub fn cert_from_pem(self, pem_text: &str) -> String {
         match self {
-            Format::Der => super::x509::pem_certificates(pem_text)
+            Format::Der => super::cert_info::pem_certificates(pem_text)
                 .ok()
                 .and_then(|c| c.into_iter().next())
                 .map(|d| base64::engine::general_purpose::STANDARD.encode(d))
@@ -116,7 +137,7 @@ pub struct KeyOutput {
 
 pub fn private_key_output(
     req: &Request,
-    key: &super::keys::PrivateKey,
+    key: &super::private_key::PrivateKey,
     format: Format,
 ) -> Result<KeyOutput> {
     let pkcs8 = match req.data.str_or("private_key_format", "der")?.as_str() {

@@ -1,24 +1,58 @@
-//! Mount-wide configuration: `config/urls` (AIA and CRL distribution URLs),
-//! `config/cluster` (the addresses AIA templates expand to) and
-//! `config/crl`.
+//! Mount-wide configuration: `config/urls` (AIA and CRL distribution URLs)
+//! and `config/cluster` (the addresses AIA templates expand to) with their
+//! paths; what `config/crl` (served by `crl`) stores.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::issuers::IssuerUrls;
+use super::store::IssuerUrls;
 use super::x509::AiaUrls;
-use crate::logical::{Error, FieldData, GoDuration, Result};
+use super::PkiBackend;
+use crate::handler;
+use crate::logical::framework::{Field, Path};
+use crate::logical::{Error, FieldData, GoDuration, Request, Response, Result};
 use crate::storage::StorageView;
+
+pub(super) const PATHS: &[Path<PkiBackend>] = &[
+    Path::new("config/urls")
+        .fields(&[AIA_FIELDS, &[Field::bool("enable_templating")]])
+        .read(handler!(read_urls_config))
+        .update(handler!(write_urls_config)),
+    Path::new("config/cluster")
+        .fields(&[&[Field::string("path"), Field::string("aia_path")]])
+        .read(handler!(read_cluster_config))
+        .update(handler!(write_cluster_config)),
+];
 
 pub const CONFIG_URLS: &str = "config/urls";
 pub const CONFIG_CRL: &str = "config/crl";
 pub const CONFIG_CLUSTER: &str = "config/cluster";
 
-pub const URL_FIELDS: [&str; 4] = [
-    "issuing_certificates",
-    "crl_distribution_points",
-    "delta_crl_distribution_points",
-    "ocsp_servers",
+/// The AIA and CRL distribution URLs of `config/urls` and of an issuer
+/// ([`merge_urls`]).
+pub const AIA_FIELDS: &[Field] = &[
+    Field::list("issuing_certificates"),
+    Field::list("crl_distribution_points"),
+    Field::list("delta_crl_distribution_points"),
+    Field::list("ocsp_servers"),
+];
+
+/// What `config/crl` takes ([`CrlConfig::merge`]); what it does not keep
+/// (cross-cluster and unified CRLs, `max_crl_entries`) is accepted and
+/// ignored.
+pub const CRL_CONFIG_FIELDS: &[Field] = &[
+    Field::string("expiry"),
+    Field::bool("disable"),
+    Field::bool("ocsp_disable"),
+    Field::string("ocsp_expiry"),
+    Field::bool("auto_rebuild"),
+    Field::string("auto_rebuild_grace_period"),
+    Field::bool("enable_delta"),
+    Field::string("delta_rebuild_interval"),
+    Field::bool("cross_cluster_revocation"),
+    Field::bool("unified_crl"),
+    Field::bool("unified_crl_on_existing_paths"),
+    Field::int("max_crl_entries"),
 ];
 
 pub async fn read_urls(storage: &StorageView) -> Result<IssuerUrls> {
@@ -48,9 +82,9 @@ pub fn urls_data(urls: &IssuerUrls) -> Map<String, Value> {
 /// kept), then validates every URL as Vault does. Templated URLs are only
 /// checked once expanded, at issuance.
 pub fn merge_urls(urls: &mut IssuerUrls, data: &FieldData, templating_field: &str) -> Result<()> {
-    for field in URL_FIELDS {
-        if let Some(list) = data.comma_list(field)? {
-            *url_list(urls, field) = list;
+    for field in AIA_FIELDS {
+        if let Some(list) = data.comma_list(field.name)? {
+            *url_list(urls, field.name) = list;
         }
     }
     if let Some(t) = data.bool(templating_field)? {
@@ -204,6 +238,42 @@ pub fn expand_templates(
             &source.delta_crl_distribution_points,
         )?,
     })
+}
+
+async fn read_urls_config(_: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let urls = read_urls(&req.storage).await?;
+    Ok(Some(Response::data(urls_data(&urls))))
+}
+
+/// Templated URLs are tried against the first issuer, and a failure only
+/// warns, as in Vault: issuance is where it errors.
+async fn write_urls_config(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let mut urls = read_urls(&req.storage).await?;
+    merge_urls(&mut urls, &req.data, "enable_templating")?;
+    let result = req.storage.put_json(CONFIG_URLS, &urls).await;
+    backend.invalidate_config();
+    result?;
+    let mut resp = Response::data(urls_data(&urls));
+    let set = backend.issuers(&req.storage).await?;
+    if let (true, Some(first)) = (urls.enable_templating, set.issuers.keys().next()) {
+        let cluster = read_cluster(&req.storage).await?;
+        if let Err(e) = expand_templates(&urls, &cluster, first) {
+            resp.warnings.push(format!("issuance may fail: {e}\n\nConsider setting the cluster-local address if it is not already set."));
+        }
+    }
+    Ok(Some(resp))
+}
+
+async fn read_cluster_config(_: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let cluster = read_cluster(&req.storage).await?;
+    Ok(Some(Response::data(cluster.data())))
+}
+
+async fn write_cluster_config(_: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let mut cluster = read_cluster(&req.storage).await?;
+    cluster.merge(&req.data)?;
+    req.storage.put_json(CONFIG_CLUSTER, &cluster).await?;
+    Ok(Some(Response::data(cluster.data())))
 }
 
 /// Whether any of the mount-wide URLs is templated on the issuer id, which

@@ -1,182 +1,83 @@
-//! Revocation and CRLs: `revoke`, `revoke-with-key`, `issuer/:ref/revoke`,
-//! per-issuer complete and delta CRLs (built with each issuer's key),
-//! `crl/rotate[-delta]`, `config/crl` and the auto-rebuild schedule.
+//! CRLs: per-issuer complete and delta CRLs (built with each issuer's
+//! key), how they are served (`crl`, `cert/crl`, `issuer/:ref/crl`, and
+//! their PEM, DER and delta forms), `crl/rotate[-delta]`, `config/crl` and
+//! the auto-rebuild schedule.
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
 
-use super::certs;
-use super::config;
+use super::config::{self, CRL_CONFIG_FIELDS};
 use super::der;
-use super::issuers::{self, IssuerSet, LoadedIssuer};
-use super::keys::{self, PrivateKey};
-use super::x509::{self, CertInfo};
+use super::private_key::PrivateKey;
+use super::revoke::{revoked_entries, RevokedEntry};
+use super::store::{IssuerSet, LoadedIssuer};
 use super::PkiBackend;
-use crate::logical::{Error, Operation, Request, Response, Result};
+use crate::handler;
+use crate::logical::framework::{Answer, Path};
+use crate::logical::{Error, Request, Response, Result};
 use crate::storage::{BatchOp, StorageView};
+
+const PKIX_CRL: &str = "application/pkix-crl";
+const PEM_FILE: &str = "application/x-pem-file";
+
+pub(super) const PATHS: &[Path<PkiBackend>] = &[
+    // Literal routes for what `cert/:serial` would also answer.
+    Path::new("cert/crl")
+        .unauthenticated()
+        .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::CertJson))),
+    Path::new("cert/delta-crl")
+        .unauthenticated()
+        .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::CertJson))),
+    Path::new("crl/rotate").read(handler!(b, r => rotate(b, r, Crl::Complete))),
+    Path::new("crl/rotate-delta").read(handler!(b, r => rotate(b, r, Crl::Delta))),
+    Path::new("crl/delta/pem")
+        .unauthenticated()
+        .answers(Answer::Raw(PEM_FILE))
+        .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::Pem))),
+    Path::new("crl/delta")
+        .unauthenticated()
+        .answers(Answer::Raw(PKIX_CRL))
+        .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::Der))),
+    Path::new("crl/pem")
+        .unauthenticated()
+        .answers(Answer::Raw(PEM_FILE))
+        .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::Pem))),
+    Path::new("crl")
+        .unauthenticated()
+        .answers(Answer::Raw(PKIX_CRL))
+        .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::Der))),
+    Path::new("issuer/:issuer_ref/crl/delta/pem")
+        .unauthenticated()
+        .answers(Answer::Raw(PEM_FILE))
+        .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::IssuerPem))),
+    Path::new("issuer/:issuer_ref/crl/delta/der")
+        .unauthenticated()
+        .answers(Answer::Raw(PKIX_CRL))
+        .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::Der))),
+    Path::new("issuer/:issuer_ref/crl/delta")
+        .unauthenticated()
+        .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::IssuerJson))),
+    Path::new("issuer/:issuer_ref/crl/pem")
+        .unauthenticated()
+        .answers(Answer::Raw(PEM_FILE))
+        .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::IssuerPem))),
+    Path::new("issuer/:issuer_ref/crl/der")
+        .unauthenticated()
+        .answers(Answer::Raw(PKIX_CRL))
+        .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::Der))),
+    Path::new("issuer/:issuer_ref/crl")
+        .unauthenticated()
+        .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::IssuerJson))),
+    Path::new("config/crl")
+        .fields(&[CRL_CONFIG_FIELDS])
+        .read(handler!(read_config))
+        .update(handler!(write_config)),
+];
 
 const CRL_PREFIX: &str = "crls/";
 const DELTA_CRL_PREFIX: &str = "delta-crls/";
 const CRL_NUMBER_PREFIX: &str = "crl-number/";
 const CRL_STATE_PREFIX: &str = "crl-state/";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RevokedEntry {
-    pub serial_number: String,
-    pub revocation_time: i64,
-    pub issuer_id: String,
-    /// Base64 DER of the revoked certificate.
-    pub certificate: String,
-}
-
-pub async fn revoked_entry(storage: &StorageView, serial: &str) -> Result<Option<RevokedEntry>> {
-    let key = certs::storage_serial(serial);
-    if key.is_empty() || key.contains('/') {
-        return Ok(None);
-    }
-    Ok(storage
-        .get_json(&format!("{}{key}", certs::REVOKED_PREFIX))
-        .await?)
-}
-
-fn rfc3339(t: i64) -> String {
-    super::profile::unix(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-fn revocation_response(entry: &RevokedEntry) -> Response {
-    let mut data = Map::new();
-    data.insert("revocation_time".into(), json!(entry.revocation_time));
-    data.insert(
-        "revocation_time_rfc3339".into(),
-        json!(rfc3339(entry.revocation_time)),
-    );
-    data.insert("state".into(), json!("revoked"));
-    Response::data(data)
-}
-
-/// `revoke` and `revoke-with-key`.
-pub async fn revoke(
-    backend: &PkiBackend,
-    req: &mut Request,
-    with_key: bool,
-) -> Result<Option<Response>> {
-    let serial = req.data.str_or("serial_number", "")?;
-    let pem_text = req.data.str_or("certificate", "")?;
-    if !serial.is_empty() && !pem_text.is_empty() {
-        return Err(Error::bad_request(
-            "Must provide either the certificate or the serial to revoke; not both.",
-        ));
-    }
-    if serial.is_empty() && pem_text.is_empty() {
-        return Err(Error::bad_request(
-            "The serial number or certificate to revoke must be provided.",
-        ));
-    }
-    let set = backend.issuers(&req.storage).await?;
-    let cert = if !pem_text.is_empty() {
-        let der_bytes = x509::pem_certificates(&pem_text)
-            .ok()
-            .and_then(|c| c.into_iter().next())
-            .ok_or_else(|| {
-                Error::bad_request("certificate could not be parsed: no PEM certificate found")
-            })?;
-        let cert = CertInfo::parse(&der_bytes).map_err(Error::bad_request)?;
-        let stored = certs::load(&req.storage, &cert.serial_string()).await?;
-        if stored.as_deref() != Some(cert.der.as_slice())
-            && !set.issuers.values().any(|i| cert.signed_by(&i.cert))
-        {
-            return Err(Error::bad_request("unable to verify signature on presented cert from any present issuer in this mount; certificates from previous CAs will need to have their issuing CA and key re-imported if revocation is necessary"));
-        }
-        cert
-    } else {
-        let der_bytes = certs::load(&req.storage, &serial).await?.ok_or_else(|| {
-            Error::bad_request(format!("certificate with serial {serial} not found."))
-        })?;
-        CertInfo::parse(&der_bytes).map_err(Error::internal)?
-    };
-    if with_key {
-        let key_text = req.data.str_or("private_key", "")?;
-        if key_text.is_empty() {
-            return Err(Error::bad_request("private_key must be provided"));
-        }
-        let key = PrivateKey::from_pem(&key_text)
-            .map_err(|e| Error::bad_request(format!("failed to parse private key: {e}")))?;
-        let key_bytes =
-            keys::public_key_info(&key.spki().map_err(Error::internal)?).map(|i| i.key_bytes);
-        let cert_bytes = keys::public_key_info(&cert.spki).map(|i| i.key_bytes);
-        if key_bytes.is_none() || key_bytes != cert_bytes {
-            return Err(Error::bad_request(
-                "failed to validate private key match on certificate: public key mismatch",
-            ));
-        }
-    }
-    if let Some(issuer) = set.find_by_cert(&cert.der) {
-        return Err(Error::bad_request(format!(
-            "adding issuer (id: {}) to its own CRL is not allowed",
-            issuer.entry.id
-        )));
-    }
-    let _guard = backend.write_lock.lock().await;
-    if let Some(existing) = revoked_entry(&req.storage, &cert.serial_string()).await? {
-        return Ok(Some(revocation_response(&existing)));
-    }
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    if cert.not_after < now {
-        let mut resp = Response::data(Map::new());
-        resp.warnings.push(format!(
-            "certificate with serial {} has already expired; refusing to add to CRL",
-            cert.serial_string()
-        ));
-        resp.data = None;
-        return Ok(Some(resp));
-    }
-    let issuer_id = set
-        .issuers
-        .values()
-        .find(|i| cert.signed_by(&i.cert))
-        .map(|i| i.entry.id.clone())
-        .unwrap_or_default();
-    let entry = RevokedEntry {
-        serial_number: cert.serial_string(),
-        revocation_time: now,
-        issuer_id,
-        certificate: base64::engine::general_purpose::STANDARD.encode(&cert.der),
-    };
-    // The entry and the CRLs that list it land in one transaction: a crash
-    // can never leave a revoked certificate missing from a stored CRL (a
-    // retried revoke answers from the entry alone).
-    let mut ops = vec![BatchOp::Put(
-        format!(
-            "{}{}",
-            certs::REVOKED_PREFIX,
-            certs::storage_serial(&entry.serial_number)
-        ),
-        serde_json::to_vec(&entry)?,
-    )];
-    let cfg = config::read_crl_config(&req.storage).await?;
-    if !cfg.auto_rebuild {
-        ops.extend(crl_writes(&req.storage, &set, Some(&entry)).await?);
-    }
-    req.storage.batch(ops).await?;
-    Ok(Some(revocation_response(&entry)))
-}
-
-/// All revoked entries.
-async fn revoked_entries(storage: &StorageView) -> Result<Vec<RevokedEntry>> {
-    let mut out = Vec::new();
-    for key in storage.list(certs::REVOKED_PREFIX).await? {
-        if let Some(e) = storage
-            .get_json::<RevokedEntry>(&format!("{}{key}", certs::REVOKED_PREFIX))
-            .await?
-        {
-            out.push(e);
-        }
-    }
-    Ok(out)
-}
 
 /// What the last builds of an issuer's CRLs were: a delta CRL names the
 /// complete CRL it extends and lists what was revoked since, and
@@ -262,7 +163,7 @@ impl<'a> Revocations<'a> {
 /// revoked (a revocation being written in the same transaction). Each
 /// complete CRL comes with an empty delta CRL on top of it, as Vault's do:
 /// the numbers are consecutive, the delta's base is the complete one.
-async fn crl_writes(
+pub(super) async fn crl_writes(
     storage: &StorageView,
     set: &IssuerSet,
     also: Option<&RevokedEntry>,
@@ -460,9 +361,12 @@ async fn crl_of(
     storage: &StorageView,
     set: &IssuerSet,
     issuer: &LoadedIssuer,
-    delta: bool,
+    which: Crl,
 ) -> Result<Option<Vec<u8>>> {
-    let prefix = if delta { DELTA_CRL_PREFIX } else { CRL_PREFIX };
+    let prefix = match which {
+        Crl::Complete => CRL_PREFIX,
+        Crl::Delta => DELTA_CRL_PREFIX,
+    };
     let key = format!("{prefix}{}", issuer.entry.id);
     if let Some(crl) = storage.get(&key).await? {
         return Ok(Some(crl));
@@ -477,73 +381,85 @@ async fn crl_of(
     Ok(storage.get(&key).await?)
 }
 
-/// `crl`, `crl/pem`, `cert/crl`, `issuer/:ref/crl[/pem|/der]` and their
-/// delta forms (`crl/delta`, `cert/delta-crl`, `issuer/:ref/crl/delta…`).
-pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+/// Which of an issuer's CRLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Crl {
+    Complete,
+    /// What was revoked since the complete CRL was built.
+    Delta,
+}
+
+/// How a CRL is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Form {
+    /// Raw DER (`crl`, `issuer/:ref/crl/der`).
+    Der,
+    /// Raw PEM (`crl/pem`).
+    Pem,
+    /// Raw PEM with `pem.EncodeToMemory`'s trailing newline
+    /// (`issuer/:ref/crl/pem`).
+    IssuerPem,
+    /// `data.crl`, PEM with the trailing newline (`issuer/:ref/crl`).
+    IssuerJson,
+    /// As a certificate is read (`cert/crl`): `data.certificate`, PEM.
+    CertJson,
+}
+
+/// A CRL of the issuer the path names, else of the default issuer.
+pub(super) async fn fetch(
+    backend: &PkiBackend,
+    req: &mut Request,
+    which: Crl,
+    form: Form,
+) -> Result<Option<Response>> {
     let set = backend.issuers(&req.storage).await?;
-    let delta =
-        req.route.contains("delta") || req.params.get("serial").is_some_and(|s| s == "delta-crl");
     let issuer = match req.params.get("issuer_ref") {
         Some(r) => set.resolve(r).ok_or_else(|| {
             Error::bad_request(format!("unable to find PKI issuer for reference: {r}"))
         })?,
         None => match set.default_issuer() {
             Some(i) => i,
-            None => return Ok(Some(Response::raw(204, "application/pkix-crl", Vec::new()))),
+            None => return Ok(Some(Response::raw(204, PKIX_CRL, Vec::new()))),
         },
     };
-    let Some(crl) = crl_of(backend, &req.storage, &set, &issuer, delta).await? else {
-        return Ok(Some(Response::raw(204, "application/pkix-crl", Vec::new())));
+    let Some(crl) = crl_of(backend, &req.storage, &set, &issuer, which).await? else {
+        return Ok(Some(Response::raw(204, PKIX_CRL, Vec::new())));
     };
-    let pem_text = keys::pem_encode("X509 CRL", &crl);
-    match req.route {
-        "crl" | "crl/delta" | "issuer/:issuer_ref/crl/der" | "issuer/:issuer_ref/crl/delta/der" => {
-            Ok(Some(Response::raw(200, "application/pkix-crl", crl)))
-        }
-        "crl/pem" | "crl/delta/pem" => Ok(Some(Response::raw(
-            200,
-            "application/x-pem-file",
-            pem_text.into_bytes(),
-        ))),
-        // The issuer forms keep pem.EncodeToMemory's trailing newline.
-        "issuer/:issuer_ref/crl/pem" | "issuer/:issuer_ref/crl/delta/pem" => {
-            Ok(Some(Response::raw(
-                200,
-                "application/x-pem-file",
-                format!("{pem_text}\n").into_bytes(),
-            )))
-        }
-        "issuer/:issuer_ref/crl" | "issuer/:issuer_ref/crl/delta" => {
+    let pem_text = der::pem_encode("X509 CRL", &crl);
+    let response = match form {
+        Form::Der => Response::raw(200, PKIX_CRL, crl),
+        Form::Pem => Response::raw(200, PEM_FILE, pem_text.into_bytes()),
+        Form::IssuerPem => Response::raw(200, PEM_FILE, format!("{pem_text}\n").into_bytes()),
+        Form::IssuerJson => {
             let mut data = Map::new();
             data.insert("crl".into(), json!(format!("{pem_text}\n")));
-            Ok(Some(Response::data(data)))
+            Response::data(data)
         }
-        _ => {
+        Form::CertJson => {
             let mut data = Map::new();
             data.insert("certificate".into(), json!(pem_text));
             data.insert("revocation_time".into(), json!(0));
             data.insert("revocation_time_rfc3339".into(), json!(""));
-            Ok(Some(Response::data(data)))
+            Response::data(data)
         }
-    }
+    };
+    Ok(Some(response))
 }
 
 /// `crl/rotate` (complete and delta CRLs) and `crl/rotate-delta`.
-pub async fn rotate(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+async fn rotate(backend: &PkiBackend, req: &mut Request, which: Crl) -> Result<Option<Response>> {
     let set = backend.issuers(&req.storage).await?;
     let mut warnings = Vec::new();
     let _guard = backend.write_lock.lock().await;
-    if req.route == "crl/rotate-delta" {
-        if config::read_crl_config(&req.storage).await?.enable_delta {
+    match which {
+        Crl::Delta if config::read_crl_config(&req.storage).await?.enable_delta => {
             rebuild_deltas(&req.storage, &set).await?;
-        } else {
-            warnings.push(
-                "requested rebuild of delta CRL when delta CRL is not enabled; this is a no-op"
-                    .to_string(),
-            );
         }
-    } else {
-        rebuild_all(&req.storage, &set).await?;
+        Crl::Delta => warnings.push(
+            "requested rebuild of delta CRL when delta CRL is not enabled; this is a no-op"
+                .to_string(),
+        ),
+        Crl::Complete => rebuild_all(&req.storage, &set).await?,
     }
     let mut data = Map::new();
     data.insert("success".into(), json!(true));
@@ -587,15 +503,17 @@ pub async fn periodic(backend: &PkiBackend, storage: &StorageView) -> Result<()>
     Ok(())
 }
 
-/// `config/crl` read and write. A write that changes what the CRLs hold
-/// or how they are built (`disable`, leaving `auto_rebuild`, toggling
-/// `enable_delta`) rebuilds them.
-pub async fn config(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
-    let mut cfg = config::read_crl_config(&req.storage).await?;
-    if req.operation == Operation::Read {
-        return Ok(Some(Response::data(cfg.data())));
-    }
+async fn read_config(_: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let cfg = config::read_crl_config(&req.storage).await?;
+    Ok(Some(Response::data(cfg.data())))
+}
+
+/// A write that changes what the CRLs hold or how they are built
+/// (`disable`, leaving `auto_rebuild`, toggling `enable_delta`) rebuilds
+/// them.
+async fn write_config(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let _guard = backend.write_lock.lock().await;
+    let mut cfg = config::read_crl_config(&req.storage).await?;
     let old = cfg.clone();
     cfg.merge(&req.data)?;
     req.storage.put_json(config::CONFIG_CRL, &cfg).await?;
@@ -607,54 +525,4 @@ pub async fn config(backend: &PkiBackend, req: &mut Request) -> Result<Option<Re
         rebuild_all(&req.storage, &set).await?;
     }
     Ok(Some(Response::data(cfg.data())))
-}
-
-/// `issuer/:ref/revoke`: marks an issuer revoked and lists it on the CRLs
-/// of its parents.
-pub async fn revoke_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
-    let set = backend.issuers(&req.storage).await?;
-    let reference = req.param("issuer_ref")?.to_string();
-    let issuer = set.require(&reference)?;
-    let _guard = backend.write_lock.lock().await;
-    if !issuer.entry.revoked {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let mut entry = issuer.entry.clone();
-        entry.revoked = true;
-        entry.revocation_time = now;
-        entry.usage = entry
-            .usage
-            .split(',')
-            .filter(|u| *u != "issuing-certificates" && *u != "crl-signing" && *u != "ocsp-signing")
-            .collect::<Vec<_>>()
-            .join(",");
-        issuers::put_issuer(&req.storage, &entry).await?;
-        if !issuer.cert.self_issued() {
-            let parent = set
-                .issuers
-                .values()
-                .find(|p| issuer.cert.signed_by(&p.cert))
-                .map(|p| p.entry.id.clone());
-            let revoked = RevokedEntry {
-                serial_number: issuer.cert.serial_string(),
-                revocation_time: now,
-                issuer_id: parent.unwrap_or_default(),
-                certificate: base64::engine::general_purpose::STANDARD.encode(&issuer.cert.der),
-            };
-            req.storage
-                .put_json(
-                    &format!(
-                        "{}{}",
-                        certs::REVOKED_PREFIX,
-                        certs::storage_serial(&revoked.serial_number)
-                    ),
-                    &revoked,
-                )
-                .await?;
-        }
-        backend.invalidate();
-        let set = backend.issuers(&req.storage).await?;
-        rebuild_all(&req.storage, &set).await?;
-    }
-    drop(_guard);
-    super::manage::read_issuer(backend, req).await
 }

@@ -8,12 +8,36 @@ use std::collections::{BTreeMap, HashSet};
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
+use super::certs::FORMAT_FIELD;
 use super::crl::{self, CrlEntry};
 use super::der;
-use super::issuers::LoadedIssuer;
-use super::keys;
+use super::public_key;
+use super::store::LoadedIssuer;
 use super::PkiBackend;
+use crate::handler;
+use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
+
+/// What both endpoints take ([`CrlRequest::from`]).
+const CRL_FIELDS: &[Field] = &[
+    Field::int("crl_number"),
+    Field::int("delta_crl_base_number"),
+    Field::string("next_update"),
+];
+
+pub(super) const PATHS: &[Path<PkiBackend>] = &[
+    Path::new("issuer/:issuer_ref/resign-crls")
+        .fields(&[CRL_FIELDS, FORMAT_FIELD, &[Field::strings("crls")]])
+        .update(handler!(resign)),
+    Path::new("issuer/:issuer_ref/sign-revocation-list")
+        .fields(&[
+            CRL_FIELDS,
+            FORMAT_FIELD,
+            // Lists of objects, read as they come.
+            &[Field::raw("revoked_certs"), Field::raw("extensions")],
+        ])
+        .update(handler!(sign_list)),
+];
 
 /// The parameters both endpoints share.
 struct CrlRequest {
@@ -87,7 +111,7 @@ impl CrlRequest {
         let body = if self.der {
             base64::engine::general_purpose::STANDARD.encode(&crl)
         } else {
-            format!("{}\n", keys::pem_encode("X509 CRL", &crl))
+            format!("{}\n", der::pem_encode("X509 CRL", &crl))
         };
         let mut data = Map::new();
         data.insert("crl".into(), json!(body));
@@ -114,7 +138,7 @@ async fn crl_signer(backend: &PkiBackend, req: &Request) -> Result<std::sync::Ar
 /// `issuer/:ref/resign-crls`: the union of the given CRLs' entries (each
 /// CRL must carry the issuer's signature; a serial revoked at different
 /// times keeps the oldest, with a warning), entry extensions dropped.
-pub async fn resign(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+async fn resign(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let params = CrlRequest::from(req)?;
     let texts = req.data.string_list("crls")?.unwrap_or_default();
     let issuer = crl_signer(backend, req).await?;
@@ -159,7 +183,7 @@ pub async fn resign(backend: &PkiBackend, req: &mut Request) -> Result<Option<Re
 /// `issuer/:ref/sign-revocation-list`: a CRL of `revoked_certs` (each
 /// `{serial_number, revocation_time, extensions}`) with extra CRL
 /// `extensions` (`{id, critical, value}`, value base64 DER).
-pub async fn sign_list(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+async fn sign_list(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let params = CrlRequest::from(req)?;
     let entries = revoked_certs_param(req.data.raw().get("revoked_certs"))?;
     let extensions = match req.data.raw().get("extensions") {
@@ -194,7 +218,7 @@ fn signed_by(crl_der: &[u8], issuer: &LoadedIssuer) -> bool {
         return false;
     };
     match bits.split_first() {
-        Some((0, signature)) => keys::verify(&issuer.cert.spki, alg, tbs, signature),
+        Some((0, signature)) => public_key::verify(&issuer.cert.spki, alg, tbs, signature),
         _ => false,
     }
 }

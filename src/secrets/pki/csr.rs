@@ -7,7 +7,7 @@ use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
 use super::der;
-use super::keys::{self, KeyType};
+use super::public_key::{self, KeyType};
 use crate::logical::{Error, Result};
 
 /// An otherName SAN: type OID (dotted and encoded) and its value.
@@ -73,7 +73,7 @@ pub fn parse_der(bytes: &[u8]) -> std::result::Result<Csr, String> {
     let (_, sig, _, _) = der::read(rest).ok_or("asn1: syntax error: truncated tag or length")?;
     let cri = &req.certification_request_info;
     let spki = cri.subject_pki.raw.to_vec();
-    let key = keys::public_key_info(&spki);
+    let key = public_key::info(&spki);
     let subject = &cri.subject;
     let first = |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue>| {
         it.next()
@@ -290,8 +290,26 @@ fn raw_requested_extensions(info: &[u8]) -> Vec<Vec<u8>> {
 }
 
 impl Csr {
+    /// The requested extensions except those whose OID is in `issuer_set`
+    /// (the ones the certificate profile writes itself); one whose OID
+    /// cannot be read is dropped too.
+    pub fn extensions_except(&self, issuer_set: &[&[u64]]) -> Vec<Vec<u8>> {
+        let oid_of = |ext: &[u8]| {
+            let (_, body, _, _) = der::read(ext)?;
+            let (_, _, oid, _) = der::read(body)?;
+            Some(oid.to_vec())
+        };
+        self.extensions
+            .iter()
+            .filter(|ext| {
+                oid_of(ext).is_some_and(|oid| !issuer_set.iter().any(|arcs| der::oid(arcs) == oid))
+            })
+            .cloned()
+            .collect()
+    }
+
     pub fn signature_valid(&self) -> bool {
-        keys::verify(&self.spki, &self.sig_alg, &self.info, &self.signature)
+        public_key::verify(&self.spki, &self.sig_alg, &self.info, &self.signature)
     }
 
     /// Checks the CSR key against a role's `key_type`/`key_bits`, with
@@ -346,15 +364,15 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = parse_der(&bytes);
-            let _ = crate::secrets::pki::x509::CertInfo::parse(&bytes);
-            let _ = keys::public_key_info(&bytes);
+            let _ = crate::secrets::pki::cert_info::CertInfo::parse(&bytes);
+            let _ = public_key::info(&bytes);
             let _ = der::read(&bytes);
         }
 
         #[test]
         fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
             let _ = parse_pem(&text);
-            let _ = keys::PrivateKey::from_pem(&text);
+            let _ = crate::secrets::pki::private_key::PrivateKey::from_pem(&text);
         }
     }
 }

@@ -251,6 +251,16 @@ pub fn read(input: &[u8]) -> Option<Tlv<'_>> {
     Some((tag, &input[header..end], &input[..end], &input[end..]))
 }
 
+/// PEM with 64-column lines, without a trailing newline (Vault trims).
+pub fn pem_encode(tag: &str, der_bytes: &[u8]) -> String {
+    let p = pem::Pem::new(tag, der_bytes.to_vec());
+    let text = pem::encode_config(
+        &p,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    );
+    text.trim_end().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

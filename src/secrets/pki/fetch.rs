@@ -1,17 +1,87 @@
-//! Unauthenticated certificate fetches: `ca`, `ca/pem`, `ca_chain`,
-//! `cert/:serial[/raw[/pem]]`, `cert/ca`, `cert/ca_chain`,
-//! `issuer/:ref/{json,pem,der}`.
+//! Unauthenticated certificate fetches: the default issuer (`ca`,
+//! `ca/pem`, `ca_chain`, `cert/ca`, `cert/ca_chain`), stored certificates
+//! (`cert/:serial[/raw[/pem]]`) and issuers (`issuer/:ref/{json,pem,der}`).
 
 use serde_json::{json, Map};
 
 use super::certs;
-use super::crl;
-use super::keys::pem_encode;
+use super::crl::{self, Crl};
+use super::der;
+use super::revoke;
 use super::PkiBackend;
+use crate::handler;
+use crate::logical::framework::{Answer, Path};
 use crate::logical::{Error, Request, Response, Result};
 
 const PEM_CHAIN: &str = "application/pem-certificate-chain";
 const PKIX_CERT: &str = "application/pkix-cert";
+
+pub(super) const PATHS: &[Path<PkiBackend>] = &[
+    Path::new("cert/ca_chain")
+        .unauthenticated()
+        .read(handler!(b, r => default_ca(b, r, Ca::ChainJson))),
+    Path::new("cert/ca")
+        .unauthenticated()
+        .read(handler!(b, r => default_ca(b, r, Ca::Json))),
+    Path::new("cert/:serial/raw/pem")
+        .unauthenticated()
+        .answers(Answer::Raw(PEM_CHAIN))
+        .read(handler!(b, r => stored_cert(b, r, Cert::Pem))),
+    Path::new("cert/:serial/raw")
+        .unauthenticated()
+        .answers(Answer::Raw(PKIX_CERT))
+        .read(handler!(b, r => stored_cert(b, r, Cert::Der))),
+    Path::new("cert/:serial")
+        .unauthenticated()
+        .read(handler!(b, r => stored_cert(b, r, Cert::Json))),
+    Path::new("ca/pem")
+        .unauthenticated()
+        .answers(Answer::Raw(PEM_CHAIN))
+        .read(handler!(b, r => default_ca(b, r, Ca::Pem))),
+    Path::new("ca")
+        .unauthenticated()
+        .answers(Answer::Raw(PKIX_CERT))
+        .read(handler!(b, r => default_ca(b, r, Ca::Der))),
+    // PEM text, labelled as Vault labels it.
+    Path::new("ca_chain")
+        .unauthenticated()
+        .answers(Answer::Raw(PKIX_CERT))
+        .read(handler!(b, r => default_ca(b, r, Ca::ChainPem))),
+    Path::new("issuer/:issuer_ref/json")
+        .unauthenticated()
+        .read(handler!(b, r => issuer_cert(b, r, Cert::Json))),
+    Path::new("issuer/:issuer_ref/pem")
+        .unauthenticated()
+        .answers(Answer::Raw(PEM_CHAIN))
+        .read(handler!(b, r => issuer_cert(b, r, Cert::Pem))),
+    Path::new("issuer/:issuer_ref/der")
+        .unauthenticated()
+        .answers(Answer::Raw(PKIX_CERT))
+        .read(handler!(b, r => issuer_cert(b, r, Cert::Der))),
+];
+
+/// How the default issuer's certificate is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ca {
+    /// Raw DER (`ca`).
+    Der,
+    /// Raw PEM (`ca/pem`).
+    Pem,
+    /// The chain, raw PEM (`ca_chain`).
+    ChainPem,
+    /// `data.certificate` (`cert/ca`).
+    Json,
+    /// The chain as `data.certificate` and `data.ca_chain` (`cert/ca_chain`).
+    ChainJson,
+}
+
+/// How a stored certificate or an issuer's is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cert {
+    Der,
+    Pem,
+    Json,
+}
 
 fn cert_json(certificate: String, revocation_time: i64, issuer_id: Option<String>) -> Response {
     let mut data = Map::new();
@@ -31,88 +101,82 @@ fn cert_json(certificate: String, revocation_time: i64, issuer_id: Option<String
     Response::data(data)
 }
 
-pub async fn fetch(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+/// The default issuer's certificate or chain; without a default issuer the
+/// raw forms are empty (204), `cert/ca` refuses and `cert/ca_chain` is 404.
+async fn default_ca(backend: &PkiBackend, req: &mut Request, form: Ca) -> Result<Option<Response>> {
     let set = backend.issuers(&req.storage).await?;
-    let default = set.default_issuer();
-    let empty = || Ok(Some(Response::raw(204, PKIX_CERT, Vec::new())));
-    match req.route {
-        "ca" => match default {
-            Some(i) => Ok(Some(Response::raw(200, PKIX_CERT, i.cert.der.clone()))),
-            None => empty(),
-        },
-        "ca/pem" => match default {
-            Some(i) => Ok(Some(Response::raw(200, PEM_CHAIN, i.pem().into_bytes()))),
-            None => empty(),
-        },
-        "ca_chain" => match default {
-            Some(i) => {
-                let chain: Vec<&str> = i.chain.iter().map(|p| p.trim()).collect();
-                Ok(Some(Response::raw(
-                    200,
-                    PKIX_CERT,
-                    chain.join("\n").into_bytes(),
-                )))
+    let Some(issuer) = set.default_issuer() else {
+        return match form {
+            Ca::Json => Err(Error::bad_request("no default issuer currently configured")),
+            Ca::ChainJson => Ok(None),
+            Ca::Der | Ca::Pem | Ca::ChainPem => Ok(Some(Response::raw(204, PKIX_CERT, Vec::new()))),
+        };
+    };
+    let chain = || {
+        let chain: Vec<&str> = issuer.chain.iter().map(|p| p.trim()).collect();
+        chain.join("\n")
+    };
+    let response = match form {
+        Ca::Der => Response::raw(200, PKIX_CERT, issuer.cert.der.clone()),
+        Ca::Pem => Response::raw(200, PEM_CHAIN, issuer.pem().into_bytes()),
+        Ca::ChainPem => Response::raw(200, PKIX_CERT, chain().into_bytes()),
+        Ca::Json => cert_json(issuer.pem(), 0, None),
+        Ca::ChainJson => {
+            let chain = chain();
+            let mut resp = cert_json(chain.clone(), 0, None);
+            if let Some(d) = resp.data.as_mut() {
+                d.insert("ca_chain".into(), json!(chain));
             }
-            None => empty(),
-        },
-        "cert/ca" => match default {
-            Some(i) => Ok(Some(cert_json(i.pem(), 0, None))),
-            None => Err(Error::bad_request("no default issuer currently configured")),
-        },
-        "cert/ca_chain" => match default {
-            Some(i) => {
-                let chain: Vec<&str> = i.chain.iter().map(|p| p.trim()).collect();
-                let joined = chain.join("\n");
-                let mut resp = cert_json(joined.clone(), 0, None);
-                if let Some(d) = resp.data.as_mut() {
-                    d.insert("ca_chain".into(), json!(joined));
-                }
-                Ok(Some(resp))
-            }
-            None => Ok(None),
-        },
-        // The literal routes for what `cert/:serial` also answers.
-        "cert/crl" | "cert/delta-crl" => crl::fetch(backend, req).await,
-        _ => {
-            let serial = req.param("serial")?.to_string();
-            if serial.eq_ignore_ascii_case("crl") || serial == "delta-crl" {
-                return crl::fetch(backend, req).await;
-            }
-            // An unknown serial: the JSON form has no data (404), the raw
-            // forms an empty body (204), as Vault answers.
-            let Some(der) = certs::load(&req.storage, &serial).await? else {
-                return match req.route {
-                    "cert/:serial" => Ok(None),
-                    "cert/:serial/raw" => Ok(Some(Response::raw(204, PKIX_CERT, Vec::new()))),
-                    _ => Ok(Some(Response::raw(204, PEM_CHAIN, Vec::new()))),
-                };
-            };
-            match req.route {
-                "cert/:serial/raw" => Ok(Some(Response::raw(200, PKIX_CERT, der))),
-                "cert/:serial/raw/pem" => Ok(Some(Response::raw(
-                    200,
-                    PEM_CHAIN,
-                    pem_encode("CERTIFICATE", &der).into_bytes(),
-                ))),
-                _ => {
-                    let revoked = crl::revoked_entry(&req.storage, &serial).await?;
-                    let (time, issuer) = match revoked {
-                        Some(r) => (r.revocation_time, Some(r.issuer_id)),
-                        None => (0, None),
-                    };
-                    Ok(Some(cert_json(
-                        pem_encode("CERTIFICATE", &der),
-                        time,
-                        issuer,
-                    )))
-                }
-            }
+            resp
         }
+    };
+    Ok(Some(response))
+}
+
+/// `cert/:serial[/raw[/pem]]`. `crl` (any case) and `delta-crl` name the
+/// default issuer's CRLs, answered as `cert/crl` answers them.
+async fn stored_cert(
+    backend: &PkiBackend,
+    req: &mut Request,
+    form: Cert,
+) -> Result<Option<Response>> {
+    let serial = req.param("serial")?.to_string();
+    if serial.eq_ignore_ascii_case("crl") {
+        return crl::fetch(backend, req, Crl::Complete, crl::Form::CertJson).await;
     }
+    if serial == "delta-crl" {
+        return crl::fetch(backend, req, Crl::Delta, crl::Form::CertJson).await;
+    }
+    // An unknown serial: the JSON form has no data (404), the raw forms an
+    // empty body (204), as Vault answers.
+    let Some(der) = certs::load(&req.storage, &serial).await? else {
+        return Ok(match form {
+            Cert::Json => None,
+            Cert::Der => Some(Response::raw(204, PKIX_CERT, Vec::new())),
+            Cert::Pem => Some(Response::raw(204, PEM_CHAIN, Vec::new())),
+        });
+    };
+    let pem_text = der::pem_encode("CERTIFICATE", &der);
+    let response = match form {
+        Cert::Der => Response::raw(200, PKIX_CERT, der),
+        Cert::Pem => Response::raw(200, PEM_CHAIN, pem_text.into_bytes()),
+        Cert::Json => {
+            let (time, issuer) = match revoke::revoked_entry(&req.storage, &serial).await? {
+                Some(r) => (r.revocation_time, Some(r.issuer_id)),
+                None => (0, None),
+            };
+            cert_json(pem_text, time, issuer)
+        }
+    };
+    Ok(Some(response))
 }
 
 /// `issuer/:ref/json`, `/pem`, `/der`.
-pub async fn issuer_cert(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+async fn issuer_cert(
+    backend: &PkiBackend,
+    req: &mut Request,
+    form: Cert,
+) -> Result<Option<Response>> {
     let set = backend.issuers(&req.storage).await?;
     let reference = req.param("issuer_ref")?.to_string();
     let Some(issuer) = set.resolve(&reference) else {
@@ -120,16 +184,14 @@ pub async fn issuer_cert(backend: &PkiBackend, req: &mut Request) -> Result<Opti
             "unable to find PKI issuer for reference: {reference}"
         )));
     };
-    match req.route {
-        "issuer/:issuer_ref/pem" => Ok(Some(Response::raw(
+    let response = match form {
+        Cert::Pem => Response::raw(
             200,
             PEM_CHAIN,
             issuer.entry.certificate.clone().into_bytes(),
-        ))),
-        "issuer/:issuer_ref/der" => {
-            Ok(Some(Response::raw(200, PKIX_CERT, issuer.cert.der.clone())))
-        }
-        _ => {
+        ),
+        Cert::Der => Response::raw(200, PKIX_CERT, issuer.cert.der.clone()),
+        Cert::Json => {
             let mut data = Map::new();
             data.insert("certificate".into(), json!(issuer.entry.certificate));
             data.insert("ca_chain".into(), json!(chain_with_newlines(&issuer.chain)));
@@ -141,9 +203,10 @@ pub async fn issuer_cert(backend: &PkiBackend, req: &mut Request) -> Result<Opti
                     json!(issuer.entry.revocation_time),
                 );
             }
-            Ok(Some(Response::data(data)))
+            Response::data(data)
         }
-    }
+    };
+    Ok(Some(response))
 }
 
 /// Issuer chains as Vault's issuer endpoints return them (PEM + newline).

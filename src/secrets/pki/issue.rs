@@ -1,20 +1,107 @@
 //! Leaf issuance: `issue/:role` (key generated here), `sign/:role` (CSR),
-//! and `sign-verbatim` (CSR contents kept as requested).
+//! and `sign-verbatim` (CSR contents kept as requested), each also from
+//! the issuer a path names (`issuer/:issuer_ref/...`).
 
 use serde_json::{json, Map};
 
-use super::certs::{self, Format};
+use super::certs::{self, Format, FORMAT_FIELD, PRIVATE_KEY_FORMAT_FIELD};
 use super::config;
 
+use super::cert_info::{self, CertInfo};
 use super::csr::{self, Csr};
 use super::der;
-use super::issuers::LoadedIssuer;
-use super::keys::{self, PrivateKey};
-use super::profile::{self, NameInput, NotAfterRule};
+use super::private_key::{self, PrivateKey};
+use super::profile::{self, NameInput, NotAfterRule, NAME_FIELDS, VALIDITY_FIELDS};
 use super::roles::Role;
-use super::x509::{self, CertInfo, Sans};
+use super::store::LoadedIssuer;
+use super::x509::{self, Sans};
 use super::PkiBackend;
+use crate::handler;
+use crate::logical::framework::{Capture, Field, Path};
 use crate::logical::{Error, Lease, Request, Response, Result};
+
+/// What `issue` and `sign` take beyond the certificate's names.
+const ISSUE_FIELDS: &[Field] = &[
+    Field::bool("remove_roots_from_chain"),
+    Field::list("user_ids"),
+    Field::string("csr"),
+    Field::string("role"),
+    Field::string("issuer_ref"),
+    Field::string("cert_metadata"),
+];
+
+const ISSUE: &[&[Field]] = &[
+    NAME_FIELDS,
+    VALIDITY_FIELDS,
+    FORMAT_FIELD,
+    PRIVATE_KEY_FORMAT_FIELD,
+    ISSUE_FIELDS,
+];
+
+/// `sign-verbatim` takes the names from the CSR.
+const VERBATIM_FIELDS: &[Field] = &[
+    Field::string("csr"),
+    Field::list("key_usage"),
+    Field::list("ext_key_usage"),
+    Field::list("ext_key_usage_oids"),
+    Field::int("signature_bits"),
+    Field::bool("use_pss"),
+    Field::bool("remove_roots_from_chain"),
+    Field::list("user_ids"),
+    Field::bool("basic_constraints_valid_for_non_ca"),
+    Field::bool("enforce_leaf_not_after_behavior"),
+    Field::string("role"),
+    Field::string("issuer_ref"),
+    Field::duration("not_before_duration"),
+];
+
+const VERBATIM: &[&[Field]] = &[VALIDITY_FIELDS, FORMAT_FIELD, VERBATIM_FIELDS];
+
+/// Role names are Vault's generic names: a path naming any other role is
+/// no path at all.
+const ROLE: &[(&str, Capture)] = &[("role", Capture::Name)];
+
+pub(super) const PATHS: &[Path<PkiBackend>] = &[
+    Path::new("issue/:role")
+        .captures(ROLE)
+        .fields(ISSUE)
+        .update(handler!(b, r => issue(b, r, Key::Generated))),
+    Path::new("issuer/:issuer_ref/issue/:role")
+        .captures(ROLE)
+        .fields(ISSUE)
+        .update(handler!(b, r => issue(b, r, Key::Generated))),
+    Path::new("sign/:role")
+        .captures(ROLE)
+        .fields(ISSUE)
+        .update(handler!(b, r => issue(b, r, Key::FromCsr))),
+    Path::new("issuer/:issuer_ref/sign/:role")
+        .captures(ROLE)
+        .fields(ISSUE)
+        .update(handler!(b, r => issue(b, r, Key::FromCsr))),
+    Path::new("sign-verbatim")
+        .fields(VERBATIM)
+        .update(handler!(sign_verbatim)),
+    Path::new("sign-verbatim/:role")
+        .captures(ROLE)
+        .fields(VERBATIM)
+        .update(handler!(sign_verbatim)),
+    Path::new("issuer/:issuer_ref/sign-verbatim")
+        .fields(VERBATIM)
+        .update(handler!(sign_verbatim)),
+    Path::new("issuer/:issuer_ref/sign-verbatim/:role")
+        .captures(ROLE)
+        .fields(VERBATIM)
+        .update(handler!(sign_verbatim)),
+];
+
+/// Where an issued certificate's key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    /// `issue`: generated here, returned with the certificate.
+    Generated,
+    /// `sign`: the CSR's.
+    FromCsr,
+}
 
 async fn load_role(backend: &PkiBackend, req: &Request) -> Result<std::sync::Arc<Role>> {
     let name = req.param("role")?;
@@ -25,7 +112,7 @@ async fn load_role(backend: &PkiBackend, req: &Request) -> Result<std::sync::Arc
 }
 
 fn signing_issuer(
-    set: &super::issuers::IssuerSet,
+    set: &super::store::IssuerSet,
     reference: &str,
 ) -> Result<std::sync::Arc<LoadedIssuer>> {
     set.signer(reference).map_err(|e| match e {
@@ -71,7 +158,7 @@ fn issued_response(
         .iter()
         .filter(|pem_text| {
             !remove_roots
-                || x509::pem_certificates(pem_text)
+                || cert_info::pem_certificates(pem_text)
                     .ok()
                     .and_then(|c| c.into_iter().next())
                     .and_then(|d| CertInfo::parse(&d).ok())
@@ -121,12 +208,9 @@ fn issued_response(
     Ok(resp)
 }
 
-/// `issue/:role` (`sign == false`) and `sign/:role` (`sign == true`).
-pub async fn issue(
-    backend: &PkiBackend,
-    req: &mut Request,
-    sign: bool,
-) -> Result<Option<Response>> {
+/// `issue/:role` and `sign/:role`.
+async fn issue(backend: &PkiBackend, req: &mut Request, key: Key) -> Result<Option<Response>> {
+    let sign = key == Key::FromCsr;
     let role = load_role(backend, req).await?;
     let format = Format::from_request(req)?;
     let reference = req
@@ -180,7 +264,7 @@ pub async fn issue(
             (csr.spki.clone(), None)
         }
         None => {
-            let (kt, bits) = keys::generation_params(&role.key_type, role.key_bits)
+            let (kt, bits) = private_key::generation_params(&role.key_type, role.key_bits)
                 .map_err(Error::bad_request)?;
             let key = tokio::task::spawn_blocking(move || PrivateKey::generate(kt, bits))
                 .await
@@ -222,27 +306,20 @@ pub async fn issue(
     Ok(Some(resp))
 }
 
-/// Extensions sign-verbatim sets itself rather than copying from the CSR.
-fn verbatim_owned(ext_der: &[u8]) -> bool {
-    let owned: [&[u64]; 6] = [
-        &[2, 5, 29, 19],
-        &[2, 5, 29, 17],
-        &[2, 5, 29, 14],
-        &[2, 5, 29, 35],
-        &[2, 5, 29, 15],
-        &[2, 5, 29, 37],
-    ];
-    let Some((_, body, _, _)) = der::read(ext_der) else {
-        return true;
-    };
-    let Some((_, _, oid, _)) = der::read(body) else {
-        return true;
-    };
-    owned.iter().any(|arcs| der::oid(arcs) == oid)
-}
+/// What sign-verbatim writes itself rather than copying from the CSR:
+/// basic constraints, SANs, key identifiers, key usage and extended key
+/// usage.
+const VERBATIM_PROFILE_EXTENSIONS: &[&[u64]] = &[
+    &[2, 5, 29, 19],
+    &[2, 5, 29, 17],
+    &[2, 5, 29, 14],
+    &[2, 5, 29, 35],
+    &[2, 5, 29, 15],
+    &[2, 5, 29, 37],
+];
 
 /// `sign-verbatim[/:role]`: the CSR's subject, names and extensions as-is.
-pub async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
     let format = Format::from_request(req)?;
     let mut role = Role::permissive();
     if req.params.contains_key("role") {
@@ -277,7 +354,7 @@ pub async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Op
     let set = backend.issuers(&req.storage).await?;
     let issuer = signing_issuer(&set, &reference)?;
     let rule = NotAfterRule::of(&issuer);
-    let input = NameInput::from_data(&req.data)?;
+    let input = NameInput::validity(&req.data)?;
     let (not_before, not_after, warnings) =
         profile::validity(&role, &input, Some((&issuer, rule)), req.ttls)?;
     let key_usage = csr.key_usage.unwrap_or_else(|| {
@@ -337,12 +414,7 @@ pub async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Op
     prof.subject = csr.subject.clone();
     prof.key_usage = key_usage;
     prof.ext_key_usage = ekus;
-    prof.extra_extensions = csr
-        .extensions
-        .iter()
-        .filter(|e| !verbatim_owned(e))
-        .cloned()
-        .collect();
+    prof.extra_extensions = csr.extensions_except(VERBATIM_PROFILE_EXTENSIONS);
     let key = issuer
         .key
         .clone()

@@ -1,390 +1,372 @@
-//! The multi-issuer storage model: issuers (CA certificates) and keys,
-//! stored separately under UUIDs, with the mount's defaults in
-//! `config/issuers` and `config/keys`. [`IssuerSet`] is the parsed, cached
-//! view the signing paths use.
+//! The mount's issuers: listing (`issuers`), reading and configuring one
+//! (`issuer/:issuer_ref`), the default (`config/issuers`, `root/replace`)
+//! and deleting them all (`DELETE root`).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use serde_json::{json, Map, Value};
 
-use serde::{Deserialize, Serialize};
+use super::config::{self, AIA_FIELDS};
+use super::crl;
+use super::fetch::chain_with_newlines;
+use super::private_key;
+use super::public_key;
+use super::store::{self, IssuerEntry, IssuerSet};
+use super::PkiBackend;
+use super::{list_with_info, requested_name};
+use crate::handler;
+use crate::logical::framework::{is_generic_name, Field, Path};
+use crate::logical::{Error, FieldData, Request, Response, Result};
 
-use super::keys::PrivateKey;
-use super::x509::CertInfo;
-use crate::logical::{Error, Result};
-use crate::storage::StorageView;
+/// What configures an issuer, beyond its AIA URLs.
+const ISSUER_FIELDS: &[Field] = &[
+    Field::string("issuer_name"),
+    Field::string("leaf_not_after_behavior"),
+    Field::list("manual_chain"),
+    Field::list("usage"),
+    Field::string("revocation_signature_algorithm"),
+    Field::bool("enable_aia_url_templating"),
+    Field::string("issuer_ref"),
+];
 
-pub const ISSUER_PREFIX: &str = "issuer/";
-pub const KEY_PREFIX: &str = "key/";
-pub const CONFIG_ISSUERS: &str = "config/issuers";
-pub const CONFIG_KEYS: &str = "config/keys";
+const CONFIG_FIELDS: &[Field] = &[
+    Field::string("default"),
+    Field::bool("default_follows_latest_issuer"),
+];
 
-pub const ALL_USAGES: &str = "crl-signing,issuing-certificates,ocsp-signing,read-only";
+pub(super) const PATHS: &[Path<PkiBackend>] = &[
+    Path::new("root/replace")
+        .fields(&[&[Field::string("default")]])
+        .update(handler!(replace_root)),
+    Path::new("root").delete(handler!(delete_root)),
+    Path::new("issuers")
+        .unauthenticated()
+        .list(handler!(list_issuers)),
+    Path::new("issuer/:issuer_ref")
+        .fields(&[ISSUER_FIELDS, AIA_FIELDS])
+        .read(handler!(read_issuer))
+        .update(handler!(b, r => write_issuer(b, r, Write::Replace)))
+        .patch(handler!(b, r => write_issuer(b, r, Write::Merge)))
+        .delete(handler!(delete_issuer)),
+    Path::new("config/issuers")
+        .fields(&[CONFIG_FIELDS])
+        .read(handler!(read_config))
+        .update(handler!(write_config)),
+];
 
-/// Per-issuer AIA settings (empty = use the global `config/urls`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct IssuerUrls {
-    #[serde(default)]
-    pub issuing_certificates: Vec<String>,
-    #[serde(default)]
-    pub crl_distribution_points: Vec<String>,
-    #[serde(default)]
-    pub delta_crl_distribution_points: Vec<String>,
-    #[serde(default)]
-    pub ocsp_servers: Vec<String>,
-    #[serde(default)]
-    pub enable_templating: bool,
-}
-
-impl IssuerUrls {
-    pub fn is_empty(&self) -> bool {
-        self.issuing_certificates.is_empty()
-            && self.crl_distribution_points.is_empty()
-            && self.delta_crl_distribution_points.is_empty()
-            && self.ocsp_servers.is_empty()
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IssuerEntry {
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
-    /// Empty when the mount does not hold this issuer's key.
-    #[serde(default)]
-    pub key_id: String,
-    /// PEM, as stored by Vault (with a trailing newline).
-    pub certificate: String,
-    #[serde(default)]
-    pub manual_chain: Option<Vec<String>>,
-    pub leaf_not_after_behavior: String,
-    pub usage: String,
-    #[serde(default)]
-    pub revocation_signature_algorithm: String,
-    #[serde(default)]
-    pub urls: IssuerUrls,
-    #[serde(default)]
-    pub revoked: bool,
-    #[serde(default)]
-    pub revocation_time: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct KeyEntry {
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
-    pub key_type: String,
-    pub private_key: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct IssuersConfig {
-    #[serde(default)]
-    pub default: String,
-    #[serde(default)]
-    pub default_follows_latest_issuer: bool,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct KeysConfig {
-    #[serde(default)]
-    pub default: String,
-}
-
-/// One issuer, parsed, with its key loaded (if the mount has it).
-pub struct LoadedIssuer {
-    pub entry: IssuerEntry,
-    pub cert: CertInfo,
-    pub key: Option<Arc<PrivateKey>>,
-    /// PEM certificates from this issuer up to its root (self first).
-    pub chain: Vec<String>,
-    /// This issuer's certificate as PEM, encoded once.
-    pub pem: String,
-}
-
-impl LoadedIssuer {
-    pub fn pem(&self) -> String {
-        self.pem.clone()
-    }
-
-    pub fn has_usage(&self, usage: &str) -> bool {
-        self.entry.usage.split(',').any(|u| u.trim() == usage)
-    }
-}
-
-/// The mount's issuers and defaults as the signing paths see them.
-#[derive(Default)]
-pub struct IssuerSet {
-    pub issuers: BTreeMap<String, Arc<LoadedIssuer>>,
-    pub config: IssuersConfig,
-}
-
-impl IssuerSet {
-    pub async fn load(storage: &StorageView) -> Result<IssuerSet> {
-        let config: IssuersConfig = storage.get_json(CONFIG_ISSUERS).await?.unwrap_or_default();
-        let mut entries = Vec::new();
-        for id in storage.list(ISSUER_PREFIX).await? {
-            if let Some(entry) = storage
-                .get_json::<IssuerEntry>(&format!("{ISSUER_PREFIX}{id}"))
-                .await?
-            {
-                entries.push(entry);
-            }
+/// The `issuer_name` a request asks for: trimmed, non-empty, a valid
+/// name, and not another issuer's name. When absent, `default` (`next` for
+/// `root/rotate`) if no issuer has that name yet, else none.
+pub(super) fn requested_issuer_name(
+    d: &FieldData,
+    set: &IssuerSet,
+    default: &str,
+    except_id: Option<&str>,
+) -> Result<String> {
+    let name = match requested_name(d, "issuer_name")? {
+        Some(name) if name.trim().is_empty() => {
+            return Err(Error::bad_request("expected non-empty issuer name"))
         }
-        let mut parsed = Vec::new();
-        for entry in entries {
-            let der = super::x509::pem_certificates(&entry.certificate)
-                .ok()
-                .and_then(|mut c| {
-                    if c.is_empty() {
-                        None
-                    } else {
-                        Some(c.remove(0))
-                    }
-                })
-                .ok_or_else(|| {
-                    Error::internal(format!("stored issuer {} has no certificate", entry.id))
-                })?;
-            let cert = CertInfo::parse(&der).map_err(Error::internal)?;
-            let key = if entry.key_id.is_empty() {
-                None
-            } else {
-                match storage
-                    .get_json::<KeyEntry>(&format!("{KEY_PREFIX}{}", entry.key_id))
-                    .await?
-                {
-                    Some(k) => Some(Arc::new(
-                        PrivateKey::from_pem(&k.private_key).map_err(Error::internal)?,
-                    )),
-                    None => None,
-                }
-            };
-            parsed.push((entry, cert, key));
+        Some(name) => name.trim().to_string(),
+        None if default.is_empty() || set.issuers.values().any(|i| i.entry.name == default) => {
+            return Ok(String::new())
         }
-        let chains: Vec<Vec<String>> = parsed
-            .iter()
-            .enumerate()
-            .map(|(i, (entry, _, _))| build_chain(i, entry, &parsed))
-            .collect();
-        let issuers = parsed
-            .into_iter()
-            .zip(chains)
-            .map(|((entry, cert, key), chain)| {
-                (
-                    entry.id.clone(),
-                    Arc::new(LoadedIssuer {
-                        entry,
-                        pem: cert.pem(),
-                        cert,
-                        key,
-                        chain,
-                    }),
-                )
-            })
-            .collect();
-        Ok(IssuerSet { issuers, config })
-    }
-
-    /// Resolves `default`, an issuer id or an issuer name.
-    pub fn resolve(&self, reference: &str) -> Option<Arc<LoadedIssuer>> {
-        let id = if reference == "default" {
-            self.config.default.as_str()
-        } else {
-            reference
-        };
-        if let Some(issuer) = self.issuers.get(id) {
-            return Some(issuer.clone());
-        }
-        if reference == "default" {
-            return None;
-        }
-        self.issuers
-            .values()
-            .find(|i| i.entry.name == reference)
-            .cloned()
-    }
-
-    pub fn default_issuer(&self) -> Option<Arc<LoadedIssuer>> {
-        self.resolve("default")
-    }
-
-    /// The issuer for `reference`, or Vault's 400 when there is none.
-    pub fn require(&self, reference: &str) -> Result<Arc<LoadedIssuer>> {
-        self.resolve(reference).ok_or_else(|| {
-            if reference == "default" {
-                Error::bad_request("no default issuer currently configured")
-            } else {
-                Error::bad_request(format!(
-                    "unable to find PKI issuer for reference: {reference}"
-                ))
-            }
-        })
-    }
-
-    /// An issuer that can sign: it must hold a key.
-    pub fn signer(&self, reference: &str) -> Result<Arc<LoadedIssuer>> {
-        let issuer = self.require(reference)?;
-        if issuer.key.is_none() {
-            return Err(Error::bad_request(format!(
-                "unable to fetch corresponding key for issuer {}; unable to use this issuer for signing",
-                issuer.entry.id
-            )));
-        }
-        if !issuer.has_usage("issuing-certificates") {
-            return Err(Error::bad_request(format!(
-                "error using issuer {} for signing: requested usage issuing-certificates for issuer [id:{}/name:{}/{}] but only had usage {}",
-                issuer.entry.id, issuer.entry.id, issuer.entry.name, issuer.cert.serial_string(), issuer.entry.usage
-            )));
-        }
-        Ok(issuer)
-    }
-
-    pub fn find_by_cert(&self, der: &[u8]) -> Option<Arc<LoadedIssuer>> {
-        self.issuers.values().find(|i| i.cert.der == der).cloned()
-    }
-}
-
-/// The chain of issuer `index`: itself, then parents found by subject and
-/// signature among the mount's issuers (or its manual chain).
-fn build_chain(
-    index: usize,
-    entry: &IssuerEntry,
-    all: &[(IssuerEntry, CertInfo, Option<Arc<PrivateKey>>)],
-) -> Vec<String> {
-    if let Some(manual) = &entry.manual_chain {
-        let pems: Vec<String> = manual
-            .iter()
-            .filter_map(|id| {
-                all.iter()
-                    .find(|(e, _, _)| &e.id == id)
-                    .map(|(_, c, _)| c.pem())
-            })
-            .collect();
-        if !pems.is_empty() {
-            return pems;
-        }
-    }
-    let mut chain = vec![all[index].1.pem()];
-    let mut used = vec![index];
-    let mut current = index;
-    while chain.len() < 16 {
-        let cert = &all[current].1;
-        if cert.self_issued() && cert.signed_by(cert) {
-            break;
-        }
-        let parent = all
-            .iter()
-            .enumerate()
-            .find(|(j, (_, candidate, _))| !used.contains(j) && cert.signed_by(candidate));
-        match parent {
-            Some((j, (_, candidate, _))) => {
-                chain.push(candidate.pem());
-                used.push(j);
-                current = j;
-            }
-            None => break,
-        }
-    }
-    chain
-}
-
-/// `\w(([\w-.]+)?\w)?` — the names issuers and keys may take.
-pub fn valid_name(name: &str) -> bool {
-    // Go's `\w` is ASCII only.
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let chars: Vec<char> = name.chars().collect();
-    match chars.len() {
-        0 => false,
-        1 => word(chars[0]),
-        n => {
-            word(chars[0])
-                && word(chars[n - 1])
-                && chars[1..n - 1]
-                    .iter()
-                    .all(|c| word(*c) || *c == '-' || *c == '.')
-        }
-    }
-}
-
-pub async fn put_issuer(storage: &StorageView, entry: &IssuerEntry) -> Result<()> {
-    Ok(storage
-        .put_json(&format!("{ISSUER_PREFIX}{}", entry.id), entry)
-        .await?)
-}
-
-pub async fn get_issuer(storage: &StorageView, id: &str) -> Result<Option<IssuerEntry>> {
-    Ok(storage.get_json(&format!("{ISSUER_PREFIX}{id}")).await?)
-}
-
-pub async fn put_key(storage: &StorageView, entry: &KeyEntry) -> Result<()> {
-    Ok(storage
-        .put_json(&format!("{KEY_PREFIX}{}", entry.id), entry)
-        .await?)
-}
-
-pub async fn list_keys(storage: &StorageView) -> Result<Vec<KeyEntry>> {
-    let mut out = Vec::new();
-    for id in storage.list(KEY_PREFIX).await? {
-        if let Some(k) = storage
-            .get_json::<KeyEntry>(&format!("{KEY_PREFIX}{id}"))
-            .await?
-        {
-            out.push(k);
-        }
-    }
-    Ok(out)
-}
-
-pub async fn list_issuer_entries(storage: &StorageView) -> Result<Vec<IssuerEntry>> {
-    let mut out = Vec::new();
-    for id in storage.list(ISSUER_PREFIX).await? {
-        if let Some(e) = get_issuer(storage, &id).await? {
-            out.push(e);
-        }
-    }
-    Ok(out)
-}
-
-pub async fn issuers_config(storage: &StorageView) -> Result<IssuersConfig> {
-    Ok(storage.get_json(CONFIG_ISSUERS).await?.unwrap_or_default())
-}
-
-pub async fn keys_config(storage: &StorageView) -> Result<KeysConfig> {
-    Ok(storage.get_json(CONFIG_KEYS).await?.unwrap_or_default())
-}
-
-/// Resolves a key reference (`default`, id or name) among stored keys.
-pub async fn resolve_key(storage: &StorageView, reference: &str) -> Result<Option<KeyEntry>> {
-    let id = if reference == "default" {
-        keys_config(storage).await?.default
-    } else {
-        reference.to_string()
+        None => default.to_string(),
     };
-    let keys = list_keys(storage).await?;
-    if let Some(k) = keys.iter().find(|k| k.id == id) {
-        return Ok(Some(k.clone()));
+    if name == "default" {
+        return Err(Error::bad_request(
+            "reserved keyword 'default' can not be used as issuer name",
+        ));
     }
-    if reference == "default" {
+    if !is_generic_name(&name) {
+        return Err(Error::bad_request(
+            "issuer name contained invalid characters",
+        ));
+    }
+    if set
+        .issuers
+        .values()
+        .any(|i| i.entry.name == name && Some(i.entry.id.as_str()) != except_id)
+    {
+        return Err(Error::bad_request("issuer name already in use"));
+    }
+    Ok(name)
+}
+
+/// Why reading an issuer with a PSS revocation algorithm warns: its OCSP
+/// answers are signed with PKCS#1 v1.5.
+pub const PSS_OCSP_WARNING: &str = "Issuer uses a PSS Revocation Signature Algorithm. This algorithm will be downgraded to PKCS#1v1.5 signature scheme on OCSP responses, due to limitations in the OCSP library.";
+
+async fn list_issuers(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let set = backend.issuers(&req.storage).await?;
+    let mut info = Map::new();
+    for (id, issuer) in &set.issuers {
+        info.insert(
+            id.clone(),
+            json!({
+                "issuer_name": issuer.entry.name,
+                "is_default": set.config.default == *id,
+                "serial_number": issuer.cert.serial_string(),
+                "key_id": issuer.entry.key_id,
+            }),
+        );
+    }
+    Ok(Some(list_with_info(
+        set.issuers.keys().cloned().collect(),
+        info,
+    )))
+}
+
+fn issuer_data(issuer: &store::LoadedIssuer) -> Map<String, Value> {
+    let e = &issuer.entry;
+    let mut data = Map::new();
+    data.insert("issuer_id".into(), json!(e.id));
+    data.insert("issuer_name".into(), json!(e.name));
+    data.insert("key_id".into(), json!(e.key_id));
+    data.insert("certificate".into(), json!(e.certificate));
+    data.insert("ca_chain".into(), json!(chain_with_newlines(&issuer.chain)));
+    data.insert("manual_chain".into(), json!(e.manual_chain));
+    data.insert(
+        "leaf_not_after_behavior".into(),
+        json!(e.leaf_not_after_behavior),
+    );
+    data.insert("usage".into(), json!(e.usage));
+    data.insert(
+        "revocation_signature_algorithm".into(),
+        json!(e.revocation_signature_algorithm),
+    );
+    data.insert("revoked".into(), json!(e.revoked));
+    if e.revoked {
+        data.insert("revocation_time".into(), json!(e.revocation_time));
+        let rfc = super::profile::unix(e.revocation_time)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        data.insert("revocation_time_rfc3339".into(), json!(rfc));
+    }
+    data.insert(
+        "issuing_certificates".into(),
+        json!(e.urls.issuing_certificates),
+    );
+    data.insert(
+        "crl_distribution_points".into(),
+        json!(e.urls.crl_distribution_points),
+    );
+    data.insert(
+        "delta_crl_distribution_points".into(),
+        json!(e.urls.delta_crl_distribution_points),
+    );
+    data.insert("ocsp_servers".into(), json!(e.urls.ocsp_servers));
+    data.insert(
+        "enable_aia_url_templating".into(),
+        json!(e.urls.enable_templating),
+    );
+    data
+}
+
+pub(super) async fn read_issuer(
+    backend: &PkiBackend,
+    req: &mut Request,
+) -> Result<Option<Response>> {
+    let set = backend.issuers(&req.storage).await?;
+    let issuer = set.require(req.param("issuer_ref")?)?;
+    Ok(Some(issuer_response(&issuer)))
+}
+
+/// An issuer as `issuer/:ref` reads and writes answer it, warning (as
+/// Vault does) that a PSS revocation algorithm is not used for OCSP.
+fn issuer_response(issuer: &store::LoadedIssuer) -> Response {
+    let mut resp = Response::data(issuer_data(issuer));
+    if issuer.entry.revocation_signature_algorithm.ends_with("PSS") {
+        resp.warnings.push(PSS_OCSP_WARNING.to_string());
+    }
+    resp
+}
+
+const USAGES: [&str; 4] = [
+    "crl-signing",
+    "issuing-certificates",
+    "ocsp-signing",
+    "read-only",
+];
+
+/// What an issuer write starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// POST: the defaults for every omitted field.
+    Replace,
+    /// PATCH: the issuer as it is.
+    Merge,
+}
+
+async fn write_issuer(
+    backend: &PkiBackend,
+    req: &mut Request,
+    write: Write,
+) -> Result<Option<Response>> {
+    let _guard = backend.write_lock.lock().await;
+    let set = backend.issuers(&req.storage).await?;
+    let issuer = set.require(req.param("issuer_ref")?)?;
+    let patch = write == Write::Merge;
+    let mut entry: IssuerEntry = issuer.entry.clone();
+    let d = &req.data;
+    if !patch {
+        entry.name = String::new();
+        entry.leaf_not_after_behavior = "err".into();
+        entry.manual_chain = None;
+        entry.usage = store::ALL_USAGES.into();
+        entry.urls = Default::default();
+        entry.revocation_signature_algorithm = String::new();
+    }
+    if d.raw().contains_key("issuer_name") {
+        entry.name = requested_issuer_name(d, &set, "", Some(&entry.id))?;
+    } else if !patch {
+        entry.name = issuer.entry.name.clone();
+    }
+    if let Some(b) = d.str("leaf_not_after_behavior")? {
+        if !["err", "truncate", "permit"].contains(&b.as_str()) {
+            return Err(Error::bad_request(
+                "Unknown value for field `leaf_not_after_behavior`. Possible values are `err`, `truncate`, and `permit`.",
+            ));
+        }
+        entry.leaf_not_after_behavior = b;
+    }
+    if let Some(usage) = d.comma_list("usage")? {
+        let mut list: Vec<String> = Vec::new();
+        for u in usage {
+            if !USAGES.contains(&u.as_str()) {
+                return Err(Error::bad_request(format!("Unknown issuer usage: {u}")));
+            }
+            if !list.contains(&u) {
+                list.push(u);
+            }
+        }
+        list.sort();
+        entry.usage = list.join(",");
+    }
+    if let Some(chain) = d.comma_list("manual_chain")? {
+        if chain.is_empty() {
+            entry.manual_chain = None;
+        } else {
+            let mut ids = Vec::new();
+            for r in chain {
+                let id = if r == "self" {
+                    entry.id.clone()
+                } else {
+                    set.require(&r)?.entry.id.clone()
+                };
+                ids.push(id);
+            }
+            entry.manual_chain = Some(ids);
+        }
+    }
+    if let Some(alg) = d.str("revocation_signature_algorithm")? {
+        entry.revocation_signature_algorithm = if alg.is_empty() {
+            alg
+        } else {
+            let key = public_key::info(&issuer.cert.spki)
+                .ok_or_else(|| Error::bad_request("the issuer's public key cannot be read"))?;
+            private_key::revocation_signing_name(&alg, &key).map_err(Error::bad_request)?
+        };
+    }
+
+    config::merge_urls(&mut entry.urls, d, "enable_aia_url_templating")?;
+    store::put_issuer(&req.storage, &entry).await?;
+    backend.invalidate();
+    let set = backend.issuers(&req.storage).await?;
+    let updated = set.require(&entry.id)?;
+    Ok(Some(issuer_response(&updated)))
+}
+
+async fn delete_issuer(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let _guard = backend.write_lock.lock().await;
+    let set = backend.issuers(&req.storage).await?;
+    let Some(issuer) = set.resolve(req.param("issuer_ref")?) else {
         return Ok(None);
+    };
+    req.storage
+        .delete(&format!("{}{}", store::ISSUER_PREFIX, issuer.entry.id))
+        .await?;
+    crl::forget(&req.storage, &issuer.entry.id).await?;
+    let mut warnings = Vec::new();
+    if set.config.default == issuer.entry.id {
+        let mut cfg = set.config.clone();
+        cfg.default = String::new();
+        req.storage.put_json(store::CONFIG_ISSUERS, &cfg).await?;
+        warnings.push(
+            "Deleted issuer was the default; set another default issuer via config/issuers."
+                .to_string(),
+        );
     }
-    Ok(keys.into_iter().find(|k| k.name == reference))
+    backend.invalidate();
+    if warnings.is_empty() {
+        Ok(None)
+    } else {
+        Ok(Some(Response {
+            warnings,
+            ..Default::default()
+        }))
+    }
 }
 
-pub fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+/// `DELETE root`: every issuer and key goes.
+async fn delete_root(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let _guard = backend.write_lock.lock().await;
+    for id in req.storage.list(store::ISSUER_PREFIX).await? {
+        req.storage
+            .delete(&format!("{}{id}", store::ISSUER_PREFIX))
+            .await?;
+        crl::forget(&req.storage, &id).await?;
+    }
+    for id in req.storage.list(store::KEY_PREFIX).await? {
+        req.storage
+            .delete(&format!("{}{id}", store::KEY_PREFIX))
+            .await?;
+    }
+    req.storage.delete(store::CONFIG_ISSUERS).await?;
+    req.storage.delete(store::CONFIG_KEYS).await?;
+    backend.invalidate();
+    Ok(None)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `config/issuers` as Vault returns it (and `root/replace`).
+fn issuers_config_data(cfg: &store::IssuersConfig) -> Map<String, Value> {
+    let mut d = Map::new();
+    d.insert("default".into(), json!(cfg.default));
+    d.insert(
+        "default_follows_latest_issuer".into(),
+        json!(cfg.default_follows_latest_issuer),
+    );
+    d
+}
 
-    #[test]
-    fn names_follow_the_generic_name_pattern() {
-        for ok in ["root-2025", "a", "my.org_ca", "x1"] {
-            assert!(valid_name(ok), "{ok}");
-        }
-        for bad in ["", "a b", "-a", "a-", "a/b", ".x"] {
-            assert!(!valid_name(bad), "{bad}");
+async fn read_config(_: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let cfg = store::issuers_config(&req.storage).await?;
+    Ok(Some(Response::data(issuers_config_data(&cfg))))
+}
+
+async fn write_config(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let _guard = backend.write_lock.lock().await;
+    let set = backend.issuers(&req.storage).await?;
+    let mut cfg = store::issuers_config(&req.storage).await?;
+    if let Some(r) = req.data.str("default")? {
+        if !r.is_empty() {
+            cfg.default = set.require(&r)?.entry.id.clone();
         }
     }
+    if let Some(f) = req.data.bool("default_follows_latest_issuer")? {
+        cfg.default_follows_latest_issuer = f;
+    }
+    req.storage.put_json(store::CONFIG_ISSUERS, &cfg).await?;
+    backend.invalidate();
+    Ok(Some(Response::data(issuers_config_data(&cfg))))
+}
+
+/// `root/replace`: makes `default` (default `next`) the default issuer.
+async fn replace_root(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let reference = req.data.str_or("default", "next")?;
+    let _guard = backend.write_lock.lock().await;
+    let set = backend.issuers(&req.storage).await?;
+    let mut cfg = store::issuers_config(&req.storage).await?;
+    cfg.default = set.require(&reference)?.entry.id.clone();
+    req.storage.put_json(store::CONFIG_ISSUERS, &cfg).await?;
+    backend.invalidate();
+    Ok(Some(Response::data(issuers_config_data(&cfg))))
 }

@@ -8,12 +8,52 @@ use time::OffsetDateTime;
 
 use super::csr::Csr;
 use super::der;
-use super::issuers::LoadedIssuer;
-use super::keys;
 use super::names;
+use super::public_key;
 use super::roles::Role;
+use super::store::LoadedIssuer;
 use super::x509::{self, AiaUrls, BasicConstraints, Profile, Sans, Subject};
+use crate::logical::framework::Field;
 use crate::logical::{Error, FieldData, GoDuration, MountTtls, Result};
+
+/// The names a certificate is asked for ([`NameInput::from_data`]).
+pub const NAME_FIELDS: &[Field] = &[
+    Field::string("common_name"),
+    Field::list("alt_names"),
+    Field::list("ip_sans"),
+    Field::list("uri_sans"),
+    Field::list("other_sans"),
+    Field::bool("exclude_cn_from_sans"),
+    Field::string("serial_number"),
+];
+
+/// How long a certificate is asked to be valid ([`NameInput`]).
+pub const VALIDITY_FIELDS: &[Field] = &[Field::duration("ttl"), Field::string("not_after")];
+
+/// A subject's names beside its common name, which roles and CA requests
+/// take ([`ca_role`], `Role::apply`).
+pub const SUBJECT_FIELDS: &[Field] = &[
+    Field::list("ou"),
+    Field::list("organization"),
+    Field::list("country"),
+    Field::list("locality"),
+    Field::list("province"),
+    Field::list("street_address"),
+    Field::list("postal_code"),
+];
+
+/// A CA certificate's lifetime and constraints, which root and intermediate
+/// generation and `sign-intermediate` share ([`ca_role`],
+/// [`requested_path_len`] and the CA handlers).
+pub const CA_FIELDS: &[Field] = &[
+    Field::duration("not_before_duration"),
+    Field::int("max_path_length"),
+    Field::list("permitted_dns_domains"),
+    Field::list("excluded_dns_domains"),
+    Field::list("key_usage"),
+    Field::int("signature_bits"),
+    Field::bool("use_pss"),
+];
 
 /// The request parameters that shape a certificate's names and lifetime.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +71,7 @@ pub struct NameInput {
 }
 
 impl NameInput {
+    /// The [`NAME_FIELDS`] and [`VALIDITY_FIELDS`] of a request.
     pub fn from_data(data: &FieldData) -> Result<NameInput> {
         Ok(NameInput {
             common_name: data.str_or("common_name", "")?,
@@ -40,9 +81,17 @@ impl NameInput {
             other_sans: data.comma_list_or_empty("other_sans")?,
             exclude_cn_from_sans: data.bool_or("exclude_cn_from_sans", false)?,
             serial_number: data.str_or("serial_number", "")?,
+            ..NameInput::validity(data)?
+        })
+    }
+
+    /// Only the [`VALIDITY_FIELDS`] (sign-verbatim takes the names from
+    /// the CSR as they are).
+    pub fn validity(data: &FieldData) -> Result<NameInput> {
+        Ok(NameInput {
             ttl: data.duration_or("ttl", 0)?,
             not_after: data.str("not_after")?.filter(|s| !s.is_empty()),
-            skid: data.str("skid")?.filter(|s| !s.is_empty()),
+            ..NameInput::default()
         })
     }
 }
@@ -451,7 +500,7 @@ pub fn leaf_profile(
     for oid in &role.ext_key_usage_oids {
         ekus.extend(der::oid_from_str(oid));
     }
-    let key_bytes = keys::public_key_info(&spki)
+    let key_bytes = public_key::info(&spki)
         .map(|k| k.key_bytes)
         .unwrap_or_default();
     Ok(Profile {
@@ -467,7 +516,7 @@ pub fn leaf_profile(
             }),
         key_usage: x509::parse_key_usages(&role.key_usage),
         ext_key_usage: ekus,
-        subject_key_id: keys::key_identifier(&key_bytes),
+        subject_key_id: public_key::key_identifier(&key_bytes),
         authority_key_id: issuer.cert.subject_key_id.clone(),
         urls,
         sans: creation.sans.clone(),
@@ -492,13 +541,13 @@ pub fn ca_profile(
     urls: AiaUrls,
     permitted_dns_domains: Vec<String>,
 ) -> Result<Profile> {
-    let key_bytes = keys::public_key_info(&spki)
+    let key_bytes = public_key::info(&spki)
         .map(|k| k.key_bytes)
         .unwrap_or_default();
     let ski = creation
         .skid
         .clone()
-        .unwrap_or_else(|| keys::key_identifier(&key_bytes));
+        .unwrap_or_else(|| public_key::key_identifier(&key_bytes));
     Ok(Profile {
         serial: x509::random_serial().map_err(Error::internal)?,
         subject: creation.subject.to_der(),

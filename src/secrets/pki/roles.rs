@@ -1,69 +1,78 @@
-//! Roles: the issuance policy of `issue/:role` and `sign/:role`. A write
-//! fills every omitted field with its default; a patch merges into the
-//! stored role.
+//! Roles (`roles/:name`): the issuance policy of `issue/:role` and
+//! `sign/:role`. A write fills every omitted field with its default; a
+//! patch merges into the stored role.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::profile::SUBJECT_FIELDS;
 use super::x509::{self, PolicyEntry};
-use crate::logical::{Error, FieldData, Result};
+use super::PkiBackend;
+use crate::handler;
+use crate::logical::framework::{Capture, Field, Path};
+use crate::logical::{Error, FieldData, Request, Response, Result};
 use crate::storage::StorageView;
 
 pub const ROLE_PREFIX: &str = "role/";
 
-/// Every field a role write accepts (for the unknown-parameter warning).
-pub const ROLE_FIELDS: &[&str] = &[
-    "ttl",
-    "max_ttl",
-    "allow_localhost",
-    "allowed_domains",
-    "allowed_domains_template",
-    "allow_bare_domains",
-    "allow_subdomains",
-    "allow_glob_domains",
-    "allow_wildcard_certificates",
-    "allow_any_name",
-    "enforce_hostnames",
-    "allow_ip_sans",
-    "allowed_ip_sans_cidr",
-    "allowed_uri_sans",
-    "allowed_uri_sans_template",
-    "allowed_other_sans",
-    "allowed_serial_numbers",
-    "allowed_user_ids",
-    "allow_token_displayname",
-    "server_flag",
-    "client_flag",
-    "code_signing_flag",
-    "email_protection_flag",
-    "key_type",
-    "key_bits",
-    "signature_bits",
-    "use_pss",
-    "key_usage",
-    "ext_key_usage",
-    "ext_key_usage_oids",
-    "use_csr_common_name",
-    "use_csr_sans",
-    "ou",
-    "organization",
-    "country",
-    "locality",
-    "province",
-    "street_address",
-    "postal_code",
-    "generate_lease",
-    "no_store",
-    "require_cn",
-    "cn_validations",
-    "policy_identifiers",
-    "basic_constraints_valid_for_non_ca",
-    "not_before_duration",
-    "not_after",
-    "issuer_ref",
-    "serial_number_source",
-    "no_store_metadata",
-    "name",
+/// Every field a role write takes but the subject's names
+/// ([`SUBJECT_FIELDS`]); [`Role::apply`] reads them.
+const ROLE_FIELDS: &[Field] = &[
+    Field::duration("ttl"),
+    Field::duration("max_ttl"),
+    Field::bool("allow_localhost"),
+    Field::list("allowed_domains"),
+    Field::bool("allowed_domains_template"),
+    Field::bool("allow_bare_domains"),
+    Field::bool("allow_subdomains"),
+    Field::bool("allow_glob_domains"),
+    Field::bool("allow_wildcard_certificates"),
+    Field::bool("allow_any_name"),
+    Field::bool("enforce_hostnames"),
+    Field::bool("allow_ip_sans"),
+    Field::list("allowed_ip_sans_cidr"),
+    Field::list("allowed_uri_sans"),
+    Field::bool("allowed_uri_sans_template"),
+    Field::list("allowed_other_sans"),
+    Field::list("allowed_serial_numbers"),
+    Field::list("allowed_user_ids"),
+    Field::bool("allow_token_displayname"),
+    Field::bool("server_flag"),
+    Field::bool("client_flag"),
+    Field::bool("code_signing_flag"),
+    Field::bool("email_protection_flag"),
+    Field::string("key_type"),
+    Field::int("key_bits"),
+    Field::int("signature_bits"),
+    Field::bool("use_pss"),
+    Field::list("key_usage"),
+    Field::list("ext_key_usage"),
+    Field::list("ext_key_usage_oids"),
+    Field::bool("use_csr_common_name"),
+    Field::bool("use_csr_sans"),
+    Field::bool("generate_lease"),
+    Field::bool("no_store"),
+    Field::bool("require_cn"),
+    Field::list("cn_validations"),
+    Field::list("policy_identifiers"),
+    Field::bool("basic_constraints_valid_for_non_ca"),
+    Field::duration("not_before_duration"),
+    Field::string("not_after"),
+    Field::string("issuer_ref"),
+    Field::string("serial_number_source"),
+    Field::bool("no_store_metadata"),
+    Field::string("name"),
+];
+
+pub(super) const PATHS: &[Path<PkiBackend>] = &[
+    Path::new("roles").list(handler!(list_roles)),
+    Path::new("roles/:name")
+        .captures(&[("name", Capture::Name)])
+        .fields(&[ROLE_FIELDS, SUBJECT_FIELDS])
+        .read(handler!(read_role))
+        .update(handler!(b, r => write_role(b, r, Write::Replace)))
+        .patch(handler!(b, r => write_role(b, r, Write::Merge)))
+        .delete(handler!(delete_role)),
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -398,16 +407,71 @@ fn normalise_cn_validations(values: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// `\w(([\w-.]+)?\w)?` role names; anything else is not a route.
-pub fn valid_role_name(name: &str) -> bool {
-    super::issuers::valid_name(name)
+async fn list_roles(_: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let names = req.storage.list(ROLE_PREFIX).await?;
+    Ok(Some(Response::list(names)))
+}
+
+async fn read_role(_: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let role = get_role(&req.storage, req.param("name")?).await?;
+    Ok(role.map(|r| Response::data(r.data())))
+}
+
+async fn delete_role(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let name = req.param("name")?;
+    let result = req.storage.delete(&format!("{ROLE_PREFIX}{name}")).await;
+    backend.invalidate_config();
+    result?;
+    Ok(None)
+}
+
+/// What a role write starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// POST: the defaults.
+    Replace,
+    /// PATCH: the stored role (which must exist).
+    Merge,
+}
+
+async fn write_role(
+    backend: &PkiBackend,
+    req: &mut Request,
+    write: Write,
+) -> Result<Option<Response>> {
+    let name = req.param("name")?.to_string();
+    let base = match write {
+        Write::Merge => get_role(&req.storage, &name)
+            .await?
+            .ok_or(Error::NotFound)?,
+        Write::Replace => Role::default(),
+    };
+    let role = base.apply(&req.data)?;
+    let set = backend.issuers(&req.storage).await?;
+    let mut warnings = Vec::new();
+    if role.issuer_ref == "default" {
+        if set.default_issuer().is_none() {
+            warnings.push("Issuing Certificate was set to default, but no default issuing certificate (configurable at /config/issuers) is currently set".to_string());
+        }
+    } else if set.resolve(&role.issuer_ref).is_none() {
+        return Err(Error::bad_request(format!(
+            "unable to resolve issuer reference: unable to find PKI issuer for reference: {}",
+            role.issuer_ref
+        )));
+    }
+    let result = put_role(&req.storage, &name, &role).await;
+    backend.invalidate_config();
+    result?;
+    let mut resp = Response::data(role.data());
+    resp.warnings = warnings;
+    Ok(Some(resp))
 }
 
 pub async fn get_role(storage: &StorageView, name: &str) -> Result<Option<Role>> {
     Ok(storage.get_json(&format!("{ROLE_PREFIX}{name}")).await?)
 }
 
-pub async fn put_role(storage: &StorageView, name: &str, role: &Role) -> Result<()> {
+async fn put_role(storage: &StorageView, name: &str, role: &Role) -> Result<()> {
     Ok(storage
         .put_json(&format!("{ROLE_PREFIX}{name}"), role)
         .await?)

@@ -326,12 +326,9 @@ impl PathItem<'_> {
         Some(json!({ "required": false, "content": { media: { "schema": schema } } }))
     }
 
-    /// The declared fields, with their kinds where declared.
-    fn fields(&self) -> Vec<(&'static str, Option<FieldKind>)> {
-        match self.info.fields {
-            Fields::Names(names) => names.iter().map(|name| (*name, None)).collect(),
-            fields => fields.iter().map(|f| (f.name, Some(f.kind))).collect(),
-        }
+    /// The declared fields and their kinds.
+    fn fields(&self) -> Vec<(&'static str, FieldKind)> {
+        self.info.fields.iter().map(|f| (f.name, f.kind)).collect()
     }
 
     /// `answers`, then the errors the logical layer may answer (a path

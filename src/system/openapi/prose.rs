@@ -104,19 +104,13 @@ impl Prose {
         text
     }
 
-    /// A field's documentation, checked against its declared kind (`None`
-    /// when known by name only).
-    pub fn field(
-        &self,
-        path: &str,
-        name: &str,
-        kind: Option<FieldKind>,
-    ) -> Option<&'static FieldProse> {
+    /// A field's documentation, checked against its declared kind.
+    pub fn field(&self, path: &str, name: &str, kind: FieldKind) -> Option<&'static FieldProse> {
         let field = self.path(path)?.fields.get(name);
         self.note(field.is_some(), || format!("{path} fields.{name}"));
-        if let (Some(field), Some(kind)) = (field, kind) {
+        if let Some(field) = field {
             let values = field.default.iter().chain(field.allowed.iter().flatten());
-            if let Some(value) = values.into_iter().find(|v| !fits(Some(kind), v)) {
+            if let Some(value) = values.into_iter().find(|v| !fits(kind, v)) {
                 self.misfits
                     .borrow_mut()
                     .insert(format!("{path} fields.{name}: {value} is no {kind:?}"));
@@ -159,7 +153,7 @@ mod tests {
         assert!(prose.description("/auth/token/create").is_some());
         assert!(prose.description("/no/such/path").is_none());
         // Documented with a default of 0: no boolean.
-        let field = prose.field("/auth/token/renew", "increment", Some(FieldKind::Bool));
+        let field = prose.field("/auth/token/renew", "increment", FieldKind::Bool);
         assert!(field.is_some());
         let problems = prose.problems();
         assert!(problems.contains(&"/auth/token/renew fields.increment: 0 is no Bool".into()));

@@ -111,12 +111,12 @@ impl Operation<'_> {
 
     fn description(&self, param: &RawParam) -> Option<&'static str> {
         self.prose
-            .field(self.path, param.field.name, Some(param.field.kind))
+            .field(self.path, param.field.name, param.field.kind)
             .and_then(|p| p.description.as_deref())
     }
 
     fn schema(&self, param: &RawParam, described: bool) -> Map<String, Value> {
-        let mut schema = field_schema(Some(param.field.kind), None);
+        let mut schema = field_schema(param.field.kind, None);
         if let Some(default) = param.default {
             schema.insert("default".into(), json!(default));
         }

@@ -6,23 +6,22 @@ use serde_json::{json, Map, Value};
 use super::prose::FieldProse;
 use crate::logical::framework::FieldKind;
 
-/// The schema of a field of `kind`; `None` is a field known by name only
-/// (a backend not yet declared with typed fields), shown as a string.
-pub fn field_schema(kind: Option<FieldKind>, prose: Option<&FieldProse>) -> Map<String, Value> {
+/// The schema of a field of `kind`.
+pub fn field_schema(kind: FieldKind, prose: Option<&FieldProse>) -> Map<String, Value> {
     let mut schema = match kind {
-        None | Some(FieldKind::String) => object(json!({"type": "string"})),
-        Some(FieldKind::Bool) => object(json!({"type": "boolean"})),
-        Some(FieldKind::Int) => object(json!({"type": "integer"})),
-        Some(FieldKind::Duration | FieldKind::SignedDuration) => object(json!({
+        FieldKind::String => object(json!({"type": "string"})),
+        FieldKind::Bool => object(json!({"type": "boolean"})),
+        FieldKind::Int => object(json!({"type": "integer"})),
+        FieldKind::Duration | FieldKind::SignedDuration => object(json!({
             "type": ["integer", "string"],
             "x-vaultlet-format": "duration",
         })),
-        Some(FieldKind::CommaStringSlice | FieldKind::StringSlice) => {
+        FieldKind::CommaStringSlice | FieldKind::StringSlice => {
             object(json!({"type": "array", "items": {"type": "string"}}))
         }
-        Some(FieldKind::Map) => object(json!({"type": "object"})),
+        FieldKind::Map => object(json!({"type": "object"})),
         // Structured input the handler reads itself: any JSON value.
-        Some(FieldKind::Raw) => Map::new(),
+        FieldKind::Raw => Map::new(),
     };
     let Some(prose) = prose else {
         return schema;
@@ -45,19 +44,19 @@ pub fn field_schema(kind: Option<FieldKind>, prose: Option<&FieldProse>) -> Map<
 
 /// Whether a documented value (a default, an allowed value) is one the
 /// schema of `kind` admits.
-pub fn fits(kind: Option<FieldKind>, value: &Value) -> bool {
+pub fn fits(kind: FieldKind, value: &Value) -> bool {
     match kind {
-        None | Some(FieldKind::String) => value.is_string(),
-        Some(FieldKind::Bool) => value.is_boolean(),
-        Some(FieldKind::Int) => value.is_i64() || value.is_u64(),
-        Some(FieldKind::Duration | FieldKind::SignedDuration) => {
+        FieldKind::String => value.is_string(),
+        FieldKind::Bool => value.is_boolean(),
+        FieldKind::Int => value.is_i64() || value.is_u64(),
+        FieldKind::Duration | FieldKind::SignedDuration => {
             value.is_i64() || value.is_u64() || value.is_string()
         }
-        Some(FieldKind::CommaStringSlice | FieldKind::StringSlice) => value
+        FieldKind::CommaStringSlice | FieldKind::StringSlice => value
             .as_array()
             .is_some_and(|items| items.iter().all(Value::is_string)),
-        Some(FieldKind::Map) => value.is_object(),
-        Some(FieldKind::Raw) => true,
+        FieldKind::Map => value.is_object(),
+        FieldKind::Raw => true,
     }
 }
 
@@ -84,34 +83,34 @@ mod tests {
     #[test]
     fn kinds_map_to_vault_weakly_typed_schemas() {
         let schema = |kind| Value::Object(field_schema(kind, None));
-        assert_eq!(schema(None), json!({"type": "string"}));
-        assert_eq!(schema(Some(FieldKind::Bool)), json!({"type": "boolean"}));
-        assert_eq!(schema(Some(FieldKind::Int)), json!({"type": "integer"}));
+        assert_eq!(schema(FieldKind::String), json!({"type": "string"}));
+        assert_eq!(schema(FieldKind::Bool), json!({"type": "boolean"}));
+        assert_eq!(schema(FieldKind::Int), json!({"type": "integer"}));
         for kind in [FieldKind::Duration, FieldKind::SignedDuration] {
             assert_eq!(
-                schema(Some(kind)),
+                schema(kind),
                 json!({"type": ["integer", "string"], "x-vaultlet-format": "duration"})
             );
         }
         for kind in [FieldKind::CommaStringSlice, FieldKind::StringSlice] {
             assert_eq!(
-                schema(Some(kind)),
+                schema(kind),
                 json!({"type": "array", "items": {"type": "string"}})
             );
         }
-        assert_eq!(schema(Some(FieldKind::Map)), json!({"type": "object"}));
-        assert_eq!(schema(Some(FieldKind::Raw)), json!({}));
+        assert_eq!(schema(FieldKind::Map), json!({"type": "object"}));
+        assert_eq!(schema(FieldKind::Raw), json!({}));
     }
 
     #[test]
     fn documentation_is_kept_only_where_the_type_admits_it() {
-        let typed = field_schema(Some(FieldKind::Bool), Some(&prose(json!(true), None)));
+        let typed = field_schema(FieldKind::Bool, Some(&prose(json!(true), None)));
         assert_eq!(typed.get("default"), Some(&json!(true)));
-        // Known by name only: a string schema cannot default to a boolean.
-        let untyped = field_schema(None, Some(&prose(json!(true), None)));
-        assert_eq!(untyped.get("default"), None);
+        // A string schema cannot default to a boolean.
+        let string = field_schema(FieldKind::String, Some(&prose(json!(true), None)));
+        assert_eq!(string.get("default"), None);
         let allowed = Some(vec![json!("pem"), json!("der")]);
-        let format = field_schema(None, Some(&prose(json!("pem"), allowed)));
+        let format = field_schema(FieldKind::String, Some(&prose(json!("pem"), allowed)));
         assert_eq!(format.get("enum"), Some(&json!(["pem", "der"])));
         assert_eq!(format.get("description"), None, "the caller places it");
     }

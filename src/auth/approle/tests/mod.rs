@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::rfc3339_nanos;
 use crate::core::{Core, LogicalInput, LogicalOutput};
 use crate::logical::{Connection, Operation, Result};
 use crate::storage::{MemoryStorage, StorageView};
@@ -190,23 +189,6 @@ impl Harness {
         }
         keys
     }
-}
-
-#[test]
-fn times_print_like_go() {
-    assert_eq!(rfc3339_nanos(0), "0001-01-01T00:00:00Z");
-    assert_eq!(
-        rfc3339_nanos(1_795_831_184_294_865_228),
-        "2026-11-28T01:59:44.294865228Z"
-    );
-    assert_eq!(
-        rfc3339_nanos(1_795_831_184_000_000_000),
-        "2026-11-28T01:59:44Z"
-    );
-    assert_eq!(
-        rfc3339_nanos(1_795_831_184_500_000_000),
-        "2026-11-28T01:59:44.5Z"
-    );
 }
 
 #[tokio::test]

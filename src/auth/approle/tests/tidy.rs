@@ -10,10 +10,10 @@ use super::Harness;
 use crate::auth::approle::secret_id::AccessorEntry;
 use crate::auth::approle::tidy::TidyRun;
 use crate::auth::approle::AppRoleBackend;
-use crate::core::keys::Hasher;
 use crate::logical::framework::Backend;
 use crate::logical::Operation::{List, Update};
 use crate::storage::{BatchOp, MemoryStorage, Storage, StorageResult, StorageView};
+use crate::util::keyed_hash::Hasher;
 
 /// An accessor index whose secret ID does not exist: what a tidy removes.
 async fn plant_orphan_accessor(storage: &StorageView, name: &str) {

@@ -13,8 +13,8 @@ use super::{
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
-use crate::secrets::kv::now_nanos;
 use crate::storage::BatchOp;
+use crate::util::gotime::now_nanos;
 
 /// Vault's `data/` fields: the secret and the write options are maps whose
 /// values are kept as sent.

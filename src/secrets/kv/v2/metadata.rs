@@ -2,6 +2,7 @@
 //! `cas_required`, `delete_version_after`, `custom_metadata`), listing the
 //! keys, and deleting a key with all its versions.
 
+use crate::util::multierror::multierror;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
@@ -14,8 +15,9 @@ use super::{
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, GoDuration, Request, Response, Result};
-use crate::secrets::kv::{now_nanos, timestamp_string};
+use crate::secrets::kv::timestamp_string;
 use crate::storage::BatchOp;
+use crate::util::gotime::now_nanos;
 
 /// `custom_metadata` is a map whose values are checked here, with
 /// Vault's own words.
@@ -251,15 +253,4 @@ fn parse_custom_metadata(
     } else {
         Err(Error::BadRequest(multierror(&errors)))
     }
-}
-
-/// go-multierror's text.
-fn multierror(errors: &[String]) -> String {
-    let noun = if errors.len() == 1 { "error" } else { "errors" };
-    let mut out = format!("{} {noun} occurred:\n", errors.len());
-    for e in errors {
-        out.push_str(&format!("\t* {e}\n"));
-    }
-    out.push('\n');
-    out
 }

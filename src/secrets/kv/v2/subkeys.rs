@@ -6,7 +6,7 @@ use super::{load_version_data, not_found_with, path_param, requested_version, Kv
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
-use crate::secrets::kv::now_nanos;
+use crate::util::gotime::now_nanos;
 
 const FIELDS: &[Field] = &[Field::int("version"), Field::int("depth")];
 

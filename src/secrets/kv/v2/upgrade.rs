@@ -7,8 +7,9 @@ use serde_json::{Map, Value};
 
 use super::records::{metadata_key, version_key, KeyMetadata, VersionMeta};
 use crate::logical::Result;
-use crate::secrets::kv::{now_nanos, read_entry};
+use crate::secrets::kv::read_entry;
 use crate::storage::{BatchOp, StorageView};
+use crate::util::gotime::now_nanos;
 
 /// Marks a mount whose data is in the version 2 layout. Its value is not a
 /// JSON object, which is all a version 1 write stores, so a version 1

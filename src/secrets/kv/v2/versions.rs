@@ -6,8 +6,8 @@ use super::{load_config, load_meta, path_param, KvV2Backend};
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
-use crate::secrets::kv::now_nanos;
 use crate::storage::BatchOp;
+use crate::util::gotime::now_nanos;
 
 /// Vault's `TypeCommaIntSlice`: read as a list, then as integers.
 const FIELDS: &[Field] = &[Field::list("versions")];
