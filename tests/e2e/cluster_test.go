@@ -101,8 +101,9 @@ func startCluster(t *testing.T) *cluster {
 
 	// cert-manager's CRDs, from the module the controllers are built from.
 	c.kubectl(t, "apply", "--server-side", "-f", tools.cmCRDs)
-	c.kubectl(t, "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/issuers.cert-manager.io", "crd/certificates.cert-manager.io", "crd/certificaterequests.cert-manager.io")
+	for _, crd := range []string{"issuers", "certificates", "certificaterequests"} {
+		c.waitEstablished(t, crd+".cert-manager.io")
+	}
 
 	c.controller = startProc(t, dir, "cert-manager-controller", nil, tools.cmController,
 		"-kubeconfig="+c.kubeconfig, "-v=2")
@@ -158,6 +159,22 @@ func (c *cluster) waitReady(t *testing.T) {
 	})
 	if !ok {
 		t.Fatalf("kube-apiserver not ready: %s\n--- etcd log:\n%s\n--- kube-apiserver log:\n%s", why, c.etcd.tail(20), c.apiserver.tail(40))
+	}
+}
+
+// waitEstablished waits for a CRD's Established condition. (`kubectl wait`
+// fails outright when it reads the CRD before it has any status.)
+func (c *cluster) waitEstablished(t *testing.T, crd string) {
+	t.Helper()
+	ok, why := eventually(60*time.Second, func() (bool, string) {
+		out, err := c.kubectlErr("get", "crd", crd, "-o", `jsonpath={.status.conditions[?(@.type=="Established")].status}`)
+		if err != nil {
+			return false, err.Error()
+		}
+		return strings.TrimSpace(out) == "True", "Established=" + out
+	})
+	if !ok {
+		t.Fatalf("CRD %s not established: %s", crd, why)
 	}
 }
 

@@ -23,6 +23,7 @@ func durableScenario(t *testing.T, c *cluster) {
 	c.kubectl(t, "apply", "-f", manifest(dir+"/00-namespaces.yaml"), "-f", manifest(dir+"/10-vault-bootstrap.yaml"), "-f", manifest(dir+"/20-vault.yaml"))
 	p := runStatefulSetPod(t, c, "vault-demo", "vault", t.TempDir())
 	s := &server{name: "vaultlet durable (image, runc)", addr: "http://127.0.0.1:8200", logs: p.tail}
+	waitBootstrapped(t, s)
 	root := one(t, "pki/ca/pem", rawGet(t, s.addr+"/v1/pki/ca/pem"))
 
 	applyIssuer(t, c, dir)

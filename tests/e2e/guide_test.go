@@ -20,6 +20,8 @@ const (
 	approleName = "cert-manager-vault-approle" // docker/k8s/30-cert-manager-approle.yaml
 	// secretID is the preset secret_id of config/istio-demo.vault.
 	secretID = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f60"
+	// roleID is the preset role_id of config/istio-demo.vault.
+	roleID = "6b0f3c6e-4d3a-4c55-9a5e-1f2d7c8b9a01"
 )
 
 // TestGuideTopology is the user guide's cluster, once per server, in one
@@ -71,6 +73,7 @@ func applyIssuer(t *testing.T, c *cluster, dir string) {
 // empty for the next one.
 func guideScenario(t *testing.T, c *cluster, s *server, dir string) {
 	t.Cleanup(func() { c.cleanIstioSystem(t) })
+	waitBootstrapped(t, s)
 	root := one(t, "pki/ca/pem", rawGet(t, s.addr+"/v1/pki/ca/pem"))
 	steps := []struct {
 		name string

@@ -18,10 +18,10 @@ import (
 // tools are the programs and files tests/e2e/run hands over.
 var tools struct {
 	apiserver, kubectl, etcd, cmController, helm, runc, bao string
-	bundle string // vaultlet's image, unpacked by umoci (config.json + rootfs)
-	cmCRDs string // cert-manager's deploy/crds directory
-	repo   string // the repository root
-	work   string // logs and state of this run
+	bundle                                                  string // vaultlet's image, unpacked by umoci (config.json + rootfs)
+	cmCRDs                                                  string // cert-manager's deploy/crds directory
+	repo                                                    string // the repository root
+	work                                                    string // logs and state of this run
 }
 
 func TestMain(m *testing.M) {

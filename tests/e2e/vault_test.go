@@ -104,6 +104,25 @@ func str(out map[string]any, key string) string {
 	return s
 }
 
+// waitBootstrapped waits until the bootstrap file has run to its end: its
+// last command sets the preset AppRole secret_id, so a login with the
+// shipped credentials succeeds. (The server answers, and its readiness probe
+// passes, while the bootstrap is still running.)
+func waitBootstrapped(t testing.TB, s *server) {
+	t.Helper()
+	body := map[string]any{"role_id": roleID, "secret_id": secretID}
+	ok, why := eventually(90*time.Second, func() (bool, string) {
+		code, out, err := (&server{addr: s.addr}).api("POST", "auth/approle/login", body)
+		if err != nil {
+			return false, err.Error()
+		}
+		return code == 200, fmt.Sprintf("%d %v", code, out)
+	})
+	if !ok {
+		t.Fatalf("%s: the bootstrap did not finish (AppRole login: %s)\n--- server log:\n%s", s.name, why, s.logs(30))
+	}
+}
+
 // startOpenBao starts `bao server -dev` on the port the manifests use and
 // runs the user guide's Step 2 on it with the bao CLI: the commands of
 // config/istio-demo.vault (the guide's, with the preset AppRole
