@@ -3,6 +3,7 @@ package e2e
 import (
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -97,11 +98,14 @@ func helmTest(t *testing.T, c *cluster, ns, release string) {
 	}
 	updatePodStatus(t, c, hook)
 	err := cmd.Wait()
-	if code != 0 || err != nil || !strings.Contains(out.String(), "Phase:     Succeeded") {
+	if code != 0 || err != nil || !helmTestSucceeded.MatchString(out.String()) {
 		t.Fatalf("helm test %s: container exit %d, helm: %v\n%s\n--- hook pod log:\n%s", release, code, err, out.String(), p.tail(20))
 	}
 	t.Logf("helm test %s in %s: the hook pod's container answered; helm:\n%s", release, ns, out.String())
 }
+
+// helmTestSucceeded matches the line of `helm test` that reports the hook's phase.
+var helmTestSucceeded = regexp.MustCompile(`(?m)^Phase:\s+Succeeded$`)
 
 func updatePodStatus(t *testing.T, c *cluster, p *corev1.Pod) *corev1.Pod {
 	t.Helper()
