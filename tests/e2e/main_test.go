@@ -3,7 +3,7 @@
 // container image under runc (and OpenBao, the reference, as a process), with
 // the shipped manifests applied by kubectl and the chart installed by helm.
 // tests/e2e/run builds (or reuses) every piece and runs this package inside a
-// network and mount namespace of its own.
+// network and mount namespace of its own; see README.md.
 package e2e
 
 import (
