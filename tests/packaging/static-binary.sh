@@ -20,12 +20,14 @@
 # neither collides with nor is reachable from anything else on the machine.
 #
 # Usage: tests/packaging/static-binary.sh     (as root; installs what it needs)
+#        tests/packaging/static-binary.sh --build-only   (steps 1-2 only; prints the binary's path
+#                                                        last: tests/e2e/run builds the image from it)
 # Env:   VAULTLET_STATIC_TARGET_DIR  cargo target dir (default /tmp/vaultlet-static-target)
 #        VAULTLET_SKIP_BUILD=1       reuse the binary already built there
 set -euo pipefail
 SELF=$(readlink -f "$0")
 # Run once more through tee, to close with a count of the ok/FAIL lines.
-if [ -z "${VAULTLET_PACKAGING_COUNTED:-}" ]; then
+if [ -z "${VAULTLET_PACKAGING_COUNTED:-}" ] && [ "${1:-}" != "--build-only" ]; then
     log=$(mktemp)
     set +e
     VAULTLET_PACKAGING_COUNTED=1 "$SELF" "$@" 2>&1 | tee "$log"
@@ -102,6 +104,13 @@ EOF
     fi
     size=$(stat -c %s "$BIN")
     echo "ok    size: $size bytes ($(( size / 1024 / 1024 )) MiB), $(file -b "$BIN" 2>/dev/null | cut -d, -f1-2 || true)"
+
+    if [ "${1:-}" = "--build-only" ]; then
+        rm -rf "$WORK"
+        [ $fail -eq 0 ] || exit 1
+        echo "$BIN"
+        exit 0
+    fi
 
     # ---- run the rest in a private network namespace ----
     echo "== runtime checks in a private network namespace"

@@ -1,0 +1,218 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+)
+
+const (
+	issuerName  = "vault-issuer" // docker/k8s/40-cert-manager.yaml
+	certName    = "istio-ca"
+	approleName = "cert-manager-vault-approle" // docker/k8s/30-cert-manager-approle.yaml
+	// secretID is the preset secret_id of config/istio-demo.vault.
+	secretID = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f60"
+	// roleID is the preset role_id of config/istio-demo.vault.
+	roleID = "6b0f3c6e-4d3a-4c55-9a5e-1f2d7c8b9a01"
+)
+
+// TestGuideTopology is the user guide's cluster, once per server, in one
+// control plane: vaultlet from its image under runc with docker/k8s/, then
+// OpenBao (the reference) with the guide's commands, then vaultlet's durable
+// manifests across a restart, then the Helm chart.
+func TestGuideTopology(t *testing.T) {
+	c := startCluster(t)
+	c.kubectl(t, "apply", "-f", manifest("docker/k8s/00-namespaces.yaml"))
+
+	if !t.Run("vaultlet", func(t *testing.T) {
+		c.kubectl(t, "apply", "-f", manifest("docker/k8s/10-vault-bootstrap.yaml"), "-f", manifest("docker/k8s/20-vault.yaml"))
+		p := runStatefulSetPod(t, c, "vault-demo", "vault", t.TempDir())
+		s := &server{name: "vaultlet (image, runc)", addr: "http://127.0.0.1:8200", token: "root", logs: p.tail}
+		guideScenario(t, c, s, "docker/k8s")
+	}) {
+		return
+	}
+	t.Run("openbao", func(t *testing.T) {
+		s := startOpenBao(t)
+		guideScenario(t, c, s, "docker/k8s")
+	})
+	t.Run("vaultlet-durable", func(t *testing.T) { durableScenario(t, c) })
+	t.Run("helm", func(t *testing.T) { helmScenario(t, c) })
+}
+
+func manifest(rel string) string { return filepath.Join(tools.repo, rel) }
+
+// applyIssuer applies the shipped AppRole Secret and Issuer/Certificate of
+// dir: unchanged when the Service name resolves to the test's loopback (as
+// tests/e2e/run arranges), otherwise with only spec.vault.server rewritten.
+func applyIssuer(t *testing.T, c *cluster, dir string) {
+	t.Helper()
+	c.kubectl(t, "apply", "-f", manifest(dir+"/30-cert-manager-approle.yaml"))
+	if vaultHostResolves() {
+		c.kubectl(t, "apply", "-f", manifest(dir+"/40-cert-manager.yaml"))
+		return
+	}
+	b, err := os.ReadFile(manifest(dir + "/40-cert-manager.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(b), "server: "+vaultURL, "server: http://127.0.0.1:8200", 1)
+	t.Logf("%s does not resolve here: the Issuer's server is rewritten to http://127.0.0.1:8200", vaultHost)
+	c.applyYAML(t, "40-cert-manager.yaml", text)
+}
+
+// guideScenario runs every step against one server and leaves istio-system
+// empty for the next one.
+func guideScenario(t *testing.T, c *cluster, s *server, dir string) {
+	t.Cleanup(func() { c.cleanIstioSystem(t) })
+	waitBootstrapped(t, s)
+	root := one(t, "pki/ca/pem", rawGet(t, s.addr+"/v1/pki/ca/pem"))
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"IssuerAndCacerts", func(t *testing.T) { guideCacerts(t, c, s, dir, root) }},
+		{"WrongSecretID", func(t *testing.T) { wrongSecretID(t, c, s) }},
+		{"RenewRotateRevoke", func(t *testing.T) { renewRotateRevoke(t, c, s, root) }},
+		{"KubernetesAuth", func(t *testing.T) { kubernetesAuth(t, c, s) }},
+	}
+	for _, st := range steps {
+		if !t.Run(st.name, st.run) {
+			return
+		}
+	}
+}
+
+// guideCacerts: Steps 3 and 4 with the shipped manifests. The Issuer is
+// "Vault verified" and the Certificate fills istio-system/cacerts, which
+// Istio accepts.
+func guideCacerts(t *testing.T, c *cluster, s *server, dir string, root *x509.Certificate) {
+	applyIssuer(t, c, dir)
+	cond := c.waitIssuer(t, s, issuerName, cmmeta.ConditionTrue)
+	if cond.Reason != "VaultVerified" || cond.Message != "Vault verified" {
+		t.Errorf("Issuer Ready condition = %s %q, want VaultVerified \"Vault verified\" (the guide's expected output)", cond.Reason, cond.Message)
+	}
+	sec := c.waitCertificate(t, s, certName, 60*time.Second, nil)
+	ica := checkCacerts(t, sec, root)
+	if d := ica.NotAfter.Sub(ica.NotBefore); d < 720*time.Hour || d > 720*time.Hour+time.Minute {
+		t.Errorf("istiod-ca is valid for %s, want the Certificate's 720h", d)
+	}
+	t.Logf("%s: Issuer %s %q; cacerts: istiod-ca serial %s, pathlen %d, issued by %q",
+		s.name, cond.Reason, cond.Message, serialHex(ica), ica.MaxPathLen, ica.Issuer.CommonName)
+}
+
+// wrongSecretID: a wrong secret_id in the AppRole Secret makes the Issuer
+// Ready=False (cert-manager re-runs Setup when the Secret changes); the
+// right one makes it Ready again.
+func wrongSecretID(t *testing.T, c *cluster, s *server) {
+	c.setSecretValue(t, approleName, "secretId", "00000000-0000-0000-0000-000000000000")
+	cond := c.waitIssuer(t, s, issuerName, cmmeta.ConditionFalse)
+	if cond.Reason != "VaultError" || !strings.Contains(cond.Message, "Failed to initialize Vault client") {
+		t.Errorf("Issuer Ready=False condition = %s %q, want VaultError \"Failed to initialize Vault client: …\"", cond.Reason, cond.Message)
+	}
+	t.Logf("%s, wrong secret_id: Issuer Ready=False %s: %s", s.name, cond.Reason, cond.Message)
+	c.setSecretValue(t, approleName, "secretId", secretID)
+	c.waitIssuer(t, s, issuerName, cmmeta.ConditionTrue)
+}
+
+// renewRotateRevoke: cert-manager renews the intermediate by itself while
+// the test watches; after the root is rotated in the server (and made the
+// default issuer) the next issuance chains to the new root; the last
+// intermediate is revoked and shows up in the CRL its certificate points to.
+func renewRotateRevoke(t *testing.T, c *cluster, s *server, root *x509.Certificate) {
+	before := c.waitCertificate(t, s, certName, 30*time.Second, nil)
+	first := one(t, "tls.crt", before[corev1.TLSCertKey])
+
+	// 1h with renewBefore 59m50s: each intermediate is renewed about 10 s
+	// after it is issued (a spec a validating webhook also accepts).
+	c.patchCertificate(t, certName, map[string]any{"duration": "1h", "renewBefore": "59m50s"})
+	short := c.waitCertificate(t, s, certName, 60*time.Second, func(sec map[string][]byte) (bool, string) {
+		ica := one(t, "tls.crt", sec[corev1.TLSCertKey])
+		return ica.NotAfter.Sub(ica.NotBefore) < 2*time.Hour, "waiting for the 1h intermediate"
+	})
+	shortCA := checkCacerts(t, short, root)
+	renewed := c.waitCertificate(t, s, certName, 90*time.Second, func(sec map[string][]byte) (bool, string) {
+		ica := one(t, "tls.crt", sec[corev1.TLSCertKey])
+		return !bytes.Equal(ica.Raw, shortCA.Raw), "waiting for cert-manager to renew " + serialHex(shortCA)
+	})
+	renewedCA := checkCacerts(t, renewed, root)
+	if bytes.Equal(renewed[corev1.TLSPrivateKeyKey], short[corev1.TLSPrivateKeyKey]) {
+		t.Errorf("the renewal kept the private key; cert-manager's default rotationPolicy is Always")
+	}
+	t.Logf("%s: renewed without a touch: %s -> %s (first was %s), same root %q",
+		s.name, serialHex(shortCA), serialHex(renewedCA), serialHex(first), root.Subject.CommonName)
+
+	// Rotate the root: a new root issuer, then made the default.
+	rot := s.must(t, "POST", "pki/root/rotate/internal", map[string]any{
+		"common_name": "my-org-rootca", "issuer_name": "my-org-rootca-rotated", "ttl": "8760h"}, 200)
+	newRoot := one(t, "root/rotate certificate", []byte(str(rot, "certificate")))
+	s.must(t, "POST", "pki/config/issuers", map[string]any{"default": str(rot, "issuer_id")}, 200, 204)
+	if got := one(t, "pki/ca/pem after rotation", rawGet(t, s.addr+"/v1/pki/ca/pem")); !bytes.Equal(got.Raw, newRoot.Raw) {
+		t.Fatalf("pki/ca/pem is not the new root after pki/config/issuers default=<new>")
+	}
+	// cert-manager knows nothing of the rotation: its next issuance (the
+	// next renewal) is signed by the new default issuer and replaces ca.crt.
+	rotated := c.waitCertificate(t, s, certName, 90*time.Second, func(sec map[string][]byte) (bool, string) {
+		ca := one(t, "ca.crt", sec[cmmeta.TLSCAKey])
+		return bytes.Equal(ca.Raw, newRoot.Raw), "waiting for an intermediate under the new root"
+	})
+	rotatedCA := checkCacerts(t, rotated, newRoot)
+	if err := renewedCA.CheckSignatureFrom(root); err != nil {
+		t.Errorf("the intermediate issued before the rotation no longer verifies to the old root: %v", err)
+	}
+	t.Logf("%s: after root rotation the next renewal is %s under the new root; ca.crt now holds only the new root",
+		s.name, serialHex(rotatedCA))
+
+	// Back to the guide's 720h/360h; the spec change issues once more.
+	c.patchCertificate(t, certName, map[string]any{"duration": "720h", "renewBefore": "360h"})
+	final := c.waitCertificate(t, s, certName, 60*time.Second, func(sec map[string][]byte) (bool, string) {
+		ica := one(t, "tls.crt", sec[corev1.TLSCertKey])
+		return ica.NotAfter.Sub(ica.NotBefore) >= 720*time.Hour, "waiting for the 720h intermediate"
+	})
+	finalCA := checkCacerts(t, final, newRoot)
+
+	// Revoke it: the CRL its CRL distribution point names lists it.
+	rev := s.must(t, "POST", "pki/revoke", map[string]any{"serial_number": serialHex(finalCA)}, 200)
+	if _, ok := data(rev)["revocation_time"]; !ok {
+		t.Errorf("pki/revoke answer has no revocation_time: %v", rev)
+	}
+	if len(finalCA.CRLDistributionPoints) != 1 {
+		t.Fatalf("istiod-ca has CRL distribution points %v, want the one of pki/config/urls", finalCA.CRLDistributionPoints)
+	}
+	crlURL := finalCA.CRLDistributionPoints[0]
+	if !vaultHostResolves() {
+		crlURL = strings.Replace(crlURL, vaultURL, s.addr, 1)
+	}
+	crl, err := x509.ParseRevocationList(rawGet(t, crlURL))
+	if err != nil {
+		t.Fatalf("CRL at %s: %v", crlURL, err)
+	}
+	if err := crl.CheckSignatureFrom(newRoot); err != nil {
+		t.Errorf("the CRL at %s is not signed by the new root: %v", crlURL, err)
+	}
+	listed := false
+	for _, e := range crl.RevokedCertificateEntries {
+		listed = listed || e.SerialNumber.Cmp(finalCA.SerialNumber) == 0
+	}
+	if !listed {
+		t.Errorf("the CRL at %s does not list the revoked intermediate %s", crlURL, serialHex(finalCA))
+	}
+	// cert-manager does not read CRLs: the Certificate stays Ready with the
+	// revoked intermediate in cacerts.
+	c.touchIssuer(t, issuerName)
+	c.waitIssuer(t, s, issuerName, cmmeta.ConditionTrue)
+	still := c.waitCertificate(t, s, certName, 10*time.Second, nil)
+	if !bytes.Equal(still[corev1.TLSCertKey], final[corev1.TLSCertKey]) {
+		t.Errorf("cacerts changed after the revocation; cert-manager was not expected to act on it")
+	}
+	t.Logf("%s: revoked %s; listed in the CRL at %s; the Certificate stays Ready (cert-manager does not check revocation)",
+		s.name, serialHex(finalCA), finalCA.CRLDistributionPoints[0])
+}

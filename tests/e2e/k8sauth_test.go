@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+)
+
+const (
+	reviewerSA = "vault-token-reviewer" // in vault-demo, bound to system:auth-delegator
+	issuerSA   = "vault-issuer"         // in istio-system, the SA cert-manager asks tokens for
+	extraAud   = "vaultlet-e2e"         // the extra audience of the audiences variant
+)
+
+// kubernetesAuth: the server's auth/kubernetes checks every login with a
+// TokenReview against this test's kube-apiserver (kubernetes_host, its CA,
+// and a reviewer token of a ServiceAccount bound to system:auth-delegator).
+// cert-manager's Issuer logs in with a token it requests for a
+// ServiceAccount (serviceAccountRef), with its default audience and with an
+// extra one; a token of a deleted (or deleted and recreated) ServiceAccount
+// is refused on the next login.
+func kubernetesAuth(t *testing.T, c *cluster, s *server) {
+	t.Cleanup(func() {
+		_ = c.kube.RbacV1().ClusterRoleBindings().Delete(bg(), reviewerSA, metav1.DeleteOptions{})
+		_ = c.kube.CoreV1().ServiceAccounts("vault-demo").Delete(bg(), reviewerSA, metav1.DeleteOptions{})
+		_ = c.kube.CoreV1().ServiceAccounts(istioNS).Delete(bg(), issuerSA, metav1.DeleteOptions{})
+	})
+	createSA(t, c, "vault-demo", reviewerSA)
+	if _, err := c.kube.RbacV1().ClusterRoleBindings().Create(bg(), &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: reviewerSA},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:auth-delegator"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: reviewerSA, Namespace: "vault-demo"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reviewerJWT := requestToken(t, c, "vault-demo", reviewerSA, nil)
+	createSA(t, c, istioNS, issuerSA)
+
+	s.must(t, "POST", "sys/auth/kubernetes", map[string]any{"type": "kubernetes"}, 200, 204)
+	s.must(t, "POST", "auth/kubernetes/config", map[string]any{
+		"kubernetes_host":    apiServerURL,
+		"kubernetes_ca_cert": string(c.caPEM),
+		"token_reviewer_jwt": reviewerJWT,
+	}, 200, 204)
+	// cert-manager's serviceAccountRef token carries the audience
+	// vault://<namespace>/<issuer> (and the server URL): the role asks for it.
+	role := func(name, audience string) {
+		s.must(t, "POST", "auth/kubernetes/role/"+name, map[string]any{
+			"bound_service_account_names":      issuerSA,
+			"bound_service_account_namespaces": istioNS,
+			"audience":                         audience,
+			"token_policies":                   "cert-manager",
+			"token_ttl":                        "1h",
+		}, 200, 204)
+	}
+	role("cert-manager-sa", "vault://"+istioNS+"/vault-issuer-k8s")
+	role("cert-manager-aud", extraAud)
+	role("cert-manager-other", "someone-else")
+
+	issuers := []struct {
+		name, role string
+		audiences  []string
+		ready      cmmeta.ConditionStatus
+	}{
+		{"vault-issuer-k8s", "cert-manager-sa", nil, cmmeta.ConditionTrue},
+		{"vault-issuer-k8s-aud", "cert-manager-aud", []string{extraAud}, cmmeta.ConditionTrue},
+		// The role wants an audience cert-manager's token does not carry.
+		{"vault-issuer-k8s-other", "cert-manager-other", nil, cmmeta.ConditionFalse},
+	}
+	for _, is := range issuers {
+		createK8sIssuer(t, c, is.name, is.role, is.audiences)
+	}
+	for _, is := range issuers {
+		cond := c.waitIssuer(t, s, is.name, is.ready)
+		t.Logf("%s: Issuer %s (role %s, extra audiences %v): Ready=%s %s %q", s.name, is.name, is.role, is.audiences, cond.Status, cond.Reason, cond.Message)
+	}
+	root := one(t, "pki/ca/pem", rawGet(t, s.addr+"/v1/pki/ca/pem"))
+	for _, is := range issuers[:2] {
+		crt := &cmapi.Certificate{
+			ObjectMeta: metav1.ObjectMeta{Name: "istio-ca-" + is.name, Namespace: istioNS},
+			Spec: cmapi.CertificateSpec{
+				SecretName: "cacerts-" + is.name, CommonName: "istiod-ca", IsCA: true,
+				Duration:  &metav1.Duration{Duration: 720 * time.Hour},
+				IssuerRef: cmmeta.IssuerReference{Name: is.name, Kind: "Issuer"},
+			},
+		}
+		if _, err := c.cm.CertmanagerV1().Certificates(istioNS).Create(bg(), crt, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		checkCacerts(t, c.waitCertificate(t, s, crt.Name, 60*time.Second, nil), root)
+	}
+
+	// A token of the ServiceAccount logs in directly; once the account is
+	// deleted, and again once one of the same name is recreated (a new UID),
+	// the same token is refused.
+	aud := []string{"vault://" + istioNS + "/vault-issuer-k8s"}
+	jwt := requestToken(t, c, istioNS, issuerSA, aud)
+	login := func() (int, map[string]any) {
+		saved := s.token
+		s.token = ""
+		defer func() { s.token = saved }()
+		code, out, err := s.api("POST", "auth/kubernetes/login", map[string]any{"role": "cert-manager-sa", "jwt": jwt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code, out
+	}
+	if code, out := login(); code != 200 || out["auth"] == nil {
+		t.Fatalf("login with a live ServiceAccount's token: %d %v", code, out)
+	}
+	if err := c.kube.CoreV1().ServiceAccounts(istioNS).Delete(bg(), issuerSA, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ok, why := eventually(30*time.Second, func() (bool, string) {
+		code, out := login()
+		return code == 403 && out["auth"] == nil, fmt.Sprintf("%d %v", code, out)
+	})
+	if !ok {
+		t.Fatalf("login with a deleted ServiceAccount's token: got %s, want 403 and no token\n--- server log:\n%s", why, s.logs(15))
+	}
+	c.touchIssuer(t, "vault-issuer-k8s")
+	cond := c.waitIssuer(t, s, "vault-issuer-k8s", cmmeta.ConditionFalse)
+	t.Logf("%s: ServiceAccount deleted: login refused (%s); Issuer Ready=False %q", s.name, why, cond.Message)
+
+	createSA(t, c, istioNS, issuerSA)
+	if code, out := login(); code != 403 || out["auth"] != nil {
+		t.Errorf("login with the token of a deleted ServiceAccount after one of the same name was recreated: %d %v, want 403", code, out)
+	}
+	c.touchIssuer(t, "vault-issuer-k8s")
+	c.waitIssuer(t, s, "vault-issuer-k8s", cmmeta.ConditionTrue)
+}
+
+func createSA(t *testing.T, c *cluster, ns, name string) {
+	t.Helper()
+	_, err := c.kube.CoreV1().ServiceAccounts(ns).Create(bg(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+// requestToken asks the API server for a ServiceAccount token (TokenRequest).
+func requestToken(t *testing.T, c *cluster, ns, name string, audiences []string) string {
+	t.Helper()
+	exp := int64(3600)
+	tr, err := c.kube.CoreV1().ServiceAccounts(ns).CreateToken(bg(), name, &authv1.TokenRequest{
+		Spec: authv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: &exp},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("TokenRequest for %s/%s: %v", ns, name, err)
+	}
+	return tr.Status.Token
+}
+
+func createK8sIssuer(t *testing.T, c *cluster, name, role string, audiences []string) {
+	t.Helper()
+	server := vaultURL
+	if !vaultHostResolves() {
+		server = "http://127.0.0.1:8200"
+	}
+	iss := &cmapi.Issuer{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: istioNS},
+		Spec: cmapi.IssuerSpec{IssuerConfig: cmapi.IssuerConfig{Vault: &cmapi.VaultIssuer{
+			Path:   "pki/root/sign-intermediate",
+			Server: server,
+			Auth: cmapi.VaultAuth{Kubernetes: &cmapi.VaultKubernetesAuth{
+				Role:              role,
+				ServiceAccountRef: &cmapi.ServiceAccountRef{Name: issuerSA, TokenAudiences: audiences},
+			}},
+		}}},
+	}
+	if _, err := c.cm.CertmanagerV1().Issuers(istioNS).Create(bg(), iss, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+}
