@@ -189,7 +189,8 @@ func (c *cluster) kubectl(t testing.TB, args ...string) string {
 }
 
 func (c *cluster) kubectlErr(args ...string) (string, error) {
-	return run(nil, tools.kubectl, append([]string{"--kubeconfig=" + c.kubeconfig}, args...)...)
+	// The discovery cache goes with the run, not into the source tree.
+	return run(nil, tools.kubectl, append([]string{"--kubeconfig=" + c.kubeconfig, "--cache-dir=" + filepath.Join(c.dir, "kube-cache")}, args...)...)
 }
 
 // applyYAML applies manifest text with kubectl (client-side apply, as a
