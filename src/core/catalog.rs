@@ -55,6 +55,11 @@ pub const CATALOG: &[CatalogEntry] = &[
     },
     CatalogEntry {
         class: MountClass::Auth,
+        backend_type: "userpass",
+        build: |_, _| Ok(Arc::new(crate::auth::userpass::UserpassBackend::new())),
+    },
+    CatalogEntry {
+        class: MountClass::Auth,
         backend_type: "jwt",
         build: |_, _| Ok(Arc::new(crate::auth::jwt::JwtBackend::new())),
     },
