@@ -68,6 +68,11 @@ pub const CATALOG: &[CatalogEntry] = &[
         backend_type: "oidc",
         build: |_, _| Ok(Arc::new(crate::auth::jwt::JwtBackend::new())),
     },
+    CatalogEntry {
+        class: MountClass::Secret,
+        backend_type: "transit",
+        build: |_, _| Ok(Arc::new(crate::secrets::transit::TransitBackend::new())),
+    },
     // KV: version 1, or 2 with `options.version = "2"` (dev mode's `secret/`).
     CatalogEntry {
         class: MountClass::Secret,
