@@ -87,6 +87,42 @@ pub fn public_key(key_type: KeyType, pkcs8: &[u8]) -> Result<(String, String)> {
     ))
 }
 
+/// A signing key as `export/signing-key` shows it: ed25519 as base64 of
+/// seed and public key, ECDSA as a SEC 1 `EC PRIVATE KEY` PEM, RSA as a
+/// PKCS#1 `RSA PRIVATE KEY` PEM.
+pub fn private_key_export(key_type: KeyType, pkcs8: &[u8]) -> Result<String> {
+    use aws_lc_rs::encoding::{AsBigEndian, Curve25519SeedBin, EcPrivateKeyRfc5915Der};
+    use base64::Engine as _;
+    if key_type == KeyType::Ed25519 {
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|_| broken_key())?;
+        let seed: Curve25519SeedBin = pair
+            .seed()
+            .map_err(|_| broken_key())?
+            .as_be_bytes()
+            .map_err(|_| broken_key())?;
+        let mut raw = seed.as_ref().to_vec();
+        raw.extend_from_slice(pair.public_key().as_ref());
+        return Ok(base64::engine::general_purpose::STANDARD.encode(raw));
+    }
+    if let Some(curve) = key_type.curve() {
+        let pair =
+            EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), pkcs8).map_err(|_| broken_key())?;
+        let der: EcPrivateKeyRfc5915Der = pair.private_key().as_der().map_err(|_| broken_key())?;
+        return Ok(pem("EC PRIVATE KEY", der.as_ref()).trim_end().to_string());
+    }
+    let pkcs1 = pkcs8_inner_key(pkcs8).ok_or_else(broken_key)?;
+    Ok(pem("RSA PRIVATE KEY", pkcs1).trim_end().to_string())
+}
+
+/// The `privateKey` OCTET STRING of a PKCS#8 `PrivateKeyInfo`.
+fn pkcs8_inner_key(der: &[u8]) -> Option<&[u8]> {
+    let (info, _) = take_der(der, 0x30)?;
+    let (_, rest) = take_der(info, 0x02)?;
+    let (_, rest) = take_der(rest, 0x30)?;
+    let (key, _) = take_der(rest, 0x04)?;
+    Some(key)
+}
+
 /// The SubjectPublicKeyInfo DER of a signing key.
 pub fn spki(key_type: KeyType, pkcs8: &[u8]) -> Result<Vec<u8>> {
     if let Some(curve) = key_type.curve() {
@@ -366,7 +402,16 @@ pub fn is_ecdsa_der(sig: &[u8]) -> bool {
 
 /// `(r, s)` of a DER `SEQUENCE { INTEGER, INTEGER }`.
 fn parse_ecdsa_der(der: &[u8]) -> Option<(&[u8], &[u8])> {
-    fn take(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (seq, _) = take_der(der, 0x30)?;
+    let (r, rest) = take_der(seq, 0x02)?;
+    let (s, _) = take_der(rest, 0x02)?;
+    Some((r, s))
+}
+
+/// The contents of the DER element at the start of `input` (if it has
+/// `tag`), and what follows it.
+fn take_der(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    {
         let (&t, rest) = input.split_first()?;
         if t != tag {
             return None;
@@ -383,8 +428,4 @@ fn parse_ecdsa_der(der: &[u8]) -> Option<(&[u8], &[u8])> {
         };
         Some((rest.get(..len)?, rest.get(len..)?))
     }
-    let (seq, _) = take(der, 0x30)?;
-    let (r, rest) = take(seq, 0x02)?;
-    let (s, _) = take(rest, 0x02)?;
-    Some((r, s))
 }

@@ -74,13 +74,16 @@ fn go_kind(v: &Value) -> &'static str {
     }
 }
 
-/// The response to a batch: every result with the item's `reference`;
-/// 400 when any item failed, unless `partial_failure_response_code` names
-/// another status for a batch where some succeeded.
+/// The response to a batch: every result with the item's `reference`
+/// (failed items with `error` and, as Vault shows them, `empty_fields` set
+/// to `""`); 400 when any item failed, unless
+/// `partial_failure_response_code` names another status for a batch where
+/// some succeeded.
 pub fn respond(
     items: &[Item],
     results: Vec<Result<Map<String, Value>>>,
     partial_code: i64,
+    empty_fields: &[&str],
 ) -> Option<Response> {
     let failed = results.iter().filter(|r| r.is_err()).count();
     let all = results.len();
@@ -92,6 +95,9 @@ pub fn respond(
                 Ok(map) => map,
                 Err(err) => {
                     let mut m = Map::new();
+                    for field in empty_fields {
+                        m.insert((*field).into(), json!(""));
+                    }
                     m.insert("error".into(), json!(err.to_string()));
                     m
                 }

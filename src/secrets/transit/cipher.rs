@@ -78,10 +78,11 @@ fn answer(
     items: &[Item],
     batched: bool,
     mut results: Vec<Result<Map<String, Value>>>,
+    empty_fields: &[&str],
 ) -> Result<Option<Response>> {
     if batched {
         let code = req.data.int("partial_failure_response_code")?.unwrap_or(0);
-        return Ok(batch::respond(items, results, code));
+        return Ok(batch::respond(items, results, code, empty_fields));
     }
     results
         .pop()
@@ -195,7 +196,7 @@ async fn encrypt(b: &TransitBackend, req: &mut Request) -> Result<Option<Respons
     };
     require_encryption(&policy)?;
     let results = items.iter().map(|i| encrypt_one(&policy, i)).collect();
-    answer(req, &items, batched, results)
+    answer(req, &items, batched, results, &[])
 }
 
 async fn decrypt(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
@@ -215,7 +216,7 @@ async fn decrypt(_: &TransitBackend, req: &mut Request) -> Result<Option<Respons
             })
         })
         .collect();
-    answer(req, &items, batched, results)
+    answer(req, &items, batched, results, &["plaintext"])
 }
 
 /// `POST rewrap/:name`: decrypts and encrypts again under the latest (or
@@ -237,7 +238,7 @@ async fn rewrap(_: &TransitBackend, req: &mut Request) -> Result<Option<Response
             encrypt_one(&policy, &again)
         })
         .collect();
-    answer(req, &items, batched, results)
+    answer(req, &items, batched, results, &[])
 }
 
 /// `POST datakey/(plaintext|wrapped)/:name`: a new random key, encrypted

@@ -107,6 +107,9 @@ pub fn seal(
     aad: &[u8],
     convergent: bool,
 ) -> Result<String> {
+    if key_type.is_rsa() {
+        return rsa_encrypt(key, plaintext);
+    }
     let sealing = aead_key(key_type, key)?;
     let mut nonce = [0u8; NONCE_LEN];
     if convergent {
@@ -133,6 +136,9 @@ pub fn seal(
 
 /// Decrypts a payload made by [`seal`] (or by Vault).
 pub fn open(key_type: KeyType, key: &[u8], payload: &str, aad: &[u8]) -> Result<Vec<u8>> {
+    if key_type.is_rsa() {
+        return rsa_decrypt(key, payload);
+    }
     let opening = aead_key(key_type, key)?;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(payload)
@@ -147,5 +153,40 @@ pub fn open(key_type: KeyType, key: &[u8], payload: &str, aad: &[u8]) -> Result<
     let plain = opening
         .open_in_place(nonce, Aad::from(aad), &mut sealed)
         .map_err(|_| Error::bad_request("cipher: message authentication failed"))?;
+    Ok(plain.to_vec())
+}
+
+/// RSA-OAEP with SHA-256 and no label, as Vault encrypts with RSA keys.
+fn rsa_encrypt(pkcs8: &[u8], plaintext: &[u8]) -> Result<String> {
+    use aws_lc_rs::rsa::{OaepPublicEncryptingKey, PrivateDecryptingKey, OAEP_SHA256_MGF1SHA256};
+    let private = PrivateDecryptingKey::from_pkcs8(pkcs8)
+        .map_err(|_| Error::internal("stored key cannot be parsed"))?;
+    let public = OaepPublicEncryptingKey::new(private.public_key())
+        .map_err(|_| Error::internal("stored key cannot be parsed"))?;
+    if plaintext.len() > public.max_plaintext_size(&OAEP_SHA256_MGF1SHA256) {
+        return Err(Error::bad_request(
+            "crypto/rsa: message too long for RSA key size",
+        ));
+    }
+    let mut out = vec![0u8; public.ciphertext_size()];
+    let sealed = public
+        .encrypt(&OAEP_SHA256_MGF1SHA256, plaintext, &mut out, None)
+        .map_err(|_| Error::internal("encryption failed"))?;
+    Ok(b64encode(sealed))
+}
+
+fn rsa_decrypt(pkcs8: &[u8], payload: &str) -> Result<Vec<u8>> {
+    use aws_lc_rs::rsa::{OaepPrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA256_MGF1SHA256};
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .map_err(|_| Error::bad_request("invalid ciphertext: could not decode base64"))?;
+    let private = PrivateDecryptingKey::from_pkcs8(pkcs8)
+        .map_err(|_| Error::internal("stored key cannot be parsed"))?;
+    let opening = OaepPrivateDecryptingKey::new(private)
+        .map_err(|_| Error::internal("stored key cannot be parsed"))?;
+    let mut out = vec![0u8; opening.key_size_bytes()];
+    let plain = opening
+        .decrypt(&OAEP_SHA256_MGF1SHA256, &raw, &mut out, None)
+        .map_err(|_| Error::bad_request("crypto/rsa: decryption error"))?;
     Ok(plain.to_vec())
 }

@@ -215,6 +215,11 @@ async fn trim(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>>
             "minimum available version should be positive",
         ));
     }
+    if policy.min_encryption_version == 0 {
+        return Err(Error::bad_request(
+            "minimum available version cannot be set when minimum encryption version is not set",
+        ));
+    }
     if min < policy.min_available_version {
         return Err(Error::bad_request(
             "minimum available version cannot be decremented",

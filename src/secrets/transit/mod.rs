@@ -6,9 +6,11 @@
 //! all of its versions ([`policy::Policy`]).
 
 mod asymmetric;
+mod backup;
 mod batch;
 mod cipher;
 mod ciphertext;
+mod export;
 mod keys;
 mod policy;
 mod sign;
@@ -38,8 +40,13 @@ impl TransitBackend {
 
 #[async_trait::async_trait]
 impl Backend for TransitBackend {
-    const PATHS: &'static [&'static [Path<Self>]] =
-        &[keys::PATHS, cipher::PATHS, sign::PATHS, utility::PATHS];
+    const PATHS: &'static [&'static [Path<Self>]] = &[
+        keys::PATHS,
+        cipher::PATHS,
+        sign::PATHS,
+        export::PATHS,
+        utility::PATHS,
+    ];
 
     /// Keys with an `auto_rotate_period` get a new version once the
     /// latest is that old (Vault's periodic function does the same).

@@ -53,8 +53,12 @@ impl KeyType {
             .unwrap_or_default()
     }
 
-    /// AES-GCM or ChaCha20-Poly1305: encrypt/decrypt/rewrap/datakey.
+    /// AES-GCM, ChaCha20-Poly1305 or RSA-OAEP: encrypt/decrypt/rewrap/datakey.
     pub fn supports_encryption(self) -> bool {
+        self.is_symmetric_cipher() || self.is_rsa()
+    }
+
+    fn is_symmetric_cipher(self) -> bool {
         matches!(
             self,
             KeyType::Aes128Gcm96 | KeyType::Aes256Gcm96 | KeyType::ChaCha20Poly1305
@@ -76,7 +80,7 @@ impl KeyType {
 
     /// Key derivation from a context: the symmetric ciphers and ed25519.
     pub fn supports_derivation(self) -> bool {
-        self.supports_encryption() || self == KeyType::Ed25519
+        self.is_symmetric_cipher() || self == KeyType::Ed25519
     }
 
     pub fn curve(self) -> Option<EcCurve> {
@@ -91,6 +95,11 @@ impl KeyType {
     pub fn is_rsa(self) -> bool {
         matches!(self, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096)
     }
+}
+
+/// Whether a restored key's name is one a path can name.
+pub fn is_key_name(name: &str) -> bool {
+    crate::logical::framework::is_generic_name(name)
 }
 
 /// Bytes in storage, as base64 (Go's `[]byte` in JSON).
@@ -153,6 +162,12 @@ pub struct Policy {
     #[serde(default)]
     pub key_size: usize,
     pub keys: BTreeMap<i64, KeyVersion>,
+    /// When and at which version the key was last backed up, and when it
+    /// was restored (Vault's `backup_info` and `restore_info`).
+    #[serde(default)]
+    pub backup_info: Option<Value>,
+    #[serde(default)]
+    pub restore_info: Option<Value>,
 }
 
 /// What a new key is made with (`keys/:name` create).
@@ -177,7 +192,7 @@ impl Policy {
     pub fn create(name: &str, new: NewKey) -> Result<Policy> {
         if new.convergent_encryption && !new.derived {
             return Err(Error::bad_request(
-                "convergent encryption requires derivation to be enabled, so context is required",
+                "convergent encryption requires derivation to be enabled",
             ));
         }
         if new.derived && !new.key_type.supports_derivation() {
@@ -186,7 +201,7 @@ impl Policy {
                 new.key_type.as_str()
             )));
         }
-        if new.convergent_encryption && !new.key_type.supports_encryption() {
+        if new.convergent_encryption && !new.key_type.supports_derivation() {
             return Err(Error::BadRequest(format!(
                 "convergent encryption not supported for keys of type {}",
                 new.key_type.as_str()
@@ -212,6 +227,8 @@ impl Policy {
             auto_rotate_period: new.auto_rotate_period,
             key_size: new.key_size,
             keys: BTreeMap::new(),
+            backup_info: None,
+            restore_info: None,
         };
         policy.rotate()?;
         Ok(policy)
@@ -338,6 +355,12 @@ impl Policy {
             json!(self.allow_plaintext_backup),
         );
         data.insert("auto_rotate_period".into(), json!(self.auto_rotate_period));
+        if let Some(info) = &self.backup_info {
+            data.insert("backup_info".into(), info.clone());
+        }
+        if let Some(info) = &self.restore_info {
+            data.insert("restore_info".into(), info.clone());
+        }
         data.insert("deletion_allowed".into(), json!(self.deletion_allowed));
         data.insert("derived".into(), json!(self.derived));
         data.insert("exportable".into(), json!(self.exportable));

@@ -83,7 +83,7 @@ fn answer(
     mut results: Vec<Result<Map<String, Value>>>,
 ) -> Result<Option<Response>> {
     if batched {
-        return Ok(batch::respond(items, results, 0));
+        return Ok(batch::respond(items, results, 0, &[]));
     }
     results
         .pop()
