@@ -122,6 +122,11 @@ fn keys_are_created_read_rotated_configured_and_deleted() {
         "unknown key type nope",
     );
     assert_error(
+        &s.write("transit/keys/x", json!({"auto_rotate_period": "10m"})),
+        400,
+        "auto rotate period must be 0 to disable or at least an hour",
+    );
+    assert_error(
         &s.write("transit/keys/h", json!({"type": "hmac"})),
         400,
         "invalid key size for HMAC key, must be between 32 and 512 bytes",
@@ -464,6 +469,15 @@ fn hashes_and_random_bytes() {
         400,
         "'bytes' cannot be less than 1",
     );
+    assert_eq!(s.read("transit/cache-config").data("size"), 0);
+    assert_error(
+        &s.write("transit/cache-config", json!({"size": 5})),
+        400,
+        "size must be 0 or a value greater or equal to 10",
+    );
+    let r = s.write("transit/cache-config", json!({"size": 20}));
+    assert_eq!(r.data("size"), 20);
+    assert_eq!(s.read("transit/cache-config").data("size"), 20);
 }
 
 #[test]

@@ -85,6 +85,12 @@ def test_transit_keys_and_operations(pair):
     pair.call("POST", f"{m}/hash", {"input": HI, "algorithm": "x"}, expect=400)
     pair.call("POST", f"{m}/random/16", {"format": "hex"}, expect=200)
     pair.call("POST", f"{m}/random/0", {}, expect=400)
+    pair.call("GET", f"{m}/cache-config", expect=200)
+    pair.call("POST", f"{m}/cache-config", {"size": 5}, expect=400)
+    pair.call("POST", f"{m}/cache-config", {"size": 20}, expect=200)
+    pair.call("GET", f"{m}/cache-config", expect=200)
+    pair.call("POST", f"{m}/keys/k/config", {"auto_rotate_period": "10m"}, expect=400)
+    pair.call("POST", f"{m}/keys/k/config", {"auto_rotate_period": "2h"}, expect=200)
     # Export and backup refusals.
     pair.call("GET", f"{m}/export/encryption-key/upserted", expect=400)
     pair.call("GET", f"{m}/export/bogus/upserted", expect=400)

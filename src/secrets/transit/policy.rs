@@ -415,3 +415,55 @@ impl Policy {
         now_unix() >= last + self.auto_rotate_period
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_key(key_type: KeyType, auto_rotate_period: i64) -> NewKey {
+        NewKey {
+            key_type,
+            derived: false,
+            convergent_encryption: false,
+            exportable: false,
+            allow_plaintext_backup: false,
+            auto_rotate_period,
+            key_size: 32,
+        }
+    }
+
+    #[test]
+    fn a_key_is_due_for_rotation_once_its_latest_version_is_a_period_old() {
+        let fresh = Policy::create("k", new_key(KeyType::Aes256Gcm96, 3600));
+        let Ok(mut policy) = fresh else {
+            panic!("key creation failed");
+        };
+        assert!(!policy.due_for_rotation());
+        if let Some(latest) = policy.keys.get_mut(&1) {
+            latest.creation_time -= 3601 * 1_000_000_000;
+        }
+        assert!(policy.due_for_rotation());
+        assert!(policy.rotate().is_ok());
+        assert!(!policy.due_for_rotation(), "the new version is fresh");
+        policy.auto_rotate_period = 0;
+        if let Some(latest) = policy.keys.get_mut(&2) {
+            latest.creation_time = 0;
+        }
+        assert!(!policy.due_for_rotation(), "a period of 0 never rotates");
+    }
+
+    #[test]
+    fn versions_outside_the_window_are_refused() {
+        let Ok(mut policy) = Policy::create("k", new_key(KeyType::ChaCha20Poly1305, 0)) else {
+            panic!("key creation failed");
+        };
+        assert!(policy.rotate().is_ok());
+        policy.min_decryption_version = 2;
+        policy.min_encryption_version = 2;
+        assert!(policy.decryption_key(1).is_err());
+        assert!(policy.decryption_key(3).is_err());
+        assert!(policy.decryption_key(2).is_ok());
+        assert_eq!(policy.encryption_version(0).ok(), Some(2));
+        assert!(policy.encryption_version(1).is_err());
+    }
+}

@@ -1,4 +1,6 @@
-//! `random` and `hash`: randomness and digests that need no key.
+//! `random` and `hash`: randomness and digests that need no key; and
+//! `cache-config`, the key cache size Vault reports. Keys are read from
+//! storage on every request here, so the size is kept and shown only.
 
 use aws_lc_rs::digest;
 use serde_json::json;
@@ -33,6 +35,10 @@ pub(super) const PATHS: &[Path<TransitBackend>] = &[
     Path::new("hash")
         .fields(&[HASH_FIELDS])
         .update(handler!(hash)),
+    Path::new("cache-config")
+        .fields(&[&[Field::int("size")]])
+        .read(handler!(read_cache_config))
+        .update(handler!(write_cache_config)),
     Path::new("hash/:urlalgorithm")
         .fields(&[HASH_FIELDS])
         .update(handler!(hash)),
@@ -108,4 +114,35 @@ async fn hash(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>>
             .cloned()
             .unwrap_or_default(),
     )))
+}
+
+const CACHE_CONFIG: &str = "config/cache";
+
+fn cache_size_response(size: i64) -> Option<Response> {
+    Some(Response::data(
+        json!({ "size": size })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    ))
+}
+
+async fn read_cache_config(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+    let size = req
+        .storage
+        .get_json::<i64>(CACHE_CONFIG)
+        .await?
+        .unwrap_or(0);
+    Ok(cache_size_response(size))
+}
+
+async fn write_cache_config(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+    let size = req.data.int("size")?.unwrap_or(0);
+    if size != 0 && size < 10 {
+        return Err(Error::bad_request(
+            "size must be 0 or a value greater or equal to 10",
+        ));
+    }
+    req.storage.put_json(CACHE_CONFIG, &size).await?;
+    Ok(cache_size_response(size))
 }
