@@ -596,3 +596,61 @@ fn backups_restore_keys_and_exports_show_them() {
         "illegal base64 data at input byte 0",
     );
 }
+
+/// `vault ARGS…` against `s` with the root token; `(exit code, stdout)`.
+fn vault(s: &Server, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(common::binary())
+        .args(args)
+        .env("VAULT_ADDR", s.url("").trim_end_matches("/v1/"))
+        .env("VAULT_TOKEN", common::ROOT)
+        .env("HOME", std::env::temp_dir())
+        .env_remove("VAULT_FORMAT")
+        .output()
+        .expect("run the CLI");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_vault_cli_encrypts_decrypts_and_reads_keys() {
+    let s = transit();
+    assert_eq!(vault(&s, &["write", "-force", "transit/keys/k"]).0, 0);
+    // vault write -field=ciphertext transit/encrypt/k plaintext=$(base64 <<< hi)
+    let (code, ct) = vault(
+        &s,
+        &[
+            "write",
+            "-field=ciphertext",
+            "transit/encrypt/k",
+            "plaintext=aGkK",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(ct.starts_with("vault:v1:") && !ct.ends_with('\n'), "{ct}");
+    let (code, plain) = vault(
+        &s,
+        &[
+            "write",
+            "-field=plaintext",
+            "transit/decrypt/k",
+            &format!("ciphertext={ct}"),
+        ],
+    );
+    assert_eq!((code, plain.as_str()), (0, "aGkK"));
+    let (code, table) = vault(&s, &["read", "transit/keys/k"]);
+    assert_eq!(code, 0);
+    for line in [
+        "allow_plaintext_backup    false",
+        "latest_version            1",
+        "supports_encryption       true",
+        "type                      aes256-gcm96",
+    ] {
+        assert!(table.contains(line), "{line} in\n{table}");
+    }
+    assert!(
+        table.contains("keys                      map[1:"),
+        "{table}"
+    );
+}
