@@ -2,10 +2,11 @@
 //! delete, list, and `users/:username/policies`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map};
+use serde_json::Map;
 
 use super::password::{missing_password, NewPassword, PASSWORD_FIELDS};
 use super::{UserpassBackend, USERNAME};
+use crate::auth::legacy_token_fields::LegacyTokenFields;
 use crate::auth::roles::RoleStore;
 use crate::auth::token_fields::{
     parse_addrs, parse_policies, upgrade_duration, upgrade_list, TokenFields, TOKEN_FIELDS,
@@ -52,12 +53,10 @@ pub(super) struct UserEntry {
     pub password_hash: String,
     #[serde(flatten)]
     pub token: TokenFields,
-    /// Deprecated `policies`, shown on read only while set.
-    pub policies: Vec<String>,
-    /// Deprecated `ttl`, `max_ttl` (seconds) and `bound_cidrs`, likewise.
-    pub ttl: i64,
-    pub max_ttl: i64,
-    pub bound_cidrs: Vec<String>,
+    /// The deprecated `policies`, `ttl`, `max_ttl` and `bound_cidrs`
+    /// (userpass has no `period` or `num_uses`), shown while set.
+    #[serde(flatten)]
+    pub legacy: LegacyTokenFields,
 }
 
 /// The route's user name, lower-cased (the route has checked that it is a
@@ -71,19 +70,7 @@ pub(super) async fn load_user(req: &Request, name: &str) -> Result<Option<UserEn
     let Some(mut user): Option<UserEntry> = USERS.get(req, name).await? else {
         return Ok(None);
     };
-    let t = &mut user.token;
-    if t.token_ttl == 0 && user.ttl > 0 {
-        t.token_ttl = user.ttl;
-    }
-    if t.token_max_ttl == 0 && user.max_ttl > 0 {
-        t.token_max_ttl = user.max_ttl;
-    }
-    if t.token_policies.is_empty() && !user.policies.is_empty() {
-        t.token_policies = user.policies.clone();
-    }
-    if t.token_bound_cidrs.is_empty() && !user.bound_cidrs.is_empty() {
-        t.token_bound_cidrs = user.bound_cidrs.clone();
-    }
+    user.legacy.apply_on_load(&mut user.token);
     Ok(Some(user))
 }
 
@@ -104,18 +91,7 @@ async fn read(_: &UserpassBackend, req: &mut Request) -> Result<Option<Response>
     };
     let mut data = Map::new();
     user.token.populate_data(&mut data);
-    if user.ttl > 0 {
-        data.insert("ttl".into(), json!(user.ttl));
-    }
-    if user.max_ttl > 0 {
-        data.insert("max_ttl".into(), json!(user.max_ttl));
-    }
-    if !user.policies.is_empty() {
-        data.insert("policies".into(), json!(user.token.token_policies));
-    }
-    if !user.bound_cidrs.is_empty() {
-        data.insert("bound_cidrs".into(), json!(user.bound_cidrs));
-    }
+    user.legacy.populate_data(&mut data);
     Ok(Some(Response::data(data)))
 }
 
@@ -143,7 +119,7 @@ async fn write(_: &UserpassBackend, req: &mut Request) -> Result<Option<Response
         data,
         "policies",
         "token_policies",
-        &mut user.policies,
+        &mut user.legacy.policies,
         &mut user.token.token_policies,
         |p| Ok(parse_policies(p)),
     )?;
@@ -151,21 +127,21 @@ async fn write(_: &UserpassBackend, req: &mut Request) -> Result<Option<Response
         data,
         "ttl",
         "token_ttl",
-        &mut user.ttl,
+        &mut user.legacy.ttl,
         &mut user.token.token_ttl,
     )?;
     upgrade_duration(
         data,
         "max_ttl",
         "token_max_ttl",
-        &mut user.max_ttl,
+        &mut user.legacy.max_ttl,
         &mut user.token.token_max_ttl,
     )?;
     upgrade_list(
         data,
         "bound_cidrs",
         "token_bound_cidrs",
-        &mut user.bound_cidrs,
+        &mut user.legacy.bound_cidrs,
         &mut user.token.token_bound_cidrs,
         parse_addrs,
     )?;
@@ -189,14 +165,14 @@ async fn write_policies(_: &UserpassBackend, req: &mut Request) -> Result<Option
     let data = &req.data;
     if let Some(policies) = data.comma_list("token_policies")? {
         user.token.token_policies = parse_policies(&policies);
-        user.policies = if data.contains("policies") {
+        user.legacy.policies = if data.contains("policies") {
             user.token.token_policies.clone()
         } else {
             Vec::new()
         };
     } else if let Some(policies) = data.comma_list("policies")? {
-        user.policies = parse_policies(&policies);
-        user.token.token_policies = user.policies.clone();
+        user.legacy.policies = parse_policies(&policies);
+        user.token.token_policies = user.legacy.policies.clone();
     }
     save_user(req, &name, &user).await?;
     Ok(None)
