@@ -2,7 +2,8 @@
 //! signatures over a message or its digest.
 
 use aws_lc_rs::digest::{self, Digest};
-use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::error::Unspecified;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 
 use super::policy::KeyType;
@@ -125,24 +126,17 @@ fn pkcs8_inner_key(der: &[u8]) -> Option<&[u8]> {
 
 /// The SubjectPublicKeyInfo DER of a signing key.
 pub fn spki(key_type: KeyType, pkcs8: &[u8]) -> Result<Vec<u8>> {
+    fn der(spki: Result<PublicKeyX509Der<'static>, Unspecified>) -> Result<Vec<u8>> {
+        Ok(spki.map_err(|_| broken_key())?.as_ref().to_vec())
+    }
     if let Some(curve) = key_type.curve() {
         let pair =
             EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), pkcs8).map_err(|_| broken_key())?;
-        return Ok(pair
-            .public_key()
-            .as_der()
-            .map_err(|_| broken_key())?
-            .as_ref()
-            .to_vec());
+        return der(pair.public_key().as_der());
     }
     if key_type.is_rsa() {
         let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(|_| broken_key())?;
-        return Ok(pair
-            .public_key()
-            .as_der()
-            .map_err(|_| broken_key())?
-            .as_ref()
-            .to_vec());
+        return der(pair.public_key().as_der());
     }
     let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|_| broken_key())?;
     Ok(pair

@@ -199,13 +199,19 @@ async fn encrypt(b: &TransitBackend, req: &mut Request) -> Result<Option<Respons
     answer(req, &items, batched, results, &[])
 }
 
-async fn decrypt(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+/// The ciphertexts of a decrypt or rewrap and the key they are under.
+async fn ciphertexts(req: &Request) -> Result<(Vec<Item>, bool, Policy)> {
     let (items, batched) = items(req)?;
     if !batched && batch::text(&items[0], "ciphertext").is_empty() {
         return Err(Error::bad_request("missing ciphertext to decrypt"));
     }
     let policy = load_existing(req, "encryption key not found").await?;
     require_encryption(&policy)?;
+    Ok((items, batched, policy))
+}
+
+async fn decrypt(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+    let (items, batched, policy) = ciphertexts(req).await?;
     let results = items
         .iter()
         .map(|item| {
@@ -222,12 +228,7 @@ async fn decrypt(_: &TransitBackend, req: &mut Request) -> Result<Option<Respons
 /// `POST rewrap/:name`: decrypts and encrypts again under the latest (or
 /// the requested) version, without showing the plaintext.
 async fn rewrap(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
-    let (items, batched) = items(req)?;
-    if !batched && batch::text(&items[0], "ciphertext").is_empty() {
-        return Err(Error::bad_request("missing ciphertext to decrypt"));
-    }
-    let policy = load_existing(req, "encryption key not found").await?;
-    require_encryption(&policy)?;
+    let (items, batched, policy) = ciphertexts(req).await?;
     let results = items
         .iter()
         .map(|item| {
