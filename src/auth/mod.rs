@@ -11,3 +11,4 @@ pub mod outbound;
 pub mod roles;
 pub mod token;
 pub mod token_fields;
+pub mod userpass;

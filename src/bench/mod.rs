@@ -84,7 +84,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "target")]
     pub label: String,
     /// Comma-separated scenarios: sign, sign-intermediate, issue-ec256,
-    /// issue-rsa2048, approle-login, health (or "all").
+    /// issue-rsa2048, approle-login, transit-encrypt (aes256-gcm96, 1 KiB),
+    /// transit-sign (ecdsa-p256), health (or "all").
     #[arg(long, default_value = "sign")]
     pub scenarios: String,
     /// no_store for the issuance scenarios: on, off or both.

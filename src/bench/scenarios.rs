@@ -12,6 +12,8 @@ pub const ALL: &[&str] = &[
     "issue-ec256",
     "issue-rsa2048",
     "approle-login",
+    "transit-encrypt",
+    "transit-sign",
     "health",
 ];
 
@@ -24,6 +26,14 @@ pub fn has_store_variant(scenario: &str) -> bool {
 pub struct Fixture {
     pub mount: String,
     pub approle: Option<String>,
+    /// A transit mount with an `aes256-gcm96` key `aes` and an
+    /// `ecdsa-p256` key `ec`.
+    pub transit: String,
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn random_suffix() -> String {
@@ -57,6 +67,7 @@ impl Fixture {
         let mut fixture = Fixture {
             mount: mount.clone(),
             approle: None,
+            transit: format!("bench-transit-{}", random_suffix()),
         };
         match fixture.populate(api, with_approle).await {
             Ok(()) => Ok(fixture),
@@ -94,6 +105,16 @@ impl Fixture {
                 .await?;
             }
         }
+        let transit = &self.transit;
+        api.post(&format!("sys/mounts/{transit}"), json!({"type": "transit"}))
+            .await?;
+        api.post(
+            &format!("{transit}/keys/aes"),
+            json!({"type": "aes256-gcm96"}),
+        )
+        .await?;
+        api.post(&format!("{transit}/keys/ec"), json!({"type": "ecdsa-p256"}))
+            .await?;
         if with_approle {
             let path = format!("bench-approle-{}", random_suffix());
             api.post(&format!("sys/auth/{path}"), json!({"type": "approle"}))
@@ -105,6 +126,7 @@ impl Fixture {
 
     pub async fn remove(&self, api: &Api) {
         let _ = api.delete(&format!("sys/mounts/{}", self.mount)).await;
+        let _ = api.delete(&format!("sys/mounts/{}", self.transit)).await;
         if let Some(path) = &self.approle {
             let _ = api.delete(&format!("sys/auth/{path}")).await;
         }
@@ -192,6 +214,24 @@ impl Fixture {
                 call.auth = false;
                 Ok(vec![call])
             }
+            // 1 KiB of plaintext per request, different in each call.
+            "transit-encrypt" => Ok((0..64u8)
+                .map(|i| {
+                    let plaintext = base64_of(&[i; 1024]);
+                    post(
+                        format!("{}/encrypt/aes", self.transit),
+                        json!({ "plaintext": plaintext }),
+                    )
+                })
+                .collect()),
+            "transit-sign" => Ok((0..64u8)
+                .map(|i| {
+                    post(
+                        format!("{}/sign/ec", self.transit),
+                        json!({ "input": base64_of(&[i; 32]) }),
+                    )
+                })
+                .collect()),
             "health" => Ok(vec![Call {
                 method: hyper::Method::GET,
                 path: "sys/health".into(),

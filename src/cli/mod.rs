@@ -27,6 +27,7 @@ pub fn run_client(args: &[String]) -> i32 {
         err: &mut err,
         stdin: &mut stdin,
         tty,
+        stdin_tty: std::io::stdin().is_terminal(),
     };
     commands::run(args, &mut ui)
 }

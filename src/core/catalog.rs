@@ -55,6 +55,11 @@ pub const CATALOG: &[CatalogEntry] = &[
     },
     CatalogEntry {
         class: MountClass::Auth,
+        backend_type: "userpass",
+        build: |_, _| Ok(Arc::new(crate::auth::userpass::UserpassBackend::new())),
+    },
+    CatalogEntry {
+        class: MountClass::Auth,
         backend_type: "jwt",
         build: |_, _| Ok(Arc::new(crate::auth::jwt::JwtBackend::new())),
     },
@@ -62,6 +67,11 @@ pub const CATALOG: &[CatalogEntry] = &[
         class: MountClass::Auth,
         backend_type: "oidc",
         build: |_, _| Ok(Arc::new(crate::auth::jwt::JwtBackend::new())),
+    },
+    CatalogEntry {
+        class: MountClass::Secret,
+        backend_type: "transit",
+        build: |_, _| Ok(Arc::new(crate::secrets::transit::TransitBackend::new())),
     },
     // KV: version 1, or 2 with `options.version = "2"` (dev mode's `secret/`).
     CatalogEntry {

@@ -156,6 +156,7 @@ pub fn run_commands(
                     err: &mut err,
                     stdin: &mut stdin,
                     tty: false,
+                    stdin_tty: false,
                 };
                 run(&command.args, &mut ui)
             };

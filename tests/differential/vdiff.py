@@ -67,6 +67,10 @@ VOLATILE = [
     "cluster_name", "cluster_id", "nonce", "migration_id", "data.migration_id",
     "data.tidy_*", "data.*_count", "data.current_cert_store_count", "data.current_revoked_cert_count",
     "data.cross_revoked_cert_deleted_count", "data.internal_backend_uuid",
+    # transit: outputs of random keys, nonces and bytes
+    "data.ciphertext", "data.signature", "data.hmac", "data.random_bytes", "data.backup",
+    "data.batch_results[].ciphertext", "data.batch_results[].signature", "data.batch_results[].hmac",
+    "data.keys.*", "data.backup_info.time", "data.restore_info.time",
 ]
 
 

@@ -25,6 +25,8 @@ pub struct Ui<'a> {
     pub stdin: &'a mut dyn Read,
     /// stdout is a terminal (`-field` then ends with a newline).
     pub tty: bool,
+    /// stdin is a terminal: a command may ask for a secret there.
+    pub stdin_tty: bool,
 }
 
 impl Ui<'_> {

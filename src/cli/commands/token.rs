@@ -455,9 +455,17 @@ pub fn login(ui: &mut Ui, args: &[String]) -> i32 {
             // Only `name` is meaningful; the certificate does the rest.
             body.retain(|k, _| k == "name");
         }
-        // userpass-style methods log in at `login/<username>`.
         let mut login_path = format!("auth/{mount}/login");
-        if matches!(method.as_str(), "userpass" | "ldap" | "okta" | "radius") {
+        if method == "userpass" {
+            match userpass_login(ui, &flags, &mount, body) {
+                Ok((path, password)) => (login_path, body) = (path, password),
+                Err(message) => {
+                    ui.error(&format!("Error authenticating: {message}"));
+                    return 2;
+                }
+            }
+        } else if matches!(method.as_str(), "ldap" | "okta" | "radius") {
+            // userpass-style methods log in at `login/<username>`.
             if let Some(Value::String(user)) = body.remove("username") {
                 login_path = format!("{login_path}/{user}");
             }
@@ -516,6 +524,46 @@ pub fn login(ui: &mut Ui, args: &[String]) -> i32 {
         ));
     }
     output_secret(ui, &flags, &secret)
+}
+
+/// Vault's userpass CLI handler: `username` is required, `mount=` names
+/// the mount, and only the password is sent, asked for on the terminal
+/// when not given. Returns the login path and body.
+fn userpass_login(
+    ui: &mut Ui,
+    flags: &FlagSet,
+    default_mount: &str,
+    args: Map<String, Value>,
+) -> Result<(String, Map<String, Value>), String> {
+    let arg = |key: &str| match args.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let username = arg("username");
+    if username.is_empty() {
+        return Err("'username' must be specified".into());
+    }
+    let mut password = arg("password");
+    if password.is_empty() {
+        if flags.bool("non-interactive") {
+            return Err("'password' must be specified and refusing to pull from stdin".into());
+        }
+        let _ = write!(ui.err, "Password (will be hidden): ");
+        let read = if ui.stdin_tty {
+            rpassword::read_password().map_err(|e| e.to_string())
+        } else {
+            Err("file descriptor 0 is not a terminal".to_string())
+        };
+        ui.error("");
+        password = read?;
+    }
+    let mount = match arg("mount") {
+        m if m.is_empty() => default_mount.to_string(),
+        m => super::sanitize_path(&m),
+    };
+    let body = Map::from_iter([("password".to_string(), Value::String(password))]);
+    Ok((format!("auth/{mount}/login/{username}"), body))
 }
 
 fn write_token_file(file: &std::path::Path, token: &str) -> std::io::Result<()> {
