@@ -43,10 +43,11 @@ impl Parser<'_> {
     }
 
     fn peek(&mut self) -> Result<&Spanned, Error> {
-        if self.ahead.is_none() {
-            self.ahead = Some(self.lexer.next_token()?);
-        }
-        Ok(self.ahead.as_ref().expect("just filled"))
+        let token = match self.ahead.take() {
+            Some(token) => token,
+            None => self.lexer.next_token()?,
+        };
+        Ok(self.ahead.insert(token))
     }
 
     /// Items up to the end of the document, or (`in_object`) up to the
