@@ -321,3 +321,39 @@ def test_which_token_counts(dev, case):
         r = srv.req("GET", "sys/mounts", token=None, headers=h, params=params)
         return Answer(f"mounts={r.status_code}", errors(r))
     dev.probe(f"escalation/header/{case}", probe, expect=expect)
+
+
+# ---------------------------------------------------------------------------
+# Token roles: a role may lend policies the caller lacks, never root.
+
+ROLE_CREATOR = 'path "auth/token/create/*" { capabilities = ["create", "update"] }\n'
+
+
+@pytest.fixture(scope="module")
+def role_creator(dev):
+    """Per server, a non-root, non-sudo token that may create through any token role."""
+    name = f"rolecreator-{_uid()}"
+
+    def setup(s):
+        s.policy(name, ROLE_CREATOR)
+        s.extra["role_creator"] = s.child_token([name], ttl="1h")
+    dev.each(setup)
+    return name
+
+
+@pytest.mark.parametrize("field", ["allowed_policies", "allowed_policies_glob"])
+@pytest.mark.parametrize("spelling", list(ROOT_SPELLINGS), ids=list(ROOT_SPELLINGS))
+def test_token_role_cannot_lend_root(dev, role_creator, field, spelling):
+    def probe(srv):
+        role = "tr" + _uid()
+        r = srv.req("POST", f"auth/token/roles/{role}", {field: ROOT_SPELLINGS[spelling]})
+        if r.status_code not in (200, 204):
+            return Answer(f"role={r.status_code}", errors(r))
+        created = srv.req("POST", f"auth/token/create/{role}", {"policies": ["root"]},
+                          token=srv.extra["role_creator"])
+        if created.status_code != 200:
+            return Answer(f"role={r.status_code} create={created.status_code}", errors(created))
+        tok = created.json()["auth"]["client_token"]
+        return Answer(f"role={r.status_code} create=200 root={granted_root(srv, tok)}",
+                      f"policies={created.json()['auth'].get('policies')}")
+    dev.probe(f"escalation/token-role/{field}-{spelling}", probe, expect=r"role=\d+ create=4\d\d")
