@@ -654,3 +654,80 @@ fn the_vault_cli_encrypts_decrypts_and_reads_keys() {
         "{table}"
     );
 }
+
+/// Keys are kept decoded between requests; every change of a key must be
+/// seen by the next request: a deleted and re-created key is a new key, a
+/// restore over a key replaces it, and a rotation moves encryption on.
+#[test]
+fn every_change_of_a_key_is_seen_by_the_next_request() {
+    let s = transit();
+    for name in ["sym", "ec"] {
+        let key_type = if name == "sym" {
+            "aes256-gcm96"
+        } else {
+            "ecdsa-p256"
+        };
+        let r = s.write(
+            &format!("transit/keys/{name}"),
+            json!({"type": key_type, "exportable": true, "allow_plaintext_backup": true}),
+        );
+        assert_eq!(r.status, 200, "{:?}", r.json);
+    }
+    let plaintext = b64(b"cached");
+    let old_ciphertext = field(
+        &s.write("transit/encrypt/sym", json!({"plaintext": plaintext})),
+        "ciphertext",
+    );
+    let old_signature = field(
+        &s.write("transit/sign/ec", json!({"input": plaintext})),
+        "signature",
+    );
+    let backup_of_ec = field(&s.read("transit/backup/ec"), "backup");
+
+    // Rotation: the next encryption uses version 2 at once.
+    s.write("transit/keys/sym/rotate", json!({}));
+    let r = s.write("transit/encrypt/sym", json!({"plaintext": plaintext}));
+    assert!(
+        field(&r, "ciphertext").starts_with("vault:v2:"),
+        "{:?}",
+        r.json
+    );
+
+    // Delete and re-create: the old ciphertext no longer decrypts.
+    s.write("transit/keys/sym/config", json!({"deletion_allowed": true}));
+    assert_eq!(s.delete("transit/keys/sym").status, 204);
+    assert_eq!(s.read("transit/keys/sym").status, 404);
+    s.write("transit/keys/sym", json!({}));
+    let r = s.write("transit/decrypt/sym", json!({"ciphertext": old_ciphertext}));
+    assert_eq!(
+        r.status, 400,
+        "a new key must not open the old one's ciphertext: {:?}",
+        r.json
+    );
+
+    // Restore over a rotated signing key: the backup's version 1 is back,
+    // and the signature made before still verifies; a signature made by the
+    // rotated key's version 2 does not survive the restore.
+    s.write("transit/keys/ec/rotate", json!({}));
+    let v2_signature = field(
+        &s.write("transit/sign/ec", json!({"input": plaintext})),
+        "signature",
+    );
+    assert!(v2_signature.starts_with("vault:v2:"));
+    let r = s.write(
+        "transit/restore/ec",
+        json!({"backup": backup_of_ec, "force": true}),
+    );
+    assert_eq!(r.status, 204, "{:?}", r.json);
+    assert_eq!(s.read("transit/keys/ec").data("latest_version"), 1);
+    let r = s.write(
+        "transit/verify/ec",
+        json!({"input": plaintext, "signature": old_signature}),
+    );
+    assert_eq!(r.data("valid"), true, "{:?}", r.json);
+    let r = s.write(
+        "transit/verify/ec",
+        json!({"input": plaintext, "signature": v2_signature}),
+    );
+    assert_ne!(r.data("valid"), true, "{:?}", r.json);
+}

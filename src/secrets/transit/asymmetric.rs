@@ -6,7 +6,9 @@ use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 use aws_lc_rs::error::Unspecified;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 
-use super::policy::KeyType;
+use std::sync::OnceLock;
+
+use super::policy::{KeyType, KeyVersion};
 use crate::logical::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,73 +259,134 @@ fn rsa_digest(opts: SignOptions, input: &[u8]) -> Result<Digest> {
     }
 }
 
+/// A version's private key, parsed. Parsing validates the key (for ECDSA
+/// it recomputes the public point), which costs about as much as a
+/// signature, so a version keeps its parsed pair.
+enum SigningKey {
+    Ed25519(Ed25519KeyPair),
+    Ecdsa(EcCurve, EcdsaKeyPair),
+    Rsa(aws_lc_rs::rsa::KeyPair),
+}
+
+impl SigningKey {
+    fn parse(key_type: KeyType, pkcs8: &[u8]) -> Result<SigningKey> {
+        if key_type == KeyType::Ed25519 {
+            return Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+                .map(SigningKey::Ed25519)
+                .map_err(|_| broken_key());
+        }
+        if let Some(curve) = key_type.curve() {
+            return EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), pkcs8)
+                .map(|pair| SigningKey::Ecdsa(curve, pair))
+                .map_err(|_| broken_key());
+        }
+        aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8)
+            .map(SigningKey::Rsa)
+            .map_err(|_| broken_key())
+    }
+}
+
+/// The parsed form of one version's signing key, made on first use. A copy
+/// starts empty: it parses again rather than share state with the original.
+#[derive(Default)]
+pub struct ParsedSigningKey(OnceLock<SigningKey>);
+
+impl Clone for ParsedSigningKey {
+    fn clone(&self) -> Self {
+        ParsedSigningKey::default()
+    }
+}
+
+impl std::fmt::Debug for ParsedSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "ParsedSigningKey(parsed)"
+        } else {
+            "ParsedSigningKey(empty)"
+        })
+    }
+}
+
+impl ParsedSigningKey {
+    fn get(&self, key_type: KeyType, pkcs8: &[u8]) -> Result<&SigningKey> {
+        if let Some(key) = self.0.get() {
+            return Ok(key);
+        }
+        let key = SigningKey::parse(key_type, pkcs8)?;
+        Ok(self.0.get_or_init(|| key))
+    }
+}
+
 /// Signs `input` with a version's key; ECDSA signatures are ASN.1 DER.
-pub fn sign(key_type: KeyType, pkcs8: &[u8], input: &[u8], opts: SignOptions) -> Result<Vec<u8>> {
-    if key_type == KeyType::Ed25519 {
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|_| broken_key())?;
-        return Ok(pair.sign(input).as_ref().to_vec());
+pub fn sign(
+    key: &KeyVersion,
+    key_type: KeyType,
+    input: &[u8],
+    opts: SignOptions,
+) -> Result<Vec<u8>> {
+    match key.parsed.get(key_type, &key.key)? {
+        SigningKey::Ed25519(pair) => Ok(pair.sign(input).as_ref().to_vec()),
+        SigningKey::Ecdsa(curve, pair) => {
+            let digest = curve_digest(*curve, &digest_of(input, opts)?)?;
+            Ok(pair
+                .sign_digest(&digest)
+                .map_err(|_| Error::internal("signing failed"))?
+                .as_ref()
+                .to_vec())
+        }
+        SigningKey::Rsa(pair) => {
+            let digest = rsa_digest(opts, input)?;
+            let mut sig = vec![0u8; pair.public_modulus_len()];
+            pair.sign_digest(
+                rsa_encoding(digest.algorithm(), opts.pss)?,
+                &digest,
+                &mut sig,
+            )
+            .map_err(|_| Error::internal("signing failed"))?;
+            Ok(sig)
+        }
     }
-    if let Some(curve) = key_type.curve() {
-        let pair =
-            EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), pkcs8).map_err(|_| broken_key())?;
-        let digest = curve_digest(curve, &digest_of(input, opts)?)?;
-        return Ok(pair
-            .sign_digest(&digest)
-            .map_err(|_| Error::internal("signing failed"))?
-            .as_ref()
-            .to_vec());
-    }
-    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(|_| broken_key())?;
-    let digest = rsa_digest(opts, input)?;
-    let mut sig = vec![0u8; pair.public_modulus_len()];
-    pair.sign_digest(
-        rsa_encoding(digest.algorithm(), opts.pss)?,
-        &digest,
-        &mut sig,
-    )
-    .map_err(|_| Error::internal("signing failed"))?;
-    Ok(sig)
 }
 
 /// Checks a signature (ECDSA in ASN.1 DER) made by [`sign`] or by Vault.
 pub fn verify(
+    key: &KeyVersion,
     key_type: KeyType,
-    pkcs8: &[u8],
     input: &[u8],
     sig: &[u8],
     opts: SignOptions,
 ) -> Result<bool> {
-    if key_type == KeyType::Ed25519 {
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|_| broken_key())?;
-        return Ok(
-            UnparsedPublicKey::new(&signature::ED25519, pair.public_key().as_ref())
-                .verify(input, sig)
-                .is_ok(),
-        );
-    }
-    if let Some(curve) = key_type.curve() {
-        let pair =
-            EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), pkcs8).map_err(|_| broken_key())?;
-        let digest = curve_digest(curve, &digest_of(input, opts)?)?;
-        return Ok(
-            UnparsedPublicKey::new(ecdsa_verification(curve), pair.public_key().as_ref())
+    match key.parsed.get(key_type, &key.key)? {
+        SigningKey::Ed25519(pair) => Ok(UnparsedPublicKey::new(
+            &signature::ED25519,
+            pair.public_key().as_ref(),
+        )
+        .verify(input, sig)
+        .is_ok()),
+        SigningKey::Ecdsa(curve, pair) => {
+            let digest = curve_digest(*curve, &digest_of(input, opts)?)?;
+            Ok(
+                UnparsedPublicKey::new(ecdsa_verification(*curve), pair.public_key().as_ref())
+                    .verify_digest(&digest, sig)
+                    .is_ok(),
+            )
+        }
+        SigningKey::Rsa(pair) => {
+            let digest = rsa_digest(opts, input)?;
+            let params: &signature::RsaParameters =
+                match (digest.algorithm().output_len(), opts.pss) {
+                    (32, true) => &signature::RSA_PSS_2048_8192_SHA256,
+                    (48, true) => &signature::RSA_PSS_2048_8192_SHA384,
+                    (64, true) => &signature::RSA_PSS_2048_8192_SHA512,
+                    (32, false) => &signature::RSA_PKCS1_2048_8192_SHA256,
+                    (48, false) => &signature::RSA_PKCS1_2048_8192_SHA384,
+                    _ => &signature::RSA_PKCS1_2048_8192_SHA512,
+                };
+            Ok(UnparsedPublicKey::new(params, pair.public_key().as_ref())
                 .verify_digest(&digest, sig)
-                .is_ok(),
-        );
+                .is_ok())
+        }
     }
-    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(|_| broken_key())?;
-    let digest = rsa_digest(opts, input)?;
-    let params: &signature::RsaParameters = match (digest.algorithm().output_len(), opts.pss) {
-        (32, true) => &signature::RSA_PSS_2048_8192_SHA256,
-        (48, true) => &signature::RSA_PSS_2048_8192_SHA384,
-        (64, true) => &signature::RSA_PSS_2048_8192_SHA512,
-        (32, false) => &signature::RSA_PKCS1_2048_8192_SHA256,
-        (48, false) => &signature::RSA_PKCS1_2048_8192_SHA384,
-        _ => &signature::RSA_PKCS1_2048_8192_SHA512,
-    };
-    Ok(UnparsedPublicKey::new(params, pair.public_key().as_ref())
-        .verify_digest(&digest, sig)
-        .is_ok())
 }
 
 /// An ASN.1 ECDSA signature as JWS's fixed-width `r || s`, and back.

@@ -275,6 +275,7 @@ fn from_vault_key(key_type: KeyType, key: &VaultKey) -> Result<KeyVersion> {
         key: material,
         hmac_key: bytes(&key.hmac_key)?,
         creation_time,
+        parsed: Default::default(),
     })
 }
 

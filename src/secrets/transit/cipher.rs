@@ -1,11 +1,13 @@
 //! `encrypt`, `decrypt`, `rewrap` and `datakey`, single or batched.
 
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 
 use super::batch::{self, Item};
 use super::ciphertext::{b64decode, b64encode, encryption_key, format, open, parse, seal};
 use super::policy::{KeyType, NewKey, Policy};
-use super::{key_name, load, load_existing, save, TransitBackend, NAME};
+use super::{key_name, TransitBackend, NAME};
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Operation, Request, Response, Result};
@@ -30,7 +32,7 @@ pub(super) const PATHS: &[Path<TransitBackend>] = &[
                 Field::string("associated_data"),
             ],
         ])
-        .existence_check(|_, r| Box::pin(key_exists(r)))
+        .existence_check(|b, r| Box::pin(key_exists(b, r)))
         .update(handler!(encrypt)),
     Path::new("decrypt/:name")
         .captures(NAME)
@@ -60,8 +62,8 @@ pub(super) const PATHS: &[Path<TransitBackend>] = &[
         .update(handler!(datakey)),
 ];
 
-async fn key_exists(req: &Request) -> Result<bool> {
-    Ok(load(req, &key_name(req)?).await?.is_some())
+async fn key_exists(b: &TransitBackend, req: &Request) -> Result<bool> {
+    Ok(b.load(&req.storage, &key_name(req)?).await?.is_some())
 }
 
 /// The request's items: its `batch_input`, or the request's own fields.
@@ -154,11 +156,11 @@ async fn encrypt(b: &TransitBackend, req: &mut Request) -> Result<Option<Respons
         }
     }
     let name = key_name(req)?;
-    let policy = match load(req, &name).await? {
+    let policy = match b.load(&req.storage, &name).await? {
         Some(policy) => policy,
         None if req.operation == Operation::Create => {
             let _guard = b.write_lock.lock().await;
-            match load(req, &name).await? {
+            match b.load(&req.storage, &name).await? {
                 Some(policy) => policy,
                 None => {
                     let key_type = match req.data.str("type")?.filter(|t| !t.is_empty()) {
@@ -187,8 +189,7 @@ async fn encrypt(b: &TransitBackend, req: &mut Request) -> Result<Option<Respons
                             key_size: 0,
                         },
                     )?;
-                    save(req, &policy).await?;
-                    policy
+                    b.save(&req.storage, policy).await?
                 }
             }
         }
@@ -200,18 +201,18 @@ async fn encrypt(b: &TransitBackend, req: &mut Request) -> Result<Option<Respons
 }
 
 /// The ciphertexts of a decrypt or rewrap and the key they are under.
-async fn ciphertexts(req: &Request) -> Result<(Vec<Item>, bool, Policy)> {
+async fn ciphertexts(b: &TransitBackend, req: &Request) -> Result<(Vec<Item>, bool, Arc<Policy>)> {
     let (items, batched) = items(req)?;
     if !batched && batch::text(&items[0], "ciphertext").is_empty() {
         return Err(Error::bad_request("missing ciphertext to decrypt"));
     }
-    let policy = load_existing(req, "encryption key not found").await?;
+    let policy = b.load_existing(req, "encryption key not found").await?;
     require_encryption(&policy)?;
     Ok((items, batched, policy))
 }
 
-async fn decrypt(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
-    let (items, batched, policy) = ciphertexts(req).await?;
+async fn decrypt(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+    let (items, batched, policy) = ciphertexts(b, req).await?;
     let results = items
         .iter()
         .map(|item| {
@@ -227,8 +228,8 @@ async fn decrypt(_: &TransitBackend, req: &mut Request) -> Result<Option<Respons
 
 /// `POST rewrap/:name`: decrypts and encrypts again under the latest (or
 /// the requested) version, without showing the plaintext.
-async fn rewrap(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
-    let (items, batched, policy) = ciphertexts(req).await?;
+async fn rewrap(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+    let (items, batched, policy) = ciphertexts(b, req).await?;
     let results = items
         .iter()
         .map(|item| {
@@ -244,7 +245,7 @@ async fn rewrap(_: &TransitBackend, req: &mut Request) -> Result<Option<Response
 
 /// `POST datakey/(plaintext|wrapped)/:name`: a new random key, encrypted
 /// under the named key, and shown in clear for `plaintext`.
-async fn datakey(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+async fn datakey(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
     let show = match req.param("plaintext")? {
         "plaintext" => true,
         "wrapped" => false,
@@ -254,7 +255,7 @@ async fn datakey(_: &TransitBackend, req: &mut Request) -> Result<Option<Respons
             ))
         }
     };
-    let policy = load_existing(req, "encryption key not found").await?;
+    let policy = b.load_existing(req, "encryption key not found").await?;
     require_encryption(&policy)?;
     let bits = req.data.int("bits")?.unwrap_or(256);
     if !matches!(bits, 128 | 256 | 512) {

@@ -1,5 +1,6 @@
 //! `export/:type/:name[/:version]` of exportable keys, and `backup/:name`
 //! and `restore[/:name]` of keys that allow plaintext backups.
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -7,7 +8,7 @@ use super::asymmetric;
 use super::backup;
 use super::ciphertext::b64encode;
 use super::policy::{KeyType, Policy};
-use super::{key_name, load, save, TransitBackend, NAME};
+use super::{key_name, TransitBackend, NAME};
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
@@ -57,7 +58,7 @@ fn exported(policy: &Policy, kind: ExportType, version: i64) -> Result<String> {
     })
 }
 
-async fn export(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+async fn export(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
     let kind = match req.param("type")? {
         "encryption-key" => ExportType::Encryption,
         "signing-key" => ExportType::Signing,
@@ -65,7 +66,7 @@ async fn export(_: &TransitBackend, req: &mut Request) -> Result<Option<Response
         "public-key" => ExportType::Public,
         other => return Err(Error::BadRequest(format!("invalid export type: {other}"))),
     };
-    let Some(policy) = load(req, &key_name(req)?).await? else {
+    let Some(policy) = b.load(&req.storage, &key_name(req)?).await? else {
         return Ok(None);
     };
     if kind != ExportType::Public && !policy.exportable {
@@ -120,9 +121,10 @@ async fn export(_: &TransitBackend, req: &mut Request) -> Result<Option<Response
 async fn backup_key(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
     let _guard = b.write_lock.lock().await;
     let name = key_name(req)?;
-    let Some(mut policy) = load(req, &name).await? else {
+    let Some(policy) = b.load(&req.storage, &name).await? else {
         return Err(Error::BadRequest(format!("key {name:?} not found")));
     };
+    let mut policy = Arc::unwrap_or_clone(policy);
     if !policy.exportable {
         return Err(Error::bad_request("exporting is disallowed on the policy"));
     }
@@ -134,7 +136,7 @@ async fn backup_key(b: &TransitBackend, req: &mut Request) -> Result<Option<Resp
     let time = rfc3339_nano(now_nanos()).unwrap_or_default();
     let text = backup::export(&policy, &time)?;
     policy.backup_info = Some(json!({"time": time, "version": policy.latest_version}));
-    save(req, &policy).await?;
+    b.save(&req.storage, policy).await?;
     Ok(Some(Response::data(
         json!({ "backup": text })
             .as_object()
@@ -157,7 +159,7 @@ async fn restore(b: &TransitBackend, req: &mut Request) -> Result<Option<Respons
         ));
     }
     let _guard = b.write_lock.lock().await;
-    if !force && load(req, &policy.name).await?.is_some() {
+    if !force && b.load(&req.storage, &policy.name).await?.is_some() {
         return Err(Error::BadRequest(format!(
             "key {:?} already exists",
             policy.name
@@ -167,6 +169,6 @@ async fn restore(b: &TransitBackend, req: &mut Request) -> Result<Option<Respons
         "time": rfc3339_nano(now_nanos()).unwrap_or_default(),
         "version": policy.latest_version,
     }));
-    save(req, &policy).await?;
+    b.save(&req.storage, policy).await?;
     Ok(None)
 }

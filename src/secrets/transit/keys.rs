@@ -1,7 +1,9 @@
 //! Keys: create, read, list, delete, `config`, `rotate` and `trim`.
 
+use std::sync::Arc;
+
 use super::policy::{KeyType, NewKey, Policy};
-use super::{key_name, load, load_existing, policy_key, save, TransitBackend, NAME};
+use super::{key_name, TransitBackend, NAME};
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
@@ -62,8 +64,8 @@ async fn list(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>>
     )))
 }
 
-async fn read(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
-    match load(req, &key_name(req)?).await? {
+async fn read(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+    match b.load(&req.storage, &key_name(req)?).await? {
         Some(policy) => read_response(&policy),
         None => Ok(None),
     }
@@ -96,18 +98,17 @@ async fn create(b: &TransitBackend, req: &mut Request) -> Result<Option<Response
         key_size: data.int("key_size")?.unwrap_or(0).max(0) as usize,
     };
     let _guard = b.write_lock.lock().await;
-    if let Some(existing) = load(req, &name).await? {
+    if let Some(existing) = b.load(&req.storage, &name).await? {
         return read_response(&existing);
     }
-    let policy = Policy::create(&name, new)?;
-    save(req, &policy).await?;
+    let policy = b.save(&req.storage, Policy::create(&name, new)?).await?;
     read_response(&policy)
 }
 
 async fn delete(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
     let name = key_name(req)?;
     let _guard = b.write_lock.lock().await;
-    let Some(policy) = load(req, &name).await? else {
+    let Some(policy) = b.load(&req.storage, &name).await? else {
         return Ok(None);
     };
     if !policy.deletion_allowed {
@@ -115,7 +116,7 @@ async fn delete(b: &TransitBackend, req: &mut Request) -> Result<Option<Response
             "error deleting policy {name}: deletion is not allowed for this key"
         )));
     }
-    req.storage.delete(&policy_key(&name)).await?;
+    b.remove(&req.storage, &name).await?;
     Ok(None)
 }
 
@@ -123,11 +124,12 @@ async fn delete(b: &TransitBackend, req: &mut Request) -> Result<Option<Response
 async fn config(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
     let _guard = b.write_lock.lock().await;
     let name = key_name(req)?;
-    let Some(mut policy) = load(req, &name).await? else {
+    let Some(policy) = b.load(&req.storage, &name).await? else {
         return Err(Error::BadRequest(format!(
             "no existing key named {name} could be found"
         )));
     };
+    let mut policy = Arc::unwrap_or_clone(policy);
     let data = &req.data;
     if let Some(min) = data.int("min_decryption_version")? {
         if min > 0 && min > policy.latest_version {
@@ -189,15 +191,15 @@ async fn config(b: &TransitBackend, req: &mut Request) -> Result<Option<Response
         check_rotate_period(period)?;
         policy.auto_rotate_period = period;
     }
-    save(req, &policy).await?;
+    let policy = b.save(&req.storage, policy).await?;
     read_response(&policy)
 }
 
 async fn rotate(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
     let _guard = b.write_lock.lock().await;
-    let mut policy = load_existing(req, "key not found").await?;
+    let mut policy = Arc::unwrap_or_clone(b.load_existing(req, "key not found").await?);
     policy.rotate()?;
-    save(req, &policy).await?;
+    let policy = b.save(&req.storage, policy).await?;
     read_response(&policy)
 }
 
@@ -205,7 +207,7 @@ async fn rotate(b: &TransitBackend, req: &mut Request) -> Result<Option<Response
 /// for good; none may still be allowed to decrypt or encrypt.
 async fn trim(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
     let _guard = b.write_lock.lock().await;
-    let mut policy = load_existing(req, "invalid key name").await?;
+    let mut policy = Arc::unwrap_or_clone(b.load_existing(req, "invalid key name").await?);
     let min = req
         .data
         .int("min_available_version")?
@@ -237,6 +239,6 @@ async fn trim(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>>
     }
     policy.keys.retain(|version, _| *version >= min);
     policy.min_available_version = min;
-    save(req, &policy).await?;
+    let policy = b.save(&req.storage, policy).await?;
     read_response(&policy)
 }

@@ -16,25 +16,80 @@ mod policy;
 mod sign;
 mod utility;
 
+use std::sync::Arc;
+
 use tokio::sync::Mutex;
 
 use crate::logical::framework::{Backend, Capture, Path};
 use crate::logical::{Error, Request, Result};
-use crate::storage::StorageView;
+use crate::storage::{ReadCache, StorageView};
 use policy::Policy;
 
 /// Key names are Vault's generic names.
 const NAME: &[(&str, Capture)] = &[("name", Capture::Name)];
 
-#[derive(Default)]
+/// More cached keys than this and the cache starts over.
+const MAX_CACHED_KEYS: usize = 1024;
+
 pub struct TransitBackend {
     /// Serializes changes to keys (create, rotate, config, delete).
     write_lock: Mutex<()>,
+    /// Keys as decoded from storage, with their parsed key pairs: every
+    /// encrypt or sign reads its key, and decoding it (and, for ECDSA,
+    /// validating the private key) costs as much as the operation itself.
+    /// Every write of a key goes through [`TransitBackend::save`] or
+    /// [`TransitBackend::remove`], which keep the cache in step.
+    keys: ReadCache<String, Arc<Policy>>,
+}
+
+impl Default for TransitBackend {
+    fn default() -> Self {
+        TransitBackend {
+            write_lock: Mutex::new(()),
+            keys: ReadCache::new(MAX_CACHED_KEYS),
+        }
+    }
 }
 
 impl TransitBackend {
     pub fn new() -> Self {
         TransitBackend::default()
+    }
+
+    /// A key, from the cache or storage (unknown names are not cached).
+    async fn load(&self, storage: &StorageView, name: &str) -> Result<Option<Arc<Policy>>> {
+        let load = || async {
+            Ok(storage
+                .get_json::<Policy>(&policy_key(name))
+                .await?
+                .map(Arc::new))
+        };
+        self.keys.get_or_load_some(name, load).await
+    }
+
+    /// Writes a key and keeps it cached.
+    async fn save(&self, storage: &StorageView, policy: Policy) -> Result<Arc<Policy>> {
+        storage
+            .put(&policy_key(&policy.name), serde_json::to_vec(&policy)?)
+            .await?;
+        let policy = Arc::new(policy);
+        self.keys.store(policy.name.clone(), policy.clone());
+        Ok(policy)
+    }
+
+    /// Deletes a key and drops it from the cache.
+    async fn remove(&self, storage: &StorageView, name: &str) -> Result<()> {
+        storage.delete(&policy_key(name)).await?;
+        self.keys.forget(name);
+        Ok(())
+    }
+
+    /// The route's key, or Vault's 400 with `missing` as its text.
+    async fn load_existing(&self, req: &Request, missing: &str) -> Result<Arc<Policy>> {
+        let name = key_name(req)?;
+        self.load(&req.storage, &name)
+            .await?
+            .ok_or_else(|| Error::bad_request(missing))
     }
 }
 
@@ -53,13 +108,13 @@ impl Backend for TransitBackend {
     async fn periodic(&self, storage: &StorageView) -> Result<()> {
         let _guard = self.write_lock.lock().await;
         for name in storage.list_leaves("policy/").await? {
-            let key = policy_key(&name);
-            let Some(mut policy) = storage.get_json::<Policy>(&key).await? else {
+            let Some(policy) = self.load(storage, &name).await? else {
                 continue;
             };
             if policy.due_for_rotation() {
+                let mut policy = Arc::unwrap_or_clone(policy);
                 policy.rotate()?;
-                storage.put(&key, serde_json::to_vec(&policy)?).await?;
+                self.save(storage, policy).await?;
             }
         }
         Ok(())
@@ -73,23 +128,4 @@ fn policy_key(name: &str) -> String {
 /// The route's key name.
 fn key_name(req: &Request) -> Result<String> {
     Ok(req.param("name")?.to_string())
-}
-
-async fn load(req: &Request, name: &str) -> Result<Option<Policy>> {
-    Ok(req.storage.get_json::<Policy>(&policy_key(name)).await?)
-}
-
-async fn save(req: &Request, policy: &Policy) -> Result<()> {
-    req.storage
-        .put(&policy_key(&policy.name), serde_json::to_vec(policy)?)
-        .await?;
-    Ok(())
-}
-
-/// The route's key, or Vault's 400 `encryption key not found`.
-async fn load_existing(req: &Request, missing: &str) -> Result<Policy> {
-    let name = key_name(req)?;
-    load(req, &name)
-        .await?
-        .ok_or_else(|| Error::bad_request(missing))
 }

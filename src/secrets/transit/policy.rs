@@ -9,7 +9,7 @@ use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::asymmetric::{ecdsa_signing, EcCurve};
+use super::asymmetric::{ecdsa_signing, EcCurve, ParsedSigningKey};
 use crate::logical::{Error, Result};
 use crate::util::gotime::{now_nanos, now_unix, rfc3339_nano};
 
@@ -131,6 +131,9 @@ pub struct KeyVersion {
     pub hmac_key: Vec<u8>,
     /// Unix nanoseconds.
     pub creation_time: i64,
+    /// `key` parsed as a signing key pair, on first use.
+    #[serde(skip)]
+    pub parsed: ParsedSigningKey,
 }
 
 /// A stored key.
@@ -280,6 +283,7 @@ impl Policy {
                 key,
                 hmac_key: random(32)?,
                 creation_time: now_nanos(),
+                parsed: Default::default(),
             },
         );
         Ok(())

@@ -9,7 +9,7 @@ use super::asymmetric::{self, HashAlgorithm, SignOptions};
 use super::batch::{self, Item};
 use super::ciphertext::{b64decode, b64encode, format, parse};
 use super::policy::{KeyType, Policy};
-use super::{load_existing, TransitBackend, NAME};
+use super::{TransitBackend, NAME};
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
@@ -170,7 +170,7 @@ fn sign_one(policy: &Policy, how: &Signing, item: &Item) -> Result<Map<String, V
     let input = b64decode(&batch::text(item, "input"))?;
     let version = policy.encryption_version(batch::int(item, "key_version")?)?;
     let entry = policy.version(version)?;
-    let mut sig = asymmetric::sign(policy.key_type, &entry.key, &input, how.options)?;
+    let mut sig = asymmetric::sign(entry, policy.key_type, &input, how.options)?;
     if how.jws && policy.key_type.curve().is_some() {
         sig = asymmetric::ecdsa_to_jws(policy.key_type, &sig)?;
     }
@@ -183,8 +183,8 @@ fn sign_one(policy: &Policy, how: &Signing, item: &Item) -> Result<Map<String, V
     Ok(out)
 }
 
-async fn sign(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
-    let policy = load_existing(req, "signing key not found").await?;
+async fn sign(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+    let policy = b.load_existing(req, "signing key not found").await?;
     require_signing(&policy)?;
     let how = signing(req, &policy)?;
     let (items, batched) = items(req)?;
@@ -212,7 +212,7 @@ fn verify_signature(policy: &Policy, how: &Signing, item: &Item) -> Result<bool>
         sig = asymmetric::ecdsa_from_jws(policy.key_type, &sig)
             .ok_or_else(|| Error::bad_request("supplied signature is invalid"))?;
     }
-    asymmetric::verify(policy.key_type, &entry.key, &input, &sig, how.options)
+    asymmetric::verify(entry, policy.key_type, &input, &sig, how.options)
 }
 
 fn hmac_algorithm(name: &str) -> Result<hmac::Algorithm> {
@@ -248,8 +248,8 @@ fn hmac_one(policy: &Policy, alg: hmac::Algorithm, item: &Item) -> Result<Map<St
     Ok(out)
 }
 
-async fn hmac_handler(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
-    let policy = load_existing(req, "HMAC key not found").await?;
+async fn hmac_handler(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+    let policy = b.load_existing(req, "HMAC key not found").await?;
     let alg = hmac_algorithm(&hash_name(req)?)?;
     let (items, batched) = items(req)?;
     let results = items.iter().map(|i| hmac_one(&policy, alg, i)).collect();
@@ -268,7 +268,7 @@ fn verify_hmac(policy: &Policy, alg: hmac::Algorithm, item: &Item) -> Result<boo
 }
 
 /// `POST verify/:name`: a `signature` against a signing key, or an `hmac`.
-async fn verify(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
+async fn verify(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
     let (items, batched) = items(req)?;
     let first = &items[0];
     let has = |key: &str| !batch::text(first, key).is_empty();
@@ -282,7 +282,9 @@ async fn verify(_: &TransitBackend, req: &mut Request) -> Result<Option<Response
             "only one of 'signature' or 'hmac' may be given",
         ));
     }
-    let policy = load_existing(req, "signature verification key not found").await?;
+    let policy = b
+        .load_existing(req, "signature verification key not found")
+        .await?;
     let results: Vec<Result<Map<String, Value>>> = if has("hmac") {
         let alg = hmac_algorithm(&hash_name(req)?)?;
         items
