@@ -1,8 +1,9 @@
 //! Small helpers every layer may use (the core and the backends alike):
 //! random identifiers, the keyed hash of stored credentials, Go's time
-//! formats and go-multierror texts. Nothing here depends on the rest of the
-//! crate.
+//! formats, go-multierror texts and a minimal DER writer and reader.
+//! Nothing here depends on the rest of the crate.
 
+pub mod der;
 pub mod gotime;
 pub mod ids;
 pub mod keyed_hash;

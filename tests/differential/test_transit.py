@@ -72,6 +72,19 @@ def test_transit_keys_and_operations(pair):
         pair.set("sig", lambda r: r.get("data", "signature"), ra, rb)
         pair.call("POST", f"{m}/verify/{t}", {"input": HI, "signature": "<<sig>>"}, expect=200)
         pair.call("POST", f"{m}/verify/{t}", {"input": "aGk=", "signature": "<<sig>>"}, expect=200)
+    # RSA-PSS salt lengths: each side verifies its own signature with the
+    # named length (and auto-detection finds the maximum and the hash length).
+    for salt in ("auto", "hash", "20", "0", "-1"):
+        ra, rb = pair.call("POST", f"{m}/sign/rsa-2048", {"input": HI, "salt_length": salt}, expect=200)
+        pair.set("sig", lambda r: r.get("data", "signature"), ra, rb)
+        pair.call("POST", f"{m}/verify/rsa-2048", {"input": HI, "signature": "<<sig>>", "salt_length": salt},
+                  expect=200)
+        if salt in ("auto", "hash", "0", "-1"):
+            pair.call("POST", f"{m}/verify/rsa-2048", {"input": HI, "signature": "<<sig>>"}, expect=200)
+    pair.call("POST", f"{m}/sign/rsa-2048", {"input": HI, "salt_length": "abc"}, expect=400)
+    pair.call("POST", f"{m}/sign/rsa-2048", {"input": HI, "salt_length": "-2"}, expect=400)
+    pair.call("POST", f"{m}/verify/rsa-2048", {"input": HI, "signature": "vault:v1:AAAA", "salt_length": "5000"},
+              expect=400)
     pair.call("POST", f"{m}/sign/ecdsa-p256", {"input": HI, "hash_algorithm": "md5"}, expect=400)
     pair.call("POST", f"{m}/sign/k", {"input": HI}, expect=400)
     pair.call("POST", f"{m}/verify/ecdsa-p256", {"input": HI, "signature": "garbage"}, expect=400)
@@ -114,7 +127,7 @@ def test_key_backups_restore_across_servers(pair):
     secrets_enable(pair, "transit", m)
     a, b = pair.a, pair.b
     for t in ("aes256-gcm96", "aes128-gcm96", "chacha20-poly1305", "ed25519", "ecdsa-p256", "ecdsa-p384",
-              "ecdsa-p521", "hmac"):
+              "ecdsa-p521", "rsa-2048", "rsa-4096", "hmac"):
         for src, dst in ((b, a), (a, b)):
             name = f"{t}-{src.name}"
             body = {"type": t, "exportable": True, "allow_plaintext_backup": True, "derived": t.startswith(("aes2",))}
@@ -125,10 +138,10 @@ def test_key_backups_restore_across_servers(pair):
             send(src, "POST", f"{m}/keys/{name}/rotate", None, None, None, None, None)
             made = {}
             ctx = {"context": HI} if body["derived"] else {}
-            if t.startswith(("aes", "chacha")):
+            if t.startswith(("aes", "chacha", "rsa")):
                 made["ct"] = _data(send(src, "POST", f"{m}/encrypt/{name}", {"plaintext": HI, **ctx}, None, None,
                                         None, None), "ciphertext")
-            if t.startswith(("ed", "ecdsa")):
+            if t.startswith(("ed", "ecdsa", "rsa")):
                 made["sig"] = _data(send(src, "POST", f"{m}/sign/{name}", {"input": HI}, None, None, None, None),
                                     "signature")
             made["mac"] = _data(send(src, "POST", f"{m}/hmac/{name}", {"input": HI}, None, None, None, None), "hmac")

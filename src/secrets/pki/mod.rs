@@ -16,7 +16,6 @@ mod config;
 mod crl;
 mod crl_tools;
 mod csr;
-mod der;
 mod fetch;
 mod import;
 mod issue;
@@ -102,6 +101,7 @@ pub mod fuzzing {
     }
 }
 
+use crate::util::der;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};

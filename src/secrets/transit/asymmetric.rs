@@ -9,6 +9,7 @@ use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, Unparsed
 use std::sync::OnceLock;
 
 use super::policy::{KeyType, KeyVersion};
+use super::rsa_pss::{self, PssSalt};
 use crate::logical::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,7 +199,8 @@ impl HashAlgorithm {
 pub struct SignOptions {
     pub hash: HashAlgorithm,
     pub prehashed: bool,
-    pub pss: bool,
+    /// RSA: PSS with this salt length, or PKCS#1 v1.5 when `None`.
+    pub pss: Option<PssSalt>,
 }
 
 /// What is signed: the message itself (ed25519) or its digest.
@@ -226,22 +228,6 @@ fn curve_digest(curve: EcCurve, digest: &[u8]) -> Result<Digest> {
     }
     Digest::import_less_safe(&bytes, curve.digest_algorithm())
         .map_err(|_| Error::internal("digest import failed"))
-}
-
-fn rsa_encoding(
-    digest: &digest::Algorithm,
-    pss: bool,
-) -> Result<&'static dyn signature::RsaEncoding> {
-    let id = (digest.output_len(), pss);
-    Ok(match id {
-        (32, true) => &signature::RSA_PSS_SHA256,
-        (48, true) => &signature::RSA_PSS_SHA384,
-        (64, true) => &signature::RSA_PSS_SHA512,
-        (32, false) => &signature::RSA_PKCS1_SHA256,
-        (48, false) => &signature::RSA_PKCS1_SHA384,
-        (64, false) => &signature::RSA_PKCS1_SHA512,
-        _ => return Err(Error::bad_request("unsupported hash algorithm")),
-    })
 }
 
 fn rsa_digest(opts: SignOptions, input: &[u8]) -> Result<Digest> {
@@ -336,13 +322,20 @@ pub fn sign(
         }
         SigningKey::Rsa(pair) => {
             let digest = rsa_digest(opts, input)?;
+            let digest_len = digest.algorithm().output_len();
+            let encoding: &'static dyn signature::RsaEncoding = match opts.pss {
+                Some(salt) => {
+                    rsa_pss::signing_encoding(salt, pair.public_modulus_len() * 8, digest_len)?
+                }
+                None => match digest_len {
+                    32 => &signature::RSA_PKCS1_SHA256,
+                    48 => &signature::RSA_PKCS1_SHA384,
+                    _ => &signature::RSA_PKCS1_SHA512,
+                },
+            };
             let mut sig = vec![0u8; pair.public_modulus_len()];
-            pair.sign_digest(
-                rsa_encoding(digest.algorithm(), opts.pss)?,
-                &digest,
-                &mut sig,
-            )
-            .map_err(|_| Error::internal("signing failed"))?;
+            pair.sign_digest(encoding, &digest, &mut sig)
+                .map_err(|_| Error::internal("signing failed"))?;
             Ok(sig)
         }
     }
@@ -373,18 +366,24 @@ pub fn verify(
         }
         SigningKey::Rsa(pair) => {
             let digest = rsa_digest(opts, input)?;
-            let params: &signature::RsaParameters =
-                match (digest.algorithm().output_len(), opts.pss) {
-                    (32, true) => &signature::RSA_PSS_2048_8192_SHA256,
-                    (48, true) => &signature::RSA_PSS_2048_8192_SHA384,
-                    (64, true) => &signature::RSA_PSS_2048_8192_SHA512,
-                    (32, false) => &signature::RSA_PKCS1_2048_8192_SHA256,
-                    (48, false) => &signature::RSA_PKCS1_2048_8192_SHA384,
+            let digest_len = digest.algorithm().output_len();
+            let candidates: Vec<&'static signature::RsaParameters> = match opts.pss {
+                Some(salt) => rsa_pss::verification_parameters(
+                    salt,
+                    pair.public_modulus_len() * 8,
+                    digest_len,
+                )?,
+                None => vec![match digest_len {
+                    32 => &signature::RSA_PKCS1_2048_8192_SHA256,
+                    48 => &signature::RSA_PKCS1_2048_8192_SHA384,
                     _ => &signature::RSA_PKCS1_2048_8192_SHA512,
-                };
-            Ok(UnparsedPublicKey::new(params, pair.public_key().as_ref())
-                .verify_digest(&digest, sig)
-                .is_ok())
+                }],
+            };
+            Ok(candidates.into_iter().any(|params| {
+                UnparsedPublicKey::new(params, pair.public_key().as_ref())
+                    .verify_digest(&digest, sig)
+                    .is_ok()
+            }))
         }
     }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::asymmetric::ecdsa_signing;
 use super::ciphertext::{b64decode, b64encode};
+use super::go_rsa::{GoRsaKey, BIG_FIELDS as GO_RSA_BIG_FIELDS};
 use super::policy::{KeyType, KeyVersion, Policy};
 use crate::logical::{Error, Result};
 use crate::util::gotime::rfc3339_nano;
@@ -32,9 +33,11 @@ const TYPES: &[(i64, KeyType)] = &[
     (10, KeyType::Hmac),
 ];
 
-/// Fields that hold Go `*big.Int`s: bare JSON numbers of any size.
+/// Fields that hold Go `*big.Int`s (bare JSON numbers of any size, or
+/// arrays of them), besides those of an RSA key.
 const BIG_FIELDS: &[&str] = &["ec_x", "ec_y", "ec_d"];
-const BIG_MARK: &str = "#big#";
+/// Marks a string this writer turns into a bare number.
+pub(super) const BIG_MARK: &str = "#big#";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -45,7 +48,7 @@ struct VaultKey {
     ec_x: Option<String>,
     ec_y: Option<String>,
     ec_d: Option<String>,
-    rsa_key: Option<Value>,
+    rsa_key: Option<GoRsaKey>,
     public_key: String,
     convergent_version: i64,
     creation_time: i64,
@@ -91,7 +94,7 @@ struct Backup {
 }
 
 /// A decimal big integer as big-endian bytes, `len` wide.
-fn decimal_to_bytes(text: &str, len: usize) -> Option<Vec<u8>> {
+pub(super) fn decimal_to_bytes(text: &str, len: usize) -> Option<Vec<u8>> {
     let mut out = vec![0u8; len];
     for digit in text.chars() {
         let mut carry = digit.to_digit(10)?;
@@ -108,7 +111,7 @@ fn decimal_to_bytes(text: &str, len: usize) -> Option<Vec<u8>> {
 }
 
 /// Big-endian bytes as a decimal big integer.
-fn bytes_to_decimal(bytes: &[u8]) -> String {
+pub(super) fn bytes_to_decimal(bytes: &[u8]) -> String {
     let mut number = bytes.to_vec();
     let mut digits = Vec::new();
     while number.iter().any(|b| *b != 0) {
@@ -126,29 +129,35 @@ fn bytes_to_decimal(bytes: &[u8]) -> String {
     digits.iter().rev().collect()
 }
 
-/// Quotes the bare big numbers of [`BIG_FIELDS`] so that JSON readers
-/// without arbitrary precision keep every digit.
+/// Quotes the bare big numbers of [`BIG_FIELDS`] and of RSA keys (alone or
+/// in an array) so that JSON readers without arbitrary precision keep every
+/// digit.
 fn quote_big_numbers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = BIG_FIELDS
+    while let Some((start, key_len)) = BIG_FIELDS
         .iter()
+        .chain(GO_RSA_BIG_FIELDS)
         .filter_map(|f| rest.find(&format!("\"{f}\":")).map(|i| (i, f.len() + 3)))
         .min()
     {
-        let (start, key_len) = at;
         out.push_str(&rest[..start + key_len]);
         rest = &rest[start + key_len..];
-        let trimmed = rest.trim_start();
-        out.push_str(&rest[..rest.len() - trimmed.len()]);
-        let digits: String = trimmed.chars().take_while(char::is_ascii_digit).collect();
-        if digits.is_empty() {
-            rest = trimmed;
-        } else {
-            out.push('"');
-            out.push_str(&digits);
-            out.push('"');
+        let in_array = rest.trim_start().starts_with('[');
+        loop {
+            let trimmed =
+                rest.trim_start_matches(|c: char| c.is_whitespace() || c == '[' || c == ',');
+            out.push_str(&rest[..rest.len() - trimmed.len()]);
+            let digits: String = trimmed.chars().take_while(char::is_ascii_digit).collect();
             rest = &trimmed[digits.len()..];
+            if !digits.is_empty() {
+                out.push('"');
+                out.push_str(&digits);
+                out.push('"');
+            }
+            if digits.is_empty() || !in_array || !rest.trim_start().starts_with(',') {
+                break;
+            }
         }
     }
     out.push_str(rest);
@@ -214,9 +223,7 @@ fn to_vault_key(key_type: KeyType, entry: &KeyVersion) -> Result<VaultKey> {
         out.key = Some(b64encode(&key));
         out.public_key = b64encode(pair.public_key().as_ref());
     } else if key_type.is_rsa() {
-        return Err(Error::bad_request(
-            "backup of RSA keys is not supported by this server",
-        ));
+        out.rsa_key = Some(GoRsaKey::from_pkcs8(&entry.key)?);
     } else {
         out.key = Some(b64encode(&entry.key));
     }
@@ -261,9 +268,10 @@ fn from_vault_key(key_type: KeyType, key: &VaultKey) -> Result<KeyVersion> {
             .map_err(|_| bad_backup())?;
         pair.to_pkcs8().map_err(|_| bad_backup())?.as_ref().to_vec()
     } else if key_type.is_rsa() {
-        return Err(Error::bad_request(
-            "restore of RSA keys is not supported by this server",
-        ));
+        key.rsa_key
+            .as_ref()
+            .ok_or_else(bad_backup)?
+            .to_pkcs8(key_type)?
     } else {
         bytes(&key.key)?
     };
@@ -358,9 +366,7 @@ pub fn import(backup: &str, name: Option<&str>) -> Result<Policy> {
     }
     let mut keys = BTreeMap::new();
     for (version, key) in parsed.archived_keys.keys.iter().enumerate() {
-        let has_material = key.key.is_some()
-            || key.ec_d.is_some()
-            || key.rsa_key.as_ref().is_some_and(|v| !v.is_null());
+        let has_material = key.key.is_some() || key.ec_d.is_some() || key.rsa_key.is_some();
         if version > 0 && has_material && version as i64 >= p.min_available_version {
             keys.insert(version as i64, from_vault_key(key_type, key)?);
         }

@@ -11,8 +11,10 @@ mod batch;
 mod cipher;
 mod ciphertext;
 mod export;
+mod go_rsa;
 mod keys;
 mod policy;
+mod rsa_pss;
 mod sign;
 mod utility;
 

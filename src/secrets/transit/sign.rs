@@ -9,6 +9,7 @@ use super::asymmetric::{self, HashAlgorithm, SignOptions};
 use super::batch::{self, Item};
 use super::ciphertext::{b64decode, b64encode, format, parse};
 use super::policy::{KeyType, Policy};
+use super::rsa_pss::PssSalt;
 use super::{TransitBackend, NAME};
 use crate::handler;
 use crate::logical::framework::{Field, Path};
@@ -106,8 +107,10 @@ fn signing(req: &Request, policy: &Policy) -> Result<Signing> {
         .unwrap_or_default()
         .as_str()
     {
-        "" | "pss" => true,
-        "pkcs1v15" => false,
+        "" | "pss" => Some(PssSalt::parse(
+            &req.data.str("salt_length")?.unwrap_or_default(),
+        )?),
+        "pkcs1v15" => None,
         other => {
             return Err(Error::BadRequest(format!(
                 "unsupported rsa signature algorithm {other}"
