@@ -1,6 +1,7 @@
 //! `random` and `hash`: randomness and digests that need no key; and
-//! `cache-config`, the key cache size Vault reports. Keys are read from
-//! storage on every request here, so the size is kept and shown only.
+//! `cache-config`, the key cache size Vault reports. The backend's own key
+//! cache has a fixed bound (it starts over when full, see `TransitBackend`),
+//! so the size is kept and shown only.
 
 use aws_lc_rs::digest;
 use serde_json::json;
