@@ -161,3 +161,27 @@ def test_key_backups_restore_across_servers(pair):
             assert _data(r, "latest_version") == 2, (t, src.name)
     pair.call("DELETE", f"sys/mounts/{m}", expect=204)
     pair.check()
+
+
+def test_convergent_ciphertexts_are_byte_identical_across_servers(pair):
+    """A convergent key restored from the other server's backup encrypts the
+    same plaintext and context to the same ciphertext (Vault's convergent
+    version 3 nonce), in both directions."""
+    m = "tc" + uuid.uuid4().hex[:8]
+    secrets_enable(pair, "transit", m)
+    a, b = pair.a, pair.b
+    send = pair._send
+    for t in ("aes256-gcm96", "aes128-gcm96", "chacha20-poly1305"):
+        for src, dst in ((b, a), (a, b)):
+            name = f"conv-{t}-{src.name}"
+            body = {"type": t, "derived": True, "convergent_encryption": True, "exportable": True,
+                    "allow_plaintext_backup": True}
+            assert send(src, "POST", f"{m}/keys/{name}", body, None, None, None, None).status == 200
+            backup = _data(send(src, "GET", f"{m}/backup/{name}", None, None, None, None, None), "backup")
+            assert send(dst, "POST", f"{m}/restore", {"backup": backup}, None, None, None, None).status == 204
+            item = {"plaintext": HI, "context": HI}
+            made = [_data(send(s, "POST", f"{m}/encrypt/{name}", item, None, None, None, None), "ciphertext")
+                    for s in (src, dst)]
+            assert made[0] == made[1], (t, src.name, made)
+    pair.call("DELETE", f"sys/mounts/{m}", expect=204)
+    pair.check()

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::batch::{self, Item};
-use super::ciphertext::{b64decode, b64encode, encryption_key, format, open, parse, seal};
+use super::ciphertext::{
+    b64decode, b64encode, convergent_keys, encryption_key, format, open, parse, seal,
+};
 use super::policy::{KeyType, NewKey, Policy};
 use super::{key_name, TransitBackend, NAME};
 use crate::handler;
@@ -103,14 +105,13 @@ fn encrypt_one(policy: &Policy, item: &Item) -> Result<Map<String, Value>> {
     let aad = decoded(item, "associated_data")?;
     let version = policy.encryption_version(batch::int(item, "key_version")?)?;
     let entry = policy.version(version)?;
-    let key = encryption_key(policy, entry, &context)?;
-    let sealed = seal(
-        policy.key_type,
-        &key,
-        &plaintext,
-        &aad,
-        policy.convergent_encryption,
-    )?;
+    let sealed = if policy.convergent_encryption {
+        let (key, nonce_key) = convergent_keys(entry, &context)?;
+        seal(policy.key_type, &key, &plaintext, &aad, Some(&nonce_key))?
+    } else {
+        let key = encryption_key(policy, entry, &context)?;
+        seal(policy.key_type, &key, &plaintext, &aad, None)?
+    };
     let mut out = Map::new();
     out.insert("ciphertext".into(), json!(format(version, &sealed)));
     out.insert("key_version".into(), json!(version));

@@ -57,10 +57,28 @@ pub fn encryption_key(policy: &Policy, entry: &KeyVersion, context: &[u8]) -> Re
     if !policy.derived {
         return Ok(entry.key.clone());
     }
+    require_context(context)?;
+    derive(&entry.key, context, entry.key.len())
+}
+
+/// The encryption key and the nonce key of a convergent key's version for
+/// `context`: Vault's convergent version 3 derives both in one HKDF output,
+/// the encryption key first and 32 bytes of HMAC key after it (HKDF's
+/// output does not depend on its length, so the encryption key is the same
+/// as [`encryption_key`]'s).
+pub fn convergent_keys(entry: &KeyVersion, context: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    require_context(context)?;
+    let len = entry.key.len();
+    let mut both = derive(&entry.key, context, len + 32)?;
+    let nonce_key = both.split_off(len);
+    Ok((both, nonce_key))
+}
+
+fn require_context(context: &[u8]) -> Result<()> {
     if context.is_empty() {
         return Err(Error::bad_request("missing 'context' for key derivation; the key was created using a derived key, which means additional, per-request information must be included in order to perform operations with the key"));
     }
-    derive(&entry.key, context, entry.key.len())
+    Ok(())
 }
 
 /// HKDF-SHA256 with an empty salt and `info` as its info, `len` bytes.
@@ -98,23 +116,24 @@ fn aead_key(key_type: KeyType, key: &[u8]) -> Result<LessSafeKey> {
     Ok(LessSafeKey::new(unbound))
 }
 
-/// Encrypts under `key`: nonce (random, or an HMAC of the plaintext for
-/// convergent keys), then ciphertext and tag, base64.
+/// Encrypts under `key`: nonce (random, or for convergent keys an HMAC of
+/// the plaintext under `convergent_nonce_key`), then ciphertext and tag,
+/// base64.
 pub fn seal(
     key_type: KeyType,
     key: &[u8],
     plaintext: &[u8],
     aad: &[u8],
-    convergent: bool,
+    convergent_nonce_key: Option<&[u8]>,
 ) -> Result<String> {
     if key_type.is_rsa() {
         return rsa_encrypt(key, plaintext);
     }
     let sealing = aead_key(key_type, key)?;
     let mut nonce = [0u8; NONCE_LEN];
-    if convergent {
+    if let Some(nonce_key) = convergent_nonce_key {
         let tag = aws_lc_rs::hmac::sign(
-            &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key),
+            &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, nonce_key),
             plaintext,
         );
         nonce.copy_from_slice(&tag.as_ref()[..NONCE_LEN]);
