@@ -19,7 +19,7 @@ use self::tls::TlsSettings;
 use crate::core::seal::SealKind;
 use crate::core::Core;
 use crate::http::{router, AppState};
-use crate::storage::{MemoryStorage, RedbStorage, Storage};
+use crate::storage::{MemoryStorage, PostgresStorage, RedbStorage, Storage, StorageError};
 
 /// What `vaultlet server` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -94,12 +94,7 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
             for warning in &config.warnings {
                 tracing::warn!("{warning}");
             }
-            let storage: Arc<dyn Storage> = match &config.storage {
-                StorageConfig::Memory => Arc::new(MemoryStorage::default()),
-                StorageConfig::Durable(dir) => Arc::new(
-                    RedbStorage::open(dir).map_err(|e| ServerError::Storage(e.to_string()))?,
-                ),
-            };
+            let storage = open_storage(&config.storage).await?;
             seal_kind = Some(match &config.seal {
                 Some(source) => SealKind::Static {
                     key: source.load()?,
@@ -207,6 +202,37 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     let _ = server.await;
     tracing::info!("shutdown complete");
     failure.map_or(Ok(()), Err)
+}
+
+/// Opens the configured store. A database that cannot be reached yet is
+/// waited for (the server is not ready meanwhile), until SIGINT/SIGTERM.
+async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>, ServerError> {
+    let failed = |e: StorageError| ServerError::Storage(e.to_string());
+    match config {
+        StorageConfig::Memory => Ok(Arc::new(MemoryStorage::default())),
+        StorageConfig::Durable(dir) => Ok(Arc::new(RedbStorage::open(dir).map_err(failed)?)),
+        StorageConfig::Postgres(settings) => {
+            let retrying = async {
+                let mut delay = std::time::Duration::from_millis(250);
+                loop {
+                    match PostgresStorage::open(settings).await {
+                        Err(StorageError::Unavailable(why)) => {
+                            tracing::warn!(error = %why, retry_in = ?delay, "PostgreSQL not reachable yet");
+                            tokio::time::sleep(delay).await;
+                            delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                        }
+                        other => return other,
+                    }
+                }
+            };
+            tokio::select! {
+                opened = retrying => Ok(Arc::new(opened.map_err(failed)?)),
+                () = shutdown_signal() => Err(ServerError::Storage(
+                    "stopped while waiting for PostgreSQL".into(),
+                )),
+            }
+        }
+    }
 }
 
 /// Runs the bootstrap file once: always in dev mode; on a durable store
