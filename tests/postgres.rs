@@ -316,3 +316,102 @@ fn an_unreachable_database_means_503_and_the_server_recovers() {
     server.stop();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn redb_config(dir: &std::path::Path) -> String {
+    format!(
+        "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n}}\n\
+         storage \"raft\" {{\n  path = \"{}\"\n}}\n\
+         seal \"static\" {{\n  current_key = \"{}\"\n}}\n",
+        dir.display(),
+        "7c".repeat(32)
+    )
+}
+
+/// `vaultlet operator migrate -config FILE`: (exit code, stdout, stderr).
+fn migrate(dir: &std::path::Path, source: &str, destination: &str) -> (i32, String, String) {
+    let file = dir.join("migrate.hcl");
+    std::fs::write(
+        &file,
+        format!("storage_source {source}\nstorage_destination {destination}\n"),
+    )
+    .expect("write");
+    let out = std::process::Command::new(common::binary())
+        .args([
+            "operator",
+            "migrate",
+            &format!("-config={}", file.display()),
+        ])
+        .output()
+        .expect("run migrate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// redb → PostgreSQL → redb with `operator migrate`: each store serves the
+/// same PKI data, unsealed by the same key, and a non-empty destination is
+/// refused.
+#[test]
+#[ignore = "needs PostgreSQL: tests/postgres/run"]
+fn migrate_moves_a_store_between_redb_and_postgresql() {
+    let dir = common::temp_dir("postgres-migrate");
+    let first = dir.join("first");
+    let mut server = Server::with_config(&dir, &redb_config(&first));
+    let init = server.send("PUT", "sys/init", None, Some(b"{}".to_vec()));
+    assert_eq!(init.status, 200, "{:?}", init.json);
+    let root = init.json["root_token"].as_str().expect("root").to_string();
+    server.root_token = root.clone();
+    ok(server.write("sys/mounts/pki", json!({"type":"pki"})));
+    ok(server.write(
+        "pki/root/generate/internal",
+        json!({"common_name":"Migrated Root","key_type":"ec","ttl":"8760h"}),
+    ));
+    ok(server.write("pki/roles/web", json!({"allow_any_name":true,"ttl":"1h"})));
+    let issued = ok(server.write("pki/issue/web", json!({"common_name":"m.example"})));
+    let serial = issued
+        .data("serial_number")
+        .as_str()
+        .expect("serial")
+        .to_string();
+    server.stop();
+
+    let table = unique("migrated");
+    let redb = |path: &std::path::Path| format!("\"raft\" {{ path = \"{}\" }}", path.display());
+    let postgres = format!(
+        "\"postgresql\" {{\n connection_url = \"{}\"\n table = \"{table}\"\n}}",
+        postgres_url()
+    );
+    let (code, out, err) = migrate(&dir, &redb(&first), &postgres);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Success! All of the keys have been migrated."),
+        "{out}"
+    );
+    assert!(out.contains("Verified: "), "{out}");
+    assert!(err.contains("copied key: path=core/"), "{err}");
+    let (code, _, err) = migrate(&dir, &redb(&first), &postgres);
+    assert_eq!(code, 2, "a second migration into the same table: {err}");
+    assert!(
+        err.contains("the destination storage is not empty"),
+        "{err}"
+    );
+
+    let mut on_postgres = Server::with_config(&dir, &config(&postgres_url(), &table));
+    on_postgres.root_token = root.clone();
+    ok(on_postgres.read(&format!("pki/cert/{serial}")));
+    ok(on_postgres.write("pki/issue/web", json!({"common_name":"pg.example"})));
+    on_postgres.stop();
+
+    let second = dir.join("second");
+    let (code, out, err) = migrate(&dir, &postgres, &redb(&second));
+    assert_eq!(code, 0, "{out}{err}");
+    let mut back = Server::with_config(&dir, &redb_config(&second));
+    back.root_token = root;
+    ok(back.read(&format!("pki/cert/{serial}")));
+    let listed = ok(back.list("pki/certs"));
+    assert_eq!(listed.data("keys").as_array().map(Vec::len), Some(3));
+    back.stop();
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -60,17 +60,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse {
-                path: path.display().to_string(),
-                message,
-            },
-            other => other,
-        })
+        load_with(path, Self::parse)
     }
 
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
@@ -127,6 +117,77 @@ impl ServerConfig {
             ));
         }
         Ok(config)
+    }
+}
+
+/// Reads and parses a configuration file; parse errors name the file.
+fn load_with<T>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text).map_err(|e| match e {
+        ConfigError::Parse { message, .. } => ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        },
+        other => other,
+    })
+}
+
+/// `operator migrate`'s configuration: Vault's `storage_source` and
+/// `storage_destination` stanzas (each as a `storage` stanza).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationConfig {
+    pub source: StorageConfig,
+    pub destination: StorageConfig,
+}
+
+impl MigrationConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        load_with(path, Self::parse)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let body = hcl1::parse(text).map_err(|e| ConfigError::Parse {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        let (mut source, mut destination) = (None, None);
+        for item in &body.items {
+            let Value::Object(settings) = &item.value else {
+                continue;
+            };
+            let block = Block {
+                label: item.labels().first().map_or("", String::as_str),
+                settings,
+            };
+            let slot = match item.key() {
+                "storage_source" => &mut source,
+                "storage_destination" => &mut destination,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "only one {:?} block is permitted",
+                    item.key()
+                )));
+            }
+            *slot = Some(storage(&block)?);
+        }
+        match (source, destination) {
+            (Some(source), Some(destination)) => Ok(MigrationConfig {
+                source,
+                destination,
+            }),
+            (None, _) => Err(ConfigError::Invalid("missing storage_source block".into())),
+            (_, None) => Err(ConfigError::Invalid(
+                "missing storage_destination block".into(),
+            )),
+        }
     }
 }
 
@@ -510,6 +571,24 @@ mod tests {
         let ha = parse("connection_url = \"x\"\n ha_enabled = \"true\"", None);
         assert!(ha.is_err_and(|e| e.to_string().contains("ha_enabled")));
         assert!(!format!("{defaults:?}").contains("postgres://"));
+    }
+
+    #[test]
+    fn reads_a_migration_config() {
+        let config = MigrationConfig::parse(
+            "storage_source \"raft\" { path = \"/old\" }\nstorage_destination \"postgresql\" {\n connection_url = \"postgres://u@h/db\"\n}\ncluster_addr = \"x\"",
+        )
+        .expect("parses");
+        assert_eq!(config.source, StorageConfig::Durable(PathBuf::from("/old")));
+        assert!(matches!(config.destination, StorageConfig::Postgres(_)));
+        for bad in [
+            "storage_source \"raft\" { path = \"/a\" }",
+            "storage_destination \"raft\" { path = \"/a\" }",
+            "storage_source \"raft\" { path = \"/a\" }\nstorage_source \"raft\" { path = \"/b\" }\nstorage_destination \"raft\" { path = \"/c\" }",
+            "storage_source \"consul\" {}\nstorage_destination \"raft\" { path = \"/c\" }",
+        ] {
+            assert!(MigrationConfig::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -204,34 +204,36 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     failure.map_or(Ok(()), Err)
 }
 
+/// Opens a configured store once (no waiting for a database).
+pub async fn open_store(config: &StorageConfig) -> Result<Arc<dyn Storage>, StorageError> {
+    Ok(match config {
+        StorageConfig::Memory => Arc::new(MemoryStorage::default()),
+        StorageConfig::Durable(dir) => Arc::new(RedbStorage::open(dir)?),
+        StorageConfig::Postgres(settings) => Arc::new(PostgresStorage::open(settings).await?),
+    })
+}
+
 /// Opens the configured store. A database that cannot be reached yet is
 /// waited for (the server is not ready meanwhile), until SIGINT/SIGTERM.
 async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>, ServerError> {
-    let failed = |e: StorageError| ServerError::Storage(e.to_string());
-    match config {
-        StorageConfig::Memory => Ok(Arc::new(MemoryStorage::default())),
-        StorageConfig::Durable(dir) => Ok(Arc::new(RedbStorage::open(dir).map_err(failed)?)),
-        StorageConfig::Postgres(settings) => {
-            let retrying = async {
-                let mut delay = std::time::Duration::from_millis(250);
-                loop {
-                    match PostgresStorage::open(settings).await {
-                        Err(StorageError::Unavailable(why)) => {
-                            tracing::warn!(error = %why, retry_in = ?delay, "PostgreSQL not reachable yet");
-                            tokio::time::sleep(delay).await;
-                            delay = (delay * 2).min(std::time::Duration::from_secs(5));
-                        }
-                        other => return other,
-                    }
+    let retrying = async {
+        let mut delay = std::time::Duration::from_millis(250);
+        loop {
+            match open_store(config).await {
+                Err(StorageError::Unavailable(why)) => {
+                    tracing::warn!(error = %why, retry_in = ?delay, "storage not reachable yet");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
                 }
-            };
-            tokio::select! {
-                opened = retrying => Ok(Arc::new(opened.map_err(failed)?)),
-                () = shutdown_signal() => Err(ServerError::Storage(
-                    "stopped while waiting for PostgreSQL".into(),
-                )),
+                other => return other,
             }
         }
+    };
+    tokio::select! {
+        opened = retrying => opened.map_err(|e| ServerError::Storage(e.to_string())),
+        () = shutdown_signal() => Err(ServerError::Storage(
+            "stopped while waiting for the storage to become reachable".into(),
+        )),
     }
 }
 

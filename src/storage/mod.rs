@@ -2,6 +2,7 @@
 //! directly; each gets a [`StorageView`] confined to its own prefix.
 
 mod cache;
+pub mod copy;
 mod memory;
 pub mod postgres;
 mod redb_store;
