@@ -96,6 +96,17 @@ pub fn error_response(err: &Error) -> HttpResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             json!({ "errors": ["Vault is sealed"] }),
         ),
+        Error::StorageUnavailable(why) => {
+            tracing::warn!(error = %why, "storage unavailable");
+            let mut response = json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({ "errors": [multierror(&["storage unavailable, retry later"])] }),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
         Error::Internal(msg) => {
             tracing::error!(error = %msg, "internal error");
             (

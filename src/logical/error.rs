@@ -59,6 +59,10 @@ pub enum Error {
     /// The server cannot serve requests until unsealed: 503.
     #[error("Vault is sealed")]
     Sealed,
+    /// The store cannot be reached (database down, connection lost): 503,
+    /// retryable. The cause is logged, not sent.
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
     /// A failure of our own (storage, crypto): 500. The text is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -76,7 +80,10 @@ impl Error {
 
 impl From<crate::storage::StorageError> for Error {
     fn from(err: crate::storage::StorageError) -> Self {
-        Error::Internal(err.to_string())
+        match err {
+            crate::storage::StorageError::Unavailable(why) => Error::StorageUnavailable(why),
+            other => Error::Internal(other.to_string()),
+        }
     }
 }
 

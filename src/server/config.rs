@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::hcl1::{self, Value};
+use crate::storage::PostgresSettings;
 
 use super::listener::Limits;
 use super::tls::TlsSettings;
@@ -29,6 +30,8 @@ pub enum StorageConfig {
     Memory,
     /// The redb store in this directory (`storage "file"|"raft"|"redb"`).
     Durable(PathBuf),
+    /// `storage "postgresql"`.
+    Postgres(PostgresSettings),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,17 +60,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse {
-                path: path.display().to_string(),
-                message,
-            },
-            other => other,
-        })
+        load_with(path, Self::parse)
     }
 
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
@@ -124,6 +117,77 @@ impl ServerConfig {
             ));
         }
         Ok(config)
+    }
+}
+
+/// Reads and parses a configuration file; parse errors name the file.
+fn load_with<T>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text).map_err(|e| match e {
+        ConfigError::Parse { message, .. } => ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        },
+        other => other,
+    })
+}
+
+/// `operator migrate`'s configuration: Vault's `storage_source` and
+/// `storage_destination` stanzas (each as a `storage` stanza).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationConfig {
+    pub source: StorageConfig,
+    pub destination: StorageConfig,
+}
+
+impl MigrationConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        load_with(path, Self::parse)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let body = hcl1::parse(text).map_err(|e| ConfigError::Parse {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        let (mut source, mut destination) = (None, None);
+        for item in &body.items {
+            let Value::Object(settings) = &item.value else {
+                continue;
+            };
+            let block = Block {
+                label: item.labels().first().map_or("", String::as_str),
+                settings,
+            };
+            let slot = match item.key() {
+                "storage_source" => &mut source,
+                "storage_destination" => &mut destination,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "only one {:?} block is permitted",
+                    item.key()
+                )));
+            }
+            *slot = Some(storage(&block)?);
+        }
+        match (source, destination) {
+            (Some(source), Some(destination)) => Ok(MigrationConfig {
+                source,
+                destination,
+            }),
+            (None, _) => Err(ConfigError::Invalid("missing storage_source block".into())),
+            (_, None) => Err(ConfigError::Invalid(
+                "missing storage_destination block".into(),
+            )),
+        }
     }
 }
 
@@ -309,10 +373,60 @@ fn storage(block: &Block) -> Result<StorageConfig, ConfigError> {
             })?;
             Ok(StorageConfig::Durable(PathBuf::from(path)))
         }
+        "postgresql" => {
+            postgres(block, std::env::var(PG_URL_VARIABLE).ok()).map(StorageConfig::Postgres)
+        }
         other => Err(ConfigError::Invalid(format!(
             "unsupported storage type {other:?}"
         ))),
     }
+}
+
+/// Overrides `connection_url`, as in Vault.
+const PG_URL_VARIABLE: &str = "VAULT_PG_CONNECTION_URL";
+
+/// Vault's `storage "postgresql"` stanza; `env_url` is
+/// `VAULT_PG_CONNECTION_URL`, which wins over `connection_url`.
+fn postgres(block: &Block, env_url: Option<String>) -> Result<PostgresSettings, ConfigError> {
+    let invalid = |why: String| ConfigError::Invalid(format!("storage \"postgresql\": {why}"));
+    let text = |key: &str| attr(block, key).and_then(expr_string);
+    let url = env_url
+        .filter(|u| !u.is_empty())
+        .or_else(|| text("connection_url"))
+        .ok_or_else(|| {
+            invalid(format!(
+                "missing connection_url (or the {PG_URL_VARIABLE} environment variable)"
+            ))
+        })?;
+    let mut settings = PostgresSettings::new(url);
+    if let Some(table) = text("table") {
+        settings.table = table;
+    }
+    if let Some(table) = text("ha_table") {
+        settings.ha_table = table;
+    }
+    let count = |key: &str| -> Result<Option<usize>, ConfigError> {
+        text(key)
+            .map(|v| {
+                v.trim()
+                    .parse::<usize>()
+                    .map_err(|e| invalid(format!("failed parsing {key} parameter: {e}")))
+            })
+            .transpose()
+    };
+    if let Some(n) = count("max_parallel")?.filter(|n| *n > 0) {
+        settings.max_parallel = n;
+    }
+    if let Some(n) = count("max_idle_connections")? {
+        settings.max_idle_connections = n;
+    }
+    settings.skip_create_table = attr(block, "skip_create_table").is_some_and(expr_bool);
+    if attr(block, "ha_enabled").is_some_and(expr_bool) {
+        return Err(invalid(
+            "ha_enabled is not supported yet: run a single vaultlet node on this database".into(),
+        ));
+    }
+    Ok(settings)
 }
 
 #[cfg(test)]
@@ -419,6 +533,62 @@ mod tests {
         assert_eq!(body.json.max_depth, JsonLimits::default().max_depth);
         assert_eq!(body.json.max_tokens, Some(99));
         assert!(parse("max_json_array_element_count = \"many\"").is_err());
+    }
+
+    #[test]
+    fn reads_vaults_postgresql_stanza() {
+        let parse = |body: &str, env: Option<&str>| {
+            let items =
+                hcl1::parse(&format!("storage \"postgresql\" {{\n{body}\n}}")).expect("hcl");
+            let Value::Object(settings) = &items.items[0].value else {
+                panic!("a block");
+            };
+            postgres(
+                &Block {
+                    label: "postgresql",
+                    settings,
+                },
+                env.map(str::to_string),
+            )
+        };
+        let defaults = parse("connection_url = \"postgres://a@h/db\"", None).expect("parses");
+        assert_eq!(defaults, PostgresSettings::new("postgres://a@h/db"));
+        assert_eq!(defaults.table, "vault_kv_store");
+        assert_eq!(defaults.ha_table, "vault_ha_locks");
+        assert_eq!(defaults.max_parallel, 128);
+        let set = parse(
+            "connection_url = \"postgres://a@h/db\"\n table = \"kv\"\n ha_table = \"locks\"\n max_parallel = \"8\"\n max_idle_connections = 2\n skip_create_table = \"true\"\n ha_enabled = \"false\"",
+            Some("postgres://env@h/db"),
+        )
+        .expect("parses");
+        assert_eq!(set.connection_url, "postgres://env@h/db");
+        assert_eq!((set.table.as_str(), set.ha_table.as_str()), ("kv", "locks"));
+        assert_eq!((set.max_parallel, set.max_idle_connections), (8, 2));
+        assert!(set.skip_create_table);
+        assert!(parse("", None).is_err());
+        assert!(parse("", Some("postgres://env@h/db")).is_ok());
+        assert!(parse("connection_url = \"x\"\n max_parallel = \"many\"", None).is_err());
+        let ha = parse("connection_url = \"x\"\n ha_enabled = \"true\"", None);
+        assert!(ha.is_err_and(|e| e.to_string().contains("ha_enabled")));
+        assert!(!format!("{defaults:?}").contains("postgres://"));
+    }
+
+    #[test]
+    fn reads_a_migration_config() {
+        let config = MigrationConfig::parse(
+            "storage_source \"raft\" { path = \"/old\" }\nstorage_destination \"postgresql\" {\n connection_url = \"postgres://u@h/db\"\n}\ncluster_addr = \"x\"",
+        )
+        .expect("parses");
+        assert_eq!(config.source, StorageConfig::Durable(PathBuf::from("/old")));
+        assert!(matches!(config.destination, StorageConfig::Postgres(_)));
+        for bad in [
+            "storage_source \"raft\" { path = \"/a\" }",
+            "storage_destination \"raft\" { path = \"/a\" }",
+            "storage_source \"raft\" { path = \"/a\" }\nstorage_source \"raft\" { path = \"/b\" }\nstorage_destination \"raft\" { path = \"/c\" }",
+            "storage_source \"consul\" {}\nstorage_destination \"raft\" { path = \"/c\" }",
+        ] {
+            assert!(MigrationConfig::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use self::tls::TlsSettings;
 use crate::core::seal::SealKind;
 use crate::core::Core;
 use crate::http::{router, AppState};
-use crate::storage::{MemoryStorage, RedbStorage, Storage};
+use crate::storage::{MemoryStorage, PostgresStorage, RedbStorage, Storage, StorageError};
 
 /// What `vaultlet server` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -94,12 +94,7 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
             for warning in &config.warnings {
                 tracing::warn!("{warning}");
             }
-            let storage: Arc<dyn Storage> = match &config.storage {
-                StorageConfig::Memory => Arc::new(MemoryStorage::default()),
-                StorageConfig::Durable(dir) => Arc::new(
-                    RedbStorage::open(dir).map_err(|e| ServerError::Storage(e.to_string()))?,
-                ),
-            };
+            let storage = open_storage(&config.storage).await?;
             seal_kind = Some(match &config.seal {
                 Some(source) => SealKind::Static {
                     key: source.load()?,
@@ -207,6 +202,39 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     let _ = server.await;
     tracing::info!("shutdown complete");
     failure.map_or(Ok(()), Err)
+}
+
+/// Opens a configured store once (no waiting for a database).
+pub async fn open_store(config: &StorageConfig) -> Result<Arc<dyn Storage>, StorageError> {
+    Ok(match config {
+        StorageConfig::Memory => Arc::new(MemoryStorage::default()),
+        StorageConfig::Durable(dir) => Arc::new(RedbStorage::open(dir)?),
+        StorageConfig::Postgres(settings) => Arc::new(PostgresStorage::open(settings).await?),
+    })
+}
+
+/// Opens the configured store. A database that cannot be reached yet is
+/// waited for (the server is not ready meanwhile), until SIGINT/SIGTERM.
+async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>, ServerError> {
+    let retrying = async {
+        let mut delay = std::time::Duration::from_millis(250);
+        loop {
+            match open_store(config).await {
+                Err(StorageError::Unavailable(why)) => {
+                    tracing::warn!(error = %why, retry_in = ?delay, "storage not reachable yet");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+    };
+    tokio::select! {
+        opened = retrying => opened.map_err(|e| ServerError::Storage(e.to_string())),
+        () = shutdown_signal() => Err(ServerError::Storage(
+            "stopped while waiting for the storage to become reachable".into(),
+        )),
+    }
 }
 
 /// Runs the bootstrap file once: always in dev mode; on a durable store

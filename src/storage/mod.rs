@@ -2,11 +2,14 @@
 //! directly; each gets a [`StorageView`] confined to its own prefix.
 
 mod cache;
+pub mod copy;
 mod memory;
+pub mod postgres;
 mod redb_store;
 
 pub use cache::{Generation, ReadCache};
 pub use memory::MemoryStorage;
+pub use postgres::{PostgresSettings, PostgresStorage};
 pub use redb_store::RedbStorage;
 
 use std::sync::Arc;
@@ -15,6 +18,10 @@ use std::sync::Arc;
 pub enum StorageError {
     #[error("storage backend: {0}")]
     Backend(String),
+    /// The store cannot be reached now (a networked store's connection is
+    /// down or timed out); a retry may succeed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     #[error("storage key {0:?} is not valid")]
     InvalidKey(String),
 }

@@ -10,6 +10,7 @@ use super::client::{Client, Error as ClientError};
 use super::flags::FlagSet;
 use super::format;
 
+mod migrate;
 mod mount_move;
 mod mounts;
 mod policy;
@@ -470,6 +471,7 @@ fn group(ui: &mut Ui, name: &str, args: &[String]) -> i32 {
         ("operator", "init") => sys::operator_init(ui, rest),
         ("operator", "unseal") => sys::operator_unseal(ui, rest),
         ("operator", "seal") => sys::operator_seal(ui, rest),
+        ("operator", "migrate") => migrate::run(ui, rest),
         _ => -1,
     };
     if code >= 0 {
