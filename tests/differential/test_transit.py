@@ -185,3 +185,36 @@ def test_convergent_ciphertexts_are_byte_identical_across_servers(pair):
             assert made[0] == made[1], (t, src.name, made)
     pair.call("DELETE", f"sys/mounts/{m}", expect=204)
     pair.check()
+
+
+def test_derived_ed25519_signs_alike_across_servers(pair):
+    """A derived ed25519 key restored from the other server's backup makes
+    the same signature and public key for a context (ed25519 is
+    deterministic), and each server verifies the other's."""
+    m = "td" + uuid.uuid4().hex[:8]
+    secrets_enable(pair, "transit", m)
+    pair.call("POST", f"{m}/keys/d", {"type": "ed25519", "derived": True}, expect=200)
+    pair.call("GET", f"{m}/keys/d", expect=200)
+    pair.call("GET", f"{m}/keys/d", query={"context": HI}, expect=200)
+    ra, rb = pair.call("POST", f"{m}/sign/d", {"input": HI, "context": HI}, expect=200)
+    pair.set("sig", lambda r: r.get("data", "signature"), ra, rb)
+    pair.call("POST", f"{m}/verify/d", {"input": HI, "context": HI, "signature": "<<sig>>"}, expect=200)
+    pair.call("POST", f"{m}/verify/d", {"input": HI, "context": "eHh4", "signature": "<<sig>>"}, expect=200)
+    pair.call("POST", f"{m}/sign/d", {"batch_input": [{"input": HI, "context": HI}]}, expect=200)
+    a, b = pair.a, pair.b
+    send = pair._send
+    for src, dst in ((b, a), (a, b)):
+        name = f"d-{src.name}"
+        body = {"type": "ed25519", "derived": True, "exportable": True, "allow_plaintext_backup": True}
+        assert send(src, "POST", f"{m}/keys/{name}", body, None, None, None, None).status == 200
+        backup = _data(send(src, "GET", f"{m}/backup/{name}", None, None, None, None, None), "backup")
+        assert send(dst, "POST", f"{m}/restore", {"backup": backup}, None, None, None, None).status == 204
+        item = {"input": HI, "context": HI}
+        made = [send(s, "POST", f"{m}/sign/{name}", item, None, None, None, None).json["data"] for s in (src, dst)]
+        assert made[0]["signature"] == made[1]["signature"], (src.name, made)
+        assert made[0]["public_key"] == made[1]["public_key"], (src.name, made)
+        r = send(dst, "POST", f"{m}/verify/{name}", {**item, "signature": made[0]["signature"]}, None, None, None,
+                 None)
+        assert _data(r, "valid") is True, src.name
+    pair.call("DELETE", f"sys/mounts/{m}", expect=204)
+    pair.check()

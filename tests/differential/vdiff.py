@@ -70,6 +70,7 @@ VOLATILE = [
     # transit: outputs of random keys, nonces and bytes
     "data.ciphertext", "data.signature", "data.hmac", "data.random_bytes", "data.backup",
     "data.batch_results[].ciphertext", "data.batch_results[].signature", "data.batch_results[].hmac",
+    "data.public_key", "data.batch_results[].publickey",
     "data.keys.*", "data.backup_info.time", "data.restore_info.time",
 ]
 

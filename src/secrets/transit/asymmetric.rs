@@ -2,7 +2,7 @@
 //! signatures over a message or its digest.
 
 use aws_lc_rs::digest::{self, Digest};
-use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+use aws_lc_rs::encoding::{AsBigEndian, AsDer, PublicKeyX509Der};
 use aws_lc_rs::error::Unspecified;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 
@@ -301,6 +301,38 @@ impl ParsedSigningKey {
         let key = SigningKey::parse(key_type, pkcs8)?;
         Ok(self.0.get_or_init(|| key))
     }
+}
+
+/// An ed25519 private key as Go holds it: seed then public key, 64 bytes.
+pub fn ed25519_raw(pkcs8: &[u8]) -> Result<Vec<u8>> {
+    let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|_| broken_key())?;
+    let seed: aws_lc_rs::encoding::Curve25519SeedBin = pair
+        .seed()
+        .and_then(|seed| seed.as_be_bytes())
+        .map_err(|_| broken_key())?;
+    let mut raw = seed.as_ref().to_vec();
+    raw.extend_from_slice(pair.public_key().as_ref());
+    Ok(raw)
+}
+
+/// The ed25519 key a derived key's version has for `context`: Vault takes
+/// the seed from HKDF-SHA256 over the 64-byte private key, the context as
+/// info.
+pub fn derived_ed25519(pkcs8: &[u8], context: &[u8]) -> Result<Ed25519KeyPair> {
+    if context.is_empty() {
+        return Err(Error::bad_request(
+            "error deriving key: missing 'context' for key derivation; the key was created using a derived key, which means additional, per-request information must be included in order to perform operations with the key",
+        ));
+    }
+    let seed = super::ciphertext::derive(&ed25519_raw(pkcs8)?, context, 32)?;
+    Ed25519KeyPair::from_seed_unchecked(&seed).map_err(|_| broken_key())
+}
+
+/// Checks an ed25519 signature against a public key.
+pub fn verify_ed25519(public_key: &[u8], input: &[u8], sig: &[u8]) -> bool {
+    UnparsedPublicKey::new(&signature::ED25519, public_key)
+        .verify(input, sig)
+        .is_ok()
 }
 
 /// Signs `input` with a version's key; ECDSA signatures are ASN.1 DER.

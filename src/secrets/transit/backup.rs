@@ -210,18 +210,9 @@ fn to_vault_key(key_type: KeyType, entry: &KeyVersion) -> Result<VaultKey> {
         ));
         out.public_key = super::asymmetric::public_key(key_type, &entry.key)?.1;
     } else if key_type == KeyType::Ed25519 {
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&entry.key)
-            .map_err(|_| Error::internal("stored key cannot be parsed"))?;
-        let seed = pair
-            .seed()
-            .map_err(|_| Error::internal("stored key cannot be encoded"))?;
-        let seed: aws_lc_rs::encoding::Curve25519SeedBin = seed
-            .as_be_bytes()
-            .map_err(|_| Error::internal("stored key cannot be encoded"))?;
-        let mut key = seed.as_ref().to_vec();
-        key.extend_from_slice(pair.public_key().as_ref());
-        out.key = Some(b64encode(&key));
-        out.public_key = b64encode(pair.public_key().as_ref());
+        let raw = super::asymmetric::ed25519_raw(&entry.key)?;
+        out.public_key = b64encode(&raw[32..]);
+        out.key = Some(b64encode(&raw));
     } else if key_type.is_rsa() {
         out.rsa_key = Some(GoRsaKey::from_pkcs8(&entry.key)?);
     } else {

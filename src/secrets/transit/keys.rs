@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::ciphertext::b64decode;
 use super::policy::{KeyType, NewKey, Policy};
 use super::{key_name, TransitBackend, NAME};
 use crate::handler;
@@ -54,8 +55,10 @@ pub(super) const PATHS: &[Path<TransitBackend>] = &[
         .update(handler!(trim)),
 ];
 
-fn read_response(policy: &Policy) -> Result<Option<Response>> {
-    Ok(Some(Response::data(policy.to_data()?)))
+/// A key as a read shows it; `context` picks the public key of a derived
+/// signing key (reads only).
+fn read_response(policy: &Policy, context: &[u8]) -> Result<Option<Response>> {
+    Ok(Some(Response::data(policy.to_data(context)?)))
 }
 
 async fn list(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
@@ -66,7 +69,10 @@ async fn list(_: &TransitBackend, req: &mut Request) -> Result<Option<Response>>
 
 async fn read(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
     match b.load(&req.storage, &key_name(req)?).await? {
-        Some(policy) => read_response(&policy),
+        Some(policy) => {
+            let context = b64decode(&req.data.str("context")?.unwrap_or_default())?;
+            read_response(&policy, &context)
+        }
         None => Ok(None),
     }
 }
@@ -99,10 +105,10 @@ async fn create(b: &TransitBackend, req: &mut Request) -> Result<Option<Response
     };
     let _guard = b.write_lock.lock().await;
     if let Some(existing) = b.load(&req.storage, &name).await? {
-        return read_response(&existing);
+        return read_response(&existing, &[]);
     }
     let policy = b.save(&req.storage, Policy::create(&name, new)?).await?;
-    read_response(&policy)
+    read_response(&policy, &[])
 }
 
 async fn delete(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
@@ -192,7 +198,7 @@ async fn config(b: &TransitBackend, req: &mut Request) -> Result<Option<Response
         policy.auto_rotate_period = period;
     }
     let policy = b.save(&req.storage, policy).await?;
-    read_response(&policy)
+    read_response(&policy, &[])
 }
 
 async fn rotate(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
@@ -200,7 +206,7 @@ async fn rotate(b: &TransitBackend, req: &mut Request) -> Result<Option<Response
     let mut policy = Arc::unwrap_or_clone(b.load_existing(req, "key not found").await?);
     policy.rotate()?;
     let policy = b.save(&req.storage, policy).await?;
-    read_response(&policy)
+    read_response(&policy, &[])
 }
 
 /// `POST keys/:name/trim`: drops the versions below `min_available_version`
@@ -240,5 +246,5 @@ async fn trim(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>>
     policy.keys.retain(|version, _| *version >= min);
     policy.min_available_version = min;
     let policy = b.save(&req.storage, policy).await?;
-    read_response(&policy)
+    read_response(&policy, &[])
 }

@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair};
+use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::asymmetric::{ecdsa_signing, EcCurve, ParsedSigningKey};
+use super::ciphertext::b64encode;
 use crate::logical::{Error, Result};
 use crate::util::gotime::{now_nanos, now_unix, rfc3339_nano};
 
@@ -335,12 +336,23 @@ impl Policy {
             .ok_or_else(|| Error::internal(format!("key version {version} is missing")))
     }
 
-    /// The `data` of a key read, as Vault shows it.
-    pub fn to_data(&self) -> Result<Map<String, Value>> {
+    /// The `data` of a key read, as Vault shows it. A derived signing key
+    /// has a public key per context: shown for `context`, else empty.
+    pub fn to_data(&self, context: &[u8]) -> Result<Map<String, Value>> {
         let mut keys = Map::new();
         for (version, entry) in self.keys.range(self.min_decryption_version.max(1)..) {
             let shown = if self.key_type.supports_signing() {
-                let (name, public_key) = super::asymmetric::public_key(self.key_type, &entry.key)?;
+                let (name, public_key) = if !self.derived {
+                    super::asymmetric::public_key(self.key_type, &entry.key)?
+                } else if context.is_empty() {
+                    (self.key_type.as_str(), String::new())
+                } else {
+                    let pair = super::asymmetric::derived_ed25519(&entry.key, context)?;
+                    (
+                        self.key_type.as_str(),
+                        b64encode(pair.public_key().as_ref()),
+                    )
+                };
                 json!({
                     "certificate_chain": "",
                     "creation_time": rfc3339_nano(entry.creation_time).unwrap_or_default(),

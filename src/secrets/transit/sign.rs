@@ -2,6 +2,7 @@
 //! HMAC key, single or batched.
 
 use aws_lc_rs::hmac;
+use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
@@ -153,11 +154,6 @@ fn require_signing(policy: &Policy) -> Result<()> {
             policy.key_type.as_str()
         )));
     }
-    if policy.derived {
-        return Err(Error::bad_request(
-            "signing with derived keys is not supported",
-        ));
-    }
     Ok(())
 }
 
@@ -173,11 +169,23 @@ fn sign_one(policy: &Policy, how: &Signing, item: &Item) -> Result<Map<String, V
     let input = b64decode(&batch::text(item, "input"))?;
     let version = policy.encryption_version(batch::int(item, "key_version")?)?;
     let entry = policy.version(version)?;
-    let mut sig = asymmetric::sign(entry, policy.key_type, &input, how.options)?;
+    let mut out = Map::new();
+    let mut sig = if policy.derived {
+        let pair =
+            asymmetric::derived_ed25519(&entry.key, &b64decode(&batch::text(item, "context"))?)?;
+        // Vault's batch items name it `publickey`; [`sign`] renames it for
+        // a single answer.
+        out.insert(
+            "publickey".into(),
+            json!(b64encode(pair.public_key().as_ref())),
+        );
+        pair.sign(&input).as_ref().to_vec()
+    } else {
+        asymmetric::sign(entry, policy.key_type, &input, how.options)?
+    };
     if how.jws && policy.key_type.curve().is_some() {
         sig = asymmetric::ecdsa_to_jws(policy.key_type, &sig)?;
     }
-    let mut out = Map::new();
     out.insert("key_version".into(), json!(version));
     out.insert(
         "signature".into(),
@@ -191,7 +199,14 @@ async fn sign(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>>
     require_signing(&policy)?;
     let how = signing(req, &policy)?;
     let (items, batched) = items(req)?;
-    let results = items.iter().map(|i| sign_one(&policy, &how, i)).collect();
+    let mut results: Vec<_> = items.iter().map(|i| sign_one(&policy, &how, i)).collect();
+    if !batched {
+        for out in results.iter_mut().flatten() {
+            if let Some(key) = out.remove("publickey") {
+                out.insert("public_key".into(), key);
+            }
+        }
+    }
     answer(&items, batched, results)
 }
 
@@ -214,6 +229,15 @@ fn verify_signature(policy: &Policy, how: &Signing, item: &Item) -> Result<bool>
     if how.jws && policy.key_type.curve().is_some() {
         sig = asymmetric::ecdsa_from_jws(policy.key_type, &sig)
             .ok_or_else(|| Error::bad_request("supplied signature is invalid"))?;
+    }
+    if policy.derived {
+        let pair =
+            asymmetric::derived_ed25519(&entry.key, &b64decode(&batch::text(item, "context"))?)?;
+        return Ok(asymmetric::verify_ed25519(
+            pair.public_key().as_ref(),
+            &input,
+            &sig,
+        ));
     }
     asymmetric::verify(entry, policy.key_type, &input, &sig, how.options)
 }
