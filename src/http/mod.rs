@@ -4,6 +4,7 @@
 //! status, init, leader) live in [`sys_raw`].
 
 mod json_limits;
+mod metrics;
 mod request;
 mod response;
 mod sys_raw;
@@ -69,6 +70,9 @@ pub struct AppState {
     pub core: Arc<Core>,
     /// The listener's body limits.
     pub limits: BodyLimits,
+    /// The listener's `telemetry { unauthenticated_metrics_access }`:
+    /// `sys/metrics` is served here, without a token.
+    pub unauthenticated_metrics: bool,
 }
 
 /// The application router. Every path goes to one handler, because Vault
@@ -148,8 +152,14 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
         .get::<Connection>()
         .cloned()
         .unwrap_or_default();
-    let query = request::query_data(parts.uri.query());
+    let mut query = request::query_data(parts.uri.query());
     let bare_path = raw_path.trim_matches('/');
+    if bare_path == metrics::PATH {
+        if state.unauthenticated_metrics {
+            return metrics::serve_unauthenticated(state, &parts, &query).await;
+        }
+        metrics::format_from_accept(&parts.headers, &mut query);
+    }
 
     if sys_raw::serves(bare_path) {
         return sys_raw::handle(state, &parts.method, bare_path, &query, body).await;

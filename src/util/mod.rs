@@ -6,4 +6,5 @@
 pub mod gotime;
 pub mod ids;
 pub mod keyed_hash;
+pub mod metric;
 pub mod multierror;
