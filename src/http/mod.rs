@@ -97,10 +97,53 @@ fn catch_panics() -> CatchPanicLayer<PanicAnswer> {
 }
 
 async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse {
-    match dispatch(&state, req).await {
+    // What the request log needs, taken only when it is on.
+    let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        (
+            std::time::Instant::now(),
+            req.method().clone(),
+            req.uri().clone(),
+        )
+    });
+    let response = match dispatch(&state, req).await {
         Ok(response) => response,
         Err(err) => error_response(&err),
+    };
+    if let Some((started, method, uri)) = logged {
+        log_request(&state, started, &method, &uri, response.status());
     }
+    response
+}
+
+/// One debug line per request: the mount it reached (never the full
+/// path, which may carry a token or an accessor), the operation, the
+/// status and the latency.
+fn log_request(
+    state: &AppState,
+    started: std::time::Instant,
+    method: &Method,
+    uri: &axum::http::Uri,
+    status: axum::http::StatusCode,
+) {
+    let path = uri.path().strip_prefix("/v1/").unwrap_or("");
+    let path = percent_decode(path).unwrap_or_default();
+    let mount = state
+        .core
+        .mounts
+        .route(&path)
+        .map(|(mounted, _)| mounted.prefix)
+        .unwrap_or_default();
+    let query = request::query_data(uri.query());
+    let operation = request::operation_for(method, &query)
+        .map(|op| op.as_str())
+        .unwrap_or(method.as_str());
+    tracing::debug!(
+        mount = %mount,
+        operation = %operation,
+        status = status.as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
 }
 
 /// The error a request body yields when the client is too slow to send it

@@ -5,6 +5,7 @@ pub mod args;
 mod bootstrap;
 pub mod config;
 pub mod listener;
+mod logging;
 mod slots;
 pub mod tls;
 
