@@ -231,3 +231,40 @@ fn signing_moves_the_counters_and_issuers_show_their_expiry() {
     );
     assert!(series(&after, &crl_size).expect("CRL size") > 0.0);
 }
+
+#[test]
+fn a_lockout_is_counted_and_the_locked_user_shows() {
+    let server = Server::dev();
+    server.write("sys/auth/userpass", json!({"type": "userpass"}));
+    let tune = server.write(
+        "sys/auth/userpass/tune",
+        json!({"user_lockout_config": {"lockout_threshold": "2", "lockout_duration": "10m"}}),
+    );
+    assert_eq!(tune.status, 204, "{:?}", tune.json);
+    server.write(
+        "auth/userpass/users/bob",
+        json!({"password": "right-password"}),
+    );
+    let scrape = || text(&metrics(&server, "?format=prometheus", None));
+    assert_eq!(
+        series(&scrape(), "vaultlet_core_lockouts_total "),
+        Some(0.0)
+    );
+    for _ in 0..3 {
+        let login = server.call(
+            "PUT",
+            "auth/userpass/login/bob",
+            "",
+            Some(json!({"password": "wrong"})),
+        );
+        assert!(login.status >= 400, "{:?}", login.json);
+    }
+    let after = scrape();
+    // Two failures lock bob once; the third attempt is refused, not counted.
+    assert_eq!(
+        series(&after, "vaultlet_core_lockouts_total "),
+        Some(1.0),
+        "{after}"
+    );
+    assert_eq!(series(&after, "vault_core_locked_users "), Some(1.0));
+}
