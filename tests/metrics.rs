@@ -198,6 +198,8 @@ fn signing_moves_the_counters_and_issuers_show_their_expiry() {
     let failed = "vaultlet_pki_certificates_issued_total{mount_point=\"pki/\",role=\"web\",issuer=\"\",outcome=\"failure\"}";
     assert_eq!(series(&after, failed), Some(1.0));
     assert!(!after.contains("role=\"nobody\""));
+    // Vault's stored-certificate gauges wait for config/auto-tidy's switches.
+    assert!(!after.contains("vault_secrets_pki_"));
     assert_eq!(
         series(
             &after,
@@ -267,4 +269,60 @@ fn a_lockout_is_counted_and_the_locked_user_shows() {
         "{after}"
     );
     assert_eq!(series(&after, "vault_core_locked_users "), Some(1.0));
+}
+
+#[test]
+fn vaults_stored_certificate_counts_follow_the_auto_tidy_switches() {
+    let server = Server::dev();
+    server.write("sys/mounts/pki", json!({"type": "pki"}));
+    server.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "Counted Root", "ttl": "24h"}),
+    );
+    server.write(
+        "pki/roles/web",
+        json!({"allow_any_name": true, "max_ttl": "1h"}),
+    );
+    let config = server.write(
+        "pki/config/auto-tidy",
+        json!({"maintain_stored_certificate_counts": true, "publish_stored_certificate_count_metrics": true}),
+    );
+    assert_eq!(config.status, 200, "{:?}", config.json);
+    let issued = server.write("pki/issue/web", json!({"common_name": "a.example"}));
+    let serial = issued
+        .data("serial_number")
+        .as_str()
+        .expect("serial")
+        .to_string();
+    server.write("pki/revoke", json!({ "serial_number": serial }));
+    let uuid = server
+        .read("pki/tidy-status")
+        .data("internal_backend_uuid")
+        .as_str()
+        .expect("uuid")
+        .replace('-', "_");
+    let scrape = text(&metrics(&server, "?format=prometheus", None));
+    // The root and the leaf are stored; the leaf is revoked.
+    assert_eq!(
+        series(
+            &scrape,
+            &format!("vault_secrets_pki_{uuid}_total_certificates_stored ")
+        ),
+        Some(2.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        series(
+            &scrape,
+            &format!("vault_secrets_pki_{uuid}_total_revoked_certificates_stored ")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        series(
+            &scrape,
+            "vaultlet_pki_certificates_stored{mount_point=\"pki/\"}"
+        ),
+        Some(2.0)
+    );
 }

@@ -3,7 +3,7 @@
 //! stored and revoked certificates.
 
 use super::certs::{CERT_PREFIX, REVOKED_PREFIX};
-use super::{crl, PkiBackend};
+use super::{crl, tidy, tidy_config, PkiBackend};
 use crate::logical::Result;
 use crate::storage::StorageView;
 use crate::util::gotime::now_unix;
@@ -66,12 +66,32 @@ pub(super) async fn gauges(
 /// `vaultlet.pki.certificates_stored` and
 /// `vaultlet.pki.revoked_certificates_stored`: they list the mount's
 /// certificate store, so the core computes them once per
-/// `usage_gauge_period`.
+/// `usage_gauge_period`. With `maintain_stored_certificate_counts` and
+/// `publish_stored_certificate_count_metrics` in `config/auto-tidy`, also
+/// Vault's `vault.secrets.pki.<backend uuid>.total_certificates_stored`
+/// and `.total_revoked_certificates_stored`.
 pub(super) async fn usage_gauges(mount_point: &str, storage: &StorageView) -> Result<Vec<Sample>> {
     let labels: Labels = vec![("mount_point", mount_point.to_string())];
     let stored = storage.list(CERT_PREFIX).await?.len();
     let revoked = storage.list(REVOKED_PREFIX).await?.len();
-    Ok(vec![
+    let mut samples = Vec::new();
+    let tidy = tidy_config::read_auto_tidy(storage).await?;
+    if tidy.maintain_stored_certificate_counts && tidy.publish_stored_certificate_count_metrics {
+        let uuid = tidy::backend_uuid(storage).await?;
+        samples.extend([
+            Sample::gauge(
+                format!("vault.secrets.pki.{uuid}.total_certificates_stored"),
+                Vec::new(),
+                stored as f64,
+            ),
+            Sample::gauge(
+                format!("vault.secrets.pki.{uuid}.total_revoked_certificates_stored"),
+                Vec::new(),
+                revoked as f64,
+            ),
+        ]);
+    }
+    samples.extend([
         Sample::gauge(
             "vaultlet.pki.certificates_stored",
             labels.clone(),
@@ -82,5 +102,6 @@ pub(super) async fn usage_gauges(mount_point: &str, storage: &StorageView) -> Re
             labels,
             revoked as f64,
         ),
-    ])
+    ]);
+    Ok(samples)
 }
