@@ -344,11 +344,13 @@ impl Core {
                     Error::BadRequest(_)
                     | Error::BadRequestWithData { .. }
                     | Error::PermissionDenied,
-                ) if self
-                    .lockout
-                    .record_failure(accessor, alias, &lockout_config) =>
-                {
-                    self.metrics.lockouts.inc()
+                ) => {
+                    let locks = self
+                        .lockout
+                        .record_failure(accessor, alias, &lockout_config);
+                    if locks {
+                        self.metrics.lockouts.inc();
+                    }
                 }
                 _ => {}
             }
