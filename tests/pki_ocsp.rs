@@ -257,6 +257,16 @@ fn revoked_certificates_answer_revoked_at_their_revocation_time() {
     assert_eq!(openssl_time(&field(&report, "Revocation Time")), revoked_at);
     // No reason is given.
     assert!(!report.contains("Revocation Reason"), "{report}");
+    // sys/metrics counts the answer by status.
+    let metrics = s.send("GET", "sys/metrics?format=prometheus", None, None);
+    let exposition = String::from_utf8_lossy(&metrics.raw);
+    assert!(
+        exposition
+            .lines()
+            .any(|l| l
+                == "vaultlet_pki_ocsp_responses_total{mount_point=\"pki/\",status=\"revoked\"} 1"),
+        "{exposition}"
+    );
     s.stop();
 }
 

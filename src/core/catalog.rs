@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::metrics::Metrics;
 use super::mounts::{MountClass, MountEntry};
 use crate::logical::framework::LogicalBackend;
 use crate::logical::{Error, Result};
@@ -14,6 +15,8 @@ use crate::util::keyed_hash::Hasher;
 pub struct BackendContext {
     /// Keyed hash for secrets a backend stores (AppRole secret IDs).
     pub hasher: Hasher,
+    /// Where backends record what they count (PKI issuance, OCSP).
+    pub metrics: Arc<Metrics>,
 }
 
 /// Builds a backend for a mount entry (which carries the mount's options).
@@ -32,7 +35,11 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         class: MountClass::Secret,
         backend_type: "pki",
-        build: |_, _| Ok(Arc::new(crate::secrets::pki::PkiBackend::new())),
+        build: |_, ctx| {
+            Ok(Arc::new(crate::secrets::pki::PkiBackend::new(
+                ctx.metrics.clone(),
+            )))
+        },
     },
     CatalogEntry {
         class: MountClass::Auth,

@@ -58,7 +58,10 @@ impl Core {
         };
         let hasher = Hasher::new(&hmac_key);
         self.tokens.set_hasher(hasher.clone());
-        let _ = self.backend_context.set(BackendContext { hasher });
+        let _ = self.backend_context.set(BackendContext {
+            hasher,
+            metrics: self.metrics.clone(),
+        });
         let cluster = match storage.get("core/cluster").await? {
             Some(bytes) => {
                 let text = String::from_utf8_lossy(&bytes).into_owned();

@@ -62,13 +62,14 @@ impl Lockout {
             .is_some_and(|f| f.locked_until > now)
     }
 
-    pub fn record_failure(&self, accessor: &str, alias: &str, config: &LockoutConfig) {
+    /// Counts a failed login; `true` when it locks the alias out.
+    pub fn record_failure(&self, accessor: &str, alias: &str, config: &LockoutConfig) -> bool {
         if config.disabled {
-            return;
+            return false;
         }
         let now = now_unix();
         let Ok(mut entries) = self.entries.lock() else {
-            return;
+            return false;
         };
         let entry = entries
             .entry((accessor.to_string(), alias.to_string()))
@@ -82,9 +83,11 @@ impl Lockout {
         }
         entry.count += 1;
         entry.last_failure = now;
+        let locks = entry.count >= config.threshold && entry.locked_until <= now;
         if entry.count >= config.threshold {
             entry.locked_until = now + config.duration;
         }
+        locks
     }
 
     pub fn record_success(&self, accessor: &str, alias: &str) {
@@ -134,10 +137,10 @@ mod tests {
             ..Default::default()
         };
         for _ in 0..2 {
-            lockout.record_failure("m", "a", &config);
+            assert!(!lockout.record_failure("m", "a", &config));
         }
         assert!(!lockout.is_locked("m", "a", &config));
-        lockout.record_failure("m", "a", &config);
+        assert!(lockout.record_failure("m", "a", &config));
         assert!(lockout.is_locked("m", "a", &config));
         assert!(!lockout.is_locked("m", "b", &config));
         assert_eq!(

@@ -9,12 +9,14 @@ pub mod audit_headers;
 pub mod catalog;
 mod lifecycle;
 pub mod lockout;
+pub mod metrics;
 pub mod mounts;
 mod pipeline;
 pub mod policy;
 pub mod policy_store;
 pub mod remount;
 pub mod root_generation;
+mod scrape;
 pub mod seal;
 pub mod token;
 pub mod ttl;
@@ -87,6 +89,12 @@ pub struct Core {
     pub policies: PolicyStore,
     pub audit: AuditBroker,
     pub lockout: lockout::Lockout,
+    /// What `sys/metrics` reports (shared with the backends that record).
+    pub metrics: Arc<metrics::Metrics>,
+    telemetry: OnceLock<metrics::Telemetry>,
+    started: std::time::Instant,
+    /// The costly gauges and when they were computed (`usage_gauge_period`).
+    usage_gauges: std::sync::Mutex<Option<(std::time::Instant, Vec<metrics::Sample>)>>,
     /// Mount moves (`sys/remount`) and how they went.
     pub migrations: remount::Migrations,
     cluster: OnceLock<ClusterInfo>,
@@ -115,6 +123,10 @@ impl Core {
             policies: PolicyStore::new(StorageView::new(storage.clone(), "sys/policy/")),
             audit: AuditBroker::new(storage.clone()),
             lockout: lockout::Lockout::default(),
+            metrics: Arc::default(),
+            telemetry: OnceLock::new(),
+            started: std::time::Instant::now(),
+            usage_gauges: std::sync::Mutex::new(None),
             migrations: remount::Migrations::default(),
             storage,
             seal,
@@ -155,6 +167,17 @@ impl Core {
     /// The endpoints the HTTP layer answers itself (none until declared).
     pub fn raw_routes(&self) -> &'static [RawRoute] {
         self.raw_routes.get().copied().unwrap_or_default()
+    }
+
+    /// Told once by the server: its `telemetry` stanza (later calls
+    /// change nothing).
+    pub fn configure_telemetry(&self, telemetry: metrics::Telemetry) {
+        let _ = self.telemetry.set(telemetry);
+    }
+
+    /// The telemetry configuration (no `telemetry` stanza until told).
+    pub fn telemetry(&self) -> metrics::Telemetry {
+        self.telemetry.get().cloned().unwrap_or_default()
     }
 
     /// The seal, for durable stores (`None` in dev mode).

@@ -194,6 +194,8 @@ pub struct Mounted {
     pub backend: Arc<dyn LogicalBackend>,
     pub storage: StorageView,
     pub prefix: String,
+    /// `vault.route.<operation>.<mount>` for the requests it serves.
+    pub route_timers: Arc<super::metrics::RouteTimers>,
     /// Held shared by every request the mount serves ([`Mounted::enter`])
     /// and exclusively by a move or an unmount, which so waits for the
     /// requests in flight. `true` once the mount has left its path.
@@ -309,6 +311,7 @@ impl MountTable {
             backend,
             storage,
             prefix,
+            route_timers: Arc::default(),
             gate: Arc::default(),
             tainted: false,
         }
@@ -342,6 +345,7 @@ impl MountTable {
             let replaced = mounts.remove(pos);
             if replaced.entry.uuid == mounted.entry.uuid {
                 mounted.gate = replaced.gate;
+                mounted.route_timers = replaced.route_timers;
                 mounted.tainted = replaced.tainted;
             }
         }

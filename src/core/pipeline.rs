@@ -18,6 +18,8 @@
 //! revokes it once the request is done.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -65,10 +67,19 @@ impl Routed {
 impl Core {
     /// Runs one request through the pipeline, recording it on the audit
     /// devices (if any) before and after.
-    pub async fn handle(&self, mut input: LogicalInput) -> Result<LogicalOutput> {
+    pub async fn handle(&self, input: LogicalInput) -> Result<LogicalOutput> {
         if self.is_sealed() {
             return Err(Error::Sealed);
         }
+        let started = Instant::now();
+        let in_flight = InFlight::enter(&self.metrics);
+        let result = self.handle_audited(input).await;
+        drop(in_flight);
+        self.metrics.handle_request.record(started.elapsed());
+        result
+    }
+
+    async fn handle_audited(&self, mut input: LogicalInput) -> Result<LogicalOutput> {
         // `.` and `..` reach here only escaped (`%2e%2e`); no backend has
         // a use for them and storage keys may not contain them.
         if input.path.split('/').any(|s| s == "." || s == "..") {
@@ -100,9 +111,16 @@ impl Core {
             connection: &connection,
             headers: &headers,
         };
-        self.audit.log_request(&audit_req, None)?;
+        let audit_started = Instant::now();
+        self.audit
+            .log_request(&audit_req, None)
+            .inspect_err(|_| self.metrics.audit_log_request_failure.inc())?;
+        self.metrics
+            .audit_log_request
+            .record(audit_started.elapsed());
         let result = self.run(input, presented, request_id.clone()).await;
-        match &result {
+        let audit_started = Instant::now();
+        let logged = match &result {
             Ok(out) => self.audit.log_response(
                 &audit_req,
                 &out.mount_type,
@@ -113,11 +131,15 @@ impl Core {
                     wrap_info: out.wrap_info.as_ref(),
                 }),
                 None,
-            )?,
+            ),
             Err(err) => self
                 .audit
-                .log_response(&audit_req, "", None, Some(&err.to_string()))?,
-        }
+                .log_response(&audit_req, "", None, Some(&err.to_string())),
+        };
+        logged.inspect_err(|_| self.metrics.audit_log_response_failure.inc())?;
+        self.metrics
+            .audit_log_response
+            .record(audit_started.elapsed());
         result
     }
 
@@ -173,7 +195,13 @@ impl Core {
             return Err(Error::UnsupportedOperation);
         }
         let used_up = self.count_use(&routed, &mut req).await?;
-        let result = match self.call(&routed, route, &mut req).await {
+        let started = Instant::now();
+        let called = self.call(&routed, route, &mut req).await;
+        routed
+            .mounted
+            .route_timers
+            .record(req.operation, started.elapsed());
+        let result = match called {
             Ok(response) => {
                 self.post_process(&routed, route, &req, response, request_id, &full_path)
                     .await
@@ -316,9 +344,14 @@ impl Core {
                     Error::BadRequest(_)
                     | Error::BadRequestWithData { .. }
                     | Error::PermissionDenied,
-                ) => self
-                    .lockout
-                    .record_failure(accessor, alias, &lockout_config),
+                ) => {
+                    let locks = self
+                        .lockout
+                        .record_failure(accessor, alias, &lockout_config);
+                    if locks {
+                        self.metrics.lockouts.inc();
+                    }
+                }
                 _ => {}
             }
         }
@@ -433,6 +466,16 @@ impl Core {
             entity_id,
         };
         let (entry, warnings) = self.tokens.create(&auth, origin).await?;
+        self.metrics
+            .token_creation
+            .with(&[
+                &mounted.entry.backend_type,
+                super::metrics::ttl_bucket(entry.creation_ttl),
+                &mounted.prefix,
+                "root",
+                &entry.token_type,
+            ])
+            .inc();
         let lease = entry.ttl_remaining(now_unix());
         Ok((entry.auth_json(lease), warnings))
     }
@@ -479,6 +522,22 @@ impl Core {
             },
             Err(err) => err,
         }
+    }
+}
+
+/// Counts a request in `vault.core.in_flight_requests` while it lives.
+struct InFlight<'a>(&'a super::metrics::Metrics);
+
+impl<'a> InFlight<'a> {
+    fn enter(metrics: &'a super::metrics::Metrics) -> Self {
+        metrics.in_flight_requests.fetch_add(1, Ordering::Relaxed);
+        InFlight(metrics)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight_requests.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

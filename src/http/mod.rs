@@ -4,6 +4,7 @@
 //! status, init, leader) live in [`sys_raw`].
 
 mod json_limits;
+mod metrics;
 mod request;
 mod response;
 mod sys_raw;
@@ -69,6 +70,9 @@ pub struct AppState {
     pub core: Arc<Core>,
     /// The listener's body limits.
     pub limits: BodyLimits,
+    /// The listener's `telemetry { unauthenticated_metrics_access }`:
+    /// `sys/metrics` is served here, without a token.
+    pub unauthenticated_metrics: bool,
 }
 
 /// The application router. Every path goes to one handler, because Vault
@@ -93,10 +97,53 @@ fn catch_panics() -> CatchPanicLayer<PanicAnswer> {
 }
 
 async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse {
-    match dispatch(&state, req).await {
+    // What the request log needs, taken only when it is on.
+    let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        (
+            std::time::Instant::now(),
+            req.method().clone(),
+            req.uri().clone(),
+        )
+    });
+    let response = match dispatch(&state, req).await {
         Ok(response) => response,
         Err(err) => error_response(&err),
+    };
+    if let Some((started, method, uri)) = logged {
+        log_request(&state, started, &method, &uri, response.status());
     }
+    response
+}
+
+/// One debug line per request: the mount it reached (never the full
+/// path, which may carry a token or an accessor), the operation, the
+/// status and the latency.
+fn log_request(
+    state: &AppState,
+    started: std::time::Instant,
+    method: &Method,
+    uri: &axum::http::Uri,
+    status: axum::http::StatusCode,
+) {
+    let path = uri.path().strip_prefix("/v1/").unwrap_or("");
+    let path = percent_decode(path).unwrap_or_default();
+    let mount = state
+        .core
+        .mounts
+        .route(&path)
+        .map(|(mounted, _)| mounted.prefix)
+        .unwrap_or_default();
+    let query = request::query_data(uri.query());
+    let operation = request::operation_for(method, &query)
+        .map(|op| op.as_str())
+        .unwrap_or(method.as_str());
+    tracing::debug!(
+        mount = %mount,
+        operation = %operation,
+        status = status.as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
 }
 
 /// The error a request body yields when the client is too slow to send it
@@ -148,8 +195,14 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
         .get::<Connection>()
         .cloned()
         .unwrap_or_default();
-    let query = request::query_data(parts.uri.query());
+    let mut query = request::query_data(parts.uri.query());
     let bare_path = raw_path.trim_matches('/');
+    if bare_path == metrics::PATH {
+        if state.unauthenticated_metrics {
+            return metrics::serve_unauthenticated(state, &parts, &query).await;
+        }
+        metrics::format_from_accept(&parts.headers, &mut query);
+    }
 
     if sys_raw::serves(bare_path) {
         return sys_raw::handle(state, &parts.method, bare_path, &query, body).await;

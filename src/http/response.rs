@@ -21,7 +21,8 @@ pub fn empty_response(status: StatusCode) -> HttpResponse {
     with_headers(status, Body::empty(), "application/json")
 }
 
-fn with_headers(status: StatusCode, body: Body, content_type: &str) -> HttpResponse {
+/// A response with this body and content type, and Vault's headers.
+pub(super) fn with_headers(status: StatusCode, body: Body, content_type: &str) -> HttpResponse {
     let mut response = HttpResponse::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use super::path::Pattern;
 use super::{Error, FieldData, Operation, Request, Response, Result};
 use crate::storage::StorageView;
+use crate::util::metric::Sample;
 
 /// A boxed, sendable future: what handlers return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -367,6 +368,22 @@ pub trait Backend: Send + Sync + Sized + 'static {
     async fn initialize(&self, _storage: &StorageView) -> Result<()> {
         Ok(())
     }
+
+    /// Gauges cheap enough to compute at every `sys/metrics` scrape (PKI:
+    /// issuer expiry, CRL freshness) for the mount at `mount_point`.
+    async fn gauges(&self, _mount_point: &str, _storage: &StorageView) -> Result<Vec<Sample>> {
+        Ok(Vec::new())
+    }
+
+    /// Gauges that read much of the mount's storage (PKI: stored
+    /// certificate counts), computed once per `usage_gauge_period`.
+    async fn usage_gauges(
+        &self,
+        _mount_point: &str,
+        _storage: &StorageView,
+    ) -> Result<Vec<Sample>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Where a request landed in a backend's table.
@@ -414,6 +431,10 @@ pub trait LogicalBackend: Send + Sync {
     async fn periodic(&self, storage: &StorageView) -> Result<()>;
 
     async fn initialize(&self, storage: &StorageView) -> Result<()>;
+
+    async fn gauges(&self, mount_point: &str, storage: &StorageView) -> Result<Vec<Sample>>;
+
+    async fn usage_gauges(&self, mount_point: &str, storage: &StorageView) -> Result<Vec<Sample>>;
 }
 
 fn path_at<B: Backend>(route: &Route) -> Result<&'static Path<B>> {
@@ -477,6 +498,14 @@ impl<B: Backend> LogicalBackend for B {
 
     async fn initialize(&self, storage: &StorageView) -> Result<()> {
         Backend::initialize(self, storage).await
+    }
+
+    async fn gauges(&self, mount_point: &str, storage: &StorageView) -> Result<Vec<Sample>> {
+        Backend::gauges(self, mount_point, storage).await
+    }
+
+    async fn usage_gauges(&self, mount_point: &str, storage: &StorageView) -> Result<Vec<Sample>> {
+        Backend::usage_gauges(self, mount_point, storage).await
     }
 }
 

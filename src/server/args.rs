@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use super::logging::{self, LogFormat};
 use super::ServerOptions;
 
 #[derive(Parser, Debug)]
@@ -53,9 +54,14 @@ struct ServerArgs {
     /// HCL server configuration file.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Log level (trace, debug, info, warn, error).
-    #[arg(long, env = "VAULT_LOG_LEVEL", default_value = "info")]
-    log_level: String,
+    /// Log level (trace, debug, info, warn, error); the config file's
+    /// `log_level` otherwise, else info.
+    #[arg(long, env = "VAULT_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// Log format: standard or json; the config file's `log_format`
+    /// otherwise, else standard.
+    #[arg(long, env = "VAULT_LOG_FORMAT")]
+    log_format: Option<String>,
 }
 
 /// `-flag` → `--flag` (Go flag syntax); `-` alone and `--x` stay.
@@ -91,12 +97,30 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
 }
 
 fn run_server(args: ServerArgs) -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    // The flags and environment win over the config file (read again,
+    // and its errors reported, when the server starts).
+    let file = args
+        .config
+        .as_deref()
+        .and_then(|path| super::config::ServerConfig::load(path).ok());
+    let level = args
+        .log_level
+        .clone()
+        .or_else(|| file.as_ref().and_then(|c| c.log_level.clone()))
+        .unwrap_or_else(|| "info".into());
+    let format = args
+        .log_format
+        .clone()
+        .or_else(|| file.as_ref().and_then(|c| c.log_format.clone()))
+        .unwrap_or_default();
+    let format = match format.parse::<LogFormat>() {
+        Ok(format) => format,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(1);
+        }
+    };
+    logging::init(&level, format);
     let opts = ServerOptions {
         dev: args.dev,
         dev_root_token_id: args.dev_root_token_id,

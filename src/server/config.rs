@@ -3,7 +3,10 @@
 //! about and ignored, so a Vault config file can be used as it is.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use crate::core::metrics::telemetry::{DEFAULT_RETENTION, DEFAULT_USAGE_GAUGE_PERIOD};
+use crate::core::metrics::Telemetry;
 use crate::hcl1::{self, Value};
 use crate::storage::PostgresSettings;
 
@@ -43,6 +46,8 @@ pub struct ListenerConfig {
     pub limits: Limits,
     /// `max_request_size` and the JSON complexity limits.
     pub body: BodyLimits,
+    /// `telemetry { unauthenticated_metrics_access = true }`.
+    pub unauthenticated_metrics_access: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +59,11 @@ pub struct ServerConfig {
     pub seal: Option<StaticKeySource>,
     /// `bootstrap = "FILE"`: `vault` commands to run once after start.
     pub bootstrap: Option<PathBuf>,
+    /// The `telemetry` stanza (its defaults when there is none).
+    pub telemetry: Telemetry,
+    /// `log_level` and `log_format` (the flags and environment win).
+    pub log_level: Option<String>,
+    pub log_format: Option<String>,
     /// Warnings about stanzas we ignore.
     pub warnings: Vec<String>,
 }
@@ -74,6 +84,9 @@ impl ServerConfig {
             api_addr: None,
             seal: None,
             bootstrap: None,
+            telemetry: Telemetry::default(),
+            log_level: None,
+            log_format: None,
             warnings: Vec::new(),
         };
         let mut storage_seen = false;
@@ -82,7 +95,9 @@ impl ServerConfig {
                 match item.key() {
                     "api_addr" => config.api_addr = item.value.as_text(),
                     "bootstrap" => config.bootstrap = item.value.as_text().map(PathBuf::from),
-                    "ui" | "disable_mlock" | "cluster_addr" | "log_level" | "default_lease_ttl"
+                    "log_level" => config.log_level = item.value.as_text(),
+                    "log_format" => config.log_format = item.value.as_text(),
+                    "ui" | "disable_mlock" | "cluster_addr" | "default_lease_ttl"
                     | "max_lease_ttl" => {}
                     other => config
                         .warnings
@@ -101,6 +116,7 @@ impl ServerConfig {
                     storage_seen = true;
                 }
                 "seal" => config.seal = Some(seal(&block)?),
+                "telemetry" => config.telemetry = telemetry(&block, &mut config.warnings)?,
                 other => config
                     .warnings
                     .push(format!("unsupported stanza {other:?} ignored")),
@@ -226,12 +242,19 @@ fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
         .unwrap_or_else(|| "127.0.0.1:8200".into());
     let limits = listener_limits(block)?;
     let body = body_limits(block)?;
+    let unauthenticated_metrics_access = block
+        .settings
+        .items_named("telemetry")
+        .filter_map(|item| item.value.as_object())
+        .filter_map(|telemetry| telemetry.attribute("unauthenticated_metrics_access"))
+        .any(expr_bool);
     if attr(block, "tls_disable").is_some_and(expr_bool) {
         return Ok(ListenerConfig {
             address,
             tls: None,
             limits,
             body,
+            unauthenticated_metrics_access,
         });
     }
     let path = |key: &str| attr(block, key).and_then(expr_string).map(PathBuf::from);
@@ -245,6 +268,7 @@ fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
         address,
         limits,
         body,
+        unauthenticated_metrics_access,
         tls: Some(TlsSettings {
             cert_file,
             key_file,
@@ -348,6 +372,45 @@ fn body_limits(block: &Block) -> Result<BodyLimits, ConfigError> {
             max_array_elements: limit("max_json_array_element_count", json.max_array_elements)?,
             max_tokens: limit("max_json_token", json.max_tokens)?,
         },
+    })
+}
+
+/// The `telemetry` stanza: `prometheus_retention_time` (24h once the
+/// stanza exists), `disable_hostname` and `usage_gauge_period` (a
+/// duration or `"none"`). Vault's other settings (push sinks, filters)
+/// are warned about and ignored.
+fn telemetry(block: &Block, warnings: &mut Vec<String>) -> Result<Telemetry, ConfigError> {
+    let duration = |key: &str| -> Result<Option<Duration>, ConfigError> {
+        let Some(text) = attr(block, key).and_then(expr_string) else {
+            return Ok(None);
+        };
+        let seconds = crate::logical::parse_duration_seconds(&text)
+            .ok()
+            .and_then(|s| u64::try_from(s).ok())
+            .ok_or_else(|| {
+                ConfigError::Invalid(format!("telemetry: {key}: invalid duration {text:?}"))
+            })?;
+        Ok(Some(Duration::from_secs(seconds)))
+    };
+    let usage_gauge_period = match attr(block, "usage_gauge_period").and_then(expr_string) {
+        Some(text) if text == "none" => None,
+        _ => Some(duration("usage_gauge_period")?.unwrap_or(DEFAULT_USAGE_GAUGE_PERIOD)),
+    };
+    for item in &block.settings.items {
+        let key = item.key();
+        if !matches!(
+            key,
+            "prometheus_retention_time" | "disable_hostname" | "usage_gauge_period"
+        ) {
+            warnings.push(format!(
+                "telemetry: {key:?} is not supported and is ignored"
+            ));
+        }
+    }
+    Ok(Telemetry {
+        prometheus_retention: duration("prometheus_retention_time")?.unwrap_or(DEFAULT_RETENTION),
+        disable_hostname: attr(block, "disable_hostname").is_some_and(expr_bool),
+        usage_gauge_period,
     })
 }
 
@@ -589,6 +652,54 @@ mod tests {
         ] {
             assert!(MigrationConfig::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn reads_the_telemetry_stanzas() {
+        let bare =
+            ServerConfig::parse("listener \"tcp\" { tls_disable = 1 }\nstorage \"inmem\" {}")
+                .expect("parses");
+        assert!(!bare.telemetry.prometheus_enabled());
+        assert!(!bare.listeners[0].unauthenticated_metrics_access);
+        let config = ServerConfig::parse(
+            r#"
+            listener "tcp" {
+              tls_disable = 1
+              telemetry { unauthenticated_metrics_access = "true" }
+            }
+            storage "inmem" {}
+            telemetry {
+              disable_hostname = true
+              usage_gauge_period = "none"
+              statsd_address = "127.0.0.1:8125"
+            }
+            "#,
+        )
+        .expect("parses");
+        assert!(config.listeners[0].unauthenticated_metrics_access);
+        assert_eq!(
+            config.telemetry,
+            Telemetry {
+                prometheus_retention: DEFAULT_RETENTION,
+                disable_hostname: true,
+                usage_gauge_period: None,
+            }
+        );
+        assert_eq!(
+            config.warnings,
+            ["telemetry: \"statsd_address\" is not supported and is ignored"]
+        );
+        let off = ServerConfig::parse(
+            "listener \"tcp\" { tls_disable = 1 }\nstorage \"inmem\" {}\ntelemetry { prometheus_retention_time = \"0s\"\n usage_gauge_period = \"30s\" }",
+        )
+        .expect("parses");
+        assert!(!off.telemetry.prometheus_enabled());
+        assert_eq!(
+            off.telemetry.usage_gauge_period,
+            Some(Duration::from_secs(30))
+        );
+        let bad = "listener \"tcp\" { tls_disable = 1 }\nstorage \"inmem\" {}\ntelemetry { prometheus_retention_time = \"soon\" }";
+        assert!(ServerConfig::parse(bad).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod args;
 mod bootstrap;
 pub mod config;
 pub mod listener;
+mod logging;
 mod slots;
 pub mod tls;
 
@@ -16,6 +17,7 @@ use tokio::net::TcpListener;
 
 use self::config::{ServerConfig, StorageConfig};
 use self::tls::TlsSettings;
+use crate::core::metrics::Telemetry;
 use crate::core::seal::SealKind;
 use crate::core::Core;
 use crate::http::{router, AppState};
@@ -66,6 +68,10 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     let mut config_bootstrap = None;
     let mut limits = listener::Limits::default();
     let mut body_limits = crate::http::BodyLimits::default();
+    // Dev mode as Vault's: Prometheus on, no host names, and the dev
+    // listener serves `sys/metrics` without a token.
+    let mut telemetry = Telemetry::dev();
+    let mut unauthenticated_metrics = true;
     let (storage, address, tls_settings): (Arc<dyn Storage>, String, Option<TlsSettings>) =
         if opts.dev {
             let address = opts
@@ -105,6 +111,8 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
             let listener = &config.listeners[0];
             limits = listener.limits;
             body_limits = listener.body;
+            telemetry = config.telemetry.clone();
+            unauthenticated_metrics = listener.unauthenticated_metrics_access;
             (storage, listener.address.clone(), listener.tls.clone())
         };
     let tls = match &tls_settings {
@@ -128,6 +136,7 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
         Some(kind) => Core::open_sealed(storage, kind).await,
     }
     .map_err(|e| ServerError::Core(e.to_string()))?;
+    core.configure_telemetry(telemetry);
     let listener = TcpListener::bind(&address)
         .await
         .map_err(|source| ServerError::Listen {
@@ -185,6 +194,7 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
         router(AppState {
             core: core.clone(),
             limits: body_limits,
+            unauthenticated_metrics,
         }),
         limits,
         shutdown,

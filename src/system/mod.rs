@@ -1,6 +1,6 @@
 //! The `sys/` backend: mounts, auth methods, policies, capabilities, audit
-//! devices, the barrier's seal and keyring, user lockout and the UI mount
-//! lookups. It manipulates the core itself, so it holds a weak reference
+//! devices, the barrier's seal and keyring, user lockout, telemetry and
+//! the UI mount lookups. It manipulates the core itself, so it holds a weak reference
 //! to it (the core owns the mount table that owns this backend).
 
 mod audit;
@@ -9,6 +9,7 @@ mod capabilities;
 mod decode_token;
 mod keyring;
 mod locked_users;
+mod metrics;
 mod mounts;
 pub mod openapi;
 mod policies;
@@ -53,6 +54,7 @@ impl Backend for SystemBackend {
         audit::PATHS,
         audit_headers::PATHS,
         locked_users::PATHS,
+        metrics::PATHS,
         wrapping::PATHS,
         decode_token::PATHS,
     ];

@@ -7,4 +7,5 @@ pub mod der;
 pub mod gotime;
 pub mod ids;
 pub mod keyed_hash;
+pub mod metric;
 pub mod multierror;

@@ -254,8 +254,20 @@ impl Server {
         Some(server)
     }
 
+    /// `vaultlet server` with these arguments, its log (stderr) going to
+    /// `log`; `root_token` is the one the arguments set, if any.
+    pub fn with_args_logging_to(args: &[String], root_token: &str, log: std::fs::File) -> Server {
+        let mut cmd = Command::new(binary());
+        cmd.args(args);
+        Server::spawn_logging(cmd, root_token.to_string(), Stdio::from(log))
+    }
+
     /// Starts the server and reads the address it bound from its banner.
-    fn spawn(mut cmd: Command, root_token: String) -> Server {
+    fn spawn(cmd: Command, root_token: String) -> Server {
+        Server::spawn_logging(cmd, root_token, Stdio::null())
+    }
+
+    fn spawn_logging(mut cmd: Command, root_token: String, stderr: Stdio) -> Server {
         // Built first, so a failure here leaves no server process behind.
         // reqwest's rustls has no built-in provider here: aws-lc-rs is ours.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -265,7 +277,7 @@ impl Server {
             .expect("http client");
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .env_remove("VAULT_DEV_ROOT_TOKEN_ID")
             .spawn()
             .expect("start the server");

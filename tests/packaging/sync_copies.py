@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Rewrites the copies that tests/packaging/validate.sh checks, from their sources:
 config/istio-demo.vault -> docker/k8s/10-vault-bootstrap.yaml (ConfigMap),
-docker/helm/vaultlet/files/istio-demo.vault; config/durable.hcl -> the vault-config
+docker/helm/vaultlet/files/istio-demo.vault; docker/observability/alerts.yaml ->
+docker/helm/vaultlet/files/alerts.yaml; config/durable.hcl -> the vault-config
 ConfigMap in docker/k8s/durable/20-vault.yaml; docker/k8s/{00,10,30,40}-*.yaml ->
 docker/k8s/durable/. Run it after editing a source, then run validate.sh.
 """
@@ -35,6 +36,8 @@ replace_block(os.path.join(K8S, "10-vault-bootstrap.yaml"), "istio-demo.vault", 
 replace_block(os.path.join(K8S, "durable", "20-vault.yaml"), "durable.hcl", hcl)
 shutil.copyfile(os.path.join(REPO, "config", "istio-demo.vault"),
                 os.path.join(REPO, "docker", "helm", "vaultlet", "files", "istio-demo.vault"))
+shutil.copyfile(os.path.join(REPO, "docker", "observability", "alerts.yaml"),
+                os.path.join(REPO, "docker", "helm", "vaultlet", "files", "alerts.yaml"))
 for f in sorted(os.listdir(K8S)):
     if f.endswith(".yaml") and f != "20-vault.yaml":
         shutil.copyfile(os.path.join(K8S, f), os.path.join(K8S, "durable", f))

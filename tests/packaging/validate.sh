@@ -105,6 +105,44 @@ else
     echo "ok    --set server.ha.enabled=true fails with an explanation"
 fi
 
+# Prometheus Operator objects: rendered on request, with the shipped alert
+# rules (a copy of docker/observability/alerts.yaml) or the user's. They have
+# no Kubernetes schema here; promtool checks the rules they carry.
+mkdir -p "$OUT/monitoring"
+if "$HELM" template vault "$CHART" --namespace vault-demo \
+        --set serverTelemetry.serviceMonitor.enabled=true --set serverTelemetry.prometheusRules.enabled=true \
+        >"$OUT/monitoring/all.yaml" 2>"$OUT/monitoring/err" \
+        && python3 - "$OUT/monitoring" <<'PY'
+import sys, yaml
+out = sys.argv[1]
+docs = [d for d in yaml.safe_load_all(open(f"{out}/all.yaml")) if d]
+kinds = {d["kind"]: d for d in docs}
+monitor = kinds["ServiceMonitor"]["spec"]
+assert monitor["endpoints"][0]["path"] == "/v1/sys/metrics", monitor
+assert monitor["endpoints"][0]["params"] == {"format": ["prometheus"]}, monitor
+internal = [d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "vault-internal"][0]
+labels = internal["metadata"]["labels"]
+assert all(labels.get(k) == v for k, v in monitor["selector"]["matchLabels"].items()), (labels, monitor)
+yaml.safe_dump({"groups": kinds["PrometheusRule"]["spec"]["groups"]}, open(f"{out}/rules.yaml", "w"))
+shipped = yaml.safe_load(open("docker/observability/alerts.yaml"))
+assert kinds["PrometheusRule"]["spec"]["groups"] == shipped["groups"]
+PY
+then
+    echo "ok    helm template serverTelemetry (ServiceMonitor selects the headless Service; PrometheusRule = docker/observability/alerts.yaml)"
+else
+    echo "FAIL  helm template serverTelemetry"; cat "$OUT/monitoring/err"; fail=1
+fi
+if ! cmp -s docker/observability/alerts.yaml "$CHART/files/alerts.yaml"; then
+    echo "FAIL  $CHART/files/alerts.yaml is not a copy of docker/observability/alerts.yaml (tests/packaging/sync_copies.py)"; fail=1
+fi
+if command -v promtool >/dev/null; then
+    if promtool check rules "$OUT/monitoring/rules.yaml" >"$OUT/monitoring/promtool" 2>&1; then
+        echo "ok    promtool check rules on the rendered PrometheusRule"
+    else
+        echo "FAIL  promtool check rules on the rendered PrometheusRule"; cat "$OUT/monitoring/promtool"; fail=1
+    fi
+fi
+
 # ---- 3. schemas ----
 # The validator must not be vacuous: a manifest with an unknown field and one
 # with a wrongly typed field must fail.

@@ -96,6 +96,40 @@ async fn crl_state(storage: &StorageView, issuer_id: &str) -> Result<Option<CrlS
         .await?)
 }
 
+/// When an issuer's complete CRL was built and is due again (seconds
+/// since the epoch), and the sizes of its complete and delta CRLs in bytes;
+/// `None` before its first build.
+pub(super) async fn freshness(
+    storage: &StorageView,
+    issuer_id: &str,
+) -> Result<Option<CrlFreshness>> {
+    let Some(state) = crl_state(storage, issuer_id).await? else {
+        return Ok(None);
+    };
+    let size = |prefix: &'static str| async move {
+        Ok::<_, crate::logical::Error>(
+            storage
+                .get(&format!("{prefix}{issuer_id}"))
+                .await?
+                .map_or(0, |crl| crl.len()),
+        )
+    };
+    Ok(Some(CrlFreshness {
+        this_update: state.complete_this_update,
+        next_update: state.complete_next_update,
+        complete_size: size(CRL_PREFIX).await?,
+        delta_size: size(DELTA_CRL_PREFIX).await?,
+    }))
+}
+
+/// See [`freshness`].
+pub(super) struct CrlFreshness {
+    pub this_update: i64,
+    pub next_update: i64,
+    pub complete_size: usize,
+    pub delta_size: usize,
+}
+
 /// Drops an issuer's CRLs and their state (the issuer is being deleted).
 pub async fn forget(storage: &StorageView, issuer_id: &str) -> Result<()> {
     for prefix in [

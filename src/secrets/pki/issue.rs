@@ -210,6 +210,50 @@ fn issued_response(
 
 /// `issue/:role` and `sign/:role`.
 async fn issue(backend: &PkiBackend, req: &mut Request, key: Key) -> Result<Option<Response>> {
+    let issued = issue_certificate(backend, req, key).await;
+    counted(backend, req, issued).await
+}
+
+/// `sign-verbatim[/:role]`.
+async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+    let issued = sign_verbatim_certificate(backend, req).await;
+    counted(backend, req, issued).await
+}
+
+/// Counts an issuance in `vaultlet.pki.certificates_issued_total` by outcome,
+/// role and signing issuer (empty when none signed). A role is named only
+/// if it exists, so that request input cannot create series.
+async fn counted(
+    backend: &PkiBackend,
+    req: &Request,
+    issued: Result<(Response, String)>,
+) -> Result<Option<Response>> {
+    let role = match req.params.get("role") {
+        Some(name) => match backend.role(&req.storage, name).await {
+            Ok(Some(_)) => name.as_str(),
+            _ => "",
+        },
+        None => "",
+    };
+    let (issuer, outcome) = match &issued {
+        Ok((_, issuer)) => (issuer.as_str(), "success"),
+        Err(_) => ("", "failure"),
+    };
+    backend
+        .metrics
+        .pki_issued
+        .with(&[&req.mount_point, role, issuer, outcome])
+        .inc();
+    issued.map(|(response, _)| Some(response))
+}
+
+/// Issues or signs a leaf from a role; the response and the signing
+/// issuer's id.
+async fn issue_certificate(
+    backend: &PkiBackend,
+    req: &mut Request,
+    key: Key,
+) -> Result<(Response, String)> {
     let sign = key == Key::FromCsr;
     let role = load_role(backend, req).await?;
     let format = Format::from_request(req)?;
@@ -303,7 +347,7 @@ async fn issue(backend: &PkiBackend, req: &mut Request, key: Key) -> Result<Opti
         warnings,
         role.generate_lease && !role.no_store,
     )?;
-    Ok(Some(resp))
+    Ok((resp, issuer.entry.id.clone()))
 }
 
 /// What sign-verbatim writes itself rather than copying from the CSR:
@@ -318,8 +362,12 @@ const VERBATIM_PROFILE_EXTENSIONS: &[&[u64]] = &[
     &[2, 5, 29, 37],
 ];
 
-/// `sign-verbatim[/:role]`: the CSR's subject, names and extensions as-is.
-async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {
+/// Signs a CSR's subject, names and extensions as-is; the response and
+/// the signing issuer's id.
+async fn sign_verbatim_certificate(
+    backend: &PkiBackend,
+    req: &mut Request,
+) -> Result<(Response, String)> {
     let format = Format::from_request(req)?;
     let mut role = Role::permissive();
     if req.params.contains_key("role") {
@@ -440,5 +488,5 @@ async fn sign_verbatim(backend: &PkiBackend, req: &mut Request) -> Result<Option
         warnings,
         role.generate_lease && !role.no_store,
     )?;
-    Ok(Some(resp))
+    Ok((resp, issuer.entry.id.clone()))
 }

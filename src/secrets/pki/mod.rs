@@ -30,6 +30,7 @@ mod public_key;
 mod revoke;
 mod roles;
 mod store;
+mod telemetry;
 mod tidy;
 mod tidy_config;
 mod tidy_job;
@@ -106,9 +107,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::core::metrics::Metrics;
 use crate::logical::framework::{Backend, Path};
 use crate::logical::{FieldData, Response, Result};
 use crate::storage::{ReadCache, StorageView};
+use crate::util::metric::Sample;
 use store::IssuerSet;
 
 /// The mount's issuers, parsed once and kept until something changes them;
@@ -135,23 +138,26 @@ pub struct PkiBackend {
     /// Serialises issuer/key/CRL mutations.
     write_lock: Arc<tokio::sync::Mutex<()>>,
     tidy: Arc<tidy_job::TidyState>,
+    /// Where issuance, revocation and OCSP are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl Default for PkiBackend {
     fn default() -> Self {
+        Self::new(Arc::default())
+    }
+}
+
+impl PkiBackend {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
         PkiBackend {
             cache: Arc::new(ReadCache::new(1)),
             roles: ReadCache::new(MAX_CACHED_ROLES),
             urls: ReadCache::new(1),
             write_lock: Arc::default(),
             tidy: Arc::default(),
+            metrics,
         }
-    }
-}
-
-impl PkiBackend {
-    pub fn new() -> Self {
-        Self::default()
     }
 
     /// The mount's issuers, parsed once and kept until something changes.
@@ -214,6 +220,14 @@ impl Backend for PkiBackend {
         crl::periodic(self, storage).await?;
         tidy::periodic(self, storage).await
     }
+
+    async fn gauges(&self, mount_point: &str, storage: &StorageView) -> Result<Vec<Sample>> {
+        telemetry::gauges(self, mount_point, storage).await
+    }
+
+    async fn usage_gauges(&self, mount_point: &str, storage: &StorageView) -> Result<Vec<Sample>> {
+        telemetry::usage_gauges(mount_point, storage).await
+    }
 }
 
 /// A name field as Vault reads it: absent → `None`; present, even as
@@ -244,7 +258,7 @@ mod tests {
     /// it, not by one listed earlier.
     #[test]
     fn no_path_is_shadowed_by_an_earlier_one() {
-        let backend = PkiBackend::new();
+        let backend = PkiBackend::default();
         for (info, _) in backend.describe() {
             let pattern = info.pattern.as_str();
             let sample: Vec<&str> = pattern

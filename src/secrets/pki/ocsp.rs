@@ -82,10 +82,18 @@ async fn respond(
     responder: Responder,
     from: Source,
 ) -> Result<Option<Response>> {
-    let response = match answer(backend, req, responder, from).await {
-        Ok(body) => Response::raw(200, CONTENT_TYPE, body),
-        Err(refusal) => refusal.response(),
+    let (response, status) = match answer(backend, req, responder, from).await {
+        Ok((body, status)) => (Response::raw(200, CONTENT_TYPE, body), status.name()),
+        Err(refusal) => {
+            let name = refusal.name();
+            (refusal.response(), name)
+        }
     };
+    backend
+        .metrics
+        .ocsp_responses
+        .with(&[&req.mount_point, status])
+        .inc();
     Ok(Some(response))
 }
 
@@ -109,6 +117,15 @@ impl From<Error> for Refusal {
 }
 
 impl Refusal {
+    /// The `status` label of `vaultlet.pki.ocsp_responses_total`.
+    fn name(&self) -> &'static str {
+        match self {
+            Refusal::Malformed => "malformed_request",
+            Refusal::Unauthorized => "unauthorized",
+            Refusal::Internal(_) => "internal_error",
+        }
+    }
+
     /// The one mapping from refusals to OCSP and HTTP statuses.
     fn response(self) -> Response {
         let (http_status, ocsp_status) = match self {
@@ -129,7 +146,7 @@ async fn answer(
     req: &Request,
     responder: Responder,
     from: Source,
-) -> Result<Vec<u8>, Refusal> {
+) -> Result<(Vec<u8>, CertStatus), Refusal> {
     // As Vault: a configuration that cannot be read refuses as well.
     let cfg = config::read_crl_config(&req.storage)
         .await
@@ -151,7 +168,8 @@ async fn answer(
         now,
         cfg.ocsp_expiry_seconds(),
     )?;
-    sign_response(&signer, &single, now).map_err(Refusal::from)
+    let body = sign_response(&signer, &single, now).map_err(Refusal::from)?;
+    Ok((body, status))
 }
 
 /// The DER request: the base64 path segment of a GET, the body of a POST.
@@ -246,6 +264,15 @@ enum CertStatus {
 }
 
 impl CertStatus {
+    /// The `status` label of `vaultlet.pki.ocsp_responses_total`.
+    fn name(self) -> &'static str {
+        match self {
+            CertStatus::Good => "good",
+            CertStatus::Revoked { .. } => "revoked",
+            CertStatus::Unknown => "unknown",
+        }
+    }
+
     fn to_der(self) -> Vec<u8> {
         match self {
             CertStatus::Good => der::implicit_primitive(0, &[]),

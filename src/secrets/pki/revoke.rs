@@ -171,6 +171,7 @@ async fn revoke(backend: &PkiBackend, req: &mut Request, proof: Proof) -> Result
         ops.extend(crl_writes(&req.storage, &set, Some(&entry)).await?);
     }
     req.storage.batch(ops).await?;
+    backend.metrics.pki_revoked.with(&[&req.mount_point]).inc();
     Ok(Some(revocation_response(&entry)))
 }
 

@@ -180,19 +180,19 @@ async fn status(backend: &PkiBackend, req: &mut Request) -> Result<Option<Respon
     );
     data.insert(
         "internal_backend_uuid".into(),
-        json!(backend_uuid(req).await?),
+        json!(backend_uuid(&req.storage).await?),
     );
     Ok(Some(Response::data(data)))
 }
 
 /// A stable id of this mount's PKI instance (`internal_backend_uuid`).
-async fn backend_uuid(req: &Request) -> Result<String> {
+pub(super) async fn backend_uuid(storage: &StorageView) -> Result<String> {
     const KEY: &str = "config/backend-uuid";
-    if let Some(bytes) = req.storage.get(KEY).await? {
+    if let Some(bytes) = storage.get(KEY).await? {
         return Ok(String::from_utf8_lossy(&bytes).into_owned());
     }
     let id = crate::util::ids::uuid();
-    req.storage.put(KEY, id.clone().into_bytes()).await?;
+    storage.put(KEY, id.clone().into_bytes()).await?;
     Ok(id)
 }
 

@@ -1,0 +1,107 @@
+//! What a PKI mount shows in `sys/metrics`: each issuer's expiry (Vault
+//! has no such metric), its CRL's freshness and size, and the number of
+//! stored and revoked certificates.
+
+use super::certs::{CERT_PREFIX, REVOKED_PREFIX};
+use super::{crl, tidy, tidy_config, PkiBackend};
+use crate::logical::Result;
+use crate::storage::StorageView;
+use crate::util::gotime::now_unix;
+use crate::util::metric::{Labels, Sample};
+
+/// Per issuer: `vaultlet.pki.issuer.not_after` (seconds since the epoch)
+/// and `.seconds_to_expiry` (negative once expired); per issuer holding a
+/// key: `vaultlet.pki.crl.this_update`, `.next_update` and the sizes of
+/// its complete and delta CRLs.
+pub(super) async fn gauges(
+    backend: &PkiBackend,
+    mount_point: &str,
+    storage: &StorageView,
+) -> Result<Vec<Sample>> {
+    let set = backend.issuers(storage).await?;
+    let now = now_unix();
+    let mut samples = Vec::new();
+    for issuer in set.issuers.values() {
+        let labels: Labels = vec![
+            ("mount_point", mount_point.to_string()),
+            ("issuer_id", issuer.entry.id.clone()),
+            ("issuer_name", issuer.entry.name.clone()),
+        ];
+        let not_after = issuer.cert.not_after;
+        samples.push(Sample::gauge(
+            "vaultlet.pki.issuer.not_after",
+            labels.clone(),
+            not_after as f64,
+        ));
+        samples.push(Sample::gauge(
+            "vaultlet.pki.issuer.seconds_to_expiry",
+            labels.clone(),
+            (not_after - now) as f64,
+        ));
+        if issuer.key.is_none() {
+            continue;
+        }
+        let Some(crl) = crl::freshness(storage, &issuer.entry.id).await? else {
+            continue;
+        };
+        for (name, value) in [
+            ("vaultlet.pki.crl.this_update", crl.this_update as f64),
+            ("vaultlet.pki.crl.next_update", crl.next_update as f64),
+        ] {
+            samples.push(Sample::gauge(name, labels.clone(), value));
+        }
+        for (kind, size) in [("complete", crl.complete_size), ("delta", crl.delta_size)] {
+            let mut labels = labels.clone();
+            labels.push(("crl", kind.to_string()));
+            samples.push(Sample::gauge(
+                "vaultlet.pki.crl.size_bytes",
+                labels,
+                size as f64,
+            ));
+        }
+    }
+    Ok(samples)
+}
+
+/// `vaultlet.pki.certificates_stored` and
+/// `vaultlet.pki.revoked_certificates_stored`: they list the mount's
+/// certificate store, so the core computes them once per
+/// `usage_gauge_period`. With `maintain_stored_certificate_counts` and
+/// `publish_stored_certificate_count_metrics` in `config/auto-tidy`, also
+/// Vault's `vault.secrets.pki.<backend uuid>.total_certificates_stored`
+/// and `.total_revoked_certificates_stored`.
+pub(super) async fn usage_gauges(mount_point: &str, storage: &StorageView) -> Result<Vec<Sample>> {
+    let labels: Labels = vec![("mount_point", mount_point.to_string())];
+    let stored = storage.list(CERT_PREFIX).await?.len();
+    let revoked = storage.list(REVOKED_PREFIX).await?.len();
+    let mut samples = Vec::new();
+    let tidy = tidy_config::read_auto_tidy(storage).await?;
+    if tidy.maintain_stored_certificate_counts && tidy.publish_stored_certificate_count_metrics {
+        let uuid = tidy::backend_uuid(storage).await?;
+        samples.extend([
+            Sample::gauge(
+                format!("vault.secrets.pki.{uuid}.total_certificates_stored"),
+                Vec::new(),
+                stored as f64,
+            ),
+            Sample::gauge(
+                format!("vault.secrets.pki.{uuid}.total_revoked_certificates_stored"),
+                Vec::new(),
+                revoked as f64,
+            ),
+        ]);
+    }
+    samples.extend([
+        Sample::gauge(
+            "vaultlet.pki.certificates_stored",
+            labels.clone(),
+            stored as f64,
+        ),
+        Sample::gauge(
+            "vaultlet.pki.revoked_certificates_stored",
+            labels,
+            revoked as f64,
+        ),
+    ]);
+    Ok(samples)
+}

@@ -1,0 +1,166 @@
+//! The server's log: Vault's `standard` lines or `json` lines shaped as
+//! Vault's (hclog's `@level`, `@message`, `@module`, `@timestamp`, then the
+//! event's fields as top-level keys). Colour only when stderr is a
+//! terminal, as Vault: `kubectl logs`, files and pipes get plain text.
+
+use std::fmt;
+use std::io::IsTerminal;
+
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// `log_format` (`-log-format`, `VAULT_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Standard,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    /// Vault's names, and its refusal of any other.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "" | "standard" => Ok(LogFormat::Standard),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("unknown log format: {other}")),
+        }
+    }
+}
+
+/// Installs the global subscriber: `level` filters, `format` shapes.
+pub fn init(level: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Standard => builder.init(),
+        LogFormat::Json => builder.event_format(JsonLine).init(),
+    }
+}
+
+/// One JSON object per event, as hclog writes them.
+struct JsonLine;
+
+impl<S, N> FormatEvent<S, N> for JsonLine
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        writeln!(writer, "{}", json_line(event, &now_rfc3339_micros()))
+    }
+}
+
+fn json_line(event: &Event<'_>, timestamp: &str) -> String {
+    let meta = event.metadata();
+    let mut fields = Fields::default();
+    event.record(&mut fields);
+    let mut line = Map::new();
+    line.insert(
+        "@level".into(),
+        Value::from(meta.level().as_str().to_ascii_lowercase()),
+    );
+    line.insert("@message".into(), Value::from(fields.message));
+    line.insert("@module".into(), Value::from(module(meta.target())));
+    line.insert("@timestamp".into(), Value::from(timestamp));
+    for (key, value) in fields.rest {
+        line.entry(key).or_insert(value);
+    }
+    Value::Object(line).to_string()
+}
+
+/// `vaultlet::core::pipeline` → `core.pipeline`: hclog's dotted sub-logger
+/// names.
+fn module(target: &str) -> String {
+    let target = target.strip_prefix("vaultlet::").unwrap_or(target);
+    target.replace("::", ".")
+}
+
+fn now_rfc3339_micros() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(format)
+        .unwrap_or_default()
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: Vec<(String, Value)>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.record(field, Value::from(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.record(field, Value::from(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.record(field, Value::from(value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.record(field, Value::from(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.record(field, Value::from(value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.record(field, Value::from(format!("{value:?}")));
+    }
+}
+
+impl Fields {
+    fn record(&mut self, field: &Field, value: Value) {
+        if field.name() == "message" {
+            self.message = match value {
+                Value::String(text) => text,
+                other => other.to_string(),
+            };
+        } else {
+            self.rest.push((field.name().to_string(), value));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_vaults() {
+        assert_eq!("json".parse(), Ok(LogFormat::Json));
+        assert_eq!("Standard".parse(), Ok(LogFormat::Standard));
+        assert_eq!(
+            "xml".parse::<LogFormat>(),
+            Err("unknown log format: xml".to_string())
+        );
+    }
+
+    #[test]
+    fn modules_are_dotted_without_the_crate() {
+        assert_eq!(module("vaultlet::core::pipeline"), "core.pipeline");
+        assert_eq!(module("hyper::proto"), "hyper.proto");
+    }
+}

@@ -1,0 +1,328 @@
+//! `sys/metrics`: who may read it, its two formats and their refusals, and
+//! that its figures follow what the server does (a signed certificate moves
+//! the issuance counter; an issuer's expiry shows in seconds).
+
+mod common;
+
+use common::{listener_config, temp_dir, Reply, Server, ROOT};
+use serde_json::{json, Value};
+
+/// An initialized, unsealed server started from `hcl`; its root token.
+fn configured(name: &str, hcl: &str) -> Server {
+    let dir = temp_dir(name);
+    let mut server = Server::with_config(&dir, hcl);
+    let init = server.call(
+        "PUT",
+        "sys/init",
+        "",
+        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+    );
+    assert_eq!(init.status, 200, "{:?}", init.json);
+    let key = init.json["keys"][0].as_str().expect("key").to_string();
+    let unseal = server.call("PUT", "sys/unseal", "", Some(json!({ "key": key })));
+    assert_eq!(unseal.json["sealed"], false);
+    server.root_token = init.json["root_token"].as_str().expect("root").to_string();
+    server
+}
+
+fn metrics(server: &Server, query: &str, token: Option<&str>) -> Reply {
+    server.send("GET", &format!("sys/metrics{query}"), token, None)
+}
+
+fn text(reply: &Reply) -> String {
+    String::from_utf8_lossy(&reply.raw).into_owned()
+}
+
+/// The value of the Prometheus series whose line starts with `prefix`.
+fn series(exposition: &str, prefix: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+#[test]
+fn a_token_is_needed_unless_the_listener_opens_the_metrics() {
+    let server = configured(
+        "metrics-auth",
+        &format!(
+            "{}telemetry {{ disable_hostname = true }}\n",
+            listener_config("")
+        ),
+    );
+    let anonymous = metrics(&server, "?format=prometheus", None);
+    assert_eq!(anonymous.status, 403);
+    // HashiCorp Vault's text (OpenBao's is the bare "permission denied").
+    assert_eq!(
+        anonymous.errors(),
+        ["1 error occurred:\n\t* permission denied\n\n"]
+    );
+    assert_eq!(metrics(&server, "", Some("bogus")).status, 403);
+    let token = server.root_token.clone();
+    let scrape = metrics(&server, "?format=prometheus", Some(&token));
+    assert_eq!(scrape.status, 200);
+    assert_eq!(
+        scrape.content_type,
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert_eq!(
+        series(&text(&scrape), "vault_core_unsealed{"),
+        Some(1.0),
+        "{}",
+        text(&scrape)
+    );
+    // A token that may not read sys/metrics is refused like no token.
+    server.write(
+        "sys/policies/acl/reader",
+        json!({"policy": "path \"sys/metrics\" { capabilities = [\"read\"] }"}),
+    );
+    let child = |policies: Value| {
+        server
+            .write("auth/token/create", json!({ "policies": policies }))
+            .client_token()
+    };
+    let plain = child(json!(["default"]));
+    assert_eq!(metrics(&server, "", Some(&plain)).status, 403);
+    let reader = child(json!(["reader"]));
+    assert_eq!(metrics(&server, "", Some(&reader)).status, 200);
+    // It is a read-only path, as in Vault.
+    let post = server.call("POST", "sys/metrics", &token, Some(json!({})));
+    assert_eq!(post.status, 405);
+
+    let open = configured(
+        "metrics-open",
+        &listener_config("  telemetry { unauthenticated_metrics_access = true }"),
+    );
+    assert_eq!(metrics(&open, "", None).status, 200);
+    // Without a telemetry stanza Prometheus is off.
+    let off = metrics(&open, "?format=prometheus", None);
+    assert_eq!(
+        (off.status, text(&off).as_str()),
+        (400, "prometheus is not enabled")
+    );
+    assert_eq!(off.content_type, "text/plain");
+    let post = open.send("POST", "sys/metrics", None, Some(b"{}".to_vec()));
+    assert_eq!(
+        (post.status, post.json.clone()),
+        (405, json!({"errors": []}))
+    );
+}
+
+#[test]
+fn formats_are_chosen_by_parameter_or_accept_header() {
+    let server = Server::dev();
+    let json_form = metrics(&server, "", None);
+    assert_eq!(json_form.status, 200);
+    assert_eq!(json_form.content_type, "application/json");
+    for key in ["Timestamp", "Gauges", "Points", "Counters", "Samples"] {
+        assert!(
+            json_form.json.get(key).is_some(),
+            "{key}: {:?}",
+            json_form.json
+        );
+    }
+    let gauge = json_form.json["Gauges"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["Name"] == "vault.core.unsealed"))
+        .expect("vault.core.unsealed")
+        .clone();
+    assert_eq!(gauge["Value"], 1);
+    assert!(gauge["Labels"]["cluster"].is_string());
+
+    let accepted = server.send_with_headers(
+        "GET",
+        "sys/metrics",
+        None,
+        &[("Accept", "application/openmetrics-text; version=1.0.0")],
+        None,
+    );
+    assert!(accepted
+        .content_type
+        .starts_with("text/plain; version=0.0.4"));
+    let unknown = metrics(&server, "?format=xml", Some(ROOT));
+    assert_eq!(unknown.status, 400);
+    assert_eq!(text(&unknown), "metric response format \"xml\" unknown");
+    assert_eq!(unknown.content_type, "text/plain");
+}
+
+#[test]
+fn signing_moves_the_counters_and_issuers_show_their_expiry() {
+    let server = Server::dev();
+    server.write("sys/mounts/pki", json!({"type": "pki"}));
+    let root = server.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "Soon Root", "ttl": "240h", "issuer_name": "soon"}),
+    );
+    assert_eq!(root.status, 200, "{:?}", root.json);
+    let issuer_id = root
+        .data("issuer_id")
+        .as_str()
+        .expect("issuer_id")
+        .to_string();
+    let not_after = root.data("expiration").as_i64().expect("expiration");
+    server.write("pki/roles/web", json!({"allow_any_name": true}));
+    let issued_line = format!(
+        "vaultlet_pki_certificates_issued_total{{mount_point=\"pki/\",role=\"web\",issuer=\"{issuer_id}\",outcome=\"success\"}}"
+    );
+    let scrape = || text(&metrics(&server, "?format=prometheus", None));
+    let before = series(&scrape(), &issued_line).unwrap_or(0.0);
+    let handled = series(&scrape(), "vault_core_handle_request_count").expect("handle_request");
+    let issue = server.write(
+        "pki/issue/web",
+        json!({"common_name": "a.example", "ttl": "1h"}),
+    );
+    assert_eq!(issue.status, 200, "{:?}", issue.json);
+    let serial = issue
+        .data("serial_number")
+        .as_str()
+        .expect("serial")
+        .to_string();
+    let refused = server.write(
+        "pki/issue/web",
+        json!({"common_name": "a.example", "ttl": "300h"}),
+    );
+    assert_eq!(refused.status, 400);
+    // A role that does not exist is not a label value.
+    assert_eq!(
+        server
+            .write("pki/issue/nobody", json!({"common_name": "x"}))
+            .status,
+        400
+    );
+    let revoked = server.write("pki/revoke", json!({ "serial_number": serial }));
+    assert_eq!(revoked.status, 200, "{:?}", revoked.json);
+
+    let after = scrape();
+    assert_eq!(series(&after, &issued_line), Some(before + 1.0), "{after}");
+    let failed = "vaultlet_pki_certificates_issued_total{mount_point=\"pki/\",role=\"web\",issuer=\"\",outcome=\"failure\"}";
+    assert_eq!(series(&after, failed), Some(1.0));
+    assert!(!after.contains("role=\"nobody\""));
+    // Vault's stored-certificate gauges wait for config/auto-tidy's switches.
+    assert!(!after.contains("vault_secrets_pki_"));
+    assert_eq!(
+        series(
+            &after,
+            "vaultlet_pki_certificates_revoked_total{mount_point=\"pki/\"}"
+        ),
+        Some(1.0)
+    );
+    assert!(series(&after, "vault_core_handle_request_count").expect("count") >= handled + 4.0);
+    assert!(series(&after, "vault_route_update_pki__count").expect("route") >= 4.0);
+
+    let labels = format!("{{mount_point=\"pki/\",issuer_id=\"{issuer_id}\",issuer_name=\"soon\"}}");
+    assert_eq!(
+        series(&after, &format!("vaultlet_pki_issuer_not_after{labels}")),
+        Some(not_after as f64)
+    );
+    let left = series(
+        &after,
+        &format!("vaultlet_pki_issuer_seconds_to_expiry{labels}"),
+    )
+    .expect("seconds to expiry");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as f64;
+    assert!((left - (not_after as f64 - now)).abs() <= 5.0, "{left}");
+    let next_update =
+        series(&after, &format!("vaultlet_pki_crl_next_update{labels}")).expect("CRL next update");
+    assert!(next_update > now, "{next_update}");
+    let crl_size = format!(
+        "vaultlet_pki_crl_size_bytes{{mount_point=\"pki/\",issuer_id=\"{issuer_id}\",issuer_name=\"soon\",crl=\"complete\"}}"
+    );
+    assert!(series(&after, &crl_size).expect("CRL size") > 0.0);
+}
+
+#[test]
+fn a_lockout_is_counted_and_the_locked_user_shows() {
+    let server = Server::dev();
+    server.write("sys/auth/userpass", json!({"type": "userpass"}));
+    let tune = server.write(
+        "sys/auth/userpass/tune",
+        json!({"user_lockout_config": {"lockout_threshold": "2", "lockout_duration": "10m"}}),
+    );
+    assert_eq!(tune.status, 204, "{:?}", tune.json);
+    server.write(
+        "auth/userpass/users/bob",
+        json!({"password": "right-password"}),
+    );
+    let scrape = || text(&metrics(&server, "?format=prometheus", None));
+    assert_eq!(
+        series(&scrape(), "vaultlet_core_lockouts_total "),
+        Some(0.0)
+    );
+    for _ in 0..3 {
+        let login = server.call(
+            "PUT",
+            "auth/userpass/login/bob",
+            "",
+            Some(json!({"password": "wrong"})),
+        );
+        assert!(login.status >= 400, "{:?}", login.json);
+    }
+    let after = scrape();
+    // Two failures lock bob once; the third attempt is refused, not counted.
+    assert_eq!(
+        series(&after, "vaultlet_core_lockouts_total "),
+        Some(1.0),
+        "{after}"
+    );
+    assert_eq!(series(&after, "vault_core_locked_users "), Some(1.0));
+}
+
+#[test]
+fn vaults_stored_certificate_counts_follow_the_auto_tidy_switches() {
+    let server = Server::dev();
+    server.write("sys/mounts/pki", json!({"type": "pki"}));
+    server.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "Counted Root", "ttl": "24h"}),
+    );
+    server.write(
+        "pki/roles/web",
+        json!({"allow_any_name": true, "max_ttl": "1h"}),
+    );
+    let config = server.write(
+        "pki/config/auto-tidy",
+        json!({"maintain_stored_certificate_counts": true, "publish_stored_certificate_count_metrics": true}),
+    );
+    assert_eq!(config.status, 200, "{:?}", config.json);
+    let issued = server.write("pki/issue/web", json!({"common_name": "a.example"}));
+    let serial = issued
+        .data("serial_number")
+        .as_str()
+        .expect("serial")
+        .to_string();
+    server.write("pki/revoke", json!({ "serial_number": serial }));
+    let uuid = server
+        .read("pki/tidy-status")
+        .data("internal_backend_uuid")
+        .as_str()
+        .expect("uuid")
+        .replace('-', "_");
+    let scrape = text(&metrics(&server, "?format=prometheus", None));
+    // The root and the leaf are stored; the leaf is revoked.
+    assert_eq!(
+        series(
+            &scrape,
+            &format!("vault_secrets_pki_{uuid}_total_certificates_stored ")
+        ),
+        Some(2.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        series(
+            &scrape,
+            &format!("vault_secrets_pki_{uuid}_total_revoked_certificates_stored ")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        series(
+            &scrape,
+            "vaultlet_pki_certificates_stored{mount_point=\"pki/\"}"
+        ),
+        Some(2.0)
+    );
+}
