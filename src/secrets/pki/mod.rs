@@ -8,6 +8,7 @@
 //! rotation) never interleave; issuance reads an immutable snapshot of the
 //! issuers and needs no lock.
 
+mod acme;
 mod ca;
 mod ca_sign;
 mod cert_info;
@@ -135,6 +136,8 @@ pub struct PkiBackend {
     /// Serialises issuer/key/CRL mutations.
     write_lock: Arc<tokio::sync::Mutex<()>>,
     tidy: Arc<tidy_job::TidyState>,
+    /// ACME nonces and the lock over orders and authorizations.
+    acme: Arc<acme::AcmeState>,
 }
 
 impl Default for PkiBackend {
@@ -145,6 +148,7 @@ impl Default for PkiBackend {
             urls: ReadCache::new(1),
             write_lock: Arc::default(),
             tidy: Arc::default(),
+            acme: Arc::default(),
         }
     }
 }
@@ -189,6 +193,11 @@ impl Backend for PkiBackend {
     /// `cert/delta-crl` (in `crl`) come before `cert/:serial` (in `fetch`);
     /// no other two patterns overlap (see the tests).
     const PATHS: &'static [&'static [Path<Self>]] = &[
+        acme::DEFAULT_PATHS,
+        acme::ISSUER_PATHS,
+        acme::ROLE_PATHS,
+        acme::ISSUER_ROLE_PATHS,
+        acme::config::PATHS,
         ca::PATHS,
         ca_sign::PATHS,
         import::PATHS,
