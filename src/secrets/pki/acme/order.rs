@@ -274,6 +274,14 @@ pub async fn finalize(
 ) -> AcmeResult<Reply> {
     let account = call.account()?;
     let payload = super::object(&call.payload)?;
+    // As Vault: the CSR is read before the order is looked at.
+    let der = payload
+        .get("csr")
+        .and_then(Value::as_str)
+        .and_then(|v| URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')).ok())
+        .ok_or_else(|| Problem::after(Kind::Malformed, "missing or undecodable 'csr'"))?;
+    let mut request = csr::parse_der(&der)
+        .map_err(|e| Problem::after(Kind::Malformed, format!("failed to parse csr: {e}")))?;
     let _guard = backend.acme.lock.lock().await;
     let (mut order, _) = current(dir, &account.id, id).await?;
     if state::now() > order.expires {
@@ -288,13 +296,6 @@ pub async fn finalize(
             ),
         ));
     }
-    let der = payload
-        .get("csr")
-        .and_then(Value::as_str)
-        .and_then(|v| URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')).ok())
-        .ok_or_else(|| Problem::malformed("missing or undecodable 'csr'"))?;
-    let mut request = csr::parse_der(&der)
-        .map_err(|e| Problem::after(Kind::BadCsr, format!("failed parsing CSR: {e}")))?;
     check_csr(dir, account, &order, &mut request)?;
 
     let set = backend.issuers(&dir.storage).await?;
