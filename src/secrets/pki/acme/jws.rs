@@ -1,10 +1,10 @@
-//! Flattened JWS (RFC 7515) as ACME sends it, verified with aws-lc-rs:
-//! RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA (Ed25519), with
-//! RFC 7638 thumbprints. Small enough that a JOSE crate would bring more
-//! (and another crypto provider) than it saves.
+//! Flattened JWS (RFC 7515) as ACME sends it: RS256/384/512,
+//! PS256/384/512, ES256/384/512 and EdDSA (Ed25519), verified by the JWT
+//! auth methods' aws-lc-rs verifier (`auth::jose`), with RFC 7638
+//! thumbprints. No JOSE crate: it would bring more (and another crypto
+//! provider) than the little it would save.
 
 use aws_lc_rs::digest;
-use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::super::der;
 use super::problem::{AcmeResult, Problem};
+use crate::auth::jose::{self as keys, Alg};
 
 /// A public key as a JWK (only the members a thumbprint uses).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,62 +85,24 @@ impl Jwk {
         }
     }
 
-    /// Checks `signature` over `message` for `alg`; the algorithm must fit
-    /// the key.
+    /// Checks `signature` over `message` for `alg` (with the JWT auth
+    /// methods' verifier); the algorithm must fit the key.
     fn verify(&self, alg: &str, message: &[u8], sig: &[u8]) -> AcmeResult<()> {
-        let ok = match (alg, self.kty.as_str(), self.crv.as_deref()) {
-            ("RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512", "RSA", _) => {
-                let params: &signature::RsaParameters = match alg {
-                    "RS256" => &signature::RSA_PKCS1_2048_8192_SHA256,
-                    "RS384" => &signature::RSA_PKCS1_2048_8192_SHA384,
-                    "RS512" => &signature::RSA_PKCS1_2048_8192_SHA512,
-                    "PS256" => &signature::RSA_PSS_2048_8192_SHA256,
-                    "PS384" => &signature::RSA_PSS_2048_8192_SHA384,
-                    _ => &signature::RSA_PSS_2048_8192_SHA512,
-                };
-                let (n, e) = (b64(&self.n)?, b64(&self.e)?);
-                RsaPublicKeyComponents { n: &n, e: &e }
-                    .verify(params, message, sig)
-                    .is_ok()
-            }
-            ("ES256", "EC", Some("P-256")) => {
-                ecdsa(&signature::ECDSA_P256_SHA256_FIXED, self, message, sig)?
-            }
-            ("ES384", "EC", Some("P-384")) => {
-                ecdsa(&signature::ECDSA_P384_SHA384_FIXED, self, message, sig)?
-            }
-            ("ES512", "EC", Some("P-521")) => {
-                ecdsa(&signature::ECDSA_P521_SHA512_FIXED, self, message, sig)?
-            }
-            ("EdDSA", "OKP", Some("Ed25519")) => {
-                UnparsedPublicKey::new(&signature::ED25519, b64(&self.x)?)
-                    .verify(message, sig)
-                    .is_ok()
-            }
-            _ => {
-                return Err(Problem::malformed(format!(
-                    "algorithm {alg} does not fit the JWK"
-                )))
-            }
+        let value = serde_json::to_value(self).unwrap_or_default();
+        let material = keys::material_from_jwk(&value)
+            .ok_or_else(|| Problem::malformed("unsupported or invalid JWK"))?;
+        let alg = Alg::from_name(alg)
+            .ok_or_else(|| Problem::malformed(format!("unsupported algorithm {alg}")))?;
+        let key = keys::PublicKey {
+            kid: None,
+            material,
         };
-        if ok {
+        if key.verify(alg, message, sig) {
             Ok(())
         } else {
             Err(Problem::malformed("JWS signature verification failed"))
         }
     }
-}
-
-fn ecdsa(
-    alg: &'static signature::EcdsaVerificationAlgorithm,
-    jwk: &Jwk,
-    message: &[u8],
-    sig: &[u8],
-) -> AcmeResult<bool> {
-    let point = jwk.key_bytes()?;
-    Ok(UnparsedPublicKey::new(alg, point)
-        .verify(message, sig)
-        .is_ok())
 }
 
 /// How the request names its key.
@@ -158,11 +121,6 @@ pub struct Verified {
     /// `None` for POST-as-GET (an empty payload).
     pub payload: Option<Value>,
 }
-
-/// The algorithms Vault accepts on the outer JWS.
-const ALGORITHMS: &[&str] = &[
-    "ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-];
 
 fn field<'a>(body: &'a Map<String, Value>, name: &str) -> AcmeResult<&'a str> {
     body.get(name)
@@ -202,7 +160,9 @@ pub fn parse(body: &Map<String, Value>) -> AcmeResult<Parsed> {
     let header: Map<String, Value> = serde_json::from_slice(&decode(protected, "protected")?)
         .map_err(|e| Problem::malformed(format!("failed to json unmarshal 'protected': {e}")))?;
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
-    if !ALGORITHMS.contains(&alg) {
+    // The algorithms Vault accepts on the outer JWS: every one the JWT
+    // auth methods verify (never `none` or HMAC).
+    if Alg::from_name(alg).is_none() {
         return Err(Problem::malformed(
             "failed to json unmarshal 'protected': invalid header: unexpected value for 'algo'",
         ));
