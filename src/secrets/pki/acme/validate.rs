@@ -1,5 +1,5 @@
 //! Challenge validation, in the background on tokio tasks (never on a
-//! request's worker): http-01 (RFC 8555 §8.3) and dns-01 (§8.4), retried
+//! request's worker): http-01 (RFC 8555 §8.3) and dns-01 (RFC 8555 §8.4), retried
 //! as Vault retries (after 5, 10, 15, 20, 25 and 30 seconds; the seventh
 //! failure makes the challenge and its authorization invalid).
 
