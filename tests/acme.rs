@@ -363,6 +363,31 @@ fn orders_follow_the_role_and_authorizations_their_identifier() {
                 types.contains(&"dns-01"),
             ));
         }
+        // Answering a challenge starts validation in the background: the
+        // answer is `processing` at once (www.example.com is not served
+        // here, so it stays that way while retries run).
+        let www = authz
+            .iter()
+            .find(|url| {
+                let a = c.post(url.trim_start_matches(&c.url("")), None);
+                a.json["identifier"]["value"] == "www.example.com"
+            })
+            .expect("www authorization");
+        let id = www.rsplit('/').next().expect("id");
+        let answered = c.post(&format!("challenge/{id}/http-01"), Some(&json!({})));
+        assert_eq!(answered.status, 200, "{:?}", answered.json);
+        assert_eq!(answered.json["status"], "processing");
+        let up = format!("<{www}>;rel=\"up\"");
+        assert!(
+            answered.header("link").is_some_and(|l| l.contains(&up)),
+            "{:?}",
+            answered.headers
+        );
+        let unknown = c.post(&format!("challenge/{id}/tls-alpn-02"), Some(&json!({})));
+        assert_eq!(
+            (unknown.status, problem(&unknown).as_str()),
+            (400, "malformed")
+        );
         seen.sort();
         assert_eq!(
             seen,
