@@ -442,6 +442,27 @@ fn unknown_and_deactivated_accounts_are_refused() {
     });
 }
 
+#[test]
+fn new_accounts_need_a_binding_when_the_policy_says_so() {
+    on_both(|s, _| {
+        acme_mount(s);
+        let policy = json!({"eab_policy": "new-account-required"});
+        assert_eq!(s.write("pki/config/acme", policy).status, 200);
+        let dir = s.send("GET", "pki/acme/directory", None, None);
+        assert_eq!(dir.json["meta"]["externalAccountRequired"], true);
+        let c = Client::new(s, "pki/acme/");
+        let r = c.post("new-account", Some(&json!({"termsOfServiceAgreed": true})));
+        assert_eq!(
+            (r.status, problem(&r).as_str()),
+            (401, "externalAccountRequired")
+        );
+        assert_eq!(
+            r.json["detail"],
+            "the request must include a value for the 'externalAccountBinding' field"
+        );
+    });
+}
+
 /// `config/acme` checks, with the messages OpenBao gives; vaultlet answers
 /// 400 where OpenBao answers 500.
 #[test]

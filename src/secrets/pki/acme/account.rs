@@ -48,6 +48,7 @@ pub async fn new_account(dir: &Directory, call: Call) -> AcmeResult<Reply> {
                 "account part of different ACME directory path",
             ));
         }
+        super::refuse_unbound_account(dir)?;
         return Ok(Reply::json(200, body(dir, &existing)).at(dir.account_url(&existing.id)));
     }
     if payload.get("onlyReturnExisting").and_then(Value::as_bool) == Some(true) {
@@ -56,9 +57,15 @@ pub async fn new_account(dir: &Directory, call: Call) -> AcmeResult<Reply> {
             "an account with this key does not exist",
         ));
     }
-    if payload.contains_key("externalAccountBinding") || dir.config.eab_required() {
-        return Err(Problem::malformed(
-            "external account binding is not supported by this server",
+    // No EAB key can be minted here yet (no `new-eab`), so a binding
+    // names an unknown key: Vault's answer for that is "failed to verify".
+    if payload.contains_key("externalAccountBinding") {
+        return Err(Problem::new(Kind::Unauthorized, "failed to verify eab"));
+    }
+    if dir.config.eab_required() {
+        return Err(Problem::exact(
+            Kind::ExternalAccountRequired,
+            Kind::ExternalAccountRequired.sentence(),
         ));
     }
     let account = Account {

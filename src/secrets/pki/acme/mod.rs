@@ -480,6 +480,7 @@ async fn verify(backend: &PkiBackend, dir: &Directory, req: &Request) -> AcmeRes
                     "account part of different ACME directory path",
                 ));
             }
+            refuse_unbound_account(dir)?;
             (account.jwk.clone(), Some(account))
         }
     };
@@ -491,7 +492,20 @@ async fn verify(backend: &PkiBackend, dir: &Directory, req: &Request) -> AcmeRes
     })
 }
 
-/// Rejects any payload member outside `allowed`.
+/// Under `eab_policy=always-required`, accounts without a binding (every
+/// account here: EAB keys cannot be minted yet) are refused, as Vault
+/// refuses them.
+fn refuse_unbound_account(dir: &Directory) -> AcmeResult<()> {
+    if dir.config.eab_policy == "always-required" {
+        return Err(Problem::exact(
+            Kind::ExternalAccountRequired,
+            Kind::ExternalAccountRequired.sentence(),
+        ));
+    }
+    Ok(())
+}
+
+/// The payload as an object (an absent payload is an empty one).
 fn object(payload: &Option<Value>) -> AcmeResult<serde_json::Map<String, Value>> {
     match payload {
         None => Ok(serde_json::Map::new()),

@@ -14,6 +14,7 @@ pub enum Kind {
     BadCsr,
     BadNonce,
     BadRevocationReason,
+    ExternalAccountRequired,
     IncorrectResponse,
     Malformed,
     OrderNotReady,
@@ -31,6 +32,7 @@ impl Kind {
             Kind::BadCsr => "badCSR",
             Kind::BadNonce => "badNonce",
             Kind::BadRevocationReason => "badRevocationReason",
+            Kind::ExternalAccountRequired => "externalAccountRequired",
             Kind::IncorrectResponse => "incorrectResponse",
             Kind::Malformed => "malformed",
             Kind::OrderNotReady => "orderNotReady",
@@ -45,14 +47,14 @@ impl Kind {
     fn status(self) -> u16 {
         match self {
             Kind::OrderNotReady => 403,
-            Kind::Unauthorized => 401,
+            Kind::Unauthorized | Kind::ExternalAccountRequired => 401,
             Kind::ServerInternal => 500,
             _ => 400,
         }
     }
 
     /// The canonical sentence Vault appends to (or prefixes) the detail.
-    fn sentence(self) -> &'static str {
+    pub fn sentence(self) -> &'static str {
         match self {
             Kind::AccountDoesNotExist => "the request specified an account that does not exist",
             Kind::AlreadyRevoked => {
@@ -62,6 +64,9 @@ impl Kind {
             Kind::BadNonce => "the client sent an unacceptable anti-replay nonce",
             Kind::BadRevocationReason => {
                 "the revocation reason provided is not allowed by the server"
+            }
+            Kind::ExternalAccountRequired => {
+                "the request must include a value for the 'externalAccountBinding' field"
             }
             Kind::IncorrectResponse => {
                 "the response received didn't match the challenge's requirements"
