@@ -112,6 +112,7 @@ fn routes(layout: &BTreeMap<String, String>) -> BTreeMap<String, Route> {
                     Operation::Create | Operation::Update => "post",
                     Operation::Patch => "patch",
                     Operation::Delete => "delete",
+                    Operation::Header => "head",
                 };
                 route.methods.insert(method.to_string());
             }

@@ -387,6 +387,11 @@ impl Core {
         {
             return Err(Error::NotFound);
         }
+        keep_allowed_headers(
+            &mut output.response,
+            &routed.mounted.entry.config.allowed_response_headers,
+            full_path,
+        );
         if !output.empty {
             warn_unknown_fields(&route.info.fields, &route.params, req, &mut output.response);
         }
@@ -554,10 +559,28 @@ fn required(presented: Presented) -> Result<TokenEntry> {
     }
 }
 
+/// Vault's mount-tuning rule for response headers: a backend's header
+/// reaches the client only when the mount's `allowed_response_headers`
+/// names it (case-insensitively). A dropped header is logged, since
+/// clients that need it (ACME's `Replay-Nonce`) fail far from the cause.
+fn keep_allowed_headers(response: &mut Response, allowed: &[String], path: &str) {
+    response.headers.retain(|(name, _)| {
+        let kept = allowed.iter().any(|a| a.eq_ignore_ascii_case(name));
+        if !kept {
+            tracing::warn!(
+                path,
+                header = name,
+                "response header dropped: the mount's allowed_response_headers does not name it"
+            );
+        }
+        kept
+    });
+}
+
 /// The ACL capability an operation needs.
 pub fn capability_for(op: Operation) -> Capability {
     match op {
-        Operation::Read => Capability::Read,
+        Operation::Read | Operation::Header => Capability::Read,
         Operation::List => Capability::List,
         Operation::Create => Capability::Create,
         Operation::Update => Capability::Update,

@@ -207,11 +207,11 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
     if sys_raw::serves(bare_path) {
         return sys_raw::handle(state, &parts.method, bare_path, &query, body).await;
     }
-    if parts.method == Method::HEAD {
-        return Err(Error::MethodNotAllowed);
-    }
-
-    let operation = request::operation_for(&parts.method, &query)?;
+    let operation = if parts.method == Method::HEAD {
+        Operation::Header
+    } else {
+        request::operation_for(&parts.method, &query)?
+    };
     if matches!(operation, Operation::Update | Operation::Patch) && raw_path.ends_with('/') {
         return Err(Error::bad_request("cannot write to a path ending in '/'"));
     }

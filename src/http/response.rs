@@ -26,11 +26,13 @@ pub(super) fn with_headers(status: StatusCode, body: Body, content_type: &str) -
     let mut response = HttpResponse::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
+    if !content_type.is_empty() {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        );
+    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -161,23 +163,47 @@ pub fn success_response(path: &str, output: LogicalOutput) -> HttpResponse {
         });
         return json_response(StatusCode::OK, &body);
     }
-    let mut response = output.response;
-    if let Some(raw) = response.raw.take() {
-        let status = StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK);
-        if raw.body.is_empty() {
-            return empty_response(StatusCode::NO_CONTENT);
+    let LogicalOutput {
+        request_id,
+        mount_type,
+        mut response,
+        auth,
+        empty,
+        ..
+    } = output;
+    let extra = std::mem::take(&mut response.headers);
+    let mut http = success_body(path, response, auth, empty, &request_id, &mount_type);
+    for (name, value) in extra {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            http.headers_mut().append(name, value);
         }
+    }
+    http
+}
+
+fn success_body(
+    path: &str,
+    mut response: Response,
+    auth: Option<Value>,
+    empty: bool,
+    request_id: &str,
+    mount_type: &str,
+) -> HttpResponse {
+    if let Some(raw) = response.raw.take() {
+        // An empty raw body keeps the status its backend chose (204 for
+        // "nothing here", 200 for a HEAD answer, 404 for a hidden path).
+        let status = StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK);
         return with_headers(status, Body::from(raw.body), &raw.content_type);
     }
-    if output.empty && output.auth.is_none() {
+    if empty && auth.is_none() {
         return empty_response(StatusCode::NO_CONTENT);
     }
     let mut body = envelope::render(envelope::Parts {
-        request_id: &output.request_id,
+        request_id,
         response: &response,
-        auth: output.auth.as_ref(),
+        auth: auth.as_ref(),
         wrap_info: None,
-        mount_type: &output.mount_type,
+        mount_type,
     });
     if is_injected(path) {
         if let Value::Object(top) = &mut body {

@@ -215,6 +215,7 @@ pub struct Path<B: 'static> {
     update: Option<Handler<B>>,
     patch: Option<Handler<B>>,
     delete: Option<Handler<B>>,
+    head: Option<Handler<B>>,
     existence_check: Option<ExistenceCheck<B>>,
 }
 
@@ -236,6 +237,7 @@ impl<B> Path<B> {
             update: None,
             patch: None,
             delete: None,
+            head: None,
             existence_check: None,
         }
     }
@@ -305,6 +307,12 @@ impl<B> Path<B> {
         self
     }
 
+    /// HEAD requests (Vault's `HeaderOperation`).
+    pub const fn head(mut self, handler: Handler<B>) -> Self {
+        self.head = Some(handler);
+        self
+    }
+
     pub const fn existence_check(mut self, check: ExistenceCheck<B>) -> Self {
         self.existence_check = Some(check);
         self
@@ -318,6 +326,7 @@ impl<B> Path<B> {
             Operation::Update => self.update,
             Operation::Patch => self.patch,
             Operation::Delete => self.delete,
+            Operation::Header => self.head,
         }
     }
 
@@ -329,6 +338,7 @@ impl<B> Path<B> {
             Operation::Update,
             Operation::Patch,
             Operation::Delete,
+            Operation::Header,
         ]
         .into_iter()
         .filter(|op| self.handler(*op).is_some())

@@ -41,6 +41,9 @@ pub enum Operation {
     Update,
     Patch,
     Delete,
+    /// HEAD (Vault's `HeaderOperation`): served only by paths that declare
+    /// it (ACME `new-nonce`); everywhere else it is refused with 405.
+    Header,
 }
 
 impl Operation {
@@ -52,6 +55,7 @@ impl Operation {
             Operation::Update => "update",
             Operation::Patch => "patch",
             Operation::Delete => "delete",
+            Operation::Header => "header",
         }
     }
 }
@@ -203,6 +207,9 @@ pub struct Response {
     pub renewed_auth: Option<Value>,
     /// Wrapping the backend demands.
     pub forced_wrap: Option<ForcedWrap>,
+    /// HTTP headers (Vault's `logical.Response.Headers`): they reach the
+    /// client only when the mount's `allowed_response_headers` names them.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Response {

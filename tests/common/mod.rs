@@ -36,6 +36,7 @@ pub struct Reply {
     pub raw: Vec<u8>,
     /// The body as JSON (`Value::Null` when empty or not JSON).
     pub json: Value,
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Reply {
@@ -53,6 +54,11 @@ impl Reply {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// A response header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// `auth.client_token` of a login or token creation (panics if absent).
@@ -84,6 +90,7 @@ impl From<reqwest::blocking::Response> for Reply {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let headers = resp.headers().clone();
         let raw = resp.bytes().map(|b| b.to_vec()).unwrap_or_default();
         let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
         Reply {
@@ -91,6 +98,7 @@ impl From<reqwest::blocking::Response> for Reply {
             content_type,
             raw,
             json,
+            headers,
         }
     }
 }

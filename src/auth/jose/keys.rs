@@ -188,6 +188,42 @@ fn key_from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Option<KeyMaterial> {
     }
 }
 
+/// The key a JWK holds (RSA, EC on P-256/384/521, Ed25519); `None` for any
+/// other key or a malformed member.
+pub fn material_from_jwk(jwk: &Value) -> Option<KeyMaterial> {
+    let b64 = |name: &str| -> Option<Vec<u8>> {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok())
+    };
+    match jwk.get("kty").and_then(Value::as_str) {
+        Some("RSA") => Some(KeyMaterial::RsaComponents {
+            n: b64("n")?,
+            e: b64("e")?,
+        }),
+        Some("EC") => {
+            let (curve, len) = match jwk.get("crv").and_then(Value::as_str) {
+                Some("P-256") => (Curve::P256, 32),
+                Some("P-384") => (Curve::P384, 48),
+                Some("P-521") => (Curve::P521, 66),
+                _ => return None,
+            };
+            let (x, y) = (b64("x")?, b64("y")?);
+            if x.len() != len || y.len() != len {
+                return None;
+            }
+            Some(KeyMaterial::Ec {
+                curve,
+                point: [vec![4u8], x, y].concat(),
+            })
+        }
+        Some("OKP") if jwk.get("crv").and_then(Value::as_str) == Some("Ed25519") => {
+            b64("x").map(KeyMaterial::Ed25519)
+        }
+        _ => None,
+    }
+}
+
 /// Vault's `certutil.ParsePublicKeyPEM`: the first PEM block, a PKIX public
 /// key or else a certificate, holding an RSA, ECDSA or Ed25519 key.
 pub fn parse_public_key_pem(text: &str) -> Result<KeyMaterial, String> {
@@ -228,44 +264,13 @@ pub fn parse_jwks(body: &[u8]) -> Result<Vec<PublicKey>, String> {
         .get("keys")
         .and_then(Value::as_array)
         .ok_or_else(|| "failed to decode keys: no \"keys\" array".to_string())?;
-    let b64 = |jwk: &Value, name: &str| -> Option<Vec<u8>> {
-        jwk.get(name)
-            .and_then(Value::as_str)
-            .and_then(|s| URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok())
-    };
     let mut out = Vec::new();
     for jwk in keys {
         if jwk.get("use").and_then(Value::as_str) == Some("enc") {
             continue;
         }
         let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_string);
-        let material = match jwk.get("kty").and_then(Value::as_str) {
-            Some("RSA") => match (b64(jwk, "n"), b64(jwk, "e")) {
-                (Some(n), Some(e)) => Some(KeyMaterial::RsaComponents { n, e }),
-                _ => None,
-            },
-            Some("EC") => {
-                let curve = match jwk.get("crv").and_then(Value::as_str) {
-                    Some("P-256") => Some((Curve::P256, 32)),
-                    Some("P-384") => Some((Curve::P384, 48)),
-                    Some("P-521") => Some((Curve::P521, 66)),
-                    _ => None,
-                };
-                match (curve, b64(jwk, "x"), b64(jwk, "y")) {
-                    (Some((curve, len)), Some(x), Some(y)) if x.len() == len && y.len() == len => {
-                        let mut point = vec![4u8];
-                        point.extend_from_slice(&x);
-                        point.extend_from_slice(&y);
-                        Some(KeyMaterial::Ec { curve, point })
-                    }
-                    _ => None,
-                }
-            }
-            Some("OKP") if jwk.get("crv").and_then(Value::as_str) == Some("Ed25519") => {
-                b64(jwk, "x").map(KeyMaterial::Ed25519)
-            }
-            _ => None,
-        };
+        let material = material_from_jwk(jwk);
         if let Some(material) = material {
             out.push(PublicKey { kid, material });
         }

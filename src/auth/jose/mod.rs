@@ -1,4 +1,5 @@
-//! JSON Web Tokens for the JWT and Kubernetes auth methods: verification
+//! JSON Web Tokens for the JWT and Kubernetes auth methods (and the JWS of
+//! the PKI ACME server): verification
 //! keys from PEM and JWKS, compact JWS parsing and signature checks with
 //! aws-lc-rs (RS/PS 256–512, ES256/384/512, EdDSA; `none` and HMAC never
 //! verify), and the registered-claim checks of HashiCorp's `cap/jwt`
@@ -11,7 +12,8 @@ mod keys;
 pub use claims::{audiences, validate_claims, Expected};
 pub use jws::Jws;
 pub use keys::{
-    keys_from_pems, parse_jwks, parse_public_key_pem, Alg, Curve, KeyMaterial, PublicKey,
+    keys_from_pems, material_from_jwk, parse_jwks, parse_public_key_pem, Alg, Curve, KeyMaterial,
+    PublicKey,
 };
 
 #[cfg(test)]

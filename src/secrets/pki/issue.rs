@@ -111,7 +111,7 @@ async fn load_role(backend: &PkiBackend, req: &Request) -> Result<std::sync::Arc
         .ok_or_else(|| Error::bad_request(format!("unknown role: {name}")))
 }
 
-fn signing_issuer(
+pub(super) fn signing_issuer(
     set: &super::store::IssuerSet,
     reference: &str,
 ) -> Result<std::sync::Arc<LoadedIssuer>> {
@@ -125,10 +125,10 @@ fn signing_issuer(
 
 /// A certificate just signed: its DER plus the facts the response and the
 /// store need, taken from the profile rather than re-parsed from the DER.
-struct Issued {
-    der: Vec<u8>,
-    serial: String,
-    not_after: i64,
+pub(super) struct Issued {
+    pub der: Vec<u8>,
+    pub serial: String,
+    pub not_after: i64,
 }
 
 impl Issued {
@@ -317,23 +317,7 @@ async fn issue_certificate(
             (key.spki().map_err(Error::internal)?, Some(key))
         }
     };
-    let global = backend.global_urls(&req.storage).await?;
-    let urls =
-        config::aia_urls(&req.storage, &issuer.entry.urls, &global, &issuer.entry.id).await?;
-    let prof = profile::leaf_profile(&role, &creation, spki, &issuer, urls)?;
-    let key = issuer
-        .key
-        .clone()
-        .ok_or_else(|| Error::bad_request("issuer has no key"))?;
-    let cert_der = prof.sign(
-        &issuer.cert.subject,
-        &key,
-        key.signing(role.signature_bits, role.use_pss),
-    )?;
-    let cert = Issued::new(cert_der, &prof);
-    if !role.no_store {
-        certs::store(&req.storage, &cert.serial, &cert.der).await?;
-    }
+    let cert = sign_and_store(backend, &req.storage, &role, &creation, spki, &issuer).await?;
     let private_key = match &new_key {
         Some(k) => Some(certs::private_key_output(req, k, format)?),
         None => None,
@@ -348,6 +332,36 @@ async fn issue_certificate(
         role.generate_lease && !role.no_store,
     )?;
     Ok((resp, issuer.entry.id.clone()))
+}
+
+/// Signs a leaf for `role` with the names and validity `creation`
+/// resolved, and stores it unless the role says `no_store`: the tail of
+/// `issue`/`sign`, shared with ACME's finalize.
+pub(super) async fn sign_and_store(
+    backend: &PkiBackend,
+    storage: &crate::storage::StorageView,
+    role: &Role,
+    creation: &profile::Creation,
+    spki: Vec<u8>,
+    issuer: &LoadedIssuer,
+) -> Result<Issued> {
+    let global = backend.global_urls(storage).await?;
+    let urls = config::aia_urls(storage, &issuer.entry.urls, &global, &issuer.entry.id).await?;
+    let prof = profile::leaf_profile(role, creation, spki, issuer, urls)?;
+    let key = issuer
+        .key
+        .clone()
+        .ok_or_else(|| Error::bad_request("issuer has no key"))?;
+    let cert_der = prof.sign(
+        &issuer.cert.subject,
+        &key,
+        key.signing(role.signature_bits, role.use_pss),
+    )?;
+    let cert = Issued::new(cert_der, &prof);
+    if !role.no_store {
+        certs::store(storage, &cert.serial, &cert.der).await?;
+    }
+    Ok(cert)
 }
 
 /// What sign-verbatim writes itself rather than copying from the CSR:

@@ -8,6 +8,7 @@
 //! rotation) never interleave; issuance reads an immutable snapshot of the
 //! issuers and needs no lock.
 
+mod acme;
 mod ca;
 mod ca_sign;
 mod cert_info;
@@ -140,6 +141,8 @@ pub struct PkiBackend {
     tidy: Arc<tidy_job::TidyState>,
     /// Where issuance, revocation and OCSP are counted.
     metrics: Arc<Metrics>,
+    /// ACME nonces and the lock over orders and authorizations.
+    acme: Arc<acme::AcmeState>,
 }
 
 impl Default for PkiBackend {
@@ -157,6 +160,7 @@ impl PkiBackend {
             write_lock: Arc::default(),
             tidy: Arc::default(),
             metrics,
+            acme: Arc::default(),
         }
     }
 
@@ -195,6 +199,11 @@ impl Backend for PkiBackend {
     /// `cert/delta-crl` (in `crl`) come before `cert/:serial` (in `fetch`);
     /// no other two patterns overlap (see the tests).
     const PATHS: &'static [&'static [Path<Self>]] = &[
+        acme::DEFAULT_PATHS,
+        acme::ISSUER_PATHS,
+        acme::ROLE_PATHS,
+        acme::ISSUER_ROLE_PATHS,
+        acme::config::PATHS,
         ca::PATHS,
         ca_sign::PATHS,
         import::PATHS,

@@ -61,7 +61,7 @@ pub async fn revoked_entry(storage: &StorageView, serial: &str) -> Result<Option
         .await?)
 }
 
-fn revocation_response(entry: &RevokedEntry) -> Response {
+pub(super) fn revocation_response(entry: &RevokedEntry) -> Response {
     let mut data = Map::new();
     data.insert("revocation_time".into(), json!(entry.revocation_time));
     data.insert(
@@ -143,6 +143,20 @@ async fn revoke(backend: &PkiBackend, req: &mut Request, proof: Proof) -> Result
         resp.data = None;
         return Ok(Some(resp));
     }
+    let entry = record_revocation(&req.storage, &set, &cert, now).await?;
+    backend.metrics.pki_revoked.with(&[&req.mount_point]).inc();
+    Ok(Some(revocation_response(&entry)))
+}
+
+/// Writes the revocation of `cert` (not yet revoked, not expired) and,
+/// unless the CRL is rebuilt automatically, the CRLs that list it, in one
+/// transaction. The caller holds the mount's write lock.
+pub(super) async fn record_revocation(
+    storage: &StorageView,
+    set: &store::IssuerSet,
+    cert: &CertInfo,
+    now: i64,
+) -> Result<RevokedEntry> {
     let issuer_id = set
         .issuers
         .values()
@@ -166,13 +180,12 @@ async fn revoke(backend: &PkiBackend, req: &mut Request, proof: Proof) -> Result
         ),
         serde_json::to_vec(&entry)?,
     )];
-    let cfg = config::read_crl_config(&req.storage).await?;
+    let cfg = config::read_crl_config(storage).await?;
     if !cfg.auto_rebuild {
-        ops.extend(crl_writes(&req.storage, &set, Some(&entry)).await?);
+        ops.extend(crl_writes(storage, set, Some(&entry)).await?);
     }
-    req.storage.batch(ops).await?;
-    backend.metrics.pki_revoked.with(&[&req.mount_point]).inc();
-    Ok(Some(revocation_response(&entry)))
+    storage.batch(ops).await?;
+    Ok(entry)
 }
 
 /// All revoked entries.

@@ -150,6 +150,11 @@ impl PathItem<'_> {
             op.insert("responses".into(), self.responses(success()));
             item.insert("delete".into(), Value::Object(op));
         }
+        if self.serves(Operation::Header) {
+            let mut op = self.operation("head", "head");
+            op.insert("responses".into(), self.responses(success()));
+            item.insert("head".into(), Value::Object(op));
+        }
         Value::Object(item)
     }
 

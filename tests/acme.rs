@@ -1,0 +1,508 @@
+//! The PKI mount's ACME server (RFC 8555) through the real binary, with a
+//! small JWS client (ES256 on aws-lc-rs): wire details and refusals as RFC
+//! 8555 problems. Each check runs against vaultlet and, when `bao` is
+//! installed, against OpenBao the same way; where vaultlet deliberately
+//! differs (a 400 where OpenBao answers 500), the test says so.
+//! certbot's full flows are in tests/acme/.
+
+mod common;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use common::{Reply, Server};
+use serde_json::{json, Value};
+
+/// Which server a check runs against.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Vaultlet,
+    OpenBao,
+}
+
+/// Runs `check` on vaultlet and, when installed, on OpenBao.
+fn on_both(check: impl Fn(&Server, Kind)) {
+    let s = Server::dev();
+    check(&s, Kind::Vaultlet);
+    s.stop();
+    if let Some(bao) = Server::openbao_dev() {
+        check(&bao, Kind::OpenBao);
+        bao.stop();
+    }
+}
+
+/// A PKI mount `pki` with a root, a role `web` for example.com names, and
+/// ACME enabled the documented way (cluster path, tuning, config/acme).
+fn acme_mount(s: &Server) {
+    assert!(s.write("sys/mounts/pki", json!({"type": "pki"})).status < 300);
+    let root = s.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "acme root", "key_type": "ec", "ttl": "720h"}),
+    );
+    assert_eq!(root.status, 200, "{:?}", root.json);
+    let role =
+        json!({"allowed_domains": "example.com", "allow_subdomains": true, "key_type": "any"});
+    assert!(s.write("pki/roles/web", role).status < 300);
+    let cluster = json!({"path": s.url("pki").trim_end_matches('/')});
+    assert!(s.write("pki/config/cluster", cluster).status < 300);
+    let tune = json!({"allowed_response_headers": ["Location", "Replay-Nonce", "Link"]});
+    assert!(s.write("sys/mounts/pki/tune", tune).status < 300);
+    let enabled = s.write("pki/config/acme", json!({"enabled": true}));
+    assert_eq!(enabled.status, 200, "{:?}", enabled.json);
+}
+
+/// An ACME client: one P-256 key, and its account once registered.
+struct Client<'a> {
+    s: &'a Server,
+    /// The directory prefix (`pki/acme/`, `pki/roles/web/acme/`).
+    prefix: String,
+    key: EcdsaKeyPair,
+    kid: Option<String>,
+}
+
+impl<'a> Client<'a> {
+    fn new(s: &'a Server, prefix: &str) -> Client<'a> {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .expect("key generation");
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+            .expect("key");
+        Client {
+            s,
+            prefix: prefix.into(),
+            key,
+            kid: None,
+        }
+    }
+
+    fn url(&self, endpoint: &str) -> String {
+        self.s.url(&format!("{}{endpoint}", self.prefix))
+    }
+
+    fn jwk(&self) -> Value {
+        let point = self.key.public_key().as_ref();
+        json!({
+            "crv": "P-256",
+            "kty": "EC",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+        })
+    }
+
+    fn nonce(&self) -> String {
+        let r = self
+            .s
+            .send("HEAD", &format!("{}new-nonce", self.prefix), None, None);
+        assert_eq!(r.status, 200);
+        r.header("replay-nonce").expect("Replay-Nonce").to_string()
+    }
+
+    /// A JWS body for `url`: by `kid` once registered, else by `jwk`.
+    fn jws(&self, url: &str, nonce: &str, payload: Option<&Value>) -> Vec<u8> {
+        let mut header = json!({"alg": "ES256", "nonce": nonce, "url": url});
+        match &self.kid {
+            Some(kid) => header["kid"] = json!(kid),
+            None => header["jwk"] = self.jwk(),
+        }
+        let protected = URL_SAFE_NO_PAD.encode(header.to_string());
+        let payload = payload
+            .map(|p| URL_SAFE_NO_PAD.encode(p.to_string()))
+            .unwrap_or_default();
+        let rng = SystemRandom::new();
+        let signature = self
+            .key
+            .sign(&rng, format!("{protected}.{payload}").as_bytes())
+            .expect("sign");
+        let body = json!({
+            "protected": protected,
+            "payload": payload,
+            "signature": URL_SAFE_NO_PAD.encode(signature.as_ref()),
+        });
+        body.to_string().into_bytes()
+    }
+
+    fn post_raw(&self, endpoint: &str, body: Vec<u8>) -> Reply {
+        let path = format!("{}{endpoint}", self.prefix);
+        let headers = [("Content-Type", "application/jose+json")];
+        self.s
+            .send_with_headers("POST", &path, None, &headers, Some(body))
+    }
+
+    fn post(&self, endpoint: &str, payload: Option<&Value>) -> Reply {
+        let body = self.jws(&self.url(endpoint), &self.nonce(), payload);
+        self.post_raw(endpoint, body)
+    }
+
+    fn register(&mut self) -> Reply {
+        let r = self.post("new-account", Some(&json!({"termsOfServiceAgreed": true})));
+        assert_eq!(r.status, 201, "{:?}", r.json);
+        self.kid = r.header("location").map(str::to_string);
+        r
+    }
+}
+
+/// A CSR for `names` (base64url DER, as `finalize` takes it).
+fn csr(names: &[&str]) -> String {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let params = rcgen::CertificateParams::new(names).expect("params");
+    let request = params.serialize_request(&key).expect("csr");
+    URL_SAFE_NO_PAD.encode(request.der())
+}
+
+/// The problem type of an answer, after checking it is a problem document.
+fn problem(r: &Reply) -> String {
+    assert_eq!(r.content_type, "application/problem+json", "{:?}", r.json);
+    r.json["type"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("urn:ietf:params:acme:error:")
+        .to_string()
+}
+
+#[test]
+fn a_disabled_mount_answers_a_bare_404() {
+    on_both(|s, _| {
+        assert!(s.write("sys/mounts/pki", json!({"type": "pki"})).status < 300);
+        let r = s.send("GET", "pki/acme/directory", None, None);
+        assert_eq!(r.status, 404);
+        assert!(r.raw.is_empty());
+    });
+}
+
+#[test]
+fn directory_and_nonces() {
+    on_both(|s, _| {
+        acme_mount(s);
+        let base = s.url("pki/acme/");
+        let dir = s.send("GET", "pki/acme/directory", None, None);
+        assert_eq!(dir.status, 200);
+        assert_eq!(
+            dir.json,
+            json!({
+                "keyChange": format!("{base}key-change"),
+                "meta": {"externalAccountRequired": false},
+                "newAccount": format!("{base}new-account"),
+                "newNonce": format!("{base}new-nonce"),
+                "newOrder": format!("{base}new-order"),
+                "revokeCert": format!("{base}revoke-cert"),
+            })
+        );
+        let head = s.send("HEAD", "pki/acme/new-nonce", None, None);
+        let get = s.send("GET", "pki/acme/new-nonce", None, None);
+        assert_eq!((head.status, get.status), (200, 204));
+        for r in [&head, &get] {
+            assert_eq!(r.header("cache-control"), Some("no-store"));
+            assert!(r.header("replay-nonce").is_some_and(|n| n.len() >= 22));
+            let index = format!("<{base}directory>;rel=\"index\"");
+            assert_eq!(r.header("link"), Some(index.as_str()));
+        }
+        for dir in [
+            "issuer/default/acme",
+            "roles/web/acme",
+            "issuer/default/roles/web/acme",
+        ] {
+            let r = s.send("GET", &format!("pki/{dir}/directory"), None, None);
+            assert_eq!(r.status, 200, "{dir}");
+            let want = s.url(&format!("pki/{dir}/new-order"));
+            assert_eq!(r.json["newOrder"], json!(want));
+        }
+    });
+}
+
+/// Vault's mount-tuning rule: headers a backend sets reach the client only
+/// when `allowed_response_headers` names them.
+#[test]
+fn an_untuned_mount_drops_the_acme_headers() {
+    on_both(|s, _| {
+        acme_mount(s);
+        let tune = json!({"allowed_response_headers": ["Location"]});
+        assert!(s.write("sys/mounts/pki/tune", tune).status < 300);
+        let r = s.send("HEAD", "pki/acme/new-nonce", None, None);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("replay-nonce"), None);
+        assert_eq!(r.header("link"), None);
+    });
+}
+
+#[test]
+fn accounts_are_created_once_per_key() {
+    on_both(|s, _| {
+        acme_mount(s);
+        let mut c = Client::new(s, "pki/acme/");
+        let lookup = json!({"onlyReturnExisting": true});
+        let unknown = c.post("new-account", Some(&lookup));
+        assert_eq!(
+            (unknown.status, problem(&unknown).as_str()),
+            (400, "accountDoesNotExist")
+        );
+        let created = c.register();
+        assert_eq!(created.json["status"], "valid");
+        let location = created.header("location").map(str::to_string);
+        c.kid = None;
+        let again = c.post("new-account", Some(&json!({})));
+        assert_eq!(again.status, 200);
+        assert_eq!(again.header("location").map(str::to_string), location);
+        let existing = c.post("new-account", Some(&lookup));
+        assert_eq!(existing.status, 200);
+
+        c.kid = location;
+        let with_kid = c.post("new-account", Some(&json!({})));
+        assert_eq!(
+            (with_kid.status, problem(&with_kid).as_str()),
+            (400, "malformed")
+        );
+    });
+}
+
+#[test]
+fn replayed_nonces_wrong_urls_and_bad_signatures_are_refused() {
+    on_both(|s, kind| {
+        acme_mount(s);
+        let c = Client::new(s, "pki/acme/");
+        let nonce = c.nonce();
+        let body = c.jws(&c.url("new-account"), &nonce, Some(&json!({})));
+        assert_eq!(c.post_raw("new-account", body.clone()).status, 201);
+        let replayed = c.post_raw("new-account", body);
+        assert_eq!(
+            (replayed.status, problem(&replayed).as_str()),
+            (400, "badNonce")
+        );
+        assert_eq!(
+            replayed.json["detail"],
+            "invalid or reused nonce: the client sent an unacceptable anti-replay nonce"
+        );
+
+        let elsewhere = c.jws(&c.url("new-order"), &c.nonce(), Some(&json!({})));
+        let wrong_url = c.post_raw("new-account", elsewhere);
+        assert_eq!(
+            (wrong_url.status, problem(&wrong_url).as_str()),
+            (401, "unauthorized")
+        );
+
+        let signed = c.jws(&c.url("new-account"), &c.nonce(), Some(&json!({})));
+        let mut body: Value = serde_json::from_slice(&signed).expect("json");
+        body["signature"] = json!(URL_SAFE_NO_PAD.encode([7u8; 64]));
+        let forged = c.post_raw("new-account", body.to_string().into_bytes());
+        match kind {
+            Kind::Vaultlet => assert_eq!(
+                (forged.status, problem(&forged).as_str()),
+                (400, "malformed")
+            ),
+            // OpenBao passes go-jose's error through as serverInternal.
+            Kind::OpenBao => assert!(forged.status >= 400, "{:?}", forged.json),
+        }
+
+        let neither = json!({"protected": URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256"}"#), "payload": "", "signature": ""});
+        let r = c.post_raw("new-account", neither.to_string().into_bytes());
+        assert_eq!((r.status, problem(&r).as_str()), (400, "malformed"));
+    });
+}
+
+#[test]
+fn orders_follow_the_role_and_authorizations_their_identifier() {
+    on_both(|s, kind| {
+        acme_mount(s);
+        let mut c = Client::new(s, "pki/roles/web/acme/");
+        c.register();
+        let outside = json!({"identifiers": [{"type": "dns", "value": "www.evil.test"}]});
+        let refused = c.post("new-order", Some(&outside));
+        assert_eq!(
+            (refused.status, problem(&refused).as_str()),
+            (400, "rejectedIdentifier")
+        );
+        let email = json!({"identifiers": [{"type": "email", "value": "a@example.com"}]});
+        let unsupported = c.post("new-order", Some(&email));
+        assert_eq!(
+            (unsupported.status, problem(&unsupported).as_str()),
+            (400, "unsupportedIdentifier")
+        );
+        let dated = json!({"identifiers": [{"type": "dns", "value": "a.example.com"}], "notAfter": "2030-01-01T00:00:00Z"});
+        let r = c.post("new-order", Some(&dated));
+        assert_eq!((r.status, problem(&r).as_str()), (400, "malformed"));
+
+        let names = json!({"identifiers": [
+            {"type": "dns", "value": "*.example.com"},
+            {"type": "dns", "value": "www.example.com"},
+        ]});
+        let order = c.post("new-order", Some(&names));
+        assert_eq!(order.status, 201, "{:?}", order.json);
+        assert_eq!(order.json["status"], "pending");
+        let location = order.header("location").expect("Location").to_string();
+        assert!(location.starts_with(&c.url("order/")));
+        let finalize = order.json["finalize"]
+            .as_str()
+            .expect("finalize")
+            .to_string();
+        let authz: Vec<String> = order.json["authorizations"]
+            .as_array()
+            .expect("authorizations")
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        assert_eq!(authz.len(), 2);
+        let mut seen = Vec::new();
+        for url in &authz {
+            let endpoint = url.trim_start_matches(&c.url(""));
+            let a = c.post(endpoint, None);
+            assert_eq!(a.status, 200, "{:?}", a.json);
+            let types: Vec<&str> = a.json["challenges"]
+                .as_array()
+                .expect("challenges")
+                .iter()
+                .filter_map(|ch| ch["type"].as_str())
+                .collect();
+            seen.push((
+                a.json["identifier"]["value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                a.json["wildcard"].as_bool().unwrap_or(false),
+                types.contains(&"http-01"),
+                types.contains(&"dns-01"),
+            ));
+        }
+        // Answering a challenge starts validation in the background: the
+        // answer is `processing` at once (www.example.com is not served
+        // here, so it stays that way while retries run).
+        let www = authz
+            .iter()
+            .find(|url| {
+                let a = c.post(url.trim_start_matches(&c.url("")), None);
+                a.json["identifier"]["value"] == "www.example.com"
+            })
+            .expect("www authorization");
+        let id = www.rsplit('/').next().expect("id");
+        let answered = c.post(&format!("challenge/{id}/http-01"), Some(&json!({})));
+        assert_eq!(answered.status, 200, "{:?}", answered.json);
+        assert_eq!(answered.json["status"], "processing");
+        let up = format!("<{www}>;rel=\"up\"");
+        assert!(
+            answered.header("link").is_some_and(|l| l.contains(&up)),
+            "{:?}",
+            answered.headers
+        );
+        let unknown = c.post(&format!("challenge/{id}/tls-alpn-02"), Some(&json!({})));
+        assert_eq!(
+            (unknown.status, problem(&unknown).as_str()),
+            (400, "malformed")
+        );
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                ("example.com".to_string(), true, false, true),
+                ("www.example.com".to_string(), false, true, true),
+            ]
+        );
+
+        let endpoint = finalize.trim_start_matches(&c.url(""));
+        let garbage = c.post(endpoint, Some(&json!({"csr": "AAAA"})));
+        assert_eq!(
+            (garbage.status, problem(&garbage).as_str()),
+            (400, "malformed")
+        );
+        let names = ["*.example.com", "www.example.com"];
+        let early = c.post(endpoint, Some(&json!({"csr": csr(&names)})));
+        assert_eq!(
+            (early.status, problem(&early).as_str()),
+            (403, "orderNotReady"),
+            "{kind:?} {:?}",
+            early.json
+        );
+    });
+}
+
+#[test]
+fn unknown_and_deactivated_accounts_are_refused() {
+    on_both(|s, _| {
+        acme_mount(s);
+        let mut ghost = Client::new(s, "pki/acme/");
+        ghost.kid = Some(ghost.url("account/00000000-0000-0000-0000-000000000000"));
+        let r = ghost.post("new-order", Some(&json!({"identifiers": []})));
+        assert_eq!(
+            (r.status, problem(&r).as_str()),
+            (400, "accountDoesNotExist")
+        );
+
+        let mut c = Client::new(s, "pki/acme/");
+        c.register();
+        let kid = c.kid.clone().expect("kid");
+        let id = kid.rsplit('/').next().expect("id").to_string();
+        let off = c.post(
+            &format!("account/{id}"),
+            Some(&json!({"status": "deactivated"})),
+        );
+        assert_eq!(off.status, 200, "{:?}", off.json);
+        assert_eq!(off.json["status"], "deactivated");
+        let names = json!({"identifiers": [{"type": "dns", "value": "a.example.com"}]});
+        let r = c.post("new-order", Some(&names));
+        assert_eq!((r.status, problem(&r).as_str()), (401, "unauthorized"));
+    });
+}
+
+#[test]
+fn new_accounts_need_a_binding_when_the_policy_says_so() {
+    on_both(|s, _| {
+        acme_mount(s);
+        let policy = json!({"eab_policy": "new-account-required"});
+        assert_eq!(s.write("pki/config/acme", policy).status, 200);
+        let dir = s.send("GET", "pki/acme/directory", None, None);
+        assert_eq!(dir.json["meta"]["externalAccountRequired"], true);
+        let c = Client::new(s, "pki/acme/");
+        let r = c.post("new-account", Some(&json!({"termsOfServiceAgreed": true})));
+        assert_eq!(
+            (r.status, problem(&r).as_str()),
+            (401, "externalAccountRequired")
+        );
+        assert_eq!(
+            r.json["detail"],
+            "the request must include a value for the 'externalAccountBinding' field"
+        );
+    });
+}
+
+/// `config/acme` checks, with the messages OpenBao gives; vaultlet answers
+/// 400 where OpenBao answers 500.
+#[test]
+fn config_acme_refuses_what_cannot_work() {
+    on_both(|s, kind| {
+        assert!(s.write("sys/mounts/pki", json!({"type": "pki"})).status < 300);
+        let bad_status = if kind == Kind::Vaultlet { 400 } else { 500 };
+        let r = s.write("pki/config/acme", json!({"enabled": true}));
+        assert_eq!(r.status, bad_status);
+        assert!(r.errors()[0]
+            .contains("ACME feature requires local cluster 'path' field configuration to be set"));
+        let cluster = json!({"path": s.url("pki").trim_end_matches('/')});
+        assert!(s.write("pki/config/cluster", cluster).status < 300);
+        for (resolver, message) in [
+            ("localhost", "address localhost: missing port in address"),
+            (
+                "localhost:53",
+                "expected IPv4/IPv6 address, likely got hostname",
+            ),
+        ] {
+            let r = s.write("pki/config/acme", json!({"dns_resolver": resolver}));
+            assert_eq!(r.status, bad_status, "{resolver}");
+            assert!(r.errors()[0].contains(message), "{:?}", r.errors());
+        }
+        let r = s.write(
+            "pki/config/acme",
+            json!({"default_directory_policy": "bogus"}),
+        );
+        assert_eq!(r.status, bad_status);
+        let r = s.write(
+            "pki/config/acme",
+            json!({"enabled": true, "dns_resolver": "127.0.0.1:53"}),
+        );
+        assert_eq!(r.status, 200);
+        let read = s.read("pki/config/acme");
+        assert_eq!(read.data("enabled"), &json!(true));
+        assert_eq!(read.data("dns_resolver"), &json!("127.0.0.1:53"));
+        assert_eq!(
+            read.data("default_directory_policy"),
+            &json!("sign-verbatim")
+        );
+    });
+}
