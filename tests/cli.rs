@@ -27,8 +27,13 @@ struct Cli {
 
 impl Cli {
     fn new(name: &str, addr: &str) -> Cli {
+        Cli::with_program(name, addr, &common::binary())
+    }
+
+    /// As [`Cli::new`] with another CLI behind the `vault` name (`bao`).
+    fn with_program(name: &str, addr: &str, program: &Path) -> Cli {
         let home = common::temp_dir(name);
-        std::os::unix::fs::symlink(common::binary(), home.join("vault")).expect("symlink");
+        std::os::unix::fs::symlink(program, home.join("vault")).expect("symlink");
         Cli {
             home,
             addr: addr.to_string(),
@@ -1080,4 +1085,144 @@ fn wrapped_secret_ids_unwrap_and_log_in_as_with_vault() {
     if let Some(expected) = with_openbao("cli-wrap-bao", run_wrapped_secret_id_flow) {
         assert_eq!(expected, transcript);
     }
+}
+
+/// The lines a pipeline's setup script runs after `pki` and `approle`:
+/// transit and userpass through the CLI. Returns every output with the
+/// random parts (tokens, accessors, ciphertexts, times) masked.
+fn run_transit_userpass_flow(cli: &Cli) -> String {
+    let mut transcript = String::new();
+    let mut record = |out: &Out| {
+        transcript.push_str(&format!("[{}]\n{}{}", out.code, out.stdout, out.stderr));
+    };
+    record(&cli.vault(&["secrets", "enable", "transit"]));
+    record(&cli.vault(&["write", "-f", "transit/keys/k"]));
+    let ciphertext =
+        cli.sh("vault write -field=ciphertext transit/encrypt/k plaintext=$(printf hi | base64)");
+    let shown = ciphertext
+        .stdout
+        .strip_prefix("vault:v1:")
+        .map(|rest| format!("version 1 ciphertext of {} base64 characters", rest.len()));
+    record(&Out {
+        code: ciphertext.code,
+        stdout: format!("{shown:?}\n"),
+        stderr: ciphertext.stderr.clone(),
+    });
+    record(&cli.vault(&[
+        "write",
+        "-field=plaintext",
+        "transit/decrypt/k",
+        &format!("ciphertext={}", ciphertext.stdout),
+    ]));
+    record(&cli.vault(&["read", "transit/keys/k"]));
+    record(&cli.vault(&["write", "transit/hash/sha2-256", "input=aGkK"]));
+    record(&cli.vault(&["write", "transit/encrypt/k", "context=eA=="]));
+    record(&cli.vault(&["write", "transit/decrypt/k", "ciphertext=vault:v9:AAAA"]));
+    record(&cli.vault(&["auth", "enable", "userpass"]));
+    record(&cli.vault(&[
+        "write",
+        "auth/userpass/users/sally",
+        "password=pw",
+        "token_policies=default",
+    ]));
+    record(&cli.vault(&["login", "-method=userpass", "username=sally", "password=pw"]));
+    record(&cli.vault(&[
+        "login",
+        "-method=userpass",
+        "-field=token_policies",
+        "username=sally",
+        "password=pw",
+    ]));
+    record(&cli.vault(&[
+        "login",
+        "-method=userpass",
+        "username=sally",
+        "password=wrong",
+    ]));
+    mask(&transcript, &cli.addr)
+        .lines()
+        .map(mask_epoch_seconds)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Unix times (ten digits, as transit shows key versions) become `EPOCH`.
+fn mask_epoch_seconds(line: &str) -> String {
+    let mut out = String::new();
+    let mut digits = String::new();
+    for c in line.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        out.push_str(if digits.len() == 10 { "EPOCH" } else { &digits });
+        digits.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+#[test]
+fn transit_and_userpass_commands_print_what_the_bao_cli_prints() {
+    let s = Server::dev();
+    let cli = Cli::new("cli-transit", &s.addr);
+    let transcript = run_transit_userpass_flow(&cli);
+    for expected in [
+        "Success! Enabled the transit secrets engine at: transit/",
+        "Some(\"version 1 ciphertext of ",
+        "[0]\naGk=",
+        "type                      aes256-gcm96",
+        "keys                      map[1:EPOCH]",
+        "* missing plaintext to encrypt",
+        "token_meta_username    sally",
+        "[0]\n[default]",
+        "* invalid username or password",
+    ] {
+        assert!(
+            transcript.contains(expected),
+            "{expected:?} in\n{transcript}"
+        );
+    }
+
+    // The real `bao` CLI against OpenBao prints the same, byte for byte.
+    let Some(bao) = Server::openbao_dev() else {
+        eprintln!("bao not installed; skipping the comparison");
+        return;
+    };
+    let program = common::openbao_program().expect("bao is installed");
+    let bao_cli = Cli::with_program("cli-transit-bao", &bao.addr, &program);
+    assert_eq!(
+        as_vault_prints(&run_transit_userpass_flow(&bao_cli)),
+        as_vault_prints(&transcript)
+    );
+}
+
+/// What the `bao` CLI prints, as the `vault` CLI prints it: the product's
+/// name is Vault's, the two wrapped notices of `login` are compared as
+/// paragraphs (their line breaks move with the name's length), and
+/// OpenBao's own `soft_deleted` key field (Vault's transit has none) goes.
+fn as_vault_prints(text: &str) -> String {
+    let text = text
+        .replace("BAO_TOKEN", "VAULT_TOKEN")
+        .replace("\"bao login\"", "\"vault login\"")
+        .replace("OpenBao", "Vault");
+    let mut out: Vec<String> = Vec::new();
+    let mut in_notice = false;
+    for line in text.lines() {
+        if line.starts_with("soft_deleted ") {
+            continue;
+        }
+        if in_notice && !line.is_empty() {
+            if let Some(last) = out.last_mut() {
+                last.push(' ');
+                last.push_str(line);
+                continue;
+            }
+        }
+        in_notice = line.starts_with("Success! You are now authenticated.")
+            || line.contains("WARNING! The VAULT_TOKEN environment variable is set!");
+        out.push(line.to_string());
+    }
+    out.join("\n")
 }

