@@ -128,6 +128,18 @@ fn a_secret_id_is_used_exactly_secret_id_num_uses_times() {
         call("PUT", "sys/auth/approle", json!({"type": "approle"})).status,
         204
     );
+    // The losers' failed logins would lock the role ID out after Vault's
+    // default threshold (5), turning some of their 400s into 403s depending
+    // on arrival order; this test is about use counts alone.
+    assert_eq!(
+        call(
+            "PUT",
+            "sys/auth/approle/tune",
+            json!({"user_lockout_config": {"lockout_disable": true}}),
+        )
+        .status,
+        204
+    );
     call(
         "PUT",
         "auth/approle/role/r",
@@ -147,8 +159,9 @@ fn a_secret_id_is_used_exactly_secret_id_num_uses_times() {
         .to_string();
     let body = json!({"role_id": role_id, "secret_id": secret_id});
     let replies = race(|_| unauthenticated(&server, "PUT", "auth/approle/login", body.clone()));
-    assert_eq!(count(&replies, 200), 3);
-    assert_eq!(count(&replies, 400), RACERS - 3);
+    let answers: Vec<_> = replies.iter().map(|r| (r.status, r.errors())).collect();
+    assert_eq!(count(&replies, 200), 3, "{answers:?}");
+    assert_eq!(count(&replies, 400), RACERS - 3, "{answers:?}");
 }
 
 #[test]
