@@ -151,6 +151,9 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
     let query = request::query_data(parts.uri.query());
     let bare_path = raw_path.trim_matches('/');
 
+    if state.core.is_standby() && !sys_raw::served_by_standby(bare_path) {
+        return Err(sys_raw::to_active(state, &parts.uri).await);
+    }
     if sys_raw::serves(bare_path) {
         return sys_raw::handle(state, &parts.method, bare_path, &query, body).await;
     }
