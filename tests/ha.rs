@@ -298,6 +298,7 @@ fn a_paused_active_cannot_write_after_a_standby_took_over() {
     std::thread::sleep(Duration::from_millis(200));
     signal(&first, "CONT");
     let status = late_write.join().expect("thread").expect("answer");
+    println!("the resumed former active answered {status} to a write");
     assert!(
         status == 503 || status == 307,
         "a former active answered {status} to a write"

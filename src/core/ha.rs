@@ -195,7 +195,16 @@ impl Core {
                 }
             }
         }
-        !seal.barrier.is_sealed() || !self.is_initialized()
+        if seal.barrier.is_sealed() {
+            return !self.is_initialized();
+        }
+        // A standby reports the cluster's identity too (`sys/health`).
+        if self.cluster.get().is_none() {
+            if let Ok(Some(cluster)) = self.stored_cluster().await {
+                let _ = self.cluster.set(cluster);
+            }
+        }
+        true
     }
 
     /// Loads what the active serves, then takes the role (until then the

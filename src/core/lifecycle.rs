@@ -71,20 +71,13 @@ impl Core {
         let hasher = Hasher::new(&hmac_key);
         self.tokens.set_hasher(hasher.clone());
         let _ = self.backend_context.set(BackendContext { hasher });
-        let cluster = match storage.get("core/cluster").await? {
-            Some(bytes) => {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                let (name, id) = text.split_once('\n').unwrap_or(("vault-cluster", ""));
-                ClusterInfo {
-                    name: name.to_string(),
-                    id: id.to_string(),
-                }
-            }
+        let cluster = match self.stored_cluster().await? {
+            Some(cluster) => cluster,
             None => {
                 let id = ids::uuid();
                 let name = format!("vault-cluster-{}", &id[..8]);
                 storage
-                    .put("core/cluster", format!("{name}\n{id}").into_bytes())
+                    .put(CLUSTER_KEY, format!("{name}\n{id}").into_bytes())
                     .await?;
                 ClusterInfo { name, id }
             }
@@ -114,6 +107,18 @@ impl Core {
         self.audit.load().await?;
         self.sealed.store(false, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The cluster identity as stored, if it was made yet.
+    pub(super) async fn stored_cluster(&self) -> Result<Option<ClusterInfo>> {
+        Ok(self.storage.get(CLUSTER_KEY).await?.map(|bytes| {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let (name, id) = text.split_once('\n').unwrap_or(("vault-cluster", ""));
+            ClusterInfo {
+                name: name.to_string(),
+                id: id.to_string(),
+            }
+        }))
     }
 
     /// Builds the backend for a mount entry.
@@ -330,6 +335,9 @@ impl Core {
         self.mounts.mount(entry, backend).await
     }
 }
+
+/// Where the cluster's name and id are stored.
+const CLUSTER_KEY: &str = "core/cluster";
 
 /// The mounts of a fresh store.
 fn default_mounts() -> Vec<MountEntry> {
