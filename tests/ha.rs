@@ -331,6 +331,14 @@ fn step_down_hands_the_active_role_to_a_standby() {
     let refused = first.call("PUT", "sys/step-down", &ops, None);
     assert_eq!(refused.status, 403);
 
+    // Written under a keyring term the standby did not unseal with.
+    ok(first.write("sys/rotate", json!({})));
+    ok(first.write(
+        "sys/mounts/kv",
+        json!({"type":"kv","options":{"version":"1"}}),
+    ));
+    ok(first.write("kv/rotated", json!({"value":"new term"})));
+
     let stepped = first.call("PUT", "sys/step-down", &cluster.root_token, None);
     assert_eq!(stepped.status, 204);
     let started = Instant::now();
@@ -338,6 +346,10 @@ fn step_down_hands_the_active_role_to_a_standby() {
     println!("step-down handover: {} ms", started.elapsed().as_millis());
     wait_standby_of(&first, &second);
     assert_eq!(health(&first).0, 429);
+    assert_eq!(
+        ok(second.read("kv/rotated")).data("value"),
+        &json!("new term")
+    );
 }
 
 /// The store's own fence, without a server: once another node took the

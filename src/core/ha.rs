@@ -214,6 +214,9 @@ impl Core {
         let barrier_open = self.seal.as_ref().is_none_or(|s| !s.barrier.is_sealed());
         // Initialized through this node meanwhile: already serving.
         if barrier_open && self.is_initialized() && self.is_sealed() {
+            if let Some(seal) = &self.seal {
+                seal.reload_keyring().await?;
+            }
             self.post_unseal().await?;
         }
         if let Some(ha) = &self.ha {

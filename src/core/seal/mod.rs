@@ -227,6 +227,21 @@ impl Seal {
         serde_json::from_slice(&bytes).map_err(|e| internal(format!("corrupt keyring: {e}")))
     }
 
+    /// Re-reads the keyring with the root key held since unsealing (a
+    /// standby taking over: the former active may have rotated it).
+    pub async fn reload_keyring(&self) -> Result<()> {
+        let root_key = Zeroizing::new(
+            self.root_key
+                .lock()
+                .ok()
+                .and_then(|k| k.clone())
+                .ok_or(Error::Sealed)?,
+        );
+        let keyring = self.read_keyring(&root_key).await?;
+        self.barrier.unseal(keyring);
+        Ok(())
+    }
+
     /// Auto-unseal with the static key, if this seal has one.
     pub async fn auto_unseal(&self) -> Result<bool> {
         let SealKind::Static { key } = &self.kind else {
