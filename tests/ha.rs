@@ -24,14 +24,6 @@ fn postgres_url() -> String {
     })
 }
 
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{name}_{:x}_{nanos:x}", std::process::id())
-}
-
 /// The cluster's shared settings: one database table pair, one static seal.
 struct Cluster {
     dir: std::path::PathBuf,
@@ -43,7 +35,7 @@ impl Cluster {
     fn new(name: &str) -> Cluster {
         Cluster {
             dir: common::temp_dir(name),
-            table: unique(name),
+            table: common::unique_name(name),
             root_token: String::new(),
         }
     }
@@ -180,21 +172,6 @@ fn signal(server: &Server, name: &str) {
     assert!(status.success());
 }
 
-fn setup_pki(active: &Server) {
-    ok(active.write(
-        "sys/mounts/pki",
-        json!({"type":"pki","config":{"max_lease_ttl":"87600h"}}),
-    ));
-    ok(active.write(
-        "pki/root/generate/internal",
-        json!({"common_name":"HA Root","key_type":"ec","ttl":"8760h"}),
-    ));
-    ok(active.write(
-        "pki/roles/web",
-        json!({"allowed_domains":"example.com","allow_subdomains":true,"ttl":"1h"}),
-    ));
-}
-
 /// Three nodes: exactly one active, the others standbys that say so and
 /// redirect; kill -9 of the active and one of the standbys serves, issuing
 /// certificates, within a lock lifetime and a retry.
@@ -203,7 +180,7 @@ fn setup_pki(active: &Server) {
 fn one_of_three_is_active_and_a_standby_takes_over_after_kill_9() {
     let mut cluster = Cluster::new("ha_failover");
     let first = cluster.first();
-    setup_pki(&first);
+    first.pki_with_web_role("HA Root", "example.com");
     let standbys = [cluster.node(1), cluster.node(2)];
     for standby in &standbys {
         wait_standby_of(standby, &first);
@@ -361,7 +338,7 @@ async fn the_store_refuses_a_write_by_a_former_lock_holder() {
     use vaultlet::storage::ha::Advertisement;
     use vaultlet::storage::{PostgresSettings, PostgresStorage, Storage, StorageError};
 
-    let table = unique("fence");
+    let table = common::unique_name("fence");
     let mut settings = PostgresSettings::new(postgres_url());
     settings.table.clone_from(&table);
     settings.ha_table = format!("{table}_ha");
