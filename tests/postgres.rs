@@ -109,14 +109,6 @@ fn config(url: &str, table: &str) -> String {
     )
 }
 
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{name}_{:x}_{nanos:x}", std::process::id())
-}
-
 fn ok(reply: common::Reply) -> common::Reply {
     assert!(reply.status < 300, "{} {:?}", reply.status, reply.json);
     reply
@@ -153,7 +145,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[ignore = "needs PostgreSQL: tests/postgres/run"]
 fn pki_on_postgresql_survives_a_restart_and_stores_only_ciphertext() {
     let dir = common::temp_dir("postgres-pki");
-    let table = unique("e2e");
+    let table = common::unique_name("e2e");
     let hcl = config(&postgres_url(), &table);
     let mut server = Server::with_config(&dir, &hcl);
     let init = server.send("PUT", "sys/init", None, Some(b"{}".to_vec()));
@@ -162,18 +154,7 @@ fn pki_on_postgresql_survives_a_restart_and_stores_only_ciphertext() {
     server.root_token = root.clone();
     let status = server.read("sys/seal-status");
     assert_eq!(status.json["storage_type"], "postgresql");
-    ok(server.write(
-        "sys/mounts/pki",
-        json!({"type":"pki","config":{"max_lease_ttl":"87600h"}}),
-    ));
-    ok(server.write(
-        "pki/root/generate/internal",
-        json!({"common_name":"PostgreSQL Root","key_type":"ec","ttl":"8760h"}),
-    ));
-    ok(server.write(
-        "pki/roles/web",
-        json!({"allowed_domains":"plaintext-marker.example","allow_subdomains":true,"ttl":"1h"}),
-    ));
+    server.pki_with_web_role("PostgreSQL Root", "plaintext-marker.example");
     let issued = ok(server.write(
         "pki/issue/web",
         json!({"common_name":"www.plaintext-marker.example"}),
@@ -231,7 +212,7 @@ fn pki_on_postgresql_survives_a_restart_and_stores_only_ciphertext() {
 #[ignore = "needs PostgreSQL: tests/postgres/run"]
 fn an_unreachable_database_means_503_and_the_server_recovers() {
     let dir = common::temp_dir("postgres-outage");
-    let table = unique("outage");
+    let table = common::unique_name("outage");
     // The relay's port is reserved now but the relay only listens later:
     // the server starts while nothing answers there.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -377,7 +358,7 @@ fn migrate_moves_a_store_between_redb_and_postgresql() {
         .to_string();
     server.stop();
 
-    let table = unique("migrated");
+    let table = common::unique_name("migrated");
     let redb = |path: &std::path::Path| format!("\"raft\" {{ path = \"{}\" }}", path.display());
     let postgres = format!(
         "\"postgresql\" {{\n connection_url = \"{}\"\n table = \"{table}\"\n}}",

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::catalog;
+use super::ha::HaState;
 use super::mounts::{MountClass, MountEntry, MountTable};
 use super::seal::{Seal, SealKind};
 use super::token::{Creator, TokenOrigin};
@@ -19,7 +20,7 @@ use crate::util::keyed_hash::Hasher;
 impl Core {
     /// A dev-mode core: in memory, no barrier, unsealed from the start.
     pub async fn open_dev(storage: Arc<dyn Storage>) -> Result<Arc<Core>> {
-        let core = Core::new(storage, None);
+        let core = Core::new(storage, None, None);
         core.initialized.store(
             core.storage.get(INIT_KEY).await?.is_some(),
             Ordering::SeqCst,
@@ -29,24 +30,35 @@ impl Core {
     }
 
     /// A durable core behind the barrier. It starts sealed, unless the seal
-    /// is static and the store initialized (auto-unseal).
-    pub async fn open_sealed(physical: Arc<dyn Storage>, kind: SealKind) -> Result<Arc<Core>> {
+    /// is static and the store initialized (auto-unseal). With `ha`, an
+    /// unsealed core is a standby until it wins the lock ([`Core::run_ha`]).
+    pub async fn open_sealed(
+        physical: Arc<dyn Storage>,
+        kind: SealKind,
+        ha: Option<HaState>,
+    ) -> Result<Arc<Core>> {
         let seal = Seal::new(physical, kind);
         let storage: Arc<dyn Storage> = seal.barrier.clone();
         let initialized = seal.config().await?.is_some();
-        let core = Core::new(storage, Some(seal));
+        let core = Core::new(storage, Some(seal), ha);
         core.initialized.store(initialized, Ordering::SeqCst);
         if let Some(seal) = &core.seal {
-            if seal.auto_unseal().await? {
+            if seal.auto_unseal().await? && core.may_serve() {
                 core.post_unseal().await?;
             }
         }
         Ok(core)
     }
 
+    /// Whether an unsealed core serves: always without HA, only on the
+    /// active with it.
+    fn may_serve(&self) -> bool {
+        self.ha.as_ref().is_none_or(HaState::is_active)
+    }
+
     /// Loads what lives behind the barrier: the hash key, cluster identity,
     /// mount table and policies.
-    async fn post_unseal(&self) -> Result<()> {
+    pub(super) async fn post_unseal(&self) -> Result<()> {
         let storage = &self.storage;
         let hmac_key = match storage.get(HMAC_KEY).await? {
             Some(key) => key,
@@ -62,20 +74,13 @@ impl Core {
             hasher,
             metrics: self.metrics.clone(),
         });
-        let cluster = match storage.get("core/cluster").await? {
-            Some(bytes) => {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                let (name, id) = text.split_once('\n').unwrap_or(("vault-cluster", ""));
-                ClusterInfo {
-                    name: name.to_string(),
-                    id: id.to_string(),
-                }
-            }
+        let cluster = match self.stored_cluster().await? {
+            Some(cluster) => cluster,
             None => {
                 let id = ids::uuid();
                 let name = format!("vault-cluster-{}", &id[..8]);
                 storage
-                    .put("core/cluster", format!("{name}\n{id}").into_bytes())
+                    .put(CLUSTER_KEY, format!("{name}\n{id}").into_bytes())
                     .await?;
                 ClusterInfo { name, id }
             }
@@ -105,6 +110,18 @@ impl Core {
         self.audit.load().await?;
         self.sealed.store(false, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The cluster identity as stored, if it was made yet.
+    pub(super) async fn stored_cluster(&self) -> Result<Option<ClusterInfo>> {
+        Ok(self.storage.get(CLUSTER_KEY).await?.map(|bytes| {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let (name, id) = text.split_once('\n').unwrap_or(("vault-cluster", ""));
+            ClusterInfo {
+                name: name.to_string(),
+                id: id.to_string(),
+            }
+        }))
     }
 
     /// Builds the backend for a mount entry.
@@ -190,7 +207,7 @@ impl Core {
         if !self.is_sealed() {
             return Ok(());
         }
-        if seal.submit_share(key).await? {
+        if seal.submit_share(key).await? && self.may_serve() {
             self.post_unseal().await?;
         }
         Ok(())
@@ -216,12 +233,22 @@ impl Core {
     fn seal_locked(&self) {
         self.cancel_root_generation();
         if let Some(seal) = &self.seal {
-            self.sealed.store(true, Ordering::SeqCst);
+            if let Some(ha) = &self.ha {
+                ha.resign();
+            }
+            self.unload();
             seal.seal();
-            self.mounts.clear();
-            self.policies.invalidate();
-            self.audit.clear();
         }
+    }
+
+    /// Stops serving and forgets what was loaded from the store.
+    pub(super) fn unload(&self) {
+        self.cancel_root_generation();
+        self.sealed.store(true, Ordering::SeqCst);
+        self.mounts.clear();
+        self.policies.invalidate();
+        self.audit.clear();
+        self.tokens.forget_cached();
     }
 
     /// One tick of background upkeep (Vault's rollback manager): every
@@ -311,6 +338,9 @@ impl Core {
         self.mounts.mount(entry, backend).await
     }
 }
+
+/// Where the cluster's name and id are stored.
+const CLUSTER_KEY: &str = "core/cluster";
 
 /// The mounts of a fresh store.
 fn default_mounts() -> Vec<MountEntry> {

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod audit_headers;
 pub mod catalog;
+pub mod ha;
 mod lifecycle;
 pub mod lockout;
 pub mod metrics;
@@ -100,6 +101,8 @@ pub struct Core {
     cluster: OnceLock<ClusterInfo>,
     pub system_ttls: MountTtls,
     seal: Option<Seal>,
+    /// Active/standby on a shared store (`ha_enabled`).
+    ha: Option<ha::HaState>,
     backend_context: OnceLock<BackendContext>,
     /// What the HTTP layer answers itself, as it declared it (for the
     /// OpenAPI document the system backend serves).
@@ -116,7 +119,7 @@ pub struct Core {
 }
 
 impl Core {
-    fn new(storage: Arc<dyn Storage>, seal: Option<Seal>) -> Arc<Core> {
+    fn new(storage: Arc<dyn Storage>, seal: Option<Seal>, ha: Option<ha::HaState>) -> Arc<Core> {
         Arc::new_cyclic(|weak| Core {
             mounts: MountTable::new(storage.clone()),
             tokens: TokenStore::new(StorageView::new(storage.clone(), "sys/token/")),
@@ -130,6 +133,7 @@ impl Core {
             migrations: remount::Migrations::default(),
             storage,
             seal,
+            ha,
             cluster: OnceLock::new(),
             system_ttls: MountTtls {
                 default_ttl: SYSTEM_TTL,
@@ -151,6 +155,25 @@ impl Core {
 
     pub fn is_sealed(&self) -> bool {
         self.sealed.load(Ordering::SeqCst)
+    }
+
+    /// The node's HA part, when the store is shared.
+    pub fn ha(&self) -> Option<&ha::HaState> {
+        self.ha.as_ref()
+    }
+
+    /// A standby of an HA cluster: unsealed, but not serving.
+    pub fn is_standby(&self) -> bool {
+        self.ha.as_ref().is_some_and(|ha| !ha.is_active()) && !self.barrier_sealed()
+    }
+
+    /// Whether the barrier is closed (`sealed` in the status endpoints; a
+    /// standby is unsealed though it serves nothing).
+    pub fn barrier_sealed(&self) -> bool {
+        match &self.seal {
+            Some(seal) => seal.barrier.is_sealed(),
+            None => self.is_sealed(),
+        }
     }
 
     /// The cluster identity (known once unsealed).

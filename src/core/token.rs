@@ -150,6 +150,11 @@ impl TokenStore {
         }
     }
 
+    /// Drops every cached entry (the store may change under a standby).
+    pub fn forget_cached(&self) {
+        self.cache.clear();
+    }
+
     /// Installs the keyed hash (once; later unseals load the same key).
     pub fn set_hasher(&self, hasher: Hasher) {
         let _ = self.hasher.set(hasher);

@@ -204,6 +204,9 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
         metrics::format_from_accept(&parts.headers, &mut query);
     }
 
+    if state.core.is_standby() && !sys_raw::served_by_standby(bare_path) {
+        return Err(sys_raw::to_active(state, &parts.uri).await);
+    }
     if sys_raw::serves(bare_path) {
         return sys_raw::handle(state, &parts.method, bare_path, &query, body).await;
     }

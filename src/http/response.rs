@@ -99,6 +99,24 @@ pub fn error_response(err: &Error) -> HttpResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             json!({ "errors": ["Vault is sealed"] }),
         ),
+        Error::StandbyRedirect(location) => {
+            let mut response = HttpResponse::new(Body::empty());
+            *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+            if let Ok(location) = HeaderValue::from_str(location) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            return response;
+        }
+        Error::NoActiveNode => {
+            let mut response = json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({ "errors": [err.to_string()] }),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
         Error::StorageUnavailable(why) => {
             tracing::warn!(error = %why, "storage unavailable");
             let mut response = json_response(

@@ -12,7 +12,7 @@ use super::AppState;
 use crate::logical::framework::Field;
 use crate::logical::raw_route::{RawAnswer, RawOperation, RawParam, RawRoute};
 use crate::logical::{Error, FieldData};
-use crate::util::gotime::now_unix;
+use crate::util::gotime::{now_unix, rfc3339_of};
 
 use RawAnswer::{Error as Refusal, Json};
 
@@ -184,6 +184,34 @@ pub fn serves(path: &str) -> bool {
     RAW_ROUTES.iter().any(|route| route.path == path)
 }
 
+/// What a standby answers itself, as Vault's standbys do; everything else
+/// is for the active node.
+pub fn served_by_standby(path: &str) -> bool {
+    matches!(
+        path,
+        "sys/health" | "sys/seal-status" | "sys/leader" | "sys/init" | "sys/unseal"
+    )
+}
+
+/// A standby's answer to a request for the active: a redirect to the same
+/// request there, or 503 while no active node is known.
+pub async fn to_active(state: &AppState, uri: &axum::http::Uri) -> Error {
+    let leader = match state.core.ha() {
+        Some(ha) => ha.leader().await,
+        None => None,
+    };
+    match leader {
+        Some(leader) if !leader.is_self && !leader.leader_address.is_empty() => {
+            let target = uri.path_and_query().map_or("/", |p| p.as_str());
+            Error::StandbyRedirect(format!(
+                "{}{target}",
+                leader.leader_address.trim_end_matches('/')
+            ))
+        }
+        _ => Error::NoActiveNode,
+    }
+}
+
 pub async fn handle(
     state: &AppState,
     method: &Method,
@@ -200,7 +228,7 @@ pub async fn handle(
         )),
         ("sys/init", "PUT" | "POST") => init(state, body).await,
         ("sys/unseal", "PUT" | "POST") => unseal(state, body).await,
-        ("sys/leader", "GET") => Ok(json_response(StatusCode::OK, &leader())),
+        ("sys/leader", "GET") => Ok(json_response(StatusCode::OK, &leader(state).await)),
         ("sys/generate-root/attempt", "GET") => {
             let status = state.core.root_generation_status().await?;
             Ok(json_response(
@@ -258,8 +286,7 @@ fn health(
             .filter(|c| (100..=999).contains(c))
             .ok_or(Error::InvalidRequest)
     };
-    // Every override is checked, for the Go client's sake, though this
-    // server is never a standby.
+    // Every override is checked, for the Go client's sake.
     let mut codes = std::collections::HashMap::new();
     for param in HEALTH_QUERY {
         if let Some(default) = param.default {
@@ -273,11 +300,18 @@ fn health(
             .ok_or_else(|| Error::internal(format!("sys/health declares no {name}")))
     };
     let initialized = state.core.is_initialized();
-    let sealed = state.core.is_sealed();
+    let sealed = state.core.barrier_sealed();
+    let standby = state.core.is_sealed() || state.core.is_standby();
+    let standby_ok = params
+        .bool("standbyok")
+        .map_err(|_| Error::InvalidRequest)?
+        .unwrap_or(false);
     let status = if !initialized {
         code_for("uninitcode")?
     } else if sealed {
         code_for("sealedcode")?
+    } else if standby && !standby_ok {
+        code_for("standbycode")?
     } else {
         code_for("activecode")?
     };
@@ -294,7 +328,7 @@ fn health(
     let mut body = json!({
         "initialized": initialized,
         "sealed": sealed,
-        "standby": sealed,
+        "standby": standby,
         "performance_standby": false,
         "replication_performance_mode": "disabled",
         "replication_dr_mode": "disabled",
@@ -316,7 +350,7 @@ async fn body_data(state: &AppState, body: Body) -> Result<Map<String, Value>, E
 }
 
 fn insert_cluster(state: &AppState, body: &mut Value) {
-    if state.core.is_sealed() {
+    if state.core.barrier_sealed() {
         return;
     }
     if let (Some(cluster), Some(map)) = (state.core.cluster(), body.as_object_mut()) {
@@ -347,7 +381,7 @@ fn seal_status(state: &AppState) -> Value {
     let mut body = json!({
         "type": kind,
         "initialized": core.is_initialized(),
-        "sealed": core.is_sealed(),
+        "sealed": core.barrier_sealed(),
         "t": threshold,
         "n": shares,
         "progress": progress,
@@ -362,13 +396,26 @@ fn seal_status(state: &AppState) -> Value {
     body
 }
 
-fn leader() -> Value {
+/// `sys/leader`: the active node as this node knows it.
+async fn leader(state: &AppState) -> Value {
+    let (ha_enabled, leader) = match state.core.ha() {
+        Some(ha) => (true, ha.leader().await),
+        None => (false, None),
+    };
+    let leader = leader.unwrap_or(crate::core::ha::LeaderStatus {
+        is_self: false,
+        leader_address: String::new(),
+        leader_cluster_address: String::new(),
+        active_time: None,
+    });
     json!({
-        "ha_enabled": false,
-        "is_self": false,
-        "active_time": "0001-01-01T00:00:00Z",
-        "leader_address": "",
-        "leader_cluster_address": "",
+        "ha_enabled": ha_enabled,
+        "is_self": leader.is_self,
+        "active_time": leader
+            .active_time
+            .map_or_else(|| "0001-01-01T00:00:00Z".to_string(), rfc3339_of),
+        "leader_address": leader.leader_address,
+        "leader_cluster_address": leader.leader_cluster_address,
         "performance_standby": false,
         "performance_standby_last_remote_wal": 0,
     })

@@ -59,6 +59,13 @@ pub enum Error {
     /// The server cannot serve requests until unsealed: 503.
     #[error("Vault is sealed")]
     Sealed,
+    /// A standby of an HA cluster does not serve this request: 307 to the
+    /// same request on the active node at this URL.
+    #[error("redirect to the active node")]
+    StandbyRedirect(String),
+    /// A standby that knows of no active node: 503, retryable.
+    #[error("local node not active but active cluster node not found")]
+    NoActiveNode,
     /// The store cannot be reached (database down, connection lost): 503,
     /// retryable. The cause is logged, not sent.
     #[error("storage unavailable: {0}")]

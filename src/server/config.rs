@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub listeners: Vec<ListenerConfig>,
     pub storage: StorageConfig,
     pub api_addr: Option<String>,
+    /// Where other nodes reach this one (advertised in the HA lock).
+    pub cluster_addr: Option<String>,
     /// `seal "static"`: auto-unseal with a key from the environment or a file.
     pub seal: Option<StaticKeySource>,
     /// `bootstrap = "FILE"`: `vault` commands to run once after start.
@@ -82,6 +84,7 @@ impl ServerConfig {
             listeners: Vec::new(),
             storage: StorageConfig::Memory,
             api_addr: None,
+            cluster_addr: None,
             seal: None,
             bootstrap: None,
             telemetry: Telemetry::default(),
@@ -94,11 +97,11 @@ impl ServerConfig {
             let Value::Object(settings) = &item.value else {
                 match item.key() {
                     "api_addr" => config.api_addr = item.value.as_text(),
+                    "cluster_addr" => config.cluster_addr = item.value.as_text(),
                     "bootstrap" => config.bootstrap = item.value.as_text().map(PathBuf::from),
                     "log_level" => config.log_level = item.value.as_text(),
                     "log_format" => config.log_format = item.value.as_text(),
-                    "ui" | "disable_mlock" | "cluster_addr" | "default_lease_ttl"
-                    | "max_lease_ttl" => {}
+                    "ui" | "disable_mlock" | "default_lease_ttl" | "max_lease_ttl" => {}
                     other => config
                         .warnings
                         .push(format!("unknown or unsupported setting {other:?} ignored")),
@@ -445,6 +448,19 @@ fn storage(block: &Block) -> Result<StorageConfig, ConfigError> {
     }
 }
 
+/// `ha_lock_ttl`: whole or fractional seconds (`2s`, `1.5s`) or
+/// milliseconds (`1500ms`); short enough a lock makes renewal too tight.
+fn lock_ttl(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let (number, scale) = match text.strip_suffix("ms") {
+        Some(ms) => (ms, 0.001),
+        None => (text.strip_suffix('s').unwrap_or(text), 1.0),
+    };
+    let seconds = number.trim().parse::<f64>().ok()? * scale;
+    (seconds.is_finite() && (0.3..=3600.0).contains(&seconds))
+        .then(|| std::time::Duration::from_secs_f64(seconds))
+}
+
 /// Overrides `connection_url`, as in Vault.
 const PG_URL_VARIABLE: &str = "VAULT_PG_CONNECTION_URL";
 
@@ -484,10 +500,10 @@ fn postgres(block: &Block, env_url: Option<String>) -> Result<PostgresSettings, 
         settings.max_idle_connections = n;
     }
     settings.skip_create_table = attr(block, "skip_create_table").is_some_and(expr_bool);
-    if attr(block, "ha_enabled").is_some_and(expr_bool) {
-        return Err(invalid(
-            "ha_enabled is not supported yet: run a single vaultlet node on this database".into(),
-        ));
+    settings.ha_enabled = attr(block, "ha_enabled").is_some_and(expr_bool);
+    if let Some(ttl) = text("ha_lock_ttl") {
+        settings.ha_lock_ttl = lock_ttl(&ttl)
+            .ok_or_else(|| invalid(format!("ha_lock_ttl {ttl:?} is not a duration of at least 300ms, such as \"1500ms\" or \"2s\"")))?;
     }
     Ok(settings)
 }
@@ -631,8 +647,25 @@ mod tests {
         assert!(parse("", None).is_err());
         assert!(parse("", Some("postgres://env@h/db")).is_ok());
         assert!(parse("connection_url = \"x\"\n max_parallel = \"many\"", None).is_err());
-        let ha = parse("connection_url = \"x\"\n ha_enabled = \"true\"", None);
-        assert!(ha.is_err_and(|e| e.to_string().contains("ha_enabled")));
+        let ha = parse("connection_url = \"x\"\n ha_enabled = \"true\"", None).expect("ha");
+        assert!(ha.ha_enabled);
+        assert_eq!(ha.ha_lock_ttl, PostgresSettings::DEFAULT_HA_LOCK_TTL);
+        let ttl = |t: &str| {
+            parse(
+                &format!("connection_url = \"x\"\n ha_lock_ttl = \"{t}\""),
+                None,
+            )
+            .map(|s| s.ha_lock_ttl.as_millis())
+        };
+        assert_eq!(ttl("2s").ok(), Some(2000));
+        assert_eq!(ttl("750ms").ok(), Some(750));
+        assert_eq!(ttl("1.5").ok(), Some(1500));
+        for bad in ["", "0s", "10ms", "soon", "-1s"] {
+            assert!(
+                ttl(bad).is_err_and(|e| e.to_string().contains("ha_lock_ttl")),
+                "{bad}"
+            );
+        }
         assert!(!format!("{defaults:?}").contains("postgres://"));
     }
 

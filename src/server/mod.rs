@@ -17,10 +17,12 @@ use tokio::net::TcpListener;
 
 use self::config::{ServerConfig, StorageConfig};
 use self::tls::TlsSettings;
+use crate::core::ha::HaState;
 use crate::core::metrics::Telemetry;
 use crate::core::seal::SealKind;
 use crate::core::Core;
 use crate::http::{router, AppState};
+use crate::storage::ha::{Advertisement, HaLock};
 use crate::storage::{MemoryStorage, PostgresStorage, RedbStorage, Storage, StorageError};
 
 /// What `vaultlet server` was asked to do.
@@ -72,6 +74,8 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     // listener serves `sys/metrics` without a token.
     let mut telemetry = Telemetry::dev();
     let mut unauthenticated_metrics = true;
+    let mut ha = None;
+    let mut advertised = (None, None);
     let (storage, address, tls_settings): (Arc<dyn Storage>, String, Option<TlsSettings>) =
         if opts.dev {
             let address = opts
@@ -100,7 +104,9 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
             for warning in &config.warnings {
                 tracing::warn!("{warning}");
             }
-            let storage = open_storage(&config.storage).await?;
+            let (storage, lock) = open_storage(&config.storage).await?;
+            ha = lock.map(HaState::new);
+            advertised = (config.api_addr.clone(), config.cluster_addr.clone());
             seal_kind = Some(match &config.seal {
                 Some(source) => SealKind::Static {
                     key: source.load()?,
@@ -133,7 +139,7 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
 
     let core = match seal_kind {
         None => Core::open_dev(storage).await,
-        Some(kind) => Core::open_sealed(storage, kind).await,
+        Some(kind) => Core::open_sealed(storage, kind, ha).await,
     }
     .map_err(|e| ServerError::Core(e.to_string()))?;
     core.configure_telemetry(telemetry);
@@ -177,6 +183,14 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
         dev_ca_file.as_deref(),
     );
 
+    if let Some(ha) = core.ha() {
+        let (api_addr, cluster_addr) = advertised;
+        ha.advertise(Advertisement {
+            api_addr: api_addr.unwrap_or_else(|| format!("{scheme}://{bound}")),
+            cluster_addr: cluster_addr.unwrap_or_default(),
+        });
+        tokio::spawn(core.clone().run_ha());
+    }
     let periodic_core = core.clone();
     let period = periodic_interval()?;
     tokio::spawn(async move { run_periodic_upkeep(periodic_core, period).await });
@@ -223,13 +237,31 @@ pub async fn open_store(config: &StorageConfig) -> Result<Arc<dyn Storage>, Stor
     })
 }
 
+/// Opens a configured store and, when it is shared by several nodes, the
+/// lock they compete for.
+async fn open_shared_store(
+    config: &StorageConfig,
+) -> Result<(Arc<dyn Storage>, Option<Arc<dyn HaLock>>), StorageError> {
+    match config {
+        StorageConfig::Postgres(settings) => {
+            let store = PostgresStorage::open(settings).await?;
+            let lock = store.ha_lock();
+            Ok((Arc::new(store), lock))
+        }
+        other => Ok((open_store(other).await?, None)),
+    }
+}
+
+/// The store and its HA lock, if any.
+type OpenedStore = (Arc<dyn Storage>, Option<Arc<dyn HaLock>>);
+
 /// Opens the configured store. A database that cannot be reached yet is
 /// waited for (the server is not ready meanwhile), until SIGINT/SIGTERM.
-async fn open_storage(config: &StorageConfig) -> Result<Arc<dyn Storage>, ServerError> {
+async fn open_storage(config: &StorageConfig) -> Result<OpenedStore, ServerError> {
     let retrying = async {
         let mut delay = std::time::Duration::from_millis(250);
         loop {
-            match open_store(config).await {
+            match open_shared_store(config).await {
                 Err(StorageError::Unavailable(why)) => {
                     tracing::warn!(error = %why, retry_in = ?delay, "storage not reachable yet");
                     tokio::time::sleep(delay).await;

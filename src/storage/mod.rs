@@ -3,13 +3,14 @@
 
 mod cache;
 pub mod copy;
+pub mod ha;
 mod memory;
 pub mod postgres;
 mod redb_store;
 
 pub use cache::{Generation, ReadCache};
 pub use memory::MemoryStorage;
-pub use postgres::{PostgresSettings, PostgresStorage};
+pub use postgres::{PostgresHaLock, PostgresSettings, PostgresStorage};
 pub use redb_store::RedbStorage;
 
 use std::sync::Arc;

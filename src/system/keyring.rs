@@ -1,5 +1,6 @@
 //! `sys/seal`, `sys/rotate` and `sys/key-status`: sealing the barrier and
-//! its keyring (durable stores only; the dev store has neither).
+//! its keyring (durable stores only; the dev store has neither); and
+//! `sys/step-down`, the active giving up its role in an HA cluster.
 
 use serde_json::{json, Map};
 
@@ -12,6 +13,7 @@ pub(super) const PATHS: &[Path<SystemBackend>] = &[
     Path::new("seal").update(handler!(seal)),
     Path::new("rotate").update(handler!(rotate)),
     Path::new("key-status").read(handler!(key_status)),
+    Path::new("step-down").update(handler!(step_down)),
 ];
 
 async fn seal(b: &SystemBackend, _req: &mut Request) -> Result<Option<Response>> {
@@ -22,6 +24,15 @@ async fn seal(b: &SystemBackend, _req: &mut Request) -> Result<Option<Response>>
         ));
     }
     core.seal_now().await;
+    Ok(None)
+}
+
+/// Gives the HA lock up: another node becomes active, this one a standby
+/// (a server without HA has nothing to give up).
+async fn step_down(b: &SystemBackend, _req: &mut Request) -> Result<Option<Response>> {
+    if let Some(ha) = b.core()?.ha() {
+        ha.request_step_down();
+    }
     Ok(None)
 }
 

@@ -204,6 +204,16 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A name no other test run uses (for database tables): `name`, the
+/// process id and the time, in hex.
+pub fn unique_name(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{name}_{:x}_{nanos:x}", std::process::id())
+}
+
 fn uuid_like() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -401,6 +411,33 @@ impl Server {
 
     pub fn delete(&self, path: &str) -> Reply {
         self.call("DELETE", path, &self.root_token, None)
+    }
+
+    /// Mounts `pki/` with an EC root named `root_name` and a role `web`
+    /// for subdomains of `domain` (1 h certificates).
+    pub fn pki_with_web_role(&self, root_name: &str, domain: &str) {
+        for (path, body) in [
+            (
+                "sys/mounts/pki",
+                serde_json::json!({"type":"pki","config":{"max_lease_ttl":"87600h"}}),
+            ),
+            (
+                "pki/root/generate/internal",
+                serde_json::json!({"common_name":root_name,"key_type":"ec","ttl":"8760h"}),
+            ),
+            (
+                "pki/roles/web",
+                serde_json::json!({"allowed_domains":domain,"allow_subdomains":true,"ttl":"1h"}),
+            ),
+        ] {
+            let reply = self.write(path, body);
+            assert!(
+                reply.status < 300,
+                "{path}: {} {:?}",
+                reply.status,
+                reply.json
+            );
+        }
     }
 
     /// Stops the server with SIGTERM (graceful) and waits for it.

@@ -227,6 +227,25 @@ impl Seal {
         serde_json::from_slice(&bytes).map_err(|e| internal(format!("corrupt keyring: {e}")))
     }
 
+    /// The root key, held while unsealed.
+    fn held_root_key(&self) -> Result<Zeroizing<Vec<u8>>> {
+        self.root_key
+            .lock()
+            .ok()
+            .and_then(|k| k.clone())
+            .map(Zeroizing::new)
+            .ok_or(Error::Sealed)
+    }
+
+    /// Re-reads the keyring with the root key held since unsealing (a
+    /// standby taking over: the former active may have rotated it).
+    pub async fn reload_keyring(&self) -> Result<()> {
+        let root_key = self.held_root_key()?;
+        let keyring = self.read_keyring(&root_key).await?;
+        self.barrier.unseal(keyring);
+        Ok(())
+    }
+
     /// Auto-unseal with the static key, if this seal has one.
     pub async fn auto_unseal(&self) -> Result<bool> {
         let SealKind::Static { key } = &self.kind else {
@@ -299,13 +318,7 @@ impl Seal {
 
     /// `sys/rotate`: a new keyring term for new writes.
     pub async fn rotate(&self) -> Result<u32> {
-        let root_key = Zeroizing::new(
-            self.root_key
-                .lock()
-                .ok()
-                .and_then(|k| k.clone())
-                .ok_or(Error::Sealed)?,
-        );
+        let root_key = self.held_root_key()?;
         let mut keyring = self.barrier.keyring().ok_or(Error::Sealed)?;
         let term = keyring.rotate(now_unix());
         self.write_keyring(&root_key, &keyring).await?;

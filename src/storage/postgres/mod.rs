@@ -10,14 +10,20 @@
 //! shutting down) is a [`StorageError::Unavailable`], which requests see as
 //! a 503; every operation is bounded by [`OPERATION_TIMEOUT`].
 
+mod ha;
 mod layout;
 mod tls;
 
+pub use ha::PostgresHaLock;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
+use super::ha::HaLock;
 use super::{BatchOp, Storage, StorageError, StorageResult};
+use ha::{Fence, FenceCheck};
 use layout::{split_key, ListQuery, Table};
 
 /// The longest any one storage operation may take before it is reported
@@ -39,12 +45,20 @@ pub struct PostgresSettings {
     pub max_idle_connections: usize,
     /// Do not create the tables when missing.
     pub skip_create_table: bool,
+    /// Several nodes share the database, one active at a time.
+    pub ha_enabled: bool,
+    /// How long the active's lock lives without renewal (vaultlet's own
+    /// setting: `ha_lock_ttl`).
+    pub ha_lock_ttl: Duration,
 }
 
 impl PostgresSettings {
     pub const DEFAULT_TABLE: &'static str = "vault_kv_store";
     pub const DEFAULT_HA_TABLE: &'static str = "vault_ha_locks";
     pub const DEFAULT_MAX_PARALLEL: usize = 128;
+    /// Short enough that a standby takes over within 2 s of the active's
+    /// death (Vault's lock lives 15 s).
+    pub const DEFAULT_HA_LOCK_TTL: Duration = Duration::from_millis(1500);
 
     pub fn new(connection_url: impl Into<String>) -> Self {
         PostgresSettings {
@@ -54,6 +68,8 @@ impl PostgresSettings {
             max_parallel: Self::DEFAULT_MAX_PARALLEL,
             max_idle_connections: 0,
             skip_create_table: false,
+            ha_enabled: false,
+            ha_lock_ttl: Self::DEFAULT_HA_LOCK_TTL,
         }
     }
 }
@@ -68,6 +84,8 @@ impl std::fmt::Debug for PostgresSettings {
             .field("max_parallel", &self.max_parallel)
             .field("max_idle_connections", &self.max_idle_connections)
             .field("skip_create_table", &self.skip_create_table)
+            .field("ha_enabled", &self.ha_enabled)
+            .field("ha_lock_ttl", &self.ha_lock_ttl)
             .finish()
     }
 }
@@ -75,6 +93,15 @@ impl std::fmt::Debug for PostgresSettings {
 pub struct PostgresStorage {
     pool: Pool,
     table: Table,
+    ha: Option<HaSettings>,
+}
+
+/// The HA side of a store with `ha_enabled`.
+struct HaSettings {
+    table: String,
+    ttl: Duration,
+    /// Checked by every write.
+    check: FenceCheck,
 }
 
 impl PostgresStorage {
@@ -107,7 +134,16 @@ impl PostgresStorage {
             .build()
             .map_err(|e| StorageError::Backend(e.to_string()))?;
         let table = Table::new(&settings.table).map_err(StorageError::Backend)?;
-        let store = PostgresStorage { pool, table };
+        let ha = settings.ha_enabled.then(|| HaSettings {
+            table: settings.ha_table.clone(),
+            ttl: settings.ha_lock_ttl,
+            check: FenceCheck::new(
+                &settings.ha_table,
+                crate::util::ids::uuid(),
+                Arc::new(Fence::default()),
+            ),
+        });
+        let store = PostgresStorage { pool, table, ha };
         if !settings.skip_create_table {
             store.create_table().await?;
         }
@@ -117,8 +153,23 @@ impl PostgresStorage {
         Ok(store)
     }
 
+    /// The lock this node competes for, when `ha_enabled`.
+    pub fn ha_lock(&self) -> Option<Arc<dyn HaLock>> {
+        let ha = self.ha.as_ref()?;
+        Some(Arc::new(PostgresHaLock::new(
+            self.pool.clone(),
+            &ha.table,
+            &ha.check,
+            ha.ttl,
+        )))
+    }
+
     async fn create_table(&self) -> StorageResult<()> {
-        let sql = self.table.create_sql();
+        let mut sql = self.table.create_sql();
+        if let Some(ha) = &self.ha {
+            sql.push('\n');
+            sql.push_str(&ha::create_sql(&ha.table));
+        }
         bounded(async {
             let client = self.pool.get().await.map_err(pool_error)?;
             // Several nodes may start at once: creating the same table
@@ -269,6 +320,19 @@ impl Storage for PostgresStorage {
                 .await
                 .map_err(sql_error)?;
             let txn = client.transaction().await.map_err(sql_error)?;
+            if let Some(ha) = &self.ha {
+                let check = &ha.check;
+                let term = check.fence.term().ok_or_else(ha::fenced)?;
+                let statement = txn.prepare_cached(&check.sql).await.map_err(sql_error)?;
+                let held = txn
+                    .query_opt(&statement, &[&check.identity, &term.0])
+                    .await
+                    .map_err(sql_error)?;
+                if held.is_none() {
+                    check.fence.clear();
+                    return Err(ha::fenced());
+                }
+            }
             for op in &ops {
                 match op {
                     BatchOp::Put(full, value) => {

@@ -1,0 +1,239 @@
+//! Active/standby on a shared store. Every node of the cluster unseals on
+//! its own; the one holding the store's lock is active and serves, the
+//! others are standbys that keep their barrier open and load nothing else
+//! until they win the lock. The active renews the lock every third of its
+//! lifetime and steps down (back to standby, no background work) as soon
+//! as a renewal fails or the lifetime passes without one; standbys try for
+//! the lock every tenth of it. The store fences writes on the lock, so a
+//! former active that has not noticed yet cannot commit anything.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+
+use super::Core;
+use crate::storage::ha::{Advertisement, HaLock, Holder, Term};
+
+/// This node's part in the cluster.
+pub struct HaState {
+    lock: Arc<dyn HaLock>,
+    /// Set once the listener is bound, before the election starts.
+    advertisement: OnceLock<Advertisement>,
+    tenure: Mutex<Option<Tenure>>,
+    /// Set by `sys/step-down`; the election task gives the lock up.
+    step_down: tokio::sync::Notify,
+}
+
+/// This node's time as the active.
+#[derive(Clone, Copy)]
+struct Tenure {
+    since: OffsetDateTime,
+}
+
+/// What `sys/leader` reports.
+pub struct LeaderStatus {
+    pub is_self: bool,
+    pub leader_address: String,
+    pub leader_cluster_address: String,
+    /// When this node became active (only on the active).
+    pub active_time: Option<OffsetDateTime>,
+}
+
+impl HaState {
+    pub fn new(lock: Arc<dyn HaLock>) -> Self {
+        HaState {
+            lock,
+            advertisement: OnceLock::new(),
+            tenure: Mutex::new(None),
+            step_down: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Where this node is reached (once; later calls change nothing).
+    pub fn advertise(&self, advertisement: Advertisement) {
+        let _ = self.advertisement.set(advertisement);
+    }
+
+    fn advertisement(&self) -> Advertisement {
+        self.advertisement.get().cloned().unwrap_or_default()
+    }
+
+    fn tenure(&self) -> Option<Tenure> {
+        *self.tenure.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_tenure(&self, tenure: Option<Tenure>) {
+        *self.tenure.lock().unwrap_or_else(|e| e.into_inner()) = tenure;
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.tenure().is_some()
+    }
+
+    /// The active node as this node knows it: itself, or the lock's holder.
+    pub async fn leader(&self) -> Option<LeaderStatus> {
+        if let Some(tenure) = self.tenure() {
+            let advertisement = self.advertisement();
+            return Some(LeaderStatus {
+                is_self: true,
+                leader_address: advertisement.api_addr,
+                leader_cluster_address: advertisement.cluster_addr,
+                active_time: Some(tenure.since),
+            });
+        }
+        let holder: Holder = self.lock.holder().await.ok().flatten()?;
+        Some(LeaderStatus {
+            is_self: holder.identity == self.lock.identity(),
+            leader_address: holder.advertisement.api_addr,
+            leader_cluster_address: holder.advertisement.cluster_addr,
+            active_time: None,
+        })
+    }
+
+    /// Asks the active to give the lock up (`sys/step-down`); nothing on
+    /// a standby.
+    pub fn request_step_down(&self) {
+        if self.is_active() {
+            self.step_down.notify_one();
+        }
+    }
+
+    /// Stops acting as the active at once (sealing): writes are refused
+    /// and the election task gives the lock up.
+    pub(super) fn resign(&self) {
+        self.lock.fence();
+        self.set_tenure(None);
+    }
+}
+
+impl Core {
+    /// The election: runs for the life of the server on a core with HA.
+    pub async fn run_ha(self: Arc<Self>) {
+        let Some(ha) = self.ha.as_ref() else {
+            return;
+        };
+        let ttl = ha.lock.ttl();
+        let retry = ttl / 10;
+        // After a step-down the others get the first chance.
+        let mut rest = Duration::ZERO;
+        loop {
+            tokio::time::sleep(retry + rest).await;
+            rest = Duration::ZERO;
+            if !self.ready_to_lead().await {
+                continue;
+            }
+            let Ok(Some(term)) = ha.lock.acquire(&ha.advertisement()).await else {
+                continue;
+            };
+            let won = Instant::now();
+            if let Err(err) = self.become_active().await {
+                tracing::error!(%err, "could not take the active role");
+                let _ = ha.lock.release(term).await;
+                self.become_standby().await;
+                continue;
+            }
+            tracing::info!(term = term.0, "active: holding the HA lock");
+            let stepped_down = self.hold(ha, term, won).await;
+            self.become_standby().await;
+            if stepped_down {
+                let _ = ha.lock.release(term).await;
+                rest = ttl;
+                tracing::info!(term = term.0, "stepped down");
+            } else {
+                tracing::warn!(term = term.0, "lost the HA lock: standby");
+            }
+        }
+    }
+
+    /// Renews the lock until it is lost or given up; true when given up.
+    async fn hold(&self, ha: &HaState, term: Term, acquired: Instant) -> bool {
+        let ttl = ha.lock.ttl();
+        let mut valid_until = acquired + ttl;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(ttl / 3) => {}
+                () = ha.step_down.notified() => return true,
+            }
+            if !ha.is_active() {
+                // Sealed meanwhile.
+                return true;
+            }
+            let sent = Instant::now();
+            let left = valid_until.saturating_duration_since(sent);
+            match tokio::time::timeout(left, ha.lock.renew(term)).await {
+                Ok(Ok(true)) => valid_until = sent + ttl,
+                Ok(Ok(false)) => return false,
+                Ok(Err(err)) => tracing::warn!(%err, "could not renew the HA lock"),
+                Err(_) => {}
+            }
+            if Instant::now() >= valid_until {
+                ha.lock.fence();
+                return false;
+            }
+        }
+    }
+
+    /// Whether this node may compete for the lock: its barrier is open, or
+    /// the store is not initialized yet (initialization needs the lock).
+    async fn ready_to_lead(&self) -> bool {
+        let Some(seal) = &self.seal else {
+            return true;
+        };
+        if seal.barrier.is_sealed() {
+            // Another node may have initialized the store since.
+            match seal.config().await {
+                Ok(config) => self
+                    .initialized
+                    .store(config.is_some(), std::sync::atomic::Ordering::SeqCst),
+                Err(_) => return false,
+            }
+            if seal.is_static() && self.is_initialized() {
+                let _transition = self.lifecycle.lock().await;
+                if seal.barrier.is_sealed() && seal.auto_unseal().await.is_err() {
+                    return false;
+                }
+            }
+        }
+        if seal.barrier.is_sealed() {
+            return !self.is_initialized();
+        }
+        // A standby reports the cluster's identity too (`sys/health`).
+        if self.cluster.get().is_none() {
+            if let Ok(Some(cluster)) = self.stored_cluster().await {
+                let _ = self.cluster.set(cluster);
+            }
+        }
+        true
+    }
+
+    /// Loads what the active serves, then takes the role (until then the
+    /// node still answers as a standby).
+    async fn become_active(&self) -> crate::logical::Result<()> {
+        let _transition = self.lifecycle.lock().await;
+        let barrier_open = self.seal.as_ref().is_none_or(|s| !s.barrier.is_sealed());
+        // Initialized through this node meanwhile: already serving.
+        if barrier_open && self.is_initialized() && self.is_sealed() {
+            if let Some(seal) = &self.seal {
+                seal.reload_keyring().await?;
+            }
+            self.post_unseal().await?;
+        }
+        if let Some(ha) = &self.ha {
+            ha.set_tenure(Some(Tenure {
+                since: OffsetDateTime::now_utc(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Back to standby: nothing loaded from the store is kept (the next
+    /// active may change it), the barrier stays open.
+    async fn become_standby(&self) {
+        let _transition = self.lifecycle.lock().await;
+        if let Some(ha) = &self.ha {
+            ha.resign();
+        }
+        self.unload();
+    }
+}
