@@ -76,10 +76,7 @@ impl ServerConfig {
     }
 
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let body = hcl1::parse(text).map_err(|e| ConfigError::Parse {
-            path: String::new(),
-            message: e.to_string(),
-        })?;
+        let body = parse_hcl(text)?;
         let mut config = ServerConfig {
             listeners: Vec::new(),
             storage: StorageConfig::Memory,
@@ -140,6 +137,14 @@ impl ServerConfig {
 }
 
 /// Reads and parses a configuration file; parse errors name the file.
+/// The file's HCL1 body; the caller's [`load_with`] names the file.
+fn parse_hcl(text: &str) -> Result<hcl1::Body, ConfigError> {
+    hcl1::parse(text).map_err(|e| ConfigError::Parse {
+        path: String::new(),
+        message: e.to_string(),
+    })
+}
+
 fn load_with<T>(
     path: &Path,
     parse: impl FnOnce(&str) -> Result<T, ConfigError>,
@@ -171,10 +176,7 @@ impl MigrationConfig {
     }
 
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let body = hcl1::parse(text).map_err(|e| ConfigError::Parse {
-            path: String::new(),
-            message: e.to_string(),
-        })?;
+        let body = parse_hcl(text)?;
         let (mut source, mut destination) = (None, None);
         for item in &body.items {
             let Value::Object(settings) = &item.value else {
