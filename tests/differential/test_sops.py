@@ -40,9 +40,21 @@ def _transit_key(srv, mount, exportable=False):
     return f"{srv.addr}/v1/{mount}/keys/sops"
 
 
-def test_sops_encrypts_and_decrypts_through_vaultlet(servers, sops_bin, tmp_path):
+@pytest.fixture
+def mounts(servers):
+    """Transit mounts a test makes, by server; removed afterwards, since
+    the other tests compare the two servers' whole mount tables."""
+    made = []
+    yield made
+    for srv, mount in made:
+        _api(srv, "DELETE", f"sys/mounts/{mount}")
+
+
+def test_sops_encrypts_and_decrypts_through_vaultlet(servers, mounts, sops_bin, tmp_path):
     vaultlet, _ = servers
-    key_url = _transit_key(vaultlet, "sops" + uuid.uuid4().hex[:8])
+    mount = "sops" + uuid.uuid4().hex[:8]
+    mounts.append((vaultlet, mount))
+    key_url = _transit_key(vaultlet, mount)
     (tmp_path / "secret.yaml").write_text(SECRET)
     encrypted = _sops(sops_bin, vaultlet, "encrypt", "--hc-vault-transit", key_url, "secret.yaml", cwd=tmp_path)
     doc = yaml.safe_load(encrypted)
@@ -52,14 +64,16 @@ def test_sops_encrypts_and_decrypts_through_vaultlet(servers, sops_bin, tmp_path
     assert yaml.safe_load(_sops(sops_bin, vaultlet, "decrypt", "secret.enc.yaml", cwd=tmp_path)) == PLAIN
 
 
-def test_a_file_encrypted_against_the_reference_decrypts_after_key_restore(servers, sops_bin, tmp_path):
+def test_a_file_encrypted_against_the_reference_decrypts_after_key_restore(servers, mounts, sops_bin, tmp_path):
     vaultlet, reference = servers
     mount = "sops" + uuid.uuid4().hex[:8]
+    mounts.append((reference, mount))
     key_url = _transit_key(reference, mount, exportable=True)
     (tmp_path / "secret.yaml").write_text(SECRET)
     encrypted = _sops(sops_bin, reference, "encrypt", "--hc-vault-transit", key_url, "secret.yaml", cwd=tmp_path)
 
     backup = _api(reference, "GET", f"{mount}/backup/sops")["data"]["backup"]
+    mounts.append((vaultlet, mount))
     _api(vaultlet, "POST", f"sys/mounts/{mount}", {"type": "transit"})
     _api(vaultlet, "POST", f"{mount}/restore", {"backup": backup})
 
