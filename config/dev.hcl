@@ -17,5 +17,5 @@ listener "tcp" {
 storage "inmem" {}
 
 api_addr      = "http://127.0.0.1:8200"
-ui            = false           # accepted and ignored (no UI)
+ui            = false           # true: the web UI at /ui/
 disable_mlock = true            # accepted and ignored

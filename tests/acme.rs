@@ -134,6 +134,30 @@ impl<'a> Client<'a> {
         self.post_raw(endpoint, body)
     }
 
+    /// An `externalAccountBinding` over this client's key, MACed with
+    /// `key` (the `key` new-eab gave) under `kid`, for `url`; `payload`
+    /// replaces the signed JWK when given.
+    fn binding(&self, kid: &str, key: &str, url: &str, payload: Option<&str>) -> Value {
+        let header = json!({"alg": "HS256", "kid": kid, "url": url});
+        self.binding_with(&header, key, payload)
+    }
+
+    fn binding_with(&self, header: &Value, key: &str, payload: Option<&str>) -> Value {
+        let protected = URL_SAFE_NO_PAD.encode(header.to_string());
+        let jwk = self.jwk().to_string();
+        let payload = URL_SAFE_NO_PAD.encode(payload.unwrap_or(&jwk));
+        let secret = URL_SAFE_NO_PAD.decode(key).expect("eab key");
+        let mac = aws_lc_rs::hmac::sign(
+            &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret),
+            format!("{protected}.{payload}").as_bytes(),
+        );
+        json!({
+            "protected": protected,
+            "payload": payload,
+            "signature": URL_SAFE_NO_PAD.encode(mac.as_ref()),
+        })
+    }
+
     fn register(&mut self) -> Reply {
         let r = self.post("new-account", Some(&json!({"termsOfServiceAgreed": true})));
         assert_eq!(r.status, 201, "{:?}", r.json);
@@ -460,6 +484,336 @@ fn new_accounts_need_a_binding_when_the_policy_says_so() {
             r.json["detail"],
             "the request must include a value for the 'externalAccountBinding' field"
         );
+    });
+}
+
+/// A tls-alpn-01 responder (RFC 8737) on loopback port 443: it answers
+/// every handshake offering `acme-tls/1` with one self-signed certificate
+/// for `name` whose acmeIdentifier holds SHA-256 of `key_authorization`.
+struct AlpnResponder {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AlpnResponder {
+    fn start(name: &str, key_authorization: &str) -> AlpnResponder {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).expect("params");
+        let sha =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key_authorization.as_bytes());
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::new_acme_identifier(sha.as_ref()));
+        let cert = params.self_signed(&key).expect("certificate");
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        // Not `with_single_cert`: it refuses the acmeIdentifier extension
+        // (critical, unknown to webpki).
+        let signing_key = provider
+            .key_provider
+            .load_private_key(rustls::pki_types::PrivateKeyDer::Pkcs8(
+                key.serialize_der().into(),
+            ))
+            .expect("signing key");
+        let certified = rustls::sign::CertifiedKey::new(vec![cert.der().clone()], signing_key);
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(OneCertificate(Arc::new(certified))));
+        config.alpn_protocols = vec![b"acme-tls/1".to_vec()];
+        let config = Arc::new(config);
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:443").expect("bind 127.0.0.1:443 (root)");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for tcp in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut tcp) = tcp else { continue };
+                let _ = tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let Ok(mut conn) = rustls::ServerConnection::new(config.clone()) else {
+                    continue;
+                };
+                while conn.is_handshaking() {
+                    if conn.complete_io(&mut tcp).is_err() {
+                        break;
+                    }
+                }
+                let _ = conn.complete_io(&mut tcp);
+            }
+        });
+        AlpnResponder {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct OneCertificate(std::sync::Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for OneCertificate {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<std::sync::Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+impl Drop for AlpnResponder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect("127.0.0.1:443");
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Client<'_> {
+    /// RFC 7638 thumbprint of the account key (`jwk()` keeps the members
+    /// in the canonical order).
+    fn thumbprint(&self) -> String {
+        let text = self.jwk().to_string();
+        URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            text.as_bytes(),
+        ))
+    }
+
+    /// The one authorization of an order for `name`: its endpoint and the
+    /// token of its `kind` challenge.
+    fn order_for(&self, name: &str, kind: &str) -> (String, String) {
+        let names = json!({"identifiers": [{"type": "dns", "value": name}]});
+        let order = self.post("new-order", Some(&names));
+        assert_eq!(order.status, 201, "{:?}", order.json);
+        let url = order.json["authorizations"][0]
+            .as_str()
+            .expect("authorization");
+        let endpoint = url.trim_start_matches(&self.url("")).to_string();
+        let authz = self.post(&endpoint, None);
+        let token = authz.json["challenges"]
+            .as_array()
+            .expect("challenges")
+            .iter()
+            .find(|c| c["type"] == kind)
+            .and_then(|c| c["token"].as_str())
+            .unwrap_or_else(|| panic!("no {kind} in {:?}", authz.json))
+            .to_string();
+        (endpoint, token)
+    }
+
+    /// Polls an authorization until `done` holds for it (bounded).
+    fn await_authz(&self, endpoint: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..300 {
+            last = self.post(endpoint, None).json;
+            if done(&last) {
+                return last;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("authorization {endpoint} never got there: {last}");
+    }
+}
+
+/// tls-alpn-01 (RFC 8737): the server dials port 443 of the name with
+/// ALPN `acme-tls/1` and accepts the self-signed certificate that proves
+/// the key authorization; a certificate for another key authorization
+/// leaves the challenge unproven with an `incorrectResponse` error.
+#[test]
+fn tls_alpn_01_is_validated_on_port_443() {
+    on_both(|s, kind| {
+        acme_mount(s);
+        let mut c = Client::new(s, "pki/acme/");
+        c.register();
+        let (authz, token) = c.order_for("localhost", "tls-alpn-01");
+        let responder = AlpnResponder::start("localhost", &format!("{token}.{}", c.thumbprint()));
+        let id = authz.rsplit('/').next().expect("id");
+        let answered = c.post(&format!("challenge/{id}/tls-alpn-01"), Some(&json!({})));
+        assert_eq!(answered.status, 200, "{:?}", answered.json);
+        let valid = c.await_authz(&authz, |a| a["status"] != "pending");
+        assert_eq!(valid["status"], "valid", "{valid:?}");
+
+        if kind == Kind::Vaultlet {
+            // A new order has a new token: the responder's certificate no
+            // longer proves it. (OpenBao records the error only once its
+            // retries are spent, about two minutes later.)
+            let (authz, _) = c.order_for("localhost", "tls-alpn-01");
+            let id = authz.rsplit('/').next().expect("id");
+            c.post(&format!("challenge/{id}/tls-alpn-01"), Some(&json!({})));
+            let failed = c.await_authz(&authz, |a| {
+                a["challenges"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|c| c.get("error").is_some()))
+            });
+            assert_ne!(failed["status"], "valid");
+            let challenge = failed["challenges"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == "tls-alpn-01"))
+                .expect("challenge");
+            assert_eq!(
+                challenge["error"]["type"],
+                "urn:ietf:params:acme:error:incorrectResponse"
+            );
+            let detail = challenge["error"]["detail"].as_str().unwrap_or_default();
+            assert!(detail.contains("invalid key authorization"), "{detail}");
+        }
+        drop(responder);
+    });
+}
+
+/// An EAB key from `new-eab` under `dir` (`acme`, `roles/web/acme`):
+/// its id and key.
+fn new_eab(s: &Server, dir: &str) -> (String, String) {
+    let r = s.write(&format!("pki/{dir}/new-eab"), json!({}));
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(r.data("key_type"), "hs");
+    assert_eq!(r.data("acme_directory"), &json!(format!("{dir}/directory")));
+    let key = r.data("key").as_str().expect("key").to_string();
+    assert!(key.starts_with("vault-eab-0-"), "{key}");
+    assert_eq!(URL_SAFE_NO_PAD.decode(&key).map(|k| k.len()).ok(), Some(41));
+    let id = r.data("id").as_str().expect("id").to_string();
+    (id, key)
+}
+
+#[test]
+fn eab_keys_are_minted_per_directory_listed_until_used_and_deleted() {
+    on_both(|s, _| {
+        acme_mount(s);
+        let (web, _) = new_eab(s, "roles/web/acme");
+        let (default, _) = new_eab(s, "acme");
+        new_eab(s, "issuer/default/roles/web/acme");
+        new_eab(s, "issuer/default/acme");
+        let listed = s.list("pki/eab");
+        assert_eq!(listed.status, 200);
+        let keys = listed.data("keys").as_array().expect("keys").len();
+        assert_eq!(keys, 4);
+        let info = &listed.data("key_info")[&web];
+        assert_eq!(info["acme_directory"], "roles/web/acme/directory");
+        assert_eq!(info["key_type"], "hs");
+        assert!(info["created_on"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')));
+        assert!(info.get("key").is_none());
+
+        let gone = s.delete(&format!("pki/eab/{default}"));
+        assert_eq!(gone.status, 200, "{:?}", gone.json);
+        assert!(gone.warnings().is_empty());
+        let again = s.delete(&format!("pki/eab/{default}"));
+        assert_eq!(again.status, 200);
+        assert_eq!(
+            again.warnings(),
+            vec![format!("No key id found with id: {default}")]
+        );
+        assert_eq!(s.delete("pki/eab/not-a-uuid").status, 404);
+        let unauthenticated = s.send("POST", "pki/acme/new-eab", None, Some(b"{}".to_vec()));
+        assert_eq!(unauthenticated.status, 403);
+    });
+}
+
+#[test]
+fn bindings_are_checked_on_new_account_and_spent_once() {
+    on_both(|s, kind| {
+        acme_mount(s);
+        let policy = json!({"eab_policy": "always-required"});
+        assert_eq!(s.write("pki/config/acme", policy).status, 200);
+        let (id, key) = new_eab(s, "roles/web/acme");
+        let (other_dir, other_dir_key) = new_eab(s, "acme");
+        let mut c = Client::new(s, "pki/roles/web/acme/");
+        let url = c.url("new-account");
+        let account = |binding: Value| {
+            c.post(
+                "new-account",
+                Some(&json!({"termsOfServiceAgreed": true, "externalAccountBinding": binding})),
+            )
+        };
+        let refused = |r: &Reply, status: u16, kind: &str, detail: &str| {
+            assert_eq!(
+                (r.status, problem(r).as_str()),
+                (status, kind),
+                "{:?}",
+                r.json
+            );
+            assert_eq!(r.json["detail"], detail);
+        };
+
+        let r = account(c.binding(&other_dir, &other_dir_key, &url, None));
+        let unverified = "the client lacks sufficient authorization: failed to verify eab";
+        refused(&r, 401, "unauthorized", unverified);
+        let unknown = "00000000-0000-0000-0000-000000000000";
+        refused(
+            &account(c.binding(unknown, &key, &url, None)),
+            401,
+            "unauthorized",
+            unverified,
+        );
+        let r = account(c.binding(&id, &key, &url, Some(r#"{"kty":"EC"}"#)));
+        let mismatch =
+            "eab payload does not match outer JWK key: the request message was malformed";
+        refused(&r, 400, "malformed", mismatch);
+        let elsewhere = c.url("new-order");
+        let r = account(c.binding(&id, &key, &elsewhere, None));
+        let wrong_url = format!("invalid value for 'url' in eab 'protected': got '{elsewhere}' expected '{url}': the client lacks sufficient authorization");
+        refused(&r, 401, "unauthorized", &wrong_url);
+        let with_nonce = json!({"alg": "HS256", "kid": id, "url": url, "nonce": c.nonce()});
+        let r = account(c.binding_with(&with_nonce, &key, None));
+        let nonce =
+            "nonce should not be provided in eab 'protected': the request message was malformed";
+        refused(&r, 400, "malformed", nonce);
+        let signed_by_es256 = json!({"alg": "ES256", "kid": id, "url": url});
+        let r = account(c.binding_with(&signed_by_es256, &key, None));
+        assert_eq!((r.status, problem(&r).as_str()), (400, "malformed"));
+        let wrong_mac = account(c.binding(&id, &other_dir_key, &url, None));
+        match kind {
+            Kind::Vaultlet => refused(&wrong_mac, 401, "unauthorized", unverified),
+            // OpenBao passes go-jose's MAC error through as serverInternal.
+            Kind::OpenBao => assert!(wrong_mac.status >= 400, "{:?}", wrong_mac.json),
+        }
+
+        let created = account(c.binding(&id, &key, &url, None));
+        assert_eq!(created.status, 201, "{:?}", created.json);
+        assert_eq!(
+            created.json["externalAccountBinding"],
+            c.binding(&id, &key, &url, None)
+        );
+        c.kid = created.header("location").map(str::to_string);
+        let names = json!({"identifiers": [{"type": "dns", "value": "a.example.com"}]});
+        assert_eq!(c.post("new-order", Some(&names)).status, 201);
+        let keys = s.list("pki/eab");
+        assert!(!keys.json.to_string().contains(&id), "{:?}", keys.json);
+
+        let d = Client::new(s, "pki/roles/web/acme/");
+        let reused = d.post(
+            "new-account",
+            Some(&json!({"externalAccountBinding": d.binding(&id, &key, &url, None)})),
+        );
+        refused(&reused, 401, "unauthorized", unverified);
+
+        // An account made before the policy asked for bindings is refused
+        // once it is `always-required`, and kept under
+        // `new-account-required`.
+        let policy = json!({"eab_policy": "not-required"});
+        assert_eq!(s.write("pki/config/acme", policy).status, 200);
+        let mut unbound = Client::new(s, "pki/roles/web/acme/");
+        unbound.register();
+        let policy = json!({"eab_policy": "new-account-required"});
+        assert_eq!(s.write("pki/config/acme", policy).status, 200);
+        assert_eq!(unbound.post("new-order", Some(&names)).status, 201);
+        let policy = json!({"eab_policy": "always-required"});
+        assert_eq!(s.write("pki/config/acme", policy).status, 200);
+        let r = unbound.post("new-order", Some(&names));
+        assert_eq!(
+            (r.status, problem(&r).as_str()),
+            (401, "externalAccountRequired")
+        );
+        assert_eq!(c.post("new-order", Some(&names)).status, 201);
     });
 }
 

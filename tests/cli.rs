@@ -811,6 +811,17 @@ fn with_openbao<T>(name: &str, f: impl FnOnce(&Cli) -> T) -> Option<T> {
     Some(f(&Cli::new(name, &bao.addr)))
 }
 
+/// Runs `f` with the real `bao` CLI (as `vault`) pointed at a fresh
+/// `bao server -dev`; `None` when OpenBao is not installed.
+fn with_bao_cli<T>(name: &str, f: impl FnOnce(&Server, &Cli) -> T) -> Option<T> {
+    let Some(bao) = Server::openbao_dev() else {
+        eprintln!("bao not installed; skipping the comparison");
+        return None;
+    };
+    let program = common::openbao_program().expect("bao is installed");
+    Some(f(&bao, &Cli::with_program(name, &bao.addr, &program)))
+}
+
 fn test_ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -1186,16 +1197,11 @@ fn transit_and_userpass_commands_print_what_the_bao_cli_prints() {
     }
 
     // The real `bao` CLI against OpenBao prints the same, byte for byte.
-    let Some(bao) = Server::openbao_dev() else {
-        eprintln!("bao not installed; skipping the comparison");
-        return;
-    };
-    let program = common::openbao_program().expect("bao is installed");
-    let bao_cli = Cli::with_program("cli-transit-bao", &bao.addr, &program);
-    assert_eq!(
-        as_vault_prints(&run_transit_userpass_flow(&bao_cli)),
-        as_vault_prints(&transcript)
-    );
+    if let Some(expected) = with_bao_cli("cli-transit-bao", |_, bao_cli| {
+        run_transit_userpass_flow(bao_cli)
+    }) {
+        assert_eq!(as_vault_prints(&expected), as_vault_prints(&transcript));
+    }
 }
 
 /// What the `bao` CLI prints, as the `vault` CLI prints it: the product's
@@ -1225,4 +1231,206 @@ fn as_vault_prints(text: &str) -> String {
         out.push(line.to_string());
     }
     out.join("\n")
+}
+
+/// `vault operator generate-root` from start to decoded token, and its
+/// refusals, on a server whose one unseal key is `key`. Returns the
+/// transcript with the random values (nonce, pads, encoded and decoded
+/// tokens, the pad length that follows the token format) named; `is_root`
+/// says whether a token is a root token on that server.
+fn run_generate_root_flow(cli: &Cli, key: &str, is_root: impl Fn(&str) -> bool) -> String {
+    let mut transcript = String::new();
+    let mut record = |out: &Out| {
+        transcript.push_str(&format!("[{}]\n{}{}", out.code, out.stdout, out.stderr));
+    };
+    let gr = |args: &[&str]| {
+        let mut all = vec!["operator", "generate-root"];
+        all.extend_from_slice(args);
+        cli.vault(&all)
+    };
+    let gr_stdin = |args: &[&str], stdin: &str| {
+        let mut all = vec!["operator", "generate-root"];
+        all.extend_from_slice(args);
+        cli.vault_stdin(&all, stdin)
+    };
+    record(&gr(&["-status"]));
+    let status = gr(&["-status", "-format=json"]);
+    record(&status);
+    let otp_length = serde_json::from_str::<Value>(&status.stdout).expect("status JSON")
+        ["otp_length"]
+        .as_u64()
+        .expect("otp_length");
+    let otp = gr(&["-generate-otp"]).stdout;
+    assert_eq!(otp.len() as u64, otp_length, "{otp:?}");
+    record(&gr(&["-generate-otp", "-format=json"]));
+    record(&gr(&[]));
+    record(&gr(&[&format!("-otp={otp}"), "-init"]));
+    record(&gr(&["-init"]));
+    let nonce = serde_json::from_str::<Value>(&gr(&["-status", "-format=json"]).stdout)
+        .expect("status JSON")["nonce"]
+        .as_str()
+        .expect("nonce")
+        .to_string();
+    record(&gr(&[key]));
+    record(&gr(&[]));
+    record(&gr(&["-non-interactive"]));
+    let done = gr_stdin(&[&format!("-nonce={nonce}"), "-"], &format!("{key}\n"));
+    record(&done);
+    let encoded = done
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Encoded Token"))
+        .expect("an encoded token")
+        .trim()
+        .to_string();
+    let decoded = gr(&[&format!("-decode={encoded}"), &format!("-otp={otp}")]);
+    record(&decoded);
+    let token = decoded.stdout.clone();
+    assert!(is_root(&token), "{token:?} is not a root token");
+    record(&gr(&[
+        &format!("-decode={encoded}"),
+        &format!("-otp={otp}"),
+        "-format=json",
+    ]));
+    record(&gr_stdin(
+        &["-decode=-", &format!("-otp={otp}")],
+        &format!("{encoded}\n"),
+    ));
+    record(&gr(&[&format!("-decode={encoded}")]));
+    record(&gr(&[&format!("-decode={encoded}"), "-otp=abc"]));
+    record(&gr(&["-decode=x==", &format!("-otp={otp}")]));
+    record(&gr(&["-cancel"]));
+    record(&gr(&["a", "b"]));
+    let pgp_key = cli.home.join("key.asc");
+    std::fs::write(&pgp_key, "not a key").expect("write");
+    record(&gr(&[
+        "-init",
+        "-otp=x",
+        &format!("-pgp-key={}", pgp_key.display()),
+    ]));
+    let generated = gr(&["-init"]);
+    record(&generated);
+    record(&gr(&["-cancel"]));
+    let generated_otp = generated
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("OTP  "))
+        .expect("a generated OTP")
+        .trim()
+        .to_string();
+    assert_eq!(generated_otp.len() as u64, otp_length);
+    let generated_nonce = generated
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Nonce "))
+        .expect("a nonce")
+        .trim()
+        .to_string();
+    let mut masked = transcript
+        .replace(&generated_nonce, "GENERATED_NONCE")
+        .replace(&cli.addr, "ADDR")
+        .replace(&nonce, "NONCE")
+        .replace(&generated_otp, "GENERATED_OTP")
+        .replace(&otp, "OTP")
+        .replace(&encoded, "ENCODED")
+        .replace(&token, "TOKEN")
+        .replace(key, "KEY");
+    for shown in ["\"otp_length\": ", "OTP Length    ", "needs to be ", ""] {
+        masked = masked.replace(
+            &format!("{shown}{otp_length} "),
+            &format!("{shown}OTP_LENGTH "),
+        );
+        masked = masked.replace(
+            &format!("{shown}{otp_length}\n"),
+            &format!("{shown}OTP_LENGTH\n"),
+        );
+    }
+    // OTP suggestions are random: whatever -generate-otp printed as JSON.
+    masked
+        .lines()
+        .map(|l| match l.strip_prefix("  \"otp\": \"") {
+            Some(rest) if rest.len() > 3 => "  \"otp\": \"RANDOM\",".to_string(),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One-share server: (server, its unseal key).
+fn one_share_server(name: &str) -> (Server, String, String) {
+    let dir = common::temp_dir(name);
+    let s = Server::durable(&dir);
+    let init = s.send(
+        "PUT",
+        "sys/init",
+        None,
+        Some(br#"{"secret_shares":1,"secret_threshold":1}"#.to_vec()),
+    );
+    let key = init.json["keys_base64"][0]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let root = init.json["root_token"].as_str().expect("root").to_string();
+    let unsealed = s.send(
+        "PUT",
+        "sys/unseal",
+        None,
+        Some(serde_json::json!({ "key": key }).to_string().into_bytes()),
+    );
+    assert_eq!(unsealed.json["sealed"], false, "{:?}", unsealed.json);
+    (s, key, root)
+}
+
+fn is_root_on(s: &Server) -> impl Fn(&str) -> bool + '_ {
+    move |token| {
+        let me = s.call("GET", "auth/token/lookup-self", token, None);
+        me.data("policies") == &serde_json::json!(["root"])
+    }
+}
+
+#[test]
+fn operator_generate_root_prints_what_the_bao_cli_prints() {
+    let (s, key, _root) = one_share_server("cli-genroot");
+    let cli = Cli::new("cli-genroot", &s.addr);
+    let transcript = run_generate_root_flow(&cli, &key, is_root_on(&s));
+    for expected in [
+        "Nonce         n/a\nStarted       false\nProgress      0/1\nComplete      false\nOTP Length    OTP_LENGTH\n",
+        "Nonce         NONCE\nStarted       true\n",
+        "Missing nonce value: specify it via the -nonce flag",
+        "Operation nonce: NONCE\nUnseal Key (will be hidden): \n",
+        "Progress         1/1\nComplete         true\nEncoded Token    ENCODED\n",
+        "[0]\nTOKEN[",
+        "{\n  \"token\": \"TOKEN\"\n}",
+        "Error decoding root token: error xoring token: length of byte slices is not equivalent: OTP_LENGTH != 3",
+        "Success! Root token generation canceled (if it was started)",
+        "Nonce         GENERATED_NONCE\nStarted       true\nProgress      0/1\nComplete      false\nOTP           GENERATED_OTP\n",
+        "A One-Time-Password has been generated for you",
+    ] {
+        assert!(
+            transcript.contains(expected),
+            "{expected:?} in\n{transcript}"
+        );
+    }
+
+    // The real `bao` CLI against OpenBao's dev server prints the same.
+    if let Some(expected) = with_bao_cli("cli-genroot-bao", |bao, bao_cli| {
+        run_generate_root_flow(bao_cli, &bao.dev_unseal_key(), is_root_on(bao))
+    }) {
+        assert_eq!(openbao_generate_root_as_vault(&expected), transcript);
+    }
+}
+
+/// OpenBao's wording where HashiCorp Vault's differs: the program name in
+/// the "start one" hint (the line breaks move with it), its own API path
+/// (`sys/generate-root-token`) and two server error texts.
+fn openbao_generate_root_as_vault(text: &str) -> String {
+    text.replace(
+        "running \"bao\noperator generate-root -init\".",
+        "running \"vault\noperator generate-root -init\".",
+    )
+    .replace("sys/generate-root-token/", "sys/generate-root/")
+    .replace(
+        "root generation already in progress for this namespace",
+        "root generation already in progress",
+    )
 }

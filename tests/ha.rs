@@ -1,8 +1,9 @@
 //! Several vaultlet processes on one PostgreSQL database with
 //! `ha_enabled = "true"` (started by `tests/postgres/run`, which sets
 //! `VAULTLET_TEST_POSTGRES_URL`; ignored by a plain `cargo test`): one
-//! active, standbys that redirect to it, failover after kill -9, fencing of
-//! a paused former active, and `sys/step-down`.
+//! active, standbys that forward to it over the cluster port (keeping the
+//! client's address), failover after kill -9, fencing of a paused former
+//! active, and `sys/step-down`.
 //!
 //! Waits are bounded polls; the failover times are printed, not asserted.
 
@@ -126,29 +127,18 @@ fn ok(reply: common::Reply) -> common::Reply {
     reply
 }
 
-/// A request for the active node sent to `server`: 307 to the same request
-/// on the active, or 503 (Vault's error shape, Retry-After) while none is
-/// known; never a 5xx other than 503.
-fn check_standby_answer(server: &Server, active: Option<&str>) -> u16 {
+/// A request for the active node sent to `server`: served (a standby
+/// forwards it), or 503 (Vault's error shape, Retry-After) while no active
+/// node is known; never another 5xx.
+fn check_answer_through(server: &Server) -> u16 {
     let response = raw_client()
         .get(server.url("sys/mounts?x=1"))
         .header("X-Vault-Token", &server.root_token)
         .send()
         .expect("request");
     let status = response.status().as_u16();
-    let location = response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().expect("ascii").to_string());
     let retry_after = response.headers().get("retry-after").cloned();
     match status {
-        307 => {
-            let location = location.expect("Location");
-            assert!(location.ends_with("/v1/sys/mounts?x=1"), "{location}");
-            if let Some(active) = active {
-                assert_eq!(location, format!("http://{active}/v1/sys/mounts?x=1"));
-            }
-        }
         503 => {
             assert!(retry_after.is_some(), "503 without Retry-After");
             let body: Value = response.json().expect("JSON body");
@@ -157,7 +147,10 @@ fn check_standby_answer(server: &Server, active: Option<&str>) -> u16 {
                 json!({"errors": ["local node not active but active cluster node not found"]})
             );
         }
-        200 => {}
+        200 => {
+            let body: Value = response.json().expect("JSON body");
+            assert!(body["data"]["sys/"].is_object(), "{body}");
+        }
         other => panic!("a node answered {other} during failover"),
     }
     status
@@ -173,7 +166,7 @@ fn signal(server: &Server, name: &str) {
 }
 
 /// Three nodes: exactly one active, the others standbys that say so and
-/// redirect; kill -9 of the active and one of the standbys serves, issuing
+/// forward; kill -9 of the active and one of the standbys serves, issuing
 /// certificates, within a lock lifetime and a retry.
 #[test]
 #[ignore = "needs PostgreSQL: tests/postgres/run"]
@@ -214,7 +207,7 @@ fn one_of_three_is_active_and_a_standby_takes_over_after_kill_9() {
     assert_eq!(custom.status, 299);
     let sealed = standbys[0].send("GET", "sys/seal-status", None, None);
     assert_eq!(sealed.json["sealed"], false);
-    assert_eq!(check_standby_answer(&standbys[0], Some(&first.addr)), 307);
+    assert_eq!(check_answer_through(&standbys[0]), 200);
     assert_eq!(
         ok(first.write("pki/issue/web", json!({"common_name":"a.example.com"}))).status,
         200
@@ -224,7 +217,7 @@ fn one_of_three_is_active_and_a_standby_takes_over_after_kill_9() {
     let killed = Instant::now();
     let new_active = poll(|| {
         standbys.iter().position(|node| {
-            check_standby_answer(node, None);
+            check_answer_through(node);
             health(node).0 == 200
         })
     });
@@ -235,7 +228,7 @@ fn one_of_three_is_active_and_a_standby_takes_over_after_kill_9() {
     let issued = ok(active.write("pki/issue/web", json!({"common_name":"b.example.com"})));
     assert!(issued.data("certificate").as_str().is_some());
     wait_standby_of(other, active);
-    assert_eq!(check_standby_answer(other, Some(&active.addr)), 307);
+    assert_eq!(check_answer_through(other), 200);
 }
 
 /// A paused active (SIGSTOP) loses the lock to a standby; once resumed it
@@ -276,12 +269,16 @@ fn a_paused_active_cannot_write_after_a_standby_took_over() {
     signal(&first, "CONT");
     let status = late_write.join().expect("thread").expect("answer");
     println!("the resumed former active answered {status} to a write");
-    assert!(
-        status == 503 || status == 307,
-        "a former active answered {status} to a write"
-    );
+    // Refused (its own commit is fenced), or forwarded to the new active
+    // once it knows it is a standby: never lost once acknowledged.
+    let landed = match status {
+        503 => false,
+        204 => true,
+        other => panic!("a former active answered {other} to a write"),
+    };
     wait_standby_of(&first, &second);
-    assert_eq!(second.read("kv/after").status, 404);
+    let after = second.read("kv/after");
+    assert_eq!(after.status, if landed { 200 } else { 404 });
     assert_eq!(
         ok(second.read("kv/before")).data("value"),
         &json!("acknowledged")
@@ -388,4 +385,226 @@ async fn the_store_refuses_a_write_by_a_former_lock_holder() {
         .await
         .expect("new holder writes");
     assert_eq!(new.get("k/before").await.expect("get"), Some(b"1".to_vec()));
+}
+
+/// A client bound to `ip` (a loopback address other than the nodes').
+fn client_from(ip: &str) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().expect("ip"))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// `PUT url` with a JSON body from `client`: status and body.
+fn put_from(client: &reqwest::blocking::Client, url: String, body: &Value) -> (u16, Value) {
+    let response = client.put(url).json(body).send().expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+/// A standby serves its clients through the active: writes land, and the
+/// active sees the client's own address (CIDR-bound secret IDs and tokens,
+/// the audit log), not the standby's.
+#[test]
+#[ignore = "needs PostgreSQL: tests/postgres/run"]
+fn a_standby_forwards_writes_and_the_client_address() {
+    let mut cluster = Cluster::new("ha_forward");
+    let first = cluster.first();
+    let standby = cluster.node(1);
+    wait_standby_of(&standby, &first);
+
+    ok(standby.write(
+        "sys/mounts/kv",
+        json!({"type":"kv","options":{"version":"1"}}),
+    ));
+    ok(standby.write("kv/through", json!({"value":"via the standby"})));
+    assert_eq!(
+        ok(first.read("kv/through")).data("value"),
+        &json!("via the standby")
+    );
+    assert_eq!(
+        ok(standby.read("kv/through")).data("value"),
+        &json!("via the standby")
+    );
+    assert_eq!(health(&standby).0, 429, "still a standby");
+
+    let log = cluster.dir.join("audit.log");
+    ok(standby.write(
+        "sys/audit/file",
+        json!({"type":"file","options":{"file_path": log.display().to_string()}}),
+    ));
+    ok(standby.write("sys/auth/approle", json!({"type":"approle"})));
+    ok(standby.write("auth/approle/role/svc", json!({"token_policies":"default"})));
+    let role_id = ok(standby.read("auth/approle/role/svc/role-id"))
+        .data("role_id")
+        .as_str()
+        .expect("role_id")
+        .to_string();
+    let secret_id = |cidr: &str| {
+        ok(standby.write(
+            "auth/approle/role/svc/secret-id",
+            json!({"cidr_list": cidr, "token_bound_cidrs": cidr}),
+        ))
+        .data("secret_id")
+        .as_str()
+        .expect("secret_id")
+        .to_string()
+    };
+    let (near, far) = (secret_id("127.0.0.2/32"), secret_id("127.0.0.1/32"));
+
+    // The nodes reach each other from 127.0.0.1; this client is 127.0.0.2.
+    let client = client_from("127.0.0.2");
+    let login = |secret_id: &str| {
+        put_from(
+            &client,
+            standby.url("auth/approle/login"),
+            &json!({"role_id": role_id, "secret_id": secret_id}),
+        )
+    };
+    let (status, refused) = login(&far);
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        refused["errors"][0],
+        "source address \"127.0.0.2\" unauthorized through CIDR restrictions on the secret ID"
+    );
+    let (status, body) = login(&near);
+    assert_eq!(status, 200, "{body}");
+    let token = body["auth"]["client_token"].as_str().expect("token");
+    let lookup = |client: &reqwest::blocking::Client, node: &Server| {
+        client
+            .get(node.url("auth/token/lookup-self"))
+            .header("X-Vault-Token", token)
+            .send()
+            .expect("request")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(lookup(&client, &standby), 200);
+    assert_eq!(lookup(&client, &first), 200);
+    assert_eq!(lookup(&client_from("127.0.0.1"), &standby), 403);
+
+    let audited = std::fs::read_to_string(&log).expect("audit log");
+    let login_entry = audited
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("audit JSON"))
+        .find(|entry| {
+            entry["type"] == "response" && entry["request"]["path"] == "auth/approle/login"
+        })
+        .expect("the login is audited");
+    assert_eq!(login_entry["request"]["remote_address"], "127.0.0.2");
+}
+
+/// Only the cluster's nodes are heard on the cluster port, and only there
+/// may a request speak for another client.
+#[test]
+#[ignore = "needs PostgreSQL: tests/postgres/run"]
+fn forged_forwarded_requests_are_refused() {
+    let mut cluster = Cluster::new("ha_forged");
+    let first = cluster.first();
+    let standby = cluster.node(1);
+    wait_standby_of(&standby, &first);
+
+    for node in [&first, &standby] {
+        let forged = node.send_with_headers(
+            "GET",
+            "sys/mounts",
+            Some(&cluster.root_token),
+            &[("X-Vaultlet-Forwarded-For", "10.9.8.7:1234")],
+            None,
+        );
+        assert_eq!(forged.status, 403);
+        assert_eq!(
+            forged.errors(),
+            vec!["forwarded requests are only accepted from cluster nodes on the cluster port"]
+        );
+    }
+
+    let cluster_addr = leader(&standby)["leader_cluster_address"]
+        .as_str()
+        .expect("cluster address")
+        .to_string();
+    assert!(
+        cluster_addr.starts_with("https://127.0.0.1:"),
+        "{cluster_addr}"
+    );
+    let url = format!("{cluster_addr}/v1/sys/mounts");
+    let outsider = rcgen::generate_simple_self_signed(vec!["cluster.vaultlet.internal".into()])
+        .expect("certificate");
+    let identity = reqwest::Identity::from_pem(
+        format!(
+            "{}{}",
+            outsider.cert.pem(),
+            outsider.signing_key.serialize_pem()
+        )
+        .as_bytes(),
+    )
+    .expect("identity");
+    let without_cert = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let with_foreign_cert = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .identity(identity)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    for client in [without_cert, with_foreign_cert] {
+        let answer = client
+            .get(&url)
+            .header("X-Vault-Token", &cluster.root_token)
+            .header("X-Vaultlet-Forwarded-For", "10.9.8.7:1234")
+            .send();
+        assert!(answer.is_err(), "the cluster port answered {answer:?}");
+    }
+}
+
+/// `sys/ha-status` (asked of either node: a standby forwards it) lists
+/// the active first, then each standby once it echoed, with Vault's fields.
+#[test]
+#[ignore = "needs PostgreSQL: tests/postgres/run"]
+fn ha_status_lists_the_active_and_the_standbys_that_echoed() {
+    let mut cluster = Cluster::new("ha_status");
+    let first = cluster.first();
+    let standby = cluster.node(1);
+    wait_standby_of(&standby, &first);
+
+    let anonymous = standby.send("GET", "sys/ha-status", None, None);
+    assert_eq!(anonymous.status, 403);
+    let nodes = poll(|| {
+        let status = ok(standby.read("sys/ha-status"));
+        assert_eq!(status.json["nodes"], status.json["data"]["nodes"]);
+        let nodes = status.data("nodes").as_array().expect("nodes").clone();
+        (nodes.len() == 2).then_some(nodes)
+    });
+    let cluster_address = |node: &Server| {
+        leader(node)["leader_cluster_address"]
+            .as_str()
+            .expect("cluster address")
+            .to_string()
+    };
+    let active = &nodes[0];
+    assert_eq!(active["active_node"], true);
+    assert_eq!(active["last_echo"], Value::Null);
+    assert_eq!(active["api_address"], format!("http://{}", first.addr));
+    assert_eq!(active["cluster_address"], cluster_address(&standby));
+    let echoed = &nodes[1];
+    assert_eq!(echoed["active_node"], false);
+    assert_eq!(echoed["api_address"], format!("http://{}", standby.addr));
+    assert_ne!(echoed["cluster_address"], active["cluster_address"]);
+    let last_echo = echoed["last_echo"].as_str().expect("last_echo");
+    assert!(
+        time::OffsetDateTime::parse(last_echo, &time::format_description::well_known::Rfc3339)
+            .is_ok(),
+        "{last_echo}"
+    );
+    for node in [active, echoed] {
+        assert!(!node["hostname"].as_str().expect("hostname").is_empty());
+        assert_eq!(
+            node["version"],
+            ok(first.read("sys/seal-status")).json["version"]
+        );
+    }
 }

@@ -556,19 +556,18 @@ fn cubbyhole_is_private_to_each_token() {
 }
 
 #[test]
-fn identity_says_it_is_not_available() {
+fn identity_tokens_say_they_are_not_available() {
     let s = Server::dev();
     for (method, path) in [
-        ("GET", "identity/entity/id"),
-        ("LIST", "identity/entity/id"),
-        ("POST", "identity/entity"),
         ("GET", "identity/oidc/.well-known/openid-configuration"),
+        ("POST", "identity/oidc/key/k"),
+        ("LIST", "identity/oidc/role"),
     ] {
         let reply = s.call(method, path, ROOT, Some(json!({"name": "x"})));
         assert_eq!(reply.status, 400, "{method} {path}");
         assert_eq!(
             reply.errors(),
-            ["the identity secrets engine is not available in vaultlet"]
+            ["identity tokens are not available in vaultlet"]
         );
     }
 }

@@ -58,6 +58,10 @@ fn stack() -> &'static Stack {
             let app = router(AppState {
                 core,
                 limits: Default::default(),
+                unauthenticated_metrics: false,
+                ui: false,
+                cluster: Default::default(),
+                cluster_port: false,
             });
             for (path, body) in [
                 ("sys/mounts/pki", r#"{"type":"pki"}"#),

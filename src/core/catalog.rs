@@ -17,6 +17,8 @@ pub struct BackendContext {
     pub hasher: Hasher,
     /// Where backends record what they count (PKI issuance, OCSP).
     pub metrics: Arc<Metrics>,
+    /// The identity store the `identity` backend serves.
+    pub identity: Arc<crate::secrets::identity::IdentityStore>,
 }
 
 /// Builds a backend for a mount entry (which carries the mount's options).
@@ -100,7 +102,11 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         class: MountClass::Secret,
         backend_type: "identity",
-        build: |_, _| Ok(Arc::new(crate::secrets::identity::IdentityBackend::new())),
+        build: |_, ctx| {
+            Ok(Arc::new(crate::secrets::identity::IdentityBackend::new(
+                ctx.identity.clone(),
+            )))
+        },
     },
 ];
 

@@ -7,11 +7,13 @@
 //! the lock every tenth of it. The store fences writes on the lock, so a
 //! former active that has not noticed yet cannot commit anything.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
+use super::cluster_cert::ClusterCert;
 use super::Core;
 use crate::storage::ha::{Advertisement, HaLock, Holder, Term};
 
@@ -23,6 +25,40 @@ pub struct HaState {
     tenure: Mutex<Option<Tenure>>,
     /// Set by `sys/step-down`; the election task gives the lock up.
     step_down: tokio::sync::Notify,
+    /// What nodes show each other on the cluster port (read from the
+    /// barrier once it is open).
+    cluster_cert: Mutex<Option<Arc<ClusterCert>>>,
+    /// On the active: the standbys that echoed lately, by cluster address.
+    echoes: Mutex<HashMap<String, Echo>>,
+}
+
+/// How often a standby tells the active it is there (Vault's echo).
+pub const ECHO_INTERVAL: Duration = Duration::from_secs(2);
+
+/// A standby not heard from for this long is no longer listed.
+const ECHO_FORGOTTEN: Duration = Duration::from_secs(30);
+
+/// A node of the cluster as a standby describes itself in its echo.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeInfo {
+    pub hostname: String,
+    pub api_address: String,
+    pub cluster_address: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone)]
+struct Echo {
+    node: NodeInfo,
+    at: OffsetDateTime,
+}
+
+/// One node of `sys/ha-status`: `last_echo` is `None` for the active.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HaNode {
+    pub node: NodeInfo,
+    pub active_node: bool,
+    pub last_echo: Option<OffsetDateTime>,
 }
 
 /// This node's time as the active.
@@ -47,6 +83,8 @@ impl HaState {
             advertisement: OnceLock::new(),
             tenure: Mutex::new(None),
             step_down: tokio::sync::Notify::new(),
+            cluster_cert: Mutex::new(None),
+            echoes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -65,6 +103,18 @@ impl HaState {
 
     fn set_tenure(&self, tenure: Option<Tenure>) {
         *self.tenure.lock().unwrap_or_else(|e| e.into_inner()) = tenure;
+    }
+
+    /// The cluster certificates, once read from the barrier.
+    pub fn cluster_cert(&self) -> Option<Arc<ClusterCert>> {
+        self.cluster_cert
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(super) fn set_cluster_cert(&self, cert: Option<ClusterCert>) {
+        *self.cluster_cert.lock().unwrap_or_else(|e| e.into_inner()) = cert.map(Arc::new);
     }
 
     pub fn is_active(&self) -> bool {
@@ -91,6 +141,51 @@ impl HaState {
         })
     }
 
+    /// This node, as it describes itself to the others.
+    pub fn node_info(&self) -> NodeInfo {
+        let advertisement = self.advertisement();
+        NodeInfo {
+            hostname: hostname(),
+            api_address: advertisement.api_addr,
+            cluster_address: advertisement.cluster_addr,
+            version: crate::VAULT_VERSION.to_string(),
+        }
+    }
+
+    /// A standby's echo, heard by the active.
+    pub fn record_echo(&self, node: NodeInfo) {
+        let echo = Echo {
+            node,
+            at: OffsetDateTime::now_utc(),
+        };
+        let mut echoes = self.echoes.lock().unwrap_or_else(|e| e.into_inner());
+        echoes.insert(echo.node.cluster_address.clone(), echo);
+    }
+
+    /// The nodes `sys/ha-status` lists: this one (the active) first, then
+    /// the standbys heard from lately, by cluster address.
+    pub fn nodes(&self) -> Vec<HaNode> {
+        let now = OffsetDateTime::now_utc();
+        let mut echoes = self.echoes.lock().unwrap_or_else(|e| e.into_inner());
+        echoes.retain(|_, echo| now - echo.at < ECHO_FORGOTTEN);
+        let mut standbys: Vec<HaNode> = echoes
+            .values()
+            .map(|echo| HaNode {
+                node: echo.node.clone(),
+                active_node: false,
+                last_echo: Some(echo.at),
+            })
+            .collect();
+        standbys.sort_by(|a, b| a.node.cluster_address.cmp(&b.node.cluster_address));
+        let mut nodes = vec![HaNode {
+            node: self.node_info(),
+            active_node: self.is_active(),
+            last_echo: None,
+        }];
+        nodes.extend(standbys);
+        nodes
+    }
+
     /// Asks the active to give the lock up (`sys/step-down`); nothing on
     /// a standby.
     pub fn request_step_down(&self) {
@@ -104,7 +199,25 @@ impl HaState {
     pub(super) fn resign(&self) {
         self.lock.fence();
         self.set_tenure(None);
+        self.echoes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
+
+    /// Forgets what was read from the barrier (sealing).
+    pub(super) fn forget_cluster_cert(&self) {
+        self.set_cluster_cert(None);
+    }
+}
+
+/// This machine's name, as the kernel knows it (Go's `os.Hostname`).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 impl Core {
@@ -204,7 +317,24 @@ impl Core {
                 let _ = self.cluster.set(cluster);
             }
         }
+        // And forwards to the active over the cluster port.
+        self.cluster_cert().await;
         true
+    }
+
+    /// The cluster certificates, read from the barrier the first time
+    /// (`None` while sealed, or before any active node made them).
+    pub async fn cluster_cert(&self) -> Option<Arc<ClusterCert>> {
+        let ha = self.ha.as_ref()?;
+        if let Some(cert) = ha.cluster_cert() {
+            return Some(cert);
+        }
+        if self.barrier_sealed() {
+            return None;
+        }
+        let cert = ClusterCert::load(self.storage.as_ref()).await.ok()??;
+        ha.set_cluster_cert(Some(cert));
+        ha.cluster_cert()
     }
 
     /// Loads what the active serves, then takes the role (until then the

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::catalog;
+use super::cluster_cert::ClusterCert;
 use super::ha::HaState;
 use super::mounts::{MountClass, MountEntry, MountTable};
 use super::seal::{Seal, SealKind};
@@ -73,6 +74,7 @@ impl Core {
         let _ = self.backend_context.set(BackendContext {
             hasher,
             metrics: self.metrics.clone(),
+            identity: self.identity.clone(),
         });
         let cluster = match self.stored_cluster().await? {
             Some(cluster) => cluster,
@@ -106,8 +108,15 @@ impl Core {
         if let Some(cubbyhole) = self.mounts.find(MountClass::Secret, "cubbyhole/") {
             self.tokens.set_cubbyholes(cubbyhole.storage);
         }
+        if let Some(identity) = self.mounts.find(MountClass::Secret, "identity/") {
+            self.identity.set_storage(identity.storage);
+        }
         self.policies.ensure_default().await?;
         self.audit.load().await?;
+        if let Some(ha) = &self.ha {
+            let cert = ClusterCert::load_or_create(storage.as_ref()).await?;
+            ha.set_cluster_cert(Some(cert));
+        }
         self.sealed.store(false, Ordering::SeqCst);
         Ok(())
     }
@@ -235,6 +244,7 @@ impl Core {
         if let Some(seal) = &self.seal {
             if let Some(ha) = &self.ha {
                 ha.resign();
+                ha.forget_cluster_cert();
             }
             self.unload();
             seal.seal();
@@ -244,6 +254,7 @@ impl Core {
     /// Stops serving and forgets what was loaded from the store.
     pub(super) fn unload(&self) {
         self.cancel_root_generation();
+        self.drop_rekey();
         self.sealed.store(true, Ordering::SeqCst);
         self.mounts.clear();
         self.policies.invalidate();

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod audit_headers;
 pub mod catalog;
+pub mod cluster_cert;
 pub mod ha;
 mod lifecycle;
 pub mod lockout;
@@ -15,6 +16,7 @@ pub mod mounts;
 mod pipeline;
 pub mod policy;
 pub mod policy_store;
+pub mod rekey;
 pub mod remount;
 pub mod root_generation;
 mod scrape;
@@ -36,7 +38,11 @@ use self::policy_store::PolicyStore;
 use self::seal::Seal;
 use self::token::TokenStore;
 use crate::logical::raw_route::RawRoute;
+use crate::logical::{self, Result};
 use crate::logical::{Connection, MountTtls, Operation, Response, WrapRequest};
+use crate::secrets::identity::model::AuthMount;
+use crate::secrets::identity::store::Grant;
+use crate::secrets::identity::{AuthMounts, IdentityStore};
 use crate::storage::{Storage, StorageView};
 
 /// Vault's system default and max lease TTL: 768h (32 days).
@@ -88,6 +94,8 @@ pub struct Core {
     pub mounts: MountTable,
     pub tokens: TokenStore,
     pub policies: PolicyStore,
+    /// Entities, aliases and groups (the `identity/` mount's data).
+    pub identity: Arc<IdentityStore>,
     pub audit: AuditBroker,
     pub lockout: lockout::Lockout,
     /// What `sys/metrics` reports (shared with the backends that record).
@@ -115,6 +123,9 @@ pub struct Core {
     lifecycle: tokio::sync::Mutex<()>,
     /// The `sys/generate-root` attempt in progress, if any.
     root_generation: std::sync::Mutex<Option<root_generation::Attempt>>,
+    /// The `sys/rekey` operation in progress, if any (held across each
+    /// update, which reads and writes the seal).
+    rekey: tokio::sync::Mutex<Option<rekey::Rekey>>,
     self_ref: Weak<Core>,
 }
 
@@ -124,6 +135,7 @@ impl Core {
             mounts: MountTable::new(storage.clone()),
             tokens: TokenStore::new(StorageView::new(storage.clone(), "sys/token/")),
             policies: PolicyStore::new(StorageView::new(storage.clone(), "sys/policy/")),
+            identity: Arc::new(IdentityStore::new(weak.clone() as Weak<dyn AuthMounts>)),
             audit: AuditBroker::new(storage.clone()),
             lockout: lockout::Lockout::default(),
             metrics: Arc::default(),
@@ -145,6 +157,7 @@ impl Core {
             sealed: AtomicBool::new(true),
             lifecycle: tokio::sync::Mutex::new(()),
             root_generation: std::sync::Mutex::new(None),
+            rekey: tokio::sync::Mutex::new(None),
             self_ref: weak.clone(),
         })
     }
@@ -203,9 +216,86 @@ impl Core {
         self.telemetry.get().cloned().unwrap_or_default()
     }
 
+    /// The policies a token's entity brings (its own and its groups'),
+    /// looked up at each use as Vault does: empty without an entity.
+    pub async fn identity_policies(&self, token: &logical::TokenEntry) -> Result<Vec<String>> {
+        Ok(self
+            .entity_grant(token)
+            .await?
+            .map(|grant| grant.policies())
+            .unwrap_or_default())
+    }
+
+    async fn entity_grant(&self, token: &logical::TokenEntry) -> Result<Option<Grant>> {
+        if token.entity_id.is_empty() {
+            return Ok(None);
+        }
+        self.identity.grant(&token.entity_id).await
+    }
+
+    /// The ACL a token is judged by: its own policies and its entity's,
+    /// with templated paths filled from the entity.
+    pub async fn token_acl(&self, token: &logical::TokenEntry) -> Result<Arc<policy::Acl>> {
+        let Some(grant) = self.entity_grant(token).await? else {
+            return self.policies.acl(&token.policies).await;
+        };
+        let mut policies = token.policies.clone();
+        policies.extend(grant.policies());
+        let values = template_values(&grant);
+        self.policies
+            .acl_with_identity(&policies, Some(&values))
+            .await
+    }
+
     /// The seal, for durable stores (`None` in dev mode).
     pub fn seal(&self) -> Option<&Seal> {
         self.seal.as_ref()
+    }
+}
+
+/// What an entity offers policy templates.
+fn template_values(grant: &Grant) -> policy::IdentityValues {
+    let entity = &grant.entity;
+    policy::IdentityValues {
+        entity_id: entity.id.clone(),
+        entity_name: entity.name.clone(),
+        metadata: entity.metadata.clone(),
+        aliases: entity
+            .aliases
+            .iter()
+            .map(|a| {
+                let values = policy::AliasValues {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    metadata: a.metadata.clone(),
+                    custom_metadata: a.custom_metadata.clone().unwrap_or_default(),
+                };
+                (a.mount_accessor.clone(), values)
+            })
+            .collect(),
+        groups: grant
+            .groups
+            .iter()
+            .map(|g| policy::GroupValues {
+                id: g.id.clone(),
+                name: g.name.clone(),
+                metadata: g.metadata.clone(),
+            })
+            .collect(),
+    }
+}
+
+impl AuthMounts for Core {
+    fn auth_mount(&self, accessor: &str) -> Option<AuthMount> {
+        self.mounts
+            .entries(mounts::MountClass::Auth)
+            .into_iter()
+            .find(|e| e.accessor == accessor)
+            .map(|e| AuthMount {
+                path: e.route_prefix(),
+                accessor: e.accessor,
+                mount_type: e.backend_type,
+            })
     }
 }
 

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::audit::{AuditRequest, AuditedResponse};
 use super::mounts::{MountClass, MountPass, Mounted};
@@ -34,6 +34,7 @@ use crate::logical::TokenEntry;
 use crate::logical::{
     special_path_matches, Auth, Error, FieldData, Operation, Request, Response, Result, WrapFormat,
 };
+use crate::secrets::identity::model::AuthMount;
 use crate::util::gotime::now_unix;
 use crate::util::ids;
 
@@ -284,7 +285,7 @@ impl Core {
         let Some(token) = req.token.as_ref() else {
             return Ok(());
         };
-        let acl = self.policies.acl(&token.policies).await?;
+        let acl = self.token_acl(token).await?;
         let decision = acl.allow_wrapped(
             full_path,
             capability_for(req.operation),
@@ -452,12 +453,22 @@ impl Core {
         auth.display_name = format!("{source}{}", auth.display_name)
             .trim_end_matches('-')
             .to_string();
-        // One entity per (auth mount, alias), as Vault's identity store
-        // would create on first login.
-        let entity_id = auth
-            .alias_name
-            .as_deref()
-            .map(|alias| ids::derived_uuid(&[&mounted.entry.accessor, alias]));
+        // A login's alias finds (or on first login makes) its entity.
+        let entity_id = match auth.alias_name.as_deref() {
+            Some(alias) if mounted.entry.class == MountClass::Auth => {
+                let mount = AuthMount {
+                    accessor: mounted.entry.accessor.clone(),
+                    path: mounted.entry.route_prefix(),
+                    mount_type: mounted.entry.backend_type.clone(),
+                };
+                let entity = self.identity.login(&mount, alias).await?;
+                if entity.disabled {
+                    return Err(Error::PermissionDenied);
+                }
+                Some(entity.id)
+            }
+            _ => None,
+        };
         // Only the token store mints tokens for a caller; every other grant
         // is a login, which can never be root.
         let creator = match parent {
@@ -482,7 +493,18 @@ impl Core {
             ])
             .inc();
         let lease = entry.ttl_remaining(now_unix());
-        Ok((entry.auth_json(lease), warnings))
+        let mut rendered = entry.auth_json(lease);
+        // The entity's policies apply too: `policies` shows them all.
+        let identity_policies = self.identity_policies(&entry).await?;
+        if !identity_policies.is_empty() {
+            let mut all: Vec<String> = entry.policies.clone();
+            all.extend(identity_policies.iter().cloned());
+            all.sort();
+            all.dedup();
+            rendered["policies"] = json!(all);
+            rendered["identity_policies"] = json!(identity_policies);
+        }
+        Ok((rendered, warnings))
     }
 
     /// Whether a request to `path` without a token is refused whatever it
@@ -514,7 +536,7 @@ impl Core {
                 }
             }
         };
-        match self.policies.acl(&token.policies).await {
+        match self.token_acl(token).await {
             Ok(acl)
                 if acl
                     .allow(&input.path, capability_for(input.operation), &input.data)

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use super::policy::{Acl, Policy, DEFAULT_POLICY_HCL};
+use super::policy::{Acl, IdentityValues, Policy, DEFAULT_POLICY_HCL};
 use super::wrapping::{WRAPPING_POLICY, WRAPPING_POLICY_HCL};
 use crate::logical::{Error, Result};
 use crate::storage::StorageView;
@@ -125,6 +125,38 @@ impl PolicyStore {
             return Ok(acl);
         }
         let root = policies.iter().any(|p| p == "root");
+        let parsed = self.parse_all(policies).await?;
+        let refs: Vec<&Policy> = parsed.iter().collect();
+        let acl = Arc::new(Acl::new(&refs, root));
+        if let Ok(mut cache) = self.acls.write() {
+            cache.insert(key, acl.clone());
+        }
+        Ok(acl)
+    }
+
+    /// The ACL for a token's policies with their templates filled from
+    /// its entity. Only ACLs without templates are shared between tokens;
+    /// a templated one is built for the request.
+    pub async fn acl_with_identity(
+        &self,
+        policies: &[String],
+        identity: Option<&IdentityValues>,
+    ) -> Result<Arc<Acl>> {
+        let acl = self.acl(policies).await?;
+        let Some(identity) = identity.filter(|_| acl.is_templated()) else {
+            return Ok(acl);
+        };
+        let parsed = self.parse_all(policies).await?;
+        let refs: Vec<&Policy> = parsed.iter().collect();
+        Ok(Arc::new(Acl::with_identity(
+            &refs,
+            acl.is_root(),
+            Some(identity),
+        )))
+    }
+
+    /// The named policies that exist, parsed (`root` is a flag, not text).
+    async fn parse_all(&self, policies: &[String]) -> Result<Vec<Policy>> {
         let mut parsed = Vec::new();
         for name in policies.iter().filter(|p| *p != "root") {
             if let Some(text) = self.get_raw(name).await? {
@@ -136,11 +168,6 @@ impl PolicyStore {
                 }
             }
         }
-        let refs: Vec<&Policy> = parsed.iter().collect();
-        let acl = Arc::new(Acl::new(&refs, root));
-        if let Ok(mut cache) = self.acls.write() {
-            cache.insert(key, acl.clone());
-        }
-        Ok(acl)
+        Ok(parsed)
     }
 }

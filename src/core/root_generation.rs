@@ -52,23 +52,30 @@ pub struct Status {
 }
 
 impl Core {
-    /// Shares needed: the seal's threshold. The dev store has no unseal key.
+    /// Shares needed: the seal's threshold.
     async fn generation_threshold(&self) -> Result<usize> {
+        let (_, threshold) = self.shamir_seal("root generation").await?;
+        Ok(usize::from(threshold))
+    }
+
+    /// The seal and its threshold, for an operation (`what`) its unseal
+    /// key holders authorise; the dev store and static seals have none.
+    pub(super) async fn shamir_seal(&self, what: &str) -> Result<(&super::seal::Seal, u8)> {
         let seal = self.seal().ok_or_else(|| {
-            Error::bad_request(
-                "the in-memory dev store has no unseal keys to generate a root token with",
-            )
+            Error::BadRequest(format!(
+                "the in-memory dev store has no unseal keys for {what}"
+            ))
         })?;
         let config = seal
             .config()
             .await?
             .ok_or_else(|| Error::bad_request("Vault is not initialized"))?;
         if seal.is_static() {
-            return Err(Error::bad_request(
-                "root generation needs unseal key shares; this server unseals with a static key",
-            ));
+            return Err(Error::BadRequest(format!(
+                "{what} needs unseal key shares; this server unseals with a static key"
+            )));
         }
-        Ok(usize::from(config.secret_threshold))
+        Ok((seal, config.secret_threshold))
     }
 
     fn attempt(&self) -> std::sync::MutexGuard<'_, Option<Attempt>> {
@@ -179,12 +186,11 @@ impl Core {
         let Some(attempt) = finished else {
             return Err(Error::bad_request("no root generation in progress"));
         };
-        let unseal_key = Zeroizing::new(if required == 1 {
-            attempt.shares.first().cloned().unwrap_or_default()
-        } else {
-            super::seal::shamir::combine(&attempt.shares)
-                .map_err(|e| Error::BadRequest(format!("failed to compute root key: {e}")))?
-        });
+        let threshold = u8::try_from(required).unwrap_or(u8::MAX);
+        let unseal_key = Zeroizing::new(
+            super::seal::combine_shares(&attempt.shares, threshold)
+                .map_err(|e| Error::BadRequest(format!("failed to compute root key: {e}")))?,
+        );
         let token = self.mint_generated_root(&unseal_key).await?;
         let encoded = encode_token(&token, &attempt.otp);
         Ok(Status {

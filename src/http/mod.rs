@@ -1,13 +1,15 @@
 //! The HTTP layer: `/v1/*` requests become logical requests for the core,
 //! and the core's answers become Vault's responses. The handful of `sys/`
 //! endpoints that Vault serves outside the logical layer (health, seal
-//! status, init, leader) live in [`sys_raw`].
+//! status, init, leader) live in [`sys_raw`]; the web UI's files in [`ui`].
 
+pub mod cluster;
 mod json_limits;
 mod metrics;
 mod request;
 mod response;
 mod sys_raw;
+mod ui;
 
 pub use sys_raw::RAW_ROUTES;
 
@@ -73,6 +75,13 @@ pub struct AppState {
     /// The listener's `telemetry { unauthenticated_metrics_access }`:
     /// `sys/metrics` is served here, without a token.
     pub unauthenticated_metrics: bool,
+    /// `ui = true` (or dev mode): the web UI is served at `/ui/`.
+    pub ui: bool,
+    /// The cluster port's TLS (shared by this node's listeners).
+    pub cluster: Arc<cluster::ClusterTls>,
+    /// This is the cluster port: requests come from other nodes, on
+    /// behalf of the client they name.
+    pub cluster_port: bool,
 }
 
 /// The application router. Every path goes to one handler, because Vault
@@ -173,6 +182,13 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
     if !printable(parts.uri.path()) {
         return Err(Error::NonPrintablePath);
     }
+    if state.cluster_port && parts.uri.path() == cluster::ECHO_PATH && parts.method == Method::POST
+    {
+        return cluster::hear_echo(state, body).await;
+    }
+    if let Some(page) = ui::serve(state.ui, parts.uri.path()) {
+        return Ok(page);
+    }
     let Some(raw_path) = parts.uri.path().strip_prefix("/v1/") else {
         return Err(Error::NotFound);
     };
@@ -195,6 +211,7 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
         .get::<Connection>()
         .cloned()
         .unwrap_or_default();
+    let connection = cluster::requester(state.cluster_port, &parts.headers, connection)?;
     let mut query = request::query_data(parts.uri.query());
     let bare_path = raw_path.trim_matches('/');
     if bare_path == metrics::PATH {
@@ -205,7 +222,12 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
     }
 
     if state.core.is_standby() && !sys_raw::served_by_standby(bare_path) {
-        return Err(sys_raw::to_active(state, &parts.uri).await);
+        // What reaches a standby on the cluster port is not sent on again:
+        // the sender's idea of the active is out of date.
+        if state.cluster_port {
+            return Err(Error::NoActiveNode);
+        }
+        return cluster::forward(state, &parts, body, &connection).await;
     }
     if sys_raw::serves(bare_path) {
         return sys_raw::handle(state, &parts.method, bare_path, &query, body).await;

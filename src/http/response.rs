@@ -99,14 +99,6 @@ pub fn error_response(err: &Error) -> HttpResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             json!({ "errors": ["Vault is sealed"] }),
         ),
-        Error::StandbyRedirect(location) => {
-            let mut response = HttpResponse::new(Body::empty());
-            *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
-            if let Ok(location) = HeaderValue::from_str(location) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            return response;
-        }
         Error::NoActiveNode => {
             let mut response = json_response(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::response::{empty_response, json_response};
 use super::AppState;
+use crate::core::rekey::RekeyRequest;
 use crate::logical::framework::Field;
 use crate::logical::raw_route::{RawAnswer, RawOperation, RawParam, RawRoute};
 use crate::logical::{Error, FieldData};
@@ -139,6 +140,78 @@ pub const RAW_ROUTES: &[RawRoute] = &[
         }),
         delete: None,
     },
+    RawRoute {
+        path: "sys/rekey/init",
+        read: Some(RawOperation {
+            params: &[],
+            answers: &[object_answer(200, "the rekey's configuration and progress")],
+        }),
+        head: false,
+        write: Some(RawOperation {
+            params: &[
+                RawParam::new(Field::int("secret_shares")),
+                RawParam::new(Field::int("secret_threshold")),
+                RawParam::new(Field::strings("pgp_keys")),
+                RawParam::new(Field::bool("backup")),
+                RawParam::new(Field::bool("require_verification")),
+            ],
+            answers: &[object_answer(200, "the new rekey"), Refusal(400)],
+        }),
+        delete: Some(RawOperation {
+            params: &[],
+            answers: &[RawAnswer::Empty {
+                status: 204,
+                description: "the rekey is cancelled",
+            }],
+        }),
+    },
+    RawRoute {
+        path: "sys/rekey/update",
+        read: None,
+        head: false,
+        write: Some(RawOperation {
+            params: KEY_AND_NONCE,
+            answers: &[
+                object_answer(200, "the progress, and the new key shares once complete"),
+                Refusal(400),
+            ],
+        }),
+        delete: None,
+    },
+    RawRoute {
+        path: "sys/rekey/verify",
+        read: Some(RawOperation {
+            params: &[],
+            answers: &[
+                object_answer(200, "the verification's progress"),
+                Refusal(400),
+            ],
+        }),
+        head: false,
+        write: Some(RawOperation {
+            params: KEY_AND_NONCE,
+            answers: &[
+                object_answer(
+                    200,
+                    "the progress, and completion once the new shares are proven",
+                ),
+                Refusal(400),
+            ],
+        }),
+        delete: Some(RawOperation {
+            params: &[],
+            answers: &[
+                object_answer(200, "the restarted verification, with a new nonce"),
+                Refusal(400),
+            ],
+        }),
+    },
+];
+
+/// A key share and the operation's nonce.
+const KEY_AND_NONCE: &[RawParam] = &[
+    RawParam::new(Field::string("key")),
+    RawParam::new(Field::string("nonce")),
 ];
 
 /// `sys/health`'s query: the status answered in each state is overridable,
@@ -185,31 +258,12 @@ pub fn serves(path: &str) -> bool {
 }
 
 /// What a standby answers itself, as Vault's standbys do; everything else
-/// is for the active node.
+/// is forwarded to the active node.
 pub fn served_by_standby(path: &str) -> bool {
     matches!(
         path,
         "sys/health" | "sys/seal-status" | "sys/leader" | "sys/init" | "sys/unseal"
     )
-}
-
-/// A standby's answer to a request for the active: a redirect to the same
-/// request there, or 503 while no active node is known.
-pub async fn to_active(state: &AppState, uri: &axum::http::Uri) -> Error {
-    let leader = match state.core.ha() {
-        Some(ha) => ha.leader().await,
-        None => None,
-    };
-    match leader {
-        Some(leader) if !leader.is_self && !leader.leader_address.is_empty() => {
-            let target = uri.path_and_query().map_or("/", |p| p.as_str());
-            Error::StandbyRedirect(format!(
-                "{}{target}",
-                leader.leader_address.trim_end_matches('/')
-            ))
-        }
-        _ => Error::NoActiveNode,
-    }
 }
 
 pub async fn handle(
@@ -251,22 +305,54 @@ pub async fn handle(
             Ok(empty_response(StatusCode::NO_CONTENT))
         }
         ("sys/generate-root/update", "PUT" | "POST") => {
-            let data = FieldData::new(body_data(state, body).await?);
-            let key = data.str("key")?.unwrap_or_default();
-            if key.is_empty() {
-                return Err(Error::bad_request(
-                    "'key' must be specified in request body as JSON",
-                ));
-            }
-            let nonce = data.str("nonce")?.unwrap_or_default();
-            let status = state.core.update_root_generation(&key, &nonce).await?;
-            Ok(json_response(
-                StatusCode::OK,
-                &serde_json::to_value(status)?,
-            ))
+            let (key, nonce) = key_and_nonce(state, body).await?;
+            ok_json(state.core.update_root_generation(&key, &nonce).await?)
         }
+        ("sys/rekey/init", "GET") => ok_json(state.core.rekey_status().await?),
+        ("sys/rekey/init", "PUT" | "POST") => {
+            let data = FieldData::new(body_data(state, body).await?);
+            let request = RekeyRequest {
+                secret_shares: data.int_or("secret_shares", 0)?,
+                secret_threshold: data.int_or("secret_threshold", 0)?,
+                require_verification: data.bool_or("require_verification", false)?,
+                pgp_keys: data.comma_list_or_empty("pgp_keys")?,
+                backup: data.bool_or("backup", false)?,
+            };
+            ok_json(state.core.start_rekey(request).await?)
+        }
+        ("sys/rekey/init", "DELETE") => {
+            state.core.cancel_rekey().await;
+            Ok(empty_response(StatusCode::NO_CONTENT))
+        }
+        ("sys/rekey/update", "PUT" | "POST") => {
+            let (key, nonce) = key_and_nonce(state, body).await?;
+            ok_json(state.core.update_rekey(&key, &nonce).await?)
+        }
+        ("sys/rekey/verify", "GET") => ok_json(state.core.rekey_verify_status().await?),
+        ("sys/rekey/verify", "PUT" | "POST") => {
+            let (key, nonce) = key_and_nonce(state, body).await?;
+            ok_json(state.core.verify_rekey(&key, &nonce).await?)
+        }
+        ("sys/rekey/verify", "DELETE") => ok_json(state.core.restart_rekey_verification().await?),
         _ => Err(Error::MethodNotAllowed),
     }
+}
+
+fn ok_json(body: impl serde::Serialize) -> Result<HttpResponse, Error> {
+    Ok(json_response(StatusCode::OK, &serde_json::to_value(body)?))
+}
+
+/// A share and nonce (`sys/generate-root/update`, `sys/rekey/update`,
+/// `sys/rekey/verify`); the share is required.
+async fn key_and_nonce(state: &AppState, body: Body) -> Result<(String, String), Error> {
+    let data = FieldData::new(body_data(state, body).await?);
+    let key = data.str("key")?.unwrap_or_default();
+    if key.is_empty() {
+        return Err(Error::bad_request(
+            "'key' must be specified in request body as JSON",
+        ));
+    }
+    Ok((key, data.str("nonce")?.unwrap_or_default()))
 }
 
 /// `sys/health`: status codes overridable by query, as Vault's.

@@ -1,7 +1,7 @@
 //! The error type every backend returns. It says what went wrong in Vault's
 //! terms; `http::respond` maps each kind to a status code in exactly one place.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -10,10 +10,7 @@ pub enum Error {
     BadRequest(String),
     /// A 400 that also carries data (Vault's error response with `data`).
     #[error("{message}")]
-    BadRequestWithData {
-        message: String,
-        data: Map<String, Value>,
-    },
+    BadRequestWithData { message: String, data: Value },
     /// A 400 Vault answers without a message (`{"errors":[]}`), e.g. a
     /// non-boolean `?list=` or a non-integer `sys/health` code.
     #[error("invalid request")]
@@ -59,10 +56,6 @@ pub enum Error {
     /// The server cannot serve requests until unsealed: 503.
     #[error("Vault is sealed")]
     Sealed,
-    /// A standby of an HA cluster does not serve this request: 307 to the
-    /// same request on the active node at this URL.
-    #[error("redirect to the active node")]
-    StandbyRedirect(String),
     /// A standby that knows of no active node: 503, retryable.
     #[error("local node not active but active cluster node not found")]
     NoActiveNode,

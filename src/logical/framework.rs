@@ -54,6 +54,9 @@ pub enum Capture {
     Segment,
     /// Vault's `GenericNameRegex`: `\w(([\w-.]+)?\w)?`.
     Name,
+    /// A UUID's shape, alphanumeric groups of 8-4-4-4-12 (the PKI
+    /// engine's `uuidNameRegex`).
+    Uuid,
 }
 
 impl Capture {
@@ -61,8 +64,18 @@ impl Capture {
         match self {
             Capture::Segment => !value.is_empty(),
             Capture::Name => is_generic_name(value),
+            Capture::Uuid => is_uuid_shaped(value),
         }
     }
+}
+
+fn is_uuid_shaped(value: &str) -> bool {
+    let groups: Vec<&str> = value.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// Vault's `framework.GenericNameRegex`: word characters, with `-` and `.`

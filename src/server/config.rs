@@ -40,6 +40,9 @@ pub enum StorageConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerConfig {
     pub address: String,
+    /// Where the cluster port listens (`cluster_address`); by default the
+    /// listener's host, one port above its own, as in Vault.
+    pub cluster_address: Option<String>,
     /// `None` when `tls_disable` is set.
     pub tls: Option<TlsSettings>,
     /// `http_read_header_timeout`, `http_read_timeout`, `max_connections`.
@@ -66,6 +69,8 @@ pub struct ServerConfig {
     /// `log_level` and `log_format` (the flags and environment win).
     pub log_level: Option<String>,
     pub log_format: Option<String>,
+    /// `ui = true`: serve the web UI at `/ui/`.
+    pub ui: bool,
     /// Warnings about stanzas we ignore.
     pub warnings: Vec<String>,
 }
@@ -87,6 +92,7 @@ impl ServerConfig {
             telemetry: Telemetry::default(),
             log_level: None,
             log_format: None,
+            ui: false,
             warnings: Vec::new(),
         };
         let mut storage_seen = false;
@@ -98,7 +104,8 @@ impl ServerConfig {
                     "bootstrap" => config.bootstrap = item.value.as_text().map(PathBuf::from),
                     "log_level" => config.log_level = item.value.as_text(),
                     "log_format" => config.log_format = item.value.as_text(),
-                    "ui" | "disable_mlock" | "default_lease_ttl" | "max_lease_ttl" => {}
+                    "ui" => config.ui = expr_bool(&item.value),
+                    "disable_mlock" | "default_lease_ttl" | "max_lease_ttl" => {}
                     other => config
                         .warnings
                         .push(format!("unknown or unsupported setting {other:?} ignored")),
@@ -245,6 +252,7 @@ fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
     let address = attr(block, "address")
         .and_then(expr_string)
         .unwrap_or_else(|| "127.0.0.1:8200".into());
+    let cluster_address = attr(block, "cluster_address").and_then(expr_string);
     let limits = listener_limits(block)?;
     let body = body_limits(block)?;
     let unauthenticated_metrics_access = block
@@ -256,6 +264,7 @@ fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
     if attr(block, "tls_disable").is_some_and(expr_bool) {
         return Ok(ListenerConfig {
             address,
+            cluster_address,
             tls: None,
             limits,
             body,
@@ -271,6 +280,7 @@ fn listener(block: &Block) -> Result<ListenerConfig, ConfigError> {
     };
     Ok(ListenerConfig {
         address,
+        cluster_address,
         limits,
         body,
         unauthenticated_metrics_access,
@@ -532,6 +542,7 @@ mod tests {
         .expect("parses");
         assert_eq!(config.listeners[0].address, "0.0.0.0:8200");
         assert_eq!(config.listeners[0].tls, None);
+        assert!(config.ui);
         assert_eq!(
             config.storage,
             StorageConfig::Durable(PathBuf::from("/vault/data"))
@@ -547,6 +558,7 @@ mod tests {
         .expect("parses");
         assert_eq!(config.listeners[0].address, "127.0.0.1:8200");
         assert_eq!(config.listeners[0].tls, None);
+        assert!(!config.ui, "the web UI is off unless asked for");
         let err = ServerConfig::parse("listener \"tcp\" {").unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -70,9 +70,21 @@ impl Default for Limits {
     }
 }
 
+/// How a listener's connections are secured.
+#[derive(Clone)]
+pub enum Tls {
+    Off,
+    /// The listener's configuration (its certificate reloads in place).
+    On(TlsAcceptor),
+    /// Chosen for each connection; while there is none the connection is
+    /// closed at once (the cluster port of a node without the cluster
+    /// certificate yet).
+    PerConnection(Arc<dyn Fn() -> Option<TlsAcceptor> + Send + Sync>),
+}
+
 pub async fn serve(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Tls,
     app: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
@@ -121,7 +133,15 @@ pub async fn serve(
             ..Default::default()
         };
         let (app, builder) = (app.clone(), builder.clone());
-        let Some(acceptor) = tls.clone() else {
+        let acceptor = match &tls {
+            Tls::Off => None,
+            Tls::On(acceptor) => Some(acceptor.clone()),
+            Tls::PerConnection(choose) => match choose() {
+                Some(acceptor) => Some(acceptor),
+                None => continue,
+            },
+        };
+        let Some(acceptor) = acceptor else {
             connections.spawn(serve_connection(
                 stream, connection, app, builder, slot, limits,
             ));

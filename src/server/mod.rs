@@ -3,6 +3,7 @@
 
 pub mod args;
 mod bootstrap;
+mod cluster;
 pub mod config;
 pub mod listener;
 mod logging;
@@ -74,8 +75,11 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     // listener serves `sys/metrics` without a token.
     let mut telemetry = Telemetry::dev();
     let mut unauthenticated_metrics = true;
+    // Dev mode serves the web UI, as Vault's; a config file asks for it.
+    let mut ui = opts.dev;
     let mut ha = None;
     let mut advertised = (None, None);
+    let mut cluster_address = None;
     let (storage, address, tls_settings): (Arc<dyn Storage>, String, Option<TlsSettings>) =
         if opts.dev {
             let address = opts
@@ -115,19 +119,26 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
             });
             config_bootstrap = config.bootstrap.clone();
             let listener = &config.listeners[0];
+            cluster_address = Some(
+                listener
+                    .cluster_address
+                    .clone()
+                    .unwrap_or_else(|| cluster::default_address(&listener.address)),
+            );
             limits = listener.limits;
             body_limits = listener.body;
             telemetry = config.telemetry.clone();
             unauthenticated_metrics = listener.unauthenticated_metrics_access;
+            ui = config.ui;
             (storage, listener.address.clone(), listener.tls.clone())
         };
     let tls = match &tls_settings {
         Some(settings) => {
             let (config, cert) = tls::server_config(settings)?;
             tokio::spawn(reload_on_sighup(cert));
-            Some(tokio_rustls::TlsAcceptor::from(config))
+            listener::Tls::On(tokio_rustls::TlsAcceptor::from(config))
         }
-        None => None,
+        None => listener::Tls::Off,
     };
 
     // A malformed bootstrap file stops the server before it listens.
@@ -143,16 +154,7 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     }
     .map_err(|e| ServerError::Core(e.to_string()))?;
     core.configure_telemetry(telemetry);
-    let listener = TcpListener::bind(&address)
-        .await
-        .map_err(|source| ServerError::Listen {
-            address: address.clone(),
-            source,
-        })?;
-    let bound = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or(address);
+    let (listener, bound) = bind(&address).await?;
 
     let root_token = if opts.dev {
         let token = core
@@ -174,7 +176,11 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     } else {
         None
     };
-    let scheme = if tls.is_some() { "https" } else { "http" };
+    let scheme = if matches!(tls, listener::Tls::Off) {
+        "http"
+    } else {
+        "https"
+    };
     print_banner(
         scheme,
         &bound,
@@ -183,13 +189,27 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
         dev_ca_file.as_deref(),
     );
 
-    if let Some(ha) = core.ha() {
+    let cluster_tls = Arc::new(crate::http::cluster::ClusterTls::default());
+    let mut cluster_port = None;
+    if let (Some(ha), Some(address)) = (core.ha(), &cluster_address) {
+        let (port, cluster_bound) = bind(address).await?;
         let (api_addr, cluster_addr) = advertised;
         ha.advertise(Advertisement {
             api_addr: api_addr.unwrap_or_else(|| format!("{scheme}://{bound}")),
-            cluster_addr: cluster_addr.unwrap_or_default(),
+            cluster_addr: cluster_addr.unwrap_or_else(|| format!("https://{cluster_bound}")),
         });
+        cluster_port = Some(tokio::spawn(cluster::serve(
+            port,
+            core.clone(),
+            cluster_tls.clone(),
+            limits,
+            body_limits,
+        )));
         tokio::spawn(core.clone().run_ha());
+        tokio::spawn(crate::http::cluster::echo_to_active(
+            core.clone(),
+            cluster_tls.clone(),
+        ));
     }
     let periodic_core = core.clone();
     let period = periodic_interval()?;
@@ -204,11 +224,14 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     };
     let server = tokio::spawn(listener::serve(
         listener,
-        tls.clone(),
+        tls,
         router(AppState {
             core: core.clone(),
             limits: body_limits,
             unauthenticated_metrics,
+            ui,
+            cluster: cluster_tls,
+            cluster_port: false,
         }),
         limits,
         shutdown,
@@ -224,8 +247,26 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
         }
     }
     let _ = server.await;
+    if let Some(cluster_port) = cluster_port {
+        cluster_port.abort();
+    }
     tracing::info!("shutdown complete");
     failure.map_or(Ok(()), Err)
+}
+
+/// Binds a listening socket; returns it and the address it is bound to.
+async fn bind(address: &str) -> Result<(TcpListener, String), ServerError> {
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Listen {
+            address: address.to_string(),
+            source,
+        })?;
+    let bound = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| address.to_string());
+    Ok((listener, bound))
 }
 
 /// Opens a configured store once (no waiting for a database).

@@ -74,7 +74,7 @@ async fn capabilities(
         return Err(Error::bad_request("paths must be supplied"));
     }
     let token = token(&core, req, whose).await?;
-    let acl = core.policies.acl(&token.policies).await?;
+    let acl = core.token_acl(&token).await?;
     let mut data = Map::new();
     // Named as asked; a leading `/` does not change what the path is.
     for path in &paths {

@@ -7,6 +7,7 @@ mod audit;
 mod audit_headers;
 mod capabilities;
 mod decode_token;
+mod ha_status;
 mod keyring;
 mod locked_users;
 mod metrics;
@@ -57,6 +58,7 @@ impl Backend for SystemBackend {
         metrics::PATHS,
         wrapping::PATHS,
         decode_token::PATHS,
+        ha_status::PATHS,
     ];
 
     /// Vault's root-protected `sys/` paths (`PathsSpecial.Root` of its

@@ -24,7 +24,7 @@ pub(super) const PATHS: &[Path<SystemBackend>] = &[
 async fn visible_mounts(b: &SystemBackend, req: &mut Request) -> Result<Option<Response>> {
     let core = b.core()?;
     let acl = match &req.token {
-        Some(token) => Some(core.policies.acl(&token.policies).await?),
+        Some(token) => Some(core.token_acl(token).await?),
         None => None,
     };
     let mut secret = Map::new();
@@ -60,7 +60,7 @@ async fn mount_of_path(b: &SystemBackend, req: &mut Request) -> Result<Option<Re
         ))
     };
     let token = req.token.as_ref().ok_or_else(denied)?;
-    let acl = core.policies.acl(&token.policies).await?;
+    let acl = core.token_acl(token).await?;
     let (mounted, _) = core
         .mounts
         .route(path.trim_start_matches('/'))

@@ -3,6 +3,7 @@
 //! formats, go-multierror texts and a minimal DER writer and reader.
 //! Nothing here depends on the rest of the crate.
 
+pub mod base64_serde;
 pub mod der;
 pub mod gotime;
 pub mod ids;

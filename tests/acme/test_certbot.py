@@ -1,7 +1,8 @@
 """certbot, unchanged, against the mount's ACME server: http-01 with its
 standalone server on loopback port 80, dns-01 (a wildcard) through manual
 hooks and the suite's DNS server, renewal, and revocation by account key
-and by certificate key. The same flows run against vaultlet and OpenBao."""
+and by certificate key, and an account bound to an external account
+binding key from new-eab. The same flows run against vaultlet and OpenBao."""
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ from cryptography import x509
 def certbot(mount):
     base = tempfile.mkdtemp(prefix=f"certbot-{mount.name}-")
 
-    def run(*args: str) -> subprocess.CompletedProcess:
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
         argv = [
             shutil.which("certbot") or "certbot", *args,
             "--config-dir", f"{base}/config", "--work-dir", f"{base}/work", "--logs-dir", f"{base}/logs",
@@ -26,7 +27,7 @@ def certbot(mount):
         # The test CA, explicitly: the environment may point requests elsewhere.
         env = dict(os.environ, REQUESTS_CA_BUNDLE=mount.ca_file)
         p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
-        assert p.returncode == 0, f"certbot {' '.join(args)}:\n{p.stdout}\n{p.stderr}\n{log(base)}"
+        assert (p.returncode == 0) == ok, f"certbot {' '.join(args)}:\n{p.stdout}\n{p.stderr}\n{log(base)}"
         return p
 
     run.base = base
@@ -107,3 +108,21 @@ def test_dns01_wildcard_obtain_and_revoke_by_certificate_key(mount, certbot, dns
             "--no-delete-after-revoke")
     assert revoked(mount, issued)
     assert issued.serial_number in crl_serials(mount)
+
+
+def test_external_account_binding_is_required_and_spent(mount, certbot):
+    register = ("register", "--agree-tos", "--register-unsafely-without-email")
+    mount.write("pki/config/acme", eab_policy="new-account-required")
+    try:
+        refused = certbot(*register, ok=False)
+        assert "externalAccountRequired" in refused.stderr + log(certbot.base)
+        eab = mount.write("pki/acme/new-eab")["data"]
+        certbot(*register, "--eab-kid", eab["id"], "--eab-hmac-key", eab["key"])
+        unused = mount.api("LIST", "pki/eab")
+        assert eab["id"] not in unused.text
+        certbot("certonly", "--standalone", "--preferred-challenges", "http",
+                "--http-01-address", "127.0.0.1", "--http-01-port", "80",
+                "-d", "localhost", "--cert-name", "bound")
+        assert sans(cert(certbot.base, "bound")) == ["localhost"]
+    finally:
+        mount.write("pki/config/acme", eab_policy="not-required")

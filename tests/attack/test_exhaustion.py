@@ -5,7 +5,7 @@ sending a request.
 Body probes run on a fresh pair each, so the peak resident memory (VmHWM in
 /proc/<pid>/status) before the request is the server's idle baseline.
 Class: ``<status> peak_rss_bounded=<yes|no> alive=<yes|no>``, where bounded
-means the peak grew by less than BODY_RSS_LIMIT for one request of at most
+means the peak grew by less than the shape's limit for one request of at most
 16 MiB (OpenBao's growth is shown on failure for scale).
 
 Connection probes: a listener limited to a few connections (vaultlet's
@@ -23,7 +23,13 @@ import requests
 from attack import Answer, errors
 
 MIB = 1024 * 1024
+# Shapes that expand when parsed (millions of small values) must stay well
+# under 128 MiB. One long string cannot expand, but a garbage-collected server
+# holds several copies of it for a moment (read buffers that double, the
+# decoded string): OpenBao 2.7.2 peaked 131 MiB above idle on 16 MiB once,
+# depending on when its collector runs.
 BODY_RSS_LIMIT = 128 * MIB
+LONG_STRING_RSS_LIMIT = 192 * MIB
 
 
 def _strings(n):
@@ -63,7 +69,8 @@ def test_unauthenticated_json_body(fresh_dev, shape):
         grown = (srv.memory_kib("VmHWM") - before) * 1024
         alive = "yes" if srv.alive() and srv.req("GET", "sys/health", token=None, timeout=10).status_code == 200 \
             else "no"
-        bounded = "yes" if grown < BODY_RSS_LIMIT else "no"
+        limit = LONG_STRING_RSS_LIMIT if shape == "one-long-string" else BODY_RSS_LIMIT
+        bounded = "yes" if grown < limit else "no"
         return Answer(f"{status} peak_rss_bounded={bounded} alive={alive}",
                       f"{err}; peak RSS grew {grown / MIB:.0f} MiB for a {len(body) / MIB:.1f} MiB body")
     pair.probe(f"exhaustion/body/{shape}", probe, expect=r"4\d\d peak_rss_bounded=yes alive=yes")

@@ -26,6 +26,8 @@ pub struct Server {
     pub addr: String,
     pub root_token: String,
     http: reqwest::blocking::Client,
+    /// The `Unseal Key:` a dev server prints after it starts.
+    dev_unseal_key: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// The answer to one request.
@@ -309,6 +311,8 @@ impl Server {
             .expect("start the server");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let dev_unseal_key = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let unseal_key_seen = dev_unseal_key.clone();
         // Reads the banner, then keeps draining stdout so the server never
         // blocks on a full pipe.
         std::thread::spawn(move || {
@@ -316,6 +320,9 @@ impl Server {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if addr.is_none() {
                     addr = banner_listen_address(&line);
+                }
+                if let Some(key) = line.trim().strip_prefix("Unseal Key: ") {
+                    *unseal_key_seen.lock().expect("unseal key") = Some(key.to_string());
                 }
                 if line.contains("server started!") {
                     let _ = tx.send(addr.take());
@@ -334,6 +341,23 @@ impl Server {
             addr,
             root_token,
             http,
+            dev_unseal_key,
+        }
+    }
+
+    /// The unseal key a dev server printed (waits for it a bounded time).
+    pub fn dev_unseal_key(&self) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(key) = self.dev_unseal_key.lock().expect("unseal key").clone() {
+                return key;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dev server at {} printed no unseal key",
+                self.addr
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -72,6 +72,13 @@ VOLATILE = [
     "data.batch_results[].ciphertext", "data.batch_results[].signature", "data.batch_results[].hmac",
     "data.public_key", "data.batch_results[].publickey",
     "data.keys.*", "data.backup_info.time", "data.restore_info.time",
+    # identity: ids and times of entities, aliases and groups
+    "data.canonical_id", "data.mount_accessor", "data.last_update_time",
+    "data.aliases[].id", "data.aliases[].canonical_id", "data.aliases[].mount_accessor",
+    "data.aliases[].creation_time", "data.aliases[].last_update_time",
+    "data.aliases[].merged_from_canonical_ids[]", "data.merged_entity_ids[]",
+    "data.direct_group_ids[]", "data.group_ids[]", "data.inherited_group_ids[]",
+    "data.member_entity_ids[]", "data.member_group_ids[]", "data.parent_group_ids[]",
 ]
 
 

@@ -3,20 +3,15 @@ package e2e
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 
-	istioca "istio.io/istio/security/pkg/pki/ca"
-	istioutil "istio.io/istio/security/pkg/pki/util"
+	"github.com/vaultlet/vaultlet/tests/istiocheck"
 )
 
 const workloadID = "spiffe://cluster.local/ns/default/sa/default"
@@ -24,29 +19,11 @@ const workloadID = "spiffe://cluster.local/ns/default/sa/default"
 // parseCerts parses a PEM bundle that holds only certificates.
 func parseCerts(t testing.TB, what string, b []byte) []*x509.Certificate {
 	t.Helper()
-	var out []*x509.Certificate
-	for rest := b; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			if len(bytes.TrimSpace(rest)) != 0 {
-				t.Fatalf("%s: trailing data after the certificates", what)
-			}
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			t.Fatalf("%s: unexpected PEM block %q", what, blk.Type)
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		out = append(out, c)
+	cs, err := istiocheck.ParseCerts(b)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
-	if len(out) == 0 {
-		t.Fatalf("%s: no certificate", what)
-	}
-	return out
+	return cs
 }
 
 func one(t testing.TB, what string, b []byte) *x509.Certificate {
@@ -117,63 +94,16 @@ func checkCacerts(t *testing.T, sec map[string][]byte, root *x509.Certificate) *
 	if t.Failed() {
 		t.FailNow()
 	}
-	istioSignsWorkload(t, sec, root, ica)
+	istioSignsWorkload(t, sec)
 	return ica
 }
 
-// istioSignsWorkload hands the Secret to Istio as istiod reads a
-// kubernetes.io/tls-layout cacerts: NewPluggedCertIstioCAOptions (which
-// verifies the chain and that the signing certificate is a CA) and
-// NewIstioCA, then signs a workload CSR and checks the result with Istio's
-// VerifyCertificate against ca.crt and with Go's verifier as a peer does.
-func istioSignsWorkload(t *testing.T, sec map[string][]byte, root, ica *x509.Certificate) {
+// istioSignsWorkload hands the Secret to Istio's own plugged-CA code as
+// istiod reads it and signs an ECDSA workload certificate that must verify to
+// the root (see istiocheck.SignWorkload).
+func istioSignsWorkload(t *testing.T, sec map[string][]byte) {
 	t.Helper()
-	dir := t.TempDir()
-	for _, k := range []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey, cmmeta.TLSCAKey} {
-		if err := os.WriteFile(filepath.Join(dir, k), sec[k], 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bundle := istioca.SigningCAFileBundle{
-		RootCertFile:    filepath.Join(dir, istioca.TLSSecretRootCertFile),
-		CertChainFiles:  []string{filepath.Join(dir, istioca.TLSSecretCACertFile), filepath.Join(dir, istioca.TLSSecretRootCertFile)},
-		SigningCertFile: filepath.Join(dir, istioca.TLSSecretCACertFile),
-		SigningKeyFile:  filepath.Join(dir, istioca.TLSSecretCAPrivateKeyFile),
-	}
-	// istiod's defaults: workload TTL 24h, max 90 days, RSA 2048.
-	opts, err := istioca.NewPluggedCertIstioCAOptions(bundle, 24*time.Hour, 90*24*time.Hour, 2048)
-	if err != nil {
-		t.Fatalf("Istio NewPluggedCertIstioCAOptions rejected cacerts: %v", err)
-	}
-	ca, err := istioca.NewIstioCA(opts)
-	if err != nil {
-		t.Fatalf("Istio NewIstioCA: %v", err)
-	}
-	csr, key, err := istioutil.GenCSR(istioutil.CertOptions{Host: workloadID, ECSigAlg: istioutil.EcdsaSigAlg})
-	if err != nil {
+	if _, err := istiocheck.SignWorkload(sec, workloadID, true); err != nil {
 		t.Fatal(err)
-	}
-	leafPEM, err := ca.Sign(csr, istioca.CertOpts{SubjectIDs: []string{workloadID}, TTL: time.Hour})
-	if err != nil {
-		t.Fatalf("Istio CA Sign: %v", err)
-	}
-	kb := ca.GetCAKeyCertBundle()
-	chain := append(append([]byte{}, leafPEM...), kb.GetCertChainPem()...)
-	if err := istioutil.VerifyCertificate(key, chain, kb.GetRootCertPem(), &istioutil.VerifyFields{
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		Host:        workloadID,
-	}); err != nil {
-		t.Fatalf("Istio VerifyCertificate of the workload certificate: %v", err)
-	}
-	if !bytes.Equal(kb.GetRootCertPem(), sec[cmmeta.TLSCAKey]) {
-		t.Errorf("Istio's trust anchor is not ca.crt")
-	}
-	leaf := one(t, "workload certificate", leafPEM)
-	roots, inter := x509.NewCertPool(), x509.NewCertPool()
-	roots.AddCert(root)
-	inter.AddCert(ica)
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		t.Errorf("the workload certificate does not verify to the Vault root: %v", err)
 	}
 }

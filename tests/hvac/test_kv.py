@@ -1,5 +1,4 @@
 """hvac's KV v2 (the dev server's `secret/`) and KV v1 APIs against vaultlet."""
-import os
 
 import hvac
 import pytest
@@ -124,10 +123,3 @@ def test_cubbyhole_is_per_token(client, unique):
     other_client.write(f"cubbyhole/{unique}", value="theirs")
     assert other_client.read(f"cubbyhole/{unique}")["data"] == {"value": "theirs"}
     assert client.read(f"cubbyhole/{unique}")["data"] == {"value": "mine"}
-
-
-@pytest.mark.skipif(bool(os.environ.get("VAULT_ADDR")), reason="vaultlet only: Vault has an identity store")
-def test_identity_says_it_is_not_available(client):
-    with pytest.raises(exceptions.InvalidRequest) as err:
-        client.read("identity/entity/id/x")
-    assert "not available in vaultlet" in str(err.value)

@@ -189,8 +189,19 @@ async fn target(core: &Core, req: &Request, which: Target) -> Result<TokenEntry>
 }
 
 async fn lookup(b: &TokenBackend, req: &mut Request, which: Target) -> Result<Option<Response>> {
-    let target = target(&*b.core()?, req, which).await?;
-    Ok(Some(Response::data(target.lookup_data(now_unix()))))
+    let core = b.core()?;
+    let target = target(&core, req, which).await?;
+    let mut data = target.lookup_data(now_unix());
+    // The entity's policies, as they stand now, beside the token's own.
+    let identity_policies = core.identity_policies(&target).await?;
+    if !identity_policies.is_empty() {
+        data.insert(
+            "identity_policies".into(),
+            serde_json::json!(identity_policies),
+        );
+        data.insert("external_namespace_policies".into(), serde_json::json!({}));
+    }
+    Ok(Some(Response::data(data)))
 }
 
 async fn renew(b: &TokenBackend, req: &mut Request, which: Target) -> Result<Option<Response>> {

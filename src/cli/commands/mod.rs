@@ -10,6 +10,7 @@ use super::client::{Client, Error as ClientError};
 use super::flags::FlagSet;
 use super::format;
 
+mod generate_root;
 mod migrate;
 mod mount_move;
 mod mounts;
@@ -472,6 +473,7 @@ fn group(ui: &mut Ui, name: &str, args: &[String]) -> i32 {
         ("operator", "unseal") => sys::operator_unseal(ui, rest),
         ("operator", "seal") => sys::operator_seal(ui, rest),
         ("operator", "migrate") => migrate::run(ui, rest),
+        ("operator", "generate-root") => generate_root::run(ui, rest),
         _ => -1,
     };
     if code >= 0 {

@@ -11,6 +11,7 @@ use super::capability::Capability;
 use super::params::parameters_allowed;
 use super::parse::Policy;
 use super::rule::{PathKind, PathRule, Permissions};
+use super::template::IdentityValues;
 
 /// Outcome of [`Acl::allow`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,6 +37,7 @@ impl AclDecision {
 #[derive(Debug, Clone, Default)]
 pub struct Acl {
     root: bool,
+    templated: bool,
     exact: BTreeMap<String, Permissions>,
     /// Keyed by the pattern without its trailing `*`.
     prefix: BTreeMap<String, Permissions>,
@@ -87,21 +89,44 @@ impl Acl {
     /// root=true and everything is allowed.
     ///
     /// A policy object named `root` also turns the flag on, as in Vault.
-    /// Templated rules are skipped: without an identity store their
-    /// placeholders can never be filled.
+    /// Templated rules are left out (see [`Acl::with_identity`]).
     pub fn new(policies: &[&Policy], root: bool) -> Acl {
+        Acl::with_identity(policies, root, None)
+    }
+
+    /// As [`Acl::new`], with templated rules filled from the token's
+    /// entity; a rule whose placeholders cannot all be filled (or any
+    /// templated rule, without an entity) is left out, as in Vault.
+    pub fn with_identity(
+        policies: &[&Policy],
+        root: bool,
+        identity: Option<&IdentityValues>,
+    ) -> Acl {
         let mut acl = Acl {
             root: root || policies.iter().any(|p| p.name == "root"),
+            templated: policies.iter().any(|p| p.is_templated()),
             ..Acl::default()
         };
-        let rules = policies
-            .iter()
-            .flat_map(|p| p.rules())
-            .filter(|r| !r.templated);
-        for rule in rules {
-            acl.insert(rule);
+        for rule in policies.iter().flat_map(|p| p.rules()) {
+            if !rule.templated {
+                acl.insert(rule);
+                continue;
+            }
+            if let Some(path) = identity.and_then(|values| values.render(&rule.path)) {
+                acl.insert(&PathRule {
+                    path,
+                    templated: false,
+                    ..rule.clone()
+                });
+            }
         }
         acl
+    }
+
+    /// Whether some policy of this ACL has templated rules (their result
+    /// depends on the token's entity).
+    pub fn is_templated(&self) -> bool {
+        self.templated
     }
 
     /// True if the token holds the root policy.

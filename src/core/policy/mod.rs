@@ -13,7 +13,6 @@
 //! Known differences from Vault: HCL is read with an HCL 2 parser, so a few
 //! HCL 1-only spellings (commas between attributes, blocks inside `= { }`
 //! objects as in Enterprise control-group examples) are syntax errors;
-//! identity-templated rules never match because there is no identity store;
 //! `mfa_methods`, `control_group` and `subscribe_event_types` are accepted
 //! but have no effect.
 
@@ -24,6 +23,7 @@ mod error;
 mod params;
 mod parse;
 mod rule;
+mod template;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +33,7 @@ pub use capability::{Capability, CapabilitySet, UnknownCapability};
 pub use error::{PolicyError, RuleError};
 pub use parse::Policy;
 pub use rule::{ParamMap, PathKind, PathRule, Permissions};
+pub use template::{AliasValues, GroupValues, IdentityValues};
 
 /// Vault's built-in `default` policy, attached to every token unless
 /// `no_default_policy` is set. Kept byte-for-byte close to Vault's text

@@ -49,7 +49,7 @@ impl Policy {
     }
 
     /// True if some rule uses identity templating (`{{identity.entity.id}}`),
-    /// which this server cannot resolve, so those rules never match.
+    /// filled per token from its entity.
     pub fn is_templated(&self) -> bool {
         self.rules.iter().any(|r| r.templated)
     }

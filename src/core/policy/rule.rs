@@ -62,8 +62,8 @@ pub struct PathRule {
     /// without its trailing `*`.
     pub path: String,
     pub kind: PathKind,
-    /// The pattern uses identity templating (`{{identity.entity.id}}`).
-    /// There is no identity store here, so such rules never match.
+    /// The pattern uses identity templating (`{{identity.entity.id}}`),
+    /// filled from the token's entity when its ACL is built.
     pub templated: bool,
     pub permissions: Permissions,
 }

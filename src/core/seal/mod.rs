@@ -18,7 +18,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use self::barrier::{open_bytes, seal_bytes, Barrier, Keyring};
 use crate::logical::{Error, Result};
-use crate::storage::Storage;
+use crate::storage::{BatchOp, Storage};
 use crate::util::gotime::now_unix;
 use crate::util::ids::random_bytes;
 
@@ -158,13 +158,7 @@ impl Seal {
                         "invalid seal configuration: threshold must be greater than one for multiple shares",
                     ));
                 }
-                let unseal_key = Zeroizing::new(random_bytes(32));
-                let keys = if shares == 1 {
-                    vec![unseal_key.to_vec()]
-                } else {
-                    shamir::split(&unseal_key, shares, threshold)
-                        .map_err(|e| Error::BadRequest(e.to_string()))?
-                };
+                let (unseal_key, keys) = new_unseal_key(shares, threshold)?;
                 let config = SealConfig {
                     kind: "shamir".into(),
                     secret_shares: shares,
@@ -284,11 +278,9 @@ impl Seal {
             Zeroizing::new(std::mem::take(&mut progress.shares))
         };
         self.reset_progress();
-        let unseal_key = Zeroizing::new(if config.secret_threshold == 1 {
-            collected.first().cloned().unwrap_or_default()
-        } else {
-            shamir::combine(&collected).map_err(|e| Error::BadRequest(e.to_string()))?
-        });
+        let unseal_key = Zeroizing::new(
+            combine_shares(&collected, config.secret_threshold).map_err(Error::BadRequest)?,
+        );
         self.open_with(&unseal_key).await?;
         Ok(true)
     }
@@ -304,6 +296,31 @@ impl Seal {
         open_bytes(unseal_key, ROOT_KEY.as_bytes(), &wrapped_root)
             .map(|mut root_key| root_key.zeroize())
             .map_err(|_| Error::bad_request("the key shares do not reconstruct the unseal key"))
+    }
+
+    /// Protects the held root key with a new unseal key and records the
+    /// new share counts, in one atomic write: afterwards only the new
+    /// shares unseal.
+    pub async fn rekey(&self, new_unseal_key: &[u8], shares: u8, threshold: u8) -> Result<()> {
+        let root_key = self.held_root_key()?;
+        let wrapped_root =
+            seal_bytes(new_unseal_key, ROOT_KEY.as_bytes(), &root_key).map_err(internal)?;
+        let config = SealConfig {
+            kind: "shamir".into(),
+            secret_shares: shares,
+            secret_threshold: threshold,
+        };
+        // A crash must never leave the new wrapping beside the old counts.
+        self.physical
+            .batch(vec![
+                BatchOp::Put(ROOT_KEY.to_string(), wrapped_root),
+                BatchOp::Put(CONFIG_KEY.to_string(), serde_json::to_vec(&config)?),
+            ])
+            .await?;
+        if let Ok(mut cached) = self.cached.lock() {
+            *cached = Some(config);
+        }
+        Ok(())
     }
 
     pub fn reset(&self) {
@@ -334,6 +351,37 @@ impl Seal {
             *slot = root_key;
         }
     }
+}
+
+/// An unseal key and the shares handed out for it.
+pub(crate) type KeyAndShares = (Zeroizing<Vec<u8>>, Vec<Vec<u8>>);
+
+/// A fresh unseal key and its shares (the key itself when there is one
+/// share, as in Vault).
+pub(crate) fn new_unseal_key(shares: u8, threshold: u8) -> Result<KeyAndShares> {
+    let unseal_key = Zeroizing::new(random_bytes(32));
+    let keys = if shares == 1 {
+        vec![unseal_key.to_vec()]
+    } else {
+        shamir::split(&unseal_key, shares, threshold)
+            .map_err(|e| Error::BadRequest(e.to_string()))?
+    };
+    Ok((unseal_key, keys))
+}
+
+/// The unseal key a threshold of shares stands for (a single share is the
+/// key itself).
+pub(crate) fn combine_shares(
+    shares: &[Vec<u8>],
+    threshold: u8,
+) -> std::result::Result<Vec<u8>, String> {
+    if threshold == 1 {
+        return shares
+            .first()
+            .cloned()
+            .ok_or_else(|| "no key shares".to_string());
+    }
+    shamir::combine(shares).map_err(|e| e.to_string())
 }
 
 /// Unseal keys arrive hex- or base64-encoded.

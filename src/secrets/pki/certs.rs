@@ -12,7 +12,7 @@ use crate::logical::{Error, Request, Response, Result};
 use crate::storage::StorageView;
 
 /// Pagination (Vault 1.18+ and OpenBao).
-const PAGE: &[Field] = &[Field::string("after"), Field::int("limit")];
+pub(super) const PAGE: &[Field] = &[Field::string("after"), Field::int("limit")];
 
 pub(super) const PATHS: &[Path<PkiBackend>] = &[
     Path::new("certs")

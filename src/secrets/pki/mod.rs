@@ -204,6 +204,7 @@ impl Backend for PkiBackend {
         acme::ROLE_PATHS,
         acme::ISSUER_ROLE_PATHS,
         acme::config::PATHS,
+        acme::eab::PATHS,
         ca::PATHS,
         ca_sign::PATHS,
         import::PATHS,
@@ -273,7 +274,8 @@ mod tests {
             let sample: Vec<&str> = pattern
                 .split('/')
                 .map(|segment| match segment.chars().next() {
-                    Some(':') => "sample",
+                    // Fits every capture rule (names and UUIDs).
+                    Some(':') => "0a1b2c3d-0000-0000-0000-000000000000",
                     Some('*') => "some/rest",
                     _ => segment,
                 })

@@ -103,32 +103,15 @@ pub fn is_key_name(name: &str) -> bool {
     crate::logical::framework::is_generic_name(name)
 }
 
-/// Bytes in storage, as base64 (Go's `[]byte` in JSON).
-mod b64 {
-    use base64::Engine as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
 /// One version of a key.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct KeyVersion {
     /// Symmetric key bytes, or the private key as PKCS#8 DER.
-    #[serde(with = "b64")]
+    #[serde(with = "crate::util::base64_serde")]
     pub key: Vec<u8>,
     /// The HMAC key of `hmac/` for keys that are not `hmac` keys.
-    #[serde(with = "b64")]
+    #[serde(with = "crate::util::base64_serde")]
     pub hmac_key: Vec<u8>,
     /// Unix nanoseconds.
     pub creation_time: i64,

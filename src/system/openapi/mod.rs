@@ -128,7 +128,7 @@ async fn serve(b: &SystemBackend, req: &mut Request) -> Result<Option<Response>>
     let core = b.core()?;
     let generic = req.data.bool_or("generic_mount_paths", false)?;
     let acl = match &req.token {
-        Some(token) => Some(core.policies.acl(&token.policies).await?),
+        Some(token) => Some(core.token_acl(token).await?),
         None => None,
     };
     let mounts = core.mounts.snapshot();

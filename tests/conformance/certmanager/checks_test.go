@@ -6,52 +6,26 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
-	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 
-	istioca "istio.io/istio/security/pkg/pki/ca"
-	istioutil "istio.io/istio/security/pkg/pki/util"
+	"github.com/vaultlet/vaultlet/tests/istiocheck"
 )
 
-// parseCerts parses every CERTIFICATE block; fails on anything else.
+// parseCerts parses a PEM bundle of certificates only; fails on anything else.
 func parseCerts(t testing.TB, what string, pemBytes []byte) []*x509.Certificate {
 	t.Helper()
-	var out []*x509.Certificate
-	rest := pemBytes
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			t.Fatalf("%s: unexpected PEM block %q", what, b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		out = append(out, c)
+	cs, err := istiocheck.ParseCerts(pemBytes)
+	if err != nil {
+		t.Fatalf("%s: %v in %q", what, err, truncate(string(pemBytes), 200))
 	}
-	if len(bytes.TrimSpace(rest)) != 0 {
-		t.Fatalf("%s: trailing non-PEM data %q", what, truncate(string(rest), 200))
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s: no certificate in %q", what, truncate(string(pemBytes), 200))
-	}
-	return out
+	return cs
 }
 
 func parseCertPEM(t testing.TB, what, s string) *x509.Certificate {
@@ -127,67 +101,17 @@ func checkKeyMatches(t testing.TB, what string, c *x509.Certificate, pk crypto.S
 	}
 }
 
-// istioPlugIn hands a cert-manager cacerts Secret to Istio exactly as istiod
-// reads a kubernetes.io/tls-layout cacerts directory
-// (pilot/pkg/bootstrap/istio_ca.go detectSigningCABundleAndCRL), constructs
-// the plugged-cert CA with Istio's own NewPluggedCertIstioCAOptions (Verify +
-// IsCA) and NewIstioCA, signs a workload CSR for id and verifies the result
-// with Istio's VerifyCertificate against the root. It returns the workload
-// chain (leaf first, then the CA chain istiod sends) for further checks.
+// istioPlugIn hands a cert-manager cacerts Secret to Istio's own plugged-CA
+// code as istiod reads it and signs a workload CSR for id (see
+// istiocheck.SignWorkload). It returns the workload chain (leaf first, then
+// the CA chain istiod sends) for further checks.
 func istioPlugIn(t testing.TB, secret map[string][]byte, id string, ecdsaWorkload bool) (workloadChain []*x509.Certificate) {
 	t.Helper()
-	dir := t.TempDir()
-	for _, k := range []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey, cmmeta.TLSCAKey} {
-		if len(secret[k]) == 0 {
-			t.Fatalf("cacerts secret: %s is empty", k)
-		}
-		if err := os.WriteFile(filepath.Join(dir, k), secret[k], 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bundle := istioca.SigningCAFileBundle{
-		RootCertFile: filepath.Join(dir, istioca.TLSSecretRootCertFile),
-		CertChainFiles: []string{
-			filepath.Join(dir, istioca.TLSSecretCACertFile),
-			filepath.Join(dir, istioca.TLSSecretRootCertFile),
-		},
-		SigningCertFile: filepath.Join(dir, istioca.TLSSecretCACertFile),
-		SigningKeyFile:  filepath.Join(dir, istioca.TLSSecretCAPrivateKeyFile),
-	}
-	// istiod defaults: DEFAULT_WORKLOAD_CERT_TTL 24h, MAX_WORKLOAD_CERT_TTL 90d, CITADEL_SELF_SIGNED_CA_RSA_KEY_SIZE 2048.
-	opts, err := istioca.NewPluggedCertIstioCAOptions(bundle, 24*time.Hour, 90*24*time.Hour, 2048)
+	chain, err := istiocheck.SignWorkload(secret, id, ecdsaWorkload)
 	if err != nil {
-		t.Fatalf("Istio NewPluggedCertIstioCAOptions rejected the cert-manager cacerts: %v", err)
+		t.Fatal(err)
 	}
-	ica, err := istioca.NewIstioCA(opts)
-	if err != nil {
-		t.Fatalf("Istio NewIstioCA: %v", err)
-	}
-	co := istioutil.CertOptions{Host: id, RSAKeySize: 2048}
-	if ecdsaWorkload {
-		co.ECSigAlg = istioutil.EcdsaSigAlg
-	}
-	csrPEM, keyPEM, err := istioutil.GenCSR(co)
-	if err != nil {
-		t.Fatalf("Istio GenCSR: %v", err)
-	}
-	leafPEM, err := ica.Sign(csrPEM, istioca.CertOpts{SubjectIDs: []string{id}, TTL: time.Hour})
-	if err != nil {
-		t.Fatalf("Istio CA Sign: %v", err)
-	}
-	kb := ica.GetCAKeyCertBundle()
-	chainPEM := append(append([]byte{}, leafPEM...), kb.GetCertChainPem()...)
-	if err := istioutil.VerifyCertificate(keyPEM, chainPEM, kb.GetRootCertPem(), &istioutil.VerifyFields{
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		Host:        id,
-	}); err != nil {
-		t.Fatalf("Istio VerifyCertificate of the workload certificate against ca.crt: %v", err)
-	}
-	if !bytes.Equal(kb.GetRootCertPem(), secret[cmmeta.TLSCAKey]) {
-		t.Errorf("Istio's trust anchor is not ca.crt")
-	}
-	return parseCerts(t, "workload chain", chainPEM)
+	return chain
 }
 
 var (

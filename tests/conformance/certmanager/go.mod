@@ -4,13 +4,15 @@ go 1.26.0
 
 require (
 	github.com/cert-manager/cert-manager v1.21.2
+	github.com/vaultlet/vaultlet/tests/istiocheck v0.0.0
 	golang.org/x/crypto v0.56.0
-	istio.io/istio v0.0.0-20260827124520-eed52ebb66ad
 	k8s.io/api v0.36.2
 	k8s.io/apimachinery v0.36.2
 	k8s.io/client-go v0.36.2
 	sigs.k8s.io/yaml v1.6.0
 )
+
+require istio.io/istio v0.0.0-20260827124520-eed52ebb66ad // indirect
 
 require (
 	cel.dev/expr v0.25.2 // indirect
@@ -152,3 +154,5 @@ require (
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.0 // indirect
 )
+
+replace github.com/vaultlet/vaultlet/tests/istiocheck => ../../istiocheck

@@ -2,6 +2,8 @@
 
 use serde_json::{json, Value};
 
+use super::super::PkiBackend;
+use super::eab;
 use super::jws::Signer;
 use super::problem::{AcmeResult, Kind, Problem};
 use super::state::{self, Account, AccountStatus};
@@ -35,12 +37,15 @@ fn body(dir: &Directory, account: &Account) -> Value {
 }
 
 /// `new-account`: 201 for a new key, 200 with the same account for a key
-/// already registered (or `onlyReturnExisting`).
-pub async fn new_account(dir: &Directory, call: Call) -> AcmeResult<Reply> {
+/// already registered (or `onlyReturnExisting`). A binding, when sent, is
+/// verified and spent before the account is created (Vault's order: a
+/// failed creation still burns the key).
+pub async fn new_account(backend: &PkiBackend, dir: &Directory, call: Call) -> AcmeResult<Reply> {
     let Signer::Jwk(jwk) = &call.signer else {
         return Err(Problem::malformed("cannot submit to newAccount with 'kid'"));
     };
     let payload = super::object(&call.payload)?;
+    let contact = contacts(&payload)?.unwrap_or_default();
     let thumbprint = jwk.thumbprint()?;
     if let Some(existing) = state::account_by_thumbprint(&dir.storage, &thumbprint).await? {
         if existing.directory != dir.prefix {
@@ -48,7 +53,7 @@ pub async fn new_account(dir: &Directory, call: Call) -> AcmeResult<Reply> {
                 "account part of different ACME directory path",
             ));
         }
-        super::refuse_unbound_account(dir)?;
+        eab::enforce_for_existing(dir, &existing)?;
         return Ok(Reply::json(200, body(dir, &existing)).at(dir.account_url(&existing.id)));
     }
     if payload.get("onlyReturnExisting").and_then(Value::as_bool) == Some(true) {
@@ -57,28 +62,37 @@ pub async fn new_account(dir: &Directory, call: Call) -> AcmeResult<Reply> {
             "an account with this key does not exist",
         ));
     }
-    // No EAB key can be minted here yet (no `new-eab`), so a binding
-    // names an unknown key: Vault's answer for that is "failed to verify".
-    if payload.contains_key("externalAccountBinding") {
-        return Err(Problem::new(Kind::Unauthorized, "failed to verify eab"));
-    }
-    if dir.config.eab_required() {
-        return Err(Problem::exact(
-            Kind::ExternalAccountRequired,
-            Kind::ExternalAccountRequired.sentence(),
-        ));
+    let sent = payload
+        .get("externalAccountBinding")
+        .filter(|b| !b.is_null() && b.as_object().is_none_or(|m| !m.is_empty()));
+    let binding = match sent {
+        Some(sent) => {
+            let jwk_text = call.jwk_text.as_deref().unwrap_or_default();
+            Some(eab::verify(dir, sent, jwk_text).await?)
+        }
+        None => None,
+    };
+    eab::enforce_for_new(dir, binding.as_ref())?;
+    let _guard = backend.acme.lock.lock().await;
+    if let Some(binding) = &binding {
+        eab::consume(dir, binding).await?;
     }
     let account = Account {
         id: state::new_id(),
         status: AccountStatus::Valid,
-        contact: contacts(&payload)?.unwrap_or_default(),
+        contact,
         jwk: jwk.clone(),
         thumbprint,
         directory: dir.prefix.clone(),
         created: state::now(),
+        eab: binding,
     };
     state::put_account(&dir.storage, &account).await?;
-    Ok(Reply::json(201, body(dir, &account)).at(dir.account_url(&account.id)))
+    let mut reply = body(dir, &account);
+    if let (Some(sent), Some(_)) = (sent, &account.eab) {
+        reply["externalAccountBinding"] = sent.clone();
+    }
+    Ok(Reply::json(201, reply).at(dir.account_url(&account.id)))
 }
 
 /// `account/:kid`: read (POST-as-GET), replace contacts, or deactivate.

@@ -120,6 +120,9 @@ pub struct Verified {
     pub signer: Signer,
     /// `None` for POST-as-GET (an empty payload).
     pub payload: Option<Value>,
+    /// The `jwk` member exactly as the client wrote it (an external
+    /// account binding signs these bytes).
+    pub jwk_text: Option<String>,
 }
 
 fn field<'a>(body: &'a Map<String, Value>, name: &str) -> AcmeResult<&'a str> {
@@ -141,6 +144,7 @@ pub struct Parsed {
     pub signer: Signer,
     pub nonce: String,
     pub url: String,
+    jwk_text: Option<String>,
     signing_input: Vec<u8>,
     signature: Vec<u8>,
     payload: Vec<u8>,
@@ -157,7 +161,8 @@ pub fn parse(body: &Map<String, Value>) -> AcmeResult<Parsed> {
     let protected = field(body, "protected")?;
     let payload = field(body, "payload")?;
     let signature = field(body, "signature")?;
-    let header: Map<String, Value> = serde_json::from_slice(&decode(protected, "protected")?)
+    let header_bytes = decode(protected, "protected")?;
+    let header: Map<String, Value> = serde_json::from_slice(&header_bytes)
         .map_err(|e| Problem::malformed(format!("failed to json unmarshal 'protected': {e}")))?;
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
     // The algorithms Vault accepts on the outer JWS: every one the JWT
@@ -200,6 +205,7 @@ pub fn parse(body: &Map<String, Value>) -> AcmeResult<Parsed> {
         signer,
         nonce: text("nonce"),
         url: text("url"),
+        jwk_text: member_text(&header_bytes, "jwk"),
         signing_input: format!("{protected}.{payload}").into_bytes(),
         signature: decode(signature, "signature")?,
         payload: decode(payload, "payload")?,
@@ -220,7 +226,49 @@ impl Parsed {
         Ok(Verified {
             signer: self.signer,
             payload,
+            jwk_text: self.jwk_text,
         })
+    }
+}
+
+/// The text of a top-level member of a JSON object, byte for byte as
+/// written (the last one when repeated, as Go's decoder keeps); `None`
+/// when absent or when `json` is no object.
+pub fn member_text(json: &[u8], name: &str) -> Option<String> {
+    /// The end of the JSON value that starts at `from` (after whitespace).
+    fn value_end(json: &[u8], from: usize) -> Option<(usize, usize)> {
+        let start = from + json[from..].iter().position(|b| !b.is_ascii_whitespace())?;
+        let mut values = serde_json::Deserializer::from_slice(&json[start..]).into_iter::<Value>();
+        values.next()?.ok()?;
+        Some((start, start + values.byte_offset()))
+    }
+    fn skip_to(json: &[u8], from: usize) -> Option<(usize, u8)> {
+        let at = from + json[from..].iter().position(|b| !b.is_ascii_whitespace())?;
+        Some((at, json[at]))
+    }
+    let (open, b'{') = skip_to(json, 0)? else {
+        return None;
+    };
+    let mut found = None;
+    let mut at = open + 1;
+    loop {
+        if let (_, b'}') = skip_to(json, at)? {
+            return found;
+        }
+        let (key_start, key_end) = value_end(json, at)?;
+        let key: String = serde_json::from_slice(&json[key_start..key_end]).ok()?;
+        let (colon, b':') = skip_to(json, key_end)? else {
+            return None;
+        };
+        let (start, end) = value_end(json, colon + 1)?;
+        if key == name {
+            found = Some(String::from_utf8_lossy(&json[start..end]).into_owned());
+        }
+        match skip_to(json, end)? {
+            (comma, b',') => at = comma + 1,
+            (_, b'}') => return found,
+            _ => return None,
+        }
     }
 }
 
@@ -243,6 +291,23 @@ mod tests {
             jwk.thumbprint().ok().as_deref(),
             Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
         );
+    }
+
+    #[test]
+    fn member_text_is_byte_for_byte() {
+        let json =
+            br#" { "alg" : "ES256", "jwk" : {"kty": "EC",  "x":"a"} , "n":[1, {"jwk":2}] } "#;
+        assert_eq!(
+            member_text(json, "jwk").as_deref(),
+            Some(r#"{"kty": "EC",  "x":"a"}"#)
+        );
+        assert_eq!(member_text(json, "nonce"), None);
+        assert_eq!(
+            member_text(br#"{"jwk":1,"jwk":2}"#, "jwk").as_deref(),
+            Some("2")
+        );
+        assert_eq!(member_text(b"[1]", "jwk"), None);
+        assert_eq!(member_text(b"{}", "jwk"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 mod account;
 mod authz;
 pub mod config;
+pub mod eab;
 mod jws;
 mod nonce;
 mod order;
@@ -80,6 +81,9 @@ macro_rules! acme_paths {
                 .unauthenticated()
                 .read(handler!(new_nonce))
                 .head(handler!(new_nonce)),
+            Path::new(concat!($prefix, "new-eab"))
+                .captures(CAPTURES)
+                .update(handler!(eab::new_eab)),
             acme_paths!(@post $prefix, "new-account", NewAccount),
             acme_paths!(@post $prefix, "account/:kid", Account),
             acme_paths!(@post $prefix, "account/:kid/orders", Orders),
@@ -161,14 +165,7 @@ impl Directory {
         }
         let issuer_param = req.params.get("issuer_ref").cloned();
         let role_param = req.params.get("role").cloned();
-        let mut prefix = String::new();
-        if let Some(issuer) = &issuer_param {
-            prefix.push_str(&format!("issuer/{issuer}/"));
-        }
-        if let Some(role) = &role_param {
-            prefix.push_str(&format!("roles/{role}/"));
-        }
-        prefix.push_str("acme/");
+        let prefix = directory_prefix(req);
         let root = cluster.path.trim_end_matches('/');
         let any_role = config.allowed_roles.iter().any(|r| r == "*");
         let named = match (&role_param, config.default_policy()) {
@@ -245,6 +242,21 @@ impl Directory {
     }
 }
 
+/// The directory prefix a request's path names: `acme/`,
+/// `issuer/:ref/acme/`, `roles/:role/acme/` or
+/// `issuer/:ref/roles/:role/acme/`.
+fn directory_prefix(req: &Request) -> String {
+    let mut prefix = String::new();
+    if let Some(issuer) = req.params.get("issuer_ref") {
+        prefix.push_str(&format!("issuer/{issuer}/"));
+    }
+    if let Some(role) = req.params.get("role") {
+        prefix.push_str(&format!("roles/{role}/"));
+    }
+    prefix.push_str("acme/");
+    prefix
+}
+
 /// The role as ACME issues under it: unless `allow_role_ext_key_usage`,
 /// certificates are for TLS servers only (Vault's rule).
 fn acme_role(mut role: Role, config: &AcmeConfig) -> Role {
@@ -310,6 +322,8 @@ pub struct Call {
     pub signer: Signer,
     /// The account named by `kid` (None when signed with a `jwk`).
     pub account: Option<Account>,
+    /// The `jwk` member as the client wrote it (None with a `kid`).
+    pub jwk_text: Option<String>,
 }
 
 impl Call {
@@ -438,7 +452,7 @@ async fn dispatch(
     call: Call,
 ) -> AcmeResult<Reply> {
     match endpoint {
-        Endpoint::NewAccount => account::new_account(dir, call).await,
+        Endpoint::NewAccount => account::new_account(backend, dir, call).await,
         Endpoint::Account => account::update(dir, req.param("kid")?, call).await,
         Endpoint::NewOrder => order::new_order(backend, dir, call).await,
         Endpoint::Order => order::get(backend, dir, req.param("order_id")?, call).await,
@@ -483,7 +497,7 @@ async fn verify(backend: &PkiBackend, dir: &Directory, req: &Request) -> AcmeRes
                     "account part of different ACME directory path",
                 ));
             }
-            refuse_unbound_account(dir)?;
+            eab::enforce_for_existing(dir, &account)?;
             (account.jwk.clone(), Some(account))
         }
     };
@@ -492,20 +506,8 @@ async fn verify(backend: &PkiBackend, dir: &Directory, req: &Request) -> AcmeRes
         payload: verified.payload,
         signer: verified.signer,
         account,
+        jwk_text: verified.jwk_text,
     })
-}
-
-/// Under `eab_policy=always-required`, accounts without a binding (every
-/// account here: EAB keys cannot be minted yet) are refused, as Vault
-/// refuses them.
-fn refuse_unbound_account(dir: &Directory) -> AcmeResult<()> {
-    if dir.config.eab_policy == "always-required" {
-        return Err(Problem::exact(
-            Kind::ExternalAccountRequired,
-            Kind::ExternalAccountRequired.sentence(),
-        ));
-    }
-    Ok(())
 }
 
 /// The payload as an object (an absent payload is an empty one).

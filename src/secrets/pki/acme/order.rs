@@ -111,7 +111,8 @@ fn challenge(kind: &str) -> Challenge {
 }
 
 /// One authorization for an identifier, with the challenges that can
-/// prove it: a wildcard only by dns-01, an IP only by http-01.
+/// prove it: a wildcard only by dns-01, an IP only by http-01 (Vault
+/// checks tls-alpn-01 for DNS names only).
 fn authorization(order: &str, identifier: &Identifier) -> Authorization {
     let (value, wildcard) = match identifier.value.strip_prefix("*.") {
         Some(base) => (base.to_string(), true),
@@ -120,7 +121,7 @@ fn authorization(order: &str, identifier: &Identifier) -> Authorization {
     let kinds: &[&str] = match (identifier.kind.as_str(), wildcard) {
         ("ip", _) => &["http-01"],
         (_, true) => &["dns-01"],
-        _ => &["http-01", "dns-01"],
+        _ => &["http-01", "dns-01", "tls-alpn-01"],
     };
     Authorization {
         id: state::new_id(),

@@ -55,6 +55,9 @@ pub struct Account {
     /// `roles/web/acme/`, ...).
     pub directory: String,
     pub created: i64,
+    /// The external account binding it was created with.
+    #[serde(default)]
+    pub eab: Option<super::eab::Binding>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +153,7 @@ fn authz_key(kid: &str, id: &str) -> String {
 }
 
 /// Ids come from URLs: only Vault's id shape may name a storage key.
-fn valid_id(id: &str) -> bool {
+pub(super) fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 

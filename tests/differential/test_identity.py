@@ -1,0 +1,153 @@
+"""Identity: entities (create, read, update, name clash, list, delete,
+batch-delete), aliases (one per mount, refusals, read, list, move),
+groups (nesting, inherited membership, refusals, list, delete), lookups,
+merge, the entity a login makes, identity policies in the token's ACL and
+lookup, disabled entities."""
+import uuid
+
+from cli import api_enable_auth, policy_write, save
+
+
+def test_identity_entities_aliases_groups(pair):
+    a = "up" + uuid.uuid4().hex[:8]
+    n = uuid.uuid4().hex[:8]
+    api_enable_auth(pair, "userpass", a)
+    ra, rb = pair.call("GET", "sys/auth", expect=200)
+    save(pair, "acc", ra, rb, "data", f"{a}/", "accessor")
+
+    # Entities.
+    ra, rb = pair.call("POST", "identity/entity",
+                       {"name": f"alice{n}", "metadata": {"team": "a"}, "policies": "p2,p1"}, expect=200)
+    save(pair, "alice", ra, rb, "data", "id")
+    ra, rb = pair.call("POST", "identity/entity", {"name": f"bob{n}"}, expect=200)
+    save(pair, "bob", ra, rb, "data", "id")
+    pair.call("GET", f"identity/entity/name/alice{n}", expect=200)
+    pair.call("GET", "identity/entity/id/<<alice>>", expect=200)
+    pair.call("POST", "identity/entity", {"name": f"alice{n}", "policies": ["only"]}, expect=204)
+    pair.call("POST", f"identity/entity/name/alice{n}", {"metadata": {"n": "1"}}, expect=204)
+    pair.call("GET", "identity/entity/id/<<alice>>", expect=200)
+    pair.call("POST", "identity/entity/id/<<bob>>", {"name": f"alice{n}"}, expect=400)
+    pair.call("POST", "identity/entity/id/nonexistent", {"policies": "x"}, expect=400)
+    pair.call("POST", "identity/entity", {"id": "nonexistent"}, expect=400)
+    pair.call("GET", "identity/entity/id/nonexistent", expect=404)
+    pair.call("GET", f"identity/entity/name/nobody{n}", expect=404)
+
+    # Aliases.
+    ra, rb = pair.call("POST", "identity/entity-alias",
+                       {"name": "bob", "canonical_id": "<<alice>>", "mount_accessor": "<<acc>>",
+                        "custom_metadata": {"k": "v"}}, expect=200)
+    save(pair, "alias", ra, rb, "data", "id")
+    pair.call("GET", "identity/entity-alias/id/<<alias>>", expect=200)
+    pair.call("POST", "identity/entity-alias",
+              {"name": "bob2", "canonical_id": "<<alice>>", "mount_accessor": "<<acc>>"}, expect=400)
+    pair.call("POST", "identity/entity-alias", {"name": "x", "mount_accessor": "nope"}, expect=400)
+    pair.call("POST", "identity/entity-alias", {"name": "x"}, expect=400)
+    pair.call("POST", "identity/entity-alias", {"mount_accessor": "<<acc>>"}, expect=400)
+    pair.call("POST", "identity/entity-alias",
+              {"name": "x", "mount_accessor": "<<acc>>", "canonical_id": "nonexistent"}, expect=400)
+    pair.call("POST", "identity/entity-alias/id/nonexistent", {"name": "x"}, expect=400)
+    pair.call("GET", "identity/entity-alias/id/nonexistent", expect=404)
+    pair.call("GET", "identity/entity/id/<<alice>>", expect=200)
+    # Moved to bob's entity, keeping its id.
+    pair.call("POST", "identity/entity-alias",
+              {"name": "bob", "canonical_id": "<<bob>>", "mount_accessor": "<<acc>>"}, expect=200)
+    pair.call("GET", "identity/entity/id/<<bob>>", expect=200)
+
+    # Groups.
+    ra, rb = pair.call("POST", "identity/group",
+                       {"name": f"inner{n}", "policies": "gp2,gp1", "member_entity_ids": ["<<alice>>"],
+                        "metadata": {"x": "y"}}, expect=200)
+    save(pair, "inner", ra, rb, "data", "id")
+    ra, rb = pair.call("POST", "identity/group",
+                       {"name": f"outer{n}", "member_group_ids": ["<<inner>>"]}, expect=200)
+    save(pair, "outer", ra, rb, "data", "id")
+    pair.call("GET", f"identity/group/name/inner{n}", expect=200)
+    pair.call("GET", "identity/group/id/<<outer>>", expect=200)
+    pair.call("GET", "identity/entity/id/<<alice>>", expect=200)
+    pair.call("POST", "identity/group", {"name": f"g{n}", "member_entity_ids": ["nonexistent"]},
+              expect=(400, 500))
+    pair.call("POST", "identity/group", {"name": f"g{n}", "member_group_ids": ["nonexistent"]},
+              expect=(400, 500))
+    pair.call("POST", "identity/group/id/<<inner>>", {"member_group_ids": ["<<outer>>"]}, expect=400)
+    pair.call("POST", "identity/group", {"name": f"g{n}", "type": "bogus"}, expect=400)
+    pair.call("POST", "identity/group", {"name": f"g{n}", "type": "external",
+                                         "member_entity_ids": ["<<alice>>"]}, expect=400)
+    pair.call("POST", f"identity/group/name/outer{n}", {"type": "external"}, expect=400)
+    pair.call("POST", "identity/group/id/nonexistent", {"policies": "a"}, expect=400)
+    pair.call("POST", f"identity/group/name/outer{n}", {"policies": "op"}, expect=204)
+    pair.call("GET", f"identity/group/name/outer{n}", expect=200)
+
+    # Lookups.
+    pair.call("POST", "identity/lookup/entity", {"name": f"alice{n}"}, expect=200)
+    pair.call("POST", "identity/lookup/entity", {"id": "<<alice>>"}, expect=200)
+    pair.call("POST", "identity/lookup/entity", {"alias_id": "<<alias>>"}, expect=200)
+    pair.call("POST", "identity/lookup/entity",
+              {"alias_name": "bob", "alias_mount_accessor": "<<acc>>"}, expect=200)
+    pair.call("POST", "identity/lookup/entity", {"name": "nobody"}, expect=204)
+    pair.call("POST", "identity/lookup/entity", {}, expect=400)
+    pair.call("POST", "identity/lookup/entity", {"name": "x", "id": "y"}, expect=400)
+    pair.call("POST", "identity/lookup/group", {"name": f"inner{n}"}, expect=200)
+    pair.call("POST", "identity/lookup/group", {"id": "nonexistent"}, expect=204)
+    pair.call("POST", "identity/lookup/group", {}, expect=400)
+
+    # Merge bob (with the alias) into alice.
+    pair.call("POST", "identity/entity/merge", {"from_entity_ids": ["<<bob>>"]}, expect=400)
+    pair.call("POST", "identity/entity/merge", {"to_entity_id": "<<alice>>"}, expect=400)
+    pair.call("POST", "identity/entity/merge",
+              {"from_entity_ids": ["nonexistent"], "to_entity_id": "<<alice>>"}, expect=400)
+    pair.call("POST", "identity/entity/merge",
+              {"from_entity_ids": ["<<bob>>"], "to_entity_id": "nonexistent"}, expect=400)
+    pair.call("POST", "identity/entity/merge",
+              {"from_entity_ids": ["<<bob>>"], "to_entity_id": "<<alice>>"}, expect=204)
+    pair.call("GET", "identity/entity/id/<<bob>>", expect=404)
+    pair.call("GET", "identity/entity/id/<<alice>>", expect=200)
+
+    # A login makes an entity; its policies and its groups' join the token's.
+    pair.call("POST", f"auth/{a}/users/u1", {"password": "pw", "token_policies": f"tp{n}"}, expect=204)
+    policy_write(pair, f"ep{n}", f'path "cubbyhole/ep{n}" {{ capabilities = ["read"] }}')
+    ra, rb = pair.call("POST", f"auth/{a}/login/u1", {"password": "pw"}, token="", expect=200)
+    save(pair, "tok", ra, rb, "auth", "client_token")
+    save(pair, "ent", ra, rb, "auth", "entity_id")
+    pair.call("POST", "identity/lookup/entity", {"id": "<<ent>>"}, expect=200)
+    pair.call("POST", "identity/entity/id/<<ent>>", {"policies": [f"ep{n}"]}, expect=204)
+    pair.call("POST", "identity/group/id/<<inner>>", {"member_entity_ids": ["<<ent>>"]}, expect=204)
+    pair.call("GET", "auth/token/lookup-self", token="<<tok>>", expect=200)
+    pair.call("POST", f"auth/{a}/login/u1", {"password": "pw"}, token="", expect=200)
+    pair.call("POST", "sys/capabilities-self", {"paths": [f"cubbyhole/ep{n}"]}, token="<<tok>>",
+              expect=200)
+    # Templated policy paths, filled from the entity; unresolvable ones match nothing.
+    policy_write(pair, f"tp{n}", "\n".join(
+        f'path "cubbyhole/{p}" {{ capabilities = ["read"] }}' for p in [
+            "n/{{identity.entity.name}}", "m/{{identity.entity.metadata.team}}",
+            "g/{{identity.groups.names.inner%s.id}}" % n, "x/{{identity.entity.metadata.nope}}",
+            "a/{{identity.entity.aliases.<<acc>>.name}}"]))
+    pair.call("POST", "identity/entity/id/<<ent>>", {"name": f"tmpl{n}", "metadata": {"team": "blue"}},
+              expect=204)
+    pair.call("POST", "sys/capabilities-self",
+              {"paths": [f"cubbyhole/n/tmpl{n}", "cubbyhole/n/other", "cubbyhole/m/blue",
+                         "cubbyhole/x/", "cubbyhole/a/u1", "cubbyhole/a/u2",
+                         f"identity/entity/name/tmpl{n}"]},
+              token="<<tok>>", expect=200)
+    pair.call("GET", "cubbyhole/g/<<inner>>", token="<<tok>>", expect=404)
+    pair.call("GET", "cubbyhole/g/other", token="<<tok>>", expect=403)
+    pair.call("GET", "identity/entity/id/<<ent>>", token="<<tok>>", expect=200)
+    pair.call("GET", f"identity/entity/name/tmpl{n}", token="<<tok>>", expect=200)
+    pair.call("GET", "identity/entity/id/<<alice>>", token="<<tok>>", expect=403)
+    pair.call("POST", "identity/entity/id/<<ent>>", {"disabled": True}, expect=204)
+    pair.call("GET", "auth/token/lookup-self", token="<<tok>>", expect=403)
+    pair.call("POST", f"auth/{a}/login/u1", {"password": "pw"}, token="", expect=403)
+
+    # Deletes.
+    pair.call("DELETE", f"identity/group/name/inner{n}", expect=204)
+    pair.call("DELETE", f"identity/group/name/inner{n}", expect=204)
+    pair.call("GET", "identity/group/id/<<outer>>", expect=200)
+    pair.call("DELETE", "identity/group/id/<<outer>>", expect=204)
+    pair.call("DELETE", "identity/entity-alias/id/<<alias>>", expect=204)
+    pair.call("DELETE", "identity/entity-alias/id/<<alias>>", expect=204)
+    pair.call("POST", "identity/entity/batch-delete", {}, expect=400)
+    pair.call("POST", "identity/entity/batch-delete", {"entity_ids": ["<<ent>>", "nonexistent"]},
+              expect=204)
+    pair.call("DELETE", "identity/entity/id/<<alice>>", expect=204)
+    pair.call("DELETE", "identity/entity/id/<<alice>>", expect=204)
+    pair.call("GET", "identity/entity/id/<<alice>>", expect=404)
+    pair.call("DELETE", f"sys/auth/{a}", expect=204)
