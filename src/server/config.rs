@@ -77,7 +77,22 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        load_with(path, Self::parse)
+        let mut config = load_with(path, Self::parse)?;
+        config.override_addresses(|name| std::env::var(name).ok());
+        Ok(config)
+    }
+
+    /// `VAULT_API_ADDR` and `VAULT_CLUSTER_ADDR` win over `api_addr` and
+    /// `cluster_addr`, as in Vault: a StatefulSet gives every pod the same
+    /// file and each its own address through the environment.
+    fn override_addresses(&mut self, env: impl Fn(&str) -> Option<String>) {
+        let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        if let Some(addr) = set(API_ADDR_VARIABLE) {
+            self.api_addr = Some(addr);
+        }
+        if let Some(addr) = set(CLUSTER_ADDR_VARIABLE) {
+            self.cluster_addr = Some(addr);
+        }
     }
 
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
@@ -473,6 +488,10 @@ fn lock_ttl(text: &str) -> Option<std::time::Duration> {
         .then(|| std::time::Duration::from_secs_f64(seconds))
 }
 
+/// Override `api_addr` and `cluster_addr`, as in Vault.
+const API_ADDR_VARIABLE: &str = "VAULT_API_ADDR";
+const CLUSTER_ADDR_VARIABLE: &str = "VAULT_CLUSTER_ADDR";
+
 /// Overrides `connection_url`, as in Vault.
 const PG_URL_VARIABLE: &str = "VAULT_PG_CONNECTION_URL";
 
@@ -548,6 +567,29 @@ mod tests {
             StorageConfig::Durable(PathBuf::from("/vault/data"))
         );
         assert_eq!(config.warnings.len(), 1);
+    }
+
+    #[test]
+    fn the_environment_names_this_node_s_addresses() {
+        let mut config = ServerConfig::parse(
+            "api_addr = \"http://file:8200\"\ncluster_addr = \"https://file:8201\"\nlistener \"tcp\" { address = \"0.0.0.0:8200\" tls_disable = 1 }\nstorage \"inmem\" {}\n",
+        )
+        .expect("parses");
+        config.override_addresses(|name| match name {
+            "VAULT_API_ADDR" => Some("http://10.0.0.7:8200".into()),
+            "VAULT_CLUSTER_ADDR" => Some(String::new()),
+            _ => None,
+        });
+        assert_eq!(config.api_addr.as_deref(), Some("http://10.0.0.7:8200"));
+        // An empty variable leaves the file's value.
+        assert_eq!(config.cluster_addr.as_deref(), Some("https://file:8201"));
+        config.override_addresses(|name| {
+            (name == "VAULT_CLUSTER_ADDR").then(|| "https://vault-1.vault-internal:8201".into())
+        });
+        assert_eq!(
+            config.cluster_addr.as_deref(),
+            Some("https://vault-1.vault-internal:8201")
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ Usage: check_manifests.py RENDER_DIR
   RENDER_DIR holds the chart renderings made by validate.sh:
   guide.yaml (--set server.dev.enabled=true), dev.yaml (ci/dev-values.yaml),
   durable.yaml (ci/durable-values.yaml), default.yaml, disabled.yaml,
-  existing-secret.yaml, emptydir.yaml.
+  existing-secret.yaml, emptydir.yaml, ha.yaml (ci/ha-values.yaml).
 """
 
 import filecmp
@@ -256,9 +256,63 @@ def chart(render):
           "helm dataStorage.enabled=false: data on an emptyDir, no PVC")
 
 
+def ha(objs, label):
+    """Several replicas on PostgreSQL: each pod advertises its own addresses,
+    the cluster port is reachable through the headless Service, the
+    connection URL comes from the Secret, no PVC."""
+    sts = find(objs, "StatefulSet", "vault")
+    check(sts is not None, f"{label}: one StatefulSet named vault")
+    if sts is None:
+        return
+    spec, pod = sts["spec"], sts["spec"]["template"]["spec"]
+    pod_labels = sts["spec"]["template"]["metadata"]["labels"]
+    check(spec["replicas"] == 3, f"{label}: server.ha.replicas -> 3 replicas")
+    check("volumeClaimTemplates" not in spec, f"{label}: no PVC (the data is in PostgreSQL)")
+    c = container(sts)
+    env = c.get("env", [])
+    names = [e["name"] for e in env]
+    values = env_of(c)
+    check(values.get("VAULT_PG_CONNECTION_URL") == {"secretKeyRef": {"name": "vault-postgresql", "key": "connection_url"}},
+          f"{label}: VAULT_PG_CONNECTION_URL from Secret vault-postgresql")
+    # Kubernetes expands $(VAR) only from variables defined earlier in the list.
+    check(values.get("POD_IP") == {"fieldRef": {"fieldPath": "status.podIP"}}
+          and values.get("VAULT_API_ADDR") == "http://$(POD_IP):8200"
+          and names.index("POD_IP") < names.index("VAULT_API_ADDR"),
+          f"{label}: VAULT_API_ADDR = http://$(POD_IP):8200, POD_IP defined first")
+    check(values.get("HOSTNAME") == {"fieldRef": {"fieldPath": "metadata.name"}}
+          and values.get("VAULT_CLUSTER_ADDR") == "https://$(HOSTNAME).vault-internal:8201"
+          and names.index("HOSTNAME") < names.index("VAULT_CLUSTER_ADDR"),
+          f"{label}: VAULT_CLUSTER_ADDR = https://$(HOSTNAME).vault-internal:8201, HOSTNAME defined first")
+    check(any(p.get("containerPort") == 8201 and p.get("name") == "https-internal" for p in c.get("ports", [])),
+          f"{label}: containerPort 8201 (https-internal)")
+    check("standbyok=true" in c["readinessProbe"]["httpGet"]["path"],
+          f"{label}: readiness = unsealed, standbys ready (standbyok=true)")
+    internal = find(objs, "Service", spec["serviceName"])
+    check(internal is not None and spec["serviceName"] == "vault-internal"
+          and internal["spec"].get("clusterIP") == "None"
+          and internal["spec"].get("publishNotReadyAddresses") is True
+          and any(p["port"] == 8201 and p["targetPort"] == 8201 for p in internal["spec"]["ports"]),
+          f"{label}: headless vault-internal publishes every pod's 8201, ready or not")
+    hcl = configmap_file(objs, sts, "-config") or ""
+    check('storage "postgresql"' in hcl and 'ha_enabled = "true"' in hcl
+          and 'cluster_address = "0.0.0.0:8201"' in hcl and 'seal "static"' in hcl
+          and "connection_url" not in hcl,
+          f"{label}: server.hcl: postgresql with ha_enabled, cluster port 8201, static seal, no URL in the file")
+    anti = pod.get("affinity", {}).get("podAntiAffinity", {}).get("requiredDuringSchedulingIgnoredDuringExecution", [])
+    check(len(anti) == 1 and anti[0]["topologyKey"] == "kubernetes.io/hostname"
+          and anti[0]["labelSelector"]["matchLabels"] == {k: pod_labels[k] for k in anti[0]["labelSelector"]["matchLabels"]}
+          and anti[0]["labelSelector"]["matchLabels"],
+          f"{label}: pod anti-affinity: one replica per node")
+    pdb = find(objs, "PodDisruptionBudget", "vault")
+    check(pdb is not None and pdb["apiVersion"] == "policy/v1" and pdb["spec"].get("maxUnavailable") == 1
+          and all(pod_labels.get(k) == v for k, v in pdb["spec"]["selector"]["matchLabels"].items()),
+          f"{label}: PodDisruptionBudget maxUnavailable 1 over the replicas")
+
+
 def main():
     plain_manifests()
     chart(sys.argv[1])
+    ha(docs(os.path.join(sys.argv[1], "ha.yaml")), "helm ci/ha-values.yaml")
     print(("ok    " if not failures else "FAIL  ") + f"manifest checks: {len(passed)} topology/consistency checks passed, {len(failures)} failed")
     return 1 if failures else 0
 

@@ -15,7 +15,7 @@
 #     (command, args, env, Secret refs, ConfigMap mounts, runAsUser), checks their
 #     probes, runs the bootstrap file and does what cert-manager does with the
 #     shipped Issuer and Secret: AppRole login, sign the istio-ca CSR;
-#  5. starts each config/*.hcl.
+#  5. starts each config/*.hcl (ha-postgres.hcl up to where it waits for its database).
 # Steps 3-4 run in a private network namespace, so the image's 0.0.0.0:8200
 # neither collides with nor is reachable from anything else on the machine.
 #
@@ -180,9 +180,38 @@ openssl req -newkey rsa:2048 -nodes -keyout "$CFG/tls/tls.key" -out "$CFG/tls/tl
 printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' >"$CFG/tls/ext"
 openssl x509 -req -in "$CFG/tls/tls.csr" -CA "$CFG/tls/ca.crt" -CAkey "$CFG/tls/ca.key" -CAcreateserial \
     -out "$CFG/tls/tls.crt" -days 1 -extfile "$CFG/tls/ext" 2>/dev/null
-for name in dev durable tls; do
+# config/ha-postgres.hcl needs a database: it is started against a closed
+# loopback port and must wait for it (retrying, warning, not listening) until
+# SIGTERM, as it does while a real database starts.
+for path in config/*.hcl; do
+    name=$(basename "$path" .hcl)
+    if [ "$name" = ha-postgres ]; then
+        VAULT_STATIC_SEAL_KEY=$(head -c 32 /dev/urandom | base64) \
+            VAULT_PG_CONNECTION_URL="postgres://vault@127.0.0.1:1/vault?sslmode=disable" \
+            VAULT_API_ADDR=http://127.0.0.1:8200 VAULT_CLUSTER_ADDR=https://127.0.0.1:8201 \
+            "$BIN" server -config "$path" >"$CFG/$name.log" 2>&1 &
+        pid=$!
+        for _ in $(seq 1 50); do
+            grep -q "storage not reachable yet" "$CFG/$name.log" && break
+            kill -0 $pid 2>/dev/null || break
+            sleep 0.1
+        done
+        sleep 1
+        code=$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8200/v1/sys/health || true)
+        if kill -0 $pid 2>/dev/null && grep -q "storage not reachable yet" "$CFG/$name.log" && [ "$code" = 000 ]; then
+            ok "config/$name.hcl parses and waits for its database (retrying, not listening yet)"
+        else
+            bad "config/$name.hcl: want a server waiting for the database, got health $code"; cat "$CFG/$name.log"
+        fi
+        if grep -i "warn" "$CFG/$name.log" | grep -qv "storage not reachable yet"; then
+            bad "config/$name.hcl warns: $(grep -i warn "$CFG/$name.log" | grep -v "storage not reachable yet" | head -3)"
+        fi
+        kill -TERM $pid 2>/dev/null || true
+        wait $pid 2>/dev/null || true
+        continue
+    fi
     sed -e "s#/vault/data#$CFG/$name-data#; s#/vault/tls#$CFG/tls#; s#127.0.0.1:8200#0.0.0.0:8200#" \
-        "config/$name.hcl" >"$CFG/$name.hcl"
+        "$path" >"$CFG/$name.hcl"
     scheme=http; [ $name = tls ] && scheme=https
     VAULT_STATIC_SEAL_KEY=$(head -c 32 /dev/urandom | base64) \
         "$BIN" server -config "$CFG/$name.hcl" >"$CFG/$name.log" 2>&1 &

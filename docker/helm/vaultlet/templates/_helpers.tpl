@@ -37,6 +37,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s:%s" .Values.server.image.repository (default .Chart.AppVersion .Values.server.image.tag | toString) -}}
 {{- end -}}
 
+{{/* HA mode: several replicas on PostgreSQL. */}}
+{{- define "vaultlet.ha" -}}
+{{- if and .Values.server.ha .Values.server.ha.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* The server configuration file (durable and HA modes). */}}
+{{- define "vaultlet.serverConfig" -}}
+{{- if include "vaultlet.ha" . -}}
+{{ tpl .Values.server.ha.config . }}
+{{- else -}}
+{{ tpl .Values.server.standalone.config . }}
+{{- end -}}
+{{- end -}}
+
 {{/* Durable (not dev) mode. */}}
 {{- define "vaultlet.durable" -}}
 {{- if not .Values.server.dev.enabled -}}true{{- end -}}
