@@ -226,6 +226,87 @@ async fn agrees_with_a_model(store: &dyn Storage) {
     }
 }
 
+/// Every record, read key by key (the reference a snapshot must match).
+async fn walk(store: &dyn Storage) -> BTreeMap<String, Vec<u8>> {
+    let mut all = BTreeMap::new();
+    for key in vaultlet::storage::copy::all_keys(store)
+        .await
+        .expect("walk")
+    {
+        let value = store.get(&key).await.expect("get").expect("listed key");
+        all.insert(key, value);
+    }
+    all
+}
+
+/// A snapshot is one moment of the store: writes made while it is being
+/// read do not show in it; it stops quietly when its reader goes away;
+/// `replace_all` leaves exactly the records it is given.
+async fn snapshots_and_replace_all(store: Arc<dyn Storage>) {
+    store.put("snap/a", b"before".to_vec()).await.expect("put");
+    store.put("snap/b/c", vec![0, 255]).await.expect("put");
+    store.put("snap/empty", Vec::new()).await.expect("put");
+    let expected = walk(store.as_ref()).await;
+
+    let (into, mut records) = tokio::sync::mpsc::channel(1);
+    let reading = {
+        let store = store.clone();
+        tokio::spawn(async move { store.snapshot(into).await })
+    };
+    let mut taken = BTreeMap::new();
+    let (key, value) = records.recv().await.expect("a first record");
+    taken.insert(key, value);
+    // The read has begun: these must not show in it.
+    store.put("snap/a", b"after".to_vec()).await.expect("put");
+    store
+        .put("snap/zzz-new", b"new".to_vec())
+        .await
+        .expect("put");
+    store.delete("snap/b/c").await.expect("delete");
+    while let Some((key, value)) = records.recv().await {
+        assert!(
+            taken.insert(key.clone(), value).is_none(),
+            "{key} sent twice"
+        );
+    }
+    reading.await.expect("join").expect("snapshot");
+    assert_eq!(taken, expected);
+
+    let (into, mut records) = tokio::sync::mpsc::channel(1);
+    let reading = {
+        let store = store.clone();
+        tokio::spawn(async move { store.snapshot(into).await })
+    };
+    records.recv().await.expect("a record");
+    drop(records);
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), reading).await;
+    assert!(
+        matches!(stopped, Ok(Ok(Ok(())))),
+        "a snapshot whose reader left must end quietly"
+    );
+
+    let replacement: BTreeMap<String, Vec<u8>> = [
+        ("core/x".to_string(), b"1".to_vec()),
+        ("logical/u/y/z".to_string(), vec![7; 3000]),
+        ("seal/keyring".to_string(), Vec::new()),
+    ]
+    .into();
+    store
+        .replace_all(replacement.clone())
+        .await
+        .expect("replace_all");
+    assert_eq!(walk(store.as_ref()).await, replacement);
+    assert_eq!(
+        store.list("").await.expect("list"),
+        keys(&["core/", "logical/", "seal/"])
+    );
+    store
+        .replace_all(BTreeMap::new())
+        .await
+        .expect("replace_all");
+    assert!(walk(store.as_ref()).await.is_empty());
+}
+
 async fn conforms(store: Arc<dyn Storage>) {
     reads_what_was_written(store.as_ref()).await;
     lists_children(store.as_ref()).await;
@@ -233,6 +314,7 @@ async fn conforms(store: Arc<dyn Storage>) {
     batches_apply_in_order(store.as_ref()).await;
     concurrent_writes_all_land(store.clone()).await;
     agrees_with_a_model(store.as_ref()).await;
+    snapshots_and_replace_all(store.clone()).await;
 }
 
 #[tokio::test]

@@ -312,6 +312,34 @@ impl Client {
         })
     }
 
+    /// A GET whose body (on success) is copied into `out` as it arrives,
+    /// not held in memory (a snapshot); a status ≥ 400 is an `Error::Api`.
+    pub fn download(&self, path: &str, out: &mut impl std::io::Write) -> Result<(), Error> {
+        let url = self.url(path, &[]);
+        let mut req = self.http.get(&url).header("X-Vault-Request", "true");
+        if !self.token.is_empty() {
+            req = req.header("X-Vault-Token", &self.token);
+        }
+        for (k, v) in &self.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let transport = |e: &reqwest::Error| Error::Transport(transport_error("GET", &url, e));
+        let mut resp = req.send().map_err(|e| transport(&e))?;
+        let status = resp.status().as_u16();
+        if status < 400 {
+            resp.copy_to(out).map_err(|e| transport(&e))?;
+            return Ok(());
+        }
+        let body = resp.bytes().map_err(|e| transport(&e))?.to_vec();
+        check(Response {
+            method: "GET".into(),
+            url: url.clone(),
+            status,
+            body,
+        })
+        .map(|_| ())
+    }
+
     /// The wrap TTL a request asks for: `-wrap-ttl` (or `VAULT_WRAP_TTL`)
     /// on every request, else Vault's default of five minutes for writes
     /// to `sys/wrapping/wrap` (the API client's `DefaultWrappingLookupFunc`).

@@ -312,9 +312,11 @@ impl Core {
             return !self.is_initialized();
         }
         // A standby reports the cluster's identity too (`sys/health`).
-        if self.cluster.get().is_none() {
+        if self.cluster().is_none() {
             if let Ok(Some(cluster)) = self.stored_cluster().await {
-                let _ = self.cluster.set(cluster);
+                if let Ok(mut slot) = self.cluster.write() {
+                    *slot = Some(cluster);
+                }
             }
         }
         // And forwards to the active over the cluster port.

@@ -53,7 +53,7 @@ impl Core {
 
     /// Whether an unsealed core serves: always without HA, only on the
     /// active with it.
-    fn may_serve(&self) -> bool {
+    pub(super) fn may_serve(&self) -> bool {
         self.ha.as_ref().is_none_or(HaState::is_active)
     }
 
@@ -71,11 +71,13 @@ impl Core {
         };
         let hasher = Hasher::new(&hmac_key);
         self.tokens.set_hasher(hasher.clone());
-        let _ = self.backend_context.set(BackendContext {
-            hasher,
-            metrics: self.metrics.clone(),
-            identity: self.identity.clone(),
-        });
+        if let Ok(mut context) = self.backend_context.write() {
+            *context = Some(BackendContext {
+                hasher,
+                metrics: self.metrics.clone(),
+                identity: self.identity.clone(),
+            });
+        }
         let cluster = match self.stored_cluster().await? {
             Some(cluster) => cluster,
             None => {
@@ -87,7 +89,9 @@ impl Core {
                 ClusterInfo { name, id }
             }
         };
-        let _ = self.cluster.set(cluster);
+        if let Ok(mut slot) = self.cluster.write() {
+            *slot = Some(cluster);
+        }
         let stored_mounts = MountTable::load_stored(storage).await?;
         let entries = if stored_mounts.is_empty() {
             default_mounts()
@@ -143,8 +147,13 @@ impl Core {
                 self.self_ref.clone(),
             ))),
             _ => {
-                let ctx = self.backend_context.get().ok_or(Error::Sealed)?;
-                catalog::build(entry, ctx)
+                let ctx = self
+                    .backend_context
+                    .read()
+                    .ok()
+                    .and_then(|c| c.clone())
+                    .ok_or(Error::Sealed)?;
+                catalog::build(entry, &ctx)
             }
         }
     }
@@ -239,7 +248,7 @@ impl Core {
         seal.rotate().await
     }
 
-    fn seal_locked(&self) {
+    pub(super) fn seal_locked(&self) {
         self.cancel_root_generation();
         if let Some(seal) = &self.seal {
             if let Some(ha) = &self.ha {

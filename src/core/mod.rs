@@ -21,12 +21,13 @@ pub mod remount;
 pub mod root_generation;
 mod scrape;
 pub mod seal;
+pub mod snapshot;
 pub mod token;
 pub mod ttl;
 pub mod wrapping;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use serde_json::{Map, Value};
 
@@ -106,12 +107,13 @@ pub struct Core {
     usage_gauges: std::sync::Mutex<Option<(std::time::Instant, Vec<metrics::Sample>)>>,
     /// Mount moves (`sys/remount`) and how they went.
     pub migrations: remount::Migrations,
-    cluster: OnceLock<ClusterInfo>,
+    /// Read from the store at unseal (again after a snapshot restore).
+    cluster: RwLock<Option<ClusterInfo>>,
     pub system_ttls: MountTtls,
     seal: Option<Seal>,
     /// Active/standby on a shared store (`ha_enabled`).
     ha: Option<ha::HaState>,
-    backend_context: OnceLock<BackendContext>,
+    backend_context: RwLock<Option<BackendContext>>,
     /// What the HTTP layer answers itself, as it declared it (for the
     /// OpenAPI document the system backend serves).
     raw_routes: OnceLock<&'static [RawRoute]>,
@@ -146,12 +148,12 @@ impl Core {
             storage,
             seal,
             ha,
-            cluster: OnceLock::new(),
+            cluster: RwLock::new(None),
             system_ttls: MountTtls {
                 default_ttl: SYSTEM_TTL,
                 max_ttl: SYSTEM_TTL,
             },
-            backend_context: OnceLock::new(),
+            backend_context: RwLock::new(None),
             raw_routes: OnceLock::new(),
             initialized: AtomicBool::new(false),
             sealed: AtomicBool::new(true),
@@ -190,8 +192,8 @@ impl Core {
     }
 
     /// The cluster identity (known once unsealed).
-    pub fn cluster(&self) -> Option<&ClusterInfo> {
-        self.cluster.get()
+    pub fn cluster(&self) -> Option<ClusterInfo> {
+        self.cluster.read().ok().and_then(|c| c.clone())
     }
 
     /// Told once by the HTTP layer serving this core: the endpoints it

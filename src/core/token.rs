@@ -121,7 +121,8 @@ pub struct TokenStore {
     /// entry goes through this store, which updates the cache after storage.
     cache: ReadCache<String, TokenEntry>,
     /// Set when the core unseals (the key lives behind the barrier).
-    hasher: std::sync::OnceLock<Hasher>,
+    /// The store's hash key (replaced only when a snapshot brings another).
+    hasher: std::sync::RwLock<Option<Hasher>>,
     /// The `cubbyhole/` mount's storage: a revoked token's cubbyhole (kept
     /// under its hashed id) is destroyed with it, as in Vault.
     cubbyholes: std::sync::RwLock<Option<StorageView>>,
@@ -137,7 +138,7 @@ impl TokenStore {
         TokenStore {
             storage,
             cache: ReadCache::new(CACHE_CAPACITY),
-            hasher: std::sync::OnceLock::new(),
+            hasher: std::sync::RwLock::new(None),
             cubbyholes: std::sync::RwLock::new(None),
             use_locks: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
         }
@@ -155,13 +156,16 @@ impl TokenStore {
         self.cache.clear();
     }
 
-    /// Installs the keyed hash (once; later unseals load the same key).
+    /// Installs the keyed hash read at unseal.
     pub fn set_hasher(&self, hasher: Hasher) {
-        let _ = self.hasher.set(hasher);
+        if let Ok(mut slot) = self.hasher.write() {
+            *slot = Some(hasher);
+        }
     }
 
     fn hash(&self, domain: &str, value: &str) -> String {
-        match self.hasher.get() {
+        let guard = self.hasher.read().ok();
+        match guard.as_deref().and_then(Option::as_ref) {
             Some(hasher) => hasher.hash(domain, value),
             // Unreachable while sealed: the core refuses requests first.
             None => String::new(),

@@ -243,6 +243,20 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
     let path = request::logical_path(&raw_path, operation);
     let token = request::token(&parts.headers);
     let (data, raw_body) = match operation {
+        Operation::Update if is_snapshot_restore(&path) => {
+            // A snapshot is the body as it is, whatever its declared type,
+            // and may be larger than any other request: a caller allowed
+            // to restore may send up to MAX_SNAPSHOT_BYTES.
+            let mut limits = state.limits;
+            if state
+                .core
+                .may_restore_snapshot(token.as_deref(), &path)
+                .await
+            {
+                limits.max_request_size = Some(MAX_SNAPSHOT_BYTES);
+            }
+            (Map::new(), Some(read_body(body, &limits).await?))
+        }
         Operation::Update | Operation::Patch => {
             if operation == Operation::Patch {
                 let content_type = parts
@@ -290,6 +304,15 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
     };
     let output = state.core.handle(input).await?;
     Ok(response::success_response(&path, output))
+}
+
+/// The largest snapshot a restore reads (it is held in memory whole, to
+/// be verified before anything is written).
+pub const MAX_SNAPSHOT_BYTES: usize = 1 << 30;
+
+fn is_snapshot_restore(path: &str) -> bool {
+    use crate::core::snapshot::{FORCE_RESTORE_PATH, RESTORE_PATH};
+    path == RESTORE_PATH || path == FORCE_RESTORE_PATH
 }
 
 /// Reads the whole body, refusing more than the listener's

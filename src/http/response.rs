@@ -37,6 +37,28 @@ pub(super) fn with_headers(status: StatusCode, body: Body, content_type: &str) -
     response
 }
 
+/// A body sent as its pieces arrive; an error ends the response early
+/// (the connection is cut, so the client sees an incomplete body).
+struct Streamed(crate::logical::StreamedPieces);
+
+impl axum::body::HttpBody for Streamed {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.0.poll_recv(cx).map(|piece| {
+            piece.map(|piece| {
+                piece
+                    .map(http_body::Frame::data)
+                    .map_err(std::io::Error::other)
+            })
+        })
+    }
+}
+
 /// The only mapping from error kinds to HTTP statuses and bodies.
 pub fn error_response(err: &Error) -> HttpResponse {
     let (status, body) = match err {
@@ -199,6 +221,13 @@ fn success_body(
     request_id: &str,
     mount_type: &str,
 ) -> HttpResponse {
+    if let Some(pieces) = response.streamed.take().and_then(|s| {
+        let content_type = s.content_type;
+        s.take().map(|p| (content_type, p))
+    }) {
+        let (content_type, pieces) = pieces;
+        return with_headers(StatusCode::OK, Body::new(Streamed(pieces)), content_type);
+    }
     if let Some(raw) = response.raw.take() {
         // An empty raw body keeps the status its backend chose (204 for
         // "nothing here", 200 for a HEAD answer, 404 for a hidden path).

@@ -152,6 +152,37 @@ pub struct RawResponse {
     pub body: Vec<u8>,
 }
 
+/// A raw body made while it is sent (a snapshot): its pieces, or the
+/// error that cut it short. The HTTP layer takes the receiver once.
+#[derive(Clone)]
+pub struct StreamedBody {
+    pub content_type: &'static str,
+    pieces: Arc<std::sync::Mutex<Option<StreamedPieces>>>,
+}
+
+pub type StreamedPieces = tokio::sync::mpsc::Receiver<std::result::Result<bytes::Bytes, String>>;
+
+impl StreamedBody {
+    pub fn new(content_type: &'static str, pieces: StreamedPieces) -> Self {
+        StreamedBody {
+            content_type,
+            pieces: Arc::new(std::sync::Mutex::new(Some(pieces))),
+        }
+    }
+
+    pub fn take(&self) -> Option<StreamedPieces> {
+        self.pieces.lock().ok().and_then(|mut p| p.take())
+    }
+}
+
+impl std::fmt::Debug for StreamedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamedBody")
+            .field("content_type", &self.content_type)
+            .finish()
+    }
+}
+
 /// A lease attached to a response (PKI `generate_lease`).
 #[derive(Debug, Clone)]
 pub struct Lease {
@@ -200,6 +231,8 @@ pub struct Response {
     pub auth: Option<Auth>,
     pub lease: Option<Lease>,
     pub raw: Option<RawResponse>,
+    /// A raw body streamed as it is made (`sys/storage/raft/snapshot`).
+    pub streamed: Option<StreamedBody>,
     /// An explicit status for JSON responses (202 for `tidy`).
     pub status: Option<u16>,
     /// An `auth` object already rendered by the token store (token renewal:

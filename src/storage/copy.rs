@@ -20,7 +20,7 @@ pub struct Contents {
 }
 
 /// Every key of the store, sorted.
-pub async fn all_keys(store: &dyn Storage) -> StorageResult<Vec<String>> {
+pub async fn all_keys<S: Storage + ?Sized>(store: &S) -> StorageResult<Vec<String>> {
     let mut keys = Vec::new();
     let mut folders = vec![String::new()];
     while let Some(folder) = folders.pop() {

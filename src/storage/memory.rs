@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use super::{children, BatchOp, Pager, Storage, StorageError, StorageResult};
+use super::{children, BatchOp, Pager, Record, Storage, StorageError, StorageResult};
 
 #[derive(Default)]
 pub struct MemoryStorage {
@@ -63,6 +63,22 @@ impl Storage for MemoryStorage {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A copy of the map taken under the read lock, then sent.
+    async fn snapshot(&self, into: tokio::sync::mpsc::Sender<Record>) -> StorageResult<()> {
+        let copy = self.entries.read().map_err(|_| poisoned())?.clone();
+        for record in copy {
+            if into.send(record).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn replace_all(&self, records: BTreeMap<String, Vec<u8>>) -> StorageResult<()> {
+        *self.entries.write().map_err(|_| poisoned())? = records;
         Ok(())
     }
 

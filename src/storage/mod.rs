@@ -7,12 +7,14 @@ pub mod ha;
 mod memory;
 pub mod postgres;
 mod redb_store;
+pub mod snapshot;
 
 pub use cache::{Generation, ReadCache};
 pub use memory::MemoryStorage;
 pub use postgres::{PostgresHaLock, PostgresSettings, PostgresStorage};
 pub use redb_store::RedbStorage;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,9 @@ pub enum StorageError {
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
+
+/// One stored record: its key and its value as stored.
+pub type Record = (String, Vec<u8>);
 
 /// One write of an atomic batch.
 #[derive(Debug, Clone)]
@@ -68,6 +73,23 @@ pub trait Storage: Send + Sync {
     }
     /// Applies all writes at once, durably, or none of them.
     async fn batch(&self, ops: Vec<BatchOp>) -> StorageResult<()>;
+    /// Sends every record into `into` as the store stood at one moment,
+    /// while writes go on (a point-in-time read); stops early, without an
+    /// error, once the receiver is gone.
+    async fn snapshot(&self, into: tokio::sync::mpsc::Sender<Record>) -> StorageResult<()>;
+    /// Makes `records` the whole content of the store in one atomic step
+    /// (a snapshot restore): every other key is deleted. Callers stop
+    /// their own writes first; stores override this to do it in place.
+    async fn replace_all(&self, records: BTreeMap<String, Vec<u8>>) -> StorageResult<()> {
+        let mut ops: Vec<BatchOp> = copy::all_keys(self)
+            .await?
+            .into_iter()
+            .filter(|key| !records.contains_key(key))
+            .map(BatchOp::Delete)
+            .collect();
+        ops.extend(records.into_iter().map(|(k, v)| BatchOp::Put(k, v)));
+        self.batch(ops).await
+    }
     /// A name for `sys/seal-status` `storage_type`.
     fn kind(&self) -> &'static str;
 }

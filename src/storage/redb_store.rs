@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{children, BatchOp, Pager, Storage, StorageError, StorageResult};
+use super::{children, BatchOp, Pager, Record, Storage, StorageError, StorageResult};
 
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 /// redb's page cache (its default, 1 GiB, would let a large LIST or tidy
@@ -179,6 +179,26 @@ impl Storage for RedbStorage {
         answer
             .await
             .map_err(|_| backend_err("storage writer stopped"))?
+    }
+
+    /// One read transaction (redb's MVCC view), walked on a blocking
+    /// thread; the channel's bound keeps it in step with the reader.
+    async fn snapshot(&self, into: tokio::sync::mpsc::Sender<Record>) -> StorageResult<()> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read().map_err(backend_err)?;
+            let table = txn.open_table(KV).map_err(backend_err)?;
+            for entry in table.iter().map_err(backend_err)? {
+                let (key, value) = entry.map_err(backend_err)?;
+                let record = (key.value().to_string(), value.value().to_vec());
+                if into.blocking_send(record).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(backend_err)?
     }
 
     fn kind(&self) -> &'static str {

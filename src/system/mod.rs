@@ -15,6 +15,7 @@ mod mounts;
 pub mod openapi;
 mod policies;
 mod remount;
+mod snapshot;
 mod tune;
 mod ui_mounts;
 mod version_history;
@@ -59,12 +60,15 @@ impl Backend for SystemBackend {
         wrapping::PATHS,
         decode_token::PATHS,
         ha_status::PATHS,
+        snapshot::PATHS,
     ];
 
     /// Vault's root-protected `sys/` paths (`PathsSpecial.Root` of its
     /// system backend, with OpenBao's `rotate/keyring` and `rotate/root`),
     /// whether or not vaultlet serves them: see
     /// <https://developer.hashicorp.com/vault/docs/concepts/policies#root-protected-api-endpoints>.
+    /// vaultlet adds the snapshot paths (OpenBao asks only `read`/`update`):
+    /// a snapshot is every record, a restore replaces them all.
     const ROOT_PATHS: &'static [&'static str] = &[
         "auth/*",
         "remount",
@@ -96,5 +100,7 @@ impl Backend for SystemBackend {
         "internal/inspect/*",
         "seal",
         "step-down",
+        "storage/raft/snapshot",
+        "storage/raft/snapshot-force",
     ];
 }

@@ -16,6 +16,7 @@ mod mount_move;
 mod mounts;
 mod policy;
 mod rw;
+mod snapshot;
 mod sys;
 mod token;
 mod unwrap;
@@ -473,6 +474,7 @@ fn group(ui: &mut Ui, name: &str, args: &[String]) -> i32 {
         ("operator", "unseal") => sys::operator_unseal(ui, rest),
         ("operator", "seal") => sys::operator_seal(ui, rest),
         ("operator", "migrate") => migrate::run(ui, rest),
+        ("operator", "raft") => snapshot::raft(ui, rest),
         ("operator", "generate-root") => generate_root::run(ui, rest),
         _ => -1,
     };

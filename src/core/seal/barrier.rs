@@ -214,6 +214,22 @@ impl Storage for Barrier {
         self.physical.batch(ops).await
     }
 
+    /// The physical store's records as stored (ciphertext, the seal's
+    /// records included): a snapshot is restored below the barrier.
+    async fn snapshot(
+        &self,
+        into: tokio::sync::mpsc::Sender<crate::storage::Record>,
+    ) -> StorageResult<()> {
+        self.physical.snapshot(into).await
+    }
+
+    async fn replace_all(
+        &self,
+        records: std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> StorageResult<()> {
+        self.physical.replace_all(records).await
+    }
+
     fn kind(&self) -> &'static str {
         self.physical.kind()
     }

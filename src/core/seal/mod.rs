@@ -10,6 +10,7 @@
 pub mod barrier;
 pub mod shamir;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -325,6 +326,67 @@ impl Seal {
 
     pub fn reset(&self) {
         self.reset_progress();
+    }
+
+    /// The store below the barrier.
+    pub fn physical(&self) -> &Arc<dyn Storage> {
+        &self.physical
+    }
+
+    /// Whether a snapshot carries the records this seal opens the store
+    /// with (a dev-mode snapshot has none: its store is not encrypted).
+    pub fn holds_seal_records(records: &BTreeMap<String, Vec<u8>>) -> bool {
+        [CONFIG_KEY, ROOT_KEY, KEYRING_KEY]
+            .iter()
+            .all(|key| records.contains_key(*key))
+    }
+
+    /// Vault's check before a restore: the snapshot's keyring must open
+    /// with the root key this node holds, or the store would be unreadable
+    /// after the restore (`snapshot-force` skips it).
+    pub fn verify_snapshot(&self, records: &BTreeMap<String, Vec<u8>>) -> Result<()> {
+        let root_key = self.held_root_key()?;
+        let opens = records
+            .get(KEYRING_KEY)
+            .and_then(|wrapped| open_bytes(&root_key, KEYRING_KEY.as_bytes(), wrapped).ok())
+            .map(Zeroizing::new)
+            .is_some();
+        if opens {
+            return Ok(());
+        }
+        let keys = if self.is_static() {
+            "a different autoseal key"
+        } else {
+            "a different set of unseal keys"
+        };
+        Err(Error::BadRequest(format!(
+            "could not verify hash file, possibly the snapshot is using {keys}; use the snapshot-force API to bypass this check"
+        )))
+    }
+
+    /// Closes the barrier while a snapshot replaces the store (requests in
+    /// flight can no longer write), keeping the root key to reopen it.
+    pub fn close_for_restore(&self) {
+        self.reset_progress();
+        self.barrier.seal();
+    }
+
+    /// Reopens the barrier on the restored store: with the root key held
+    /// (a snapshot of this cluster), else with the static key. `false`:
+    /// the store stays sealed until the snapshot's own unseal keys come.
+    pub async fn reopen_after_restore(&self) -> Result<bool> {
+        self.config().await?;
+        if let Ok(root_key) = self.held_root_key() {
+            if let Ok(keyring) = self.read_keyring(&root_key).await {
+                self.barrier.unseal(keyring);
+                return Ok(true);
+            }
+        }
+        self.remember_root_key(None);
+        match &self.kind {
+            SealKind::Static { key } => Ok(self.open_with(key).await.is_ok()),
+            SealKind::Shamir => Ok(false),
+        }
     }
 
     pub fn seal(&self) {

@@ -64,6 +64,29 @@ impl Table {
         format!("DELETE FROM {} WHERE path = $1 AND key = $2", self.quoted)
     }
 
+    /// Every row, in key order, for a snapshot.
+    pub(super) fn snapshot_sql(&self) -> String {
+        format!(
+            "SELECT path, key, value FROM {} ORDER BY path COLLATE \"C\", key COLLATE \"C\"",
+            self.quoted
+        )
+    }
+
+    /// Empties the table (a restore, inside its transaction).
+    pub(super) fn delete_all_sql(&self) -> String {
+        format!("DELETE FROM {}", self.quoted)
+    }
+
+    /// Many rows at once, from four parallel arrays (parent paths, paths,
+    /// keys, values).
+    pub(super) fn insert_many_sql(&self) -> String {
+        format!(
+            "INSERT INTO {} (parent_path, path, key, value)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])",
+            self.quoted
+        )
+    }
+
     /// The children of a prefix, after a seek, sorted, at most a limit: the
     /// leaves of the prefix's folder (through the primary key) and the
     /// first segment of every deeper folder (a range of the primary key

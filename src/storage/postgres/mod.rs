@@ -16,13 +16,14 @@ mod tls;
 
 pub use ha::PostgresHaLock;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
 use super::ha::HaLock;
-use super::{BatchOp, Storage, StorageError, StorageResult};
+use super::{BatchOp, Record, Storage, StorageError, StorageResult};
 use ha::{Fence, FenceCheck};
 use layout::{split_key, ListQuery, Table};
 
@@ -30,6 +31,13 @@ use layout::{split_key, ListQuery, Table};
 /// as unavailable (connecting included).
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rows per round trip while a snapshot is read.
+const SNAPSHOT_PAGE: i32 = 512;
+/// Records per INSERT while a snapshot is restored.
+const RESTORE_CHUNK: usize = 2048;
+/// A restore writes the whole store in one transaction: longer than one
+/// operation may take.
+const RESTORE_TIMEOUT: Duration = Duration::from_secs(600);
 /// How often idle connections beyond `max_idle_connections` are closed.
 const IDLE_TRIM_PERIOD: Duration = Duration::from_secs(30);
 
@@ -320,19 +328,7 @@ impl Storage for PostgresStorage {
                 .await
                 .map_err(sql_error)?;
             let txn = client.transaction().await.map_err(sql_error)?;
-            if let Some(ha) = &self.ha {
-                let check = &ha.check;
-                let term = check.fence.term().ok_or_else(ha::fenced)?;
-                let statement = txn.prepare_cached(&check.sql).await.map_err(sql_error)?;
-                let held = txn
-                    .query_opt(&statement, &[&check.identity, &term.0])
-                    .await
-                    .map_err(sql_error)?;
-                if held.is_none() {
-                    check.fence.clear();
-                    return Err(ha::fenced());
-                }
-            }
+            self.check_fence(&txn).await?;
             for op in &ops {
                 match op {
                     BatchOp::Put(full, value) => {
@@ -354,7 +350,112 @@ impl Storage for PostgresStorage {
         .await
     }
 
+    /// One `REPEATABLE READ READ ONLY` transaction (one view of the table
+    /// for its whole length), read through a portal a page at a time.
+    async fn snapshot(&self, into: tokio::sync::mpsc::Sender<Record>) -> StorageResult<()> {
+        let mut client = bounded(async { self.pool.get().await.map_err(pool_error) }).await?;
+        let txn = bounded(async {
+            client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(sql_error)
+        })
+        .await?;
+        let portal = bounded(async {
+            txn.bind(&self.table.snapshot_sql(), &[])
+                .await
+                .map_err(sql_error)
+        })
+        .await?;
+        loop {
+            let rows = bounded(async {
+                txn.query_portal(&portal, SNAPSHOT_PAGE)
+                    .await
+                    .map_err(sql_error)
+            })
+            .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            for row in rows {
+                let (path, key) = (row.get::<_, String>(0), row.get::<_, String>(1));
+                let full = format!("{}{key}", path.strip_prefix('/').unwrap_or(&path));
+                if into.send((full, row.get::<_, Vec<u8>>(2))).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// One transaction (fenced like every write): the table emptied, then
+    /// the records inserted a few thousand per statement.
+    async fn replace_all(&self, records: BTreeMap<String, Vec<u8>>) -> StorageResult<()> {
+        let work = async {
+            let mut client = self.pool.get().await.map_err(pool_error)?;
+            let txn = client.transaction().await.map_err(sql_error)?;
+            self.check_fence(&txn).await?;
+            txn.batch_execute(&self.table.delete_all_sql())
+                .await
+                .map_err(sql_error)?;
+            let insert = txn
+                .prepare(&self.table.insert_many_sql())
+                .await
+                .map_err(sql_error)?;
+            let records: Vec<_> = records.into_iter().collect();
+            for chunk in records.chunks(RESTORE_CHUNK) {
+                let mut columns: [Vec<String>; 3] = Default::default();
+                let mut values = Vec::with_capacity(chunk.len());
+                for (full, value) in chunk {
+                    let (path, key, parent) = split_key(full);
+                    columns[0].push(parent);
+                    columns[1].push(path);
+                    columns[2].push(key);
+                    values.push(value.as_slice());
+                }
+                let [parents, paths, keys] = &columns;
+                txn.execute(&insert, &[parents, paths, keys, &values])
+                    .await
+                    .map_err(sql_error)?;
+            }
+            txn.commit().await.map_err(sql_error)
+        };
+        tokio::time::timeout(RESTORE_TIMEOUT, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StorageError::Unavailable(format!(
+                    "PostgreSQL did not finish the restore within {}s",
+                    RESTORE_TIMEOUT.as_secs()
+                )))
+            })
+    }
+
     fn kind(&self) -> &'static str {
         "postgresql"
+    }
+}
+
+impl PostgresStorage {
+    /// With HA: in the write's own transaction, that this node still holds
+    /// the lock with the term it won it at (`FOR SHARE` keeps the row as
+    /// it is until the commit), so a former active cannot write.
+    async fn check_fence(&self, txn: &deadpool_postgres::Transaction<'_>) -> StorageResult<()> {
+        let Some(ha) = &self.ha else {
+            return Ok(());
+        };
+        let check = &ha.check;
+        let term = check.fence.term().ok_or_else(ha::fenced)?;
+        let statement = txn.prepare_cached(&check.sql).await.map_err(sql_error)?;
+        let held = txn
+            .query_opt(&statement, &[&check.identity, &term.0])
+            .await
+            .map_err(sql_error)?;
+        if held.is_none() {
+            check.fence.clear();
+            return Err(ha::fenced());
+        }
+        Ok(())
     }
 }

@@ -111,6 +111,12 @@ impl Storage for PanicsOnList {
     async fn batch(&self, ops: Vec<BatchOp>) -> StorageResult<()> {
         self.inner.batch(ops).await
     }
+    async fn snapshot(
+        &self,
+        into: tokio::sync::mpsc::Sender<crate::storage::Record>,
+    ) -> StorageResult<()> {
+        self.inner.snapshot(into).await
+    }
     fn kind(&self) -> &'static str {
         "panics-on-list"
     }
