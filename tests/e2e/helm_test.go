@@ -19,7 +19,9 @@ import (
 // every object. Each release's pod then runs from the image under runc
 // until ready, and `helm test` runs for real: the test plays the kubelet for
 // the hook pod helm creates (runs it, reports its phase), and helm reports
-// the result. HA values are refused at install time, as the chart says.
+// the result. The HA values (ci/ha-values.yaml: three replicas on
+// PostgreSQL) install too, their pods left unscheduled; HA without a
+// connection URL is refused at install time with the chart's explanation.
 func helmScenario(t *testing.T, c *cluster) {
 	chart := manifest("docker/helm/vaultlet")
 	releases := []struct {
@@ -45,15 +47,84 @@ func helmScenario(t *testing.T, c *cluster) {
 			p.stop()
 		})
 	}
+	t.Run("helm-ha", func(t *testing.T) { helmHA(t, c, chart) })
 	t.Run("ha-refused", func(t *testing.T) {
-		out, err := c.helmErr("install", "vault", chart, "--namespace", "helm-ha", "--create-namespace", "--set", "server.ha.enabled=true")
-		if err == nil || !strings.Contains(out, "vaultlet runs a single server") {
-			t.Fatalf("helm install with server.ha.enabled=true: err=%v, want a refusal that explains; output:\n%s", err, out)
+		out, err := c.helmErr("install", "vault", chart, "--namespace", "helm-ha-refused", "--create-namespace", "--set", "server.ha.enabled=true")
+		if err == nil || !strings.Contains(out, "needs the PostgreSQL connection URL") {
+			t.Fatalf("helm install with server.ha.enabled=true and no database: err=%v, want a refusal that explains; output:\n%s", err, out)
 		}
-		if list, _ := c.helmErr("list", "--namespace", "helm-ha", "-q"); strings.TrimSpace(list) != "" {
+		if list, _ := c.helmErr("list", "--namespace", "helm-ha-refused", "-q"); strings.TrimSpace(list) != "" {
 			t.Errorf("a refused install left release(s) %q", list)
 		}
 	})
+}
+
+// helmHA installs ci/ha-values.yaml (the connection URL's Secret made
+// first, as a user would) and reads back from the API server what it
+// admitted: the StatefulSet with three replicas, each pod's addresses and
+// the Secret reference, the cluster port on the headless Service, the
+// PodDisruptionBudget. The pods are not run: they would need PostgreSQL.
+func helmHA(t *testing.T, c *cluster, chart string) {
+	const ns = "helm-ha"
+	if _, err := c.kube.CoreV1().Namespaces().Create(bg(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "vault-postgresql", Namespace: ns},
+		StringData: map[string]string{"connection_url": "postgres://vault:pw@db.helm-ha:5432/vault?sslmode=require"},
+	}
+	if _, err := c.kube.CoreV1().Secrets(ns).Create(bg(), secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := c.helm(t, "install", "vault", chart, "--namespace", ns, "-f", filepath.Join(chart, "ci/ha-values.yaml"))
+	if !strings.Contains(out, "STATUS: deployed") {
+		t.Fatalf("helm install (HA): %s", out)
+	}
+	t.Cleanup(func() { _, _ = c.helmErr("uninstall", "vault", "--namespace", ns) })
+
+	sts, err := c.kube.AppsV1().StatefulSets(ns).Get(bg(), "vault", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sts.Spec.Replicas == nil || *sts.Spec.Replicas != 3 || len(sts.Spec.VolumeClaimTemplates) != 0 {
+		t.Errorf("StatefulSet: replicas %v, %d volume claim templates; want 3 and none", sts.Spec.Replicas, len(sts.Spec.VolumeClaimTemplates))
+	}
+	pod := sts.Spec.Template.Spec
+	if a := pod.Affinity; a == nil || a.PodAntiAffinity == nil || len(a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution) != 1 {
+		t.Errorf("no required pod anti-affinity: %+v", pod.Affinity)
+	}
+	env := map[string]corev1.EnvVar{}
+	for _, e := range pod.Containers[0].Env {
+		env[e.Name] = e
+	}
+	if ref := env["VAULT_PG_CONNECTION_URL"].ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "vault-postgresql" || ref.SecretKeyRef.Key != "connection_url" {
+		t.Errorf("VAULT_PG_CONNECTION_URL: %+v, want the Secret's connection_url", env["VAULT_PG_CONNECTION_URL"])
+	}
+	if got := env["VAULT_API_ADDR"].Value; got != "http://$(POD_IP):8200" {
+		t.Errorf("VAULT_API_ADDR = %q", got)
+	}
+	if got := env["VAULT_CLUSTER_ADDR"].Value; got != "https://$(HOSTNAME).vault-internal:8201" {
+		t.Errorf("VAULT_CLUSTER_ADDR = %q", got)
+	}
+	internal, err := c.kube.CoreV1().Services(ns).Get(bg(), "vault-internal", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterPort := false
+	for _, p := range internal.Spec.Ports {
+		clusterPort = clusterPort || p.Port == 8201
+	}
+	if !clusterPort || !internal.Spec.PublishNotReadyAddresses {
+		t.Errorf("vault-internal: ports %+v, publishNotReadyAddresses %v; want 8201, true", internal.Spec.Ports, internal.Spec.PublishNotReadyAddresses)
+	}
+	pdb, err := c.kube.PolicyV1().PodDisruptionBudgets(ns).Get(bg(), "vault", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
+		t.Errorf("PodDisruptionBudget maxUnavailable = %v, want 1", pdb.Spec.MaxUnavailable)
+	}
+	t.Logf("helm install (HA) admitted by the API server: StatefulSet vault ×3, vault-internal with 8201, PodDisruptionBudget vault")
 }
 
 // helmTest runs `helm test` and acts as the kubelet for its hook pod: runs
