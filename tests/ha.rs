@@ -608,3 +608,40 @@ fn ha_status_lists_the_active_and_the_standbys_that_echoed() {
         );
     }
 }
+
+/// A snapshot through a standby (forwarded to the active) and restored
+/// there: the active writes it under its lock, and after a step-down the
+/// other node, now active, serves the restored store.
+#[test]
+#[ignore = "needs PostgreSQL: tests/postgres/run"]
+fn a_snapshot_restored_through_a_standby_holds_after_a_handover() {
+    const SNAPSHOT: &str = "sys/storage/raft/snapshot";
+    let mut cluster = Cluster::new("ha_snapshot");
+    let first = cluster.first();
+    let second = cluster.node(1);
+    wait_standby_of(&second, &first);
+    ok(first.write("sys/mounts/kv", json!({"type": "kv"})));
+    ok(first.write("kv/a", json!({"v": "1"})));
+
+    let taken = ok(second.read(SNAPSHOT));
+    assert!(vaultlet::storage::snapshot::decode(&taken.raw).is_ok());
+    ok(first.write("kv/a", json!({"v": "2"})));
+    ok(first.write("sys/rotate", json!({})));
+    ok(first.write("kv/b", json!({"v": "3"})));
+
+    let restored = second.send("POST", SNAPSHOT, Some(&cluster.root_token), Some(taken.raw));
+    assert_eq!(restored.status, 204, "{:?}", restored.json);
+    assert_eq!(ok(first.read("kv/a")).data("v"), "1");
+    assert_eq!(first.read("kv/b").status, 404);
+
+    ok(first.call("PUT", "sys/step-down", &cluster.root_token, None));
+    wait_active(&second);
+    assert_eq!(ok(second.read("kv/a")).data("v"), "1");
+    assert_eq!(second.read("kv/b").status, 404);
+    ok(second.write("kv/c", json!({"v": "4"})));
+    assert_eq!(
+        ok(first.read("kv/c")).data("v"),
+        "4",
+        "through the new active"
+    );
+}

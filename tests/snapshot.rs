@@ -661,3 +661,46 @@ fn matches_openbao_on_integrated_storage_where_the_behaviours_meet() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// With the static seal, another cluster's snapshot sealed with the same
+/// static key (a rebuilt cluster, say) is refused without force (Vault's
+/// autoseal wording), and with force unseals by itself at once.
+#[test]
+fn a_static_seal_reopens_a_forced_snapshot_with_its_key() {
+    let start = |name: &str| {
+        let dir = common::temp_dir(name);
+        let hcl = format!(
+            "listener \"tcp\" {{\n  address = \"{}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"{}\"\n}}\n",
+            common::LISTEN,
+            dir.join("data").display(),
+            "5a".repeat(32)
+        );
+        let mut server = Server::with_config(&dir, &hcl);
+        let init = server.send("PUT", "sys/init", None, Some(b"{}".to_vec()));
+        assert_eq!(init.status, 200, "{:?}", init.json);
+        server.root_token = init.json["root_token"].as_str().expect("root").to_string();
+        assert_eq!(
+            server.write("sys/mounts/kv", json!({"type": "kv"})).status,
+            204
+        );
+        (server, dir)
+    };
+    let (a, dir_a) = start("snapshot-static-a");
+    assert_eq!(a.write("kv/from", json!({"v": "a"})).status, 204);
+    let file = a.read(SNAPSHOT).raw;
+    let (b, dir_b) = start("snapshot-static-b");
+
+    let refused = b.send("POST", SNAPSHOT, Some(&b.root_token), Some(file.clone()));
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        refused.errors(),
+        ["could not verify hash file, possibly the snapshot is using a different autoseal key; use the snapshot-force API to bypass this check"]
+    );
+    let forced = b.send("POST", FORCE, Some(&b.root_token), Some(file));
+    assert_eq!(forced.status, 204, "{:?}", forced.json);
+    assert_eq!(b.send("GET", "sys/health", None, None).status, 200);
+    let read = b.call("GET", "kv/from", &a.root_token, None);
+    assert_eq!(read.data("v"), "a", "{:?}", read.json);
+    let _ = std::fs::remove_dir_all(dir_a);
+    let _ = std::fs::remove_dir_all(dir_b);
+}
