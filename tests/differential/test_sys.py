@@ -216,3 +216,18 @@ def test_audited_request_headers_config(pair):
         pair.call("DELETE", f"sys/config/auditing/request-headers/{name}", expect=204)
     pair.call("GET", "sys/config/auditing/request-headers", expect=200)
     pair.check()
+
+
+def test_storage_snapshot_paths(pair):
+    """sys/storage/raft/snapshot and snapshot-force on dev servers: without a
+    token both refuse (403); with one, OpenBao (in-memory dev storage) has no
+    such path (404 "unsupported path": it serves snapshots on integrated
+    storage only) where vaultlet serves every store: a snapshot (200), and a
+    400 for a body that is not one (allowlist.yaml: snapshot-every-store)."""
+    pair.call("GET", "sys/storage/raft/snapshot", token="", expect=403)
+    pair.call("POST", "sys/storage/raft/snapshot", raw="not a snapshot", token="", expect=403)
+    pair.call("POST", "sys/storage/raft/snapshot-force", raw="not a snapshot", token="", expect=403)
+    pair.call("GET", "sys/storage/raft/snapshot", expect=200)
+    pair.call("POST", "sys/storage/raft/snapshot", raw="not a snapshot", expect=400)
+    pair.call("POST", "sys/storage/raft/snapshot-force", raw="not a snapshot", expect=400)
+    pair.check()
