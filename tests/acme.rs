@@ -235,6 +235,28 @@ fn directory_and_nonces() {
     });
 }
 
+/// Vault lists `keyChange` in the directory and among the unauthenticated
+/// paths but serves nothing there: a rollover gets 404 whatever it
+/// carries, where an unknown PKI path without a token gets 403.
+#[test]
+fn key_change_is_advertised_but_not_served() {
+    on_both(|s, _| {
+        acme_mount(s);
+        for dir in [
+            "acme",
+            "issuer/default/acme",
+            "roles/web/acme",
+            "issuer/default/roles/web/acme",
+        ] {
+            let jws = br#"{"protected":"e30","payload":"","signature":""}"#.to_vec();
+            let r = s.send("POST", &format!("pki/{dir}/key-change"), None, Some(jws));
+            assert_eq!(r.status, 404, "{dir}: {:?}", r.json);
+        }
+        let other = s.send("POST", "pki/acme/key-changes", None, Some(b"{}".to_vec()));
+        assert_eq!(other.status, 403, "{:?}", other.json);
+    });
+}
+
 /// Vault's mount-tuning rule: headers a backend sets reach the client only
 /// when `allowed_response_headers` names them.
 #[test]
