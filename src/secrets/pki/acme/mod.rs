@@ -19,6 +19,7 @@ mod order;
 mod problem;
 mod revoke;
 mod state;
+pub mod tidy;
 mod validate;
 
 use std::sync::Arc;
