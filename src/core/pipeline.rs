@@ -61,7 +61,9 @@ struct Routed {
 
 impl Routed {
     fn unauthenticated(&self) -> bool {
-        self.route.as_ref().is_some_and(|r| r.info.unauthenticated)
+        self.mounted
+            .backend
+            .unauthenticated(self.route.as_ref(), &self.path)
     }
 }
 
@@ -513,10 +515,8 @@ impl Core {
     pub fn refuses_without_token(&self, path: &str) -> bool {
         !super::wrapping::takes_wrapping_token(path)
             && self.mounts.route(path).is_none_or(|(mounted, rel_path)| {
-                !mounted
-                    .backend
-                    .route(&rel_path)
-                    .is_some_and(|r| r.info.unauthenticated)
+                let route = mounted.backend.route(&rel_path);
+                !mounted.backend.unauthenticated(route.as_ref(), &rel_path)
             })
     }
 

@@ -372,6 +372,11 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// under a protected prefix is protected from the start.
     const ROOT_PATHS: &'static [&'static str] = &[];
 
+    /// Patterns (Vault's special-path syntax) reachable without a token
+    /// although no path serves them, as Vault's `PathsSpecial.Unauthenticated`
+    /// lists them: such a request gets the backend's 404, not a 403.
+    const UNROUTED_UNAUTHENTICATED: &'static [&'static str] = &[];
+
     /// For login paths: the identity failed logins are counted against
     /// (user lockout), e.g. an AppRole role ID. `None` opts out.
     fn lockout_alias(&self, _req: &Request) -> Option<String> {
@@ -443,6 +448,10 @@ pub trait LogicalBackend: Send + Sync {
 
     fn root_paths(&self) -> &'static [&'static str];
 
+    /// Whether `path` needs no token: its route says so, or it is one of
+    /// the backend's unauthenticated patterns that no route serves.
+    fn unauthenticated(&self, route: Option<&Route>, path: &str) -> bool;
+
     /// Runs the existence check of `route` (`false` when it has none).
     async fn exists(&self, route: &Route, req: &mut Request) -> Result<bool>;
 
@@ -495,6 +504,13 @@ impl<B: Backend> LogicalBackend for B {
 
     fn root_paths(&self) -> &'static [&'static str] {
         B::ROOT_PATHS
+    }
+
+    fn unauthenticated(&self, route: Option<&Route>, path: &str) -> bool {
+        match route {
+            Some(route) => route.info.unauthenticated,
+            None => crate::logical::path::special_path_matches(B::UNROUTED_UNAUTHENTICATED, path),
+        }
     }
 
     async fn exists(&self, route: &Route, req: &mut Request) -> Result<bool> {

@@ -13,6 +13,8 @@ import tempfile
 import pytest
 from cryptography import x509
 
+from certs import crl_serials, revoked, sans
+
 
 @pytest.fixture
 def certbot(mount):
@@ -46,27 +48,6 @@ def log(base: str) -> str:
 def cert(base: str, name: str, file: str = "cert.pem") -> x509.Certificate:
     with open(f"{base}/config/live/{name}/{file}", "rb") as f:
         return x509.load_pem_x509_certificate(f.read())
-
-
-def serial_colon(c: x509.Certificate) -> str:
-    h = f"{c.serial_number:x}"
-    h = ("0" if len(h) % 2 else "") + h
-    return ":".join(h[i:i + 2] for i in range(0, len(h), 2))
-
-
-def revoked(mount, c: x509.Certificate) -> bool:
-    info = mount.api("GET", f"pki/cert/{serial_colon(c)}").json()["data"]
-    return info.get("revocation_time", 0) > 0
-
-
-def crl_serials(mount) -> set[int]:
-    r = mount.api("GET", "pki/crl")
-    return {e.serial_number for e in x509.load_der_x509_crl(r.content)}
-
-
-def sans(c: x509.Certificate) -> list[str]:
-    ext = c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    return sorted(ext.get_values_for_type(x509.DNSName))
 
 
 def test_http01_obtain_renew_revoke_by_account(mount, certbot):

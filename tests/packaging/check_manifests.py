@@ -200,6 +200,16 @@ def plain_manifests():
     cm = docs(os.path.join(K8S, "40-cert-manager.yaml"))
     check([o["kind"] for o in cm] == ["Issuer", "Certificate"],
           "docker/k8s/40-cert-manager.yaml holds exactly the Issuer and the Certificate")
+    # The ACME example: the guide's PKI mount's ACME directory, and a
+    # Certificate that uses the ClusterIssuer.
+    acme = docs(os.path.join(K8S, "acme", "clusterissuer.yaml"))
+    check([o["kind"] for o in acme] == ["ClusterIssuer", "Certificate"],
+          "docker/k8s/acme/clusterissuer.yaml holds the ClusterIssuer and a Certificate")
+    issuer, cert = acme[0], acme[1]
+    check(issuer["spec"]["acme"]["server"] == "http://vault.vault-demo:8200/v1/pki/acme/directory",
+          "ACME ClusterIssuer: the guide's server's pki/acme/directory")
+    check(cert["spec"]["issuerRef"] == {"name": issuer["metadata"]["name"], "kind": "ClusterIssuer"},
+          "ACME Certificate -> the ClusterIssuer")
 
 
 def chart(render):

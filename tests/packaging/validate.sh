@@ -6,8 +6,8 @@
 #  2. helm template it for the guide's line (--set server.dev.enabled=true),
 #     ci/dev-values.yaml, ci/durable-values.yaml, ci/ha-values.yaml, the defaults
 #     and a few switches;
-#  3. validate every rendered manifest and every file of docker/k8s/ and
-#     docker/k8s/durable/ against the Kubernetes OpenAPI schemas shipped in the
+#  3. validate every rendered manifest and every file of docker/k8s/,
+#     docker/k8s/durable/ and docker/k8s/acme/ against the Kubernetes OpenAPI schemas shipped in the
 #     kubernetes-validate PyPI package (strict: unknown fields are errors), for the
 #     oldest Kubernetes the guide supports (1.28) and the newest bundled;
 #  4. check the topology and the copies (tests/packaging/check_manifests.py).
@@ -188,7 +188,7 @@ for bad in bad-field bad-type; do
     fi
 done
 
-files=("$OUT"/render/*.yaml docker/k8s/*.yaml docker/k8s/durable/*.yaml)
+files=("$OUT"/render/*.yaml docker/k8s/*.yaml docker/k8s/durable/*.yaml docker/k8s/acme/*.yaml)
 # helm renders test hooks too; empty renderings (global.enabled=false) are skipped.
 nonempty=()
 for f in "${files[@]}"; do grep -q '^kind:' "$f" && nonempty+=("$f"); done
@@ -205,7 +205,7 @@ for v in $K8S_VERSIONS; do
         echo "FAIL  objects above have no schema"; fail=1
     fi
 done
-echo "      (cert-manager.io/v1 Issuer/Certificate: decoded by tests/conformance/certmanager)"
+echo "      (cert-manager.io/v1 Issuer/ClusterIssuer/Certificate: decoded by tests/conformance/certmanager)"
 
 # ---- 4. topology and copies ----
 python3 tests/packaging/check_manifests.py "$OUT/render" || fail=1

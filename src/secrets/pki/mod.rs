@@ -225,6 +225,7 @@ impl Backend for PkiBackend {
     /// As Vault's PKI engine: deleting the CA and signing a self-issued CA
     /// certificate (the issuer-specific form is not protected in Vault).
     const ROOT_PATHS: &'static [&'static str] = &["root", "root/sign-self-issued"];
+    const UNROUTED_UNAUTHENTICATED: &'static [&'static str] = acme::UNSERVED;
 
     async fn periodic(&self, storage: &StorageView) -> Result<()> {
         crl::periodic(self, storage).await?;

@@ -164,13 +164,25 @@ async fn status(backend: &PkiBackend, req: &mut Request) -> Result<Option<Respon
         "cross_revoked_cert_deleted_count",
         "cert_metadata_deleted_count",
         "cmpv2_nonce_deleted_count",
-        "acme_account_deleted_count",
-        "acme_account_revoked_count",
-        "acme_orders_deleted_count",
-        "total_acme_account_count",
     ] {
         data.insert(zero.into(), count(|_| 0));
     }
+    data.insert(
+        "acme_account_deleted_count".into(),
+        count(|s| s.acme.accounts_deleted),
+    );
+    data.insert(
+        "acme_account_revoked_count".into(),
+        count(|s| s.acme.accounts_revoked),
+    );
+    data.insert(
+        "acme_orders_deleted_count".into(),
+        count(|s| s.acme.orders_deleted),
+    );
+    data.insert(
+        "total_acme_account_count".into(),
+        count(|s| s.acme.accounts_seen),
+    );
     data.insert("current_cert_store_count".into(), Value::Null);
     data.insert("current_revoked_cert_count".into(), Value::Null);
     // Go's zero time when no tidy has run yet, as HashiCorp's status shows.

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::acme::{tidy as acme_tidy, AcmeState};
 use super::cert_info::CertInfo;
 use super::certs;
 use super::config;
@@ -49,6 +50,7 @@ pub(super) struct Status {
     pub(super) cert_store_deleted: u64,
     pub(super) revoked_deleted: u64,
     pub(super) missing_issuer_certs: u64,
+    pub(super) acme: super::acme::tidy::Tidied,
 }
 
 /// Tidy bookkeeping shared between the backend and a running operation.
@@ -128,6 +130,7 @@ impl TidyState {
             cert_store_deleted: 0,
             revoked_deleted: 0,
             missing_issuer_certs: 0,
+            acme: Default::default(),
         });
         Ok(true)
     }
@@ -174,6 +177,7 @@ pub(super) fn launch(backend: &PkiBackend, storage: &StorageView, cfg: TidyConfi
         state: backend.tidy.clone(),
         cache: backend.cache.clone(),
         write_lock: backend.write_lock.clone(),
+        acme: backend.acme.clone(),
         config: cfg,
     };
     tokio::spawn(async move { job.run().await });
@@ -204,6 +208,7 @@ struct TidyJob {
     state: Arc<TidyState>,
     cache: IssuerCache,
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    acme: Arc<AcmeState>,
     config: TidyConfig,
 }
 
@@ -267,6 +272,18 @@ impl TidyJob {
         if self.config.tidy_expired_issuers {
             self.message("Tidying expired issuers");
             self.tidy_expired_issuers().await?;
+        }
+        self.check_cancel()?;
+        if self.config.tidy_acme {
+            self.message("Tidying ACME accounts, orders and authorizations");
+            let buffers = acme_tidy::Buffers {
+                safety: self.config.safety_buffer,
+                account: self.config.acme_account_safety_buffer,
+            };
+            let tidied = acme_tidy::run(&self.storage, &self.acme, buffers)
+                .await
+                .map_err(|p| Error::internal(p.detail))?;
+            self.state.update(|s| s.acme = tidied);
         }
         Ok(())
     }

@@ -86,6 +86,7 @@ pub async fn new_account(backend: &PkiBackend, dir: &Directory, call: Call) -> A
         directory: dir.prefix.clone(),
         created: state::now(),
         eab: binding,
+        status_changed: None,
     };
     state::put_account(&dir.storage, &account).await?;
     let mut reply = body(dir, &account);
@@ -115,7 +116,10 @@ pub async fn update(dir: &Directory, kid: &str, call: Call) -> AcmeResult<Reply>
     }
     match payload.get("status").and_then(Value::as_str) {
         None => {}
-        Some("deactivated") => account.status = AccountStatus::Deactivated,
+        Some("deactivated") => {
+            account.status = AccountStatus::Deactivated;
+            account.status_changed = Some(state::now());
+        }
         Some(other) => {
             return Err(Problem::malformed(format!(
                 "invalid status in update: {other}"

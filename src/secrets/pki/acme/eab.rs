@@ -76,6 +76,19 @@ async fn remove(storage: &StorageView, id: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// Deletes the unused keys minted before `cutoff` (tidy).
+pub(super) async fn delete_unused_before(storage: &StorageView, cutoff: i64) -> Result<()> {
+    for id in storage.list_leaves("acme/eab/").await? {
+        if load(storage, &id)
+            .await?
+            .is_some_and(|k| k.created < cutoff)
+        {
+            storage.delete(&storage_key(&id)).await?;
+        }
+    }
+    Ok(())
+}
+
 /// `new-eab` under a directory: a fresh key bound to that directory (the
 /// directory need not serve ACME yet, as in Vault).
 pub async fn new_eab(_: &PkiBackend, req: &mut Request) -> Result<Option<Response>> {

@@ -164,15 +164,8 @@ pub fn parse(body: &Map<String, Value>) -> AcmeResult<Parsed> {
     let header_bytes = decode(protected, "protected")?;
     let header: Map<String, Value> = serde_json::from_slice(&header_bytes)
         .map_err(|e| Problem::malformed(format!("failed to json unmarshal 'protected': {e}")))?;
-    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
-    // The algorithms Vault accepts on the outer JWS: every one the JWT
-    // auth methods verify (never `none` or HMAC).
-    if Alg::from_name(alg).is_none() {
-        return Err(Problem::malformed(
-            "failed to json unmarshal 'protected': invalid header: unexpected value for 'algo'",
-        ));
-    }
-    let signer = match (header.get("jwk"), header.get("kid")) {
+    // As Vault: which key signed is checked before the algorithm.
+    let key = match (header.get("jwk"), header.get("kid")) {
         (Some(_), Some(_)) => {
             return Err(Problem::malformed(
                 "failed to json unmarshal 'protected': invalid header: got both account 'kid' and 'jwk' in the same message; expected only one",
@@ -183,11 +176,23 @@ pub fn parse(body: &Map<String, Value>) -> AcmeResult<Parsed> {
                 "failed to json unmarshal 'protected': invalid header: got neither required fields of 'kid' nor 'jwk'",
             ))
         }
-        (Some(jwk), None) => Signer::Jwk(
+        (Some(jwk), None) => Ok(jwk),
+        (None, Some(kid)) => Err(kid),
+    };
+    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
+    // The algorithms Vault accepts on the outer JWS: every one the JWT
+    // auth methods verify (never `none` or HMAC).
+    if Alg::from_name(alg).is_none() {
+        return Err(Problem::malformed(
+            "failed to json unmarshal 'protected': invalid header: unexpected value for 'algo'",
+        ));
+    }
+    let signer = match key {
+        Ok(jwk) => Signer::Jwk(
             serde_json::from_value(jwk.clone())
                 .map_err(|e| Problem::malformed(format!("invalid 'jwk': {e}")))?,
         ),
-        (None, Some(kid)) => Signer::Kid(
+        Err(kid) => Signer::Kid(
             kid.as_str()
                 .ok_or_else(|| Problem::malformed("invalid 'kid'"))?
                 .to_string(),

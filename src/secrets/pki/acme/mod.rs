@@ -19,6 +19,7 @@ mod order;
 mod problem;
 mod revoke;
 mod state;
+pub mod tidy;
 mod validate;
 
 use std::sync::Arc;
@@ -112,6 +113,16 @@ pub(super) const ISSUER_PATHS: &[Path<PkiBackend>] = acme_paths!("issuer/:issuer
 pub(super) const ROLE_PATHS: &[Path<PkiBackend>] = acme_paths!("roles/:role/acme/");
 pub(super) const ISSUER_ROLE_PATHS: &[Path<PkiBackend>] =
     acme_paths!("issuer/:issuer_ref/roles/:role/acme/");
+
+/// `key-change`: Vault lists it in the directory and among the mount's
+/// unauthenticated paths but serves nothing there, so a client's key
+/// rollover gets 404 `unsupported path` (OpenBao 2.7.2 answers the same).
+pub(super) const UNSERVED: &[&str] = &[
+    "acme/key-change",
+    "issuer/+/acme/key-change",
+    "roles/+/acme/key-change",
+    "issuer/+/roles/+/acme/key-change",
+];
 
 /// One directory as a request reaches it: the mount's ACME policy applied
 /// to the role and issuer the path names.

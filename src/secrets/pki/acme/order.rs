@@ -79,7 +79,7 @@ fn parse_identifier(dir: &Directory, value: &Value) -> AcmeResult<Identifier> {
                 )));
             }
             if names::first_disallowed(role, &[name.to_string()]).is_some() {
-                return Err(Problem::new(
+                return Err(Problem::after(
                     Kind::RejectedIdentifier,
                     format!(
                         "role ({}) will not issue certificate for name {name}",

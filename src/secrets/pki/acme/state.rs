@@ -58,6 +58,9 @@ pub struct Account {
     /// The external account binding it was created with.
     #[serde(default)]
     pub eab: Option<super::eab::Binding>,
+    /// When it was deactivated or revoked (tidy deletes it a buffer later).
+    #[serde(default)]
+    pub status_changed: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +194,50 @@ pub async fn put_account(storage: &StorageView, account: &Account) -> AcmeResult
         .put_json(&thumbprint_key(&account.thumbprint), &entry)
         .await?;
     Ok(())
+}
+
+/// Every account's id.
+pub async fn account_ids(storage: &StorageView) -> AcmeResult<Vec<String>> {
+    let mut ids: Vec<String> = storage
+        .list("acme/accounts/")
+        .await?
+        .into_iter()
+        .map(|k| k.trim_end_matches('/').to_string())
+        .collect();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Deletes an account and everything under it: orders, authorizations,
+/// the certificates it may revoke, and its thumbprint entry (if it is
+/// still this account's).
+pub async fn delete_account(storage: &StorageView, account: &Account) -> AcmeResult<()> {
+    let kid = &account.id;
+    for folder in ["orders", "authorizations", "certs"] {
+        let prefix = format!("{}/{folder}/", account_key(kid));
+        for key in storage.list_leaves(&prefix).await? {
+            storage.delete(&format!("{prefix}{key}")).await?;
+        }
+    }
+    let thumbprint = thumbprint_key(&account.thumbprint);
+    if storage
+        .get_json::<ThumbprintEntry>(&thumbprint)
+        .await?
+        .is_some_and(|e| &e.kid == kid)
+    {
+        storage.delete(&thumbprint).await?;
+    }
+    Ok(storage.delete(&account_key(kid)).await?)
+}
+
+/// Deletes an order and its authorizations.
+pub async fn delete_order(storage: &StorageView, kid: &str, order: &Order) -> AcmeResult<()> {
+    for id in &order.authorizations {
+        if valid_id(id) {
+            storage.delete(&authz_key(kid, id)).await?;
+        }
+    }
+    Ok(storage.delete(&order_key(kid, &order.id)).await?)
 }
 
 pub async fn order(storage: &StorageView, kid: &str, id: &str) -> AcmeResult<Order> {
