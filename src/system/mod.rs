@@ -14,6 +14,7 @@ mod metrics;
 mod mounts;
 pub mod openapi;
 mod policies;
+mod rekey_backup;
 mod remount;
 mod tune;
 mod ui_mounts;
@@ -59,6 +60,7 @@ impl Backend for SystemBackend {
         wrapping::PATHS,
         decode_token::PATHS,
         ha_status::PATHS,
+        rekey_backup::PATHS,
     ];
 
     /// Vault's root-protected `sys/` paths (`PathsSpecial.Root` of its
