@@ -1678,3 +1678,22 @@ fn operator_rekey_prints_what_the_bao_cli_prints() {
         unwrapped(&transcript)
     );
 }
+
+#[test]
+fn dev_mode_unseal_key_generates_a_root_token_and_rekeys() {
+    let s = Server::dev();
+    let key = s.dev_unseal_key();
+    let cli = Cli::new("cli-dev-keys", &s.addr);
+    let transcript = run_generate_root_flow(&cli, &key, is_root_on(&s));
+    let (_, new_key) = run_rekey_flow(&cli, &key);
+    s.call("PUT", "sys/seal", common::ROOT, None);
+    assert!(!unseal_with(&s, &key), "the printed key still unseals");
+    assert!(unseal_with(&s, &new_key), "the new key does not unseal");
+
+    // `bao server -dev` accepts its printed key the same way.
+    if let Some(expected) = with_bao_cli("cli-dev-keys-bao", |bao, bao_cli| {
+        run_generate_root_flow(bao_cli, &bao.dev_unseal_key(), is_root_on(bao))
+    }) {
+        assert_eq!(openbao_generate_root_as_vault(&expected), transcript);
+    }
+}
