@@ -23,6 +23,7 @@ struct Out {
 struct Cli {
     home: PathBuf,
     addr: String,
+    token: String,
 }
 
 impl Cli {
@@ -37,14 +38,21 @@ impl Cli {
         Cli {
             home,
             addr: addr.to_string(),
+            token: common::ROOT.to_string(),
         }
+    }
+
+    /// The same CLI with another token in `VAULT_TOKEN`.
+    fn with_token(mut self, token: &str) -> Cli {
+        self.token = token.to_string();
+        self
     }
 
     fn command(&self, program: &Path) -> Command {
         let mut cmd = Command::new(program);
         cmd.env("HOME", &self.home)
             .env("VAULT_ADDR", format!("http://{}", self.addr))
-            .env("VAULT_TOKEN", common::ROOT)
+            .env("VAULT_TOKEN", &self.token)
             .env_remove("VAULT_FORMAT")
             .env_remove("VAULT_NAMESPACE")
             .env_remove("VAULT_CACERT")
@@ -1356,10 +1364,17 @@ fn run_generate_root_flow(cli: &Cli, key: &str, is_root: impl Fn(&str) -> bool) 
         .join("\n")
 }
 
-/// One-share server: (server, its unseal key).
+/// One-share server: (server, its unseal key, its root token).
 fn one_share_server(name: &str) -> (Server, String, String) {
     let dir = common::temp_dir(name);
     let s = Server::durable(&dir);
+    let (key, root) = init_one_share(&s);
+    (s, key, root)
+}
+
+/// Initializes a server with one unseal key share and unseals it: (the
+/// key, the root token).
+fn init_one_share(s: &Server) -> (String, String) {
     let init = s.send(
         "PUT",
         "sys/init",
@@ -1371,14 +1386,19 @@ fn one_share_server(name: &str) -> (Server, String, String) {
         .expect("key")
         .to_string();
     let root = init.json["root_token"].as_str().expect("root").to_string();
+    assert!(unseal_with(s, &key), "unsealed with {key}");
+    (key, root)
+}
+
+/// Submits one unseal key share; whether the server is unsealed after it.
+fn unseal_with(s: &Server, key: &str) -> bool {
     let unsealed = s.send(
         "PUT",
         "sys/unseal",
         None,
         Some(serde_json::json!({ "key": key }).to_string().into_bytes()),
     );
-    assert_eq!(unsealed.json["sealed"], false, "{:?}", unsealed.json);
-    (s, key, root)
+    unsealed.json["sealed"] == false
 }
 
 fn is_root_on(s: &Server) -> impl Fn(&str) -> bool + '_ {
@@ -1433,4 +1453,247 @@ fn openbao_generate_root_as_vault(text: &str) -> String {
         "root generation already in progress for this namespace",
         "root generation already in progress",
     )
+}
+
+/// The last value of a `-format=json` answer's `field`.
+fn json_field(out: &Out, field: &str) -> String {
+    serde_json::from_str::<Value>(&out.stdout)
+        .unwrap_or_else(|e| panic!("JSON from {:?}: {e}", out.stdout))[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} in {}", out.stdout))
+        .to_string()
+}
+
+/// The shares a completed rekey printed (`Key N: …`), in order.
+fn printed_keys(out: &Out) -> Vec<String> {
+    out.stdout
+        .lines()
+        .filter(|l| l.starts_with("Key ") && l.contains(": "))
+        .filter_map(|l| l.split_once(": ").map(|(_, k)| k.trim().to_string()))
+        .collect()
+}
+
+/// `vault operator rekey` through a rekey to three shares, a rekey back to
+/// one share with verification, and the refusals, on a server whose one
+/// unseal key is `key` and whose root token is the CLI's. Returns the
+/// transcript with the random values (nonces, shares) named and the last
+/// share, which is the server's unseal key afterwards.
+fn run_rekey_flow(cli: &Cli, key: &str) -> (String, String) {
+    let mut transcript = String::new();
+    let mut record = |out: &Out| {
+        transcript.push_str(&format!("[{}]\n{}{}", out.code, out.stdout, out.stderr));
+    };
+    let rekey = |args: &[&str]| {
+        let mut all = vec!["operator", "rekey"];
+        all.extend_from_slice(args);
+        cli.vault(&all)
+    };
+    let rekey_stdin = |args: &[&str], stdin: &str| {
+        let mut all = vec!["operator", "rekey"];
+        all.extend_from_slice(args);
+        cli.vault_stdin(&all, stdin)
+    };
+    record(&rekey(&["-status"]));
+    record(&rekey(&["-status", "-format=json"]));
+    record(&rekey(&[]));
+    record(&rekey(&["-init", "-key-shares=3", "-key-threshold=2"]));
+    record(&rekey(&["-init"]));
+    let status = rekey(&["-status", "-format=json"]);
+    record(&status);
+    let nonce = json_field(&status, "nonce");
+    record(&rekey(&[key]));
+    record(&rekey(&[]));
+    record(&rekey(&["-nonce=wrong", key]));
+    let done = rekey(&[&format!("-nonce={nonce}"), key]);
+    record(&done);
+    let three = printed_keys(&done);
+    assert_eq!(three.len(), 3, "{}", done.stdout);
+    record(&rekey(&["-status"]));
+    record(&rekey(&["-verify", "-status"]));
+
+    // Back to one share, verified before it takes effect.
+    let started = rekey(&[
+        "-init",
+        "-key-shares=1",
+        "-key-threshold=1",
+        "-verify",
+        "-format=json",
+    ]);
+    record(&started);
+    let second_nonce = json_field(&started, "nonce");
+    record(&rekey(&[&format!("-nonce={second_nonce}"), &three[0]]));
+    let pending = rekey_stdin(
+        &[&format!("-nonce={second_nonce}"), "-"],
+        &format!("{}\n", three[2]),
+    );
+    record(&pending);
+    let new_key = printed_keys(&pending)
+        .first()
+        .cloned()
+        .expect("the new share");
+    record(&rekey(&["-status"]));
+    let verification = rekey(&["-verify", "-status", "-format=json"]);
+    record(&verification);
+    let first_verification_nonce = json_field(&verification, "nonce");
+    record(&rekey(&["-verify", "-cancel"]));
+    let restarted = rekey(&["-verify", "-status", "-format=json"]);
+    record(&restarted);
+    let verification_nonce = json_field(&restarted, "nonce");
+    assert_ne!(verification_nonce, first_verification_nonce);
+    record(&rekey(&["-verify", "-nonce=wrong", &new_key]));
+    record(&rekey(&[
+        "-verify",
+        &format!("-nonce={verification_nonce}"),
+        &new_key,
+    ]));
+    record(&rekey(&["-status"]));
+
+    record(&rekey(&["-backup-retrieve"]));
+    record(&rekey(&["-backup-delete"]));
+    record(&rekey(&["-init", "-backup"]));
+    record(&rekey(&["-init", "-pgp-keys=/nonexistent/key.asc"]));
+    record(&rekey(&["-target=other", "-status"]));
+    record(&rekey(&["a", "b"]));
+    record(&rekey(&["-cancel"]));
+
+    let mut masked = transcript
+        .replace(&cli.addr, "ADDR")
+        .replace(&first_verification_nonce, "FIRST_VERIFICATION_NONCE")
+        .replace(&verification_nonce, "VERIFICATION_NONCE")
+        .replace(&second_nonce, "SECOND_NONCE")
+        .replace(&nonce, "NONCE")
+        .replace(&new_key, "NEW_KEY")
+        .replace(key, "KEY");
+    for (i, share) in three.iter().enumerate() {
+        masked = masked.replace(share, &format!("SHARE_{}", i + 1));
+    }
+    (masked, new_key)
+}
+
+/// Prose as one line per paragraph: the same text wraps at other places
+/// when a product name of another length is in it.
+fn unwrapped(text: &str) -> String {
+    let is_prose = |l: &str| {
+        !l.is_empty()
+            && !l.contains("    ")
+            && !l.starts_with('[')
+            && !l.starts_with('{')
+            && !l.starts_with('}')
+            && !l.starts_with("  ")
+            && !l.starts_with("Key ")
+            && !l.starts_with("URL: ")
+            && !l.starts_with("Code: ")
+            && !l.starts_with("* ")
+            && !l.starts_with("Operation nonce")
+            && !l.starts_with("Rekey operation nonce")
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut previous_prose = false;
+    for line in text.lines() {
+        let prose = is_prose(line);
+        match out.last_mut() {
+            Some(last) if prose && previous_prose => {
+                last.push(' ');
+                last.push_str(line);
+            }
+            _ => out.push(line.to_string()),
+        }
+        previous_prose = prose && !line.ends_with(':');
+    }
+    out.join("\n")
+}
+
+/// OpenBao's wording where HashiCorp Vault's differs: the product name,
+/// the progress row's label, the summary's preposition (and a doubled
+/// space), and the backup subcommands' own texts.
+fn openbao_rekey_as_vault(text: &str) -> String {
+    let text = text
+        .replace("When  OpenBao", "When OpenBao")
+        .replace("OpenBao", "Vault")
+        .replace("\"bao operator rekey", "\"vault operator rekey")
+        .replace("rekeyed to ", "rekeyed with ")
+        .replace(
+            "Error retrieving rekey backed up keys",
+            "Error retrieving rekey stored keys",
+        )
+        .replace(
+            "Success! Deleted backed up keys (if they existed)",
+            "Success! Delete stored keys (if they existed)",
+        );
+    text.lines()
+        .map(|l| match l.strip_prefix("Progress      ") {
+            Some(rest) => format!("Rekey Progress{rest}"),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn operator_rekey_prints_what_the_bao_cli_prints() {
+    let (s, key, root) = one_share_server("cli-rekey");
+    let cli = Cli::new("cli-rekey", &s.addr).with_token(&root);
+    let (transcript, new_key) = run_rekey_flow(&cli, &key);
+    for expected in [
+        "Key        Value\n---        -----\nNonce      n/a\nStarted    false\n",
+        "No rekey is in progress. Start a rekey process by running \"vault operator\nrekey -init\".",
+        "Nonce                    NONCE\nStarted                  true\nRekey Progress           0/1\nNew Shares               3\nNew Threshold            2\nVerification Required    false\n",
+        "Vault unseal keys rekeyed with 3 key shares and a key threshold of 2. Please\nsecurely distribute the key shares printed above. When Vault is re-sealed,\nrestarted, or stopped, you must supply at least 2 of these keys to unseal it\nbefore it can start servicing requests.",
+        "Missing nonce value: specify it via the -nonce flag",
+        "Rekey operation nonce: NONCE\nUnseal Key (will be hidden): \n",
+        "Rekey Progress           1/2\n",
+        "Verification Nonce       FIRST_VERIFICATION_NONCE\nVerification Progress    0/1\n",
+        "Rekey verification successful. The rekey operation is complete and the new\nkeys are now active.",
+        "* no backed-up keys found",
+        "Success! Delete stored keys (if they existed)",
+        "Unknown target: other",
+        "Too many arguments (expected 0-1, got 2)",
+        "Success! Canceled rekeying (if it was started)",
+    ] {
+        assert!(
+            transcript.contains(expected),
+            "{expected:?} in\n{transcript}"
+        );
+    }
+    // The last verified share is the unseal key now.
+    s.call("PUT", "sys/seal", &root, None);
+    assert!(!unseal_with(&s, &key), "the old key still unseals");
+    assert!(unseal_with(&s, &new_key), "the new key does not unseal");
+
+    // The real `bao` CLI against OpenBao prints the same. OpenBao answers
+    // on `sys/rekey/*` only when the listener allows it (its default
+    // disables these unauthenticated endpoints; Vault serves them).
+    let dir = common::temp_dir("cli-rekey-bao");
+    let config = common::listener_config("  disable_unauthed_rekey_endpoints = false");
+    let Some(bao) = Server::openbao_with_config(&dir, &config) else {
+        eprintln!("bao not installed; skipping the comparison");
+        return;
+    };
+    let (bao_key, bao_root) = init_one_share(&bao);
+    let program = common::openbao_program().expect("bao is installed");
+    let bao_cli = Cli::with_program("cli-rekey-bao", &bao.addr, &program).with_token(&bao_root);
+    let (expected, _) = run_rekey_flow(&bao_cli, &bao_key);
+    assert_eq!(
+        unwrapped(&openbao_rekey_as_vault(&expected)),
+        unwrapped(&transcript)
+    );
+}
+
+#[test]
+fn dev_mode_unseal_key_generates_a_root_token_and_rekeys() {
+    let s = Server::dev();
+    let key = s.dev_unseal_key();
+    let cli = Cli::new("cli-dev-keys", &s.addr);
+    let transcript = run_generate_root_flow(&cli, &key, is_root_on(&s));
+    let (_, new_key) = run_rekey_flow(&cli, &key);
+    s.call("PUT", "sys/seal", common::ROOT, None);
+    assert!(!unseal_with(&s, &key), "the printed key still unseals");
+    assert!(unseal_with(&s, &new_key), "the new key does not unseal");
+
+    // `bao server -dev` accepts its printed key the same way.
+    if let Some(expected) = with_bao_cli("cli-dev-keys-bao", |bao, bao_cli| {
+        run_generate_root_flow(bao_cli, &bao.dev_unseal_key(), is_root_on(bao))
+    }) {
+        assert_eq!(openbao_generate_root_as_vault(&expected), transcript);
+    }
 }

@@ -830,3 +830,26 @@ fn hcl1_policies_with_several_attributes_on_one_line_are_enforced() {
         bad.errors()
     );
 }
+
+/// Vault's documented one-line listener block (several attributes on one
+/// line, HCL1's form) starts the server, as it starts OpenBao.
+#[test]
+fn a_server_config_with_one_line_hcl1_blocks_starts() {
+    let config = format!(
+        "listener \"tcp\" {{ address = \"{}\" tls_disable = 1 }}\nstorage \"inmem\" {{}}\n",
+        common::LISTEN
+    );
+    let dir = common::temp_dir("hcl1-one-line");
+    let s = Server::with_config(&dir, &config);
+    let status = s.send("GET", "sys/seal-status", None, None);
+    assert_eq!(status.status, 200, "{:?}", status.json);
+    assert_eq!(status.json["initialized"], false);
+    let bao_dir = common::temp_dir("hcl1-one-line-bao");
+    if let Some(bao) = Server::openbao_with_config(&bao_dir, &config) {
+        let reference = bao.send("GET", "sys/seal-status", None, None);
+        assert_eq!(reference.status, 200);
+        assert_eq!(reference.json["initialized"], false);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(bao_dir);
+}

@@ -305,12 +305,12 @@ fn of_concurrent_final_shares_exactly_one_completes_the_rekey() {
 }
 
 #[test]
-fn the_dev_store_has_no_unseal_keys_to_rekey() {
+fn the_unseal_key_a_dev_server_prints_rekeys_it() {
     let s = Server::dev();
-    let reply = put(
-        &s,
-        "sys/rekey/init",
-        json!({"secret_shares": 1, "secret_threshold": 1}),
-    );
-    assert_eq!(reply.status, 400);
+    let answer = rekey(&s, &[s.dev_unseal_key()], 3, 2, false);
+    assert_eq!(answer["complete"], true, "{answer:?}");
+    let new = strings(&answer["keys"]);
+    assert_eq!(s.write("sys/seal", json!({})).status, 204);
+    assert_eq!(unseal(&s, &new[..1])["sealed"], true);
+    assert_eq!(unseal(&s, &new[1..])["sealed"], false);
 }

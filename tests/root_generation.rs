@@ -188,8 +188,22 @@ fn of_concurrent_final_shares_exactly_one_completes_the_attempt() {
 }
 
 #[test]
-fn the_dev_store_has_no_unseal_keys_to_generate_with() {
+fn the_unseal_key_a_dev_server_prints_generates_a_root_token() {
     let s = Server::dev();
-    let reply = put(&s, "sys/generate-root/attempt", json!({}));
-    assert_eq!(reply.status, 400);
+    let started = put(&s, "sys/generate-root/attempt", json!({}));
+    assert_eq!(started.json["required"], 1, "{:?}", started.json);
+    let otp = started.json["otp"].as_str().expect("otp").to_string();
+    let done = put(
+        &s,
+        "sys/generate-root/update",
+        json!({"key": s.dev_unseal_key(), "nonce": started.json["nonce"]}),
+    );
+    assert_eq!(done.json["complete"], true, "{:?}", done.json);
+    let decoded = s.write(
+        "sys/decode-token",
+        json!({"encoded_token": done.json["encoded_token"], "otp": otp}),
+    );
+    let token = decoded.data("token").as_str().expect("token").to_string();
+    let me = s.call("GET", "auth/token/lookup-self", &token, None);
+    assert_eq!(me.data("policies"), &json!(["root"]));
 }

@@ -84,13 +84,10 @@ impl Harness {
             .build()
             .expect("runtime");
         let core = runtime.block_on(async {
-            let core = Core::open_dev(Arc::new(MemoryStorage::default()))
+            Core::open_dev(Arc::new(MemoryStorage::default()), Some("root".into()))
                 .await
-                .expect("core");
-            core.initialize(1, 1, Some("root".into()))
-                .await
-                .expect("init");
-            core
+                .expect("core")
+                .core
         });
         let key = rcgen::KeyPair::generate().expect("key");
         let mut params =

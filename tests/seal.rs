@@ -187,3 +187,82 @@ fn a_static_seal_unseals_by_itself_after_a_restart() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// What a dev server shows of its keyring and unseal key share through a
+/// rotation and a seal/unseal with the key its banner printed: (step,
+/// status, detail) triples.
+fn dev_keyring_story(s: &Server) -> Vec<(&'static str, u16, Value)> {
+    let key = s.dev_unseal_key();
+    let mut story = Vec::new();
+    let status = s.send("GET", "sys/seal-status", None, None).json;
+    story.push((
+        "seal-status",
+        200,
+        json!([status["type"], status["t"], status["n"], status["sealed"]]),
+    ));
+    let term = |s: &Server| s.read("sys/key-status").data("term").clone();
+    story.push(("key-status", 200, term(s)));
+    let secret = json!({"data": {"marker": "before-rotation"}});
+    story.push((
+        "write",
+        s.write("secret/data/kept", secret).status,
+        json!(null),
+    ));
+    story.push((
+        "rotate",
+        s.write("sys/rotate", json!({})).status,
+        json!(null),
+    ));
+    story.push(("key-status after rotate", 200, term(s)));
+    story.push((
+        "rotate again",
+        s.write("sys/rotate", json!({})).status,
+        json!(null),
+    ));
+    story.push(("key-status after two", 200, term(s)));
+    story.push(("seal", s.write("sys/seal", json!({})).status, json!(null)));
+    story.push((
+        "read while sealed",
+        s.read("secret/data/kept").status,
+        json!(null),
+    ));
+    let wrong = put(s, "sys/unseal", json!({"key": hex_of(&[7u8; 32])}));
+    story.push(("unseal with another key", wrong.status, json!(null)));
+    let unsealed = put(s, "sys/unseal", json!({"key": key}));
+    story.push((
+        "unseal with the printed key",
+        unsealed.status,
+        unsealed.json["sealed"].clone(),
+    ));
+    let read = s.read("secret/data/kept");
+    story.push((
+        "read after unseal",
+        read.status,
+        read.json["data"]["data"]["marker"].clone(),
+    ));
+    story.push(("key-status after unseal", 200, term(s)));
+    story
+}
+
+#[test]
+fn dev_mode_keeps_a_real_keyring_and_its_printed_key_unseals() {
+    let s = Server::dev();
+    let story = dev_keyring_story(&s);
+    assert_eq!(story[0].2, json!(["shamir", 1, 1, false]), "{story:?}");
+    assert_eq!(story[4].2, json!(2), "{story:?}");
+    assert_eq!(story[6].2, json!(3), "{story:?}");
+    assert_eq!(story[8].1, 503, "{story:?}");
+    assert_eq!(
+        story[10],
+        ("unseal with the printed key", 200, json!(false))
+    );
+    assert_eq!(
+        story[11],
+        ("read after unseal", 200, json!("before-rotation"))
+    );
+
+    // `bao server -dev` tells the same story.
+    if let Some(bao) = Server::openbao_dev() {
+        assert_eq!(dev_keyring_story(&bao), story);
+    }
+}

@@ -290,9 +290,7 @@ impl Core {
     /// Whether this node may compete for the lock: its barrier is open, or
     /// the store is not initialized yet (initialization needs the lock).
     async fn ready_to_lead(&self) -> bool {
-        let Some(seal) = &self.seal else {
-            return true;
-        };
+        let seal = &self.seal;
         if seal.barrier.is_sealed() {
             // Another node may have initialized the store since.
             match seal.config().await {
@@ -343,12 +341,10 @@ impl Core {
     /// node still answers as a standby).
     async fn become_active(&self) -> crate::logical::Result<()> {
         let _transition = self.lifecycle.lock().await;
-        let barrier_open = self.seal.as_ref().is_none_or(|s| !s.barrier.is_sealed());
+        let barrier_open = !self.seal.barrier.is_sealed();
         // Initialized through this node meanwhile: already serving.
         if barrier_open && self.is_initialized() && self.is_sealed() {
-            if let Some(seal) = &self.seal {
-                seal.reload_keyring().await?;
-            }
+            self.seal.reload_keyring().await?;
             self.post_unseal().await?;
         }
         if let Some(ha) = &self.ha {

@@ -11,23 +11,42 @@ use super::ha::HaState;
 use super::mounts::{MountClass, MountEntry, MountTable};
 use super::seal::{Seal, SealKind};
 use super::token::{Creator, TokenOrigin};
-use super::{catalog::BackendContext, ClusterInfo, Core, HMAC_KEY, INIT_KEY};
+use super::{catalog::BackendContext, ClusterInfo, Core, HMAC_KEY};
 use crate::logical::framework::LogicalBackend;
 use crate::logical::{Auth, Error, Result};
 use crate::storage::Storage;
 use crate::util::ids;
 use crate::util::keyed_hash::Hasher;
 
+/// A dev-mode core with what its banner shows: the one unseal key share
+/// and the root token.
+pub struct DevCore {
+    pub core: Arc<Core>,
+    pub unseal_key: Vec<u8>,
+    pub root_token: String,
+}
+
 impl Core {
-    /// A dev-mode core: in memory, no barrier, unsealed from the start.
-    pub async fn open_dev(storage: Arc<dyn Storage>) -> Result<Arc<Core>> {
-        let core = Core::new(storage, None, None);
-        core.initialized.store(
-            core.storage.get(INIT_KEY).await?.is_some(),
-            Ordering::SeqCst,
-        );
-        core.post_unseal().await?;
-        Ok(core)
+    /// A dev-mode core, as `vault server -dev` makes one: the store behind
+    /// a barrier whose root key one Shamir share unseals, initialized (with
+    /// `root_token_id` as the root token's id, if given) and unsealed with
+    /// that share at once. The share is real: it seals and unseals the
+    /// server, and authorises root generation and rekeys.
+    pub async fn open_dev(
+        physical: Arc<dyn Storage>,
+        root_token_id: Option<String>,
+    ) -> Result<DevCore> {
+        let core = Core::open_sealed(physical, SealKind::Shamir, None).await?;
+        let (mut keys, root_token) = core.initialize(1, 1, root_token_id).await?;
+        let unseal_key = keys
+            .pop()
+            .ok_or_else(|| Error::internal("initialization made no unseal key"))?;
+        core.unseal(&hex::encode(&unseal_key)).await?;
+        Ok(DevCore {
+            core,
+            unseal_key,
+            root_token,
+        })
     }
 
     /// A durable core behind the barrier. It starts sealed, unless the seal
@@ -41,12 +60,10 @@ impl Core {
         let seal = Seal::new(physical, kind);
         let storage: Arc<dyn Storage> = seal.barrier.clone();
         let initialized = seal.config().await?.is_some();
-        let core = Core::new(storage, Some(seal), ha);
+        let core = Core::new(storage, seal, ha);
         core.initialized.store(initialized, Ordering::SeqCst);
-        if let Some(seal) = &core.seal {
-            if seal.auto_unseal().await? && core.may_serve() {
-                core.post_unseal().await?;
-            }
+        if core.seal.auto_unseal().await? && core.may_serve() {
+            core.post_unseal().await?;
         }
         Ok(core)
     }
@@ -179,14 +196,8 @@ impl Core {
         if self.is_initialized() {
             return Err(Error::bad_request("Vault is already initialized"));
         }
-        let keys = match &self.seal {
-            Some(seal) => {
-                let keys = seal.initialize(shares, threshold).await?.shares;
-                self.post_unseal().await?;
-                keys
-            }
-            None => Vec::new(),
-        };
+        let keys = self.seal.initialize(shares, threshold).await?.shares;
+        self.post_unseal().await?;
         // A chosen root token id (dev mode) is made like `token create`.
         let (display_name, path) = match root_token_id {
             Some(_) => ("token", "auth/token/create"),
@@ -207,9 +218,8 @@ impl Core {
             entity_id: None,
         };
         let (entry, _) = self.tokens.create(&auth, origin).await?;
-        self.storage.put(INIT_KEY, b"1".to_vec()).await?;
         self.initialized.store(true, Ordering::SeqCst);
-        if self.seal.as_ref().is_some_and(|s| !s.is_static()) {
+        if !self.seal.is_static() {
             self.seal_locked();
         }
         Ok((keys, entry.id))
@@ -217,15 +227,11 @@ impl Core {
 
     /// Submits one unseal key share; unseals when the threshold is reached.
     pub async fn unseal(&self, key: &str) -> Result<()> {
-        let seal = self
-            .seal
-            .as_ref()
-            .ok_or_else(|| Error::bad_request("the dev store is never sealed"))?;
         let _transition = self.lifecycle.lock().await;
         if !self.is_sealed() {
             return Ok(());
         }
-        if seal.submit_share(key).await? && self.may_serve() {
+        if self.seal.submit_share(key).await? && self.may_serve() {
             self.post_unseal().await?;
         }
         Ok(())
@@ -238,26 +244,20 @@ impl Core {
         self.seal_locked();
     }
 
-    /// `sys/rotate`: a new keyring term (durable stores only).
+    /// `sys/rotate`: a new keyring term.
     pub async fn rotate_keyring(&self) -> Result<u32> {
         let _transition = self.lifecycle.lock().await;
-        let seal = self
-            .seal
-            .as_ref()
-            .ok_or_else(|| Error::bad_request("the in-memory dev store has no keyring"))?;
-        seal.rotate().await
+        self.seal.rotate().await
     }
 
     pub(super) fn seal_locked(&self) {
         self.cancel_root_generation();
-        if let Some(seal) = &self.seal {
-            if let Some(ha) = &self.ha {
-                ha.resign();
-                ha.forget_cluster_cert();
-            }
-            self.unload();
-            seal.seal();
+        if let Some(ha) = &self.ha {
+            ha.resign();
+            ha.forget_cluster_cert();
         }
+        self.unload();
+        self.seal.seal();
     }
 
     /// Stops serving and forgets what was loaded from the store.

@@ -50,7 +50,6 @@ use crate::storage::{Storage, StorageView};
 pub const SYSTEM_TTL: i64 = 768 * 3600;
 
 const HMAC_KEY: &str = "core/hmac-key";
-const INIT_KEY: &str = "core/initialized";
 
 /// A request as the HTTP layer hands it over.
 pub struct LogicalInput {
@@ -110,7 +109,7 @@ pub struct Core {
     /// Read from the store at unseal (again after a snapshot restore).
     cluster: RwLock<Option<ClusterInfo>>,
     pub system_ttls: MountTtls,
-    seal: Option<Seal>,
+    seal: Seal,
     /// Active/standby on a shared store (`ha_enabled`).
     ha: Option<ha::HaState>,
     backend_context: RwLock<Option<BackendContext>>,
@@ -132,7 +131,7 @@ pub struct Core {
 }
 
 impl Core {
-    fn new(storage: Arc<dyn Storage>, seal: Option<Seal>, ha: Option<ha::HaState>) -> Arc<Core> {
+    fn new(storage: Arc<dyn Storage>, seal: Seal, ha: Option<ha::HaState>) -> Arc<Core> {
         Arc::new_cyclic(|weak| Core {
             mounts: MountTable::new(storage.clone()),
             tokens: TokenStore::new(StorageView::new(storage.clone(), "sys/token/")),
@@ -185,10 +184,7 @@ impl Core {
     /// Whether the barrier is closed (`sealed` in the status endpoints; a
     /// standby is unsealed though it serves nothing).
     pub fn barrier_sealed(&self) -> bool {
-        match &self.seal {
-            Some(seal) => seal.barrier.is_sealed(),
-            None => self.is_sealed(),
-        }
+        self.seal.barrier.is_sealed()
     }
 
     /// The cluster identity (known once unsealed).
@@ -249,9 +245,9 @@ impl Core {
             .await
     }
 
-    /// The seal, for durable stores (`None` in dev mode).
-    pub fn seal(&self) -> Option<&Seal> {
-        self.seal.as_ref()
+    /// The seal: the barrier's root key and the unseal key that opens it.
+    pub fn seal(&self) -> &Seal {
+        &self.seal
     }
 }
 
@@ -330,12 +326,10 @@ mod tests {
 
     #[tokio::test]
     async fn revoking_a_token_destroys_its_cubbyhole_and_no_other() {
-        let core = Core::open_dev(Arc::new(MemoryStorage::default()))
+        let core = Core::open_dev(Arc::new(MemoryStorage::default()), Some("root".into()))
             .await
-            .expect("core");
-        core.initialize(1, 1, Some("root".into()))
-            .await
-            .expect("init");
+            .expect("core")
+            .core;
         let child = |out: LogicalOutput| {
             out.auth
                 .and_then(|a| a["client_token"].as_str().map(str::to_string))

@@ -153,7 +153,7 @@ impl MountEntry {
                 }
             }
         }
-        json!({
+        let mut mount = json!({
             "accessor": self.accessor,
             "config": config,
             "deprecation_status": "supported",
@@ -167,7 +167,15 @@ impl MountEntry {
             "seal_wrap": self.seal_wrap,
             "type": self.backend_type,
             "uuid": self.uuid,
-        })
+        });
+        // Vault states the deprecation status of the plugins in its
+        // catalog; `generic` is an alias of `kv`, not a catalog entry.
+        if self.backend_type == "generic" {
+            if let Some(map) = mount.as_object_mut() {
+                map.remove("deprecation_status");
+            }
+        }
+        mount
     }
 
     fn storage_prefix(&self) -> String {

@@ -22,7 +22,10 @@
 use super::ttl::{calculate_ttl, TtlRequest};
 use crate::logical::{Auth, Error, MountTtls, Result};
 use crate::storage::{BatchOp, ReadCache, StorageView};
-use crate::util::gotime::now_unix;
+use crate::util::gotime::{now_nanos, now_unix};
+
+/// Nanoseconds in a second.
+const NANOS: i64 = 1_000_000_000;
 use crate::util::ids::random_base62;
 use crate::util::keyed_hash::Hasher;
 
@@ -33,7 +36,7 @@ pub const REVOCATION_PENDING: i64 = -1;
 const ACCESSOR_PREFIX: &str = "accessor/";
 const PARENT_PREFIX: &str = "parent/";
 
-use crate::logical::TokenEntry;
+use crate::logical::{PreciseTimes, TokenEntry};
 
 /// Who asks for a new token. Only some may mint a root token.
 #[derive(Clone, Copy)]
@@ -187,7 +190,8 @@ impl TokenStore {
         auth: &Auth,
         origin: TokenOrigin<'_>,
     ) -> Result<(TokenEntry, Vec<String>)> {
-        let now = now_unix();
+        let now_ns = now_nanos();
+        let now = now_ns.div_euclid(NANOS);
         let policies = sanitize_policies(&auth.policies, !auth.no_default_policy);
         let is_root = policies.iter().any(|p| p == "root");
 
@@ -248,6 +252,11 @@ impl TokenStore {
             last_renewal_time: 0,
             entity_id: origin.entity_id.unwrap_or_default(),
             role: auth.token_role.clone().unwrap_or_default(),
+            precise: PreciseTimes {
+                issued: now_ns,
+                expires: if ttl == 0 { 0 } else { now_ns + ttl * NANOS },
+                renewed: 0,
+            },
         };
         let mut ops = vec![
             BatchOp::Put(self.id_key(&id), serde_json::to_vec(&entry)?),
@@ -466,7 +475,8 @@ impl TokenStore {
         if !entry.renewable {
             return Err(Error::bad_request("lease is not renewable"));
         }
-        let now = now_unix();
+        let now_ns = now_nanos();
+        let now = now_ns.div_euclid(NANOS);
         let decision = calculate_ttl(
             mount_ttls,
             TtlRequest {
@@ -486,6 +496,8 @@ impl TokenStore {
         let mut updated = entry.clone();
         updated.expire_time = now + decision.ttl;
         updated.last_renewal_time = now;
+        updated.precise.expires = now_ns + decision.ttl * NANOS;
+        updated.precise.renewed = now_ns;
         self.storage
             .put_json(&format!("{ID_PREFIX}{}", entry.hashed_id), &updated)
             .await?;

@@ -447,22 +447,17 @@ fn insert_cluster(state: &AppState, body: &mut Value) {
 
 fn seal_status(state: &AppState) -> Value {
     let core = &state.core;
-    let (kind, threshold, shares, progress, nonce) = match core.seal() {
-        None => ("shamir".to_string(), 1, 1, 0, String::new()),
-        Some(seal) => {
-            let config = seal.cached_config();
-            let progress = seal.progress();
-            match config {
-                Some(c) => (
-                    c.kind,
-                    c.secret_threshold,
-                    c.secret_shares,
-                    progress.shares.len(),
-                    progress.nonce.clone(),
-                ),
-                None => ("shamir".to_string(), 0, 0, 0, String::new()),
-            }
-        }
+    let seal = core.seal();
+    let progress = seal.progress();
+    let (kind, threshold, shares, progress, nonce) = match seal.cached_config() {
+        Some(c) => (
+            c.kind,
+            c.secret_threshold,
+            c.secret_shares,
+            progress.shares.len(),
+            progress.nonce.clone(),
+        ),
+        None => ("shamir".to_string(), 0, 0, 0, String::new()),
     };
     let mut body = json!({
         "type": kind,
@@ -475,7 +470,7 @@ fn seal_status(state: &AppState) -> Value {
         "version": crate::VAULT_VERSION,
         "build_date": "",
         "migration": false,
-        "recovery_seal": core.seal().is_some_and(|s| s.is_static()),
+        "recovery_seal": seal.is_static(),
         "storage_type": core.storage.kind(),
     });
     insert_cluster(state, &mut body);
@@ -513,7 +508,7 @@ async fn init(state: &AppState, body: Body) -> Result<HttpResponse, Error> {
     let data = FieldData::new(body_data(state, body).await?);
     let shares = data.int_or("secret_shares", 0)?;
     let threshold = data.int_or("secret_threshold", 0)?;
-    let static_seal = state.core.seal().is_some_and(|s| s.is_static());
+    let static_seal = state.core.seal().is_static();
     let (shares, threshold) = if static_seal {
         (0, 0)
     } else {
@@ -540,9 +535,7 @@ async fn init(state: &AppState, body: Body) -> Result<HttpResponse, Error> {
 /// seal status.
 async fn unseal(state: &AppState, body: Body) -> Result<HttpResponse, Error> {
     let data = FieldData::new(body_data(state, body).await?);
-    let seal = state.core.seal().ok_or_else(|| {
-        Error::bad_request("the in-memory dev store cannot be sealed or unsealed")
-    })?;
+    let seal = state.core.seal();
     if !state.core.is_initialized() {
         return Err(Error::bad_request("Vault is not initialized"));
     }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-pub use self::token::TokenEntry;
+pub use self::token::{PreciseTimes, TokenEntry};
 use crate::storage::StorageView;
 
 /// What a request does, after Vault's mapping of HTTP methods to operations.

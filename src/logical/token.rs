@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::util::gotime::rfc3339;
+use crate::util::gotime::{rfc3339, rfc3339_nano};
 
 /// A stored token. `id` is filled in only from the request that presented
 /// the token (never persisted).
@@ -42,6 +42,31 @@ pub struct TokenEntry {
     /// The token role it was created through (`""` for none).
     #[serde(default)]
     pub role: String,
+    /// `creation_time`, `expire_time` and `last_renewal_time` in Unix
+    /// nanoseconds: Vault prints the lease's times (`issue_time`,
+    /// `expire_time`, `last_renewal`) with their fraction. 0 in entries
+    /// stored before they were kept (the seconds are printed then).
+    #[serde(default)]
+    pub precise: PreciseTimes,
+}
+
+/// A token's times to the nanosecond (see [`TokenEntry::precise`]).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+pub struct PreciseTimes {
+    pub issued: i64,
+    pub expires: i64,
+    pub renewed: i64,
+}
+
+/// `nanos` as Go prints a `time.Time`, or `seconds` when no finer time
+/// was kept.
+fn go_time(nanos: i64, seconds: i64) -> String {
+    let nanos = if nanos != 0 {
+        nanos
+    } else {
+        seconds.saturating_mul(1_000_000_000)
+    };
+    rfc3339_nano(nanos).unwrap_or_else(|| rfc3339(seconds))
 }
 
 impl TokenEntry {
@@ -85,7 +110,7 @@ impl TokenEntry {
         let expire_time = if self.expire_time == 0 {
             Value::Null
         } else {
-            Value::String(rfc3339(self.expire_time))
+            Value::String(go_time(self.precise.expires, self.expire_time))
         };
         let meta = if self.meta.is_empty() {
             Value::Null
@@ -101,7 +126,7 @@ impl TokenEntry {
             "expire_time": expire_time,
             "explicit_max_ttl": self.explicit_max_ttl,
             "id": self.id,
-            "issue_time": rfc3339(self.creation_time),
+            "issue_time": go_time(self.precise.issued, self.creation_time),
             "meta": meta,
             "num_uses": self.num_uses,
             "orphan": self.parent.is_empty(),
@@ -119,7 +144,7 @@ impl TokenEntry {
                 map.insert("last_renewal_time".into(), json!(self.last_renewal_time));
                 map.insert(
                     "last_renewal".into(),
-                    json!(rfc3339(self.last_renewal_time)),
+                    json!(go_time(self.precise.renewed, self.last_renewal_time)),
                 );
             }
             if !self.bound_cidrs.is_empty() {

@@ -148,34 +148,33 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
         None => None,
     };
 
-    let core = match seal_kind {
-        None => Core::open_dev(storage).await,
-        Some(kind) => Core::open_sealed(storage, kind, ha).await,
-    }
-    .map_err(|e| ServerError::Core(e.to_string()))?;
+    let core_err = |e: crate::logical::Error| ServerError::Core(e.to_string());
+    let (core, dev_keys) = match seal_kind {
+        None => {
+            let root_token_id = opts.dev_root_token_id.clone().filter(|t| !t.is_empty());
+            let dev = Core::open_dev(storage, root_token_id)
+                .await
+                .map_err(core_err)?;
+            dev.core.mount_dev_kv("2").await.map_err(core_err)?;
+            if !opts.dev_no_store_token {
+                store_token_helper(&dev.root_token);
+            }
+            let keys = DevKeys {
+                unseal_key: base64::engine::general_purpose::STANDARD.encode(&dev.unseal_key),
+                root_token: dev.root_token,
+            };
+            (dev.core, Some(keys))
+        }
+        Some(kind) => (
+            Core::open_sealed(storage, kind, ha)
+                .await
+                .map_err(core_err)?,
+            None,
+        ),
+    };
     core.configure_telemetry(telemetry);
     let (listener, bound) = bind(&address).await?;
-
-    let root_token = if opts.dev {
-        let token = core
-            .initialize(
-                1,
-                1,
-                opts.dev_root_token_id.clone().filter(|t| !t.is_empty()),
-            )
-            .await
-            .map_err(|e| ServerError::Core(e.to_string()))?
-            .1;
-        core.mount_dev_kv("2")
-            .await
-            .map_err(|e| ServerError::Core(e.to_string()))?;
-        if !opts.dev_no_store_token {
-            store_token_helper(&token);
-        }
-        Some(token)
-    } else {
-        None
-    };
+    let root_token = dev_keys.as_ref().map(|keys| keys.root_token.clone());
     let scheme = if matches!(tls, listener::Tls::Off) {
         "http"
     } else {
@@ -185,7 +184,7 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
         scheme,
         &bound,
         core.storage.kind(),
-        root_token.as_deref(),
+        dev_keys.as_ref(),
         dev_ca_file.as_deref(),
     );
 
@@ -333,11 +332,10 @@ async fn apply_bootstrap(
     let failed =
         |message: String| ServerError::Usage(format!("bootstrap {}: {message}", path.display()));
     let core_err = |e: crate::logical::Error| failed(e.to_string());
-    let durable = core.seal().is_some();
     let token = match dev_root_token {
         Some(token) => token,
         None if !core.is_initialized() => {
-            if !core.seal().is_some_and(|s| s.is_static()) {
+            if !core.seal().is_static() {
                 return Err(failed(
                     "a new store can only be bootstrapped with a static seal (auto-unseal); otherwise initialize and unseal it first and set VAULT_TOKEN".into(),
                 ));
@@ -372,12 +370,11 @@ async fn apply_bootstrap(
     tokio::task::spawn_blocking(move || bootstrap::run_commands(&commands, &address, &token))
         .await
         .map_err(|e| failed(e.to_string()))??;
-    if durable {
-        core.storage
-            .put(bootstrap::RECORD_KEY, b"1".to_vec())
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-    }
+    // Recorded in the store (dev mode's in-memory one goes with the process).
+    core.storage
+        .put(bootstrap::RECORD_KEY, b"1".to_vec())
+        .await
+        .map_err(|e| failed(e.to_string()))?;
     Ok(())
 }
 
@@ -407,11 +404,18 @@ fn store_token_helper(token: &str) {
     }
 }
 
+/// What dev mode's banner shows: its real unseal key share (base64) and
+/// root token.
+struct DevKeys {
+    unseal_key: String,
+    root_token: String,
+}
+
 fn print_banner(
     scheme: &str,
     address: &str,
     storage_kind: &str,
-    root_token: Option<&str>,
+    dev_keys: Option<&DevKeys>,
     ca_file: Option<&std::path::Path>,
 ) {
     let tls = if scheme == "https" {
@@ -431,9 +435,11 @@ fn print_banner(
     );
     println!();
     println!("==> Vault server started! Log data will stream in below:\n");
-    if let Some(token) = root_token {
-        let unseal_key =
-            base64::engine::general_purpose::STANDARD.encode(crate::util::ids::random_bytes(32));
+    if let Some(DevKeys {
+        unseal_key,
+        root_token: token,
+    }) = dev_keys
+    {
         println!("WARNING! dev mode is enabled! In this mode, Vault runs entirely in-memory");
         println!("and starts unsealed with a single unseal key. The root token is already");
         println!("authenticated to the CLI, so you can immediately begin using Vault.\n");

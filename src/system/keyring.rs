@@ -1,5 +1,5 @@
 //! `sys/seal`, `sys/rotate` and `sys/key-status`: sealing the barrier and
-//! its keyring (durable stores only; the dev store has neither); and
+//! its keyring (dev mode's in-memory store has both, as Vault's); and
 //! `sys/step-down`, the active giving up its role in an HA cluster.
 
 use serde_json::{json, Map};
@@ -17,13 +17,7 @@ pub(super) const PATHS: &[Path<SystemBackend>] = &[
 ];
 
 async fn seal(b: &SystemBackend, _req: &mut Request) -> Result<Option<Response>> {
-    let core = b.core()?;
-    if core.seal().is_none() {
-        return Err(Error::bad_request(
-            "the in-memory dev store cannot be sealed",
-        ));
-    }
-    core.seal_now().await;
+    b.core()?.seal_now().await;
     Ok(None)
 }
 
@@ -46,14 +40,15 @@ async fn key_status(b: &SystemBackend, _req: &mut Request) -> Result<Option<Resp
     let core = b.core()?;
     let (term, installed) = core
         .seal()
-        .and_then(|seal| seal.barrier.keyring())
+        .barrier
+        .keyring()
         .and_then(|keyring| {
             keyring
                 .keys
                 .get(&keyring.active_term)
                 .map(|(_, at)| (keyring.active_term, *at))
         })
-        .unwrap_or((1, 0));
+        .ok_or(Error::Sealed)?;
     let mut data = Map::new();
     data.insert("term".into(), json!(term));
     data.insert(

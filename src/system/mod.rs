@@ -14,6 +14,7 @@ mod metrics;
 mod mounts;
 pub mod openapi;
 mod policies;
+mod rekey_backup;
 mod remount;
 mod snapshot;
 mod tune;
@@ -61,6 +62,7 @@ impl Backend for SystemBackend {
         decode_token::PATHS,
         ha_status::PATHS,
         snapshot::PATHS,
+        rekey_backup::PATHS,
     ];
 
     /// Vault's root-protected `sys/` paths (`PathsSpecial.Root` of its

@@ -282,6 +282,21 @@ impl Server {
         Some(server)
     }
 
+    /// `bao server -config FILE` (OpenBao, not in dev mode) for `hcl`,
+    /// written to `dir/server.hcl`; its listener should be on [`LISTEN`].
+    /// `None` when OpenBao is not installed.
+    pub fn openbao_with_config(dir: &Path, hcl: &str) -> Option<Server> {
+        let bao = openbao_program()?;
+        let config = dir.join("server.hcl");
+        std::fs::write(&config, hcl).expect("write config");
+        let mut cmd = Command::new(bao);
+        cmd.arg("server")
+            .arg(format!("-config={}", config.display()))
+            .env("HOME", dir)
+            .env_remove("BAO_ADDR");
+        Some(Server::spawn(cmd, String::new()))
+    }
+
     /// `vaultlet server` with these arguments, its log (stderr) going to
     /// `log`; `root_token` is the one the arguments set, if any.
     pub fn with_args_logging_to(args: &[String], root_token: &str, log: std::fs::File) -> Server {

@@ -63,6 +63,22 @@ def pair(servers):
     _TOLERATED.extend(p.tolerated)
 
 
+@pytest.fixture(scope="module")
+def pair_of():
+    """Makes a Pair of servers a test module started itself (e.g. with a
+    Shamir seal instead of dev mode); its tolerated differences are
+    reported with the suite's."""
+    made = []
+
+    def make(a, b):
+        p = vdiff.Pair(a, b, _allowlist())
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        _TOLERATED.extend(p.tolerated)
+
+
 def pytest_terminal_summary(terminalreporter):
     if _ALLOW is None:
         return

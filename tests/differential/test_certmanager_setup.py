@@ -97,3 +97,16 @@ def test_cert_manager_e2e_setup_sequence(pair, csr, client_cert):
     pair.call("DELETE", f"sys/mounts/{i}-root-ca", expect=204)
     pair.call("DELETE", f"sys/mounts/{i}-root-ca", expect=204)
     pair.check()
+
+
+def test_cert_role_display_name_defaults_to_its_name(pair, client_cert):
+    m = "c" + uuid.uuid4().hex[:8]
+    pair.call("POST", f"sys/auth/{m}", {"type": "cert"}, expect=204)
+    cert_pem, _ = client_cert
+    pair.call("PUT", f"auth/{m}/certs/Web-Servers", {"certificate": cert_pem}, expect=204)
+    pair.call("GET", f"auth/{m}/certs/Web-Servers", expect=200)
+    pair.call("GET", f"auth/{m}/certs/web-servers", expect=200)
+    pair.call("PUT", f"auth/{m}/certs/named", {"certificate": cert_pem, "display_name": "Shown"}, expect=204)
+    pair.call("GET", f"auth/{m}/certs/named", expect=200)
+    pair.call("DELETE", f"sys/auth/{m}", expect=204)
+    pair.check()

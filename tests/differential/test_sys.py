@@ -231,3 +231,17 @@ def test_storage_snapshot_paths(pair):
     pair.call("POST", "sys/storage/raft/snapshot", raw="not a snapshot", expect=400)
     pair.call("POST", "sys/storage/raft/snapshot-force", raw="not a snapshot", expect=400)
     pair.check()
+
+
+def test_generic_mount_is_kv_version_1(pair):
+    """`generic`: KV version 1's old name, still mountable as itself."""
+    p = "g" + uuid.uuid4().hex[:8]
+    secrets_enable(pair, "generic", p)
+    pair.call("GET", f"sys/mounts/{p}", expect=200)
+    pair.call("PUT", f"{p}/app", {"password": "s3cret", "ttl": "30m"}, expect=204)
+    pair.call("GET", f"{p}/app", expect=200)
+    pair.call("LIST", f"{p}/", expect=200)
+    pair.call("DELETE", f"{p}/app", expect=204)
+    pair.call("GET", f"{p}/app", expect=404)
+    pair.call("DELETE", f"sys/mounts/{p}", expect=204)
+    pair.check()

@@ -85,3 +85,34 @@ def test_token_revoke_orphan(pair):
     pair.call("GET", "auth/token/revoke-orphan", expect=405)
     pair.call("DELETE", f"sys/policies/acl/{n}", expect=204)
     pair.check()
+
+
+def _time_forms(data):
+    """How a token lookup writes its times: Unix seconds as integers, the
+    lease's times in RFC 3339 with the fraction of a second Go keeps."""
+    import datetime
+    import re
+    forms = {}
+    for k in ("issue_time", "expire_time", "last_renewal"):
+        v = data.get(k)
+        forms[k] = None if v is None else bool(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{1,9}Z$", v))
+    for k in ("creation_time", "last_renewal_time"):
+        forms[k] = type(data.get(k)).__name__
+    issued = datetime.datetime.fromisoformat(data["issue_time"][:19] + "+00:00")
+    forms["issue_time is creation_time"] = int(issued.timestamp()) == data["creation_time"]
+    return forms
+
+
+def test_token_times_have_vaults_precision(pair):
+    ra, rb = pair.call("POST", "auth/token/create", {"ttl": "1h"}, expect=200)
+    pair.set("t", lambda r: r.get("auth", "client_token"), ra, rb)
+    ra, rb = pair.call("POST", "auth/token/lookup", {"token": "<<t>>"}, expect=200)
+    assert _time_forms(ra.json["data"]) == _time_forms(rb.json["data"])
+    pair.call("POST", "auth/token/renew", {"token": "<<t>>"}, expect=200)
+    ra, rb = pair.call("POST", "auth/token/lookup", {"token": "<<t>>"}, expect=200)
+    forms = _time_forms(ra.json["data"])
+    assert forms == _time_forms(rb.json["data"])
+    assert forms["issue_time"] and forms["expire_time"] and forms["last_renewal"], forms
+    ra, rb = pair.call("GET", "auth/token/lookup-self", expect=200)
+    assert _time_forms(ra.json["data"]) == _time_forms(rb.json["data"])
+    pair.check()

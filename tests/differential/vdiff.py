@@ -65,6 +65,8 @@ VOLATILE = [
     "data.ca_chain_issuers[]", "data.manual_chain",
     "accessor", "uuid", "data.*.accessor", "data.*.uuid", "*.accessor", "*.uuid",
     "cluster_name", "cluster_id", "nonce", "migration_id", "data.migration_id",
+    # unseal key shares (sys/init, sys/rekey) and the rekey's verification nonce
+    "keys_base64[]", "verification_nonce",
     "data.tidy_*", "data.*_count", "data.current_cert_store_count", "data.current_revoked_cert_count",
     "data.cross_revoked_cert_deleted_count", "data.internal_backend_uuid",
     # transit: outputs of random keys, nonces and bytes
@@ -230,6 +232,10 @@ def compare_json(a: Any, b: Any, path: str = "", out: list[Diff] | None = None) 
 
 
 ACCESSOR_RE = re.compile(r"^[A-Za-z0-9]{24}$")
+# Random key material in a volatile list (unseal key shares): hex or base64
+# of at least 32 bytes.
+KEY_HEX_RE = re.compile(r"^(?:[0-9a-f]{2}){32,}$")
+KEY_B64_RE = re.compile(r"^[A-Za-z0-9+/]{43,}={0,2}$")
 
 
 def _elem(x: Any) -> str:
@@ -239,6 +245,10 @@ def _elem(x: Any) -> str:
         if sh in ("string:uuid", "string:serial", "string:rfc3339", "string:pem") or ACCESSOR_RE.match(x) \
                 or x.startswith(("hvs.", "s.", "hvb.", "b.")):
             return f"<{sh}>"
+        if KEY_HEX_RE.match(x):
+            return "<string:hex-key>"
+        if KEY_B64_RE.match(x):
+            return "<string:base64-key>"
         return x
     return f"<{shape(x)}>"
 

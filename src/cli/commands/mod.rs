@@ -15,6 +15,7 @@ mod migrate;
 mod mount_move;
 mod mounts;
 mod policy;
+mod rekey;
 mod rw;
 mod snapshot;
 mod sys;
@@ -476,6 +477,7 @@ fn group(ui: &mut Ui, name: &str, args: &[String]) -> i32 {
         ("operator", "migrate") => migrate::run(ui, rest),
         ("operator", "raft") => snapshot::raft(ui, rest),
         ("operator", "generate-root") => generate_root::run(ui, rest),
+        ("operator", "rekey") => rekey::run(ui, rest),
         _ => -1,
     };
     if code >= 0 {

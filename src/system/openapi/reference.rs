@@ -30,7 +30,9 @@ const HEADER: &str = "\
 /// default path (`auth/TYPE/` or `TYPE/`), besides the built-in mounts and
 /// dev mode's `secret/`; it knows `raw_routes` as the HTTP layer's own.
 pub async fn reference_core(raw_routes: &'static [RawRoute]) -> Result<Arc<Core>> {
-    let core = Core::open_dev(Arc::new(MemoryStorage::default())).await?;
+    let core = Core::open_dev(Arc::new(MemoryStorage::default()), None)
+        .await?
+        .core;
     core.declare_raw_routes(raw_routes);
     core.mount_dev_kv("2").await?;
     for entry in CATALOG {

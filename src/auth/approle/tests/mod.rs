@@ -34,12 +34,10 @@ fn local_peer() -> SocketAddr {
 
 impl Harness {
     async fn new() -> Harness {
-        let core = Core::open_dev(Arc::new(MemoryStorage::default()))
+        let core = Core::open_dev(Arc::new(MemoryStorage::default()), Some(ROOT.into()))
             .await
-            .expect("dev core");
-        core.initialize(1, 1, Some(ROOT.into()))
-            .await
-            .expect("initialize");
+            .expect("dev core")
+            .core;
         let h = Harness { core };
         h.request(
             Update,
