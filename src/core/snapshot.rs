@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::seal::Seal;
-use super::{Core, INIT_KEY};
+use super::Core;
 use crate::logical::{Error, Result};
 use crate::storage::snapshot::{self, Encoder, Header};
 use crate::storage::{Record, Storage};
@@ -31,12 +31,9 @@ const PIECES_IN_FLIGHT: usize = 16;
 pub type SnapshotStream = mpsc::Receiver<std::result::Result<Bytes, String>>;
 
 impl Core {
-    /// The store below the barrier (dev mode has no barrier).
+    /// The store below the barrier.
     fn physical(&self) -> Arc<dyn Storage> {
-        match self.seal() {
-            Some(seal) => seal.physical().clone(),
-            None => self.storage.clone(),
-        }
+        self.seal().physical().clone()
     }
 
     /// Starts a snapshot. The store's first answer is awaited here, so a
@@ -104,27 +101,12 @@ impl Core {
         if self.is_sealed() {
             return Err(Error::Sealed);
         }
-        match self.seal() {
-            Some(seal) => {
-                if !Seal::holds_seal_records(&records) {
-                    return Err(Error::bad_request(
-                        "invalid snapshot: it holds no keyring (it was taken from a dev-mode server, whose store is not encrypted)",
-                    ));
-                }
-                if !force {
-                    seal.verify_snapshot(&records)?;
-                }
-            }
-            None => {
-                if records
-                    .keys()
-                    .any(|k| k.starts_with(super::seal::barrier::SEAL_PREFIX))
-                {
-                    return Err(Error::bad_request(
-                        "invalid snapshot: it was taken from an encrypted store, which a dev-mode server cannot read",
-                    ));
-                }
-            }
+        let seal = self.seal();
+        if !Seal::holds_seal_records(&records) {
+            return Err(Error::bad_request("invalid snapshot: it holds no keyring"));
+        }
+        if !force {
+            seal.verify_snapshot(&records)?;
         }
         tracing::info!(
             records = records.len(),
@@ -136,15 +118,12 @@ impl Core {
         // New requests get 503 and, with the barrier closed, requests in
         // flight can no longer write, while the store is replaced.
         self.sealed.store(true, Ordering::SeqCst);
-        let keyring = self.seal().and_then(|seal| {
-            let keyring = seal.barrier.keyring();
-            seal.close_for_restore();
-            keyring
-        });
+        let keyring = seal.barrier.keyring();
+        seal.close_for_restore();
         if let Err(err) = self.physical().replace_all(records).await {
             // Atomic: the store is as it was, and so is all that was
             // loaded from it; serve on without reading anything.
-            if let (Some(seal), Some(keyring)) = (self.seal(), keyring) {
+            if let Some(keyring) = keyring {
                 seal.barrier.unseal(keyring);
             }
             self.sealed.store(false, Ordering::SeqCst);
@@ -152,14 +131,8 @@ impl Core {
             return Err(err.into());
         }
         self.unload();
-        let reopened = match self.seal() {
-            Some(seal) => seal.reopen_after_restore().await?,
-            None => true,
-        };
-        let initialized = match self.seal() {
-            Some(seal) => seal.config().await?.is_some(),
-            None => self.storage.get(INIT_KEY).await?.is_some(),
-        };
+        let reopened = seal.reopen_after_restore().await?;
+        let initialized = seal.config().await?.is_some();
         self.initialized.store(initialized, Ordering::SeqCst);
         if !reopened {
             tracing::warn!("the restored snapshot needs its own unseal keys: sealed");
