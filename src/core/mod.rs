@@ -21,6 +21,7 @@ pub mod remount;
 pub mod root_generation;
 mod scrape;
 pub mod seal;
+mod standby;
 pub mod token;
 pub mod ttl;
 pub mod wrapping;
@@ -111,6 +112,8 @@ pub struct Core {
     seal: Option<Seal>,
     /// Active/standby on a shared store (`ha_enabled`).
     ha: Option<ha::HaState>,
+    /// A standby's read-only view of the store.
+    standby: standby::StandbyView,
     backend_context: OnceLock<BackendContext>,
     /// What the HTTP layer answers itself, as it declared it (for the
     /// OpenAPI document the system backend serves).
@@ -146,6 +149,7 @@ impl Core {
             storage,
             seal,
             ha,
+            standby: standby::StandbyView::default(),
             cluster: OnceLock::new(),
             system_ttls: MountTtls {
                 default_ttl: SYSTEM_TTL,

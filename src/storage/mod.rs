@@ -6,11 +6,13 @@ pub mod copy;
 pub mod ha;
 mod memory;
 pub mod postgres;
+mod read_only;
 mod redb_store;
 
 pub use cache::{Generation, ReadCache};
 pub use memory::MemoryStorage;
 pub use postgres::{PostgresHaLock, PostgresSettings, PostgresStorage};
+pub use read_only::WriteAttempts;
 pub use redb_store::RedbStorage;
 
 use std::sync::Arc;
@@ -25,6 +27,10 @@ pub enum StorageError {
     Unavailable(String),
     #[error("storage key {0:?} is not valid")]
     InvalidKey(String),
+    /// A write on a node that may not write: a standby, or a former active
+    /// fenced off the shared store. The active may take the request.
+    #[error("cannot write to readonly storage")]
+    ReadOnly,
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -70,6 +76,10 @@ pub trait Storage: Send + Sync {
     async fn batch(&self, ops: Vec<BatchOp>) -> StorageResult<()>;
     /// A name for `sys/seal-status` `storage_type`.
     fn kind(&self) -> &'static str;
+    /// Whether every write is refused (a standby's view).
+    fn is_read_only(&self) -> bool {
+        false
+    }
 }
 
 /// Collapses full keys under `prefix` into Vault's list answer.
@@ -245,6 +255,26 @@ impl StorageView {
 
     pub fn kind(&self) -> &'static str {
         self.inner.kind()
+    }
+
+    /// Where the view's keys live in the store.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The same view, refusing every write and counting the attempts in
+    /// `attempts` (a standby serving a request by itself).
+    pub fn read_only(&self, attempts: &WriteAttempts) -> StorageView {
+        StorageView {
+            inner: attempts.guard(self.inner.clone()),
+            prefix: self.prefix.clone(),
+        }
+    }
+
+    /// Whether writes through this view are refused (the handler may send
+    /// a request that must write to the active before doing any work).
+    pub fn is_read_only(&self) -> bool {
+        self.inner.is_read_only()
     }
 }
 

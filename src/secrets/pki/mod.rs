@@ -226,6 +226,20 @@ impl Backend for PkiBackend {
     /// certificate (the issuer-specific form is not protected in Vault).
     const ROOT_PATHS: &'static [&'static str] = &["root", "root/sign-self-issued"];
 
+    /// Stored certificates and revocations are never cached; a role is
+    /// dropped by name; anything else may feed the issuers or the URLs.
+    fn invalidate(&self, key: &str) {
+        if key.starts_with(certs::CERT_PREFIX) || key.starts_with(certs::REVOKED_PREFIX) {
+            return;
+        }
+        if let Some(name) = key.strip_prefix(roles::ROLE_PREFIX) {
+            self.roles.forget(name);
+            return;
+        }
+        self.invalidate_config();
+        self.invalidate();
+    }
+
     async fn periodic(&self, storage: &StorageView) -> Result<()> {
         crl::periodic(self, storage).await?;
         tidy::periodic(self, storage).await

@@ -12,6 +12,7 @@
 
 mod ha;
 mod layout;
+mod notify;
 mod tls;
 
 pub use ha::PostgresHaLock;
@@ -102,6 +103,13 @@ struct HaSettings {
     ttl: Duration,
     /// Checked by every write.
     check: FenceCheck,
+    /// Where writes announce their keys and standbys listen.
+    channel: String,
+    /// How a standby opens its listening connection.
+    listen: (
+        tokio_postgres::Config,
+        tokio_postgres_rustls::MakeRustlsConnect,
+    ),
 }
 
 impl PostgresStorage {
@@ -118,6 +126,7 @@ impl PostgresStorage {
         // the kernel instead of hanging a request.
         config.keepalives_idle(Duration::from_secs(5));
         config.tcp_user_timeout(OPERATION_TIMEOUT);
+        let listen = (config.clone(), tls.clone());
         let manager = Manager::from_config(
             config,
             tls,
@@ -142,6 +151,8 @@ impl PostgresStorage {
                 crate::util::ids::uuid(),
                 Arc::new(Fence::default()),
             ),
+            channel: notify::channel(&settings.table),
+            listen,
         });
         let store = PostgresStorage { pool, table, ha };
         if !settings.skip_create_table {
@@ -161,6 +172,11 @@ impl PostgresStorage {
             &ha.table,
             &ha.check,
             ha.ttl,
+            ha::Listen {
+                config: ha.listen.0.clone(),
+                tls: ha.listen.1.clone(),
+                channel: ha.channel.clone(),
+            },
         )))
     }
 
@@ -332,6 +348,14 @@ impl Storage for PostgresStorage {
                     check.fence.clear();
                     return Err(ha::fenced());
                 }
+                // Delivered to the standbys when (and only if) this commits.
+                let notice = txn
+                    .prepare_cached("SELECT pg_notify($1, $2)")
+                    .await
+                    .map_err(sql_error)?;
+                txn.execute(&notice, &[&ha.channel, &notify::payload(&ops)])
+                    .await
+                    .map_err(sql_error)?;
             }
             for op in &ops {
                 match op {
