@@ -3,7 +3,9 @@
 //! `VAULTLET_TEST_POSTGRES_URL`; ignored by a plain `cargo test`): one
 //! active, standbys that forward to it over the cluster port (keeping the
 //! client's address), failover after kill -9, fencing of a paused former
-//! active, and `sys/step-down`.
+//! active, `sys/step-down`, and standbys that sign `no_store` certificates
+//! themselves with the active's latest state (the store's change notices
+//! and sync markers, then three nodes end to end).
 //!
 //! Waits are bounded polls; the failover times are printed, not asserted.
 
@@ -738,7 +740,7 @@ fn standbys_sign_no_store_certificates_with_the_actives_latest_state() {
                 "pki/issue/web",
                 &format!("r{round}.{refused}"),
             );
-            assert_eq!(stale.status, 400, "round {round}: {:?}", stale.json);
+            assert_eq!(stale.status, 400, "round {round}: {:?}", stale.errors());
             ok(issue(
                 standby,
                 &token,
