@@ -814,6 +814,52 @@ fn standbys_sign_no_store_certificates_with_the_actives_latest_state() {
             gone.json
         );
     }
+
+    // Every node's listening connection cut off: the standbys answer all
+    // the same (forwarding until they listen again), still honour a
+    // revocation at once, and sign by themselves again.
+    assert_eq!(cut_listeners(&cluster.table), 3);
+    let doomed =
+        ok(first.write("auth/token/create", json!({"policies": ["signer"]}))).client_token();
+    ok(first.write("auth/token/revoke", json!({"token": doomed})));
+    for standby in &standbys {
+        ok(issue(standby, &token, "pki/issue/web", "cut.example.com"));
+        assert_eq!(
+            issue(standby, &doomed, "pki/issue/web", "cut.example.com").status,
+            403
+        );
+        wait_signing_itself(standby, &token);
+    }
+}
+
+/// Ends the listening connections of the nodes sharing `table` (each shows
+/// the table's change channel as its `application_name`); how many ended.
+fn cut_listeners(table: &str) -> u64 {
+    use vaultlet::storage::{PostgresSettings, PostgresStorage};
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut settings = PostgresSettings::new(postgres_url());
+        settings.table = table.to_string();
+        settings.ha_table = format!("{table}_ha");
+        settings.ha_enabled = true;
+        settings.skip_create_table = true;
+        let store = PostgresStorage::open(&settings).await.expect("open");
+        let channel = store.changes_channel().expect("ha").to_string();
+        let (admin, connection) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+                &[&channel],
+            )
+            .await
+            .expect("terminate")
+            .get::<_, i64>(0)
+            .try_into()
+            .expect("count")
+    })
 }
 
 /// While the active is paused (SIGSTOP), both standbys keep issuing
@@ -883,7 +929,8 @@ async fn next(
 /// The store's change notices without a server: a standby's feed hears
 /// each committed write's keys, nothing of a refused one, a sync marker
 /// after everything committed before it was asked for, and "everything"
-/// for a batch too large to name.
+/// for a batch too large to name; and a listening connection cut off is
+/// reported and replaced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: tests/postgres/run"]
 async fn a_standby_hears_each_committed_write_before_a_later_sync_marker() {
@@ -932,4 +979,27 @@ async fn a_standby_hears_each_committed_write_before_a_later_sync_marker() {
         .collect();
     active.batch(many).await.expect("batch");
     assert_eq!(next(&mut feed.changes).await, Change::Everything);
+
+    // A listening connection cut off: the standby is told to trust
+    // nothing, listens again by itself, and hears what comes next.
+    let channel = standby.changes_channel().expect("ha").to_string();
+    let (admin, connection) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let cut = admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&channel],
+        )
+        .await
+        .expect("terminate");
+    assert_eq!(cut, 1);
+    assert_eq!(next(&mut feed.changes).await, Change::Lost);
+    assert_eq!(next(&mut feed.changes).await, Change::Listening);
+    active.put("a/4", b"4".to_vec()).await.expect("put");
+    assert_eq!(
+        next(&mut feed.changes).await,
+        Change::Keys(vec!["a/4".into()])
+    );
 }

@@ -180,6 +180,12 @@ impl PostgresStorage {
         )))
     }
 
+    /// The channel this store's writes notify, with `ha_enabled`; a
+    /// standby's listening connection shows it as its `application_name`.
+    pub fn changes_channel(&self) -> Option<&str> {
+        self.ha.as_ref().map(|ha| ha.channel.as_str())
+    }
+
     async fn create_table(&self) -> StorageResult<()> {
         let mut sql = self.table.create_sql();
         if let Some(ha) = &self.ha {

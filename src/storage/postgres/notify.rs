@@ -66,6 +66,9 @@ pub(super) fn listen(
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     channel: String,
 ) -> ChangeFeed {
+    let mut config = config;
+    // Named after its channel in `pg_stat_activity`.
+    config.application_name(&channel);
     let (changes, receiver) = mpsc::unbounded_channel();
     let (sync_sender, mut syncs) = mpsc::unbounded_channel();
     let channels = Channels {
