@@ -723,6 +723,52 @@ fn standbys_sign_no_store_certificates_with_the_actives_latest_state() {
         .to_string();
     ok(first.read(&format!("pki/cert/{serial}")));
 
+    // So is a wrapped answer (the wrapping token is stored), and a token
+    // with a use count (each use is a write).
+    let wrapped = standbys[0].send_with_headers(
+        "PUT",
+        "pki/issue/web",
+        Some(&token),
+        &[("X-Vault-Wrap-TTL", "60")],
+        Some(br#"{"common_name":"wrapped.example.com"}"#.to_vec()),
+    );
+    assert_eq!(wrapped.status, 200);
+    assert!(
+        wrapped.json["wrap_info"]["token"].is_string(),
+        "{:?}",
+        wrapped.json
+    );
+    let limited = ok(first.write(
+        "auth/token/create",
+        json!({"policies": ["signer"], "num_uses": 2}),
+    ))
+    .client_token();
+    ok(issue(
+        &standbys[0],
+        &limited,
+        "pki/issue/web",
+        "limited.example.com",
+    ));
+    ok(issue(
+        &standbys[1],
+        &limited,
+        "pki/issue/web",
+        "limited.example.com",
+    ));
+    let used_up = issue(
+        &standbys[0],
+        &limited,
+        "pki/issue/web",
+        "limited.example.com",
+    );
+    assert_eq!(used_up.status, 403);
+    assert_eq!(counted(&first, "pki/", "web", "success"), on_active + 3);
+    for standby in &standbys {
+        let mine = counted(standby, "pki/", "web", "success");
+        ok(issue(standby, &token, "pki/issue/web", "mine.example.com"));
+        assert_eq!(counted(standby, "pki/", "web", "success"), mine + 1);
+    }
+
     // A role change on the active holds for the next request on each
     // standby, every time.
     for round in 0..10 {

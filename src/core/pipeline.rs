@@ -70,8 +70,11 @@ impl Core {
     /// Runs one request through the pipeline, recording it on the audit
     /// devices (if any) before and after.
     pub async fn handle(&self, input: LogicalInput) -> Result<LogicalOutput> {
-        if self.is_standby() && !self.standby_serves(&input.path, input.operation) {
-            // The active's (the HTTP layer sends it there).
+        // The active's (the HTTP layer sends it there): what the paths do
+        // not declare, and a wrapped answer (its token is stored).
+        if self.is_standby()
+            && (input.wrap.is_some() || !self.standby_serves(&input.path, input.operation))
+        {
             return Err(Error::ReadOnly);
         }
         if self.is_sealed() {

@@ -582,6 +582,29 @@ impl FieldData {
 mod tests {
     use super::*;
 
+    struct Probe;
+
+    #[async_trait::async_trait]
+    impl Backend for Probe {
+        const PATHS: &'static [&'static [Path<Self>]] = &[&[
+            Path::new("fetch")
+                .on_standby(&[Operation::Read])
+                .read(crate::handler!(_b, _r => async { Ok(None) }))
+                .update(crate::handler!(_b, _r => async { Ok(None) })),
+            Path::new("write").update(crate::handler!(_b, _r => async { Ok(None) })),
+        ]];
+    }
+
+    #[test]
+    fn a_standby_serves_only_the_operations_a_path_declares() {
+        let fetch = Probe.route("fetch").expect("route");
+        assert!(fetch.served_by_standby(Operation::Read));
+        assert!(!fetch.served_by_standby(Operation::Update));
+        assert!(!fetch.served_by_standby(Operation::Create));
+        let write = Probe.route("write").expect("route");
+        assert!(!write.served_by_standby(Operation::Update));
+    }
+
     #[test]
     fn generic_names_are_words_with_dashes_and_dots_inside() {
         for ok in ["root-2025", "a", "my.org_ca", "x1"] {

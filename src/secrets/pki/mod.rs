@@ -299,4 +299,35 @@ mod tests {
             assert_eq!(served_by, Some(pattern), "{sample}");
         }
     }
+
+    /// Standbys serve issuance from a role, fetches and OCSP themselves,
+    /// and nothing that changes the mount.
+    #[test]
+    fn standbys_serve_issuance_fetches_and_ocsp_only() {
+        use crate::logical::Operation;
+        let backend = PkiBackend::default();
+        let mut served = Vec::new();
+        for (info, _) in backend.describe() {
+            let pattern = info.pattern.as_str();
+            for op in info.on_standby {
+                let fetch = *op == Operation::Read && info.unauthenticated;
+                let issuance = *op == Operation::Update
+                    && (pattern.ends_with("issue/:role") || pattern.ends_with("sign/:role"));
+                let ocsp = *op == Operation::Update && pattern.ends_with("ocsp");
+                assert!(fetch || issuance || ocsp, "{pattern} {op:?}");
+                served.push(pattern);
+            }
+        }
+        for pattern in [
+            "issue/:role",
+            "sign/:role",
+            "ca/pem",
+            "crl",
+            "ocsp",
+            "cert/:serial",
+        ] {
+            assert!(served.contains(&pattern), "{pattern}");
+        }
+        assert!(!served.contains(&"roles/:name") && !served.contains(&"crl/rotate"));
+    }
 }
