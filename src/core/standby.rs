@@ -170,9 +170,11 @@ impl Core {
         }
     }
 
-    /// Drops what was cached of `keys` (full store keys).
+    /// Drops what was cached of `keys` (full store keys). Also while the
+    /// view is not (yet) loaded: a load in progress may have read a key
+    /// before this change, so a core change loads it again once done.
     async fn invalidate(&self, keys: &[String]) {
-        if !self.standby.loaded.load(Ordering::SeqCst) || !self.is_standby() {
+        if !self.is_standby() {
             return;
         }
         if keys
