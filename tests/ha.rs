@@ -3,7 +3,9 @@
 //! `VAULTLET_TEST_POSTGRES_URL`; ignored by a plain `cargo test`): one
 //! active, standbys that forward to it over the cluster port (keeping the
 //! client's address), failover after kill -9, fencing of a paused former
-//! active, and `sys/step-down`.
+//! active, `sys/step-down`, and standbys that sign `no_store` certificates
+//! themselves with the active's latest state (the store's change notices
+//! and sync markers, then three nodes end to end).
 //!
 //! Waits are bounded polls; the failover times are printed, not asserted.
 
@@ -46,9 +48,10 @@ impl Cluster {
         let dir = self.dir.join(format!("node{n}"));
         std::fs::create_dir_all(&dir).expect("node dir");
         let hcl = format!(
-            "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n}}\n\
+            "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n  telemetry {{\n    unauthenticated_metrics_access = true\n  }}\n}}\n\
              storage \"postgresql\" {{\n  connection_url = \"{}\"\n  table = \"{}\"\n  ha_table = \"{}_ha\"\n  ha_enabled = \"true\"\n  max_parallel = \"8\"\n}}\n\
-             seal \"static\" {{\n  current_key = \"{}\"\n}}\n",
+             seal \"static\" {{\n  current_key = \"{}\"\n}}\n\
+             telemetry {{\n  disable_hostname = true\n}}\n",
             postgres_url(),
             self.table,
             self.table,
@@ -352,7 +355,7 @@ async fn the_store_refuses_a_write_by_a_former_lock_holder() {
 
     assert!(matches!(
         new.put("k/standby", b"x".to_vec()).await,
-        Err(StorageError::Unavailable(_))
+        Err(StorageError::ReadOnly)
     ));
     let first = old_lock
         .acquire(&here)
@@ -376,7 +379,7 @@ async fn the_store_refuses_a_write_by_a_former_lock_holder() {
     assert!(second > first);
     let refused = old.put("k/after", b"2".to_vec()).await;
     assert!(
-        matches!(refused, Err(StorageError::Unavailable(_))),
+        matches!(refused, Err(StorageError::ReadOnly)),
         "{refused:?}"
     );
     assert_eq!(new.get("k/after").await.expect("get"), None);
@@ -643,5 +646,443 @@ fn a_snapshot_restored_through_a_standby_holds_after_a_handover() {
         ok(first.read("kv/c")).data("v"),
         "4",
         "through the new active"
+    );
+}
+
+/// How many certificates `node` itself issued for `role` on `mount`, with
+/// `outcome`, as its own `sys/metrics` counts them (each node answers its
+/// metrics itself: `unauthenticated_metrics_access`). A request a standby
+/// forwards is counted by the active only.
+fn counted(node: &Server, mount: &str, role: &str, outcome: &str) -> u64 {
+    let text = raw_client()
+        .get(node.url("sys/metrics?format=prometheus"))
+        .send()
+        .expect("metrics")
+        .text()
+        .expect("text");
+    let labels = [
+        format!("mount_point=\"{mount}\""),
+        format!("role=\"{role}\""),
+        format!("outcome=\"{outcome}\""),
+    ];
+    text.lines()
+        .filter(|line| line.starts_with("vaultlet_pki_certificates_issued_total{"))
+        .filter(|line| labels.iter().all(|label| line.contains(label.as_str())))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn issue(node: &Server, token: &str, path: &str, name: &str) -> common::Reply {
+    node.call("PUT", path, token, Some(json!({"common_name": name})))
+}
+
+/// A token that may issue from every role of `pki/` and `pki2/`.
+fn signer_token(active: &Server) -> String {
+    ok(active.write(
+        "sys/policy/signer",
+        json!({"policy": "path \"pki/issue/*\" { capabilities = [\"update\"] }\npath \"pki2/issue/*\" { capabilities = [\"update\"] }"}),
+    ));
+    ok(active.write("auth/token/create", json!({"policies": ["signer"]}))).client_token()
+}
+
+/// Waits until `standby` issues from `pki/` role `web` by itself.
+fn wait_signing_itself(standby: &Server, token: &str) {
+    poll(|| {
+        let before = counted(standby, "pki/", "web", "success");
+        ok(issue(standby, token, "pki/issue/web", "warm.example.com"));
+        (counted(standby, "pki/", "web", "success") == before + 1).then_some(())
+    });
+}
+
+/// Three nodes. The standbys issue `no_store` certificates themselves
+/// (their own metrics count them, the active's do not) and send a stored
+/// role's issuance to the active; each change on the active (a role, a
+/// revoked token, a policy, a mount) holds on every standby for the very
+/// next request, sent once the change's answer is back.
+#[test]
+#[ignore = "needs PostgreSQL: tests/postgres/run"]
+fn standbys_sign_no_store_certificates_with_the_actives_latest_state() {
+    let mut cluster = Cluster::new("ha_standby_sign");
+    let first = cluster.first();
+    first.pki_with_web_role("HA Root", "example.com");
+    let web = |domain: &str| json!({"allowed_domains": domain, "allow_subdomains": true, "ttl": "1h", "no_store": true});
+    ok(first.write("pki/roles/web", web("example.com")));
+    ok(first.write(
+        "pki/roles/stored",
+        json!({"allowed_domains": "example.com", "allow_subdomains": true, "ttl": "1h"}),
+    ));
+    let token = signer_token(&first);
+    let standbys = [cluster.node(1), cluster.node(2)];
+    for standby in &standbys {
+        wait_standby_of(standby, &first);
+        wait_signing_itself(standby, &token);
+    }
+
+    // Served by the standbys themselves, checked by the standby's token
+    // and the active's CA.
+    let pem = |node: &Server| String::from_utf8(ok(node.send("GET", "pki/ca/pem", None, None)).raw);
+    let ca = pem(&first).expect("PEM");
+    let on_active = counted(&first, "pki/", "web", "success");
+    for standby in &standbys {
+        let before = counted(standby, "pki/", "web", "success");
+        for n in 0..5 {
+            let issued = ok(issue(
+                standby,
+                &token,
+                "pki/issue/web",
+                &format!("s{n}.example.com"),
+            ));
+            assert_eq!(
+                issued.data("issuing_ca").as_str().map(str::trim),
+                Some(ca.trim())
+            );
+        }
+        assert_eq!(counted(standby, "pki/", "web", "success"), before + 5);
+        assert_eq!(pem(standby).expect("PEM"), ca);
+        let crl = standby.send("GET", "pki/crl/pem", None, None);
+        assert_eq!(crl.status, 200);
+    }
+    assert_eq!(counted(&first, "pki/", "web", "success"), on_active);
+
+    // A stored certificate is the active's to issue and keep.
+    let stored = ok(issue(
+        &standbys[0],
+        &token,
+        "pki/issue/stored",
+        "kept.example.com",
+    ));
+    assert_eq!(counted(&standbys[0], "pki/", "stored", "success"), 0);
+    assert_eq!(counted(&first, "pki/", "stored", "success"), 1);
+    let serial = stored
+        .data("serial_number")
+        .as_str()
+        .expect("serial")
+        .to_string();
+    ok(first.read(&format!("pki/cert/{serial}")));
+
+    // So is a wrapped answer (the wrapping token is stored), and a token
+    // with a use count (each use is a write).
+    let wrapped = standbys[0].send_with_headers(
+        "PUT",
+        "pki/issue/web",
+        Some(&token),
+        &[("X-Vault-Wrap-TTL", "60")],
+        Some(br#"{"common_name":"wrapped.example.com"}"#.to_vec()),
+    );
+    assert_eq!(wrapped.status, 200);
+    assert!(
+        wrapped.json["wrap_info"]["token"].is_string(),
+        "{:?}",
+        wrapped.json
+    );
+    let limited = ok(first.write(
+        "auth/token/create",
+        json!({"policies": ["signer"], "num_uses": 2}),
+    ))
+    .client_token();
+    ok(issue(
+        &standbys[0],
+        &limited,
+        "pki/issue/web",
+        "limited.example.com",
+    ));
+    ok(issue(
+        &standbys[1],
+        &limited,
+        "pki/issue/web",
+        "limited.example.com",
+    ));
+    let used_up = issue(
+        &standbys[0],
+        &limited,
+        "pki/issue/web",
+        "limited.example.com",
+    );
+    assert_eq!(used_up.status, 403);
+    assert_eq!(counted(&first, "pki/", "web", "success"), on_active + 3);
+    for standby in &standbys {
+        let mine = counted(standby, "pki/", "web", "success");
+        ok(issue(standby, &token, "pki/issue/web", "mine.example.com"));
+        assert_eq!(counted(standby, "pki/", "web", "success"), mine + 1);
+    }
+
+    // A role change on the active holds for the next request on each
+    // standby, every time.
+    for round in 0..10 {
+        let (allowed, refused) = if round % 2 == 0 {
+            ("example.org", "example.com")
+        } else {
+            ("example.com", "example.org")
+        };
+        ok(first.write("pki/roles/web", web(allowed)));
+        for standby in &standbys {
+            let before = counted(standby, "pki/", "web", "success");
+            let stale = issue(
+                standby,
+                &token,
+                "pki/issue/web",
+                &format!("r{round}.{refused}"),
+            );
+            assert_eq!(stale.status, 400, "round {round}: {:?}", stale.errors());
+            ok(issue(
+                standby,
+                &token,
+                "pki/issue/web",
+                &format!("r{round}.{allowed}"),
+            ));
+            assert_eq!(counted(standby, "pki/", "web", "success"), before + 1);
+        }
+    }
+    ok(first.write("pki/roles/web", web("example.com")));
+
+    // A token revoked on the active is refused by every standby at once.
+    for _ in 0..5 {
+        let doomed =
+            ok(first.write("auth/token/create", json!({"policies": ["signer"]}))).client_token();
+        for standby in &standbys {
+            ok(issue(
+                standby,
+                &doomed,
+                "pki/issue/web",
+                "doomed.example.com",
+            ));
+        }
+        ok(first.write("auth/token/revoke", json!({"token": doomed})));
+        for standby in &standbys {
+            let refused = issue(standby, &doomed, "pki/issue/web", "doomed.example.com");
+            assert_eq!(refused.status, 403, "{:?}", refused.json);
+        }
+    }
+
+    // So is a policy that no longer grants the path, and one that grants
+    // it again.
+    ok(first.write(
+        "sys/policy/signer",
+        json!({"policy": "path \"pki/issue/*\" { capabilities = [\"read\"] }"}),
+    ));
+    for standby in &standbys {
+        assert_eq!(
+            issue(standby, &token, "pki/issue/web", "p.example.com").status,
+            403
+        );
+    }
+    signer_token(&first);
+    for standby in &standbys {
+        ok(issue(standby, &token, "pki/issue/web", "p.example.com"));
+    }
+
+    // A mount made on the active serves on the standbys (by themselves
+    // once their view has reloaded); once gone it is gone everywhere.
+    ok(first.write("sys/mounts/pki2", json!({"type": "pki"})));
+    ok(first.write(
+        "pki2/root/generate/internal",
+        json!({"common_name": "Second Root", "key_type": "ec", "ttl": "8760h"}),
+    ));
+    ok(first.write("pki2/roles/edge", web("example.net")));
+    for standby in &standbys {
+        ok(issue(standby, &token, "pki2/issue/edge", "e.example.net"));
+        poll(|| {
+            let before = counted(standby, "pki2/", "edge", "success");
+            ok(issue(standby, &token, "pki2/issue/edge", "e.example.net"));
+            (counted(standby, "pki2/", "edge", "success") == before + 1).then_some(())
+        });
+    }
+    ok(first.delete("sys/mounts/pki2"));
+    for standby in &standbys {
+        let gone = issue(standby, &token, "pki2/issue/edge", "e.example.net");
+        assert!(
+            gone.status == 403 || gone.status == 404,
+            "{} {:?}",
+            gone.status,
+            gone.json
+        );
+    }
+
+    // Every node's listening connection cut off: the standbys answer all
+    // the same (forwarding until they listen again), still honour a
+    // revocation at once, and sign by themselves again.
+    assert_eq!(cut_listeners(&cluster.table), 3);
+    let doomed =
+        ok(first.write("auth/token/create", json!({"policies": ["signer"]}))).client_token();
+    ok(first.write("auth/token/revoke", json!({"token": doomed})));
+    for standby in &standbys {
+        ok(issue(standby, &token, "pki/issue/web", "cut.example.com"));
+        assert_eq!(
+            issue(standby, &doomed, "pki/issue/web", "cut.example.com").status,
+            403
+        );
+        wait_signing_itself(standby, &token);
+    }
+}
+
+/// Ends the listening connections of the nodes sharing `table` (each shows
+/// the table's change channel as its `application_name`); how many ended.
+fn cut_listeners(table: &str) -> u64 {
+    use vaultlet::storage::{PostgresSettings, PostgresStorage};
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let mut settings = PostgresSettings::new(postgres_url());
+        settings.table = table.to_string();
+        settings.ha_table = format!("{table}_ha");
+        settings.ha_enabled = true;
+        settings.skip_create_table = true;
+        let store = PostgresStorage::open(&settings).await.expect("open");
+        let channel = store.changes_channel().expect("ha").to_string();
+        let (admin, connection) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+                &[&channel],
+            )
+            .await
+            .expect("terminate")
+            .get::<_, i64>(0)
+            .try_into()
+            .expect("count")
+    })
+}
+
+/// While the active is paused (SIGSTOP), both standbys keep issuing
+/// `no_store` certificates themselves until one of them takes over; the
+/// other keeps issuing after.
+#[test]
+#[ignore = "needs PostgreSQL: tests/postgres/run"]
+fn standbys_keep_signing_while_the_active_is_paused() {
+    let mut cluster = Cluster::new("ha_standby_pause");
+    let first = cluster.first();
+    first.pki_with_web_role("HA Root", "example.com");
+    ok(first.write(
+        "pki/roles/web",
+        json!({"allowed_domains": "example.com", "allow_subdomains": true, "ttl": "1h", "no_store": true}),
+    ));
+    let token = signer_token(&first);
+    let standbys = [cluster.node(1), cluster.node(2)];
+    for standby in &standbys {
+        wait_standby_of(standby, &first);
+        wait_signing_itself(standby, &token);
+    }
+
+    signal(&first, "STOP");
+    let stopped = Instant::now();
+    let mut signed_while_paused = 0;
+    let new_active = loop {
+        if let Some(active) = standbys.iter().position(|node| health(node).0 == 200) {
+            break active;
+        }
+        for standby in &standbys {
+            let before = counted(standby, "pki/", "web", "success");
+            ok(issue(
+                standby,
+                &token,
+                "pki/issue/web",
+                "paused.example.com",
+            ));
+            assert_eq!(counted(standby, "pki/", "web", "success"), before + 1);
+            signed_while_paused += 1;
+        }
+        assert!(stopped.elapsed() < BOUND, "no takeover");
+    };
+    println!(
+        "standbys issued {signed_while_paused} certificates themselves in the {} ms before a takeover",
+        stopped.elapsed().as_millis()
+    );
+    assert!(signed_while_paused > 0);
+    let other = &standbys[1 - new_active];
+    for _ in 0..10 {
+        ok(issue(other, &token, "pki/issue/web", "after.example.com"));
+    }
+    signal(&first, "CONT");
+    wait_standby_of(other, &standbys[new_active]);
+    wait_signing_itself(other, &token);
+}
+
+/// The next change a feed brings, within [`BOUND`].
+async fn next(
+    changes: &mut tokio::sync::mpsc::UnboundedReceiver<vaultlet::storage::ha::Change>,
+) -> vaultlet::storage::ha::Change {
+    tokio::time::timeout(BOUND, changes.recv())
+        .await
+        .expect("a change in time")
+        .expect("the feed runs")
+}
+
+/// The store's change notices without a server: a standby's feed hears
+/// each committed write's keys, nothing of a refused one, a sync marker
+/// after everything committed before it was asked for, and "everything"
+/// for a batch too large to name; and a listening connection cut off is
+/// reported and replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: tests/postgres/run"]
+async fn a_standby_hears_each_committed_write_before_a_later_sync_marker() {
+    use vaultlet::storage::ha::{Advertisement, Change};
+    use vaultlet::storage::{BatchOp, PostgresSettings, PostgresStorage, Storage};
+
+    let table = common::unique_name("notify");
+    let mut settings = PostgresSettings::new(postgres_url());
+    settings.table.clone_from(&table);
+    settings.ha_table = format!("{table}_ha");
+    settings.ha_enabled = true;
+    let active = PostgresStorage::open(&settings).await.expect("open");
+    let standby = PostgresStorage::open(&settings).await.expect("open");
+    let active_lock = active.ha_lock().expect("ha lock");
+    let standby_lock = standby.ha_lock().expect("ha lock");
+    active_lock
+        .acquire(&Advertisement::default())
+        .await
+        .expect("acquire")
+        .expect("free");
+    let mut feed = standby_lock.watch();
+    assert_eq!(next(&mut feed.changes).await, Change::Listening);
+
+    active.put("a/1", b"1".to_vec()).await.expect("put");
+    active
+        .batch(vec![
+            BatchOp::Put("a/2".into(), b"2".to_vec()),
+            BatchOp::Delete("a/1".into()),
+        ])
+        .await
+        .expect("batch");
+    assert!(standby.put("a/3", b"3".to_vec()).await.is_err());
+    let marker = feed.sync.request();
+    assert_eq!(
+        next(&mut feed.changes).await,
+        Change::Keys(vec!["a/1".into()])
+    );
+    assert_eq!(
+        next(&mut feed.changes).await,
+        Change::Keys(vec!["a/2".into(), "a/1".into()])
+    );
+    assert_eq!(next(&mut feed.changes).await, Change::Synced(marker));
+
+    let many = (0..1000)
+        .map(|i| BatchOp::Put(format!("b/{i:040}"), vec![0]))
+        .collect();
+    active.batch(many).await.expect("batch");
+    assert_eq!(next(&mut feed.changes).await, Change::Everything);
+
+    // A listening connection cut off: the standby is told to trust
+    // nothing, listens again by itself, and hears what comes next.
+    let channel = standby.changes_channel().expect("ha").to_string();
+    let (admin, connection) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let cut = admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&channel],
+        )
+        .await
+        .expect("terminate");
+    assert_eq!(cut, 1);
+    assert_eq!(next(&mut feed.changes).await, Change::Lost);
+    assert_eq!(next(&mut feed.changes).await, Change::Listening);
+    active.put("a/4", b"4".to_vec()).await.expect("put");
+    assert_eq!(
+        next(&mut feed.changes).await,
+        Change::Keys(vec!["a/4".into()])
     );
 }

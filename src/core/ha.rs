@@ -117,6 +117,11 @@ impl HaState {
         *self.cluster_cert.lock().unwrap_or_else(|e| e.into_inner()) = cert.map(Arc::new);
     }
 
+    /// The active's committed changes, as they commit.
+    pub(super) fn watch(&self) -> crate::storage::ha::ChangeFeed {
+        self.lock.watch()
+    }
+
     pub fn is_active(&self) -> bool {
         self.tenure().is_some()
     }
@@ -226,6 +231,7 @@ impl Core {
         let Some(ha) = self.ha.as_ref() else {
             return;
         };
+        tokio::spawn(self.clone().follow_changes());
         let ttl = ha.lock.ttl();
         let retry = ttl / 10;
         // After a step-down the others get the first chance.
@@ -319,6 +325,8 @@ impl Core {
         }
         // And forwards to the active over the cluster port.
         self.cluster_cert().await;
+        // And serves what it may from its read-only view.
+        self.load_standby_view().await;
         true
     }
 
@@ -341,6 +349,8 @@ impl Core {
     /// node still answers as a standby).
     async fn become_active(&self) -> crate::logical::Result<()> {
         let _transition = self.lifecycle.lock().await;
+        // The standby's read-only view gives way to the active's state.
+        self.forget_standby_view();
         let barrier_open = !self.seal.barrier.is_sealed();
         // Initialized through this node meanwhile: already serving.
         if barrier_open && self.is_initialized() && self.is_sealed() {

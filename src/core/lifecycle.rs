@@ -26,6 +26,15 @@ pub struct DevCore {
     pub root_token: String,
 }
 
+/// What [`Core::load`] loads for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Load {
+    /// Serving everything: the active, or a node without HA.
+    Serving,
+    /// A standby's read-only view.
+    ReadOnly,
+}
+
 impl Core {
     /// A dev-mode core, as `vault server -dev` makes one: the store behind
     /// a barrier whose root key one Shamir share unseals, initialized (with
@@ -77,9 +86,18 @@ impl Core {
     /// Loads what lives behind the barrier: the hash key, cluster identity,
     /// mount table and policies.
     pub(super) async fn post_unseal(&self) -> Result<()> {
+        self.load(Load::Serving).await
+    }
+
+    /// [`Core::post_unseal`], or with [`Load::ReadOnly`] a standby's view:
+    /// nothing is created or upgraded (the active does that) and what is
+    /// missing leaves the view unloaded.
+    pub(super) async fn load(&self, how: Load) -> Result<()> {
+        let writes = how == Load::Serving;
         let storage = &self.storage;
         let hmac_key = match storage.get(HMAC_KEY).await? {
             Some(key) => key,
+            None if !writes => return Err(Error::ReadOnly),
             None => {
                 let key = ids::random_bytes(32);
                 storage.put(HMAC_KEY, key.clone()).await?;
@@ -97,6 +115,7 @@ impl Core {
         }
         let cluster = match self.stored_cluster().await? {
             Some(cluster) => cluster,
+            None if !writes => return Err(Error::ReadOnly),
             None => {
                 let id = ids::uuid();
                 let name = format!("vault-cluster-{}", &id[..8]);
@@ -110,19 +129,26 @@ impl Core {
             *slot = Some(cluster);
         }
         let stored_mounts = MountTable::load_stored(storage).await?;
-        let entries = if stored_mounts.is_empty() {
+        let entries = if !stored_mounts.is_empty() {
+            stored_mounts
+        } else if writes {
             default_mounts()
         } else {
-            stored_mounts
+            return Err(Error::ReadOnly);
         };
         for entry in entries {
-            let backend = self.initialized_backend(&entry).await?;
+            // As Vault's, a backend's initialization runs on the active.
+            let backend = if writes {
+                self.initialized_backend(&entry).await?
+            } else {
+                self.build_backend(&entry)?
+            };
             self.mounts.install(entry, backend);
         }
         // `cubbyhole/` and `identity/` exist on every Vault server: mount
         // (and so persist) them on a fresh store or one that predates them.
         for entry in builtin_secret_mounts() {
-            if self.mounts.find(entry.class, &entry.path).is_none() {
+            if writes && self.mounts.find(entry.class, &entry.path).is_none() {
                 self.mount(entry).await?;
             }
         }
@@ -132,10 +158,18 @@ impl Core {
         if let Some(identity) = self.mounts.find(MountClass::Secret, "identity/") {
             self.identity.set_storage(identity.storage);
         }
-        self.policies.ensure_default().await?;
+        if writes {
+            self.policies.ensure_default().await?;
+        }
         self.audit.load().await?;
         if let Some(ha) = &self.ha {
-            let cert = ClusterCert::load_or_create(storage.as_ref()).await?;
+            let cert = if writes {
+                ClusterCert::load_or_create(storage.as_ref()).await?
+            } else {
+                ClusterCert::load(storage.as_ref())
+                    .await?
+                    .ok_or(Error::ReadOnly)?
+            };
             ha.set_cluster_cert(Some(cert));
         }
         self.sealed.store(false, Ordering::SeqCst);
@@ -269,6 +303,7 @@ impl Core {
         self.policies.invalidate();
         self.audit.clear();
         self.tokens.forget_cached();
+        self.standby.mark_unloaded();
     }
 
     /// One tick of background upkeep (Vault's rollback manager): every
@@ -276,7 +311,7 @@ impl Core {
     /// or panicking backend loses its own round and no other (nothing runs
     /// while sealed).
     pub async fn run_periodic(&self) {
-        if self.is_sealed() {
+        if self.is_sealed() || self.is_standby() {
             return;
         }
         let rounds: Vec<_> = self

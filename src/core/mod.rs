@@ -22,6 +22,7 @@ pub mod root_generation;
 mod scrape;
 pub mod seal;
 pub mod snapshot;
+mod standby;
 pub mod token;
 pub mod ttl;
 pub mod wrapping;
@@ -112,6 +113,8 @@ pub struct Core {
     seal: Seal,
     /// Active/standby on a shared store (`ha_enabled`).
     ha: Option<ha::HaState>,
+    /// A standby's read-only view of the store.
+    standby: standby::StandbyView,
     backend_context: RwLock<Option<BackendContext>>,
     /// What the HTTP layer answers itself, as it declared it (for the
     /// OpenAPI document the system backend serves).
@@ -147,6 +150,7 @@ impl Core {
             storage,
             seal,
             ha,
+            standby: standby::StandbyView::default(),
             cluster: RwLock::new(None),
             system_ttls: MountTtls {
                 default_ttl: SYSTEM_TTL,

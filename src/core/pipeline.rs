@@ -35,6 +35,7 @@ use crate::logical::{
     special_path_matches, Auth, Error, FieldData, Operation, Request, Response, Result, WrapFormat,
 };
 use crate::secrets::identity::model::AuthMount;
+use crate::storage::WriteAttempts;
 use crate::util::gotime::now_unix;
 use crate::util::ids;
 
@@ -71,6 +72,13 @@ impl Core {
     /// Runs one request through the pipeline, recording it on the audit
     /// devices (if any) before and after.
     pub async fn handle(&self, input: LogicalInput) -> Result<LogicalOutput> {
+        // The active's (the HTTP layer sends it there): what the paths do
+        // not declare, and a wrapped answer (its token is stored).
+        if self.is_standby()
+            && (input.wrap.is_some() || !self.standby_serves(&input.path, input.operation))
+        {
+            return Err(Error::ReadOnly);
+        }
         if self.is_sealed() {
             return Err(Error::Sealed);
         }
@@ -87,6 +95,14 @@ impl Core {
         // a use for them and storage keys may not contain them.
         if input.path.split('/').any(|s| s == "." || s == "..") {
             return Err(Error::bad_request("relative paths not supported"));
+        }
+        // A standby serves with the active's latest state.
+        if self.is_standby() {
+            self.standby_sync().await?;
+            // The view may have been reloaded meanwhile.
+            if !self.standby_serves(&input.path, input.operation) {
+                return Err(Error::ReadOnly);
+            }
         }
         let request_id = ids::uuid();
         let presented = self.presented(input.token.as_deref()).await?;
@@ -167,9 +183,19 @@ impl Core {
         .await?;
         let routed = match self.route(&full_path).await {
             Some(routed) => routed,
+            None if self.is_standby() => return Err(Error::ReadOnly),
             None => return Err(self.no_route(&input, &presented).await),
         };
         let token = self.authenticate(&routed, presented, &input)?;
+        // On a standby the backend sees the store read-only; a write it
+        // tries sends the request to the active, whatever the backend
+        // made of the refusal.
+        let writes = WriteAttempts::default();
+        let storage = if self.is_standby() {
+            routed.mounted.storage.read_only(&writes)
+        } else {
+            routed.mounted.storage.clone()
+        };
         let mut req = Request {
             id: request_id.clone(),
             operation: input.operation,
@@ -185,7 +211,7 @@ impl Core {
             token,
             sudo_granted: false,
             connection: input.connection,
-            storage: routed.mounted.storage.clone(),
+            storage,
             ttls: routed.mounted.entry.ttls(self.system_ttls),
             wrap: input.wrap,
         };
@@ -199,7 +225,10 @@ impl Core {
         }
         let used_up = self.count_use(&routed, &mut req).await?;
         let started = Instant::now();
-        let called = self.call(&routed, route, &mut req).await;
+        let mut called = self.call(&routed, route, &mut req).await;
+        if writes.happened() {
+            called = Err(Error::ReadOnly);
+        }
         routed
             .mounted
             .route_timers

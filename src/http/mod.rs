@@ -221,13 +221,27 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
         metrics::format_from_accept(&parts.headers, &mut query);
     }
 
+    // The body of a request a standby tries itself, kept to send it on
+    // to the active if it turns out to need a write.
+    let mut kept_body = None;
+    let mut body = body;
     if state.core.is_standby() && !sys_raw::served_by_standby(bare_path) {
         // What reaches a standby on the cluster port is not sent on again:
         // the sender's idea of the active is out of date.
         if state.cluster_port {
             return Err(Error::NoActiveNode);
         }
-        return cluster::forward(state, &parts, body, &connection).await;
+        let served = standby_operation(&parts.method, &query).is_some_and(|op| {
+            state
+                .core
+                .standby_serves(&request::logical_path(&raw_path, op), op)
+        });
+        if !served {
+            return cluster::forward(state, &parts, body, &connection).await;
+        }
+        let bytes = read_body(body, &state.limits).await?;
+        body = Body::from(bytes.clone());
+        kept_body = Some(bytes);
     }
     if sys_raw::serves(bare_path) {
         return sys_raw::handle(state, &parts.method, bare_path, &query, body).await;
@@ -298,12 +312,25 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
         data,
         raw_body,
         token,
-        connection,
+        connection: connection.clone(),
         audited_headers,
         wrap,
     };
-    let output = state.core.handle(input).await?;
-    Ok(response::success_response(&path, output))
+    match (state.core.handle(input).await, kept_body) {
+        (Err(Error::ReadOnly), Some(bytes)) => {
+            cluster::forward(state, &parts, Body::from(bytes), &connection).await
+        }
+        (output, _) => Ok(response::success_response(&path, output?)),
+    }
+}
+
+/// The operation a request to a standby asks for, if it is one a standby
+/// may serve at all (its errors are left to the active).
+fn standby_operation(method: &Method, query: &Map<String, serde_json::Value>) -> Option<Operation> {
+    if method == Method::HEAD {
+        return Some(Operation::Header);
+    }
+    request::operation_for(method, query).ok()
 }
 
 /// The largest snapshot a restore reads (it is held in memory whole, to

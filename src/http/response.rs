@@ -121,7 +121,7 @@ pub fn error_response(err: &Error) -> HttpResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             json!({ "errors": ["Vault is sealed"] }),
         ),
-        Error::NoActiveNode => {
+        Error::NoActiveNode | Error::ReadOnly => {
             let mut response = json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &json!({ "errors": [err.to_string()] }),

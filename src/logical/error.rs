@@ -59,6 +59,11 @@ pub enum Error {
     /// A standby that knows of no active node: 503, retryable.
     #[error("local node not active but active cluster node not found")]
     NoActiveNode,
+    /// The request must write and this node may not (a standby, or a
+    /// former active fenced off the store): a standby sends it to the
+    /// active; anywhere else it is a 503, retryable.
+    #[error("cannot write to readonly storage")]
+    ReadOnly,
     /// The store cannot be reached (database down, connection lost): 503,
     /// retryable. The cause is logged, not sent.
     #[error("storage unavailable: {0}")]
@@ -82,6 +87,7 @@ impl From<crate::storage::StorageError> for Error {
     fn from(err: crate::storage::StorageError) -> Self {
         match err {
             crate::storage::StorageError::Unavailable(why) => Error::StorageUnavailable(why),
+            crate::storage::StorageError::ReadOnly => Error::ReadOnly,
             other => Error::Internal(other.to_string()),
         }
     }

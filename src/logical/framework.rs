@@ -217,6 +217,11 @@ pub struct PathInfo {
     /// (`Request::raw_body`), e.g. `application/ocsp-request`.
     pub raw_body: Option<&'static str>,
     pub answer: Answer,
+    /// The operations a standby of an HA cluster serves itself, from its
+    /// read-only view of the store (Vault's per-path forwarding
+    /// properties); the rest goes to the active. A handler that turns out
+    /// to need a write is sent to the active too.
+    pub on_standby: &'static [Operation],
 }
 
 /// One path: its declaration and its handlers.
@@ -243,6 +248,7 @@ impl<B> Path<B> {
                 unauthenticated: false,
                 raw_body: None,
                 answer: Answer::Envelope,
+                on_standby: &[],
             },
             read: None,
             list: None,
@@ -284,6 +290,13 @@ impl<B> Path<B> {
 
     pub const fn answers(mut self, answer: Answer) -> Self {
         self.info.answer = answer;
+        self
+    }
+
+    /// Standbys serve these operations themselves (see
+    /// [`PathInfo::on_standby`]).
+    pub const fn on_standby(mut self, operations: &'static [Operation]) -> Self {
+        self.info.on_standby = operations;
         self
     }
 
@@ -397,6 +410,11 @@ pub trait Backend: Send + Sync + Sized + 'static {
         Ok(())
     }
 
+    /// On a standby: the active committed a write of `key` (relative to the
+    /// mount's storage); drop whatever was cached from it (Vault's
+    /// `InvalidateFunc`).
+    fn invalidate(&self, _key: &str) {}
+
     /// Gauges cheap enough to compute at every `sys/metrics` scrape (PKI:
     /// issuer expiry, CRL freshness) for the mount at `mount_point`.
     async fn gauges(&self, _mount_point: &str, _storage: &StorageView) -> Result<Vec<Sample>> {
@@ -435,6 +453,16 @@ impl Route {
         };
         self.operations.contains(&op)
     }
+
+    /// Whether a standby serves `op` here itself.
+    pub fn served_by_standby(&self, op: Operation) -> bool {
+        let op = if op == Operation::Create {
+            Operation::Update
+        } else {
+            op
+        };
+        self.supports(op) && self.info.on_standby.contains(&op)
+    }
 }
 
 /// The face of a backend the core sees (every [`Backend`] is one).
@@ -463,6 +491,8 @@ pub trait LogicalBackend: Send + Sync {
     async fn periodic(&self, storage: &StorageView) -> Result<()>;
 
     async fn initialize(&self, storage: &StorageView) -> Result<()>;
+
+    fn invalidate(&self, key: &str);
 
     async fn gauges(&self, mount_point: &str, storage: &StorageView) -> Result<Vec<Sample>>;
 
@@ -539,6 +569,10 @@ impl<B: Backend> LogicalBackend for B {
         Backend::initialize(self, storage).await
     }
 
+    fn invalidate(&self, key: &str) {
+        Backend::invalidate(self, key)
+    }
+
     async fn gauges(&self, mount_point: &str, storage: &StorageView) -> Result<Vec<Sample>> {
         Backend::gauges(self, mount_point, storage).await
     }
@@ -563,6 +597,29 @@ impl FieldData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Probe;
+
+    #[async_trait::async_trait]
+    impl Backend for Probe {
+        const PATHS: &'static [&'static [Path<Self>]] = &[&[
+            Path::new("fetch")
+                .on_standby(&[Operation::Read])
+                .read(crate::handler!(_b, _r => async { Ok(None) }))
+                .update(crate::handler!(_b, _r => async { Ok(None) })),
+            Path::new("write").update(crate::handler!(_b, _r => async { Ok(None) })),
+        ]];
+    }
+
+    #[test]
+    fn a_standby_serves_only_the_operations_a_path_declares() {
+        let fetch = Probe.route("fetch").expect("route");
+        assert!(fetch.served_by_standby(Operation::Read));
+        assert!(!fetch.served_by_standby(Operation::Update));
+        assert!(!fetch.served_by_standby(Operation::Create));
+        let write = Probe.route("write").expect("route");
+        assert!(!write.served_by_standby(Operation::Update));
+    }
 
     #[test]
     fn generic_names_are_words_with_dashes_and_dots_inside() {

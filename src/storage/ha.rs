@@ -29,6 +29,53 @@ pub struct Holder {
     pub term: Term,
 }
 
+/// What changed in the shared store, as a standby learns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Notices flow (again): anything may have changed before.
+    Listening,
+    /// These keys were written by a committed transaction.
+    Keys(Vec<String>),
+    /// A committed transaction changed more than one notice can name.
+    Everything,
+    /// Notices stopped: nothing read before can be trusted until
+    /// [`Change::Listening`].
+    Lost,
+    /// Every change committed before [`ChangeFeed::sync`] handed out this
+    /// number came before this.
+    Synced(u64),
+}
+
+/// The changes the active commits, in commit order, and a way to learn
+/// that all committed so far have arrived.
+pub struct ChangeFeed {
+    pub changes: tokio::sync::mpsc::UnboundedReceiver<Change>,
+    pub sync: SyncRequests,
+}
+
+/// Asks the store for a marker that arrives after every change committed
+/// before the ask ([`Change::Synced`]).
+pub struct SyncRequests {
+    next: std::sync::atomic::AtomicU64,
+    sender: tokio::sync::mpsc::UnboundedSender<u64>,
+}
+
+impl SyncRequests {
+    pub fn new(sender: tokio::sync::mpsc::UnboundedSender<u64>) -> Self {
+        SyncRequests {
+            next: std::sync::atomic::AtomicU64::new(1),
+            sender,
+        }
+    }
+
+    /// The number of the marker to wait for (a later marker will do too).
+    pub fn request(&self) -> u64 {
+        let number = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.sender.send(number);
+        number
+    }
+}
+
 /// The lock of a store shared by several nodes.
 #[async_trait::async_trait]
 pub trait HaLock: Send + Sync {
@@ -50,4 +97,7 @@ pub trait HaLock: Send + Sync {
     fn identity(&self) -> &str;
     /// How long the lock lives without renewal.
     fn ttl(&self) -> Duration;
+    /// The changes the active commits, as they commit (for the caches of a
+    /// standby); to be called once.
+    fn watch(&self) -> ChangeFeed;
 }

@@ -6,12 +6,14 @@ pub mod copy;
 pub mod ha;
 mod memory;
 pub mod postgres;
+mod read_only;
 mod redb_store;
 pub mod snapshot;
 
 pub use cache::{Generation, ReadCache};
 pub use memory::MemoryStorage;
 pub use postgres::{PostgresHaLock, PostgresSettings, PostgresStorage};
+pub use read_only::WriteAttempts;
 pub use redb_store::RedbStorage;
 
 use std::collections::BTreeMap;
@@ -27,6 +29,10 @@ pub enum StorageError {
     Unavailable(String),
     #[error("storage key {0:?} is not valid")]
     InvalidKey(String),
+    /// A write on a node that may not write: a standby, or a former active
+    /// fenced off the shared store. The active may take the request.
+    #[error("cannot write to readonly storage")]
+    ReadOnly,
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -92,6 +98,10 @@ pub trait Storage: Send + Sync {
     }
     /// A name for `sys/seal-status` `storage_type`.
     fn kind(&self) -> &'static str;
+    /// Whether every write is refused (a standby's view).
+    fn is_read_only(&self) -> bool {
+        false
+    }
 }
 
 /// Collapses full keys under `prefix` into Vault's list answer.
@@ -267,6 +277,26 @@ impl StorageView {
 
     pub fn kind(&self) -> &'static str {
         self.inner.kind()
+    }
+
+    /// Where the view's keys live in the store.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The same view, refusing every write and counting the attempts in
+    /// `attempts` (a standby serving a request by itself).
+    pub fn read_only(&self, attempts: &WriteAttempts) -> StorageView {
+        StorageView {
+            inner: attempts.guard(self.inner.clone()),
+            prefix: self.prefix.clone(),
+        }
+    }
+
+    /// Whether writes through this view are refused (the handler may send
+    /// a request that must write to the active before doing any work).
+    pub fn is_read_only(&self) -> bool {
+        self.inner.is_read_only()
     }
 }
 

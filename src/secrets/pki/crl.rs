@@ -14,7 +14,7 @@ use super::store::{IssuerSet, LoadedIssuer};
 use super::PkiBackend;
 use crate::handler;
 use crate::logical::framework::{Answer, Path};
-use crate::logical::{Error, Request, Response, Result};
+use crate::logical::{Error, Operation, Request, Response, Result};
 use crate::storage::{BatchOp, StorageView};
 
 const PKIX_CRL: &str = "application/pkix-crl";
@@ -24,49 +24,61 @@ pub(super) const PATHS: &[Path<PkiBackend>] = &[
     // Literal routes for what `cert/:serial` would also answer.
     Path::new("cert/crl")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::CertJson))),
     Path::new("cert/delta-crl")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::CertJson))),
     Path::new("crl/rotate").read(handler!(b, r => rotate(b, r, Crl::Complete))),
     Path::new("crl/rotate-delta").read(handler!(b, r => rotate(b, r, Crl::Delta))),
     Path::new("crl/delta/pem")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PEM_FILE))
         .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::Pem))),
     Path::new("crl/delta")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PKIX_CRL))
         .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::Der))),
     Path::new("crl/pem")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PEM_FILE))
         .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::Pem))),
     Path::new("crl")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PKIX_CRL))
         .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::Der))),
     Path::new("issuer/:issuer_ref/crl/delta/pem")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PEM_FILE))
         .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::IssuerPem))),
     Path::new("issuer/:issuer_ref/crl/delta/der")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PKIX_CRL))
         .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::Der))),
     Path::new("issuer/:issuer_ref/crl/delta")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .read(handler!(b, r => fetch(b, r, Crl::Delta, Form::IssuerJson))),
     Path::new("issuer/:issuer_ref/crl/pem")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PEM_FILE))
         .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::IssuerPem))),
     Path::new("issuer/:issuer_ref/crl/der")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PKIX_CRL))
         .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::Der))),
     Path::new("issuer/:issuer_ref/crl")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .read(handler!(b, r => fetch(b, r, Crl::Complete, Form::IssuerJson))),
     Path::new("config/crl")
         .fields(&[CRL_CONFIG_FIELDS])

@@ -11,7 +11,7 @@ use super::revoke;
 use super::PkiBackend;
 use crate::handler;
 use crate::logical::framework::{Answer, Path};
-use crate::logical::{Error, Request, Response, Result};
+use crate::logical::{Error, Operation, Request, Response, Result};
 
 const PEM_CHAIN: &str = "application/pem-certificate-chain";
 const PKIX_CERT: &str = "application/pkix-cert";
@@ -19,43 +19,54 @@ const PKIX_CERT: &str = "application/pkix-cert";
 pub(super) const PATHS: &[Path<PkiBackend>] = &[
     Path::new("cert/ca_chain")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .read(handler!(b, r => default_ca(b, r, Ca::ChainJson))),
     Path::new("cert/ca")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .read(handler!(b, r => default_ca(b, r, Ca::Json))),
     Path::new("cert/:serial/raw/pem")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PEM_CHAIN))
         .read(handler!(b, r => stored_cert(b, r, Cert::Pem))),
     Path::new("cert/:serial/raw")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PKIX_CERT))
         .read(handler!(b, r => stored_cert(b, r, Cert::Der))),
     Path::new("cert/:serial")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .read(handler!(b, r => stored_cert(b, r, Cert::Json))),
     Path::new("ca/pem")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PEM_CHAIN))
         .read(handler!(b, r => default_ca(b, r, Ca::Pem))),
     Path::new("ca")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PKIX_CERT))
         .read(handler!(b, r => default_ca(b, r, Ca::Der))),
     // PEM text, labelled as Vault labels it.
     Path::new("ca_chain")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PKIX_CERT))
         .read(handler!(b, r => default_ca(b, r, Ca::ChainPem))),
     Path::new("issuer/:issuer_ref/json")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .read(handler!(b, r => issuer_cert(b, r, Cert::Json))),
     Path::new("issuer/:issuer_ref/pem")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PEM_CHAIN))
         .read(handler!(b, r => issuer_cert(b, r, Cert::Pem))),
     Path::new("issuer/:issuer_ref/der")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(PKIX_CERT))
         .read(handler!(b, r => issuer_cert(b, r, Cert::Der))),
 ];

@@ -18,7 +18,7 @@ use super::x509::{self, Sans};
 use super::PkiBackend;
 use crate::handler;
 use crate::logical::framework::{Capture, Field, Path};
-use crate::logical::{Error, Lease, Request, Response, Result};
+use crate::logical::{Error, Lease, Operation, Request, Response, Result};
 
 /// What `issue` and `sign` take beyond the certificate's names.
 const ISSUE_FIELDS: &[Field] = &[
@@ -65,18 +65,22 @@ pub(super) const PATHS: &[Path<PkiBackend>] = &[
     Path::new("issue/:role")
         .captures(ROLE)
         .fields(ISSUE)
+        .on_standby(&[Operation::Update])
         .update(handler!(b, r => issue(b, r, Key::Generated))),
     Path::new("issuer/:issuer_ref/issue/:role")
         .captures(ROLE)
         .fields(ISSUE)
+        .on_standby(&[Operation::Update])
         .update(handler!(b, r => issue(b, r, Key::Generated))),
     Path::new("sign/:role")
         .captures(ROLE)
         .fields(ISSUE)
+        .on_standby(&[Operation::Update])
         .update(handler!(b, r => issue(b, r, Key::FromCsr))),
     Path::new("issuer/:issuer_ref/sign/:role")
         .captures(ROLE)
         .fields(ISSUE)
+        .on_standby(&[Operation::Update])
         .update(handler!(b, r => issue(b, r, Key::FromCsr))),
     Path::new("sign-verbatim")
         .fields(VERBATIM)
@@ -228,6 +232,10 @@ async fn counted(
     req: &Request,
     issued: Result<(Response, String)>,
 ) -> Result<Option<Response>> {
+    // A standby hands the request to the active, which counts it.
+    if matches!(issued, Err(Error::ReadOnly)) {
+        return Err(Error::ReadOnly);
+    }
     let role = match req.params.get("role") {
         Some(name) => match backend.role(&req.storage, name).await {
             Ok(Some(_)) => name.as_str(),
@@ -256,6 +264,11 @@ async fn issue_certificate(
 ) -> Result<(Response, String)> {
     let sign = key == Key::FromCsr;
     let role = load_role(backend, req).await?;
+    // A standby issues only what is not stored: the active stores the rest,
+    // so it gets the request before anything is signed twice.
+    if !role.no_store && req.storage.is_read_only() {
+        return Err(Error::ReadOnly);
+    }
     let format = Format::from_request(req)?;
     let reference = req
         .params

@@ -227,6 +227,20 @@ impl Backend for PkiBackend {
     const ROOT_PATHS: &'static [&'static str] = &["root", "root/sign-self-issued"];
     const UNROUTED_UNAUTHENTICATED: &'static [&'static str] = acme::UNSERVED;
 
+    /// Stored certificates and revocations are never cached; a role is
+    /// dropped by name; anything else may feed the issuers or the URLs.
+    fn invalidate(&self, key: &str) {
+        if key.starts_with(certs::CERT_PREFIX) || key.starts_with(certs::REVOKED_PREFIX) {
+            return;
+        }
+        if let Some(name) = key.strip_prefix(roles::ROLE_PREFIX) {
+            self.roles.forget(name);
+            return;
+        }
+        self.invalidate_config();
+        self.invalidate();
+    }
+
     async fn periodic(&self, storage: &StorageView) -> Result<()> {
         crl::periodic(self, storage).await?;
         tidy::periodic(self, storage).await
@@ -285,5 +299,36 @@ mod tests {
             let served_by = backend.route(&sample).map(|r| r.info.pattern.as_str());
             assert_eq!(served_by, Some(pattern), "{sample}");
         }
+    }
+
+    /// Standbys serve issuance from a role, fetches and OCSP themselves,
+    /// and nothing that changes the mount.
+    #[test]
+    fn standbys_serve_issuance_fetches_and_ocsp_only() {
+        use crate::logical::Operation;
+        let backend = PkiBackend::default();
+        let mut served = Vec::new();
+        for (info, _) in backend.describe() {
+            let pattern = info.pattern.as_str();
+            for op in info.on_standby {
+                let fetch = *op == Operation::Read && info.unauthenticated;
+                let issuance = *op == Operation::Update
+                    && (pattern.ends_with("issue/:role") || pattern.ends_with("sign/:role"));
+                let ocsp = *op == Operation::Update && pattern.ends_with("ocsp");
+                assert!(fetch || issuance || ocsp, "{pattern} {op:?}");
+                served.push(pattern);
+            }
+        }
+        for pattern in [
+            "issue/:role",
+            "sign/:role",
+            "ca/pem",
+            "crl",
+            "ocsp",
+            "cert/:serial",
+        ] {
+            assert!(served.contains(&pattern), "{pattern}");
+        }
+        assert!(!served.contains(&"roles/:name") && !served.contains(&"crl/rotate"));
     }
 }

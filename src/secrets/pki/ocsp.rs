@@ -27,25 +27,29 @@ use super::store::{IssuerSet, LoadedIssuer};
 use super::{config, x509, PkiBackend};
 use crate::handler;
 use crate::logical::framework::{Answer, Path};
-use crate::logical::{Error, Request, Response, Result};
+use crate::logical::{Error, Operation, Request, Response, Result};
 
 pub(super) const PATHS: &[Path<PkiBackend>] = &[
     Path::new("ocsp")
         .unauthenticated()
+        .on_standby(&[Operation::Update])
         .raw_body(REQUEST_TYPE)
         .answers(Answer::Raw(CONTENT_TYPE))
         .update(handler!(b, r => respond(b, r, Responder::Mount, Source::Body))),
     Path::new("ocsp/*req")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(CONTENT_TYPE))
         .read(handler!(b, r => respond(b, r, Responder::Mount, Source::Path))),
     Path::new("unified-ocsp")
         .unauthenticated()
+        .on_standby(&[Operation::Update])
         .raw_body(REQUEST_TYPE)
         .answers(Answer::Raw(CONTENT_TYPE))
         .update(handler!(b, r => respond(b, r, Responder::Unified, Source::Body))),
     Path::new("unified-ocsp/*req")
         .unauthenticated()
+        .on_standby(&[Operation::Read])
         .answers(Answer::Raw(CONTENT_TYPE))
         .read(handler!(b, r => respond(b, r, Responder::Unified, Source::Path))),
 ];

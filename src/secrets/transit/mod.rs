@@ -105,6 +105,13 @@ impl Backend for TransitBackend {
         utility::PATHS,
     ];
 
+    /// Keys are cached by name; a write elsewhere caches nothing.
+    fn invalidate(&self, key: &str) {
+        if let Some(name) = key.strip_prefix("policy/") {
+            self.keys.forget(name);
+        }
+    }
+
     /// Keys with an `auto_rotate_period` get a new version once the
     /// latest is that old (Vault's periodic function does the same).
     async fn periodic(&self, storage: &StorageView) -> Result<()> {

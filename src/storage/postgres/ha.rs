@@ -11,7 +11,7 @@ use deadpool_postgres::Pool;
 
 use super::layout::quote;
 use super::{bounded, pool_error, sql_error};
-use crate::storage::ha::{Advertisement, HaLock, Holder, Term};
+use crate::storage::ha::{Advertisement, ChangeFeed, HaLock, Holder, Term};
 use crate::storage::{StorageError, StorageResult};
 
 /// The lock's key in the table, as Vault names its core lock.
@@ -75,22 +75,37 @@ impl FenceCheck {
     }
 }
 
+/// Where a standby listens for the active's changes.
+pub(super) struct Listen {
+    pub(super) config: tokio_postgres::Config,
+    pub(super) tls: tokio_postgres_rustls::MakeRustlsConnect,
+    pub(super) channel: String,
+}
+
 pub struct PostgresHaLock {
     pool: Pool,
     table: String,
     identity: String,
     ttl: Duration,
     fence: Arc<Fence>,
+    listen: Listen,
 }
 
 impl PostgresHaLock {
-    pub(super) fn new(pool: Pool, table: &str, check: &FenceCheck, ttl: Duration) -> Self {
+    pub(super) fn new(
+        pool: Pool,
+        table: &str,
+        check: &FenceCheck,
+        ttl: Duration,
+        listen: Listen,
+    ) -> Self {
         PostgresHaLock {
             pool,
             table: quote(table),
             identity: check.identity.clone(),
             ttl,
             fence: check.fence.clone(),
+            listen,
         }
     }
 
@@ -201,9 +216,17 @@ impl HaLock for PostgresHaLock {
     fn ttl(&self) -> Duration {
         self.ttl
     }
+
+    fn watch(&self) -> ChangeFeed {
+        super::notify::listen(
+            self.listen.config.clone(),
+            self.listen.tls.clone(),
+            self.listen.channel.clone(),
+        )
+    }
 }
 
 /// The refusal of a write by a node that does not hold the lock.
 pub(super) fn fenced() -> StorageError {
-    StorageError::Unavailable("this node is not the active node: write refused".into())
+    StorageError::ReadOnly
 }

@@ -12,6 +12,7 @@
 
 mod ha;
 mod layout;
+mod notify;
 mod tls;
 
 pub use ha::PostgresHaLock;
@@ -110,6 +111,13 @@ struct HaSettings {
     ttl: Duration,
     /// Checked by every write.
     check: FenceCheck,
+    /// Where writes announce their keys and standbys listen.
+    channel: String,
+    /// How a standby opens its listening connection.
+    listen: (
+        tokio_postgres::Config,
+        tokio_postgres_rustls::MakeRustlsConnect,
+    ),
 }
 
 impl PostgresStorage {
@@ -126,6 +134,7 @@ impl PostgresStorage {
         // the kernel instead of hanging a request.
         config.keepalives_idle(Duration::from_secs(5));
         config.tcp_user_timeout(OPERATION_TIMEOUT);
+        let listen = (config.clone(), tls.clone());
         let manager = Manager::from_config(
             config,
             tls,
@@ -150,6 +159,8 @@ impl PostgresStorage {
                 crate::util::ids::uuid(),
                 Arc::new(Fence::default()),
             ),
+            channel: notify::channel(&settings.table),
+            listen,
         });
         let store = PostgresStorage { pool, table, ha };
         if !settings.skip_create_table {
@@ -169,7 +180,18 @@ impl PostgresStorage {
             &ha.table,
             &ha.check,
             ha.ttl,
+            ha::Listen {
+                config: ha.listen.0.clone(),
+                tls: ha.listen.1.clone(),
+                channel: ha.channel.clone(),
+            },
         )))
+    }
+
+    /// The channel this store's writes notify, with `ha_enabled`; a
+    /// standby's listening connection shows it as its `application_name`.
+    pub fn changes_channel(&self) -> Option<&str> {
+        self.ha.as_ref().map(|ha| ha.channel.as_str())
     }
 
     async fn create_table(&self) -> StorageResult<()> {
@@ -328,7 +350,7 @@ impl Storage for PostgresStorage {
                 .await
                 .map_err(sql_error)?;
             let txn = client.transaction().await.map_err(sql_error)?;
-            self.check_fence(&txn).await?;
+            self.fence_and_notify(&txn, || notify::payload(&ops)).await?;
             for op in &ops {
                 match op {
                     BatchOp::Put(full, value) => {
@@ -396,7 +418,7 @@ impl Storage for PostgresStorage {
         let work = async {
             let mut client = self.pool.get().await.map_err(pool_error)?;
             let txn = client.transaction().await.map_err(sql_error)?;
-            self.check_fence(&txn).await?;
+            self.fence_and_notify(&txn, notify::everything).await?;
             txn.batch_execute(&self.table.delete_all_sql())
                 .await
                 .map_err(sql_error)?;
@@ -441,7 +463,14 @@ impl PostgresStorage {
     /// With HA: in the write's own transaction, that this node still holds
     /// the lock with the term it won it at (`FOR SHARE` keeps the row as
     /// it is until the commit), so a former active cannot write.
-    async fn check_fence(&self, txn: &deadpool_postgres::Transaction<'_>) -> StorageResult<()> {
+    /// With HA: refuses the transaction unless this node still holds the
+    /// lock's term, and queues the notice (`changes`) that standbys
+    /// receive when, and only if, the transaction commits.
+    async fn fence_and_notify(
+        &self,
+        txn: &deadpool_postgres::Transaction<'_>,
+        changes: impl FnOnce() -> String,
+    ) -> StorageResult<()> {
         let Some(ha) = &self.ha else {
             return Ok(());
         };
@@ -456,6 +485,13 @@ impl PostgresStorage {
             check.fence.clear();
             return Err(ha::fenced());
         }
+        let notice = txn
+            .prepare_cached("SELECT pg_notify($1, $2)")
+            .await
+            .map_err(sql_error)?;
+        txn.execute(&notice, &[&ha.channel, &changes()])
+            .await
+            .map_err(sql_error)?;
         Ok(())
     }
 }
