@@ -100,6 +100,12 @@ pub struct RunArgs {
     /// Unmeasured warm-up seconds before each scenario.
     #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
+    /// Send exactly this many measured requests per scenario instead of
+    /// running for `--duration`: a fixed amount of work, so that the
+    /// server's CPU time and instruction count per request can be read off
+    /// a counter (`perf stat -p`) on a machine too busy for wall clock.
+    #[arg(long)]
+    pub requests: Option<u64>,
     /// Server pid: report its peak RSS (VmHWM) per scenario, reset before each.
     #[arg(long)]
     pub pid: Option<u32>,
@@ -291,7 +297,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
                 Arc::new(calls),
                 args.concurrency,
                 Duration::from_secs_f64(args.warmup),
-                Duration::from_secs_f64(args.duration),
+                Budget::new(args.duration, args.requests),
             )
             .await;
             let result = stats::summarize(
@@ -336,23 +342,55 @@ fn print_result(r: &ScenarioResult, peak_rss: Option<f64>, json: bool) {
     }
 }
 
+/// How much a scenario measures: a span of time, or a number of requests.
+enum Budget {
+    Duration(Duration),
+    /// Requests not yet started, shared by the workers.
+    Requests(Arc<std::sync::atomic::AtomicU64>),
+}
+
+impl Budget {
+    fn new(seconds: f64, requests: Option<u64>) -> Budget {
+        match requests {
+            Some(n) => Budget::Requests(Arc::new(std::sync::atomic::AtomicU64::new(n))),
+            None => Budget::Duration(Duration::from_secs_f64(seconds)),
+        }
+    }
+
+    /// Takes one request from a request budget; false once it is spent.
+    fn take(left: &std::sync::atomic::AtomicU64) -> bool {
+        use std::sync::atomic::Ordering;
+        left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
 /// Runs `concurrency` workers, each on its own connection, cycling through
-/// `calls`, for `warmup + duration`; records only requests that started
-/// after the warm-up and finished before the end.
+/// `calls`, for `warmup` and then the budget (a duration or a number of
+/// requests); records only requests that started after the warm-up and
+/// finished before the end.
 async fn load(
     api: &Api,
     calls: Arc<Vec<Call>>,
     concurrency: usize,
     warmup: Duration,
-    duration: Duration,
+    budget: Budget,
 ) -> (Vec<u32>, u64, Option<String>, f64) {
     let start = Instant::now();
     let measure_from = start + warmup;
-    let end = measure_from + duration;
+    // A request budget has no time limit: `end` lies beyond any run.
+    let (end, left) = match &budget {
+        Budget::Duration(d) => (measure_from + *d, None),
+        Budget::Requests(left) => (
+            measure_from + Duration::from_secs(86_400 * 365),
+            Some(left.clone()),
+        ),
+    };
     let mut workers = Vec::new();
     for w in 0..concurrency {
         let api = api.clone();
         let calls = calls.clone();
+        let left = left.clone();
         workers.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::with_capacity(1 << 14);
             let mut errors = 0u64;
@@ -375,6 +413,11 @@ async fn load(
                             tokio::time::sleep(Duration::from_millis(10)).await;
                             continue;
                         }
+                    }
+                }
+                if let Some(left) = left.as_deref() {
+                    if t0 >= measure_from && !Budget::take(left) {
+                        break;
                     }
                 }
                 let call = &calls[i % calls.len()];
@@ -415,5 +458,9 @@ async fn load(
             }
         }
     }
-    (all, errors, first_error, duration.as_secs_f64())
+    let seconds = match budget {
+        Budget::Duration(d) => d.as_secs_f64(),
+        Budget::Requests(_) => measure_from.elapsed().as_secs_f64(),
+    };
+    (all, errors, first_error, seconds)
 }

@@ -237,6 +237,23 @@ impl Mounted {
     }
 }
 
+/// One mount of a routing table snapshot: a request holds it for its
+/// whole course without copying the mount.
+#[derive(Clone)]
+pub struct MountRef {
+    table: Arc<Vec<Mounted>>,
+    index: usize,
+}
+
+impl std::ops::Deref for MountRef {
+    type Target = Mounted;
+
+    fn deref(&self) -> &Mounted {
+        // `route` takes the index from this very table.
+        &self.table[self.index]
+    }
+}
+
 /// The routing table. Reads take a snapshot (an `Arc`), so routing never
 /// waits on a mount change in progress.
 pub struct MountTable {
@@ -274,17 +291,18 @@ impl MountTable {
     }
 
     /// The mount serving `path` (longest prefix), and the path within it.
-    pub fn route(&self, path: &str) -> Option<(Mounted, String)> {
-        let snapshot = self.snapshot();
-        snapshot
+    pub fn route(&self, path: &str) -> Option<(MountRef, String)> {
+        let table = self.snapshot();
+        let (index, mounted) = table
             .iter()
-            .filter(|m| !m.tainted)
-            .filter(|m| path.starts_with(&m.prefix) || format!("{path}/") == m.prefix)
-            .max_by_key(|m| m.prefix.len())
-            .map(|m| {
-                let rest = path.get(m.prefix.len()..).unwrap_or("").to_string();
-                (m.clone(), rest)
+            .enumerate()
+            .filter(|(_, m)| !m.tainted)
+            .filter(|(_, m)| {
+                path.starts_with(&m.prefix) || m.prefix.strip_suffix('/') == Some(path)
             })
+            .max_by_key(|(_, m)| m.prefix.len())?;
+        let rest = path.get(mounted.prefix.len()..).unwrap_or("").to_string();
+        Some((MountRef { table, index }, rest))
     }
 
     pub fn find(&self, class: MountClass, path: &str) -> Option<Mounted> {

@@ -24,7 +24,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::audit::{AuditRequest, AuditedResponse};
-use super::mounts::{MountClass, MountPass, Mounted};
+use super::mounts::{MountClass, MountPass, MountRef, Mounted};
 use super::policy::Capability;
 use super::token::{Creator, TokenOrigin, REVOCATION_PENDING};
 use super::wrapping::Wrapping;
@@ -50,7 +50,7 @@ enum Presented {
 
 /// Where a request was routed.
 struct Routed {
-    mounted: Mounted,
+    mounted: MountRef,
     /// The request's path within the mount.
     path: String,
     /// The backend path serving it, if any.
@@ -181,7 +181,7 @@ impl Core {
             input.token.as_deref(),
         )
         .await?;
-        let routed = match self.route(&full_path).await {
+        let mut routed = match self.route(&full_path).await {
             Some(routed) => routed,
             None if self.is_standby() => return Err(Error::ReadOnly),
             None => return Err(self.no_route(&input, &presented).await),
@@ -199,12 +199,13 @@ impl Core {
         let mut req = Request {
             id: request_id.clone(),
             operation: input.operation,
-            path: routed.path.clone(),
+            path: std::mem::take(&mut routed.path),
             mount_point: routed.mounted.prefix.clone(),
+            // The request carries the route's parameters from here on.
             params: routed
                 .route
-                .as_ref()
-                .map(|r| r.params.clone())
+                .as_mut()
+                .map(|r| std::mem::take(&mut r.params))
                 .unwrap_or_default(),
             data: FieldData::new(input.data),
             raw_body: input.raw_body,
@@ -425,7 +426,7 @@ impl Core {
             full_path,
         );
         if !output.empty {
-            warn_unknown_fields(&route.info.fields, &route.params, req, &mut output.response);
+            warn_unknown_fields(&route.info.fields, &req.params, req, &mut output.response);
         }
         if let Some(renewed) = output.response.renewed_auth.take() {
             output.auth = Some(renewed);

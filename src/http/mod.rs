@@ -140,7 +140,7 @@ fn log_request(
         .core
         .mounts
         .route(&path)
-        .map(|(mounted, _)| mounted.prefix)
+        .map(|(mounted, _)| mounted.prefix.clone())
         .unwrap_or_default();
     let query = request::query_data(uri.query());
     let operation = request::operation_for(method, &query)
@@ -168,10 +168,24 @@ pub const MAX_HEAD_BYTES: usize = (1 << 20) + 4096;
 /// The size of a request head as it came on the wire (request line and
 /// `Name: value\r\n` lines).
 fn head_size(parts: &axum::http::request::Parts) -> usize {
-    let line = parts.method.as_str().len() + parts.uri.to_string().len() + 12;
+    let line = parts.method.as_str().len() + displayed_len(&parts.uri) + 12;
     parts.headers.iter().fold(line, |size, (name, value)| {
         size + name.as_str().len() + value.len() + 4
     })
+}
+
+/// The length of what `value` displays, without building the string.
+fn displayed_len(value: &impl std::fmt::Display) -> usize {
+    struct Counter(usize);
+    impl std::fmt::Write for Counter {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    let _ = std::fmt::Write::write_fmt(&mut counter, format_args!("{value}"));
+    counter.0
 }
 
 async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Error> {
@@ -370,6 +384,13 @@ pub(crate) async fn read_body(body: Body, limits: &BodyLimits) -> Result<axum::b
 /// that are not UTF-8 decode to U+FFFD, as in Go, which is printable.
 fn printable(raw_path: &str) -> bool {
     use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    // Most paths: ASCII from the space to `~` (all printable), no escapes.
+    if raw_path
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'%')
+    {
+        return true;
+    }
     let decoded = decode_escapes(raw_path).unwrap_or_else(|| raw_path.as_bytes().to_vec());
     String::from_utf8_lossy(&decoded).chars().all(|c| {
         c == ' '
@@ -381,6 +402,9 @@ fn printable(raw_path: &str) -> bool {
 }
 
 fn percent_decode(path: &str) -> Result<String, Error> {
+    if !path.contains('%') {
+        return Ok(path.to_string());
+    }
     percent_encoding_decode(path).ok_or_else(|| Error::bad_request("invalid URL path encoding"))
 }
 

@@ -68,6 +68,10 @@ pub fn operation_for(method: &Method, query: &Map<String, Value>) -> Result<Oper
 /// The logical path: no `/v1/` prefix, `//` collapsed, no leading `/`; a
 /// list path ends with `/`, any other path does not.
 pub fn logical_path(raw: &str, op: Operation) -> String {
+    let clean = !raw.starts_with('/') && !raw.ends_with('/') && !raw.contains("//");
+    if clean && op != Operation::List {
+        return raw.to_string();
+    }
     let joined = raw
         .split('/')
         .filter(|s| !s.is_empty())

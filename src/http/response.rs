@@ -26,12 +26,17 @@ pub(super) fn with_headers(status: StatusCode, body: Body, content_type: &str) -
     let mut response = HttpResponse::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    if !content_type.is_empty() {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_str(content_type)
+    let content_type = match content_type {
+        "" => None,
+        // Nearly every answer: no need to check and copy the text.
+        "application/json" => Some(HeaderValue::from_static("application/json")),
+        other => Some(
+            HeaderValue::from_str(other)
                 .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-        );
+        ),
+    };
+    if let Some(content_type) = content_type {
+        headers.insert(header::CONTENT_TYPE, content_type);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
@@ -237,26 +242,29 @@ fn success_body(
     if empty && auth.is_none() {
         return empty_response(StatusCode::NO_CONTENT);
     }
-    let mut body = envelope::render(envelope::Parts {
+    let status = response
+        .status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let parts = envelope::Parts {
         request_id,
         response: &response,
         auth: auth.as_ref(),
         wrap_info: None,
         mount_type,
-    });
-    if is_injected(path) {
-        if let Value::Object(top) = &mut body {
-            if let Some(Value::Object(data)) = top.get("data").cloned() {
-                let mut merged: Map<String, Value> = data;
-                merged.append(top);
-                *top = merged;
-            }
+    };
+    if !is_injected(path) {
+        let body = Body::from(envelope::to_json_bytes(parts));
+        return with_headers(status, body, "application/json");
+    }
+    let mut body = envelope::render(parts);
+    if let Value::Object(top) = &mut body {
+        if let Some(Value::Object(data)) = top.get("data").cloned() {
+            let mut merged: Map<String, Value> = data;
+            merged.append(top);
+            *top = merged;
         }
     }
-    let status = response
-        .status
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::OK);
     json_response(status, &body)
 }
 

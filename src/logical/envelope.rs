@@ -10,12 +10,12 @@ use super::Response;
 
 /// The envelope's fields, in Vault's order.
 #[derive(Serialize)]
-struct Envelope<'a> {
+struct Envelope<'a, D> {
     request_id: &'a str,
     lease_id: &'a str,
     renewable: bool,
     lease_duration: i64,
-    data: Option<Value>,
+    data: Option<D>,
     wrap_info: Option<&'a Value>,
     warnings: Option<&'a [String]>,
     auth: Option<&'a Value>,
@@ -57,11 +57,24 @@ pub fn render(parts: Parts<'_>) -> Value {
     if let Some(data) = data.as_mut() {
         sort_keys(data);
     }
+    serde_json::to_value(envelope(&parts, data)).unwrap_or_else(|_| json!({}))
+}
+
+/// The envelope of a JSON (not raw) response as bytes: what [`render`]
+/// then `serde_json::to_vec` give, written straight from the response
+/// without copying its data into another tree.
+pub fn to_json_bytes(parts: Parts<'_>) -> Vec<u8> {
+    let data = parts.response.data.as_ref().map(SortedMap);
+    serde_json::to_vec(&envelope(&parts, data)).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+fn envelope<'a, D>(parts: &Parts<'a>, data: Option<D>) -> Envelope<'a, D> {
+    let response = parts.response;
     let (lease_id, lease_duration, renewable) = match &response.lease {
         Some(lease) => (lease.id.as_str(), lease.ttl, lease.renewable),
         None => ("", 0, false),
     };
-    let envelope = Envelope {
+    Envelope {
         request_id: parts.request_id,
         lease_id,
         renewable,
@@ -71,8 +84,36 @@ pub fn render(parts: Parts<'_>) -> Value {
         warnings: (!response.warnings.is_empty()).then_some(response.warnings.as_slice()),
         auth: parts.auth,
         mount_type: parts.mount_type,
-    };
-    serde_json::to_value(&envelope).unwrap_or_else(|_| json!({}))
+    }
+}
+
+/// A JSON value written with every object's keys sorted, as [`sort_keys`]
+/// leaves it, without changing (or copying) the value.
+struct Sorted<'a>(&'a Value);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => SortedMap(map).serialize(serializer),
+            Value::Array(items) => serializer.collect_seq(items.iter().map(Sorted)),
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+struct SortedMap<'a>(&'a Map<String, Value>);
+
+impl Serialize for SortedMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let entries = self.0.iter().map(|(key, value)| (key, Sorted(value)));
+        // Most maps a backend builds are small and already in order.
+        if self.0.keys().is_sorted() {
+            return serializer.collect_map(entries);
+        }
+        let mut sorted: Vec<_> = entries.collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        serializer.collect_map(sorted)
+    }
 }
 
 /// Go's JSON encoding sorts map keys; ours must too.
@@ -103,4 +144,56 @@ pub fn raw_of(envelope: &Value) -> Option<(u16, String, Vec<u8>)> {
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .unwrap_or_default();
     Some((u16::try_from(status).unwrap_or(200), content_type, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logical::Lease;
+
+    #[test]
+    fn bytes_written_directly_are_the_rendered_envelopes() {
+        let data = json!({
+            "zeta": {"b": [ {"y": 1, "x": 2.5}, "s" ], "a": null},
+            "alpha": "\u{1}\"quoted\"",
+            "mid": {"only": true},
+            "n": -7,
+        });
+        let auth = json!({"client_token": "t", "policies": ["b", "a"]});
+        let sorted = {
+            let mut d = data.clone();
+            sort_keys(&mut d);
+            d
+        };
+        let cases = [
+            Response::data(data.as_object().cloned().unwrap_or_default()),
+            Response::data(sorted.as_object().cloned().unwrap_or_default()),
+            Response {
+                warnings: vec!["w".into()],
+                lease: Some(Lease {
+                    id: "l".into(),
+                    ttl: 60,
+                    renewable: true,
+                }),
+                ..Response::default()
+            },
+            Response::default(),
+        ];
+        for response in &cases {
+            for auth in [None, Some(&auth)] {
+                let parts = || Parts {
+                    request_id: "id",
+                    response,
+                    auth,
+                    wrap_info: None,
+                    mount_type: "kv",
+                };
+                let rendered = serde_json::to_vec(&render(parts())).unwrap_or_default();
+                assert_eq!(
+                    String::from_utf8_lossy(&to_json_bytes(parts())),
+                    String::from_utf8_lossy(&rendered)
+                );
+            }
+        }
+    }
 }

@@ -210,7 +210,7 @@ async fn serve_connection<I>(
         parts.extensions.insert(connection.clone());
         let body = DeadlineBody {
             inner: body,
-            deadline: Box::pin(tokio::time::sleep(limits.body_read_timeout)),
+            deadline: Deadline::Due(tokio::time::Instant::now() + limits.body_read_timeout),
         };
         let answer = app.clone().oneshot(hyper::Request::from_parts(
             parts,
@@ -295,7 +295,26 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for FirstRequestDeadline<I> {
 /// passes before the client has sent all of it.
 struct DeadlineBody {
     inner: Incoming,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Deadline,
+}
+
+/// A body's deadline. Its timer is made only once the body keeps the
+/// request waiting: most bodies arrive with their head and need none.
+enum Deadline {
+    Due(tokio::time::Instant),
+    Armed(Pin<Box<Sleep>>),
+}
+
+impl Deadline {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Deadline::Due(at) = *self {
+            *self = Deadline::Armed(Box::pin(tokio::time::sleep_until(at)));
+        }
+        match self {
+            Deadline::Armed(sleep) => sleep.as_mut().poll(cx),
+            Deadline::Due(_) => Poll::Pending,
+        }
+    }
 }
 
 impl HttpBody for DeadlineBody {
@@ -309,7 +328,7 @@ impl HttpBody for DeadlineBody {
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        if self.deadline.as_mut().poll(cx).is_ready() {
+        if self.deadline.poll(cx).is_ready() {
             return Poll::Ready(Some(Err(Box::new(BodyReadTimeout))));
         }
         Poll::Pending

@@ -1,6 +1,8 @@
 //! `batch_input`: a list of items, each answered on its own; one bad item
 //! fails only itself, and the status tells whether any did.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value};
 
 use crate::logical::{Error, Request, Response, Result};
@@ -10,12 +12,12 @@ pub type Item = Map<String, Value>;
 
 /// A string field of an item (numbers as their text, as Vault's weak
 /// decoding reads them).
-pub fn text(item: &Item, key: &str) -> String {
+pub fn text<'a>(item: &'a Item, key: &str) -> Cow<'a, str> {
     match item.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Bool(b)) => b.to_string(),
-        _ => String::new(),
+        Some(Value::String(s)) => Cow::Borrowed(s),
+        Some(Value::Number(n)) => Cow::Owned(n.to_string()),
+        Some(Value::Bool(b)) => Cow::Owned(b.to_string()),
+        _ => Cow::Borrowed(""),
     }
 }
 
@@ -35,7 +37,7 @@ pub fn int(item: &Item, key: &str) -> Result<i64> {
 }
 
 /// The items of `batch_input`, or `None` when the request has none.
-pub fn input(req: &Request) -> Result<Option<Vec<Item>>> {
+pub fn input(req: &Request) -> Result<Option<Vec<&Item>>> {
     let items = match req.data.raw().get("batch_input") {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Array(items)) => items,
@@ -53,7 +55,7 @@ pub fn input(req: &Request) -> Result<Option<Vec<Item>>> {
         .iter()
         .enumerate()
         .map(|(i, item)| match item {
-            Value::Object(map) => Ok(map.clone()),
+            Value::Object(map) => Ok(map),
             other => Err(Error::BadRequest(format!(
                 "failed to parse batch input: '[{i}]' expected a map, got '{}'",
                 go_kind(other)
@@ -80,7 +82,7 @@ fn go_kind(v: &Value) -> &'static str {
 /// `partial_failure_response_code` names another status for a batch where
 /// some succeeded.
 pub fn respond(
-    items: &[Item],
+    items: &[&Item],
     results: Vec<Result<Map<String, Value>>>,
     partial_code: i64,
     empty_fields: &[&str],

@@ -69,17 +69,17 @@ async fn key_exists(b: &TransitBackend, req: &Request) -> Result<bool> {
 }
 
 /// The request's items: its `batch_input`, or the request's own fields.
-fn items(req: &Request) -> Result<(Vec<Item>, bool)> {
+fn items(req: &Request) -> Result<(Vec<&Item>, bool)> {
     match batch::input(req)? {
         Some(items) => Ok((items, true)),
-        None => Ok((vec![req.data.raw().clone()], false)),
+        None => Ok((vec![req.data.raw()], false)),
     }
 }
 
 /// A single answer, or the batch's.
 fn answer(
     req: &Request,
-    items: &[Item],
+    items: &[&Item],
     batched: bool,
     mut results: Vec<Result<Map<String, Value>>>,
     empty_fields: &[&str],
@@ -113,7 +113,7 @@ fn encrypt_one(policy: &Policy, item: &Item) -> Result<Map<String, Value>> {
         seal(policy.key_type, &key, &plaintext, &aad, None)?
     };
     let mut out = Map::new();
-    out.insert("ciphertext".into(), json!(format(version, &sealed)));
+    out.insert("ciphertext".into(), Value::String(format(version, &sealed)));
     out.insert("key_version".into(), json!(version));
     Ok(out)
 }
@@ -202,9 +202,12 @@ async fn encrypt(b: &TransitBackend, req: &mut Request) -> Result<Option<Respons
 }
 
 /// The ciphertexts of a decrypt or rewrap and the key they are under.
-async fn ciphertexts(b: &TransitBackend, req: &Request) -> Result<(Vec<Item>, bool, Arc<Policy>)> {
+async fn ciphertexts<'r>(
+    b: &TransitBackend,
+    req: &'r Request,
+) -> Result<(Vec<&'r Item>, bool, Arc<Policy>)> {
     let (items, batched) = items(req)?;
-    if !batched && batch::text(&items[0], "ciphertext").is_empty() {
+    if !batched && batch::text(items[0], "ciphertext").is_empty() {
         return Err(Error::bad_request("missing ciphertext to decrypt"));
     }
     let policy = b.load_existing(req, "encryption key not found").await?;
@@ -235,7 +238,7 @@ async fn rewrap(b: &TransitBackend, req: &mut Request) -> Result<Option<Response
         .iter()
         .map(|item| {
             let plain = decrypt_value(&policy, item)?;
-            let mut again = item.clone();
+            let mut again = Item::clone(item);
             again.insert("plaintext".into(), json!(b64encode(&plain)));
             again.remove("associated_data");
             encrypt_one(&policy, &again)

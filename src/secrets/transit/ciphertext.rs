@@ -140,16 +140,18 @@ pub fn seal(
     } else {
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| Error::internal("no randomness"))?;
     }
-    let mut out = nonce.to_vec();
-    let mut sealed = plaintext.to_vec();
-    sealing
-        .seal_in_place_append_tag(
+    // Nonce, then the plaintext encrypted in place, then the tag.
+    let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + sealing.algorithm().tag_len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(plaintext);
+    let tag = sealing
+        .seal_in_place_separate_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(aad),
-            &mut sealed,
+            &mut out[NONCE_LEN..],
         )
         .map_err(|_| Error::internal("encryption failed"))?;
-    out.extend(sealed);
+    out.extend_from_slice(tag.as_ref());
     Ok(b64encode(&out))
 }
 

@@ -72,15 +72,15 @@ fn hash_name(req: &Request) -> Result<String> {
     Ok(name.unwrap_or_else(|| "sha2-256".to_string()))
 }
 
-fn items(req: &Request) -> Result<(Vec<Item>, bool)> {
+fn items(req: &Request) -> Result<(Vec<&Item>, bool)> {
     match batch::input(req)? {
         Some(items) => Ok((items, true)),
-        None => Ok((vec![req.data.raw().clone()], false)),
+        None => Ok((vec![req.data.raw()], false)),
     }
 }
 
 fn answer(
-    items: &[Item],
+    items: &[&Item],
     batched: bool,
     mut results: Vec<Result<Map<String, Value>>>,
 ) -> Result<Option<Response>> {
@@ -189,7 +189,7 @@ fn sign_one(policy: &Policy, how: &Signing, item: &Item) -> Result<Map<String, V
     out.insert("key_version".into(), json!(version));
     out.insert(
         "signature".into(),
-        json!(format(version, &encode_signature(how.jws, &sig))),
+        Value::String(format(version, &encode_signature(how.jws, &sig))),
     );
     Ok(out)
 }
@@ -270,7 +270,7 @@ fn hmac_one(policy: &Policy, alg: hmac::Algorithm, item: &Item) -> Result<Map<St
     let mut out = Map::new();
     out.insert(
         "hmac".into(),
-        json!(format(version, &b64encode(tag.as_ref()))),
+        Value::String(format(version, &b64encode(tag.as_ref()))),
     );
     Ok(out)
 }
@@ -297,7 +297,7 @@ fn verify_hmac(policy: &Policy, alg: hmac::Algorithm, item: &Item) -> Result<boo
 /// `POST verify/:name`: a `signature` against a signing key, or an `hmac`.
 async fn verify(b: &TransitBackend, req: &mut Request) -> Result<Option<Response>> {
     let (items, batched) = items(req)?;
-    let first = &items[0];
+    let first = items[0];
     let has = |key: &str| !batch::text(first, key).is_empty();
     if !batched && !has("signature") && !has("hmac") {
         return Err(Error::bad_request(

@@ -169,7 +169,7 @@ impl Harness {
     /// The mount's storage view.
     fn storage(&self) -> StorageView {
         let (mounted, _) = self.core.mounts.route(MOUNT).expect("approle is mounted");
-        mounted.storage
+        mounted.storage.clone()
     }
 
     /// Every key under the mount's storage view.
