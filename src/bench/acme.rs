@@ -433,3 +433,40 @@ impl AcmeCosts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::FromDer;
+
+    #[tokio::test]
+    async fn the_responder_answers_any_token_with_its_key_authorization() {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let _responder = Responder::start(port, "THUMB".into()).await.expect("start");
+        let get = |path: &str| {
+            let url = format!("http://127.0.0.1:{port}{path}");
+            async move {
+                let r = reqwest::get(url).await.expect("get");
+                (r.status().as_u16(), r.text().await.expect("body"))
+            }
+        };
+        let token_path = "/.well-known/acme-challenge/abc-123";
+        assert_eq!(get(token_path).await, (200, "abc-123.THUMB".to_string()));
+        assert_eq!(get("/.well-known/acme-challenge/").await.0, 404);
+        assert_eq!(get("/other").await.0, 404);
+    }
+
+    #[test]
+    fn the_csr_names_only_the_ordered_identifier() {
+        let der = URL_SAFE_NO_PAD
+            .decode(csr().expect("csr"))
+            .expect("base64url");
+        let (_, req) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)
+            .expect("a CSR");
+        let subject = req.certification_request_info.subject.to_string();
+        assert_eq!(subject, format!("CN={IDENTIFIER}"));
+    }
+}
