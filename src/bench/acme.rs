@@ -401,10 +401,27 @@ pub struct AcmeCosts {
     pub server_ms_p99: f64,
     pub wait_ms_mean: f64,
     pub requests_per_order: f64,
+    /// The server process's CPU time (user + system) during the measured
+    /// window ÷ the orders counted in it, when its pid is known: the
+    /// server's work without the queueing that round trips include under
+    /// concurrency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_ms_per_order: Option<f64>,
+}
+
+/// CPU time (user + system) of `pid` so far, from `/proc/<pid>/stat`
+/// (fields 14 and 15, in USER_HZ = 100 ticks per second on Linux).
+pub fn cpu_ms(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks * 10.0)
 }
 
 impl AcmeCosts {
-    pub fn of(costs: &[OrderCost]) -> AcmeCosts {
+    /// `server_cpu_ms`: the server's CPU time in the measured window.
+    pub fn of(costs: &[OrderCost], server_cpu_ms: Option<f64>) -> AcmeCosts {
         let n = costs.len().max(1) as f64;
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let mut server: Vec<u32> = costs
@@ -430,6 +447,7 @@ impl AcmeCosts {
                 .map(|c| f64::from(c.requests))
                 .fold(0.0, |a, b| a + b)
                 / n,
+            server_cpu_ms_per_order: server_cpu_ms.filter(|_| !costs.is_empty()).map(|ms| ms / n),
         }
     }
 }
@@ -457,6 +475,21 @@ mod tests {
         assert_eq!(get(token_path).await, (200, "abc-123.THUMB".to_string()));
         assert_eq!(get("/.well-known/acme-challenge/").await.0, 404);
         assert_eq!(get("/other").await.0, 404);
+    }
+
+    #[test]
+    fn cpu_time_is_read_from_proc_and_grows() {
+        let before = cpu_ms(std::process::id()).expect("own /proc stat");
+        // Spin until a tick is charged (bounded: a loaded machine may
+        // schedule this thread rarely).
+        let busy = Instant::now();
+        let mut after = before;
+        while after <= before && busy.elapsed() < Duration::from_secs(10) {
+            std::hint::black_box((0..10_000u64).sum::<u64>());
+            after = cpu_ms(std::process::id()).expect("own /proc stat");
+        }
+        assert!(after > before, "{before} → {after}");
+        assert_eq!(cpu_ms(u32::MAX), None);
     }
 
     #[test]

@@ -376,6 +376,13 @@ async fn acme_scenario(
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
     let end = measure_from + Duration::from_secs_f64(args.duration);
+    let pid = args.pid;
+    let cpu_in_window = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let before = pid.and_then(acme::cpu_ms);
+        tokio::time::sleep_until(end.into()).await;
+        Some(pid.and_then(acme::cpu_ms)? - before?)
+    });
     let mut workers = Vec::new();
     for w in 0..args.concurrency {
         let (account, csrs, http) = (account.clone(), csrs.clone(), http.clone());
@@ -431,7 +438,8 @@ async fn acme_scenario(
         errors,
         first_error,
     );
-    result.acme = Some(acme::AcmeCosts::of(&costs));
+    let server_cpu_ms = cpu_in_window.await.ok().flatten();
+    result.acme = Some(acme::AcmeCosts::of(&costs, server_cpu_ms));
     Ok(result)
 }
 

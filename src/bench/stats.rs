@@ -116,6 +116,9 @@ pub fn text_line(r: &ScenarioResult) -> String {
             "\n    per order: server {:.1} ms mean ({:.1} p50, {:.1} p99), waiting {:.1} ms, {:.1} requests",
             a.server_ms_mean, a.server_ms_p50, a.server_ms_p99, a.wait_ms_mean, a.requests_per_order
         ));
+        if let Some(cpu) = a.server_cpu_ms_per_order {
+            line.push_str(&format!(", server CPU {cpu:.1} ms"));
+        }
     }
     if let Some(e) = &r.first_error {
         line.push_str(&format!("\n    first error: {e}"));
