@@ -70,6 +70,11 @@ impl Api {
         serde_json::from_slice(&bytes).map_err(|e| format!("{url}: bad JSON: {e}"))
     }
 
+    /// The underlying HTTP client (for calls outside `/v1/` conventions).
+    pub fn http(&self) -> reqwest::Client {
+        self.client.clone()
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Result<Value, String> {
         self.call("POST", path, Some(body)).await
     }

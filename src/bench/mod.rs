@@ -8,6 +8,7 @@
 //! times startup (`wait-healthy`), and the scale setup and measurements
 //! (`scale-seed`, `scale`).
 
+pub mod acme;
 pub mod client;
 pub mod crypto;
 pub mod scale;
@@ -85,7 +86,8 @@ pub struct RunArgs {
     pub label: String,
     /// Comma-separated scenarios: sign, sign-intermediate, issue-ec256,
     /// issue-rsa2048, approle-login, transit-encrypt (aes256-gcm96, 1 KiB),
-    /// transit-sign (ecdsa-p256), health (or "all").
+    /// transit-sign (ecdsa-p256), health, acme (orders over http-01 with a
+    /// responder on --acme-http-port) (or "all").
     #[arg(long, default_value = "sign")]
     pub scenarios: String,
     /// no_store for the issuance scenarios: on, off or both.
@@ -112,6 +114,10 @@ pub struct RunArgs {
     /// JSON lines output (one object per scenario).
     #[arg(long)]
     pub json: bool,
+    /// Port of the acme scenario's http-01 responder on 127.0.0.1 (servers
+    /// validate on 80, which needs root or CAP_NET_BIND_SERVICE).
+    #[arg(long, default_value_t = 80)]
+    pub acme_http_port: u16,
     /// Keep the mount and auth method afterwards.
     #[arg(long)]
     pub keep: bool,
@@ -281,6 +287,23 @@ async fn run(args: RunArgs) -> Result<(), String> {
         } else {
             vec![None]
         };
+        if name == "acme" {
+            if let Some(pid) = args.pid {
+                peak_rss_mb(pid, true);
+            }
+            match acme_scenario(&api, &fixture, &args).await {
+                Ok(result) => print_result(
+                    &result,
+                    args.pid.and_then(|p| peak_rss_mb(p, false)),
+                    args.json,
+                ),
+                Err(e) => {
+                    failure = Some(e);
+                    break 'outer;
+                }
+            }
+            continue;
+        }
         for mode in modes {
             let calls = match fixture.calls(&api, name, mode.unwrap_or(true)).await {
                 Ok(c) => c,
@@ -363,6 +386,90 @@ impl Budget {
         left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
             .is_ok()
     }
+}
+
+/// The acme scenario: ACME enabled on the fixture's mount, one account,
+/// the responder, then `concurrency` clients each placing orders back to
+/// back (warm-up and measurement windows as in [`load`]).
+async fn acme_scenario(
+    api: &Api,
+    fixture: &scenarios::Fixture,
+    args: &RunArgs,
+) -> Result<ScenarioResult, String> {
+    let directory = fixture.enable_acme(api).await?;
+    let http = api.http();
+    let account = Arc::new(acme::Account::register(&http, &directory).await?);
+    let _responder =
+        acme::Responder::start(args.acme_http_port, account.thumbprint.clone()).await?;
+    let csrs: Arc<Vec<String>> = Arc::new((0..64).map(|_| acme::csr()).collect::<Result<_, _>>()?);
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs_f64(args.warmup);
+    let end = measure_from + Duration::from_secs_f64(args.duration);
+    let pid = args.pid;
+    let cpu_in_window = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_from.into()).await;
+        let before = pid.and_then(acme::cpu_ms);
+        tokio::time::sleep_until(end.into()).await;
+        Some(pid.and_then(acme::cpu_ms)? - before?)
+    });
+    let mut workers = Vec::new();
+    for w in 0..args.concurrency {
+        let (account, csrs, http) = (account.clone(), csrs.clone(), http.clone());
+        workers.push(tokio::spawn(async move {
+            let mut costs = Vec::new();
+            let mut errors = 0u64;
+            let mut first_error = None;
+            let mut i = w;
+            loop {
+                let t0 = Instant::now();
+                if t0 >= end {
+                    break;
+                }
+                let result = account.order(&http, &csrs[i % csrs.len()]).await;
+                i += 1;
+                if t0 < measure_from || Instant::now() > end {
+                    continue;
+                }
+                match result {
+                    Ok(cost) => costs.push(cost),
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            (costs, errors, first_error)
+        }));
+    }
+    let mut costs = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
+    for w in workers {
+        if let Ok((c, e, fe)) = w.await {
+            costs.extend(c);
+            errors += e;
+            if first_error.is_none() {
+                first_error = fe;
+            }
+        }
+    }
+    let wall = costs
+        .iter()
+        .map(|c| c.wall.as_micros().min(u32::MAX as u128) as u32)
+        .collect();
+    let mut result = stats::summarize(
+        &args.label,
+        "acme",
+        None,
+        args.concurrency,
+        args.duration,
+        wall,
+        errors,
+        first_error,
+    );
+    let server_cpu_ms = cpu_in_window.await.ok().flatten();
+    result.acme = Some(acme::AcmeCosts::of(&costs, server_cpu_ms));
+    Ok(result)
 }
 
 /// Runs `concurrency` workers, each on its own connection, cycling through

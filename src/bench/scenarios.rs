@@ -15,6 +15,7 @@ pub const ALL: &[&str] = &[
     "transit-encrypt",
     "transit-sign",
     "health",
+    "acme",
 ];
 
 /// Whether `no_store` applies to a scenario.
@@ -122,6 +123,39 @@ impl Fixture {
             self.approle = Some(path);
         }
         Ok(())
+    }
+
+    /// Enables ACME on the mount the documented way (cluster path, the
+    /// mount tuning for its headers, config/acme) with a role `acme` for
+    /// stored P-256 certificates; returns the role's directory URL.
+    pub async fn enable_acme(&self, api: &Api) -> Result<String, String> {
+        let mount = &self.mount;
+        let path = format!("{}/v1/{mount}", api.base);
+        api.post(&format!("{mount}/config/cluster"), json!({ "path": path }))
+            .await?;
+        api.post(
+            &format!("sys/mounts/{mount}/tune"),
+            json!({
+                "allowed_response_headers": ["Last-Modified", "Location", "Replay-Nonce", "Link"],
+                "passthrough_request_headers": ["If-Modified-Since"],
+            }),
+        )
+        .await?;
+        api.post(
+            &format!("{mount}/roles/acme"),
+            json!({
+                "allow_any_name": true,
+                "key_type": "ec",
+                "key_bits": 256,
+                "ttl": "1h",
+                "max_ttl": "24h",
+                "no_store": false,
+            }),
+        )
+        .await?;
+        api.post(&format!("{mount}/config/acme"), json!({"enabled": true}))
+            .await?;
+        Ok(format!("{path}/roles/acme/acme/directory"))
     }
 
     pub async fn remove(&self, api: &Api) {

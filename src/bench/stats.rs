@@ -22,6 +22,9 @@ pub struct ScenarioResult {
     /// The first error seen, for diagnosis.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
+    /// The acme scenario's per-order costs (requests are orders there).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<super::acme::AcmeCosts>,
 }
 
 /// Percentile `q` (0..1) of sorted microsecond latencies, in milliseconds.
@@ -69,6 +72,7 @@ pub fn summarize(
             .unwrap_or(0.0),
         mean_ms: mean,
         first_error,
+        acme: None,
     }
 }
 
@@ -107,6 +111,15 @@ pub fn text_line(r: &ScenarioResult) -> String {
         r.max_ms,
         r.errors
     );
+    if let Some(a) = &r.acme {
+        line.push_str(&format!(
+            "\n    per order: server {:.1} ms mean ({:.1} p50, {:.1} p99), waiting {:.1} ms, {:.1} requests",
+            a.server_ms_mean, a.server_ms_p50, a.server_ms_p99, a.wait_ms_mean, a.requests_per_order
+        ));
+        if let Some(cpu) = a.server_cpu_ms_per_order {
+            line.push_str(&format!(", server CPU {cpu:.1} ms"));
+        }
+    }
     if let Some(e) = &r.first_error {
         line.push_str(&format!("\n    first error: {e}"));
     }
