@@ -147,6 +147,28 @@ fn formats_are_chosen_by_parameter_or_accept_header() {
 }
 
 #[test]
+fn timers_show_vaults_quantiles_with_sum_and_count() {
+    let server = Server::dev();
+    for _ in 0..20 {
+        assert_eq!(server.read("sys/mounts").status, 200);
+    }
+    let scrape = text(&metrics(&server, "?format=prometheus", None));
+    for name in ["vault_core_handle_request", "vault_route_read_sys_"] {
+        let quantile = |q: &str| {
+            series(&scrape, &format!("{name}{{quantile=\"{q}\"}} "))
+                .unwrap_or_else(|| panic!("{name} {q}: {scrape}"))
+        };
+        let (median, p90, p99) = (quantile("0.5"), quantile("0.9"), quantile("0.99"));
+        assert!(median > 0.0 && median <= p90 && p90 <= p99, "{scrape}");
+        let count = series(&scrape, &format!("{name}_count ")).expect("count");
+        let sum = series(&scrape, &format!("{name}_sum ")).expect("sum");
+        assert!(count >= 20.0, "{name}: {scrape}");
+        // Each quantile is one of the durations, so within their sum.
+        assert!(p99 <= sum, "{scrape}");
+    }
+}
+
+#[test]
 fn signing_moves_the_counters_and_issuers_show_their_expiry() {
     let server = Server::dev();
     server.write("sys/mounts/pki", json!({"type": "pki"}));
