@@ -348,3 +348,51 @@ fn vaults_stored_certificate_counts_follow_the_auto_tidy_switches() {
         Some(2.0)
     );
 }
+
+#[test]
+fn a_tidy_run_shows_in_vaults_tidy_series() {
+    let server = Server::dev();
+    server.write("sys/mounts/pki", json!({"type": "pki"}));
+    server.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "Tidied Root", "ttl": "24h"}),
+    );
+    server.write(
+        "pki/roles/web",
+        json!({"allow_any_name": true, "max_ttl": "1h"}),
+    );
+    let before = text(&metrics(&server, "?format=prometheus", None));
+    assert!(!before.contains("vault_secrets_pki_tidy_"), "{before}");
+    let issued = server.write(
+        "pki/issue/web",
+        json!({"common_name": "short.example", "ttl": "1s"}),
+    );
+    assert_eq!(issued.status, 200, "{:?}", issued.json);
+    // Past its end and the safety buffer (whole seconds).
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    let tidy = server.write(
+        "pki/tidy",
+        json!({"tidy_cert_store": true, "safety_buffer": "1s"}),
+    );
+    assert_eq!(tidy.status, 202, "{:?}", tidy.json);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.read("pki/tidy-status").data("state") != &json!("Finished") {
+        assert!(std::time::Instant::now() < deadline, "tidy did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let scrape = text(&metrics(&server, "?format=prometheus", None));
+    let mount = "{mount_point=\"pki/\"} ";
+    let value = |name: &str| series(&scrape, &format!("vault_secrets_pki_tidy_{name}{mount}"));
+    assert_eq!(value("success"), Some(1.0), "{scrape}");
+    assert_eq!(value("failure"), Some(0.0));
+    let status = server.read("pki/tidy-status");
+    assert_eq!(status.data("cert_store_deleted_count"), &json!(1));
+    assert_eq!(value("cert_store_deleted_count"), Some(1.0));
+    assert_eq!(value("duration_count"), Some(1.0));
+    let started = value("start_time_epoch").expect("start time");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!((now - started).abs() < 60.0, "{started} vs {now}");
+}
