@@ -375,6 +375,15 @@ fn orders_follow_the_role_and_authorizations_their_identifier() {
         let order = c.post("new-order", Some(&names));
         assert_eq!(order.status, 201, "{:?}", order.json);
         assert_eq!(order.json["status"], "pending");
+        if kind == Kind::Vaultlet {
+            // Only the accepted order is counted.
+            let scrape = s.send("GET", "sys/metrics?format=prometheus", None, None);
+            let scrape = String::from_utf8_lossy(&scrape.raw).into_owned();
+            let created =
+                "vaultlet_pki_acme_orders_total{mount_point=\"pki/\",outcome=\"created\"} 1";
+            assert!(scrape.lines().any(|l| l == created), "{scrape}");
+            assert!(!scrape.contains("outcome=\"finalized\""), "{scrape}");
+        }
         let location = order.header("location").expect("Location").to_string();
         assert!(location.starts_with(&c.url("order/")));
         let finalize = order.json["finalize"]

@@ -51,7 +51,7 @@ impl Cluster {
             "listener \"tcp\" {{\n  address = \"{LISTEN}\"\n  tls_disable = true\n  telemetry {{\n    unauthenticated_metrics_access = true\n  }}\n}}\n\
              storage \"postgresql\" {{\n  connection_url = \"{}\"\n  table = \"{}\"\n  ha_table = \"{}_ha\"\n  ha_enabled = \"true\"\n  max_parallel = \"8\"\n}}\n\
              seal \"static\" {{\n  current_key = \"{}\"\n}}\n\
-             telemetry {{\n  disable_hostname = true\n}}\n",
+             telemetry {{\n  disable_hostname = true\n  prometheus_retention_time = \"1m\"\n}}\n",
             postgres_url(),
             self.table,
             self.table,
@@ -327,6 +327,27 @@ fn step_down_hands_the_active_role_to_a_standby() {
         ok(second.read("kv/rotated")).data("value"),
         &json!("new term")
     );
+    // The new active's metrics show its role, its lock term (later than
+    // the first node's) and one leadership acquired.
+    let scrape = second.call(
+        "GET",
+        "sys/metrics?format=prometheus",
+        &cluster.root_token,
+        None,
+    );
+    let scrape = String::from_utf8_lossy(&scrape.raw).into_owned();
+    let value = |prefix: &str| {
+        scrape
+            .lines()
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{prefix}: {scrape}"))
+    };
+    assert_eq!(value("vault_core_active{"), 1.0, "{scrape}");
+    assert_eq!(value("vaultlet_core_standby{"), 0.0, "{scrape}");
+    assert_eq!(value("vaultlet_core_leadership_acquired{"), 1.0, "{scrape}");
+    assert!(value("vaultlet_core_ha_lock_term{") >= 2.0, "{scrape}");
 }
 
 /// The store's own fence, without a server: once another node took the

@@ -147,6 +147,28 @@ fn formats_are_chosen_by_parameter_or_accept_header() {
 }
 
 #[test]
+fn timers_show_vaults_quantiles_with_sum_and_count() {
+    let server = Server::dev();
+    for _ in 0..20 {
+        assert_eq!(server.read("sys/mounts").status, 200);
+    }
+    let scrape = text(&metrics(&server, "?format=prometheus", None));
+    for name in ["vault_core_handle_request", "vault_route_read_sys_"] {
+        let quantile = |q: &str| {
+            series(&scrape, &format!("{name}{{quantile=\"{q}\"}} "))
+                .unwrap_or_else(|| panic!("{name} {q}: {scrape}"))
+        };
+        let (median, p90, p99) = (quantile("0.5"), quantile("0.9"), quantile("0.99"));
+        assert!(median > 0.0 && median <= p90 && p90 <= p99, "{scrape}");
+        let count = series(&scrape, &format!("{name}_count ")).expect("count");
+        let sum = series(&scrape, &format!("{name}_sum ")).expect("sum");
+        assert!(count >= 20.0, "{name}: {scrape}");
+        // Each quantile is one of the durations, so within their sum.
+        assert!(p99 <= sum, "{scrape}");
+    }
+}
+
+#[test]
 fn signing_moves_the_counters_and_issuers_show_their_expiry() {
     let server = Server::dev();
     server.write("sys/mounts/pki", json!({"type": "pki"}));
@@ -325,4 +347,52 @@ fn vaults_stored_certificate_counts_follow_the_auto_tidy_switches() {
         ),
         Some(2.0)
     );
+}
+
+#[test]
+fn a_tidy_run_shows_in_vaults_tidy_series() {
+    let server = Server::dev();
+    server.write("sys/mounts/pki", json!({"type": "pki"}));
+    server.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "Tidied Root", "ttl": "24h"}),
+    );
+    server.write(
+        "pki/roles/web",
+        json!({"allow_any_name": true, "max_ttl": "1h"}),
+    );
+    let before = text(&metrics(&server, "?format=prometheus", None));
+    assert!(!before.contains("vault_secrets_pki_tidy_"), "{before}");
+    let issued = server.write(
+        "pki/issue/web",
+        json!({"common_name": "short.example", "ttl": "1s"}),
+    );
+    assert_eq!(issued.status, 200, "{:?}", issued.json);
+    // Past its end and the safety buffer (whole seconds).
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    let tidy = server.write(
+        "pki/tidy",
+        json!({"tidy_cert_store": true, "safety_buffer": "1s"}),
+    );
+    assert_eq!(tidy.status, 202, "{:?}", tidy.json);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.read("pki/tidy-status").data("state") != &json!("Finished") {
+        assert!(std::time::Instant::now() < deadline, "tidy did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let scrape = text(&metrics(&server, "?format=prometheus", None));
+    let mount = "{mount_point=\"pki/\"} ";
+    let value = |name: &str| series(&scrape, &format!("vault_secrets_pki_tidy_{name}{mount}"));
+    assert_eq!(value("success"), Some(1.0), "{scrape}");
+    assert_eq!(value("failure"), Some(0.0));
+    let status = server.read("pki/tidy-status");
+    assert_eq!(status.data("cert_store_deleted_count"), &json!(1));
+    assert_eq!(value("cert_store_deleted_count"), Some(1.0));
+    assert_eq!(value("duration_count"), Some(1.0));
+    let started = value("start_time_epoch").expect("start time");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!((now - started).abs() < 60.0, "{started} vs {now}");
 }

@@ -8,6 +8,7 @@
 //! former active that has not noticed yet cannot commit anything.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,10 @@ pub struct HaState {
     cluster_cert: Mutex<Option<Arc<ClusterCert>>>,
     /// On the active: the standbys that echoed lately, by cluster address.
     echoes: Mutex<HashMap<String, Echo>>,
+    /// The term of the lock this node last held (0: never), for metrics.
+    last_term: AtomicI64,
+    /// How many times this node became the active, for metrics.
+    pub leadership_acquired: crate::util::metric::Counter,
 }
 
 /// How often a standby tells the active it is there (Vault's echo).
@@ -85,7 +90,14 @@ impl HaState {
             step_down: tokio::sync::Notify::new(),
             cluster_cert: Mutex::new(None),
             echoes: Mutex::new(HashMap::new()),
+            last_term: AtomicI64::new(0),
+            leadership_acquired: Default::default(),
         }
+    }
+
+    /// The term of the lock this node last held (0 if it never held it).
+    pub fn last_term(&self) -> i64 {
+        self.last_term.load(Ordering::Relaxed)
     }
 
     /// Where this node is reached (once; later calls change nothing).
@@ -252,6 +264,8 @@ impl Core {
                 self.become_standby().await;
                 continue;
             }
+            ha.last_term.store(term.0, Ordering::Relaxed);
+            ha.leadership_acquired.inc();
             tracing::info!(term = term.0, "active: holding the HA lock");
             let stepped_down = self.hold(ha, term, won).await;
             self.become_standby().await;

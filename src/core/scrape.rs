@@ -19,17 +19,35 @@ impl Core {
             self.cluster().map(|c| c.name.clone()).unwrap_or_default(),
         )];
         let unsealed = if self.is_sealed() { 0.0 } else { 1.0 };
-        // No HA: an unsealed node is the active node.
         samples.push(Sample::gauge(
             "vault.core.unsealed",
             cluster.clone(),
             unsealed,
         ));
+        // Without HA an unsealed node is the active node.
+        let active = !self.is_sealed() && self.ha().is_none_or(|ha| ha.is_active());
         samples.push(Sample::gauge(
             "vault.core.active",
             cluster.clone(),
-            unsealed,
+            if active { 1.0 } else { 0.0 },
         ));
+        if let Some(ha) = self.ha() {
+            samples.push(Sample::gauge(
+                "vaultlet.core.standby",
+                cluster.clone(),
+                if self.is_standby() { 1.0 } else { 0.0 },
+            ));
+            samples.push(Sample::gauge(
+                "vaultlet.core.ha_lock_term",
+                cluster.clone(),
+                ha.last_term() as f64,
+            ));
+            samples.push(Sample {
+                name: "vaultlet.core.leadership_acquired".into(),
+                labels: cluster.clone(),
+                value: Value::Counter(ha.leadership_acquired.get()),
+            });
+        }
         let locked: usize = self.lockout.locked().iter().map(|(_, a)| a.len()).sum();
         samples.push(Sample::gauge(
             "vault.core.locked_users",

@@ -44,3 +44,12 @@ def test_metrics_forms(pair):
         for line in ("# TYPE vault_core_unsealed gauge", "# TYPE vault_core_handle_request summary"):
             for side in (vaultlet, reference):
                 assert line in side.body.decode(), line
+        # Timers are summaries with the same quantiles, then _sum and _count.
+        for side in (vaultlet, reference):
+            lines = [line.split(" ")[0] for line in side.body.decode().splitlines()
+                     if line.startswith("vault_core_handle_request")]
+            assert lines == ['vault_core_handle_request{quantile="0.5"}',
+                             'vault_core_handle_request{quantile="0.9"}',
+                             'vault_core_handle_request{quantile="0.99"}',
+                             "vault_core_handle_request_sum",
+                             "vault_core_handle_request_count"], lines

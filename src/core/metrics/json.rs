@@ -33,6 +33,7 @@ pub fn render(snapshot: &Snapshot) -> Vec<u8> {
                         sum_sq_ms: count as f64,
                         min_ms: one,
                         max_ms: one,
+                        quantiles_ms: [one; 3],
                     },
                     snapshot.uptime,
                 ))

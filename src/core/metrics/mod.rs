@@ -70,6 +70,9 @@ pub struct Metrics {
     pub pki_revoked: Family<Counter>,
     /// OCSP responses, by mount and certificate status.
     pub ocsp_responses: Family<Counter>,
+    /// ACME orders by mount and what became of them: `created`,
+    /// `finalized` (a certificate issued) or `invalid`.
+    pub acme_orders: Family<Counter>,
 }
 
 impl Default for Metrics {
@@ -92,6 +95,7 @@ impl Default for Metrics {
             pki_issued: Family::new(&["mount_point", "role", "issuer", "outcome"]),
             pki_revoked: Family::new(&["mount_point"]),
             ocsp_responses: Family::new(&["mount_point", "status"]),
+            acme_orders: Family::new(&["mount_point", "outcome"]),
         }
     }
 }
@@ -144,6 +148,7 @@ impl Metrics {
             ("vaultlet.pki.certificates_issued_total", &self.pki_issued),
             ("vaultlet.pki.certificates_revoked_total", &self.pki_revoked),
             ("vaultlet.pki.ocsp_responses_total", &self.ocsp_responses),
+            ("vaultlet.pki.acme_orders_total", &self.acme_orders),
         ];
         for (name, family) in families {
             family.each(|labels, c| {

@@ -1,10 +1,12 @@
 //! The Prometheus text exposition format (version 0.0.4), as Vault's
 //! Prometheus sink writes it: dots become underscores, counters keep their
-//! name (no `_total`), timers are summaries in milliseconds.
+//! name (no `_total`), timers are summaries in milliseconds with the
+//! 0.5, 0.9 and 0.99 quantiles.
 
 use std::fmt::Write;
 
 use super::{Sample, Snapshot, TimerStats, Value};
+use crate::util::metric::QUANTILES;
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -33,7 +35,18 @@ pub fn render(snapshot: &Snapshot) -> Vec<u8> {
             Value::Counter(value) => {
                 let _ = writeln!(out, "{name}{labels} {value}");
             }
-            Value::Timer(TimerStats { count, sum_ms, .. }) => {
+            Value::Timer(TimerStats {
+                count,
+                sum_ms,
+                quantiles_ms,
+                ..
+            }) => {
+                for (q, value) in QUANTILES.iter().zip(quantiles_ms) {
+                    let mut with_quantile = sample.labels.clone();
+                    with_quantile.push(("quantile", q.to_string()));
+                    let labels = label_set(&with_quantile);
+                    let _ = writeln!(out, "{name}{labels} {}", number(value));
+                }
                 let _ = writeln!(out, "{name}_sum{labels} {}", number(sum_ms));
                 let _ = writeln!(out, "{name}_count{labels} {count}");
             }
@@ -75,6 +88,9 @@ fn escape(value: &str) -> String {
 }
 
 fn number(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".into();
+    }
     if value.is_finite() && value.fract() == 0.0 && value.abs() < 1e15 {
         format!("{}", value as i64)
     } else {
@@ -104,6 +120,7 @@ mod tests {
                         sum_sq_ms: 0.0,
                         min_ms: 0.5,
                         max_ms: 1.0,
+                        quantiles_ms: [0.5, 1.0, f64::NAN],
                     }),
                 },
                 Sample {
@@ -122,6 +139,9 @@ mod tests {
              vault_core_unsealed{cluster=\"c\\\"1\\\\\"} 1\n\
              # HELP vault_route_read_pki_ vault_route_read_pki_\n\
              # TYPE vault_route_read_pki_ summary\n\
+             vault_route_read_pki_{quantile=\"0.5\"} 0.5\n\
+             vault_route_read_pki_{quantile=\"0.9\"} 1\n\
+             vault_route_read_pki_{quantile=\"0.99\"} NaN\n\
              vault_route_read_pki__sum 1.5\n\
              vault_route_read_pki__count 2\n\
              # HELP vault_token_creation vault_token_creation\n\

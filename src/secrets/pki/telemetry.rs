@@ -7,7 +7,7 @@ use super::{crl, tidy, tidy_config, PkiBackend};
 use crate::logical::Result;
 use crate::storage::StorageView;
 use crate::util::gotime::now_unix;
-use crate::util::metric::{Labels, Sample};
+use crate::util::metric::{Labels, Sample, Value};
 
 /// Per issuer: `vaultlet.pki.issuer.not_after` (seconds since the epoch)
 /// and `.seconds_to_expiry` (negative once expired); per issuer holding a
@@ -60,7 +60,49 @@ pub(super) async fn gauges(
             ));
         }
     }
+    tidy_samples(backend, mount_point, &mut samples)?;
     Ok(samples)
+}
+
+/// Vault's `secrets.pki.tidy.*` once a tidy has run on the mount: the
+/// last run's start, the runs that succeeded and failed, the entries they
+/// deleted and how long they took. Vault's carry no label (two PKI mounts
+/// would give one series twice); these carry `mount_point`.
+fn tidy_samples(backend: &PkiBackend, mount_point: &str, samples: &mut Vec<Sample>) -> Result<()> {
+    let Some(status) = backend.tidy.snapshot()? else {
+        return Ok(());
+    };
+    let labels: Labels = vec![("mount_point", mount_point.to_string())];
+    let totals = &backend.tidy.totals;
+    samples.push(Sample::gauge(
+        "vault.secrets.pki.tidy.start_time_epoch",
+        labels.clone(),
+        status.started as f64,
+    ));
+    for (name, counter) in [
+        ("vault.secrets.pki.tidy.success", &totals.success),
+        ("vault.secrets.pki.tidy.failure", &totals.failure),
+        (
+            "vault.secrets.pki.tidy.cert_store_deleted_count",
+            &totals.cert_store_deleted,
+        ),
+        (
+            "vault.secrets.pki.tidy.revoked_cert_deleted_count",
+            &totals.revoked_cert_deleted,
+        ),
+    ] {
+        samples.push(Sample {
+            name: name.into(),
+            labels: labels.clone(),
+            value: Value::Counter(counter.get()),
+        });
+    }
+    samples.push(Sample {
+        name: "vault.secrets.pki.tidy.duration".into(),
+        labels,
+        value: Value::Timer(totals.duration.stats()),
+    });
+    Ok(())
 }
 
 /// `vaultlet.pki.certificates_stored` and

@@ -16,6 +16,7 @@ use super::tidy_config::TidyConfig;
 use super::{cached_issuers, IssuerCache, PkiBackend};
 use crate::logical::{Error, Result};
 use crate::storage::{BatchOp, StorageView};
+use crate::util::metric::{Counter, Timer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum State {
@@ -61,6 +62,19 @@ pub struct TidyState {
     /// from the configured startup backoff (with the bounds it used).
     started_at: i64,
     backoff: Mutex<Option<(i64, i64, i64)>>,
+    /// Totals over every run since the server started (Vault's
+    /// `secrets.pki.tidy.*` counters and duration).
+    pub(super) totals: TidyTotals,
+}
+
+/// What all tidy runs of a mount add up to, for `sys/metrics`.
+#[derive(Default)]
+pub(super) struct TidyTotals {
+    pub(super) success: Counter,
+    pub(super) failure: Counter,
+    pub(super) cert_store_deleted: Counter,
+    pub(super) revoked_cert_deleted: Counter,
+    pub(super) duration: Timer,
 }
 
 impl Default for TidyState {
@@ -70,6 +84,7 @@ impl Default for TidyState {
             cancel: AtomicBool::new(false),
             started_at: now(),
             backoff: Mutex::new(None),
+            totals: TidyTotals::default(),
         }
     }
 }
@@ -218,10 +233,18 @@ impl TidyJob {
         // a failed run in `tidy-status`, not as a tidy "running" forever.
         let job = Arc::new(self);
         let worker = job.clone();
+        let ran = std::time::Instant::now();
         let outcome = tokio::spawn(async move { worker.work().await })
             .await
             .unwrap_or_else(|_| Err(Stop::Failed(Error::internal("tidy stopped unexpectedly"))));
         let finished = now();
+        let totals = &job.state.totals;
+        totals.duration.record(ran.elapsed());
+        match outcome {
+            Ok(()) => totals.success.inc(),
+            Err(Stop::Failed(_)) => totals.failure.inc(),
+            Err(Stop::Cancelled) => {}
+        }
         // A finished run restarts the auto-tidy interval, as in Vault.
         if outcome.is_ok() {
             if let Err(e) = job.storage.put_json(AUTO_TIDY_LAST_RUN, &finished).await {
@@ -334,6 +357,7 @@ impl TidyJob {
             if !ops.is_empty() {
                 self.storage.batch(ops).await?;
             }
+            self.state.totals.cert_store_deleted.add(deleted);
             self.state.update(|s| s.cert_store_deleted += deleted);
             if page.len() < TIDY_PAGE {
                 break;
@@ -388,6 +412,7 @@ impl TidyJob {
             if !ops.is_empty() {
                 self.storage.batch(ops).await?;
             }
+            self.state.totals.revoked_cert_deleted.add(deleted);
             self.state.update(|s| {
                 s.revoked_deleted += deleted;
                 s.missing_issuer_certs += missing;

@@ -137,7 +137,7 @@ fn authorization(order: &str, identifier: &Identifier) -> Authorization {
     }
 }
 
-pub async fn new_order(_: &PkiBackend, dir: &Directory, call: Call) -> AcmeResult<Reply> {
+pub async fn new_order(backend: &PkiBackend, dir: &Directory, call: Call) -> AcmeResult<Reply> {
     let account = call.account()?;
     let payload = super::object(&call.payload)?;
     for field in ["notBefore", "notAfter"] {
@@ -181,8 +181,18 @@ pub async fn new_order(_: &PkiBackend, dir: &Directory, call: Call) -> AcmeResul
         cert_expiry: None,
     };
     state::put_order(&dir.storage, &account.id, &order).await?;
+    count_order(backend, dir, "created");
     let url = order_url(dir, &order.id);
     Ok(Reply::json(201, body(dir, &order, None)).at(url))
+}
+
+/// `vaultlet.pki.acme_orders_total` for this mount and outcome.
+fn count_order(backend: &PkiBackend, dir: &Directory, outcome: &str) {
+    backend
+        .metrics
+        .acme_orders
+        .with(&[&dir.mount_point, outcome])
+        .inc();
 }
 
 fn order_url(dir: &Directory, id: &str) -> String {
@@ -213,7 +223,12 @@ fn body(dir: &Directory, order: &Order, valid_authz: Option<&[String]>) -> Value
 /// The order with its status brought up to date from its authorizations
 /// (Vault's rules: valid and invalid are final, an expired order is
 /// invalid, ready once every authorization is valid).
-async fn current(dir: &Directory, kid: &str, id: &str) -> AcmeResult<(Order, Vec<String>)> {
+async fn current(
+    backend: &PkiBackend,
+    dir: &Directory,
+    kid: &str,
+    id: &str,
+) -> AcmeResult<(Order, Vec<String>)> {
     let mut order = state::order(&dir.storage, kid, id).await?;
     let mut valid = Vec::new();
     let mut any_failed = false;
@@ -240,6 +255,9 @@ async fn current(dir: &Directory, kid: &str, id: &str) -> AcmeResult<(Order, Vec
     }
     if order.status != before {
         state::put_order(&dir.storage, kid, &order).await?;
+        if order.status == Status::Invalid {
+            count_order(backend, dir, "invalid");
+        }
     }
     Ok((order, valid))
 }
@@ -247,7 +265,7 @@ async fn current(dir: &Directory, kid: &str, id: &str) -> AcmeResult<(Order, Vec
 pub async fn get(backend: &PkiBackend, dir: &Directory, id: &str, call: Call) -> AcmeResult<Reply> {
     let account = call.account()?;
     let _guard = backend.acme.lock.lock().await;
-    let (order, valid) = current(dir, &account.id, id).await?;
+    let (order, valid) = current(backend, dir, &account.id, id).await?;
     let filter =
         matches!(order.status, Status::Valid | Status::Invalid).then_some(valid.as_slice());
     Ok(Reply::json(200, body(dir, &order, filter)).at(order_url(dir, &order.id)))
@@ -259,7 +277,7 @@ pub async fn list(backend: &PkiBackend, dir: &Directory, call: Call) -> AcmeResu
     let _guard = backend.acme.lock.lock().await;
     let mut urls = Vec::new();
     for id in state::order_ids(&dir.storage, &account.id).await? {
-        let (order, _) = current(dir, &account.id, &id).await?;
+        let (order, _) = current(backend, dir, &account.id, &id).await?;
         if order.status != Status::Invalid {
             urls.push(order_url(dir, &order.id));
         }
@@ -284,7 +302,7 @@ pub async fn finalize(
     let mut request = csr::parse_der(&der)
         .map_err(|e| Problem::after(Kind::Malformed, format!("failed to parse csr: {e}")))?;
     let _guard = backend.acme.lock.lock().await;
-    let (mut order, _) = current(dir, &account.id, id).await?;
+    let (mut order, _) = current(backend, dir, &account.id, id).await?;
     if state::now() > order.expires {
         return Err(Problem::malformed(format!("order {id} is expired")));
     }
@@ -353,6 +371,7 @@ pub async fn finalize(
     order.cert_serial = Some(cert.serial);
     order.cert_expiry = Some(cert.not_after);
     state::put_order(&dir.storage, &account.id, &order).await?;
+    count_order(backend, dir, "finalized");
     Ok(Reply::json(200, body(dir, &order, None)).at(order_url(dir, &order.id)))
 }
 
