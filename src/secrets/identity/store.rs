@@ -31,6 +31,9 @@ pub struct IdentityStore {
     storage: RwLock<Option<StorageView>>,
     mounts: Weak<dyn AuthMounts>,
     write: tokio::sync::Mutex<()>,
+    /// The server's advertised API address (the default issuer of
+    /// identity tokens).
+    api_addr: RwLock<String>,
 }
 
 /// Names are matched without regard to case, as Vault's identity store
@@ -59,6 +62,7 @@ impl IdentityStore {
             storage: RwLock::new(None),
             mounts,
             write: tokio::sync::Mutex::new(()),
+            api_addr: RwLock::new(String::new()),
         }
     }
 
@@ -67,6 +71,21 @@ impl IdentityStore {
         match self.storage.write() {
             Ok(mut slot) => *slot = Some(storage),
             Err(poisoned) => *poisoned.into_inner() = Some(storage),
+        }
+    }
+
+    /// Told by the server once its listener is bound.
+    pub fn set_api_addr(&self, addr: String) {
+        match self.api_addr.write() {
+            Ok(mut slot) => *slot = addr,
+            Err(poisoned) => *poisoned.into_inner() = addr,
+        }
+    }
+
+    pub fn api_addr(&self) -> String {
+        match self.api_addr.read() {
+            Ok(addr) => addr.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
