@@ -286,14 +286,6 @@ fn tokens_carry_the_entity_verify_against_the_jwks_and_introspect() {
         .expect("id")
         .to_string();
 
-    let r = issue(&s, ROOT, "r");
-    assert_eq!(
-        (r.status, error(&r)),
-        (
-            400,
-            "no entity associated with the request's token".to_string()
-        )
-    );
     let r = issue(&s, &user, "none");
     assert_eq!(error(&r), "role \"none\" not found");
     let r = issue(&s, &user, "r");
@@ -309,6 +301,14 @@ fn tokens_carry_the_entity_verify_against_the_jwks_and_introspect() {
             json!({"allowed_client_ids": client_id}),
         ),
         204,
+    );
+    let r = issue(&s, ROOT, "r");
+    assert_eq!(
+        (r.status, error(&r)),
+        (
+            400,
+            "no entity associated with the request's token".to_string()
+        )
     );
     let r = issue(&s, &user, "r");
     ok(&r, 200);

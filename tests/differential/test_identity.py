@@ -151,3 +151,85 @@ def test_identity_entities_aliases_groups(pair):
     pair.call("DELETE", "identity/entity/id/<<alice>>", expect=204)
     pair.call("GET", "identity/entity/id/<<alice>>", expect=404)
     pair.call("DELETE", f"sys/auth/{a}", expect=204)
+
+
+def test_identity_tokens(pair):
+    """Identity tokens: named keys and roles (defaults, refusals), tokens
+    for an entity, introspection, rotation, the issuer's configuration,
+    discovery document and JWKS."""
+    a = "up" + uuid.uuid4().hex[:8]
+    n = uuid.uuid4().hex[:8]
+    key, role = f"k{n}", f"r{n}"
+    pair.call("GET", "identity/oidc/config", expect=200)
+    pair.call("LIST", "identity/oidc/key", expect=200)
+    pair.call("GET", "identity/oidc/key/default", expect=200)
+    pair.call("GET", f"identity/oidc/key/{key}", expect=404)
+    pair.call("POST", f"identity/oidc/key/{key}", {"algorithm": "HS256"}, expect=400)
+    pair.call("POST", f"identity/oidc/key/{key}", {"rotation_period": "30s"}, expect=400)
+    pair.call("POST", f"identity/oidc/key/{key}", {"rotation_period": "1h"}, expect=400)
+    pair.call("POST", f"identity/oidc/key/{key}", {"rotation_period": "bad"}, expect=400)
+    pair.call("POST", f"identity/oidc/key/{key}", {"algorithm": "ES256"}, expect=204)
+    pair.call("GET", f"identity/oidc/key/{key}", expect=200)
+    pair.call("POST", f"identity/oidc/key/{key}",
+              {"allowed_client_ids": "a,b", "verification_ttl": "2h"}, expect=204)
+    pair.call("GET", f"identity/oidc/key/{key}", expect=200)
+
+    pair.call("POST", f"identity/oidc/role/{role}", {}, expect=400)
+    pair.call("POST", f"identity/oidc/role/{role}", {"key": "none"}, expect=400)
+    pair.call("POST", f"identity/oidc/role/{role}", {"key": key, "ttl": "3h"}, expect=400)
+    pair.call("POST", f"identity/oidc/role/{role}", {"key": key, "template": '{"sub": "x"}'},
+              expect=400)
+    pair.call("POST", f"identity/oidc/role/{role}",
+              {"key": key, "template": '{"a": {{identity.entity.bogus}}}'}, expect=400)
+    pair.call("POST", f"identity/oidc/role/{role}",
+              {"key": key, "template": '{"a": {{identity.groups.names.x.id}}}'}, expect=400)
+    pair.call("POST", f"identity/oidc/role/{role}", {"key": key, "template": "not json"},
+              expect=400)
+    pair.call("POST", f"identity/oidc/role/{role}",
+              {"key": key, "ttl": "1h",
+               "template": '{"n": {{identity.entity.name}}, "g": {{identity.entity.groups.names}}}'},
+              expect=204)
+    pair.call("GET", f"identity/oidc/role/{role}", expect=200)
+    pair.call("GET", "identity/oidc/role/none", expect=404)
+    pair.call("LIST", "identity/oidc/role", expect=200)
+    pair.call("POST", f"identity/oidc/key/{key}", {"verification_ttl": "30m"}, expect=400)
+    pair.call("DELETE", f"identity/oidc/key/{key}", expect=400)
+    pair.call("DELETE", "identity/oidc/key/default", expect=400)
+    pair.call("POST", "identity/oidc/key/none/rotate", {}, expect=400)
+
+    # Tokens: only for a token with an entity, and a client ID the key allows.
+    api_enable_auth(pair, "userpass", a)
+    policy_write(pair, f"oidc{n}", f'path "identity/oidc/token/{role}" {{ capabilities = ["read"] }}')
+    pair.call("POST", f"auth/{a}/users/u1", {"password": "pw", "token_policies": f"oidc{n}"},
+              expect=204)
+    ra, rb = pair.call("POST", f"auth/{a}/login/u1", {"password": "pw"}, token="", expect=200)
+    save(pair, "tok", ra, rb, "auth", "client_token")
+    pair.call("GET", f"identity/oidc/token/{role}", expect=400)
+    pair.call("GET", "identity/oidc/token/none", token="<<tok>>", expect=(400, 403))
+    pair.call("GET", f"identity/oidc/token/{role}", token="<<tok>>", expect=400)
+    pair.call("POST", f"identity/oidc/key/{key}", {"allowed_client_ids": "*"}, expect=204)
+    ra, rb = pair.call("GET", f"identity/oidc/token/{role}", token="<<tok>>", expect=200)
+    save(pair, "jwt", ra, rb, "data", "token")
+
+    pair.call("POST", "identity/oidc/introspect", {"token": "<<jwt>>"}, expect=200)
+    pair.call("POST", "identity/oidc/introspect", {"token": "<<jwt>>", "client_id": "other"},
+              expect=200)
+    pair.call("POST", "identity/oidc/introspect", {"token": "abc"}, expect=200)
+    pair.call("POST", "identity/oidc/introspect", {"token": "<<jwt>>xx"}, expect=200)
+    pair.call("GET", "identity/oidc/.well-known/keys", token="", expect=200)
+    pair.call("POST", f"identity/oidc/key/{key}/rotate", {"verification_ttl": "1h"}, expect=204)
+    pair.call("GET", "identity/oidc/.well-known/keys", token="", expect=200)
+    pair.call("POST", "identity/oidc/introspect", {"token": "<<jwt>>"}, expect=200)
+
+    # The issuer: scheme, host and port only; the discovery document follows it.
+    pair.call("POST", "identity/oidc/config", {"issuer": "https://example.com/path"}, expect=400)
+    pair.call("POST", "identity/oidc/config", {"issuer": "https://example.com:8200"}, expect=200)
+    pair.call("GET", "identity/oidc/config", expect=200)
+    pair.call("GET", "identity/oidc/.well-known/openid-configuration", token="", expect=200)
+    pair.call("POST", "identity/oidc/config", {"issuer": ""}, expect=204)
+
+    pair.call("DELETE", f"identity/oidc/role/{role}", expect=204)
+    pair.call("DELETE", f"identity/oidc/key/{key}", expect=204)
+    pair.call("GET", f"identity/oidc/key/{key}", expect=404)
+    pair.call("DELETE", f"sys/auth/{a}", expect=204)
+    pair.check()

@@ -115,11 +115,6 @@ async fn issue(b: &IdentityBackend, req: &mut Request) -> Result<Option<Response
     let Some(role) = roles::load(&req.storage, &name).await? else {
         return Err(Error::BadRequest(format!("role {name:?} not found")));
     };
-    if entity_id.is_empty() {
-        return Err(Error::bad_request(
-            "no entity associated with the request's token",
-        ));
-    }
     let Some(key) = keys::load(&req.storage, &role.key).await? else {
         return Err(Error::BadRequest(format!(
             "unable to find key {:?} referenced by role {name:?}",
@@ -131,6 +126,11 @@ async fn issue(b: &IdentityBackend, req: &mut Request) -> Result<Option<Response
             "the key {:?} does not list the client ID of the role {name:?} as an allowed client ID",
             role.key
         )));
+    }
+    if entity_id.is_empty() {
+        return Err(Error::bad_request(
+            "no entity associated with the request's token",
+        ));
     }
     let Some(grant) = b.store.grant(&entity_id).await? else {
         return Err(Error::bad_request(
