@@ -542,3 +542,34 @@ fn the_periodic_tick_rotates_keys_when_their_period_ends() {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+#[test]
+fn concurrent_first_uses_and_rotations_lose_nothing() {
+    let s = Server::dev();
+    // Many first reads of the lazily made `default` key make one key.
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| ok(&s.read("identity/oidc/key/default"), 200));
+        }
+    });
+    ok(
+        &s.write("identity/oidc/role/d", json!({"key": "default"})),
+        204,
+    );
+    assert_eq!(jwks(&s).len(), 2, "one default key: current and next");
+    // Concurrent rotations each retire one key; none is lost.
+    ok(
+        &s.write("identity/oidc/key/k", json!({"algorithm": "EdDSA"})),
+        204,
+    );
+    ok(&s.write("identity/oidc/role/r", json!({"key": "k"})), 204);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| ok(&s.write("identity/oidc/key/k/rotate", json!({})), 204));
+        }
+    });
+    let published = kids(&jwks(&s));
+    let unique: std::collections::BTreeSet<&String> = published.iter().collect();
+    assert_eq!(published.len(), 2 + 2 + 8, "{published:?}");
+    assert_eq!(unique.len(), published.len());
+}
