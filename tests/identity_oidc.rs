@@ -573,3 +573,174 @@ fn concurrent_first_uses_and_rotations_lose_nothing() {
     assert_eq!(published.len(), 2 + 2 + 8, "{published:?}");
     assert_eq!(unique.len(), published.len());
 }
+
+#[test]
+fn external_groups_follow_the_groups_claim_of_jwt_logins() {
+    let s = Server::dev();
+    let user = user_token(&s);
+    ok(
+        &s.write("identity/oidc/key/k", json!({"allowed_client_ids": "*"})),
+        204,
+    );
+    for (role, groups) in [("devs", r#"["devs", "x"]"#), ("none", "[]")] {
+        let template = format!(r#"{{"groups": {groups}}}"#);
+        ok(
+            &s.write(
+                &format!("identity/oidc/role/{role}"),
+                json!({"key": "k", "client_id": "vaultlet", "template": template}),
+            ),
+            204,
+        );
+    }
+    ok(
+        &s.write(
+            "sys/policies/acl/oidc",
+            json!({"policy": "path \"identity/oidc/token/*\" { capabilities = [\"read\"] }"}),
+        ),
+        204,
+    );
+    let issuer = format!("http://{}/v1/identity/oidc", s.addr);
+    ok(&s.write("sys/auth/jwt", json!({"type": "jwt"})), 204);
+    ok(
+        &s.write(
+            "auth/jwt/config",
+            json!({"oidc_discovery_url": issuer, "bound_issuer": issuer}),
+        ),
+        204,
+    );
+    ok(
+        &s.write(
+            "auth/jwt/role/w",
+            json!({"role_type": "jwt", "user_claim": "sub", "groups_claim": "groups",
+                   "bound_audiences": "vaultlet"}),
+        ),
+        204,
+    );
+    let accessor = s.read("sys/auth").json["jwt/"]["accessor"]
+        .as_str()
+        .expect("acc")
+        .to_string();
+    let internal = s.write("identity/group", json!({"name": "internal"}));
+    let internal = internal.data("id").as_str().expect("id").to_string();
+    let external = s.write(
+        "identity/group",
+        json!({"name": "ext", "type": "external", "policies": "devpol"}),
+    );
+    let external = external.data("id").as_str().expect("id").to_string();
+
+    for (body, want) in [
+        (json!({}), "missing alias name"),
+        (json!({"name": "devs"}), "missing mount_accessor"),
+        (
+            json!({"name": "devs", "mount_accessor": "nope"}),
+            "invalid mount accessor \"nope\"",
+        ),
+        (
+            json!({"name": "devs", "mount_accessor": accessor, "canonical_id": internal}),
+            "alias can't be set on an internal group",
+        ),
+        (
+            json!({"name": "devs", "mount_accessor": accessor, "canonical_id": "nope"}),
+            "invalid group ID given in 'canonical_id'",
+        ),
+        (
+            json!({"name": "devs", "mount_accessor": accessor, "id": "nope"}),
+            "invalid group alias ID",
+        ),
+    ] {
+        let r = s.write("identity/group-alias", body.clone());
+        assert_eq!((r.status, error(&r)), (400, want.to_string()), "{body}");
+    }
+    let r = s.write(
+        "identity/group-alias",
+        json!({"name": "devs", "mount_accessor": accessor, "canonical_id": external}),
+    );
+    ok(&r, 200);
+    assert_eq!(r.data("canonical_id"), external.as_str());
+    let alias_id = r.data("id").as_str().expect("id").to_string();
+    let r = s.write(
+        "identity/group-alias",
+        json!({"name": "devs", "mount_accessor": accessor}),
+    );
+    assert_eq!(
+        error(&r),
+        "combination of mount and group alias name is already in use"
+    );
+    let read = s.read(&format!("identity/group-alias/id/{alias_id}"));
+    assert_eq!(read.data("name"), "devs");
+    assert_eq!(read.data("mount_path"), "auth/jwt/");
+    assert_eq!(read.data("mount_type"), "jwt");
+    let group = s.read(&format!("identity/group/id/{external}"));
+    assert_eq!(group.data("alias")["id"], alias_id.as_str());
+    let listed = s.list("identity/group-alias/id");
+    assert_eq!(listed.data("keys"), &json!([alias_id]));
+    assert_eq!(
+        listed.data("key_info")[&alias_id]["canonical_id"],
+        external.as_str()
+    );
+
+    let login = |role: &str| {
+        let token = issue(&s, &user, role);
+        ok(&token, 200);
+        let r = s.send(
+            "PUT",
+            "auth/jwt/login",
+            None,
+            Some(
+                json!({"role": "w", "jwt": token.data("token")})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        );
+        ok(&r, 200);
+        r
+    };
+    let r = login("devs");
+    let entity = r.json["auth"]["entity_id"]
+        .as_str()
+        .expect("entity")
+        .to_string();
+    assert_eq!(r.json["auth"]["identity_policies"], json!(["devpol"]));
+    let members = s.read(&format!("identity/group/id/{external}"));
+    assert_eq!(members.data("member_entity_ids"), &json!([entity]));
+    let r = login("none");
+    assert_eq!(r.json["auth"]["entity_id"], entity.as_str());
+    assert!(
+        r.json["auth"]["identity_policies"].is_null(),
+        "{:?}",
+        r.json["auth"]
+    );
+    let members = s.read(&format!("identity/group/id/{external}"));
+    assert_eq!(members.data("member_entity_ids"), &Value::Null);
+
+    ok(
+        &s.delete(&format!("identity/group-alias/id/{alias_id}")),
+        204,
+    );
+    assert_eq!(
+        s.read(&format!("identity/group-alias/id/{alias_id}"))
+            .status,
+        404
+    );
+    assert_eq!(
+        s.read(&format!("identity/group/id/{external}"))
+            .data("alias"),
+        &json!({})
+    );
+    // Without a canonical ID, the alias gets a new external group.
+    let r = s.write(
+        "identity/group-alias",
+        json!({"name": "devs", "mount_accessor": accessor}),
+    );
+    ok(&r, 200);
+    let made = s.read(&format!(
+        "identity/group/id/{}",
+        r.data("canonical_id").as_str().expect("id")
+    ));
+    assert_eq!(made.data("type"), "external");
+    assert!(made
+        .data("name")
+        .as_str()
+        .expect("name")
+        .starts_with("group_"));
+}

@@ -465,6 +465,11 @@ impl Core {
                 if entity.disabled {
                     return Err(Error::PermissionDenied);
                 }
+                if let Some(names) = &auth.group_aliases {
+                    self.identity
+                        .refresh_external_groups(&mount, &entity.id, names)
+                        .await?;
+                }
                 Some(entity.id)
             }
             _ => None,

@@ -184,6 +184,10 @@ pub struct Auth {
     /// Logins: the identity alias (an AppRole role ID, a certificate's CN,
     /// a JWT's user claim). Tokens of one alias share an `entity_id`.
     pub alias_name: Option<String>,
+    /// Logins: the group names the auth method reports (JWT's
+    /// `groups_claim`); the entity's external group memberships on the
+    /// mount follow them.
+    pub group_aliases: Option<Vec<String>>,
     /// Token creation through a token role: the role's name.
     pub token_role: Option<String>,
     /// The token's `path` when it is not the request's (a token role's

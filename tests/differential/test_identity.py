@@ -233,3 +233,94 @@ def test_identity_tokens(pair):
     pair.call("GET", f"identity/oidc/key/{key}", expect=404)
     pair.call("DELETE", f"sys/auth/{a}", expect=204)
     pair.check()
+
+
+def test_group_aliases_and_jwt_group_membership(pair):
+    """External groups and their aliases (refusals, read, list, update,
+    delete, a new group for an alias without one), and a JWT login whose
+    groups claim (in an identity token of the same server) makes its
+    entity a member."""
+    a, j = "up" + uuid.uuid4().hex[:8], "jwt" + uuid.uuid4().hex[:8]
+    n = uuid.uuid4().hex[:8]
+    api_enable_auth(pair, "jwt", j)
+    ra, rb = pair.call("GET", "sys/auth", expect=200)
+    save(pair, "jacc", ra, rb, "data", f"{j}/", "accessor")
+    ra, rb = pair.call("POST", "identity/group", {"name": f"int{n}"}, expect=200)
+    save(pair, "int", ra, rb, "data", "id")
+    ra, rb = pair.call("POST", "identity/group",
+                       {"name": f"ext{n}", "type": "external", "policies": f"devpol{n}"}, expect=200)
+    save(pair, "ext", ra, rb, "data", "id")
+
+    pair.call("POST", "identity/group-alias", {}, expect=400)
+    pair.call("POST", "identity/group-alias", {"name": "devs"}, expect=400)
+    pair.call("POST", "identity/group-alias", {"name": "devs", "mount_accessor": "nope"}, expect=400)
+    pair.call("POST", "identity/group-alias",
+              {"name": "devs", "mount_accessor": "<<jacc>>", "canonical_id": "<<int>>"}, expect=400)
+    pair.call("POST", "identity/group-alias",
+              {"name": "devs", "mount_accessor": "<<jacc>>", "canonical_id": "nope"}, expect=400)
+    pair.call("POST", "identity/group-alias",
+              {"name": "devs", "mount_accessor": "<<jacc>>", "id": "nope"}, expect=400)
+    ra, rb = pair.call("POST", "identity/group-alias",
+                       {"name": "devs", "mount_accessor": "<<jacc>>", "canonical_id": "<<ext>>"},
+                       expect=200)
+    save(pair, "alias", ra, rb, "data", "id")
+    pair.call("POST", "identity/group-alias", {"name": "devs", "mount_accessor": "<<jacc>>"},
+              expect=400)
+    pair.call("GET", "identity/group-alias/id/<<alias>>", expect=200)
+    pair.call("GET", "identity/group/id/<<ext>>", expect=200)
+    pair.call("POST", "identity/group-alias/id/<<alias>>", {"name": "devs2"}, expect=400)
+    pair.call("POST", "identity/group-alias/id/<<alias>>",
+              {"name": "devs2", "mount_accessor": "<<jacc>>"}, expect=200)
+    pair.call("GET", "identity/group-alias/id/<<alias>>", expect=200)
+    pair.call("POST", "identity/group-alias/id/<<alias>>",
+              {"name": "devs", "mount_accessor": "<<jacc>>"}, expect=200)
+    pair.call("POST", "identity/group-alias/id/nope", {"name": "x", "mount_accessor": "<<jacc>>"},
+              expect=400)
+    pair.call("GET", "identity/group-alias/id/nope", expect=404)
+    pair.call("GET", "identity/group/id/<<ext>>", expect=200)
+
+    # A JWT login with the groups claim joins the external group.
+    api_enable_auth(pair, "userpass", a)
+    policy_write(pair, f"oidc{n}", 'path "identity/oidc/token/*" { capabilities = ["read"] }')
+    pair.call("POST", f"auth/{a}/users/u1", {"password": "pw", "token_policies": f"oidc{n}"},
+              expect=204)
+    ra, rb = pair.call("POST", f"auth/{a}/login/u1", {"password": "pw"}, token="", expect=200)
+    save(pair, "tok", ra, rb, "auth", "client_token")
+    pair.call("POST", f"identity/oidc/key/k{n}", {"allowed_client_ids": "*"}, expect=204)
+    pair.call("POST", f"identity/oidc/role/r{n}",
+              {"key": f"k{n}", "client_id": "vaultlet", "template": '{"groups": ["devs", "x"]}'},
+              expect=204)
+    # Each server's own address as its issuer (the reference's dev listener
+    # advertises port 0).
+    pair.setv("base", pair.a.addr, pair.b.addr)
+    pair.setv("iss", f"{pair.a.addr}/v1/identity/oidc", f"{pair.b.addr}/v1/identity/oidc")
+    pair.call("POST", "identity/oidc/config", {"issuer": "<<base>>"}, expect=200)
+    ra, rb = pair.call("GET", f"identity/oidc/token/r{n}", token="<<tok>>", expect=200)
+    save(pair, "jwt", ra, rb, "data", "token")
+    pair.call("POST", f"auth/{j}/config", {"oidc_discovery_url": "<<iss>>", "bound_issuer": "<<iss>>"},
+              expect=204)
+    pair.call("POST", f"auth/{j}/role/w",
+              {"role_type": "jwt", "user_claim": "sub", "groups_claim": "groups",
+               "bound_audiences": "vaultlet"}, expect=204)
+    pair.call("POST", f"auth/{j}/login", {"role": "w", "jwt": "<<jwt>>"}, token="", expect=200)
+    pair.call("GET", "identity/group/id/<<ext>>", expect=200)
+
+    pair.call("LIST", "identity/group-alias/id", expect=200)
+    pair.call("DELETE", "identity/group-alias/id/<<alias>>", expect=204)
+    pair.call("DELETE", "identity/group-alias/id/<<alias>>", expect=204)
+    pair.call("GET", "identity/group-alias/id/<<alias>>", expect=404)
+    pair.call("GET", "identity/group/id/<<ext>>", expect=200)
+    ra, rb = pair.call("POST", "identity/group-alias", {"name": "new", "mount_accessor": "<<jacc>>"},
+                       expect=200)
+    save(pair, "made", ra, rb, "data", "canonical_id")
+    pair.call("GET", "identity/group/id/<<made>>", expect=200)
+
+    pair.call("DELETE", "identity/group/id/<<made>>", expect=204)
+    pair.call("DELETE", "identity/group/id/<<ext>>", expect=204)
+    pair.call("DELETE", "identity/group/id/<<int>>", expect=204)
+    pair.call("DELETE", f"identity/oidc/role/r{n}", expect=204)
+    pair.call("DELETE", f"identity/oidc/key/k{n}", expect=204)
+    pair.call("POST", "identity/oidc/config", {"issuer": ""}, expect=204)
+    pair.call("DELETE", f"sys/auth/{j}", expect=204)
+    pair.call("DELETE", f"sys/auth/{a}", expect=204)
+    pair.check()

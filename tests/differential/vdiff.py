@@ -81,6 +81,9 @@ VOLATILE = [
     "data.member_entity_ids[]", "data.member_group_ids[]", "data.parent_group_ids[]",
     # identity tokens: generated client IDs and signed tokens
     "data.client_id", "data.token",
+    # group aliases: ids, times and the auth mount's accessor
+    "data.alias.id", "data.alias.canonical_id", "data.alias.creation_time",
+    "data.alias.last_update_time", "data.alias.mount_accessor",
 ]
 
 

@@ -156,3 +156,42 @@ def test_a_jwt_mount_trusts_the_servers_own_identity_tokens(client, unique):
     identity.delete_role(name=role)
     identity.delete_named_key(name=key)
     client.sys.disable_auth_method(path)
+
+
+def test_group_aliases_make_jwt_logins_members_of_external_groups(client, unique):
+    identity = client.secrets.identity
+    key, role, jwt_path = f"k-{unique}", f"r-{unique}", f"jwt-{unique}"
+    client.sys.enable_auth_method("jwt", path=jwt_path)
+    accessor = client.sys.list_auth_methods()["data"][f"{jwt_path}/"]["accessor"]
+    group_id = identity.create_or_update_group(name=f"ext-{unique}", group_type="external",
+                                               policies=[f"devpol-{unique}"])["data"]["id"]
+    alias = identity.create_or_update_group_alias(name="devs", mount_accessor=accessor,
+                                                  canonical_id=group_id)["data"]
+    assert alias["canonical_id"] == group_id
+    read = identity.read_group_alias(alias_id=alias["id"])["data"]
+    assert (read["name"], read["mount_type"]) == ("devs", "jwt")
+    assert alias["id"] in identity.list_group_aliases()["data"]["keys"]
+    assert identity.read_group(group_id=group_id)["data"]["alias"]["id"] == alias["id"]
+
+    identity.create_named_key(name=key, allowed_client_ids=["*"])
+    identity.create_or_update_role(name=role, key=key, client_id="vaultlet",
+                                   template='{"groups": ["devs"]}')
+    path, user = _user_client(client, unique, [f"identity/oidc/token/{role}"])
+    id_token = user.secrets.identity.generate_signed_id_token(name=role)["data"]["token"]
+    issuer = identity.read_well_known_configurations()["issuer"]
+    client.auth.jwt.configure(oidc_discovery_url=issuer, bound_issuer=issuer, path=jwt_path)
+    client.auth.jwt.create_role(name="w", role_type="jwt", user_claim="sub", groups_claim="groups",
+                                bound_audiences=["vaultlet"], allowed_redirect_uris=[],
+                                path=jwt_path)
+    login = hvac.Client(url=client.url).auth.jwt.jwt_login(role="w", jwt=id_token, path=jwt_path)
+    assert login["auth"]["identity_policies"] == [f"devpol-{unique}"]
+    members = identity.read_group(group_id=group_id)["data"]["member_entity_ids"]
+    assert members == [login["auth"]["entity_id"]]
+
+    identity.delete_group_alias(entity_id=alias["id"])
+    assert identity.read_group(group_id=group_id)["data"]["alias"] == {}
+    identity.delete_group(group_id=group_id)
+    identity.delete_role(name=role)
+    identity.delete_named_key(name=key)
+    client.sys.disable_auth_method(jwt_path)
+    client.sys.disable_auth_method(path)

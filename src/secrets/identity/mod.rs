@@ -1,5 +1,6 @@
 //! The identity store (`identity/`, on every server): entities and their
-//! aliases on auth mounts, internal groups, and lookups. Logins attach to
+//! aliases on auth mounts, internal groups, external groups with their
+//! aliases, and lookups. Logins attach to
 //! entities through [`IdentityStore::login`]; the policies of an entity
 //! and of its groups join its tokens' own; identity tokens (`oidc/`) are
 //! signed for entities. See
@@ -7,6 +8,7 @@
 
 mod aliases;
 mod entities;
+mod group_aliases;
 mod groups;
 mod lookup;
 mod merge;
@@ -45,6 +47,7 @@ impl Backend for IdentityBackend {
         entities::PATHS,
         aliases::PATHS,
         groups::PATHS,
+        group_aliases::PATHS,
         lookup::PATHS,
         oidc::KEY_PATHS,
         oidc::ROLE_PATHS,
