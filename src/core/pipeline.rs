@@ -461,7 +461,10 @@ impl Core {
                     path: mounted.entry.route_prefix(),
                     mount_type: mounted.entry.backend_type.clone(),
                 };
-                let entity = self.identity.login(&mount, alias).await?;
+                let entity = self
+                    .identity
+                    .login(&mount, alias, &auth.alias_metadata)
+                    .await?;
                 if entity.disabled {
                     return Err(Error::PermissionDenied);
                 }

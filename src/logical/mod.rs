@@ -184,6 +184,10 @@ pub struct Auth {
     /// Logins: the identity alias (an AppRole role ID, a certificate's CN,
     /// a JWT's user claim). Tokens of one alias share an `entity_id`.
     pub alias_name: Option<String>,
+    /// Logins: the alias metadata the auth method sets (Kubernetes' service
+    /// account, JWT's `claim_mappings`, AppRole's secret ID metadata); the
+    /// alias keeps the latest login's.
+    pub alias_metadata: BTreeMap<String, String>,
     /// Logins: the group names the auth method reports (JWT's
     /// `groups_claim`); the entity's external group memberships on the
     /// mount follow them.

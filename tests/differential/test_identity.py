@@ -288,7 +288,8 @@ def test_group_aliases_and_jwt_group_membership(pair):
     save(pair, "tok", ra, rb, "auth", "client_token")
     pair.call("POST", f"identity/oidc/key/k{n}", {"allowed_client_ids": "*"}, expect=204)
     pair.call("POST", f"identity/oidc/role/r{n}",
-              {"key": f"k{n}", "client_id": "vaultlet", "template": '{"groups": ["devs", "x"]}'},
+              {"key": f"k{n}", "client_id": "vaultlet",
+               "template": '{"groups": ["devs", "x"], "team": "blue"}'},
               expect=204)
     # Each server's own address as its issuer (the reference's dev listener
     # advertises port 0).
@@ -301,9 +302,30 @@ def test_group_aliases_and_jwt_group_membership(pair):
               expect=204)
     pair.call("POST", f"auth/{j}/role/w",
               {"role_type": "jwt", "user_claim": "sub", "groups_claim": "groups",
-               "bound_audiences": "vaultlet"}, expect=204)
-    pair.call("POST", f"auth/{j}/login", {"role": "w", "jwt": "<<jwt>>"}, token="", expect=200)
+               "bound_audiences": "vaultlet", "claim_mappings": {"team": "squad"},
+               "token_policies": f"meta{n}"}, expect=204)
+    # The claim mappings are the alias's metadata, which policy templates read.
+    policy_write(pair, f"meta{n}",
+                 'path "cubbyhole/m/{{identity.entity.aliases.<<jacc>>.metadata.squad}}" '
+                 '{ capabilities = ["read"] }')
+    ra, rb = pair.call("POST", f"auth/{j}/login", {"role": "w", "jwt": "<<jwt>>"}, token="",
+                       expect=200)
+    save(pair, "jtok", ra, rb, "auth", "client_token")
+    save(pair, "jent", ra, rb, "auth", "entity_id")
+    pair.call("POST", "sys/capabilities-self", {"paths": ["cubbyhole/m/blue", "cubbyhole/m/red"]},
+              token="<<jtok>>", expect=200)
     pair.call("GET", "identity/group/id/<<ext>>", expect=200)
+    # Groups are looked up by their alias's name and mount, or its id.
+    pair.call("POST", "identity/lookup/group",
+              {"alias_name": "devs", "alias_mount_accessor": "<<jacc>>"}, expect=200)
+    pair.call("POST", "identity/lookup/group", {"alias_id": "<<alias>>"}, expect=200)
+    pair.call("POST", "identity/lookup/group", {"alias_id": "nope"}, expect=204)
+    pair.call("POST", "identity/lookup/group",
+              {"alias_name": "nope", "alias_mount_accessor": "<<jacc>>"}, expect=204)
+    pair.call("POST", "identity/lookup/group", {"alias_name": "devs"}, expect=400)
+    pair.call("POST", "identity/lookup/entity", {"alias_mount_accessor": "<<jacc>>"}, expect=400)
+    pair.call("POST", "identity/lookup/group",
+              {"alias_id": "<<alias>>", "alias_name": "devs"}, expect=400)
 
     pair.call("LIST", "identity/group-alias/id", expect=200)
     pair.call("DELETE", "identity/group-alias/id/<<alias>>", expect=204)
@@ -320,6 +342,7 @@ def test_group_aliases_and_jwt_group_membership(pair):
     pair.call("DELETE", "identity/group/id/<<int>>", expect=204)
     pair.call("DELETE", f"identity/oidc/role/r{n}", expect=204)
     pair.call("DELETE", f"identity/oidc/key/k{n}", expect=204)
+    pair.call("DELETE", f"sys/policies/acl/meta{n}", expect=204)
     pair.call("POST", "identity/oidc/config", {"issuer": ""}, expect=204)
     pair.call("DELETE", f"sys/auth/{j}", expect=204)
     pair.call("DELETE", f"sys/auth/{a}", expect=204)

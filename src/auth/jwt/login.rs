@@ -157,6 +157,8 @@ async fn login(b: &JwtBackend, req: &mut Request) -> Result<Option<Response>> {
     auth.alias_name = Some(user.clone());
     auth.group_aliases = group_aliases;
     auth.display_name = user;
+    // The alias has the token's metadata: the claim mappings and the role.
+    auth.alias_metadata = metadata.clone();
     auth.metadata = metadata;
     Ok(Some(Response::auth(auth)))
 }

@@ -3,7 +3,7 @@
 //! finds its entity in one read. Every change runs under one lock, so two
 //! logins of a new alias at once make one entity, not two.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{RwLock, Weak};
 
 use serde::de::DeserializeOwned;
@@ -346,15 +346,34 @@ impl IdentityStore {
 
     /// The entity of an alias logging in on `mount`: found by the alias,
     /// or made with it on first login (Vault's `CreateOrFetchEntity`).
-    pub async fn login(&self, mount: &AuthMount, alias_name: &str) -> Result<Entity> {
+    pub async fn login(
+        &self,
+        mount: &AuthMount,
+        alias_name: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Entity> {
         if let Some(entity) = self.entity_by_alias(&mount.accessor, alias_name).await? {
-            return Ok(entity);
+            if alias_metadata_is(&entity, &mount.accessor, metadata) {
+                return Ok(entity);
+            }
         }
         let _guard = self.lock().await;
-        if let Some(entity) = self.entity_by_alias(&mount.accessor, alias_name).await? {
+        let now = now_nanos();
+        if let Some(old) = self.entity_by_alias(&mount.accessor, alias_name).await? {
+            if alias_metadata_is(&old, &mount.accessor, metadata) {
+                return Ok(old);
+            }
+            // Vault updates the alias when a login reports other metadata.
+            let mut entity = old.clone();
+            for alias in entity.aliases.iter_mut() {
+                if alias.mount_accessor == mount.accessor {
+                    alias.metadata = metadata.clone();
+                    alias.last_update_time = now;
+                }
+            }
+            self.save_entity(Some(&old), &entity).await?;
             return Ok(entity);
         }
-        let now = now_nanos();
         let id = ids::uuid();
         let entity = Entity {
             id: id.clone(),
@@ -364,6 +383,7 @@ impl IdentityStore {
                 canonical_id: id.clone(),
                 mount_accessor: mount.accessor.clone(),
                 name: alias_name.to_string(),
+                metadata: metadata.clone(),
                 creation_time: now,
                 last_update_time: now,
                 ..Default::default()
@@ -392,6 +412,15 @@ impl IdentityStore {
         groups.retain(|g| member_of.contains(&g.id));
         Ok(Some(Grant { entity, groups }))
     }
+}
+
+/// Whether the entity's alias on the mount already has these metadata.
+fn alias_metadata_is(entity: &Entity, accessor: &str, metadata: &BTreeMap<String, String>) -> bool {
+    entity
+        .aliases
+        .iter()
+        .filter(|a| a.mount_accessor == accessor)
+        .all(|a| &a.metadata == metadata)
 }
 
 /// An entity and the groups it is in, as its tokens see them.
