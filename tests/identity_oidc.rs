@@ -241,6 +241,11 @@ fn keys_and_roles_take_vaults_defaults_and_refuse_what_vault_refuses() {
                "id_token_signing_alg_values_supported":
                    ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "EdDSA"]})
     );
+    // Relying parties may cache the discovery document for an hour, as
+    // Vault lets them; other answers are not cached.
+    assert_eq!(doc.header("cache-control"), Some("max-age=3600"));
+    let keys = s.send("GET", "identity/oidc/.well-known/keys", None, None);
+    assert_eq!(keys.header("cache-control"), Some("no-store"));
 }
 
 #[test]
@@ -743,4 +748,30 @@ fn external_groups_follow_the_groups_claim_of_jwt_logins() {
         .as_str()
         .expect("name")
         .starts_with("group_"));
+}
+
+#[test]
+fn a_jwks_with_keys_may_be_cached_until_the_next_rotation() {
+    let s = Server::dev();
+    ok(
+        &s.write(
+            "identity/oidc/key/k",
+            json!({"rotation_period": "1h", "verification_ttl": "2h"}),
+        ),
+        204,
+    );
+    let r = s.send("GET", "identity/oidc/.well-known/keys", None, None);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    ok(
+        &s.write("identity/oidc/role/r", json!({"key": "k", "ttl": "1h"})),
+        204,
+    );
+    let r = s.send("GET", "identity/oidc/.well-known/keys", None, None);
+    ok(&r, 200);
+    let age: i64 = r
+        .header("cache-control")
+        .and_then(|v| v.strip_prefix("max-age="))
+        .and_then(|v| v.parse().ok())
+        .expect("max-age");
+    assert!((3500..=3600).contains(&age), "{age}");
 }

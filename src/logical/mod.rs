@@ -150,6 +150,9 @@ pub struct RawResponse {
     pub status: u16,
     pub content_type: String,
     pub body: Vec<u8>,
+    /// The `Cache-Control` the backend asks for (Vault's
+    /// `http_raw_cache_control`); `no-store` otherwise.
+    pub cache_control: Option<String>,
 }
 
 /// A lease attached to a response (PKI `generate_lease`).
@@ -241,6 +244,7 @@ impl Response {
                 status,
                 content_type: content_type.to_string(),
                 body,
+                cache_control: None,
             }),
             ..Default::default()
         }

@@ -304,6 +304,19 @@ pub async fn published(storage: &StorageView) -> Result<Vec<Value>> {
     Ok(keys)
 }
 
+/// Seconds until the soonest rotation of any named key (`None` without
+/// keys): how long a relying party may cache the JWKS, as Vault tells it.
+pub async fn seconds_to_next_rotation(storage: &StorageView) -> Result<Option<i64>> {
+    let now = now_unix();
+    let mut soonest: Option<i64> = None;
+    for name in storage.list_leaves(FOLDER).await? {
+        if let Some(key) = storage.get_json::<NamedKey>(&storage_key(&name)).await? {
+            soonest = Some(soonest.map_or(key.next_rotation, |s| s.min(key.next_rotation)));
+        }
+    }
+    Ok(soonest.map(|at| at - now).filter(|left| *left > 0))
+}
+
 /// Every public key of every named key (what `introspect` checks against).
 pub async fn all_public(storage: &StorageView) -> Result<Vec<Value>> {
     let now = now_unix();

@@ -238,11 +238,25 @@ async fn discovery(b: &IdentityBackend, req: &mut Request) -> Result<Option<Resp
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": super::signing::ALGORITHMS,
     });
-    Ok(Some(json_body(&doc)))
+    let mut response = json_body(&doc);
+    if let Some(raw) = response.raw.as_mut() {
+        // Vault lets relying parties cache the discovery document an hour.
+        raw.cache_control = Some("max-age=3600".into());
+    }
+    Ok(Some(response))
 }
 
 async fn jwks(b: &IdentityBackend, req: &mut Request) -> Result<Option<Response>> {
     let _guard = b.oidc_lock.lock().await;
-    let keys = keys::published(&req.storage).await?;
-    Ok(Some(json_body(&Value::Object(keys::jwks_document(keys)))))
+    let published = keys::published(&req.storage).await?;
+    // Only a JWKS with keys may be cached, until the next rotation.
+    let max_age = match published.is_empty() {
+        true => None,
+        false => keys::seconds_to_next_rotation(&req.storage).await?,
+    };
+    let mut response = json_body(&Value::Object(keys::jwks_document(published)));
+    if let (Some(raw), Some(age)) = (response.raw.as_mut(), max_age) {
+        raw.cache_control = Some(format!("max-age={age}"));
+    }
+    Ok(Some(response))
 }
