@@ -347,3 +347,21 @@ def test_group_aliases_and_jwt_group_membership(pair):
     pair.call("DELETE", f"sys/auth/{j}", expect=204)
     pair.call("DELETE", f"sys/auth/{a}", expect=204)
     pair.check()
+
+
+def test_aliases_outlive_their_auth_mount(pair):
+    """Disabling an auth method revokes its tokens but keeps its entities'
+    aliases (OpenBao, like Vault, does not delete them)."""
+    a = "up" + uuid.uuid4().hex[:8]
+    api_enable_auth(pair, "userpass", a)
+    ra, rb = pair.call("GET", "sys/auth", expect=200)
+    save(pair, "acc", ra, rb, "data", f"{a}/", "accessor")
+    pair.call("POST", f"auth/{a}/users/u1", {"password": "pw"}, expect=204)
+    ra, rb = pair.call("POST", f"auth/{a}/login/u1", {"password": "pw"}, token="", expect=200)
+    save(pair, "ent", ra, rb, "auth", "entity_id")
+    pair.call("POST", "identity/entity/id/<<ent>>", {"name": f"keep{a}"}, expect=204)
+    pair.call("DELETE", f"sys/auth/{a}", expect=204)
+    pair.call("POST", "identity/lookup/entity",
+              {"alias_name": "u1", "alias_mount_accessor": "<<acc>>"}, expect=200)
+    pair.call("DELETE", "identity/entity/id/<<ent>>", expect=204)
+    pair.check()

@@ -128,8 +128,19 @@ impl GroupAlias {
             "mount_type": mount_type,
             "name": self.name,
         });
-        value.as_object().cloned().unwrap_or_default()
+        without_gone_mount(value, mount)
     }
+}
+
+/// An alias of a mount that is gone (disabled) shows no `mount_path` or
+/// `mount_type`, as Vault omits them.
+fn without_gone_mount(value: Value, mount: Option<&AuthMount>) -> Map<String, Value> {
+    let mut map = value.as_object().cloned().unwrap_or_default();
+    if mount.is_none() {
+        map.remove("mount_path");
+        map.remove("mount_type");
+    }
+    map
 }
 
 /// Go's nil-or-map: an empty map reads `null`, as Vault's protobufs do.
@@ -175,7 +186,7 @@ impl Alias {
             "mount_type": mount_type,
             "name": self.name,
         });
-        value.as_object().cloned().unwrap_or_default()
+        without_gone_mount(value, mount)
     }
 }
 
