@@ -358,6 +358,25 @@ fn cert_login_accepts_a_client_certificate_from_the_trusted_ca_only() {
     let (_, me) = vault.request(None, "GET", "auth/token/lookup-self", Some(&token), None);
     assert_eq!(me["data"]["display_name"], "cert-cm");
 
+    // The entity's alias is the common name; it takes the login's metadata
+    // only once `enable_identity_alias_metadata` is set.
+    let entity = auth["entity_id"].as_str().expect("entity").to_string();
+    let alias = |vault: &CertVault| {
+        let (_, e) = vault.admin("GET", &format!("identity/entity/id/{entity}"), None);
+        e["data"]["aliases"][0].clone()
+    };
+    assert_eq!(alias(&vault)["name"], "cert-manager");
+    assert_eq!(alias(&vault)["metadata"], Value::Null);
+    vault.admin(
+        "POST",
+        "auth/cert/config",
+        Some(json!({"enable_identity_alias_metadata": true})),
+    );
+    let (status, body) = vault.login(&client, Some("cert-manager"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["auth"]["entity_id"], entity.as_str());
+    assert_eq!(alias(&vault)["metadata"], body["auth"]["metadata"]);
+
     // Without a name every role is tried.
     assert_eq!(vault.login(&client, None).0, 200);
 

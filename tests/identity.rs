@@ -713,6 +713,126 @@ fn an_approle_login_is_an_alias_named_by_its_role_id() {
     let r = s.read(&format!("identity/entity/id/{entity}"));
     assert_eq!(r.data("aliases")[0]["name"], role_id.as_str());
     assert_eq!(r.data("aliases")[0]["mount_path"], "auth/approle/");
+    assert_eq!(r.data("aliases")[0]["metadata"], json!({"role_name": "r"}));
+}
+
+#[test]
+fn an_approle_alias_takes_its_logins_metadata_which_policy_templates_read() {
+    let s = Server::dev();
+    ok(
+        &s.write("sys/auth/approle", json!({"type": "approle"})),
+        204,
+    );
+    let accessor = s.read("sys/auth").json["approle/"]["accessor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rule = format!(
+        "path \"secret/data/{{{{identity.entity.aliases.{accessor}.metadata.tag}}}}\" \
+         {{ capabilities = [\"read\"] }}"
+    );
+    ok(
+        &s.write("sys/policies/acl/tagged", json!({ "policy": rule })),
+        204,
+    );
+    ok(
+        &s.write("auth/approle/role/r", json!({"token_policies": "tagged"})),
+        204,
+    );
+    ok(&s.write("secret/data/blue", json!({"data": {"v": 1}})), 200);
+    ok(&s.write("secret/data/red", json!({"data": {"v": 2}})), 200);
+    let role_id = s
+        .read("auth/approle/role/r/role-id")
+        .data("role_id")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let login_with_tag = |tag: &str| {
+        let secret_id = s
+            .write(
+                "auth/approle/role/r/secret-id",
+                json!({ "metadata": json!({ "tag": tag }).to_string() }),
+            )
+            .data("secret_id")
+            .as_str()
+            .unwrap()
+            .to_string();
+        let body = json!({"role_id": role_id, "secret_id": secret_id});
+        let r = s.send(
+            "PUT",
+            "auth/approle/login",
+            None,
+            Some(body.to_string().into_bytes()),
+        );
+        ok(&r, 200);
+        r
+    };
+
+    let blue = login_with_tag("blue");
+    let token = blue.client_token();
+    let entity = blue.json["auth"]["entity_id"].as_str().unwrap().to_string();
+    let alias = |s: &Server| {
+        s.read(&format!("identity/entity/id/{entity}"))
+            .data("aliases")[0]
+            .clone()
+    };
+    assert_eq!(
+        alias(&s)["metadata"],
+        json!({"role_name": "r", "tag": "blue"})
+    );
+    ok(&s.call("GET", "secret/data/blue", &token, None), 200);
+    ok(&s.call("GET", "secret/data/red", &token, None), 403);
+
+    // The next login's metadata replace the alias's, for every token of
+    // the entity.
+    let red = login_with_tag("red");
+    assert_eq!(red.json["auth"]["entity_id"], entity.as_str());
+    assert_eq!(
+        alias(&s)["metadata"],
+        json!({"role_name": "r", "tag": "red"})
+    );
+    ok(&s.call("GET", "secret/data/red", &token, None), 200);
+    ok(&s.call("GET", "secret/data/blue", &token, None), 403);
+}
+
+#[test]
+fn groups_are_looked_up_by_their_alias() {
+    let s = Server::dev();
+    let accessor = userpass_with_user(&s, "u1", "");
+    let group = id_of(&s.write("identity/group", json!({"name": "ext", "type": "external"})));
+    let alias = id_of(&s.write(
+        "identity/group-alias",
+        json!({"name": "devs", "mount_accessor": accessor, "canonical_id": group}),
+    ));
+    for query in [
+        json!({"alias_id": alias}),
+        json!({"alias_name": "devs", "alias_mount_accessor": accessor}),
+    ] {
+        let r = s.write("identity/lookup/group", query);
+        ok(&r, 200);
+        assert_eq!(r.data("id"), group.as_str());
+        assert_eq!(r.data("alias")["id"], alias.as_str());
+    }
+    for query in [
+        json!({"alias_id": "nope"}),
+        json!({"alias_name": "nope", "alias_mount_accessor": accessor}),
+    ] {
+        ok(&s.write("identity/lookup/group", query), 204);
+    }
+    for (query, error) in [
+        (
+            json!({"alias_name": "devs"}),
+            "both 'alias_name' and 'alias_mount_accessor' needs to be set",
+        ),
+        (
+            json!({"alias_id": alias, "alias_name": "devs"}),
+            "query parameter conflict; please supply distinct set of query parameters",
+        ),
+    ] {
+        let r = s.write("identity/lookup/group", query);
+        ok(&r, 400);
+        assert_eq!(r.errors(), [error]);
+    }
 }
 
 #[test]

@@ -493,6 +493,17 @@ fn pem_keys_without_a_host_verify_locally() {
     let r = login(&server, "cm", &signer.sign(&claims, None));
     assert_eq!(r.status, 200, "{:?}", r.json);
     assert_eq!(r.json["auth"]["metadata"]["service_account_uid"], "u");
+    // The entity's alias has the service account's metadata (not the role).
+    let entity = r.json["auth"]["entity_id"].as_str().unwrap_or_default();
+    let r = server.read(&format!("identity/entity/id/{entity}"));
+    let alias = &r.json["data"]["aliases"][0];
+    assert_eq!(alias["name"], "cert-manager/cert-manager");
+    assert_eq!(
+        alias["metadata"],
+        json!({"service_account_name": "cert-manager",
+               "service_account_namespace": "cert-manager",
+               "service_account_secret_name": "", "service_account_uid": "u"})
+    );
     // PS256 from the same key.
     let r = login(&server, "cm", &signer.sign_as("PS256", &claims, None));
     assert_eq!(r.status, 200, "{:?}", r.json);

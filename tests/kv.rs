@@ -556,23 +556,6 @@ fn cubbyhole_is_private_to_each_token() {
 }
 
 #[test]
-fn identity_tokens_say_they_are_not_available() {
-    let s = Server::dev();
-    for (method, path) in [
-        ("GET", "identity/oidc/.well-known/openid-configuration"),
-        ("POST", "identity/oidc/key/k"),
-        ("LIST", "identity/oidc/role"),
-    ] {
-        let reply = s.call(method, path, ROOT, Some(json!({"name": "x"})));
-        assert_eq!(reply.status, 400, "{method} {path}");
-        assert_eq!(
-            reply.errors(),
-            ["identity tokens are not available in vaultlet"]
-        );
-    }
-}
-
-#[test]
 fn kv1_mounts_upgrade_to_v2_when_tuned_and_never_downgrade() {
     let s = Server::dev();
     s.write("sys/mounts/up", json!({"type": "kv"}));

@@ -493,9 +493,17 @@ impl Core {
                     path: mounted.entry.route_prefix(),
                     mount_type: mounted.entry.backend_type.clone(),
                 };
-                let entity = self.identity.login(&mount, alias).await?;
+                let entity = self
+                    .identity
+                    .login(&mount, alias, &auth.alias_metadata)
+                    .await?;
                 if entity.disabled {
                     return Err(Error::PermissionDenied);
+                }
+                if let Some(names) = &auth.group_aliases {
+                    self.identity
+                        .refresh_external_groups(&mount, &entity.id, names)
+                        .await?;
                 }
                 Some(entity.id)
             }

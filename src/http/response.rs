@@ -237,7 +237,14 @@ fn success_body(
         // An empty raw body keeps the status its backend chose (204 for
         // "nothing here", 200 for a HEAD answer, 404 for a hidden path).
         let status = StatusCode::from_u16(raw.status).unwrap_or(StatusCode::OK);
-        return with_headers(status, Body::from(raw.body), &raw.content_type);
+        let mut http = with_headers(status, Body::from(raw.body), &raw.content_type);
+        if let Some(value) = raw
+            .cache_control
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            http.headers_mut().insert(header::CACHE_CONTROL, value);
+        }
+        return http;
     }
     if empty && auth.is_none() {
         return empty_response(StatusCode::NO_CONTENT);

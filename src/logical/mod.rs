@@ -150,6 +150,9 @@ pub struct RawResponse {
     pub status: u16,
     pub content_type: String,
     pub body: Vec<u8>,
+    /// The `Cache-Control` the backend asks for (Vault's
+    /// `http_raw_cache_control`); `no-store` otherwise.
+    pub cache_control: Option<String>,
 }
 
 /// A raw body made while it is sent (a snapshot): its pieces, or the
@@ -215,6 +218,14 @@ pub struct Auth {
     /// Logins: the identity alias (an AppRole role ID, a certificate's CN,
     /// a JWT's user claim). Tokens of one alias share an `entity_id`.
     pub alias_name: Option<String>,
+    /// Logins: the alias metadata the auth method sets (Kubernetes' service
+    /// account, JWT's `claim_mappings`, AppRole's secret ID metadata); the
+    /// alias keeps the latest login's.
+    pub alias_metadata: BTreeMap<String, String>,
+    /// Logins: the group names the auth method reports (JWT's
+    /// `groups_claim`); the entity's external group memberships on the
+    /// mount follow them.
+    pub group_aliases: Option<Vec<String>>,
     /// Token creation through a token role: the role's name.
     pub token_role: Option<String>,
     /// The token's `path` when it is not the request's (a token role's
@@ -266,6 +277,7 @@ impl Response {
                 status,
                 content_type: content_type.to_string(),
                 body,
+                cache_control: None,
             }),
             ..Default::default()
         }

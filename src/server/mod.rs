@@ -180,6 +180,12 @@ pub async fn run(opts: ServerOptions) -> Result<(), ServerError> {
     } else {
         "https"
     };
+    core.identity.set_api_addr(
+        advertised
+            .0
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{bound}")),
+    );
     print_banner(
         scheme,
         &bound,

@@ -81,6 +81,11 @@ VOLATILE = [
     "data.aliases[].merged_from_canonical_ids[]", "data.merged_entity_ids[]",
     "data.direct_group_ids[]", "data.group_ids[]", "data.inherited_group_ids[]",
     "data.member_entity_ids[]", "data.member_group_ids[]", "data.parent_group_ids[]",
+    # identity tokens: generated client IDs and signed tokens
+    "data.client_id", "data.token",
+    # group aliases: ids, times and the auth mount's accessor
+    "data.alias.id", "data.alias.canonical_id", "data.alias.creation_time",
+    "data.alias.last_update_time", "data.alias.mount_accessor",
 ]
 
 

@@ -107,6 +107,8 @@ impl Inner {
         metadata.insert("role_name".to_string(), role.name.clone());
 
         let mut auth = role.token.to_auth();
+        // Vault gives the alias the token's metadata.
+        auth.alias_metadata = metadata.clone();
         auth.metadata = metadata;
         auth.bound_cidrs = token_bound_cidrs;
         auth.display_name = String::new();

@@ -1,5 +1,6 @@
 //! `auth/cert/config`: the method's settings, stored and shown as Vault
-//! does (vaultlet applies none of them).
+//! does (vaultlet applies `enable_identity_alias_metadata`; the rest are
+//! kept for clients only).
 
 use serde_json::{json, Map, Value};
 
@@ -37,6 +38,16 @@ async fn read(_: &CertBackend, req: &mut Request) -> Result<Option<Response>> {
         })
         .collect();
     Ok(Some(Response::data(data)))
+}
+
+/// Whether logins give their alias the token's metadata (Vault's
+/// `enable_identity_alias_metadata`).
+pub(super) async fn alias_metadata_enabled(req: &Request) -> Result<bool> {
+    let stored: Map<String, Value> = req.storage.get_json("config").await?.unwrap_or_default();
+    Ok(stored
+        .get(FLAGS[1])
+        .and_then(Value::as_bool)
+        .unwrap_or(false))
 }
 
 async fn write(_: &CertBackend, req: &mut Request) -> Result<Option<Response>> {

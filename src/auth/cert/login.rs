@@ -1,7 +1,7 @@
 //! `auth/cert/login`: the client certificate of the TLS connection logs in
 //! through the first role (or the named one) that accepts its chain.
 
-use super::{crl, roles, verify, CertBackend};
+use super::{config, crl, roles, verify, CertBackend};
 use crate::handler;
 use crate::logical::framework::{Field, Path};
 use crate::logical::{Error, Request, Response, Result};
@@ -55,6 +55,9 @@ async fn login(_: &CertBackend, req: &mut Request) -> Result<Option<Response>> {
     auth.alias_name = matched.metadata.get("common_name").cloned();
     auth.metadata = matched.metadata;
     auth.metadata.insert("cert_name".into(), name);
+    if config::alias_metadata_enabled(req).await? {
+        auth.alias_metadata = auth.metadata.clone();
+    }
     auth.renewable = true;
     auth.orphan = true;
     Ok(Some(Response::auth(auth)))

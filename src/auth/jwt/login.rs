@@ -118,6 +118,7 @@ async fn login(b: &JwtBackend, req: &mut Request) -> Result<Option<Response>> {
         }
     }
     metadata.insert("role".to_string(), role_name.clone());
+    let mut group_aliases = None;
     if !role.groups_claim.is_empty() {
         let Some(groups) = get_claim(&claims, &role.groups_claim) else {
             return Err(Error::BadRequest(format!(
@@ -140,6 +141,12 @@ async fn login(b: &JwtBackend, req: &mut Request) -> Result<Option<Response>> {
                 "value {bad} in groups claim could not be parsed as string"
             )));
         }
+        group_aliases = Some(
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+        );
     }
     if let Some(bound) = &role.bound_claims {
         validate_bound_claims(&role.bound_claims_type, bound, &claims)
@@ -148,7 +155,10 @@ async fn login(b: &JwtBackend, req: &mut Request) -> Result<Option<Response>> {
 
     let mut auth = role.token.to_auth();
     auth.alias_name = Some(user.clone());
+    auth.group_aliases = group_aliases;
     auth.display_name = user;
+    // The alias has the token's metadata: the claim mappings and the role.
+    auth.alias_metadata = metadata.clone();
     auth.metadata = metadata;
     Ok(Some(Response::auth(auth)))
 }

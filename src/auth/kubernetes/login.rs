@@ -128,6 +128,8 @@ async fn login(_: &KubernetesBackend, req: &mut Request) -> Result<Option<Respon
         .insert("service_account_namespace".into(), sa.namespace.clone());
     auth.metadata
         .insert("service_account_secret_name".into(), sa.secret_name.clone());
+    // Vault's alias metadata are the service account's; the token's add the role.
+    auth.alias_metadata = auth.metadata.clone();
     auth.metadata.insert("role".into(), role_name);
     Ok(Some(Response::auth(auth)))
 }

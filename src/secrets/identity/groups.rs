@@ -76,7 +76,11 @@ async fn read(b: &IdentityBackend, req: &mut Request, target: Target) -> Result<
 
 pub(super) async fn render(b: &IdentityBackend, group: &Group) -> Result<Map<String, Value>> {
     let groups = b.store.groups().await?;
-    Ok(group.render(&parents(&group.id, &groups)))
+    let mount = group
+        .alias
+        .as_ref()
+        .and_then(|a| b.store.auth_mount(&a.mount_accessor));
+    Ok(group.render(&parents(&group.id, &groups), mount.as_ref()))
 }
 
 /// The groups below `id` through `member_group_ids`, `id` included.

@@ -58,7 +58,14 @@ impl Query {
         .collect();
         match given.len() {
             0 => Err(Error::bad_request("query parameter not supplied")),
-            1 => Ok(given.remove(0)),
+            1 => match given.remove(0) {
+                Query::Alias { accessor, name } if accessor.is_empty() || name.is_empty() => {
+                    Err(Error::bad_request(
+                        "both 'alias_name' and 'alias_mount_accessor' needs to be set",
+                    ))
+                }
+                query => Ok(query),
+            },
             _ => Err(Error::bad_request(
                 "query parameter conflict; please supply distinct set of query parameters",
             )),
@@ -83,8 +90,8 @@ async fn lookup_group(b: &IdentityBackend, req: &mut Request) -> Result<Option<R
     let group = match Query::read(req)? {
         Query::Id(id) => b.store.group(&id).await?,
         Query::Name(name) => b.store.group_by_name(&name).await?,
-        // Group aliases (of external groups) are not kept.
-        Query::AliasId(_) | Query::Alias { .. } => None,
+        Query::AliasId(id) => b.store.group_by_alias_id(&id).await?,
+        Query::Alias { accessor, name } => b.store.group_by_alias(&accessor, &name).await?,
     };
     match group {
         Some(group) => Ok(Some(Response::data(groups::render(b, &group).await?))),

@@ -1,16 +1,19 @@
 //! The identity store (`identity/`, on every server): entities and their
-//! aliases on auth mounts, internal groups, and lookups. Logins attach to
+//! aliases on auth mounts, internal groups, external groups with their
+//! aliases, and lookups. Logins attach to
 //! entities through [`IdentityStore::login`]; the policies of an entity
-//! and of its groups join its tokens' own. Identity tokens (`oidc/`) are
-//! not available. See
+//! and of its groups join its tokens' own; identity tokens (`oidc/`) are
+//! signed for entities. See
 //! <https://developer.hashicorp.com/vault/api-docs/secret/identity>.
 
 mod aliases;
 mod entities;
+mod group_aliases;
 mod groups;
 mod lookup;
 mod merge;
 pub mod model;
+mod oidc;
 pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,46 +22,41 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 pub use self::store::{AuthMounts, IdentityStore};
-use crate::handler;
 use crate::logical::framework::{Backend, Path};
-use crate::logical::{Error, Request, Response, Result};
-
-const NOT_AVAILABLE: &str = "identity tokens are not available in vaultlet";
+use crate::logical::Result;
+use crate::storage::StorageView;
 
 pub struct IdentityBackend {
     store: Arc<IdentityStore>,
+    /// Held while reading and then changing identity token keys and roles.
+    oidc_lock: tokio::sync::Mutex<()>,
 }
 
 impl IdentityBackend {
     pub fn new(store: Arc<IdentityStore>) -> Self {
-        IdentityBackend { store }
+        IdentityBackend {
+            store,
+            oidc_lock: tokio::sync::Mutex::new(()),
+        }
     }
 }
 
-/// Whatever the request, the same refusal; its parameters are not looked at.
-const fn refused(pattern: &'static str) -> Path<IdentityBackend> {
-    Path::new(pattern)
-        .arbitrary_fields()
-        .read(handler!(not_available))
-        .list(handler!(not_available))
-        .update(handler!(not_available))
-        .delete(handler!(not_available))
-}
-
-const OIDC: &[Path<IdentityBackend>] = &[refused("oidc"), refused("oidc/*path")];
-
+#[async_trait::async_trait]
 impl Backend for IdentityBackend {
     const PATHS: &'static [&'static [Path<Self>]] = &[
         entities::PATHS,
         aliases::PATHS,
         groups::PATHS,
+        group_aliases::PATHS,
         lookup::PATHS,
-        OIDC,
+        oidc::KEY_PATHS,
+        oidc::ROLE_PATHS,
+        oidc::TOKEN_PATHS,
     ];
-}
 
-async fn not_available(_b: &IdentityBackend, _req: &mut Request) -> Result<Option<Response>> {
-    Err(Error::bad_request(NOT_AVAILABLE))
+    async fn periodic(&self, storage: &StorageView) -> Result<()> {
+        oidc::periodic(self, storage).await
+    }
 }
 
 /// Which entity or group a path names: through its body (`id`, else

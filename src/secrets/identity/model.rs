@@ -93,6 +93,54 @@ pub struct Group {
     pub creation_time: i64,
     pub last_update_time: i64,
     pub modify_index: i64,
+    /// External groups only: the auth method's group name that makes a
+    /// logging-in entity a member.
+    pub alias: Option<GroupAlias>,
+}
+
+/// A group's name on one auth mount (an external group has at most one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GroupAlias {
+    pub id: String,
+    pub canonical_id: String,
+    pub mount_accessor: String,
+    pub name: String,
+    pub creation_time: i64,
+    pub last_update_time: i64,
+}
+
+impl GroupAlias {
+    /// The alias as its group's read shows it.
+    pub fn render(&self, mount: Option<&AuthMount>) -> Map<String, Value> {
+        let (path, mount_type) = mount
+            .map(|m| (m.path.as_str(), m.mount_type.as_str()))
+            .unwrap_or_default();
+        let value = json!({
+            "canonical_id": self.canonical_id,
+            "creation_time": time(self.creation_time),
+            "id": self.id,
+            "last_update_time": time(self.last_update_time),
+            "merged_from_canonical_ids": Value::Null,
+            "metadata": Value::Null,
+            "mount_accessor": self.mount_accessor,
+            "mount_path": path,
+            "mount_type": mount_type,
+            "name": self.name,
+        });
+        without_gone_mount(value, mount)
+    }
+}
+
+/// An alias of a mount that is gone (disabled) shows no `mount_path` or
+/// `mount_type`, as Vault omits them.
+fn without_gone_mount(value: Value, mount: Option<&AuthMount>) -> Map<String, Value> {
+    let mut map = value.as_object().cloned().unwrap_or_default();
+    if mount.is_none() {
+        map.remove("mount_path");
+        map.remove("mount_type");
+    }
+    map
 }
 
 /// Go's nil-or-map: an empty map reads `null`, as Vault's protobufs do.
@@ -138,7 +186,7 @@ impl Alias {
             "mount_type": mount_type,
             "name": self.name,
         });
-        value.as_object().cloned().unwrap_or_default()
+        without_gone_mount(value, mount)
     }
 }
 
@@ -197,9 +245,18 @@ impl Entity {
 
 impl Group {
     /// The group as `identity/group/id/:id` reads it.
-    pub fn render(&self, parent_group_ids: &[String]) -> Map<String, Value> {
+    pub fn render(
+        &self,
+        parent_group_ids: &[String],
+        alias_mount: Option<&AuthMount>,
+    ) -> Map<String, Value> {
+        let alias = self
+            .alias
+            .as_ref()
+            .map(|a| Value::Object(a.render(alias_mount)))
+            .unwrap_or_else(|| json!({}));
         let value = json!({
-            "alias": {},
+            "alias": alias,
             "creation_time": time(self.creation_time),
             "id": self.id,
             "last_update_time": time(self.last_update_time),

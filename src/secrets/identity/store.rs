@@ -3,12 +3,12 @@
 //! finds its entity in one read. Every change runs under one lock, so two
 //! logins of a new alias at once make one entity, not two.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{RwLock, Weak};
 
 use serde::de::DeserializeOwned;
 
-use super::model::{Alias, AuthMount, Entity, Group, Memberships};
+use super::model::{Alias, AuthMount, Entity, Group, GroupType, Memberships};
 use crate::logical::{Error, Result};
 use crate::storage::{BatchOp, StorageView};
 use crate::util::gotime::now_nanos;
@@ -20,6 +20,8 @@ const ENTITY_NAME: &str = "index/entity-name/";
 const GROUP_NAME: &str = "index/group-name/";
 const ALIAS: &str = "index/alias/";
 const ALIAS_ID: &str = "index/alias-id/";
+const GROUP_ALIAS: &str = "index/group-alias/";
+const GROUP_ALIAS_ID: &str = "index/group-alias-id/";
 
 /// The auth mounts, as the identity store needs to see them.
 pub trait AuthMounts: Send + Sync {
@@ -31,6 +33,9 @@ pub struct IdentityStore {
     storage: RwLock<Option<StorageView>>,
     mounts: Weak<dyn AuthMounts>,
     write: tokio::sync::Mutex<()>,
+    /// The server's advertised API address (the default issuer of
+    /// identity tokens).
+    api_addr: RwLock<String>,
 }
 
 /// Names are matched without regard to case, as Vault's identity store
@@ -42,6 +47,24 @@ fn name_key(prefix: &str, name: &str) -> String {
 
 fn alias_key(accessor: &str, name: &str) -> String {
     name_key(&format!("{ALIAS}{}/", hex::encode(accessor)), name)
+}
+
+fn group_alias_key(accessor: &str, name: &str) -> String {
+    name_key(&format!("{GROUP_ALIAS}{}/", hex::encode(accessor)), name)
+}
+
+/// Deletes of the index entries of a group's alias.
+fn group_alias_deletes(group: &Group) -> Vec<BatchOp> {
+    group
+        .alias
+        .iter()
+        .flat_map(|a| {
+            [
+                BatchOp::Delete(group_alias_key(&a.mount_accessor, &a.name)),
+                BatchOp::Delete(format!("{GROUP_ALIAS_ID}{}", a.id)),
+            ]
+        })
+        .collect()
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -59,6 +82,7 @@ impl IdentityStore {
             storage: RwLock::new(None),
             mounts,
             write: tokio::sync::Mutex::new(()),
+            api_addr: RwLock::new(String::new()),
         }
     }
 
@@ -67,6 +91,21 @@ impl IdentityStore {
         match self.storage.write() {
             Ok(mut slot) => *slot = Some(storage),
             Err(poisoned) => *poisoned.into_inner() = Some(storage),
+        }
+    }
+
+    /// Told by the server once its listener is bound.
+    pub fn set_api_addr(&self, addr: String) {
+        match self.api_addr.write() {
+            Ok(mut slot) => *slot = addr,
+            Err(poisoned) => *poisoned.into_inner() = addr,
+        }
+    }
+
+    pub fn api_addr(&self) -> String {
+        match self.api_addr.read() {
+            Ok(addr) => addr.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
@@ -201,6 +240,61 @@ impl IdentityStore {
         }
     }
 
+    /// The group whose alias has this id.
+    pub async fn group_by_alias_id(&self, alias_id: &str) -> Result<Option<Group>> {
+        if alias_id.is_empty() || alias_id.contains('/') {
+            return Ok(None);
+        }
+        match self.index(&format!("{GROUP_ALIAS_ID}{alias_id}")).await? {
+            Some(id) => self.group(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The group whose alias is `name` on the mount `accessor`.
+    pub async fn group_by_alias(&self, accessor: &str, name: &str) -> Result<Option<Group>> {
+        match self.index(&group_alias_key(accessor, name)).await? {
+            Some(id) => self.group(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// An entity's memberships in the external groups of `mount` after a
+    /// login that named the groups `names`: it joins those whose alias is
+    /// one of them and leaves the others (Vault's external group refresh).
+    pub async fn refresh_external_groups(
+        &self,
+        mount: &AuthMount,
+        entity_id: &str,
+        names: &[String],
+    ) -> Result<()> {
+        let _guard = self.lock().await;
+        let wanted: BTreeSet<String> = names.iter().map(|n| n.to_lowercase()).collect();
+        for group in self.groups().await? {
+            let Some(alias) = &group.alias else {
+                continue;
+            };
+            if group.group_type != GroupType::External || alias.mount_accessor != mount.accessor {
+                continue;
+            }
+            let member = group.member_entity_ids.iter().any(|id| id == entity_id);
+            let should = wanted.contains(&alias.name.to_lowercase());
+            if member == should {
+                continue;
+            }
+            let mut updated = group.clone();
+            if should {
+                updated.member_entity_ids.push(entity_id.to_string());
+            } else {
+                updated.member_entity_ids.retain(|id| id != entity_id);
+            }
+            updated.last_update_time = now_nanos();
+            updated.modify_index += 1;
+            self.save_group(Some(&group), &updated).await?;
+        }
+        Ok(())
+    }
+
     pub async fn groups(&self) -> Result<Vec<Group>> {
         self.all(GROUP).await
     }
@@ -209,12 +303,23 @@ impl IdentityStore {
         let mut ops = Vec::new();
         if let Some(old) = old {
             ops.push(BatchOp::Delete(name_key(GROUP_NAME, &old.name)));
+            ops.extend(group_alias_deletes(old));
         }
         ops.push(BatchOp::Put(format!("{GROUP}{}", new.id), json(new)?));
         ops.push(BatchOp::Put(
             name_key(GROUP_NAME, &new.name),
             new.id.clone().into_bytes(),
         ));
+        if let Some(alias) = &new.alias {
+            ops.push(BatchOp::Put(
+                group_alias_key(&alias.mount_accessor, &alias.name),
+                new.id.clone().into_bytes(),
+            ));
+            ops.push(BatchOp::Put(
+                format!("{GROUP_ALIAS_ID}{}", alias.id),
+                new.id.clone().into_bytes(),
+            ));
+        }
         self.storage()?.batch(dedup_puts(ops)).await?;
         Ok(())
     }
@@ -225,6 +330,7 @@ impl IdentityStore {
             BatchOp::Delete(name_key(GROUP_NAME, &group.name)),
             BatchOp::Delete(format!("{GROUP}{}", group.id)),
         ];
+        ops.extend(group_alias_deletes(group));
         for mut parent in self.groups().await? {
             if parent.member_group_ids.contains(&group.id) {
                 parent.member_group_ids.retain(|id| id != &group.id);
@@ -240,15 +346,34 @@ impl IdentityStore {
 
     /// The entity of an alias logging in on `mount`: found by the alias,
     /// or made with it on first login (Vault's `CreateOrFetchEntity`).
-    pub async fn login(&self, mount: &AuthMount, alias_name: &str) -> Result<Entity> {
+    pub async fn login(
+        &self,
+        mount: &AuthMount,
+        alias_name: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Entity> {
         if let Some(entity) = self.entity_by_alias(&mount.accessor, alias_name).await? {
-            return Ok(entity);
+            if alias_metadata_is(&entity, &mount.accessor, metadata) {
+                return Ok(entity);
+            }
         }
         let _guard = self.lock().await;
-        if let Some(entity) = self.entity_by_alias(&mount.accessor, alias_name).await? {
+        let now = now_nanos();
+        if let Some(old) = self.entity_by_alias(&mount.accessor, alias_name).await? {
+            if alias_metadata_is(&old, &mount.accessor, metadata) {
+                return Ok(old);
+            }
+            // Vault updates the alias when a login reports other metadata.
+            let mut entity = old.clone();
+            for alias in entity.aliases.iter_mut() {
+                if alias.mount_accessor == mount.accessor {
+                    alias.metadata = metadata.clone();
+                    alias.last_update_time = now;
+                }
+            }
+            self.save_entity(Some(&old), &entity).await?;
             return Ok(entity);
         }
-        let now = now_nanos();
         let id = ids::uuid();
         let entity = Entity {
             id: id.clone(),
@@ -258,6 +383,7 @@ impl IdentityStore {
                 canonical_id: id.clone(),
                 mount_accessor: mount.accessor.clone(),
                 name: alias_name.to_string(),
+                metadata: metadata.clone(),
                 creation_time: now,
                 last_update_time: now,
                 ..Default::default()
@@ -286,6 +412,15 @@ impl IdentityStore {
         groups.retain(|g| member_of.contains(&g.id));
         Ok(Some(Grant { entity, groups }))
     }
+}
+
+/// Whether the entity's alias on the mount already has these metadata.
+fn alias_metadata_is(entity: &Entity, accessor: &str, metadata: &BTreeMap<String, String>) -> bool {
+    entity
+        .aliases
+        .iter()
+        .filter(|a| a.mount_accessor == accessor)
+        .all(|a| &a.metadata == metadata)
 }
 
 /// An entity and the groups it is in, as its tokens see them.
