@@ -350,7 +350,8 @@ impl Storage for PostgresStorage {
                 .await
                 .map_err(sql_error)?;
             let txn = client.transaction().await.map_err(sql_error)?;
-            self.fence_and_notify(&txn, || notify::payload(&ops)).await?;
+            self.fence_and_notify(&txn, || notify::payload(&ops))
+                .await?;
             for op in &ops {
                 match op {
                     BatchOp::Put(full, value) => {
