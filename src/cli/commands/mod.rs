@@ -52,6 +52,32 @@ impl Ui<'_> {
             let _ = write!(self.out, "{s}");
         }
     }
+
+    /// A line typed on the terminal without echo (`password.Read`); an
+    /// error, with Go's text, when stdin is not a terminal.
+    pub fn read_hidden(&self) -> Result<String, String> {
+        if self.stdin_tty {
+            rpassword::read_password().map_err(|e| e.to_string())
+        } else {
+            Err("file descriptor 0 is not a terminal".to_string())
+        }
+    }
+
+    /// Asks for an unseal key on the terminal, as `operator unseal`,
+    /// `generate-root` and `rekey` do; `None` once the failure is reported.
+    pub fn ask_unseal_key(&mut self) -> Option<String> {
+        let _ = write!(self.out, "Unseal Key (will be hidden): ");
+        let _ = self.out.flush();
+        let read = self.read_hidden();
+        self.output("");
+        match read {
+            Ok(key) => Some(key),
+            Err(e) => {
+                self.error(&format::wrap_padded(&format!("An error occurred attempting to ask for the unseal key. The raw error message is shown below, but usually this is because you attempted to pipe a value into the command or you are executing outside of a terminal (tty). If you want to pipe the value, pass \"-\" as the argument to read from stdin. The raw error was: {e}"), 0));
+                None
+            }
+        }
+    }
 }
 
 /// Flags Vault's `main.go` reads from anywhere on the command line

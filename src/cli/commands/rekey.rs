@@ -259,20 +259,9 @@ fn provide(ui: &mut Ui, flags: &FlagSet, client: &Client, stage: Stage, key: Str
         "" => {
             let nonce = text(&current, "nonce");
             ui.output(&format!("Rekey operation nonce: {nonce}"));
-            let _ = write!(ui.out, "Unseal Key (will be hidden): ");
-            let _ = ui.out.flush();
-            let read = if ui.stdin_tty {
-                rpassword::read_password().map_err(|e| e.to_string())
-            } else {
-                Err("file descriptor 0 is not a terminal".to_string())
-            };
-            ui.output("");
-            match read {
-                Ok(key) => (key, nonce),
-                Err(e) => {
-                    ui.error(&format::wrap_padded(&format!("An error occurred attempting to ask for the unseal key. The raw error message is shown below, but usually this is because you attempted to pipe a value into the command or you are executing outside of a terminal (tty). If you want to pipe the value, pass \"-\" as the argument to read from stdin. The raw error was: {e}"), 0));
-                    return 1;
-                }
+            match ui.ask_unseal_key() {
+                Some(key) => (key, nonce),
+                None => return 1,
             }
         }
         _ => (key, flags.str("nonce")),

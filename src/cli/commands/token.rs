@@ -550,11 +550,7 @@ fn userpass_login(
             return Err("'password' must be specified and refusing to pull from stdin".into());
         }
         let _ = write!(ui.err, "Password (will be hidden): ");
-        let read = if ui.stdin_tty {
-            rpassword::read_password().map_err(|e| e.to_string())
-        } else {
-            Err("file descriptor 0 is not a terminal".to_string())
-        };
+        let read = ui.read_hidden();
         ui.error("");
         password = read?;
     }
