@@ -14,18 +14,13 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::postgres::postgres_url;
 use common::{Server, LISTEN};
 use serde_json::{json, Value};
 
 /// How long any one state change may take before the test fails.
 const BOUND: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(20);
-
-fn postgres_url() -> String {
-    std::env::var("VAULTLET_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!("VAULTLET_TEST_POSTGRES_URL is not set: run these tests through tests/postgres/run")
-    })
-}
 
 /// The cluster's shared settings: one database table pair, one static seal.
 struct Cluster {

@@ -26,13 +26,14 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::postgres::{postgres_url, Relay};
 use common::Server;
 use serde_json::{json, Value};
 
@@ -50,105 +51,12 @@ const CLIENTS: usize = 3;
 /// The pause between one client's requests (keeps the load bounded).
 const PACE: Duration = Duration::from_millis(15);
 
-fn postgres_url() -> String {
-    std::env::var("VAULTLET_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!("VAULTLET_TEST_POSTGRES_URL is not set: run these tests through tests/postgres/run")
-    })
-}
-
-/// A TCP relay to PostgreSQL that can be cut (every connection closed, new
-/// ones closed at once) and restored; it remembers the local ports of its
-/// connections to the server, to find their sessions in `pg_stat_activity`.
-struct Relay {
-    port: u16,
-    open: Arc<AtomicBool>,
-    streams: Arc<Mutex<Vec<TcpStream>>>,
-    upstream_ports: Arc<Mutex<Vec<u16>>>,
-}
-
-impl Relay {
-    fn start() -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("relay bind");
-        let port = listener.local_addr().expect("addr").port();
-        let target = database_address();
-        let open = Arc::new(AtomicBool::new(true));
-        let streams = Arc::new(Mutex::new(Vec::new()));
-        let upstream_ports = Arc::new(Mutex::new(Vec::new()));
-        let (flag, held, ports) = (open.clone(), streams.clone(), upstream_ports.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming().map_while(Result::ok) {
-                if !flag.load(Ordering::SeqCst) {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect(&target) else {
-                    continue;
-                };
-                if let Ok(local) = server.local_addr() {
-                    ports.lock().expect("relay ports").push(local.port());
-                }
-                let mut list = held.lock().expect("relay lock");
-                for stream in [&client, &server] {
-                    if let Ok(copy) = stream.try_clone() {
-                        list.push(copy);
-                    }
-                }
-                pipe(&client, &server);
-                pipe(&server, &client);
-            }
-        });
-        Relay {
-            port,
-            open,
-            streams,
-            upstream_ports,
-        }
-    }
-
-    fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        for stream in self.streams.lock().expect("relay lock").drain(..) {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-    }
-
-    fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
-    }
-
-    /// The database URL with the relay's port in place of the server's.
-    fn url(&self) -> String {
-        let mut url = url::Url::parse(&postgres_url()).expect("URL");
-        url.set_port(Some(self.port)).expect("port");
-        url.to_string()
-    }
-}
-
-fn pipe(from: &TcpStream, to: &TcpStream) {
-    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
-        return;
-    };
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from, &mut to);
-        let _ = to.shutdown(Shutdown::Both);
-    });
-}
-
-fn database_address() -> String {
-    let url = url::Url::parse(&postgres_url()).expect("URL");
-    format!(
-        "{}:{}",
-        url.host_str().expect("host"),
-        url.port().unwrap_or(5432)
-    )
-}
-
 /// Ends the database sessions opened through `relays` (as a restart of
 /// the server ends every session), leaving other tests' sessions alone.
 fn terminate_sessions(relays: &[Relay]) -> i64 {
     let ports: Vec<i32> = relays
         .iter()
-        .flat_map(|r| r.upstream_ports.lock().expect("relay ports").clone())
+        .flat_map(Relay::upstream_ports)
         .map(i32::from)
         .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()

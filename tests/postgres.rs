@@ -8,97 +8,12 @@
 
 mod common;
 
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use common::postgres::{postgres_url, Relay};
 use common::{Server, LISTEN};
 use serde_json::json;
-
-fn postgres_url() -> String {
-    std::env::var("VAULTLET_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!("VAULTLET_TEST_POSTGRES_URL is not set: run these tests through tests/postgres/run")
-    })
-}
-
-/// A TCP relay to PostgreSQL that can be cut (every connection closed, new
-/// ones closed at once) and restored.
-struct Relay {
-    port: u16,
-    open: Arc<AtomicBool>,
-    streams: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl Relay {
-    fn start(listener: TcpListener, target: String) -> Relay {
-        let port = listener.local_addr().expect("addr").port();
-        let open = Arc::new(AtomicBool::new(true));
-        let streams = Arc::new(Mutex::new(Vec::new()));
-        let (flag, held) = (open.clone(), streams.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming().map_while(Result::ok) {
-                if !flag.load(Ordering::SeqCst) {
-                    let _ = client.shutdown(Shutdown::Both);
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect(&target) else {
-                    continue;
-                };
-                let mut list = held.lock().expect("relay lock");
-                for stream in [&client, &server] {
-                    if let Ok(copy) = stream.try_clone() {
-                        list.push(copy);
-                    }
-                }
-                pipe(&client, &server);
-                pipe(&server, &client);
-            }
-        });
-        Relay {
-            port,
-            open,
-            streams,
-        }
-    }
-
-    fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        for stream in self.streams.lock().expect("relay lock").drain(..) {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-    }
-
-    fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
-    }
-
-    /// The test server's URL with the relay's port in place of the real one.
-    fn url(&self) -> String {
-        let mut url = url::Url::parse(&postgres_url()).expect("URL");
-        url.set_port(Some(self.port)).expect("port");
-        url.to_string()
-    }
-}
-
-fn pipe(from: &TcpStream, to: &TcpStream) {
-    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
-        return;
-    };
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from, &mut to);
-        let _ = to.shutdown(Shutdown::Both);
-    });
-}
-
-fn target() -> String {
-    let url = url::Url::parse(&postgres_url()).expect("URL");
-    format!(
-        "{}:{}",
-        url.host_str().expect("host"),
-        url.port().unwrap_or(5432)
-    )
-}
 
 fn config(url: &str, table: &str) -> String {
     format!(
@@ -223,10 +138,7 @@ fn an_unreachable_database_means_503_and_the_server_recovers() {
     let hcl = config(url.as_str(), &table);
     let late = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(2));
-        Relay::start(
-            TcpListener::bind(("127.0.0.1", port)).expect("rebind"),
-            target(),
-        )
+        Relay::start_on(TcpListener::bind(("127.0.0.1", port)).expect("rebind"))
     });
     let started = Instant::now();
     let mut server = Server::with_config(&dir, &hcl);
@@ -314,7 +226,7 @@ fn a_snapshot_restores_a_postgresql_store_in_one_transaction() {
     const SNAPSHOT: &str = "sys/storage/raft/snapshot";
     let dir = common::temp_dir("postgres-snapshot");
     let table = common::unique_name("snapshot");
-    let relay = Relay::start(TcpListener::bind("127.0.0.1:0").expect("bind"), target());
+    let relay = Relay::start();
     let mut server = Server::with_config(&dir, &config(&relay.url(), &table));
     let init = server.send("PUT", "sys/init", None, Some(b"{}".to_vec()));
     assert_eq!(init.status, 200, "{:?}", init.json);
