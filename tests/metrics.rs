@@ -247,13 +247,88 @@ fn signing_moves_the_counters_and_issuers_show_their_expiry() {
         .expect("clock")
         .as_secs() as f64;
     assert!((left - (not_after as f64 - now)).abs() <= 5.0, "{left}");
-    let next_update =
-        series(&after, &format!("vaultlet_pki_crl_next_update{labels}")).expect("CRL next update");
+    let complete = |name: &str| {
+        format!("vaultlet_pki_crl_{name}{{mount_point=\"pki/\",issuer_id=\"{issuer_id}\",issuer_name=\"soon\",crl=\"complete\"}}")
+    };
+    let next_update = series(&after, &complete("next_update")).expect("CRL next update");
     assert!(next_update > now, "{next_update}");
-    let crl_size = format!(
-        "vaultlet_pki_crl_size_bytes{{mount_point=\"pki/\",issuer_id=\"{issuer_id}\",issuer_name=\"soon\",crl=\"complete\"}}"
+    assert!(series(&after, &complete("size_bytes")).expect("CRL size") > 0.0);
+}
+
+/// With `enable_delta`, the delta CRL's next update and size show next to
+/// the complete CRL's, told apart by the `crl` label; a delta rebuild moves
+/// only the delta's.
+#[test]
+fn the_delta_crl_shows_its_own_next_update_and_size() {
+    let server = Server::dev();
+    server.write("sys/mounts/pki", json!({"type": "pki"}));
+    let root = server.write(
+        "pki/root/generate/internal",
+        json!({"common_name": "Delta Root", "ttl": "240h", "issuer_name": "delta"}),
     );
-    assert!(series(&after, &crl_size).expect("CRL size") > 0.0);
+    let issuer_id = root
+        .data("issuer_id")
+        .as_str()
+        .expect("issuer_id")
+        .to_string();
+    let config = server.write(
+        "pki/config/crl",
+        json!({"enable_delta": true, "auto_rebuild": true, "expiry": "48h"}),
+    );
+    assert_eq!(config.status, 200, "{:?}", config.json);
+    let line = |name: &str, crl: &str| {
+        format!("vaultlet_pki_crl_{name}{{mount_point=\"pki/\",issuer_id=\"{issuer_id}\",issuer_name=\"delta\",crl=\"{crl}\"}}")
+    };
+    let scrape = || text(&metrics(&server, "?format=prometheus", None));
+    let first = scrape();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as f64;
+    for crl in ["complete", "delta"] {
+        let next = series(&first, &line("next_update", crl))
+            .unwrap_or_else(|| panic!("{crl} next_update: {first}"));
+        assert!(
+            (next - (now + 48.0 * 3600.0)).abs() <= 10.0,
+            "{crl}: {next}"
+        );
+        assert!(
+            series(&first, &line("this_update", crl)).is_some(),
+            "{crl} this_update"
+        );
+        assert!(
+            series(&first, &line("size_bytes", crl)).expect("size") > 0.0,
+            "{crl} size"
+        );
+    }
+    // A delta rebuild after a revocation: the delta CRL grows and gets a
+    // later next update; the complete CRL is untouched.
+    server.write("pki/roles/web", json!({"allow_any_name": true}));
+    let serial = server
+        .write(
+            "pki/issue/web",
+            json!({"common_name": "a.example", "ttl": "1h"}),
+        )
+        .data("serial_number")
+        .as_str()
+        .expect("serial")
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(
+        server
+            .write("pki/revoke", json!({ "serial_number": serial }))
+            .status,
+        200
+    );
+    assert_eq!(server.read("pki/crl/rotate-delta").status, 200);
+    let second = scrape();
+    let value = |text: &str, name: &str, crl: &str| series(text, &line(name, crl)).expect("series");
+    assert_eq!(
+        value(&second, "next_update", "complete"),
+        value(&first, "next_update", "complete")
+    );
+    assert!(value(&second, "next_update", "delta") > value(&first, "next_update", "delta"));
+    assert!(value(&second, "size_bytes", "delta") > value(&first, "size_bytes", "delta"));
 }
 
 #[test]

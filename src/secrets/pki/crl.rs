@@ -100,6 +100,10 @@ struct CrlState {
     complete_this_update: i64,
     complete_next_update: i64,
     delta_this_update: i64,
+    /// Absent from state written before it was recorded: the delta CRL
+    /// was then last built with the complete one, so shares its next update.
+    #[serde(default)]
+    delta_next_update: Option<i64>,
 }
 
 async fn crl_state(storage: &StorageView, issuer_id: &str) -> Result<Option<CrlState>> {
@@ -108,9 +112,9 @@ async fn crl_state(storage: &StorageView, issuer_id: &str) -> Result<Option<CrlS
         .await?)
 }
 
-/// When an issuer's complete CRL was built and is due again (seconds
-/// since the epoch), and the sizes of its complete and delta CRLs in bytes;
-/// `None` before its first build.
+/// When an issuer's complete and delta CRLs were built and are due again
+/// (seconds since the epoch), and their sizes in bytes; `None` before its
+/// first build.
 pub(super) async fn freshness(
     storage: &StorageView,
     issuer_id: &str,
@@ -127,19 +131,32 @@ pub(super) async fn freshness(
         )
     };
     Ok(Some(CrlFreshness {
-        this_update: state.complete_this_update,
-        next_update: state.complete_next_update,
-        complete_size: size(CRL_PREFIX).await?,
-        delta_size: size(DELTA_CRL_PREFIX).await?,
+        complete: CrlTimes {
+            this_update: state.complete_this_update,
+            next_update: state.complete_next_update,
+            size: size(CRL_PREFIX).await?,
+        },
+        delta: CrlTimes {
+            this_update: state.delta_this_update,
+            next_update: state
+                .delta_next_update
+                .unwrap_or(state.complete_next_update),
+            size: size(DELTA_CRL_PREFIX).await?,
+        },
     }))
 }
 
 /// See [`freshness`].
 pub(super) struct CrlFreshness {
+    pub complete: CrlTimes,
+    pub delta: CrlTimes,
+}
+
+/// One CRL's build time, next update (seconds since the epoch) and size.
+pub(super) struct CrlTimes {
     pub this_update: i64,
     pub next_update: i64,
-    pub complete_size: usize,
-    pub delta_size: usize,
+    pub size: usize,
 }
 
 /// Drops an issuer's CRLs and their state (the issuer is being deleted).
@@ -235,6 +252,7 @@ pub(super) async fn crl_writes(
             complete_this_update: now.unix_timestamp(),
             complete_next_update: next.unix_timestamp(),
             delta_this_update: now.unix_timestamp(),
+            delta_next_update: Some(next.unix_timestamp()),
         };
         let id = &issuer.entry.id;
         ops.push(BatchOp::Put(
@@ -277,6 +295,7 @@ async fn rebuild_deltas(storage: &StorageView, set: &IssuerSet) -> Result<()> {
             next,
         )?;
         state.delta_this_update = now.unix_timestamp();
+        state.delta_next_update = Some(next.unix_timestamp());
         let id = &issuer.entry.id;
         ops.push(BatchOp::Put(
             format!("{CRL_NUMBER_PREFIX}{id}"),

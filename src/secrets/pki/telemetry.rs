@@ -11,8 +11,8 @@ use crate::util::metric::{Labels, Sample, Value};
 
 /// Per issuer: `vaultlet.pki.issuer.not_after` (seconds since the epoch)
 /// and `.seconds_to_expiry` (negative once expired); per issuer holding a
-/// key: `vaultlet.pki.crl.this_update`, `.next_update` and the sizes of
-/// its complete and delta CRLs.
+/// key: `vaultlet.pki.crl.this_update`, `.next_update` and `.size_bytes`
+/// of its complete and delta CRLs (label `crl`).
 pub(super) async fn gauges(
     backend: &PkiBackend,
     mount_point: &str,
@@ -44,20 +44,16 @@ pub(super) async fn gauges(
         let Some(crl) = crl::freshness(storage, &issuer.entry.id).await? else {
             continue;
         };
-        for (name, value) in [
-            ("vaultlet.pki.crl.this_update", crl.this_update as f64),
-            ("vaultlet.pki.crl.next_update", crl.next_update as f64),
-        ] {
-            samples.push(Sample::gauge(name, labels.clone(), value));
-        }
-        for (kind, size) in [("complete", crl.complete_size), ("delta", crl.delta_size)] {
+        for (kind, times) in [("complete", &crl.complete), ("delta", &crl.delta)] {
             let mut labels = labels.clone();
             labels.push(("crl", kind.to_string()));
-            samples.push(Sample::gauge(
-                "vaultlet.pki.crl.size_bytes",
-                labels,
-                size as f64,
-            ));
+            for (name, value) in [
+                ("vaultlet.pki.crl.this_update", times.this_update as f64),
+                ("vaultlet.pki.crl.next_update", times.next_update as f64),
+                ("vaultlet.pki.crl.size_bytes", times.size as f64),
+            ] {
+                samples.push(Sample::gauge(name, labels.clone(), value));
+            }
         }
     }
     tidy_samples(backend, mount_point, &mut samples)?;
