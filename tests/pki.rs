@@ -624,6 +624,36 @@ fn cert_managers_e2e_setup_signs_workload_certificates_that_verify() {
         again.data("existing_issuers").as_array().map(Vec::len),
         Some(2)
     );
+    // Imported issuers are not stored certificates of the mount, as in
+    // Vault: not listed, not fetched by serial, not revocable there.
+    let token = s.root_token.clone();
+    assert_eq!(
+        s.call("LIST", "e2e-intermediate-ca/certs", &token, None)
+            .status,
+        404
+    );
+    let int_serial = text(int.data("serial_number"));
+    assert_eq!(
+        s.read(&format!("e2e-intermediate-ca/cert/{int_serial}"))
+            .status,
+        404
+    );
+    let revoke = s.write(
+        "e2e-intermediate-ca/revoke",
+        json!({ "serial_number": int_serial }),
+    );
+    assert_eq!(
+        revoke.errors(),
+        [format!("certificate with serial {int_serial} not found.")]
+    );
+    // The root mount stores the root it generated and what it signed.
+    let listed = s.call("LIST", "e2e-root-ca/certs", &token, None);
+    assert_eq!(
+        listed.data("keys").as_array().map(Vec::len),
+        Some(2),
+        "{:?}",
+        listed.json
+    );
     let role = s.write("e2e-intermediate-ca/roles/e2e-role", json!({"allow_any_name":"true","allow_bare_domains":"true","allowed_other_sans":"*","allowed_uri_sans":"spiffe://cluster.local/*","enforce_hostnames":"false","key_type":"any","max_ttl":"2160h","require_cn":"false","use_csr_sans":"true"}));
     assert_eq!(role.status, 200, "{:?}", role.json);
 

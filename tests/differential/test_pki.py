@@ -177,6 +177,7 @@ def test_intermediate_chain(pair, csr):
     ra, rb = pair.call("POST", f"{r}/root/generate/internal", {"common_name": "Root", "ttl": "87600h",
                                                               "max_path_length": 1}, expect=200)
     pair.set("root", lambda x: x.get("data", "certificate"), ra, rb)
+    pair.set("rootserial", lambda x: x.get("data", "serial_number"), ra, rb)
     ra, rb = pair.call("POST", f"{i}/intermediate/generate/internal", {"common_name": "Int", "key_type": "ec",
                                                                        "alt_names": "int.example.com"}, expect=200)
     pair.set("icsr", lambda x: x.get("data", "csr"), ra, rb)
@@ -187,6 +188,7 @@ def test_intermediate_chain(pair, csr):
     ra, rb = pair.call("POST", f"{r}/root/sign-intermediate", {"csr": "<<icsr>>", "ttl": "43800h", "common_name": "",
                                                               "use_csr_values": True}, expect=200)
     pair.set("ipem", lambda x: x.get("data", "certificate"), ra, rb)
+    pair.set("iserial", lambda x: x.get("data", "serial_number"), ra, rb)
     pair.call("POST", f"{r}/root/sign-intermediate", {"csr": "<<icsr>>", "ttl": "100000h"}, expect=200)  # past the root
     pair.call("POST", f"{r}/issuer/default/sign-intermediate", {"csr": "<<icsr>>", "max_path_length": 0,
                                                                 "common_name": "Int0"}, expect=200)
@@ -200,6 +202,12 @@ def test_intermediate_chain(pair, csr):
     pair.call("POST", f"{i}/intermediate/set-signed", {"certificate": "<<ipem>>\n<<root>>"}, expect=200)
     pair.call("POST", f"{i}/intermediate/set-signed", {"certificate": "<<ipem>>"}, expect=200)
     pair.call("POST", f"{i}/intermediate/set-signed", {"certificate": "garbage"}, expect=400)
+    # The generated root and what it signed are stored certificates of the
+    # root mount; what set-signed imports is not one of the intermediate's.
+    pair.call("LIST", f"{r}/certs", expect=200)
+    pair.call("GET", f"{r}/cert/<<rootserial>>", token="", expect=200)
+    pair.call("LIST", f"{i}/certs", expect=404)
+    pair.call("GET", f"{i}/cert/<<iserial>>", token="", expect=404)
     pair.call("GET", f"{i}/ca_chain", token="", expect=200)
     pair.call("GET", f"{i}/cert/ca_chain", token="", expect=200)
     pair.call("LIST", f"{i}/issuers", token="", expect=200)
@@ -216,6 +224,9 @@ def test_intermediate_chain(pair, csr):
     pair.call("POST", f"{j}/config/ca", {"pem_bundle": "<<root>>"}, expect=200)
     pair.call("POST", f"{j}/issuers/import/cert", {"pem_bundle": "<<ipem>>"}, expect=200)
     pair.call("LIST", f"{j}/issuers", token="", expect=200)
+    # Imported issuers are not stored certificates either.
+    pair.call("LIST", f"{j}/certs", expect=404)
+    pair.call("GET", f"{j}/cert/<<rootserial>>", token="", expect=404)
     for x in (j, i, r):
         pair.call("DELETE", f"sys/mounts/{x}", expect=204)
     pair.check()

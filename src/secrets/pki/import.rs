@@ -6,7 +6,6 @@ use serde_json::{json, Map, Value};
 
 use super::ca::{mount_has_no_aia, new_issuer_entry, set_defaults_if_missing, AIA_WARNING};
 use super::cert_info::CertInfo;
-use super::certs;
 use super::private_key::PrivateKey;
 use super::public_key;
 use super::store::{self, KeyEntry};
@@ -179,7 +178,6 @@ async fn import(
             String::new(),
         );
         store::put_issuer(&req.storage, &entry).await?;
-        certs::store(&req.storage, &cert.serial_string(), &cert.der).await?;
         if !key_id.is_empty() && first_with_key.is_none() {
             first_with_key = Some(entry.id.clone());
         }
