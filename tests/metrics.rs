@@ -471,3 +471,170 @@ fn a_tidy_run_shows_in_vaults_tidy_series() {
         .as_secs_f64();
     assert!((now - started).abs() < 60.0, "{started} vs {now}");
 }
+
+/// The machine's host name as a Prometheus name part (what is not a
+/// letter, digit or `_` becomes `_`).
+fn host_name_part() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("host name")
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// `disable_hostname = false` (Vault's default) puts the host name after
+/// the service prefix of every gauge, in both forms; counters and timers
+/// keep their names, as go-metrics does.
+#[test]
+fn gauges_carry_the_host_name_unless_disabled() {
+    let server = configured(
+        "metrics-hostname",
+        &format!(
+            "{}telemetry {{ disable_hostname = false }}\n",
+            listener_config("")
+        ),
+    );
+    let token = server.root_token.clone();
+    let scrape = text(&metrics(&server, "?format=prometheus", Some(&token)));
+    let host = host_name_part();
+    assert_eq!(
+        series(&scrape, &format!("vault_{host}_core_unsealed{{")),
+        Some(1.0),
+        "{scrape}"
+    );
+    assert!(!scrape.contains("\nvault_core_unsealed{"), "{scrape}");
+    assert!(
+        series(&scrape, "vault_core_handle_request_count ").is_some(),
+        "{scrape}"
+    );
+    let json_form = metrics(&server, "", Some(&token)).json;
+    let raw_host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("host name");
+    let gauge_names: Vec<&str> = json_form["Gauges"]
+        .as_array()
+        .expect("gauges")
+        .iter()
+        .filter_map(|g| g["Name"].as_str())
+        .collect();
+    assert!(
+        gauge_names.contains(&format!("vault.{}.core.unsealed", raw_host.trim()).as_str()),
+        "{gauge_names:?}"
+    );
+    assert!(!gauge_names.contains(&"vault.core.unsealed"));
+}
+
+/// Stored-certificate counts list the certificate store, so they are
+/// recomputed once per `usage_gauge_period`, and never with `"none"`.
+#[test]
+fn stored_certificate_gauges_follow_the_usage_gauge_period() {
+    let scrape_with = |name: &str, period: &str| {
+        let server = configured(
+            name,
+            &format!(
+                "{}telemetry {{\n  disable_hostname = true\n  usage_gauge_period = \"{period}\"\n}}\n",
+                listener_config("")
+            ),
+        );
+        let token = server.root_token.clone();
+        server.call(
+            "POST",
+            "sys/mounts/pki",
+            &token,
+            Some(json!({"type": "pki"})),
+        );
+        server.call(
+            "POST",
+            "pki/root/generate/internal",
+            &token,
+            Some(json!({"common_name": "Usage Root", "ttl": "24h"})),
+        );
+        server.call(
+            "POST",
+            "pki/roles/web",
+            &token,
+            Some(json!({"allow_any_name": true})),
+        );
+        (server, token)
+    };
+    let stored = "vaultlet_pki_certificates_stored{mount_point=\"pki/\"}";
+    let (server, token) = scrape_with("metrics-usage-period", "3s");
+    let scrape = || text(&metrics(&server, "?format=prometheus", Some(&token)));
+    let started = std::time::Instant::now();
+    assert_eq!(series(&scrape(), stored), Some(1.0), "the root");
+    let issued = server.call(
+        "POST",
+        "pki/issue/web",
+        &token,
+        Some(json!({"common_name": "a.example", "ttl": "1h"})),
+    );
+    assert_eq!(issued.status, 200, "{:?}", issued.json);
+    if started.elapsed() < std::time::Duration::from_millis(2500) {
+        assert_eq!(
+            series(&scrape(), stored),
+            Some(1.0),
+            "still the cached count"
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(3200).saturating_sub(started.elapsed()));
+    assert_eq!(series(&scrape(), stored), Some(2.0), "recounted");
+
+    let (off, off_token) = scrape_with("metrics-usage-none", "none");
+    let off_scrape = text(&metrics(&off, "?format=prometheus", Some(&off_token)));
+    assert!(
+        !off_scrape.contains("vaultlet_pki_certificates_stored"),
+        "{off_scrape}"
+    );
+    assert!(
+        off_scrape.contains("vaultlet_pki_issuer_not_after{"),
+        "{off_scrape}"
+    );
+}
+
+/// `vault_token_creation` carries Vault's labels, and the audit timers
+/// move with an audit device (each audited request is timed) next to
+/// their failure counters.
+#[test]
+fn token_creation_and_audit_series_have_vaults_names_and_labels() {
+    let server = Server::dev();
+    let created = server.write(
+        "auth/token/create",
+        json!({"ttl": "2h", "policies": ["default"]}),
+    );
+    assert_eq!(created.status, 200, "{:?}", created.json);
+    let scrape = || text(&metrics(&server, "?format=prometheus", None));
+    let first = scrape();
+    assert_eq!(
+        series(
+            &first,
+            "vault_token_creation{auth_method=\"token\",creation_ttl=\"2h\",mount_point=\"auth/token/\",namespace=\"root\",token_type=\"service\"}"
+        ),
+        Some(1.0),
+        "{first}"
+    );
+    assert_eq!(
+        series(&first, "vault_audit_log_request_count "),
+        Some(0.0),
+        "{first}"
+    );
+
+    let dir = temp_dir("metrics-audit");
+    let log = dir.join("audit.log");
+    let enabled = server.write(
+        "sys/audit/file",
+        json!({"type": "file", "options": {"file_path": log.to_string_lossy()}}),
+    );
+    assert_eq!(enabled.status, 204, "{:?}", enabled.json);
+    for _ in 0..3 {
+        assert_eq!(server.read("sys/mounts").status, 200);
+    }
+    let audited = scrape();
+    assert!(
+        series(&audited, "vault_audit_log_request_count ").expect("count") >= 3.0,
+        "{audited}"
+    );
+    assert!(series(&audited, "vault_audit_log_response_count ").expect("count") >= 3.0);
+    assert_eq!(
+        series(&audited, "vault_audit_log_request_failure "),
+        Some(0.0)
+    );
+}
