@@ -302,8 +302,18 @@ impl Server {
     /// `vaultlet server` with these arguments, its log (stderr) going to
     /// `log`; `root_token` is the one the arguments set, if any.
     pub fn with_args_logging_to(args: &[String], root_token: &str, log: std::fs::File) -> Server {
+        Server::with_env_args_logging_to(&[], args, root_token, log)
+    }
+
+    /// [`Server::with_args_logging_to`] with extra environment.
+    pub fn with_env_args_logging_to(
+        env: &[(&str, &str)],
+        args: &[String],
+        root_token: &str,
+        log: std::fs::File,
+    ) -> Server {
         let mut cmd = Command::new(binary());
-        cmd.args(args);
+        cmd.envs(env.iter().copied()).args(args);
         Server::spawn_logging(cmd, root_token.to_string(), Stdio::from(log))
     }
 
