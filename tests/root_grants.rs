@@ -122,6 +122,7 @@ impl Harness {
         let input = LogicalInput {
             operation,
             path: path.to_string(),
+            trailing_slash: false,
             data: data.as_object().cloned().unwrap_or_default(),
             raw_body: None,
             token: token.map(str::to_string),
@@ -235,6 +236,7 @@ impl Harness {
         let input = LogicalInput {
             operation,
             path: path.to_string(),
+            trailing_slash: false,
             data: Map::new(),
             raw_body: None,
             token: Some("root".into()),

@@ -57,6 +57,11 @@ pub struct LogicalInput {
     pub operation: Operation,
     /// Logical path (no `/v1/`); list operations end with `/`.
     pub path: String,
+    /// The client's path ended in `/` (not a LIST, whose path always
+    /// does): routing and the ACL see `path` without it, a
+    /// [`Capture::Verbatim`](crate::logical::framework::Capture::Verbatim)
+    /// capture gets it back.
+    pub trailing_slash: bool,
     pub data: Map<String, Value>,
     /// A body the HTTP layer passed through undecoded (see `Request::raw_body`).
     pub raw_body: Option<bytes::Bytes>,
@@ -317,6 +322,7 @@ mod tests {
         core.handle(LogicalInput {
             operation,
             path: path.into(),
+            trailing_slash: false,
             data: data.as_object().cloned().unwrap_or_default(),
             raw_body: None,
             token: Some(token.into()),

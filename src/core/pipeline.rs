@@ -186,6 +186,11 @@ impl Core {
             None if self.is_standby() => return Err(Error::ReadOnly),
             None => return Err(self.no_route(&input, &presented).await),
         };
+        if input.trailing_slash {
+            if let Some(route) = routed.route.as_mut() {
+                route.keep_trailing_slash();
+            }
+        }
         let token = self.authenticate(&routed, presented, &input)?;
         // On a standby the backend sees the store read-only; a write it
         // tries sends the request to the active, whatever the backend

@@ -323,6 +323,7 @@ async fn dispatch(state: &AppState, req: HttpRequest) -> Result<HttpResponse, Er
     let input = LogicalInput {
         operation,
         path: path.clone(),
+        trailing_slash: operation != Operation::List && !path.is_empty() && raw_path.ends_with('/'),
         data,
         raw_body,
         token,

@@ -57,12 +57,16 @@ pub enum Capture {
     /// A UUID's shape, alphanumeric groups of 8-4-4-4-12 (the PKI
     /// engine's `uuidNameRegex`).
     Uuid,
+    /// A final `*name` capture that keeps the request's trailing `/`, as
+    /// Vault's `(?P<path>.*)` does: for a key-value store `foo/` is another
+    /// key than `foo` (a folder, which holds no value).
+    Verbatim,
 }
 
 impl Capture {
     pub fn allows(self, value: &str) -> bool {
         match self {
-            Capture::Segment => !value.is_empty(),
+            Capture::Segment | Capture::Verbatim => !value.is_empty(),
             Capture::Name => is_generic_name(value),
             Capture::Uuid => is_uuid_shaped(value),
         }
@@ -445,6 +449,19 @@ pub struct Route {
 }
 
 impl Route {
+    /// Gives a [`Capture::Verbatim`] tail capture back the trailing `/`
+    /// that routing leaves out, for a request whose path ended in one.
+    pub fn keep_trailing_slash(&mut self) {
+        if let Some(value) = self
+            .info
+            .pattern
+            .verbatim_tail()
+            .and_then(|name| self.params.get_mut(name))
+        {
+            value.push('/');
+        }
+    }
+
     pub fn supports(&self, op: Operation) -> bool {
         let op = if op == Operation::Create {
             Operation::Update
@@ -608,7 +625,22 @@ mod tests {
                 .read(crate::handler!(_b, _r => async { Ok(None) }))
                 .update(crate::handler!(_b, _r => async { Ok(None) })),
             Path::new("write").update(crate::handler!(_b, _r => async { Ok(None) })),
+            Path::new("keys/*key")
+                .captures(&[("key", Capture::Verbatim)])
+                .read(crate::handler!(_b, _r => async { Ok(None) })),
+            Path::new("*rest").read(crate::handler!(_b, _r => async { Ok(None) })),
         ]];
+    }
+
+    #[test]
+    fn a_verbatim_capture_gets_the_trailing_slash_back() {
+        let mut key = Probe.route("keys/foo/").expect("route");
+        assert_eq!(key.params["key"], "foo");
+        key.keep_trailing_slash();
+        assert_eq!(key.params["key"], "foo/");
+        let mut rest = Probe.route("other/foo/").expect("route");
+        rest.keep_trailing_slash();
+        assert_eq!(rest.params["rest"], "other/foo");
     }
 
     #[test]

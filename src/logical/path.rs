@@ -49,6 +49,12 @@ impl Pattern {
             .map_or(Capture::Segment, |(_, rule)| *rule)
     }
 
+    /// The final `*name` capture, when its rule is [`Capture::Verbatim`].
+    pub fn verbatim_tail(&self) -> Option<&'static str> {
+        let name = self.text.rsplit('/').next()?.strip_prefix('*')?;
+        (self.rule(name) == Capture::Verbatim).then_some(name)
+    }
+
     /// Matches a mount-relative path (without trailing `/`), returning the
     /// captured parameters. A `*name` capture takes the rest of the path,
     /// up to the literal segments that follow it, if any (`mounts/*path/tune`
@@ -134,6 +140,16 @@ pub fn special_path_matches(patterns: &[&str], path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_verbatim_tail_capture_keeps_the_trailing_slash() {
+        let kv = Pattern::new("*path").with_rules(&[("path", Capture::Verbatim)]);
+        assert_eq!(kv.verbatim_tail(), Some("path"));
+        assert_eq!(Pattern::new("*path").verbatim_tail(), None);
+        let inner = Pattern::new("mounts/*path/tune").with_rules(&[("path", Capture::Verbatim)]);
+        assert_eq!(inner.verbatim_tail(), None);
+        assert_eq!(Pattern::new("roles/:name").verbatim_tail(), None);
+    }
 
     #[test]
     fn literal_and_captures() {

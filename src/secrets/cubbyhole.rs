@@ -5,7 +5,7 @@
 
 use crate::core::wrapping::is_wrapping_token;
 use crate::handler;
-use crate::logical::framework::{Backend, Path};
+use crate::logical::framework::{Backend, Capture, Path};
 use crate::logical::{Error, Request, Response, Result};
 use crate::secrets::kv::{list_prefix, read_entry};
 
@@ -31,7 +31,9 @@ const fn entries(pattern: &'static str) -> Path<CubbyholeBackend> {
 impl Backend for CubbyholeBackend {
     const PATHS: &'static [&'static [Path<Self>]] = &[&[
         entries(""),
-        entries("*path").existence_check(|b, r| Box::pin(exists(b, r))),
+        entries("*path")
+            .captures(KEY)
+            .existence_check(|b, r| Box::pin(exists(b, r))),
     ]];
 }
 
@@ -45,12 +47,13 @@ fn token_prefix(req: &Request) -> Result<String> {
     Ok(format!("{}/", token.hashed_id))
 }
 
-/// The key a request addresses (`""` at the mount root).
+/// A key as the client wrote it: `foo/` is a folder, never `foo`'s entry.
+const KEY: &[(&str, Capture)] = &[("path", Capture::Verbatim)];
+
+/// The key a request addresses (`""` at the mount root, `dir` for a LIST
+/// of `dir/`).
 fn key_of(req: &Request) -> String {
-    req.params
-        .get("path")
-        .map(|p| p.trim_end_matches('/').to_string())
-        .unwrap_or_default()
+    req.params.get("path").cloned().unwrap_or_default()
 }
 
 /// The storage key of a request's entry; the root of a cubbyhole holds none.

@@ -69,8 +69,9 @@ impl Backend for SystemBackend {
     /// system backend, with OpenBao's `rotate/keyring` and `rotate/root`),
     /// whether or not vaultlet serves them: see
     /// <https://developer.hashicorp.com/vault/docs/concepts/policies#root-protected-api-endpoints>.
-    /// vaultlet adds the snapshot paths (OpenBao asks only `read`/`update`):
-    /// a snapshot is every record, a restore replaces them all.
+    /// vaultlet adds the snapshot paths (Vault and OpenBao ask only
+    /// `read`/`update`): a snapshot is every record, a restore replaces
+    /// them all.
     const ROOT_PATHS: &'static [&'static str] = &[
         "auth/*",
         "remount",

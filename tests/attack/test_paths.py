@@ -53,6 +53,9 @@ def kv(dev):
         s.ok("PUT", f"{mount}/allowed/x", {"v": "fine"})
         s.policy(f"kvallowed{tag}", f'path "{mount}/allowed/*" {{ capabilities = ["read", "list"] }}')
         s.extra["kv_token"] = s.child_token([f"kvallowed{tag}"])
+        s.policy(f"kvdenied{tag}", f'path "{mount}/*" {{ capabilities = ["read", "list"] }}\n'
+                                   f'path "{mount}/denied/x" {{ capabilities = ["deny"] }}')
+        s.extra["kv_deny_token"] = s.child_token([f"kvdenied{tag}"])
     dev.each(setup)
     return mount
 
@@ -63,19 +66,28 @@ def test_read_outside_the_policy(dev, kv, trick):
     dev.probe(f"paths/read/{name}", lambda srv: _read(srv, f"/v1/{kv}/{rest}"), expect="refused")
 
 
+def test_trailing_slash_past_a_deny(dev, kv):
+    """A deny on `denied/x` under a grant of the whole mount: `denied/x/`
+    is another path to the ACL (OpenBao) or the same one (vaultlet), and
+    to KV another key, so neither server hands out the secret."""
+    dev.probe("paths/read/trailing-slash-past-deny",
+              lambda srv: _read(srv, f"/v1/{kv}/denied/x/", token=srv.extra["kv_deny_token"]), expect="refused")
+
+
 def test_upper_case_mount(dev, kv):
     dev.probe("paths/read/upper-case-mount", lambda srv: _read(srv, f"/v1/{kv.upper()}/denied/x"), expect="refused")
 
 
-def _read(srv, raw_path) -> Answer:
+def _read(srv, raw_path, token=None) -> Answer:
+    token = token or srv.extra["kv_token"]
     trail = []
-    status, body = srv.raw("GET", raw_path, token=srv.extra["kv_token"])
+    status, body = srv.raw("GET", raw_path, token=token)
     trail.append(f"{status}")
     for _ in range(3):
         m = re.search(r'href="(/v1/[^"]*)"', body) if status in (301, 307, 308) else None
         if not m:
             break
-        status, body = srv.raw("GET", html.unescape(m.group(1)), token=srv.extra["kv_token"])
+        status, body = srv.raw("GET", html.unescape(m.group(1)), token=token)
         trail.append(f"-> {m.group(1)} {status}")
     if SECRET in body:
         cls = "granted"

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::read_entry;
 use crate::handler;
-use crate::logical::framework::{Backend, Path};
+use crate::logical::framework::{Backend, Capture, Path};
 use crate::logical::{parse_duration_seconds, Error, Lease, Request, Response, Result};
 
 #[derive(Default)]
@@ -32,16 +32,19 @@ const fn entries(pattern: &'static str) -> Path<KvV1Backend> {
 impl Backend for KvV1Backend {
     const PATHS: &'static [&'static [Path<Self>]] = &[&[
         entries(""),
-        entries("*path").existence_check(|b, r| Box::pin(exists(b, r))),
+        entries("*path")
+            .captures(KEY)
+            .existence_check(|b, r| Box::pin(exists(b, r))),
     ]];
 }
 
-/// The key a request addresses (`""` at the mount root).
+/// A key as the client wrote it: `foo/` is a folder, never `foo`'s entry.
+const KEY: &[(&str, Capture)] = &[("path", Capture::Verbatim)];
+
+/// The key a request addresses (`""` at the mount root, `dir` for a LIST
+/// of `dir/`).
 fn key_of(req: &Request) -> String {
-    req.params
-        .get("path")
-        .map(|p| p.trim_end_matches('/').to_string())
-        .unwrap_or_default()
+    req.params.get("path").cloned().unwrap_or_default()
 }
 
 /// The LIST prefix for a request path: `""` or `dir/`.

@@ -63,6 +63,7 @@ impl Harness {
             .handle(LogicalInput {
                 operation,
                 path: path.to_string(),
+                trailing_slash: false,
                 data: body.as_object().cloned().unwrap_or_default(),
                 raw_body: None,
                 token: token.map(str::to_string),
