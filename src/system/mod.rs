@@ -69,9 +69,8 @@ impl Backend for SystemBackend {
     /// system backend, with OpenBao's `rotate/keyring` and `rotate/root`),
     /// whether or not vaultlet serves them: see
     /// <https://developer.hashicorp.com/vault/docs/concepts/policies#root-protected-api-endpoints>.
-    /// vaultlet adds the snapshot paths (Vault and OpenBao ask only
-    /// `read`/`update`): a snapshot is every record, a restore replaces
-    /// them all.
+    /// The snapshot paths are not here, as in Vault: backup jobs are
+    /// commonly granted `read` on `storage/raft/snapshot` alone.
     const ROOT_PATHS: &'static [&'static str] = &[
         "auth/*",
         "remount",
@@ -103,7 +102,5 @@ impl Backend for SystemBackend {
         "internal/inspect/*",
         "seal",
         "step-down",
-        "storage/raft/snapshot",
-        "storage/raft/snapshot-force",
     ];
 }

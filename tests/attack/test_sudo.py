@@ -69,11 +69,7 @@ def _policy(path: str, sudo: bool) -> str:
 @pytest.mark.parametrize("sudo", [False, True], ids=["without-sudo", "with-sudo"])
 @pytest.mark.parametrize("entry", TABLE, ids=[e["id"] for e in TABLE])
 def test_root_protected_endpoint(request, entry, sudo, fresh_dev, fresh_durable):
-    if entry.get("store") == "durable":
-        # Entries here name none of the probe's own mounts.
-        pair = request.getfixturevalue("durable")
-        tag = ""
-    elif entry.get("destructive"):
+    if entry.get("destructive"):
         if entry["destructive"] == "durable":
             pair = fresh_durable(f"sudo-{entry['id']}", init=True)
         else:
@@ -91,14 +87,11 @@ def test_root_protected_endpoint(request, entry, sudo, fresh_dev, fresh_durable)
         srv.policy(name, _policy(path, sudo))
         token = srv.child_token([name], no_default_policy=True)
         body = _fill_body(entry.get("body"), tag, uid)
-        raw = entry["raw"].encode() if "raw" in entry else None
-        r = srv.req(entry["method"], path, body, data=raw, token=token)
+        r = srv.req(entry["method"], path, body, token=token)
         return Answer(acl_class(r), f"{entry['method']} {path} -> {r.status_code} {errors(r)}")
 
     if entry.get("openapi") or entry.get("source") == "documented":
         expect = r"passed|unsupported\(404\)" if sudo else r"refused\(40[03]\)"
-    elif entry.get("source") == "vaultlet":
-        expect = "passed"
     else:
         expect = None
     pair.probe(f"sudo/{entry['id']}/{'with' if sudo else 'without'}-sudo", probe, expect=expect)
@@ -146,9 +139,7 @@ def _vaultlet_sudo_operations() -> set[str]:
 def test_table_covers_every_sudo_operation_vaultlet_declares():
     """Every operation a vaultlet backend declares root-protected (its
     OpenAPI x-vault-sudo marker, generated from the same declarations the
-    ACL enforces) has an entry, and every vaultlet-only entry is one."""
+    ACL enforces) has an entry."""
     marked = _vaultlet_sudo_operations()
     table = {e.get("openapi") or e.get("operation") for e in TABLE} - {None}
     assert not marked - table, f"vaultlet sudo operations missing from sudo_paths.yaml: {sorted(marked - table)}"
-    ours = {e["operation"] for e in TABLE if e.get("source") == "vaultlet"}
-    assert not ours - marked, f"sudo_paths.yaml names vaultlet-only operations vaultlet does not protect: {sorted(ours - marked)}"
