@@ -556,3 +556,40 @@ fn signer_of(set: &IssuerSet, cert: &CertInfo) -> Option<String> {
         .find(|i| cert.signed_by(&i.cert))
         .map(|i| i.entry.id.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_run_zeroes_the_totals_and_keeps_the_last_positions() {
+        let state = TidyState::default();
+        let progress = &state.progress;
+        assert_eq!(
+            progress.cert_store_current_entry.load(Ordering::Relaxed),
+            UNSET
+        );
+        assert!(state.begin(&TidyConfig::default()).expect("begin"));
+        progress
+            .cert_store_total_entries
+            .store(7, Ordering::Relaxed);
+        progress
+            .cert_store_current_entry
+            .store(6, Ordering::Relaxed);
+        progress
+            .revoked_cert_entries_incorrect_issuers
+            .store(2, Ordering::Relaxed);
+        // One run at a time.
+        assert!(!state.begin(&TidyConfig::default()).expect("second"));
+        state.update(|s| s.state = State::Finished);
+        assert!(state.begin(&TidyConfig::default()).expect("next run"));
+        assert_eq!(progress.cert_store_total_entries.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            progress
+                .revoked_cert_entries_incorrect_issuers
+                .load(Ordering::Relaxed),
+            0
+        );
+        assert_eq!(progress.cert_store_current_entry.load(Ordering::Relaxed), 6);
+    }
+}
