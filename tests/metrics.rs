@@ -425,7 +425,7 @@ fn vaults_stored_certificate_counts_follow_the_auto_tidy_switches() {
 }
 
 #[test]
-fn a_tidy_run_shows_in_vaults_tidy_series() {
+fn a_tidy_run_shows_its_progress_in_vaults_tidy_series() {
     let server = Server::dev();
     server.write("sys/mounts/pki", json!({"type": "pki"}));
     server.write(
@@ -436,40 +436,221 @@ fn a_tidy_run_shows_in_vaults_tidy_series() {
         "pki/roles/web",
         json!({"allow_any_name": true, "max_ttl": "1h"}),
     );
-    let before = text(&metrics(&server, "?format=prometheus", None));
-    assert!(!before.contains("vault_secrets_pki_tidy_"), "{before}");
-    let issued = server.write(
+    let scrape = || text(&metrics(&server, "?format=prometheus", None));
+    assert!(!scrape().contains("vault_secrets_pki_tidy_"));
+    for name in ["short1.example", "short2.example"] {
+        let issued = server.write("pki/issue/web", json!({"common_name": name, "ttl": "1s"}));
+        assert_eq!(issued.status, 200, "{:?}", issued.json);
+    }
+    let kept = server.write(
         "pki/issue/web",
-        json!({"common_name": "short.example", "ttl": "1s"}),
+        json!({"common_name": "kept.example", "ttl": "1h"}),
     );
-    assert_eq!(issued.status, 200, "{:?}", issued.json);
-    // Past its end and the safety buffer (whole seconds).
+    let serial = kept.data("serial_number").as_str().expect("serial");
+    let revoked = server.write("pki/revoke", json!({ "serial_number": serial }));
+    assert_eq!(revoked.status, 200, "{:?}", revoked.json);
+    let stored = server
+        .list("pki/certs")
+        .data("keys")
+        .as_array()
+        .expect("keys")
+        .len();
+    // Past their end and the safety buffer (whole seconds).
     std::thread::sleep(std::time::Duration::from_millis(3100));
+    // A pause per entry keeps the run going long enough to watch it.
     let tidy = server.write(
         "pki/tidy",
-        json!({"tidy_cert_store": true, "safety_buffer": "1s"}),
+        json!({"tidy_cert_store": true, "tidy_revoked_certs": true,
+               "safety_buffer": "1s", "pause_duration": "1s"}),
     );
     assert_eq!(tidy.status, 202, "{:?}", tidy.json);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mount = "{mount_point=\"pki/\"} ";
+    let value =
+        |scrape: &str, name: &str| series(scrape, &format!("vault_secrets_pki_tidy_{name}{mount}"));
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs_f64()
+    };
+    let running = scrape();
+    assert_eq!(
+        server.read("pki/tidy-status").data("state"),
+        &json!("Running")
+    );
+    let started = value(&running, "start_time_epoch").expect("start time");
+    assert!((now() - started).abs() < 60.0, "{started}: {running}");
+    assert_eq!(
+        value(&running, "cert_store_total_entries"),
+        Some(stored as f64),
+        "{running}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while server.read("pki/tidy-status").data("state") != &json!("Finished") {
         assert!(std::time::Instant::now() < deadline, "tidy did not finish");
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let scrape = text(&metrics(&server, "?format=prometheus", None));
-    let mount = "{mount_point=\"pki/\"} ";
-    let value = |name: &str| series(&scrape, &format!("vault_secrets_pki_tidy_{name}{mount}"));
-    assert_eq!(value("success"), Some(1.0), "{scrape}");
-    assert_eq!(value("failure"), Some(0.0));
+    let done = scrape();
     let status = server.read("pki/tidy-status");
-    assert_eq!(status.data("cert_store_deleted_count"), &json!(1));
-    assert_eq!(value("cert_store_deleted_count"), Some(1.0));
-    assert_eq!(value("duration_count"), Some(1.0));
-    let started = value("start_time_epoch").expect("start time");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs_f64();
-    assert!((now - started).abs() < 60.0, "{started} vs {now}");
+    assert_eq!(status.data("cert_store_deleted_count"), &json!(2));
+    assert_eq!(status.data("revoked_cert_deleted_count"), &json!(0));
+    let expected = [
+        // None running: Vault sets the start time back to zero.
+        ("start_time_epoch", 0.0),
+        ("success", 1.0),
+        ("duration_count", 1.0),
+        ("cert_store_deleted_count", 2.0),
+        ("cert_store_total_entries", stored as f64),
+        ("cert_store_current_entry", (stored - 1) as f64),
+        ("cert_store_total_entries_remaining", (stored - 2) as f64),
+        ("revoked_cert_deleted_count", 0.0),
+        ("revoked_cert_total_entries", 1.0),
+        ("revoked_cert_current_entry", 0.0),
+        ("revoked_cert_total_entries_remaining", 1.0),
+        ("revoked_cert_entries_incorrect_issuers", 0.0),
+        ("revoked_cert_entries_fixed_issuers", 0.0),
+    ];
+    for (name, want) in expected {
+        assert_eq!(value(&done, name), Some(want), "{name}: {done}");
+    }
+    // Outcomes show once one happened, as Vault's counters.
+    assert_eq!(value(&done, "failure"), None);
+}
+
+/// A server keeping its data in `dir`, reporting the costly gauges every
+/// second; initialized and unsealed, with its unseal key.
+fn durable_with_fast_gauges(dir: &std::path::Path) -> (Server, String) {
+    let hcl = format!(
+        "{}storage \"raft\" {{\n  path = \"{}\"\n}}\ntelemetry {{\n  disable_hostname = true\n  usage_gauge_period = \"1s\"\n}}\n",
+        listener_config("").replace("storage \"inmem\" {}\n", ""),
+        dir.join("data").display()
+    );
+    let mut server = Server::with_config(dir, &hcl);
+    let init = server.call(
+        "PUT",
+        "sys/init",
+        "",
+        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+    );
+    let key = init.json["keys"][0].as_str().expect("key").to_string();
+    server.root_token = init.json["root_token"].as_str().expect("root").to_string();
+    let unseal = server.call("PUT", "sys/unseal", "", Some(json!({ "key": key })));
+    assert_eq!(unseal.json["sealed"], false);
+    (server, key)
+}
+
+/// The sum of every series whose line starts with `prefix`.
+fn total(exposition: &str, prefix: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|line| line.starts_with(prefix))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn token_leases_show_in_vaults_expire_series() {
+    let dir = temp_dir("metrics-expire");
+    let (server, key) = durable_with_fast_gauges(&dir);
+    let root = server.root_token.clone();
+    let scrape = |server: &Server| {
+        // Past the usage gauge period, so that the lease count is new.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        text(&metrics(server, "?format=prometheus", Some(&root)))
+    };
+    let fresh = scrape(&server);
+    // The root token of initialization never expires: no lease.
+    assert_eq!(
+        series(&fresh, "vault_expire_num_leases "),
+        Some(0.0),
+        "{fresh}"
+    );
+    assert!(!fresh.contains("vault_expire_register_auth"), "{fresh}");
+    assert!(!fresh.contains("vault_expire_leases_by_expiration"));
+
+    let create = |ttl: &str| {
+        let made = server.write(
+            "auth/token/create",
+            json!({ "ttl": ttl, "policies": ["default"] }),
+        );
+        assert_eq!(made.status, 200, "{:?}", made.json);
+        made.client_token()
+    };
+    let kept = create("1h");
+    let revoked = create("2h");
+    let expiring = create("1s");
+    let renewed = server.write("auth/token/renew", json!({ "token": kept }));
+    assert_eq!(renewed.status, 200, "{:?}", renewed.json);
+    let revoke = server.write("auth/token/revoke", json!({ "token": revoked }));
+    assert_eq!(revoke.status, 204, "{:?}", revoke.json);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+
+    let leases = scrape(&server);
+    let count = |scrape: &str, name: &str| series(scrape, &format!("vault_expire_{name}_count "));
+    // The expired token is no longer a lease, though not yet swept.
+    assert_eq!(
+        series(&leases, "vault_expire_num_leases "),
+        Some(1.0),
+        "{leases}"
+    );
+    assert_eq!(total(&leases, "vault_expire_leases_by_expiration{"), 1.0);
+    assert!(leases.contains("vault_expire_leases_by_expiration{cluster=\""));
+    assert!(leases.contains(":00:00 +0000 UTC\"}"), "{leases}");
+    assert_eq!(count(&leases, "register_auth"), Some(3.0));
+    assert_eq!(count(&leases, "renew_token"), Some(1.0));
+    assert_eq!(count(&leases, "revoke"), Some(1.0));
+    assert_eq!(count(&leases, "revoke_by_token"), Some(1.0));
+    assert!(!leases.contains("vault_expire_lease_expiration"));
+
+    // Presenting the expired token revokes it as an expiry.
+    let refused = server.call("GET", "auth/token/lookup-self", &expiring, None);
+    assert_eq!(refused.status, 403);
+    let expired = scrape(&server);
+    assert_eq!(
+        total(&expired, "vault_expire_lease_expiration{"),
+        1.0,
+        "{expired}"
+    );
+    assert!(expired.contains("vault_expire_lease_expiration{cluster=\""));
+    assert!(expired.contains("namespace=\"root\"} 1"));
+    assert_eq!(count(&expired, "revoke"), Some(2.0));
+
+    // Disabling an auth method revokes its logins by prefix.
+    server.write("sys/auth/userpass", json!({"type": "userpass"}));
+    server.write("auth/userpass/users/ann", json!({"password": "pw"}));
+    let login = server.call(
+        "PUT",
+        "auth/userpass/login/ann",
+        "",
+        Some(json!({"password": "pw"})),
+    );
+    assert_eq!(login.status, 200, "{:?}", login.json);
+    let logged_in = scrape(&server);
+    assert_eq!(series(&logged_in, "vault_expire_num_leases "), Some(2.0));
+    assert_eq!(count(&logged_in, "register_auth"), Some(4.0));
+    assert_eq!(server.delete("sys/auth/userpass").status, 204);
+    let disabled = scrape(&server);
+    assert_eq!(count(&disabled, "revoke_prefix"), Some(1.0), "{disabled}");
+    assert_eq!(count(&disabled, "revoke_by_token"), Some(3.0));
+    assert_eq!(series(&disabled, "vault_expire_num_leases "), Some(1.0));
+
+    // After a restart the count comes from the stored tokens again.
+    server.stop();
+    let mut again = Server::with_config(
+        &dir,
+        &std::fs::read_to_string(dir.join("server.hcl")).expect("config"),
+    );
+    again.root_token = root.clone();
+    let unseal = again.call("PUT", "sys/unseal", "", Some(json!({ "key": key })));
+    assert_eq!(unseal.json["sealed"], false);
+    let restarted = scrape(&again);
+    assert_eq!(
+        series(&restarted, "vault_expire_num_leases "),
+        Some(1.0),
+        "{restarted}"
+    );
+    assert!(!restarted.contains("vault_expire_register_auth"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The machine's host name as a Prometheus name part (what is not a

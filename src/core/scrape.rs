@@ -1,13 +1,15 @@
 //! A `sys/metrics` scrape: what the core recorded, plus the gauges
 //! computed from its state at this instant (seal, mounts, locked users)
-//! and from each mount's backend (PKI issuers, CRLs, stored certificates).
+//! and from each mount's backend (PKI issuers, CRLs, stored certificates),
+//! and the costly ones once per `usage_gauge_period` (token leases, stored
+//! certificates).
 
 use std::time::Instant;
 
-use super::metrics::{route_samples, Labels, Sample, Snapshot, Value};
+use super::metrics::{route_samples, Labels, LeaseCount, Sample, Snapshot, Value};
 use super::mounts::{MountClass, Mounted};
 use super::Core;
-use crate::util::gotime::now_unix;
+use crate::util::gotime::{now_nanos, now_unix};
 
 impl Core {
     /// Everything `sys/metrics` shows, now.
@@ -18,6 +20,7 @@ impl Core {
             "cluster",
             self.cluster().map(|c| c.name.clone()).unwrap_or_default(),
         )];
+        self.tokens.expire_metrics.collect(&cluster, &mut samples);
         let unsealed = if self.is_sealed() { 0.0 } else { 1.0 };
         samples.push(Sample::gauge(
             "vault.core.unsealed",
@@ -69,7 +72,7 @@ impl Core {
             route_samples(&mounted.prefix, &mounted.route_timers, &mut samples);
             self.backend_gauges(mounted, &mut samples).await;
         }
-        samples.extend(self.usage_gauges(&mounts).await);
+        samples.extend(self.usage_gauges(&mounts, &cluster).await);
         let telemetry = self.telemetry();
         if !telemetry.disable_hostname {
             if let Some(host) = hostname() {
@@ -100,8 +103,9 @@ impl Core {
 
     /// The costly gauges, recomputed at most once per `usage_gauge_period`
     /// (none when it is `"none"`).
-    async fn usage_gauges(&self, mounts: &[Mounted]) -> Vec<Sample> {
-        let Some(period) = self.telemetry().usage_gauge_period else {
+    async fn usage_gauges(&self, mounts: &[Mounted], cluster: &Labels) -> Vec<Sample> {
+        let telemetry = self.telemetry();
+        let Some(period) = telemetry.usage_gauge_period else {
             return Vec::new();
         };
         if let Some((at, samples)) = self.usage_gauges.lock().ok().and_then(|g| g.clone()) {
@@ -110,6 +114,17 @@ impl Core {
             }
         }
         let mut samples = Vec::new();
+        if !self.is_sealed() {
+            let count = LeaseCount::new(
+                now_nanos(),
+                telemetry.lease_metrics_epsilon,
+                telemetry.num_lease_metrics_buckets,
+            );
+            match self.tokens.count_leases(count).await {
+                Ok(count) => samples.extend(count.samples(cluster)),
+                Err(err) => tracing::warn!(%err, "metrics: counting token leases failed"),
+            }
+        }
         for mounted in mounts {
             match mounted
                 .backend

@@ -19,6 +19,7 @@
 //!   the same write, so no later request finds the token live, and the core
 //!   revokes it once the request that used it has finished.
 
+use super::metrics::{ExpireMetrics, LeaseCount};
 use super::ttl::{calculate_ttl, TtlRequest};
 use crate::logical::{Auth, Error, MountTtls, Result};
 use crate::storage::{BatchOp, ReadCache, StorageView};
@@ -131,6 +132,8 @@ pub struct TokenStore {
     cubbyholes: std::sync::RwLock<Option<StorageView>>,
     /// Serialise uses of limited-use tokens (see [`TokenStore::use_token`]).
     use_locks: [tokio::sync::Mutex<()>; USE_LOCK_STRIPES],
+    /// Vault's `vault.expire.*` timers and expiry count for token leases.
+    pub expire_metrics: ExpireMetrics,
 }
 
 /// Stripes of the use-count locks: tokens sharing one wait for each other.
@@ -144,6 +147,7 @@ impl TokenStore {
             hasher: std::sync::RwLock::new(None),
             cubbyholes: std::sync::RwLock::new(None),
             use_locks: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+            expire_metrics: ExpireMetrics::default(),
         }
     }
 
@@ -186,6 +190,24 @@ impl TokenStore {
     /// Creates a token from an auth grant, applying Vault's TTL rules.
     /// Returns the entry (with `id` set) and any TTL warnings.
     pub async fn create(
+        &self,
+        auth: &Auth,
+        origin: TokenOrigin<'_>,
+    ) -> Result<(TokenEntry, Vec<String>)> {
+        // Vault registers a lease for every service token but the root
+        // tokens of initialization and root generation.
+        match origin.creator {
+            Creator::Initialization | Creator::UnsealKeyHolders => {
+                self.create_entry(auth, origin).await
+            }
+            _ => {
+                let timer = &self.expire_metrics.register_auth;
+                ExpireMetrics::timed(timer, self.create_entry(auth, origin)).await
+            }
+        }
+    }
+
+    async fn create_entry(
         &self,
         auth: &Auth,
         origin: TokenOrigin<'_>,
@@ -327,7 +349,7 @@ impl TokenStore {
         };
         let now = now_unix();
         if entry.is_expired(now) {
-            self.revoke_tree(&entry).await?;
+            self.expire(&entry).await?;
             return Ok(None);
         }
         if entry.num_uses == REVOCATION_PENDING {
@@ -337,7 +359,7 @@ impl TokenStore {
         while !ancestor.is_empty() {
             match self.load_stored(&ancestor).await? {
                 Some(parent) if parent.is_expired(now) => {
-                    self.revoke_tree(&parent).await?;
+                    self.expire(&parent).await?;
                     return Ok(None);
                 }
                 Some(parent) => ancestor = parent.parent,
@@ -405,6 +427,17 @@ impl TokenStore {
 
     /// Revokes a token and, recursively, the tokens it created.
     pub async fn revoke_tree(&self, entry: &TokenEntry) -> Result<()> {
+        ExpireMetrics::timed(&self.expire_metrics.revoke, self.revoke_subtree(entry)).await
+    }
+
+    /// Revokes a token whose lease ran out (and the tokens it created).
+    async fn expire(&self, entry: &TokenEntry) -> Result<()> {
+        self.revoke_tree(entry).await?;
+        self.expire_metrics.lease_expiration.inc();
+        Ok(())
+    }
+
+    async fn revoke_subtree(&self, entry: &TokenEntry) -> Result<()> {
         let mut pending = vec![entry.clone()];
         while let Some(current) = pending.pop() {
             let children_prefix = format!("{PARENT_PREFIX}{}/", current.hashed_id);
@@ -442,6 +475,11 @@ impl TokenStore {
 
     /// Deletes one token's entry, accessor, parent link and cubbyhole.
     async fn delete_entry(&self, entry: &TokenEntry) -> Result<()> {
+        let timer = &self.expire_metrics.revoke_by_token;
+        ExpireMetrics::timed(timer, self.delete_stored(entry)).await
+    }
+
+    async fn delete_stored(&self, entry: &TokenEntry) -> Result<()> {
         let mut ops = vec![
             BatchOp::Delete(format!("{ID_PREFIX}{}", entry.hashed_id)),
             BatchOp::Delete(self.accessor_key(&entry.accessor)),
@@ -464,6 +502,16 @@ impl TokenStore {
     /// Renews a token by `increment` (0 = its original TTL), capped by its
     /// max. Returns the new TTL and warnings.
     pub async fn renew(
+        &self,
+        entry: &TokenEntry,
+        increment: i64,
+        mount_ttls: MountTtls,
+    ) -> Result<(TokenEntry, i64, Vec<String>)> {
+        let timer = &self.expire_metrics.renew_token;
+        ExpireMetrics::timed(timer, self.extend(entry, increment, mount_ttls)).await
+    }
+
+    async fn extend(
         &self,
         entry: &TokenEntry,
         increment: i64,
@@ -524,12 +572,17 @@ impl TokenStore {
     /// Revokes every token created through a path under `prefix` (an auth
     /// mount being disabled takes its tokens with it).
     pub async fn revoke_by_path_prefix(&self, prefix: &str) -> Result<usize> {
+        let timer = &self.expire_metrics.revoke_prefix;
+        ExpireMetrics::timed(timer, self.revoke_under(prefix)).await
+    }
+
+    async fn revoke_under(&self, prefix: &str) -> Result<usize> {
         let mut revoked = 0;
         for hashed in self.storage.list(ID_PREFIX).await? {
             let key = format!("{ID_PREFIX}{hashed}");
             if let Some(entry) = self.storage.get_json::<TokenEntry>(&key).await? {
                 if entry.path.starts_with(prefix) {
-                    self.revoke_tree(&entry).await?;
+                    self.revoke_subtree(&entry).await?;
                     revoked += 1;
                 }
             }
@@ -548,12 +601,36 @@ impl TokenStore {
                 .await?
             {
                 if entry.is_expired(now) {
-                    self.revoke_tree(&entry).await?;
+                    self.expire(&entry).await?;
                     removed += 1;
                 }
             }
         }
         Ok(removed)
+    }
+
+    /// Counts the live token leases (`vault.expire.num_leases` and
+    /// `.leases.by_expiration`): it reads every stored token, so the core
+    /// does it once per `usage_gauge_period`.
+    pub async fn count_leases(&self, mut count: LeaseCount) -> Result<LeaseCount> {
+        for hashed in self.storage.list(ID_PREFIX).await? {
+            if let Some(entry) = self
+                .storage
+                .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hashed}"))
+                .await?
+            {
+                count.add(expires_nanos(&entry));
+            }
+        }
+        Ok(count)
+    }
+}
+
+/// When a token expires, to the nanosecond where it was kept (0: never).
+fn expires_nanos(entry: &TokenEntry) -> i64 {
+    match entry.precise.expires {
+        0 => entry.expire_time.saturating_mul(NANOS),
+        precise => precise,
     }
 }
 
@@ -592,6 +669,75 @@ mod tests {
             entity_id: None,
         };
         store.create(&auth, origin).await.expect("create").0
+    }
+
+    fn leases(count: &LeaseCount) -> f64 {
+        let samples = count.samples(&Vec::new());
+        match samples[0].value {
+            crate::util::metric::Value::Gauge(v) => v,
+            _ => f64::NAN,
+        }
+    }
+
+    async fn live_leases(store: &TokenStore) -> f64 {
+        let count = LeaseCount::new(now_nanos(), std::time::Duration::from_secs(3600), 168);
+        leases(&store.count_leases(count).await.expect("count"))
+    }
+
+    #[tokio::test]
+    async fn token_leases_are_timed_and_counted_through_their_life() {
+        let store = store();
+        let root = Auth {
+            policies: vec!["root".into()],
+            ..Default::default()
+        };
+        let origin = TokenOrigin {
+            path: "sys/init",
+            creator: Creator::Initialization,
+            mount_ttls: TTLS,
+            entity_id: None,
+        };
+        store.create(&root, origin).await.expect("root");
+        let kept = create(&store, 0).await;
+        let revoked = create(&store, 0).await;
+        let expiring = create(&store, 0).await;
+        let metrics = &store.expire_metrics;
+        // The root token of initialization is no lease and not registered.
+        assert_eq!(metrics.register_auth.stats().count, 3);
+        assert_eq!(live_leases(&store).await, 3.0);
+
+        store.renew(&kept, 0, TTLS).await.expect("renew");
+        assert_eq!(metrics.renew_token.stats().count, 1);
+        store.revoke_tree(&revoked).await.expect("revoke");
+        assert_eq!(metrics.revoke.stats().count, 1);
+        assert_eq!(metrics.revoke_by_token.stats().count, 1);
+        assert_eq!(live_leases(&store).await, 2.0);
+
+        // Its lease runs out: no longer counted, then swept as an expiry.
+        let key = format!("{ID_PREFIX}{}", expiring.hashed_id);
+        let mut stored: TokenEntry = store
+            .storage
+            .get_json(&key)
+            .await
+            .expect("read")
+            .expect("stored");
+        stored.expire_time = now_unix() - 5;
+        stored.precise.expires = stored.expire_time * NANOS;
+        store.storage.put_json(&key, &stored).await.expect("write");
+        assert_eq!(live_leases(&store).await, 1.0);
+        assert_eq!(metrics.lease_expiration.get(), 0);
+        assert_eq!(store.tidy().await.expect("tidy"), 1);
+        assert_eq!(metrics.lease_expiration.get(), 1);
+        assert_eq!(metrics.revoke.stats().count, 2);
+
+        store
+            .revoke_by_path_prefix("auth/token/")
+            .await
+            .expect("revoke prefix");
+        assert_eq!(metrics.revoke_prefix.stats().count, 1);
+        assert_eq!(metrics.revoke.stats().count, 2);
+        assert_eq!(metrics.revoke_by_token.stats().count, 3);
+        assert_eq!(live_leases(&store).await, 0.0);
     }
 
     #[tokio::test]

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::core::metrics::telemetry::{DEFAULT_RETENTION, DEFAULT_USAGE_GAUGE_PERIOD};
+use crate::core::metrics::telemetry::{
+    DEFAULT_RETENTION, DEFAULT_USAGE_GAUGE_PERIOD, LEASE_METRICS_EPSILON, NUM_LEASE_METRICS_BUCKETS,
+};
 use crate::core::metrics::Telemetry;
 use crate::hcl1::{self, Value};
 use crate::storage::PostgresSettings;
@@ -406,8 +408,9 @@ fn body_limits(block: &Block) -> Result<BodyLimits, ConfigError> {
 }
 
 /// The `telemetry` stanza: `prometheus_retention_time` (24h once the
-/// stanza exists), `disable_hostname` and `usage_gauge_period` (a
-/// duration or `"none"`). Vault's other settings (push sinks, filters)
+/// stanza exists), `disable_hostname`, `usage_gauge_period` (a
+/// duration or `"none"`), `lease_metrics_epsilon` and
+/// `num_lease_metrics_buckets`. Vault's other settings (push sinks, filters)
 /// are warned about and ignored.
 fn telemetry(block: &Block, warnings: &mut Vec<String>) -> Result<Telemetry, ConfigError> {
     let duration = |key: &str| -> Result<Option<Duration>, ConfigError> {
@@ -426,11 +429,32 @@ fn telemetry(block: &Block, warnings: &mut Vec<String>) -> Result<Telemetry, Con
         Some(text) if text == "none" => None,
         _ => Some(duration("usage_gauge_period")?.unwrap_or(DEFAULT_USAGE_GAUGE_PERIOD)),
     };
+    let lease_metrics_epsilon = match duration("lease_metrics_epsilon")? {
+        Some(epsilon) if epsilon.is_zero() => {
+            return Err(ConfigError::Invalid(
+                "telemetry: lease_metrics_epsilon must be positive".into(),
+            ))
+        }
+        epsilon => epsilon.unwrap_or(LEASE_METRICS_EPSILON),
+    };
+    let num_lease_metrics_buckets =
+        match attr(block, "num_lease_metrics_buckets").and_then(expr_string) {
+            None => NUM_LEASE_METRICS_BUCKETS,
+            Some(text) => text.parse().map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "telemetry: num_lease_metrics_buckets: invalid number {text:?}"
+                ))
+            })?,
+        };
     for item in &block.settings.items {
         let key = item.key();
         if !matches!(
             key,
-            "prometheus_retention_time" | "disable_hostname" | "usage_gauge_period"
+            "prometheus_retention_time"
+                | "disable_hostname"
+                | "usage_gauge_period"
+                | "lease_metrics_epsilon"
+                | "num_lease_metrics_buckets"
         ) {
             warnings.push(format!(
                 "telemetry: {key:?} is not supported and is ignored"
@@ -441,6 +465,8 @@ fn telemetry(block: &Block, warnings: &mut Vec<String>) -> Result<Telemetry, Con
         prometheus_retention: duration("prometheus_retention_time")?.unwrap_or(DEFAULT_RETENTION),
         disable_hostname: attr(block, "disable_hostname").is_some_and(expr_bool),
         usage_gauge_period,
+        lease_metrics_epsilon,
+        num_lease_metrics_buckets,
     })
 }
 
@@ -772,6 +798,8 @@ mod tests {
                 prometheus_retention: DEFAULT_RETENTION,
                 disable_hostname: true,
                 usage_gauge_period: None,
+                lease_metrics_epsilon: LEASE_METRICS_EPSILON,
+                num_lease_metrics_buckets: NUM_LEASE_METRICS_BUCKETS,
             }
         );
         assert_eq!(
@@ -787,6 +815,15 @@ mod tests {
             off.telemetry.usage_gauge_period,
             Some(Duration::from_secs(30))
         );
+        let leases = ServerConfig::parse(
+            "listener \"tcp\" { tls_disable = 1 }\nstorage \"inmem\" {}\ntelemetry { lease_metrics_epsilon = \"10m\"\n num_lease_metrics_buckets = 6 }",
+        )
+        .expect("parses");
+        assert_eq!(
+            leases.telemetry.lease_metrics_epsilon,
+            Duration::from_secs(600)
+        );
+        assert_eq!(leases.telemetry.num_lease_metrics_buckets, 6);
         let bad = "listener \"tcp\" { tls_disable = 1 }\nstorage \"inmem\" {}\ntelemetry { prometheus_retention_time = \"soon\" }";
         assert!(ServerConfig::parse(bad).is_err());
     }

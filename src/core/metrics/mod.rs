@@ -12,10 +12,12 @@
 //! becomes `vault_core_handle_request`); vaultlet's own start `vaultlet.`.
 //! See <https://developer.hashicorp.com/vault/docs/internals/telemetry/metrics/all>.
 
+pub mod expire;
 mod json;
 mod prometheus;
 pub mod telemetry;
 
+pub use expire::{ExpireMetrics, LeaseCount};
 pub use telemetry::Telemetry;
 
 use std::sync::atomic::{AtomicI64, Ordering};

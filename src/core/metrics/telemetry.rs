@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+pub use super::expire::{LEASE_METRICS_EPSILON, NUM_LEASE_METRICS_BUCKETS};
+
 /// How metrics are kept and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Telemetry {
@@ -18,6 +20,11 @@ pub struct Telemetry {
     /// certificate counts, which list storage) are recomputed; `None` for
     /// `"none"`, which turns them off.
     pub usage_gauge_period: Option<Duration>,
+    /// `lease_metrics_epsilon`: the width of a
+    /// `vault.expire.leases.by_expiration` bucket.
+    pub lease_metrics_epsilon: Duration,
+    /// `num_lease_metrics_buckets`: how many of those buckets are shown.
+    pub num_lease_metrics_buckets: u32,
 }
 
 /// Vault's `prometheus_retention_time` once a `telemetry` stanza exists.
@@ -32,6 +39,8 @@ impl Default for Telemetry {
             prometheus_retention: Duration::ZERO,
             disable_hostname: false,
             usage_gauge_period: Some(DEFAULT_USAGE_GAUGE_PERIOD),
+            lease_metrics_epsilon: LEASE_METRICS_EPSILON,
+            num_lease_metrics_buckets: NUM_LEASE_METRICS_BUCKETS,
         }
     }
 }
@@ -43,6 +52,8 @@ impl Telemetry {
             prometheus_retention: DEFAULT_RETENTION,
             disable_hostname: true,
             usage_gauge_period: Some(DEFAULT_USAGE_GAUGE_PERIOD),
+            lease_metrics_epsilon: LEASE_METRICS_EPSILON,
+            num_lease_metrics_buckets: NUM_LEASE_METRICS_BUCKETS,
         }
     }
 

@@ -3,6 +3,9 @@
 //! stored and revoked certificates.
 
 use super::certs::{CERT_PREFIX, REVOKED_PREFIX};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use super::tidy_job::{State, UNSET};
 use super::{crl, tidy, tidy_config, PkiBackend};
 use crate::logical::Result;
 use crate::storage::StorageView;
@@ -60,33 +63,87 @@ pub(super) async fn gauges(
     Ok(samples)
 }
 
-/// Vault's `secrets.pki.tidy.*` once a tidy has run on the mount: the
-/// last run's start, the runs that succeeded and failed, the entries they
-/// deleted and how long they took. Vault's carry no label (two PKI mounts
-/// would give one series twice); these carry `mount_point`.
+/// Vault's `secrets.pki.tidy.*` once a tidy has run on the mount: when
+/// the running one started (0 when none runs, as Vault resets it), where
+/// the latest run is or stopped (entries found, reached and left), the runs
+/// that succeeded and failed, the entries they deleted and how long they
+/// took. Vault's carry no label (two PKI mounts would give one series
+/// twice); these carry `mount_point`.
 fn tidy_samples(backend: &PkiBackend, mount_point: &str, samples: &mut Vec<Sample>) -> Result<()> {
     let Some(status) = backend.tidy.snapshot()? else {
         return Ok(());
     };
     let labels: Labels = vec![("mount_point", mount_point.to_string())];
     let totals = &backend.tidy.totals;
+    let running = matches!(status.state, State::Running | State::Cancelling);
     samples.push(Sample::gauge(
         "vault.secrets.pki.tidy.start_time_epoch",
         labels.clone(),
-        status.started as f64,
+        if running { status.started as f64 } else { 0.0 },
     ));
-    for (name, counter) in [
-        ("vault.secrets.pki.tidy.success", &totals.success),
-        ("vault.secrets.pki.tidy.failure", &totals.failure),
+    let progress = &backend.tidy.progress;
+    let load = |gauge: &AtomicI64| gauge.load(Ordering::Relaxed);
+    let cert_store_total = load(&progress.cert_store_total_entries);
+    let revoked_total = load(&progress.revoked_cert_total_entries);
+    let remaining =
+        |total: i64, deleted: u64| (total - i64::try_from(deleted).unwrap_or(i64::MAX)).max(0);
+    let gauges = [
+        (
+            "cert_store_current_entry",
+            load(&progress.cert_store_current_entry),
+        ),
+        ("cert_store_total_entries", cert_store_total),
+        (
+            "cert_store_total_entries_remaining",
+            remaining(cert_store_total, status.cert_store_deleted),
+        ),
+        (
+            "revoked_cert_current_entry",
+            load(&progress.revoked_cert_current_entry),
+        ),
+        ("revoked_cert_total_entries", revoked_total),
+        (
+            "revoked_cert_total_entries_remaining",
+            remaining(revoked_total, status.revoked_deleted),
+        ),
+        (
+            "revoked_cert_entries_incorrect_issuers",
+            load(&progress.revoked_cert_entries_incorrect_issuers),
+        ),
+        (
+            "revoked_cert_entries_fixed_issuers",
+            load(&progress.revoked_cert_entries_fixed_issuers),
+        ),
+    ];
+    for (name, value) in gauges {
+        if value == UNSET {
+            continue;
+        }
+        samples.push(Sample::gauge(
+            format!("vault.secrets.pki.tidy.{name}"),
+            labels.clone(),
+            value as f64,
+        ));
+    }
+    // The outcomes show once one happened (Vault adds one to them); the
+    // deleted counts after every run (Vault adds each run's count).
+    for (name, counter, shown) in [
+        ("vault.secrets.pki.tidy.success", &totals.success, false),
+        ("vault.secrets.pki.tidy.failure", &totals.failure, false),
         (
             "vault.secrets.pki.tidy.cert_store_deleted_count",
             &totals.cert_store_deleted,
+            true,
         ),
         (
             "vault.secrets.pki.tidy.revoked_cert_deleted_count",
             &totals.revoked_cert_deleted,
+            true,
         ),
     ] {
+        if !shown && counter.get() == 0 {
+            continue;
+        }
         samples.push(Sample {
             name: name.into(),
             labels: labels.clone(),

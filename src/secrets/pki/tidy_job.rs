@@ -1,7 +1,7 @@
 //! A tidy run, on a task of its own, and the bookkeeping `tidy-status`
 //! and `tidy-cancel` read and change while it runs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::acme::{tidy as acme_tidy, AcmeState};
@@ -65,6 +65,53 @@ pub struct TidyState {
     /// Totals over every run since the server started (Vault's
     /// `secrets.pki.tidy.*` counters and duration).
     pub(super) totals: TidyTotals,
+    /// Where the latest run is (Vault's `secrets.pki.tidy.*` gauges).
+    pub(super) progress: TidyProgress,
+}
+
+/// Vault's tidy progress gauges, as the latest run left them: how many
+/// entries each phase found and which it is at (the totals and issuer
+/// counts start again at zero with each run; the positions keep their
+/// last value, and are unset until a phase first reaches an entry).
+pub(super) struct TidyProgress {
+    pub(super) cert_store_current_entry: AtomicI64,
+    pub(super) cert_store_total_entries: AtomicI64,
+    pub(super) revoked_cert_current_entry: AtomicI64,
+    pub(super) revoked_cert_total_entries: AtomicI64,
+    /// Revocation entries naming no known issuer, and those of them the
+    /// run gave the issuer that signed them.
+    pub(super) revoked_cert_entries_incorrect_issuers: AtomicI64,
+    pub(super) revoked_cert_entries_fixed_issuers: AtomicI64,
+}
+
+/// A position no run has reached yet.
+pub(super) const UNSET: i64 = -1;
+
+impl Default for TidyProgress {
+    fn default() -> Self {
+        TidyProgress {
+            cert_store_current_entry: AtomicI64::new(UNSET),
+            cert_store_total_entries: AtomicI64::new(0),
+            revoked_cert_current_entry: AtomicI64::new(UNSET),
+            revoked_cert_total_entries: AtomicI64::new(0),
+            revoked_cert_entries_incorrect_issuers: AtomicI64::new(0),
+            revoked_cert_entries_fixed_issuers: AtomicI64::new(0),
+        }
+    }
+}
+
+impl TidyProgress {
+    /// A new run: the totals and issuer counts start from zero.
+    fn restart(&self) {
+        for gauge in [
+            &self.cert_store_total_entries,
+            &self.revoked_cert_total_entries,
+            &self.revoked_cert_entries_incorrect_issuers,
+            &self.revoked_cert_entries_fixed_issuers,
+        ] {
+            gauge.store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What all tidy runs of a mount add up to, for `sys/metrics`.
@@ -85,6 +132,7 @@ impl Default for TidyState {
             started_at: now(),
             backoff: Mutex::new(None),
             totals: TidyTotals::default(),
+            progress: TidyProgress::default(),
         }
     }
 }
@@ -135,6 +183,7 @@ impl TidyState {
             return Ok(false);
         }
         self.cancel.store(false, Ordering::SeqCst);
+        self.progress.restart();
         *guard = Some(Status {
             state: State::Running,
             config: config.clone(),
@@ -337,6 +386,12 @@ impl TidyJob {
         prefix: &str,
         expired: impl Fn(&[u8]) -> bool,
     ) -> std::result::Result<(), Stop> {
+        let progress = &self.state.progress;
+        let total = self.count_entries(prefix).await?;
+        progress
+            .cert_store_total_entries
+            .store(total, Ordering::Relaxed);
+        let mut index = 0;
         let mut after = String::new();
         loop {
             let page = self.storage.list_page(prefix, &after, TIDY_PAGE).await?;
@@ -345,6 +400,10 @@ impl TidyJob {
             let mut ops = Vec::new();
             for key in page.iter().filter(|k| !k.ends_with('/')) {
                 self.check_cancel()?;
+                progress
+                    .cert_store_current_entry
+                    .store(index, Ordering::Relaxed);
+                index += 1;
                 let path = format!("{prefix}{key}");
                 if let Some(value) = self.storage.get(&path).await? {
                     if expired(&value) {
@@ -372,6 +431,12 @@ impl TidyJob {
     /// True when entries were removed (the CRLs shrink).
     async fn tidy_revoked(&self, cutoff: i64) -> std::result::Result<bool, Stop> {
         let set = cached_issuers(&self.cache, &self.storage).await?;
+        let progress = &self.state.progress;
+        let total = self.count_entries(certs::REVOKED_PREFIX).await?;
+        progress
+            .revoked_cert_total_entries
+            .store(total, Ordering::Relaxed);
+        let mut index = 0;
         let mut removed = false;
         let mut after = String::new();
         loop {
@@ -385,6 +450,10 @@ impl TidyJob {
             let (mut deleted, mut missing) = (0, 0);
             for key in page.iter().filter(|k| !k.ends_with('/')) {
                 self.check_cancel()?;
+                progress
+                    .revoked_cert_current_entry
+                    .store(index, Ordering::Relaxed);
+                index += 1;
                 let path = format!("{}{key}", certs::REVOKED_PREFIX);
                 let Some(mut entry) = self.storage.get_json::<RevokedEntry>(&path).await? else {
                     continue;
@@ -401,10 +470,16 @@ impl TidyJob {
                     && !set.issuers.contains_key(&entry.issuer_id)
                 {
                     missing += 1;
-                    entry.issuer_id = cert
-                        .as_ref()
-                        .and_then(|c| signer_of(&set, c))
-                        .unwrap_or_default();
+                    progress
+                        .revoked_cert_entries_incorrect_issuers
+                        .fetch_add(1, Ordering::Relaxed);
+                    let signer = cert.as_ref().and_then(|c| signer_of(&set, c));
+                    if signer.is_some() {
+                        progress
+                            .revoked_cert_entries_fixed_issuers
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    entry.issuer_id = signer.unwrap_or_default();
                     ops.push(BatchOp::Put(path, serde_json::to_vec(&entry)?));
                 }
                 self.pause().await;
@@ -422,6 +497,23 @@ impl TidyJob {
             }
         }
         Ok(removed)
+    }
+
+    /// How many entries lie under `prefix` (keys only, a page at a time):
+    /// the total the progress gauges count towards.
+    async fn count_entries(&self, prefix: &str) -> std::result::Result<i64, Stop> {
+        let mut total = 0;
+        let mut after = String::new();
+        loop {
+            let page = self.storage.list_page(prefix, &after, TIDY_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            total += page.iter().filter(|k| !k.ends_with('/')).count() as i64;
+            if page.len() < TIDY_PAGE {
+                break;
+            }
+            after = last.clone();
+        }
+        Ok(total)
     }
 
     /// Issuers expired for longer than `issuer_safety_buffer` go (their
@@ -463,4 +555,41 @@ fn signer_of(set: &IssuerSet, cert: &CertInfo) -> Option<String> {
         .values()
         .find(|i| cert.signed_by(&i.cert))
         .map(|i| i.entry.id.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_run_zeroes_the_totals_and_keeps_the_last_positions() {
+        let state = TidyState::default();
+        let progress = &state.progress;
+        assert_eq!(
+            progress.cert_store_current_entry.load(Ordering::Relaxed),
+            UNSET
+        );
+        assert!(state.begin(&TidyConfig::default()).expect("begin"));
+        progress
+            .cert_store_total_entries
+            .store(7, Ordering::Relaxed);
+        progress
+            .cert_store_current_entry
+            .store(6, Ordering::Relaxed);
+        progress
+            .revoked_cert_entries_incorrect_issuers
+            .store(2, Ordering::Relaxed);
+        // One run at a time.
+        assert!(!state.begin(&TidyConfig::default()).expect("second"));
+        state.update(|s| s.state = State::Finished);
+        assert!(state.begin(&TidyConfig::default()).expect("next run"));
+        assert_eq!(progress.cert_store_total_entries.load(Ordering::Relaxed), 0);
+        assert_eq!(
+            progress
+                .revoked_cert_entries_incorrect_issuers
+                .load(Ordering::Relaxed),
+            0
+        );
+        assert_eq!(progress.cert_store_current_entry.load(Ordering::Relaxed), 6);
+    }
 }
