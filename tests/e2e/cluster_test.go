@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +12,11 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -40,29 +47,21 @@ type cluster struct {
 	rest       *rest.Config
 }
 
-// startCluster starts etcd and kube-apiserver, installs cert-manager's CRDs
-// with kubectl and starts cert-manager's controllers. Everything stops at
-// the end of the test.
-func startCluster(t *testing.T) *cluster {
+// startCluster starts etcd and kube-apiserver, applies cert-manager's CRDs
+// and starts cert-manager's controllers. Everything stops at
+// the end of the test that cleanup belongs to.
+func startCluster(t *testing.T, cleanup func(func())) *cluster {
 	t.Helper()
+	t0 := time.Now()
 	dir := filepath.Join(tools.work, "cluster")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	c := &cluster{dir: dir, kubeconfig: filepath.Join(dir, "kubeconfig")}
-	t.Cleanup(c.stop)
+	cleanup(c.stop)
 
-	ca := newTestCA(t)
-	c.caPEM = ca.pem
 	p := func(n string) string { return filepath.Join(dir, n) }
-	if err := os.WriteFile(p("ca.crt"), ca.pem, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ca.issue(t, servingCert(), p("apiserver.crt"), p("apiserver.key"))
-	ca.issue(t, clientCert("e2e-admin", "system:masters"), p("admin.crt"), p("admin.key"))
-	writeServiceAccountKeys(t, p("sa.key"), p("sa.pub"))
-	c.writeKubeconfig(t)
-
+	// etcd starts while the certificates and keys are made.
 	c.etcd = startProc(t, dir, "etcd", nil, tools.etcd,
 		"--name=e2e", "--data-dir="+p("etcd-data"),
 		fmt.Sprintf("--listen-client-urls=http://127.0.0.1:%d", etcdPort),
@@ -71,6 +70,16 @@ func startCluster(t *testing.T) *cluster {
 		fmt.Sprintf("--initial-advertise-peer-urls=http://127.0.0.1:%d", etcdPeerPort),
 		fmt.Sprintf("--initial-cluster=e2e=http://127.0.0.1:%d", etcdPeerPort),
 		"--log-level=warn")
+	ca := newTestCA(t)
+	c.caPEM = ca.pem
+	if err := os.WriteFile(p("ca.crt"), ca.pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ca.issue(t, servingCert(), p("apiserver.crt"), p("apiserver.key"))
+	ca.issue(t, clientCert("e2e-admin", "system:masters"), p("admin.crt"), p("admin.key"))
+	writeServiceAccountKeys(t, p("sa.key"), p("sa.pub"))
+	c.writeKubeconfig(t)
+
 	c.apiserver = startProc(t, dir, "kube-apiserver", nil, tools.apiserver,
 		fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", etcdPort),
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -90,6 +99,7 @@ func startCluster(t *testing.T) *cluster {
 		"--profiling=false",
 		"--v=1")
 	c.waitReady(t)
+	tReady := time.Since(t0)
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
 	if err != nil {
@@ -100,13 +110,16 @@ func startCluster(t *testing.T) *cluster {
 	c.cm = cmclient.NewForConfigOrDie(cfg)
 
 	// cert-manager's CRDs, from the module the controllers are built from.
-	c.kubectl(t, "apply", "--server-side", "-f", tools.cmCRDs)
+	c.applyCRDs(t, tools.cmCRDs)
 	for _, crd := range []string{"issuers", "certificates", "certificaterequests"} {
 		c.waitEstablished(t, crd+".cert-manager.io")
 	}
-
+	tCRDs := time.Since(t0)
 	c.controller = startProc(t, dir, "cert-manager-controller", nil, tools.cmController,
 		"-kubeconfig="+c.kubeconfig, "-v=2")
+	r := func(d time.Duration) time.Duration { return d.Round(100 * time.Millisecond) }
+	t.Logf("control plane up in %s: kube-apiserver ready after %s, cert-manager's CRDs established after %s, its controllers started",
+		r(time.Since(t0)), r(tReady), r(tCRDs))
 	return c
 }
 
@@ -162,16 +175,61 @@ func (c *cluster) waitReady(t *testing.T) {
 	}
 }
 
-// waitEstablished waits for a CRD's Established condition. (`kubectl wait`
-// fails outright when it reads the CRD before it has any status.)
+// applyCRDs applies every CustomResourceDefinition in dir's YAML files
+// (server-side apply, as `kubectl apply --server-side` does; with client-go,
+// which spares a kubectl process per request).
+func (c *cluster) applyCRDs(t *testing.T, dir string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no CRDs in %s (%v)", dir, err)
+	}
+	dyn := dynamic.NewForConfigOrDie(c.rest)
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+		for {
+			var obj unstructured.Unstructured
+			if err := dec.Decode(&obj.Object); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if obj.Object == nil {
+				continue
+			}
+			if obj.GetKind() != "CustomResourceDefinition" {
+				t.Fatalf("%s: a %s, want only CustomResourceDefinitions", f, obj.GetKind())
+			}
+			if _, err := dyn.Resource(crdResource).Apply(bg(), obj.GetName(), &obj, metav1.ApplyOptions{FieldManager: "e2e", Force: true}); err != nil {
+				t.Fatalf("apply CRD %s from %s: %v", obj.GetName(), f, err)
+			}
+		}
+	}
+}
+
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// waitEstablished waits for a CRD's Established condition.
 func (c *cluster) waitEstablished(t *testing.T, crd string) {
 	t.Helper()
+	dyn := dynamic.NewForConfigOrDie(c.rest)
 	ok, why := eventually(60*time.Second, func() (bool, string) {
-		out, err := c.kubectlErr("get", "crd", crd, "-o", `jsonpath={.status.conditions[?(@.type=="Established")].status}`)
+		obj, err := dyn.Resource(crdResource).Get(bg(), crd, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
-		return strings.TrimSpace(out) == "True", "Established=" + out
+		conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+		for _, cond := range conds {
+			m, _ := cond.(map[string]any)
+			if m["type"] == "Established" {
+				return m["status"] == "True", fmt.Sprintf("Established=%v", m["status"])
+			}
+		}
+		return false, "no Established condition yet"
 	})
 	if !ok {
 		t.Fatalf("CRD %s not established: %s", crd, why)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,9 +81,11 @@ func kubernetesAuth(t *testing.T, c *cluster, s *server) {
 	for _, is := range issuers {
 		createK8sIssuer(t, c, is.name, is.role, is.audiences)
 	}
+	created := time.Now()
 	for _, is := range issuers {
 		cond := c.waitIssuer(t, s, is.name, is.ready)
-		t.Logf("%s: Issuer %s (role %s, extra audiences %v): Ready=%s %s %q", s.name, is.name, is.role, is.audiences, cond.Status, cond.Reason, cond.Message)
+		t.Logf("%s: Issuer %s (role %s, extra audiences %v): Ready=%s %s %q (after %s)", s.name, is.name, is.role, is.audiences,
+			cond.Status, cond.Reason, cond.Message, time.Since(created).Round(time.Millisecond))
 	}
 	root := one(t, "pki/ca/pem", rawGet(t, s.addr+"/v1/pki/ca/pem"))
 	for _, is := range issuers[:2] {
@@ -97,15 +100,26 @@ func kubernetesAuth(t *testing.T, c *cluster, s *server) {
 		if _, err := c.cm.CertmanagerV1().Certificates(istioNS).Create(bg(), crt, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		asked := time.Now()
 		checkCacerts(t, c.waitCertificate(t, s, crt.Name, 60*time.Second, nil), root)
+		t.Logf("%s: Certificate %s through Issuer %s: issued, under the root, after %s", s.name, crt.Name, is.name, time.Since(asked).Round(time.Millisecond))
 	}
 
 	// A token of the ServiceAccount logs in directly; once the account is
 	// deleted, and again once one of the same name is recreated (a new UID),
-	// the same token is refused.
+	// a token of the deleted account is refused. kube-apiserver caches a
+	// successful token review for 10 s (not configurable; the key is the
+	// token and the review's audiences) and sees a deletion through its
+	// informer, a moment later. So the token that logged in while the
+	// account lived would pass for up to 10 s more, and so would one first
+	// reviewed in the moment after the deletion: the refusal is shown with a
+	// second token of the account, never presented to the server before,
+	// once the API server itself refuses it (the test's own reviews, each
+	// with an audience list of its own, so no cache entry is shared).
 	aud := []string{"vault://" + istioNS + "/vault-issuer-k8s"}
+	liveJWT := requestToken(t, c, istioNS, issuerSA, aud)
 	jwt := requestToken(t, c, istioNS, issuerSA, aud)
-	login := func() (int, map[string]any) {
+	login := func(jwt string) (int, map[string]any) {
 		saved := s.token
 		s.token = ""
 		defer func() { s.token = saved }()
@@ -115,29 +129,54 @@ func kubernetesAuth(t *testing.T, c *cluster, s *server) {
 		}
 		return code, out
 	}
-	if code, out := login(); code != 200 || out["auth"] == nil {
+	probes := 0
+	review := func() (bool, string) {
+		probes++
+		r, err := c.kube.AuthenticationV1().TokenReviews().Create(bg(), &authv1.TokenReview{
+			Spec: authv1.TokenReviewSpec{Token: jwt, Audiences: append(slices.Clone(aud), fmt.Sprintf("e2e-probe-%d", probes))},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("TokenReview: %v", err)
+		}
+		return r.Status.Authenticated, fmt.Sprintf("authenticated=%v user=%q error=%q", r.Status.Authenticated, r.Status.User.Username, r.Status.Error)
+	}
+	if code, out := login(liveJWT); code != 200 || out["auth"] == nil {
 		t.Fatalf("login with a live ServiceAccount's token: %d %v", code, out)
+	}
+	if live, why := review(); !live {
+		t.Fatalf("TokenReview of the second token while the ServiceAccount lives: %s", why)
 	}
 	if err := c.kube.CoreV1().ServiceAccounts(istioNS).Delete(bg(), issuerSA, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	deleted := time.Now()
 	ok, why := eventually(30*time.Second, func() (bool, string) {
-		code, out := login()
-		return code == 403 && out["auth"] == nil, fmt.Sprintf("%d %v", code, out)
+		live, why := review()
+		return !live, why
 	})
 	if !ok {
-		t.Fatalf("login with a deleted ServiceAccount's token: got %s, want 403 and no token\n--- server log:\n%s", why, s.logs(15))
+		t.Fatalf("the API server still accepts a token of the deleted ServiceAccount: %s", why)
+	}
+	seen := time.Since(deleted)
+	if code, out := login(jwt); code != 403 || out["auth"] != nil {
+		t.Fatalf("login with a deleted ServiceAccount's token: %d %v, want 403 and no token\n--- server log:\n%s", code, out, s.logs(15))
 	}
 	c.touchIssuer(t, "vault-issuer-k8s")
 	cond := c.waitIssuer(t, s, "vault-issuer-k8s", cmmeta.ConditionFalse)
-	t.Logf("%s: ServiceAccount deleted: login refused (%s); Issuer Ready=False %q", s.name, why, cond.Message)
+	t.Logf("%s: ServiceAccount deleted (the API server refusing its tokens after %s): login refused; Issuer Ready=False after %s %q",
+		s.name, seen.Round(time.Millisecond), time.Since(deleted).Round(time.Millisecond), cond.Message)
 
+	// Once the Issuer is Ready again the API server knows the new account
+	// (cert-manager logged in with a token of it): the old token, of the
+	// same name but the old UID, is refused.
 	createSA(t, c, istioNS, issuerSA)
-	if code, out := login(); code != 403 || out["auth"] != nil {
-		t.Errorf("login with the token of a deleted ServiceAccount after one of the same name was recreated: %d %v, want 403", code, out)
-	}
+	recreated := time.Now()
 	c.touchIssuer(t, "vault-issuer-k8s")
 	c.waitIssuer(t, s, "vault-issuer-k8s", cmmeta.ConditionTrue)
+	if code, out := login(jwt); code != 403 || out["auth"] != nil {
+		t.Errorf("login with the token of a deleted ServiceAccount after one of the same name was recreated: %d %v, want 403", code, out)
+	}
+	t.Logf("%s: ServiceAccount recreated: Issuer Ready again after %s; the old account's token still refused", s.name, time.Since(recreated).Round(time.Millisecond))
 }
 
 func createSA(t *testing.T, c *cluster, ns, name string) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -47,6 +48,19 @@ func TestMain(m *testing.M) {
 		slices.Sort(missing)
 		fmt.Fprintf(os.Stderr, "e2e: %v not set: run this suite through tests/e2e/run\n", missing)
 		os.Exit(1)
+	}
+	for _, part := range guideParts {
+		selectedParts[part] = os.Getenv("E2E_PARTS") == ""
+	}
+	for _, part := range strings.Split(os.Getenv("E2E_PARTS"), ",") {
+		if part == "" {
+			continue
+		}
+		if _, ok := selectedParts[part]; !ok {
+			fmt.Fprintf(os.Stderr, "e2e: E2E_PARTS names %q: the parts are %v\n", part, guideParts)
+			os.Exit(1)
+		}
+		selectedParts[part] = true
 	}
 	wd, _ := os.Getwd()
 	tools.repo = filepath.Clean(filepath.Join(wd, "../.."))

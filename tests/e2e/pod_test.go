@@ -67,8 +67,9 @@ func newPod(t *testing.T, c *cluster, ns, name string, spec corev1.PodSpec, clai
 		t.Fatal(err)
 	}
 
+	bundle := imageBundle(t)
 	var cfg map[string]any
-	raw, err := os.ReadFile(filepath.Join(tools.bundle, "config.json"))
+	raw, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,13 +105,13 @@ func newPod(t *testing.T, c *cluster, ns, name string, spec corev1.PodSpec, clai
 	if sc.FSGroup != nil {
 		user["additionalGids"] = []int64{*sc.FSGroup}
 	}
-	cfg["root"] = map[string]any{"path": filepath.Join(tools.bundle, "rootfs"), "readonly": false}
+	cfg["root"] = map[string]any{"path": filepath.Join(bundle, "rootfs"), "readonly": false}
 	if csc := ctr.SecurityContext; csc != nil {
 		if csc.RunAsUser != nil {
 			user["uid"] = *csc.RunAsUser
 		}
 		if csc.ReadOnlyRootFilesystem != nil && *csc.ReadOnlyRootFilesystem {
-			cfg["root"] = map[string]any{"path": filepath.Join(tools.bundle, "rootfs"), "readonly": true}
+			cfg["root"] = map[string]any{"path": filepath.Join(bundle, "rootfs"), "readonly": true}
 		}
 		if csc.AllowPrivilegeEscalation != nil && !*csc.AllowPrivilegeEscalation {
 			process["noNewPrivileges"] = true
@@ -262,6 +263,25 @@ func (p *pod) tail(n int) string {
 		return "(no pod)"
 	}
 	return p.runc.tail(n)
+}
+
+// imageBundle returns vaultlet's image, unpacked. tests/e2e/run builds it
+// while the control planes start and moves it into place (a rename, so it
+// is there whole or not at all), or writes <bundle>.failed if the build
+// failed.
+func imageBundle(t *testing.T) string {
+	t.Helper()
+	ok, why := eventually(10*time.Minute, func() (bool, string) {
+		if msg, err := os.ReadFile(tools.bundle + ".failed"); err == nil {
+			t.Fatalf("vaultlet's image: %s", msg)
+		}
+		_, err := os.Stat(tools.bundle)
+		return err == nil, fmt.Sprintf("waiting for tests/e2e/run to build it (%v)", err)
+	})
+	if !ok {
+		t.Fatalf("vaultlet's image at %s: %s", tools.bundle, why)
+	}
+	return tools.bundle
 }
 
 // runcRoot is runc's state directory for this run's containers only;

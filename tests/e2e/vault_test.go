@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -124,39 +123,55 @@ func waitBootstrapped(t testing.TB, s *server) {
 	}
 }
 
-// startOpenBao starts `bao server -dev` on the port the manifests use and
-// runs the user guide's Step 2 on it with the bao CLI: the commands of
-// config/istio-demo.vault (the guide's, with the preset AppRole
-// credentials the shipped Secret and Issuer carry), `vault` being `bao`.
-func startOpenBao(t *testing.T) *server {
+// openBao is `bao server -dev` on the port the manifests use, with the
+// user guide's Step 2 running on it with the bao CLI: the commands of
+// config/istio-demo.vault (the guide's, with the preset AppRole credentials
+// the shipped Secret and Issuer carry), `vault` being `bao`.
+type openBao struct {
+	server *proc
+	step2  *proc // the shell running Step 2 once the server answers
+}
+
+// startOpenBao starts the server and, in the background, Step 2; see
+// bootstrapped.
+func startOpenBao(t *testing.T) *openBao {
 	t.Helper()
 	dir := filepath.Join(tools.work, "openbao")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	const addr = "http://127.0.0.1:8200"
 	p := startProc(t, dir, "bao", []string{"HOME=" + dir}, tools.bao, "server", "-dev",
 		"-dev-root-token-id=root", "-dev-listen-address=127.0.0.1:8200", "-dev-no-store-token")
 	t.Cleanup(func() { p.stop(10 * time.Second) })
-	s := &server{name: "OpenBao", addr: "http://127.0.0.1:8200", token: "root", logs: p.tail}
-	ok, why := eventually(30*time.Second, func() (bool, string) {
-		if p.exited() {
-			return false, "bao exited"
-		}
-		code, _, err := s.api("GET", "sys/health", nil)
-		if err != nil {
-			return false, err.Error()
-		}
-		return code == 200, fmt.Sprint(code)
-	})
-	if !ok {
-		t.Fatalf("OpenBao not ready: %s\n%s", why, p.tail(30))
+	// `bao status` exits 0 once the server answers unsealed.
+	script := "vault() { \"$BAO\" \"$@\"; }\n" +
+		"for i in $(seq 300); do \"$BAO\" status >/dev/null 2>&1 && break; sleep 0.1; done\n" +
+		"set -e\n. " + filepath.Join(tools.repo, "config/istio-demo.vault") + "\n"
+	step2 := startProc(t, dir, "step2", []string{"BAO=" + tools.bao, "HOME=" + dir, "VAULT_ADDR=" + addr, "VAULT_TOKEN=root",
+		"BAO_ADDR=" + addr, "BAO_TOKEN=root"}, "/bin/sh", "-c", script)
+	t.Cleanup(func() { step2.stop(time.Second) })
+	return &openBao{server: p, step2: step2}
+}
+
+// bootstrapped waits for Step 2 to finish and returns the server.
+func (b *openBao) bootstrapped(t *testing.T) *server {
+	t.Helper()
+	select {
+	case <-b.step2.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the guide's Step 2 on OpenBao still running after 60s:\n%s\n--- bao log:\n%s", b.step2.tail(20), b.server.tail(30))
 	}
-	script := "vault() { \"$BAO\" \"$@\"; }\nset -e\n. " + filepath.Join(tools.repo, "config/istio-demo.vault") + "\n"
-	out, err := run([]string{"BAO=" + tools.bao, "HOME=" + dir, "VAULT_ADDR=" + s.addr, "VAULT_TOKEN=root",
-		"BAO_ADDR=" + s.addr, "BAO_TOKEN=root"}, "/bin/sh", "-c", script)
-	if err != nil {
-		t.Fatalf("the guide's Step 2 on OpenBao: %v", err)
+	if code := b.step2.cmd.ProcessState.ExitCode(); code != 0 || b.server.exited() {
+		t.Fatalf("the guide's Step 2 on OpenBao: exit status %d (server exited: %v)\n%s\n--- bao log:\n%s",
+			code, b.server.exited(), b.step2.tail(20), b.server.tail(30))
 	}
-	t.Logf("the guide's Step 2 ran with the bao CLI (%d lines of output)", strings.Count(out, "\n"))
+	s := &server{name: "OpenBao", addr: "http://127.0.0.1:8200", token: "root", logs: b.server.tail}
+	code, _, err := s.api("GET", "sys/health", nil)
+	if err != nil || code != 200 {
+		t.Fatalf("OpenBao after Step 2: sys/health %d %v\n%s", code, err, b.server.tail(30))
+	}
+	out, _ := os.ReadFile(b.step2.log)
+	t.Logf("the guide's Step 2 ran with the bao CLI (%d lines of output)", bytes.Count(out, []byte("\n")))
 	return s
 }
