@@ -60,3 +60,29 @@ export async function list(p, query = {}) {
     throw err;
   }
 }
+
+/** At most this many requests of one listing are in flight at a time. */
+const READERS = 8;
+
+/**
+ * `fn` of each item, in order, with at most READERS calls running at once:
+ * a long listing never floods the server (nor the browser's queue). The
+ * first failure stops handing out items and is thrown.
+ */
+export async function mapLimited(items, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await fn(items[index]);
+      } catch (err) {
+        next = items.length;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READERS, items.length) }, worker));
+  return results;
+}

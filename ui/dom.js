@@ -25,18 +25,26 @@ export function errorBox(err) {
   return h("p", { class: err.status === 403 ? "error denied" : "error", role: "alert" }, err.message);
 }
 
-/** A titled section whose body loads on its own: a refusal shows there, not as a broken page. */
+/**
+ * A titled section whose body loads on its own: a refusal shows there, not
+ * as a broken page. Its `refresh()` loads the body again after an action
+ * changed what it shows (only the latest load is shown).
+ */
 export function section(title, load, ...actions) {
   const body = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const el = h("section", {}, h("h2", {}, title, ...actions), body);
-  const reload = async () => {
+  let latest = 0;
+  el.refresh = async () => {
+    const mine = ++latest;
+    let shown;
     try {
-      body.replaceChildren(...[await load(reload)].flat());
+      shown = [await load(el.refresh)].flat();
     } catch (err) {
-      body.replaceChildren(errorBox(err));
+      shown = [errorBox(err)];
     }
+    if (mine === latest) body.replaceChildren(...shown);
   };
-  reload();
+  el.refresh();
   return el;
 }
 
