@@ -3,8 +3,10 @@ package e2e
 import (
 	"bytes"
 	"crypto/x509"
+	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,14 +128,21 @@ func guideScenario(t *testing.T, c *cluster, s *server, dir string) {
 	t.Cleanup(func() { c.cleanIstioSystem(t) })
 	waitBootstrapped(t, s)
 	root := one(t, "pki/ca/pem", rawGet(t, s.addr+"/v1/pki/ca/pem"))
+	configureKubernetesAuth(t, c, s)
+	// A ServiceAccount is deleted first, right after a token of it logged
+	// in; the same token's next login comes last, once kube-apiserver's
+	// cache of its review has expired (see goneAccount).
+	var gone *goneAccount
 	steps := []struct {
 		name string
 		run  func(t *testing.T)
 	}{
+		{"KubernetesAuthDeleteAccount", func(t *testing.T) { gone = deleteAfterLogin(t, c, s) }},
 		{"IssuerAndCacerts", func(t *testing.T) { guideCacerts(t, c, s, dir, root) }},
 		{"WrongSecretID", func(t *testing.T) { wrongSecretID(t, c, s) }},
 		{"RenewRotateRevoke", func(t *testing.T) { renewRotateRevoke(t, c, s, root) }},
 		{"KubernetesAuth", func(t *testing.T) { kubernetesAuth(t, c, s) }},
+		{"KubernetesAuthDeletedAccountRefused", func(t *testing.T) { gone.refused(t, c, s) }},
 	}
 	for _, st := range steps {
 		if !t.Run(st.name, st.run) {
@@ -176,8 +185,9 @@ func wrongSecretID(t *testing.T, c *cluster, s *server) {
 
 // renewRotateRevoke: cert-manager renews the intermediate by itself while
 // the test watches; after the root is rotated in the server (and made the
-// default issuer) the next issuance chains to the new root; the last
-// intermediate is revoked and shows up in the CRL its certificate points to.
+// default issuer) the next issuance chains to the new root while the old
+// root and what it signed stay valid; the last intermediate is revoked and
+// shows up in the CRL its certificate points to.
 func renewRotateRevoke(t *testing.T, c *cluster, s *server, root *x509.Certificate) {
 	before := c.waitCertificate(t, s, certName, 30*time.Second, nil)
 	first := one(t, "tls.crt", before[corev1.TLSCertKey])
@@ -205,6 +215,7 @@ func renewRotateRevoke(t *testing.T, c *cluster, s *server, root *x509.Certifica
 		s.name, serialHex(shortCA), serialHex(renewedCA), serialHex(first), root.Subject.CommonName)
 
 	// Rotate the root: a new root issuer, then made the default.
+	oldID := str(s.must(t, "GET", "pki/issuer/default", nil, 200), "issuer_id")
 	rot := s.must(t, "POST", "pki/root/rotate/internal", map[string]any{
 		"common_name": "my-org-rootca", "issuer_name": "my-org-rootca-rotated", "ttl": "8760h"}, 200)
 	newRoot := one(t, "root/rotate certificate", []byte(str(rot, "certificate")))
@@ -219,11 +230,9 @@ func renewRotateRevoke(t *testing.T, c *cluster, s *server, root *x509.Certifica
 		return bytes.Equal(ca.Raw, newRoot.Raw), "waiting for an intermediate under the new root"
 	})
 	rotatedCA := checkCacerts(t, rotated, newRoot)
-	if err := renewedCA.CheckSignatureFrom(root); err != nil {
-		t.Errorf("the intermediate issued before the rotation no longer verifies to the old root: %v", err)
-	}
-	t.Logf("%s: after root rotation the next renewal is %s under the new root; ca.crt now holds only the new root",
-		s.name, serialHex(rotatedCA))
+	oldRootKept(t, s, oldID, str(rot, "issuer_id"), root, renewedCA)
+	t.Logf("%s: after root rotation the next renewal is %s under the new root; ca.crt now holds only the new root; the old root is still issuer %s, %s not revoked",
+		s.name, serialHex(rotatedCA), oldID, serialHex(renewedCA))
 
 	// Back to the guide's 720h/360h; the spec change issues once more.
 	c.patchCertificate(t, certName, map[string]any{"duration": "720h", "renewBefore": "360h"})
@@ -233,7 +242,11 @@ func renewRotateRevoke(t *testing.T, c *cluster, s *server, root *x509.Certifica
 	})
 	finalCA := checkCacerts(t, final, newRoot)
 
-	// Revoke it: the CRL its CRL distribution point names lists it.
+	// Revoke it: the CRL its CRL distribution point names lists it once it
+	// is rebuilt. The shipped bootstrap sets auto_rebuild, with which Vault
+	// rebuilds the complete CRL only when it nears expiry, not on each
+	// revocation (Vault's PKI API docs, pki/config/crl); pki/crl/rotate
+	// rebuilds it now.
 	rev := s.must(t, "POST", "pki/revoke", map[string]any{"serial_number": serialHex(finalCA)}, 200)
 	if _, ok := data(rev)["revocation_time"]; !ok {
 		t.Errorf("pki/revoke answer has no revocation_time: %v", rev)
@@ -245,19 +258,23 @@ func renewRotateRevoke(t *testing.T, c *cluster, s *server, root *x509.Certifica
 	if !vaultHostResolves() {
 		crlURL = strings.Replace(crlURL, vaultURL, s.addr, 1)
 	}
-	crl, err := x509.ParseRevocationList(rawGet(t, crlURL))
-	if err != nil {
-		t.Fatalf("CRL at %s: %v", crlURL, err)
+	crlLists := func(serial *big.Int) bool {
+		t.Helper()
+		crl, err := x509.ParseRevocationList(rawGet(t, crlURL))
+		if err != nil {
+			t.Fatalf("CRL at %s: %v", crlURL, err)
+		}
+		if err := crl.CheckSignatureFrom(newRoot); err != nil {
+			t.Errorf("the CRL at %s is not signed by the new root: %v", crlURL, err)
+		}
+		return slices.ContainsFunc(crl.RevokedCertificateEntries, func(e x509.RevocationListEntry) bool { return e.SerialNumber.Cmp(serial) == 0 })
 	}
-	if err := crl.CheckSignatureFrom(newRoot); err != nil {
-		t.Errorf("the CRL at %s is not signed by the new root: %v", crlURL, err)
+	if crlLists(finalCA.SerialNumber) {
+		t.Errorf("the CRL at %s lists %s right after pki/revoke: with auto_rebuild it should wait for a rebuild", crlURL, serialHex(finalCA))
 	}
-	listed := false
-	for _, e := range crl.RevokedCertificateEntries {
-		listed = listed || e.SerialNumber.Cmp(finalCA.SerialNumber) == 0
-	}
-	if !listed {
-		t.Errorf("the CRL at %s does not list the revoked intermediate %s", crlURL, serialHex(finalCA))
+	s.must(t, "GET", "pki/crl/rotate", nil, 200)
+	if !crlLists(finalCA.SerialNumber) {
+		t.Errorf("the CRL at %s does not list the revoked intermediate %s after pki/crl/rotate", crlURL, serialHex(finalCA))
 	}
 	// cert-manager does not read CRLs: the Certificate stays Ready with the
 	// revoked intermediate in cacerts.
@@ -267,6 +284,38 @@ func renewRotateRevoke(t *testing.T, c *cluster, s *server, root *x509.Certifica
 	if !bytes.Equal(still[corev1.TLSCertKey], final[corev1.TLSCertKey]) {
 		t.Errorf("cacerts changed after the revocation; cert-manager was not expected to act on it")
 	}
-	t.Logf("%s: revoked %s; listed in the CRL at %s; the Certificate stays Ready (cert-manager does not check revocation)",
+	t.Logf("%s: revoked %s; listed in the CRL at %s once rebuilt (pki/crl/rotate); the Certificate stays Ready (cert-manager does not check revocation)",
 		s.name, serialHex(finalCA), finalCA.CRLDistributionPoints[0])
+}
+
+// oldRootKept: a rotation adds an issuer and the default moves to it; the
+// old root stays an issuer of the mount, served unchanged, and what it
+// signed stays valid: the intermediate it issued before the rotation is
+// neither revoked nor in the old root's CRL.
+func oldRootKept(t *testing.T, s *server, oldID, newID string, oldRoot, issued *x509.Certificate) {
+	t.Helper()
+	keys, _ := data(s.must(t, "LIST", "pki/issuers", nil, 200))["keys"].([]any)
+	if !slices.Contains(keys, any(oldID)) || !slices.Contains(keys, any(newID)) {
+		t.Errorf("LIST pki/issuers after the rotation = %v, want both the old root %s and the new %s", keys, oldID, newID)
+	}
+	served := parseCerts(t, "pki/issuer/<old root>/pem", rawGet(t, s.addr+"/v1/pki/issuer/"+oldID+"/pem"))
+	if !served[0].Equal(oldRoot) {
+		t.Errorf("pki/issuer/%s/pem after the rotation is %q serial %s, want the old root %s", oldID, served[0].Subject.CommonName, serialHex(served[0]), serialHex(oldRoot))
+	}
+	crl, err := x509.ParseRevocationList(rawGet(t, s.addr+"/v1/pki/issuer/"+oldID+"/crl/der"))
+	if err != nil {
+		t.Fatalf("pki/issuer/%s/crl/der: %v", oldID, err)
+	}
+	if err := crl.CheckSignatureFrom(oldRoot); err != nil {
+		t.Errorf("pki/issuer/%s/crl/der is not signed by the old root: %v", oldID, err)
+	}
+	for _, e := range crl.RevokedCertificateEntries {
+		if e.SerialNumber.Cmp(issued.SerialNumber) == 0 {
+			t.Errorf("the old root's CRL lists %s, the intermediate it issued before the rotation", serialHex(issued))
+		}
+	}
+	cert := data(s.must(t, "GET", "pki/cert/"+serialHex(issued), nil, 200))
+	if rt, _ := cert["revocation_time"].(float64); rt != 0 || cert["revocation_time"] == nil {
+		t.Errorf("pki/cert/%s after the rotation: revocation_time %v, want 0 (not revoked)", serialHex(issued), cert["revocation_time"])
+	}
 }
