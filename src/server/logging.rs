@@ -8,10 +8,13 @@ use std::io::IsTerminal;
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// `log_format` (`-log-format`, `VAULT_LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,16 +37,21 @@ impl std::str::FromStr for LogFormat {
 }
 
 /// Installs the global subscriber: `level` filters, `format` shapes.
+/// `level` is a level or `target=level` directives ([`Targets`]: no span or
+/// field filters, so no regex engine in the binary); anything else is `info`.
 pub fn init(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = level
+        .parse::<Targets>()
+        .unwrap_or_else(|_| Targets::new().with_default(Level::INFO));
+    // The builder's own filter (INFO by default) lets everything through:
+    // `filter` decides.
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     match format {
-        LogFormat::Standard => builder.init(),
-        LogFormat::Json => builder.event_format(JsonLine).init(),
+        LogFormat::Standard => builder.finish().with(filter).init(),
+        LogFormat::Json => builder.event_format(JsonLine).finish().with(filter).init(),
     }
 }
 
