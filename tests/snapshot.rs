@@ -705,3 +705,42 @@ fn a_static_seal_reopens_a_forced_snapshot_with_its_key() {
     let _ = std::fs::remove_dir_all(dir_a);
     let _ = std::fs::remove_dir_all(dir_b);
 }
+
+/// A snapshot may be larger than the listener's `max_request_size`: a
+/// token that may restore (`update`, no sudo, as in Vault) sends it whole;
+/// any other caller keeps the listener's limit.
+#[test]
+fn a_restore_may_exceed_the_request_size_limit_for_whom_may_restore() {
+    let dir = common::temp_dir("snapshot-large");
+    let hcl = format!(
+        "listener \"tcp\" {{\n  address = \"{}\"\n  tls_disable = true\n  max_request_size = 2048\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"{}\"\n}}\n",
+        common::LISTEN,
+        dir.join("data").display(),
+        "5a".repeat(32)
+    );
+    let mut server = Server::with_config(&dir, &hcl);
+    let init = server.send("PUT", "sys/init", None, Some(b"{}".to_vec()));
+    assert_eq!(init.status, 200, "{:?}", init.json);
+    server.root_token = init.json["root_token"].as_str().expect("root").to_string();
+    for (name, caps) in [("restore", r#"["update"]"#), ("look", r#"["read"]"#)] {
+        let policy = format!("path \"{SNAPSHOT}\" {{ capabilities = {caps} }}");
+        let written = server.write(
+            &format!("sys/policies/acl/{name}"),
+            json!({"policy": policy}),
+        );
+        assert_eq!(written.status, 204);
+    }
+    let token = |policy: &str| {
+        server
+            .write("auth/token/create", json!({"policies": [policy]}))
+            .client_token()
+    };
+    let (restore, look) = (token("restore"), token("look"));
+    let file = server.read(SNAPSHOT).raw;
+    assert!(file.len() > 2048, "{} bytes", file.len());
+    let limited = server.send("POST", SNAPSHOT, Some(&look), Some(file.clone()));
+    assert_eq!(limited.status, 413, "{:?}", limited.json);
+    let restored = server.send("POST", SNAPSHOT, Some(&restore), Some(file));
+    assert_eq!(restored.status, 204, "{:?}", restored.json);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -143,8 +143,8 @@ impl Core {
         Ok(())
     }
 
-    /// Whether `token` may restore a snapshot (`update` and `sudo` on the
-    /// path): asked before a snapshot's body, larger than any other
+    /// Whether `token` may restore a snapshot (`update` on the path, as in
+    /// Vault): asked before a snapshot's body, larger than any other
     /// request's, is read. The pipeline decides again afterwards.
     pub async fn may_restore_snapshot(&self, token: Option<&str>, path: &str) -> bool {
         let Some(token) = token.filter(|t| !t.is_empty()) else {
@@ -157,7 +157,6 @@ impl Core {
             return false;
         };
         let caps = acl.capabilities(path);
-        caps.iter().any(|c| c == "root")
-            || (caps.iter().any(|c| c == "sudo") && caps.iter().any(|c| c == "update"))
+        caps.iter().any(|c| c == "root" || c == "update")
     }
 }

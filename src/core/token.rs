@@ -431,7 +431,15 @@ impl TokenStore {
     }
 
     /// Revokes a token whose lease ran out (and the tokens it created).
+    /// Requests presenting it and the tidy may find it expired at once:
+    /// serialised on the token, only the one that still finds it stored
+    /// revokes it and counts the expiry.
     async fn expire(&self, entry: &TokenEntry) -> Result<()> {
+        let _serialised = self.use_lock(&entry.hashed_id).lock().await;
+        let key = format!("{ID_PREFIX}{}", entry.hashed_id);
+        if self.storage.get_json::<TokenEntry>(&key).await?.is_none() {
+            return Ok(());
+        }
         self.revoke_tree(entry).await?;
         self.expire_metrics.lease_expiration.inc();
         Ok(())
@@ -738,6 +746,33 @@ mod tests {
         assert_eq!(metrics.revoke.stats().count, 2);
         assert_eq!(metrics.revoke_by_token.stats().count, 3);
         assert_eq!(live_leases(&store).await, 0.0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_expiry_found_at_once_by_many_is_counted_once() {
+        let store = Arc::new(store());
+        let expiring = create(&store, 0).await;
+        let key = format!("{ID_PREFIX}{}", expiring.hashed_id);
+        let mut stored: TokenEntry = store
+            .storage
+            .get_json(&key)
+            .await
+            .expect("read")
+            .expect("stored");
+        stored.expire_time = now_unix() - 5;
+        store.storage.put_json(&key, &stored).await.expect("write");
+        store.forget_cached();
+        let finders: Vec<_> = (0..8)
+            .map(|_| {
+                let (store, id) = (store.clone(), expiring.id.clone());
+                tokio::spawn(async move { store.lookup(&id).await.expect("lookup") })
+            })
+            .collect();
+        for finder in finders {
+            assert!(finder.await.expect("join").is_none());
+        }
+        assert_eq!(store.tidy().await.expect("tidy"), 0);
+        assert_eq!(store.expire_metrics.lease_expiration.get(), 1);
     }
 
     #[tokio::test]

@@ -120,7 +120,14 @@ fn run_server(args: ServerArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    logging::init(&level, format);
+    let filter = match logging::parse_level(&level) {
+        Ok(filter) => filter,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::from(1);
+        }
+    };
+    logging::init(filter, format);
     let opts = ServerOptions {
         dev: args.dev,
         dev_root_token_id: args.dev_root_token_id,

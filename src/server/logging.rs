@@ -36,13 +36,31 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// Installs the global subscriber: `level` filters, `format` shapes.
-/// `level` is a level or `target=level` directives ([`Targets`]: no span or
-/// field filters, so no regex engine in the binary); anything else is `info`.
-pub fn init(level: &str, format: LogFormat) {
-    let filter = level
-        .parse::<Targets>()
-        .unwrap_or_else(|_| Targets::new().with_default(Level::INFO));
+/// `log_level` (`-log-level`, `VAULT_LOG_LEVEL`): Vault's names with its
+/// aliases (`notice`, `warning`, `err`) and its refusal of any other word,
+/// or `target=level` directives ([`Targets`]: no span or field filters, so
+/// no regex engine in the binary).
+pub fn parse_level(text: &str) -> Result<Targets, String> {
+    let text = text.trim().to_ascii_lowercase();
+    let level = match text.as_str() {
+        "trace" => Level::TRACE,
+        "debug" => Level::DEBUG,
+        "" | "notice" | "info" => Level::INFO,
+        "warn" | "warning" => Level::WARN,
+        "err" | "error" => Level::ERROR,
+        directives if directives.contains('=') => {
+            return directives
+                .parse::<Targets>()
+                .map_err(|_| format!("unknown log level: {directives}"));
+        }
+        other => return Err(format!("unknown log level: {other}")),
+    };
+    Ok(Targets::new().with_default(level))
+}
+
+/// Installs the global subscriber: `filter` (from [`parse_level`]) filters,
+/// `format` shapes.
+pub fn init(filter: Targets, format: LogFormat) {
     // The builder's own filter (INFO by default) lets everything through:
     // `filter` decides.
     let builder = tracing_subscriber::fmt()
@@ -164,6 +182,20 @@ mod tests {
             "xml".parse::<LogFormat>(),
             Err("unknown log format: xml".to_string())
         );
+    }
+
+    #[test]
+    fn levels_are_vaults_with_its_aliases() {
+        let level = |text: &str| parse_level(text).map(|t| t.default_level());
+        assert_eq!(level("Warning"), Ok(Some(LevelFilter::WARN)));
+        assert_eq!(level("err"), Ok(Some(LevelFilter::ERROR)));
+        assert_eq!(level("notice"), Ok(Some(LevelFilter::INFO)));
+        assert_eq!(level(""), Ok(Some(LevelFilter::INFO)));
+        assert_eq!(level("trace"), Ok(Some(LevelFilter::TRACE)));
+        assert_eq!(level("loud"), Err("unknown log level: loud".to_string()));
+        let directives = parse_level("info,vaultlet::core=debug").expect("directives");
+        assert!(directives.would_enable("vaultlet::core::pipeline", &Level::DEBUG));
+        assert!(!directives.would_enable("hyper::proto", &Level::DEBUG));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `sys/storage/raft/snapshot` (GET: a snapshot of the whole store, POST:
 //! restore one) and `sys/storage/raft/snapshot-force` (restore without the
 //! key check), as Vault serves them for integrated storage; here for every
-//! store. Root-protected (sudo): a snapshot holds every record and a
+//! store. As in Vault, `read` takes one and `update` restores one (no
+//! sudo): grant them with care, a snapshot holds every record and a
 //! restore replaces them all.
 
 use super::SystemBackend;

@@ -83,7 +83,7 @@ pub const NUM_LEASE_METRICS_BUCKETS: u32 = 168;
 /// Counts live token leases: `vault.expire.num_leases` (every token that
 /// will expire and has not yet) and `vault.expire.leases.by_expiration`
 /// (those ending within the window, by the bucket their end rounds to).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LeaseCount {
     now_ns: i64,
     window_end_ns: i64,

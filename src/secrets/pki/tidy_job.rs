@@ -321,7 +321,7 @@ impl TidyJob {
         let cutoff = now() - self.config.safety_buffer;
         if self.config.tidy_cert_store {
             self.message("Tidying certificate store");
-            self.sweep(certs::CERT_PREFIX, |der| {
+            self.sweep_cert_store(|der| {
                 CertInfo::not_after_of(der)
                     .map(|t| t < cutoff)
                     .unwrap_or(true)
@@ -380,12 +380,13 @@ impl TidyJob {
         }
     }
 
-    /// Deletes every certificate under `prefix` that `expired` says so.
-    async fn sweep(
+    /// Deletes every stored certificate that `expired` says so, counting
+    /// its progress in the `cert_store_*` gauges.
+    async fn sweep_cert_store(
         &self,
-        prefix: &str,
         expired: impl Fn(&[u8]) -> bool,
     ) -> std::result::Result<(), Stop> {
+        let prefix = certs::CERT_PREFIX;
         let progress = &self.state.progress;
         let total = self.count_entries(prefix).await?;
         progress
@@ -505,6 +506,7 @@ impl TidyJob {
         let mut total = 0;
         let mut after = String::new();
         loop {
+            self.check_cancel()?;
             let page = self.storage.list_page(prefix, &after, TIDY_PAGE).await?;
             let Some(last) = page.last() else { break };
             total += page.iter().filter(|k| !k.ends_with('/')).count() as i64;
