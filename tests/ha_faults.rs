@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::postgres::{postgres_url, Relay};
+use common::postgres::{with_client, Relay};
 use common::Server;
 use serde_json::{json, Value};
 
@@ -59,15 +59,7 @@ fn terminate_sessions(relays: &[Relay]) -> i64 {
         .flat_map(Relay::upstream_ports)
         .map(i32::from)
         .collect();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(connection);
+    with_client(|client| async move {
         client
             .query_one(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \

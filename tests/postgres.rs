@@ -11,7 +11,7 @@ mod common;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::postgres::{postgres_url, Relay};
+use common::postgres::{postgres_url, with_client, Relay};
 use common::{Server, LISTEN};
 use serde_json::json;
 
@@ -31,15 +31,7 @@ fn ok(reply: common::Reply) -> common::Reply {
 
 /// Every value in the table, straight from PostgreSQL.
 fn stored_values(table: &str) -> Vec<Vec<u8>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(connection);
+    with_client(|client| async move {
         client
             .query(&format!("SELECT value FROM \"{table}\""), &[])
             .await

@@ -663,23 +663,30 @@ fn matches_openbao_on_integrated_storage_where_the_behaviours_meet() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A new server on redb with the static seal (so no unseal step),
+/// initialized, its listener block ending with `listener_extra`.
+fn static_seal_server(name: &str, listener_extra: &str) -> (Server, PathBuf) {
+    let dir = common::temp_dir(name);
+    let hcl = format!(
+        "listener \"tcp\" {{\n  address = \"{}\"\n  tls_disable = true\n{listener_extra}}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"{}\"\n}}\n",
+        common::LISTEN,
+        dir.join("data").display(),
+        "5a".repeat(32)
+    );
+    let mut server = Server::with_config(&dir, &hcl);
+    let init = server.send("PUT", "sys/init", None, Some(b"{}".to_vec()));
+    assert_eq!(init.status, 200, "{:?}", init.json);
+    server.root_token = init.json["root_token"].as_str().expect("root").to_string();
+    (server, dir)
+}
+
 /// With the static seal, another cluster's snapshot sealed with the same
 /// static key (a rebuilt cluster, say) is refused without force (Vault's
 /// autoseal wording), and with force unseals by itself at once.
 #[test]
 fn a_static_seal_reopens_a_forced_snapshot_with_its_key() {
     let start = |name: &str| {
-        let dir = common::temp_dir(name);
-        let hcl = format!(
-            "listener \"tcp\" {{\n  address = \"{}\"\n  tls_disable = true\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"{}\"\n}}\n",
-            common::LISTEN,
-            dir.join("data").display(),
-            "5a".repeat(32)
-        );
-        let mut server = Server::with_config(&dir, &hcl);
-        let init = server.send("PUT", "sys/init", None, Some(b"{}".to_vec()));
-        assert_eq!(init.status, 200, "{:?}", init.json);
-        server.root_token = init.json["root_token"].as_str().expect("root").to_string();
+        let (server, dir) = static_seal_server(name, "");
         assert_eq!(
             server.write("sys/mounts/kv", json!({"type": "kv"})).status,
             204
@@ -711,17 +718,7 @@ fn a_static_seal_reopens_a_forced_snapshot_with_its_key() {
 /// any other caller keeps the listener's limit.
 #[test]
 fn a_restore_may_exceed_the_request_size_limit_for_whom_may_restore() {
-    let dir = common::temp_dir("snapshot-large");
-    let hcl = format!(
-        "listener \"tcp\" {{\n  address = \"{}\"\n  tls_disable = true\n  max_request_size = 2048\n}}\nstorage \"raft\" {{\n  path = \"{}\"\n}}\nseal \"static\" {{\n  current_key = \"{}\"\n}}\n",
-        common::LISTEN,
-        dir.join("data").display(),
-        "5a".repeat(32)
-    );
-    let mut server = Server::with_config(&dir, &hcl);
-    let init = server.send("PUT", "sys/init", None, Some(b"{}".to_vec()));
-    assert_eq!(init.status, 200, "{:?}", init.json);
-    server.root_token = init.json["root_token"].as_str().expect("root").to_string();
+    let (server, dir) = static_seal_server("snapshot-large", "  max_request_size = 2048\n");
     for (name, caps) in [("restore", r#"["update"]"#), ("look", r#"["read"]"#)] {
         let policy = format!("path \"{SNAPSHOT}\" {{ capabilities = {caps} }}");
         let written = server.write(

@@ -332,6 +332,13 @@ impl TokenStore {
         Ok(self.cache.get_or_load_some(hashed_id, read).await?)
     }
 
+    /// A stored entry read past the cache: the sweeps and listings that go
+    /// through every token would otherwise fill it.
+    async fn read_stored(&self, hashed_id: &str) -> Result<Option<TokenEntry>> {
+        let key = format!("{ID_PREFIX}{hashed_id}");
+        Ok(self.storage.get_json::<TokenEntry>(&key).await?)
+    }
+
     /// Records an entry just written to storage in the cache, as stored:
     /// the token itself is never kept.
     fn remember(&self, entry: &TokenEntry) {
@@ -436,8 +443,7 @@ impl TokenStore {
     /// revokes it and counts the expiry.
     async fn expire(&self, entry: &TokenEntry) -> Result<()> {
         let _serialised = self.use_lock(&entry.hashed_id).lock().await;
-        let key = format!("{ID_PREFIX}{}", entry.hashed_id);
-        if self.storage.get_json::<TokenEntry>(&key).await?.is_none() {
+        if self.read_stored(&entry.hashed_id).await?.is_none() {
             return Ok(());
         }
         self.revoke_tree(entry).await?;
@@ -450,8 +456,7 @@ impl TokenStore {
         while let Some(current) = pending.pop() {
             let children_prefix = format!("{PARENT_PREFIX}{}/", current.hashed_id);
             for child in self.storage.list(&children_prefix).await? {
-                let child_key = format!("{ID_PREFIX}{child}");
-                if let Some(child_entry) = self.storage.get_json::<TokenEntry>(&child_key).await? {
+                if let Some(child_entry) = self.read_stored(&child).await? {
                     pending.push(child_entry);
                 }
                 self.storage
@@ -565,11 +570,7 @@ impl TokenStore {
     pub async fn accessors(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for hashed in self.storage.list(ID_PREFIX).await? {
-            if let Some(entry) = self
-                .storage
-                .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hashed}"))
-                .await?
-            {
+            if let Some(entry) = self.read_stored(&hashed).await? {
                 out.push(entry.accessor);
             }
         }
@@ -587,8 +588,7 @@ impl TokenStore {
     async fn revoke_under(&self, prefix: &str) -> Result<usize> {
         let mut revoked = 0;
         for hashed in self.storage.list(ID_PREFIX).await? {
-            let key = format!("{ID_PREFIX}{hashed}");
-            if let Some(entry) = self.storage.get_json::<TokenEntry>(&key).await? {
+            if let Some(entry) = self.read_stored(&hashed).await? {
                 if entry.path.starts_with(prefix) {
                     self.revoke_subtree(&entry).await?;
                     revoked += 1;
@@ -603,11 +603,7 @@ impl TokenStore {
         let now = now_unix();
         let mut removed = 0;
         for hashed in self.storage.list(ID_PREFIX).await? {
-            if let Some(entry) = self
-                .storage
-                .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hashed}"))
-                .await?
-            {
+            if let Some(entry) = self.read_stored(&hashed).await? {
                 if entry.is_expired(now) {
                     self.expire(&entry).await?;
                     removed += 1;
@@ -622,11 +618,7 @@ impl TokenStore {
     /// does it once per `usage_gauge_period`.
     pub async fn count_leases(&self, mut count: LeaseCount) -> Result<LeaseCount> {
         for hashed in self.storage.list(ID_PREFIX).await? {
-            if let Some(entry) = self
-                .storage
-                .get_json::<TokenEntry>(&format!("{ID_PREFIX}{hashed}"))
-                .await?
-            {
+            if let Some(entry) = self.read_stored(&hashed).await? {
                 count.add(expires_nanos(&entry));
             }
         }
@@ -692,6 +684,20 @@ mod tests {
         leases(&store.count_leases(count).await.expect("count"))
     }
 
+    /// Moves a stored token's end into the past, as if its TTL had run.
+    async fn run_out(store: &TokenStore, entry: &TokenEntry) {
+        let mut stored = store
+            .read_stored(&entry.hashed_id)
+            .await
+            .expect("read")
+            .expect("stored");
+        stored.expire_time = now_unix() - 5;
+        stored.precise.expires = stored.expire_time * NANOS;
+        let key = format!("{ID_PREFIX}{}", entry.hashed_id);
+        store.storage.put_json(&key, &stored).await.expect("write");
+        store.forget_cached();
+    }
+
     #[tokio::test]
     async fn token_leases_are_timed_and_counted_through_their_life() {
         let store = store();
@@ -722,16 +728,7 @@ mod tests {
         assert_eq!(live_leases(&store).await, 2.0);
 
         // Its lease runs out: no longer counted, then swept as an expiry.
-        let key = format!("{ID_PREFIX}{}", expiring.hashed_id);
-        let mut stored: TokenEntry = store
-            .storage
-            .get_json(&key)
-            .await
-            .expect("read")
-            .expect("stored");
-        stored.expire_time = now_unix() - 5;
-        stored.precise.expires = stored.expire_time * NANOS;
-        store.storage.put_json(&key, &stored).await.expect("write");
+        run_out(&store, &expiring).await;
         assert_eq!(live_leases(&store).await, 1.0);
         assert_eq!(metrics.lease_expiration.get(), 0);
         assert_eq!(store.tidy().await.expect("tidy"), 1);
@@ -752,16 +749,7 @@ mod tests {
     async fn an_expiry_found_at_once_by_many_is_counted_once() {
         let store = Arc::new(store());
         let expiring = create(&store, 0).await;
-        let key = format!("{ID_PREFIX}{}", expiring.hashed_id);
-        let mut stored: TokenEntry = store
-            .storage
-            .get_json(&key)
-            .await
-            .expect("read")
-            .expect("stored");
-        stored.expire_time = now_unix() - 5;
-        store.storage.put_json(&key, &stored).await.expect("write");
-        store.forget_cached();
+        run_out(&store, &expiring).await;
         let finders: Vec<_> = (0..8)
             .map(|_| {
                 let (store, id) = (store.clone(), expiring.id.clone());

@@ -13,6 +13,26 @@ pub fn postgres_url() -> String {
     })
 }
 
+/// Runs `work` with a client of the test server, straight to it (no
+/// relay), on a runtime of its own: the tests themselves are synchronous.
+pub fn with_client<T, F, Fut>(work: F) -> T
+where
+    F: FnOnce(tokio_postgres::Client) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        work(client).await
+    })
+}
+
 /// The test server's `host:port`.
 pub fn database_address() -> String {
     let url = url::Url::parse(&postgres_url()).expect("URL");
